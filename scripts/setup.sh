@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh machine: Node dependencies, then the local control plane's
+# binaries (built once from the Go module proxy into ~/.cache/tutti, reused afterwards).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || { echo "setup: '$1' is required but not installed ($2)" >&2; exit 1; }
+}
+need node "Node.js 20 or newer"
+need go "Go 1.26 or newer builds the control plane binaries"
+need openssl "creates the local control plane's certificates"
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<11)) { console.error(`setup: Node ${process.versions.node} is too old; Tutti needs 20.11 or newer`); process.exit(1) }'
+
+# npm ci only when the lock file changed since the last install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing Node dependencies" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+if [ -z "${KUBECONFIG:-}" ] || [ "${TUTTI_SETUP_BINARIES:-}" = 1 ]; then
+  node bin/tutti.js cluster build >/dev/null
+fi

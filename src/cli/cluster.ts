@@ -1,0 +1,95 @@
+import { type BinaryName, CONTROL_PLANE_BINARIES, ensureBinaries } from '../cluster/binaries.js';
+import { DEFAULT_CLUSTER_NAME, LocalControlPlane } from '../cluster/control-plane.js';
+import type { Command, OptionSpec } from './command.js';
+
+const name: Record<string, OptionSpec> = {
+  name: {
+    type: 'string',
+    description: 'name of the local cluster',
+    default: DEFAULT_CLUSTER_NAME,
+    env: 'TUTTI_CLUSTER',
+  },
+};
+const progress = (m: string) => process.stderr.write(`tutti: ${m}\n`);
+
+export const clusterCommands: Command[] = [
+  {
+    name: 'cluster up',
+    summary:
+      'Start a local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok ' +
+      'with simulated nodes) on 127.0.0.1, building its binaries on first use. Reuses a running one. Prints the ' +
+      'kubeconfig path on its last line.',
+    options: name,
+    async run(o) {
+      const plane = new LocalControlPlane(o['name'] as string);
+      const kubeconfig = await plane.up({ onProgress: progress });
+      const status = await plane.status();
+      progress(`API server ${status.server}; logs in ${status.logDir}`);
+      progress(`use it: export KUBECONFIG=${kubeconfig}`);
+      console.log(kubeconfig);
+      return 0;
+    },
+  },
+  {
+    name: 'cluster down',
+    summary: 'Stop the local control plane and delete its data; safe to repeat. Logs are kept.',
+    options: name,
+    async run(o) {
+      await new LocalControlPlane(o['name'] as string).down();
+      progress(`cluster "${o['name']}" is down`);
+      return 0;
+    },
+  },
+  {
+    name: 'cluster status',
+    summary:
+      'Show whether the local control plane runs, each component, its API server and its log directory. ' +
+      'Exits 0 when ready, 1 otherwise.',
+    options: {
+      ...name,
+      output: { type: 'string', short: 'o', description: 'output format: text or json', default: 'text' },
+    },
+    async run(o) {
+      const status = await new LocalControlPlane(o['name'] as string).status();
+      if (o['output'] === 'json') console.log(JSON.stringify(status, null, 2));
+      else {
+        console.log(
+          `cluster:    ${status.name} (${status.exists ? (status.ready ? 'ready' : 'not ready') : 'not created'})`,
+        );
+        if (status.server) console.log(`server:     ${status.server}`);
+        if (status.kubeconfig) console.log(`kubeconfig: ${status.kubeconfig}`);
+        console.log(`logs:       ${status.logDir}`);
+        for (const c of status.components) {
+          console.log(`  ${c.component.padEnd(24)} ${c.running ? `running (pid ${c.pid})` : 'stopped'}`);
+        }
+      }
+      return status.ready ? 0 : 1;
+    },
+  },
+  {
+    name: 'cluster kubeconfig',
+    summary: "Print the path of the local cluster's admin kubeconfig (on the last line).",
+    options: name,
+    async run(o) {
+      const plane = new LocalControlPlane(o['name'] as string);
+      if (!(await plane.state())) {
+        process.stderr.write(`tutti: cluster "${o['name']}" is not up; run: tutti cluster up\n`);
+        return 1;
+      }
+      console.log(plane.kubeconfigPath);
+      return 0;
+    },
+  },
+  {
+    name: 'cluster build',
+    summary:
+      'Build (or find) the control plane binaries and helm without starting anything; prints their paths.',
+    options: { helm: { type: 'boolean', description: 'also build helm', default: true } },
+    async run(o) {
+      const names: BinaryName[] = [...CONTROL_PLANE_BINARIES, ...(o['helm'] ? (['helm'] as const) : [])];
+      const paths = await ensureBinaries(names, { onProgress: progress });
+      for (const [n, p] of Object.entries(paths)) console.log(`${n.padEnd(24)} ${p}`);
+      return 0;
+    },
+  },
+];

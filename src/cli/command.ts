@@ -1,0 +1,139 @@
+import { parseArgs } from 'node:util';
+
+export interface OptionSpec {
+  readonly type: 'string' | 'boolean';
+  readonly description: string;
+  readonly default?: string | boolean;
+  readonly short?: string;
+  /** Environment variable that supplies the value when the flag is absent. */
+  readonly env?: string;
+  readonly multiple?: boolean;
+}
+
+export type OptionValues = Record<string, string | boolean | string[] | undefined>;
+
+/** One `tutti` subcommand; modules contribute theirs through `registerCommands`. */
+export interface Command {
+  /** Words after `tutti`, e.g. `cluster up`. */
+  readonly name: string;
+  readonly summary: string;
+  readonly usage?: string;
+  readonly options?: Record<string, OptionSpec>;
+  readonly allowPositionals?: boolean;
+  run(opts: OptionValues, positionals: string[]): Promise<number | undefined> | number | undefined;
+}
+
+/** A user error: printed without a stack trace, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export function helpText(cmd: Command): string {
+  const lines = [`Usage: tutti ${cmd.usage ?? cmd.name}${cmd.options ? ' [flags]' : ''}`, '', cmd.summary];
+  const opts = Object.entries(cmd.options ?? {});
+  if (opts.length) {
+    lines.push('', 'Flags:');
+    const rows = opts.map(([name, o]) => {
+      const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ' <value>' : ''}`;
+      const extra = [
+        o.default !== undefined && o.default !== '' ? `default ${JSON.stringify(o.default)}` : '',
+        o.env ? `env ${o.env}` : '',
+      ].filter(Boolean);
+      return [flag, `${o.description}${extra.length ? ` (${extra.join('; ')})` : ''}`] as const;
+    });
+    const width = Math.max(...rows.map(([f]) => f.length)) + 2;
+    for (const [f, d] of rows) lines.push(`  ${f.padEnd(width)}${d}`);
+    lines.push(`  ${'-h, --help'.padEnd(width)}show this help`);
+  }
+  return lines.join('\n');
+}
+
+/** Parses flags: command line first, then each flag's environment variable, then its default. */
+export function parseCommandArgs(
+  cmd: Command,
+  argv: string[],
+): { values: OptionValues; positionals: string[] } {
+  const specs = cmd.options ?? {};
+  const config: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const [name, o] of Object.entries(specs)) {
+    config[name] = {
+      type: o.type,
+      ...(o.short ? { short: o.short } : {}),
+      ...(o.multiple ? { multiple: true } : {}),
+    };
+  }
+  // Booleans also take Go-flag forms: --flag=false, --flag=true, and --no-flag.
+  const negated: Record<string, boolean> = {};
+  const args = argv.filter((arg) => {
+    const m = /^--(no-)?([\w-]+?)(?:=(true|false))?$/.exec(arg);
+    const name = m?.[2];
+    if (!m || !name || specs[name]?.type !== 'boolean' || (!m[1] && !m[3])) return true;
+    negated[name] = m[1] ? false : m[3] === 'true';
+    return false;
+  });
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args,
+      options: config,
+      allowPositionals: cmd.allowPositionals ?? false,
+      strict: true,
+    });
+  } catch (err) {
+    throw new UsageError(
+      `${(err as Error).message.replace(/\. To specify a positional.*$/s, '')}\n\n${helpText(cmd)}`,
+    );
+  }
+  const values: OptionValues = { ...(parsed.values as OptionValues), ...negated };
+  for (const [name, o] of Object.entries(specs)) {
+    if (values[name] !== undefined) continue;
+    const fromEnv = o.env ? process.env[o.env] : undefined;
+    if (fromEnv !== undefined && fromEnv !== '') {
+      if (o.type === 'boolean') {
+        if (!/^(1|0|true|false|yes|no)$/i.test(fromEnv)) {
+          throw new UsageError(`${o.env}=${fromEnv}: expected true or false`);
+        }
+        values[name] = /^(1|true|yes)$/i.test(fromEnv);
+      } else values[name] = o.multiple ? fromEnv.split(',') : fromEnv;
+    } else if (o.default !== undefined) values[name] = o.default;
+  }
+  return { values, positionals: parsed.positionals };
+}
+
+const GO_DURATION = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
+const UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+/** Parses a Go-style duration (`100ms`, `5s`, `1m30s`, `0`) into milliseconds. */
+export function parseDuration(text: string, flag = 'duration'): number {
+  const t = text.trim();
+  if (t === '0') return 0;
+  let total = 0;
+  let consumed = 0;
+  for (const m of t.matchAll(GO_DURATION)) {
+    if (m.index !== consumed) break;
+    total += Number(m[1]) * UNIT_MS[m[2]!]!;
+    consumed += m[0].length;
+  }
+  if (consumed === 0 || consumed !== t.length) {
+    throw new UsageError(`--${flag}: "${text}" is not a duration (examples: 100ms, 5s, 1m30s)`);
+  }
+  return total;
+}
+
+export function parseInteger(text: string, flag: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${flag}: "${text}" must be a whole number from ${min} to ${max}`);
+  }
+  return n;
+}

@@ -1,0 +1,61 @@
+import { clusterCommands } from './cluster.js';
+import { type Command, helpText, parseCommandArgs, UsageError } from './command.js';
+import { upCommand } from './up.js';
+
+const commands: Command[] = [upCommand, ...clusterCommands];
+
+function overview(): string {
+  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
+  return [
+    'tutti: intent-driven orchestration for Kubernetes',
+    '',
+    'Usage: tutti <command> [flags]',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary.split('. ')[0]!.replace(/\.$/, '')}`),
+    '',
+    'Run "tutti <command> --help" for the flags of a command.',
+  ].join('\n');
+}
+
+/** Finds the longest command name that prefixes argv. */
+function resolve(argv: string[]): { cmd?: Command; rest: string[] } {
+  for (let n = Math.min(argv.length, 3); n > 0; n--) {
+    const cmd = commands.find((c) => c.name === argv.slice(0, n).join(' '));
+    if (cmd) return { cmd, rest: argv.slice(n) };
+  }
+  return { rest: argv };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    console.log(overview());
+    return argv.length === 0 ? 2 : 0;
+  }
+  const { cmd, rest } = resolve(argv);
+  if (!cmd) {
+    const group = commands.filter((c) => c.name.startsWith(`${argv[0]} `));
+    if (group.length) {
+      console.error(`tutti ${argv[0]}: choose one of: ${group.map((c) => c.name.split(' ')[1]).join(', ')}`);
+    } else console.error(`tutti: unknown command "${argv[0]}"\n\n${overview()}`);
+    return 2;
+  }
+  try {
+    const { values, positionals } = parseCommandArgs(cmd, rest);
+    if (values['help']) {
+      console.log(helpText(cmd));
+      return 0;
+    }
+    return (await cmd.run(values, positionals)) ?? 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`tutti ${cmd.name}: ${err.message}`);
+      return 2;
+    }
+    console.error(`tutti ${cmd.name}: ${(err as Error).message}`);
+    if (process.env['TUTTI_DEBUG']) console.error(err);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,301 @@
+import type { IncomingMessage } from 'node:http';
+import type { DeleteOptions } from 'kubernetes-types/meta/v1.js';
+import { Connection, type Impersonation } from './connection.js';
+import { Discovery, groupVersionPath, type ResourceInfo } from './discovery.js';
+import { isConflict, NotFoundError } from './errors.js';
+import { type Query, Transport } from './transport.js';
+import { type Kind, type KubeObject, kindOf, type ObjectList } from './types.js';
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+  continue?: string;
+  resourceVersion?: string;
+  resourceVersionMatch?: 'NotOlderThan' | 'Exact';
+}
+
+export interface WatchOptions extends ListOptions {
+  allowWatchBookmarks?: boolean;
+  timeoutSeconds?: number;
+  signal?: AbortSignal;
+}
+
+export type PatchType = 'merge' | 'json' | 'strategic';
+const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+};
+
+export interface ApplyOptions {
+  /** Take ownership of fields another manager set (a controller usually should). */
+  force?: boolean;
+  fieldManager?: string;
+  dryRun?: boolean;
+}
+
+export interface ClientOptions {
+  /** Field manager for server-side apply and for writes; one per component. */
+  fieldManager?: string;
+  impersonate?: Impersonation;
+  userAgent?: string;
+}
+
+/**
+ * A client for any API group and kind: typed when called with a `Kind<T>` handle, generic with
+ * `kind(apiVersion, kind)`. Server-side apply with a field manager per component, status through
+ * the status subresource, and API errors as typed errors.
+ */
+export class KubeClient {
+  readonly fieldManager: string;
+
+  private constructor(
+    readonly transport: Transport,
+    readonly discovery: Discovery,
+    fieldManager: string,
+  ) {
+    this.fieldManager = fieldManager;
+  }
+
+  static async load(kubeconfigPath?: string, options: ClientOptions = {}): Promise<KubeClient> {
+    return KubeClient.fromConnection(await Connection.load(kubeconfigPath), options);
+  }
+
+  static fromConnection(connection: Connection, options: ClientOptions = {}): KubeClient {
+    const transport = new Transport(connection, options.impersonate, options.userAgent ?? 'tutti');
+    return new KubeClient(transport, new Discovery(transport), options.fieldManager ?? 'tutti');
+  }
+
+  /** The same connection, speaking as another identity (needs the `impersonate` verb). */
+  impersonating(impersonate: Impersonation): KubeClient {
+    const transport = this.transport.with(impersonate);
+    return new KubeClient(transport, new Discovery(transport), this.fieldManager);
+  }
+
+  withFieldManager(fieldManager: string): KubeClient {
+    return new KubeClient(this.transport, this.discovery, fieldManager);
+  }
+
+  close(): void {
+    this.transport.connection.close();
+  }
+
+  async resourceInfo(k: Kind): Promise<ResourceInfo> {
+    return this.discovery.resolve(k.apiVersion, k.kind);
+  }
+
+  /** The REST path of a collection or an object of kind `k`. */
+  async path(k: Kind, namespace?: string, name?: string, subresource?: string): Promise<string> {
+    const info = await this.resourceInfo(k);
+    let p = groupVersionPath(info.apiVersion);
+    if (info.namespaced && namespace) p += `/namespaces/${encodeURIComponent(namespace)}`;
+    p += `/${info.resource}`;
+    if (name !== undefined) p += `/${encodeURIComponent(name)}`;
+    if (subresource) p += `/${subresource}`;
+    return p;
+  }
+
+  async get<T extends KubeObject>(k: Kind<T>, name: string, namespace?: string): Promise<T> {
+    return this.transport.json<T>({ method: 'GET', path: await this.path(k, namespace, name) });
+  }
+
+  /** Like get, but resolves undefined for an object that does not exist. */
+  async find<T extends KubeObject>(k: Kind<T>, name: string, namespace?: string): Promise<T | undefined> {
+    try {
+      return await this.get(k, name, namespace);
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  async list<T extends KubeObject>(k: Kind<T>, opts: ListOptions = {}): Promise<ObjectList<T>> {
+    return this.transport.json<ObjectList<T>>({
+      method: 'GET',
+      path: await this.path(k, opts.namespace),
+      query: listQuery(opts),
+      timeoutMs: 120_000,
+    });
+  }
+
+  /** Every object, following `continue` tokens page by page. */
+  async listAll<T extends KubeObject>(k: Kind<T>, opts: ListOptions = {}): Promise<ObjectList<T>> {
+    const first = await this.list(k, { limit: 500, ...opts });
+    const items = first.items;
+    let token = first.metadata.continue;
+    while (token) {
+      const page = await this.list(k, { ...opts, limit: opts.limit ?? 500, continue: token });
+      items.push(...page.items);
+      token = page.metadata.continue;
+    }
+    // A continued list is a consistent snapshot at the first page's resourceVersion.
+    return { ...first, metadata: { resourceVersion: first.metadata.resourceVersion }, items };
+  }
+
+  async create<T extends KubeObject>(obj: T, opts: { dryRun?: boolean } = {}): Promise<T> {
+    const k = kindOf(obj);
+    return this.transport.json<T>({
+      method: 'POST',
+      path: await this.path(k, obj.metadata?.namespace),
+      query: { fieldManager: this.fieldManager, dryRun: opts.dryRun ? 'All' : undefined },
+      body: obj,
+    });
+  }
+
+  /** PUT: replaces the object; fails with ConflictError when resourceVersion is stale. */
+  async replace<T extends KubeObject>(obj: T): Promise<T> {
+    const k = kindOf(obj);
+    return this.transport.json<T>({
+      method: 'PUT',
+      path: await this.path(k, obj.metadata?.namespace, requireName(obj)),
+      query: { fieldManager: this.fieldManager },
+      body: obj,
+    });
+  }
+
+  async replaceStatus<T extends KubeObject>(obj: T): Promise<T> {
+    const k = kindOf(obj);
+    return this.transport.json<T>({
+      method: 'PUT',
+      path: await this.path(k, obj.metadata?.namespace, requireName(obj), 'status'),
+      query: { fieldManager: this.fieldManager },
+      body: obj,
+    });
+  }
+
+  async patch<T extends KubeObject>(
+    k: Kind<T>,
+    name: string,
+    namespace: string | undefined,
+    patch: unknown,
+    type: PatchType = 'merge',
+    subresource?: string,
+  ): Promise<T> {
+    return this.transport.json<T>({
+      method: 'PATCH',
+      path: await this.path(k, namespace, name, subresource),
+      query: { fieldManager: this.fieldManager },
+      body: patch,
+      contentType: PATCH_CONTENT_TYPE[type],
+    });
+  }
+
+  /** Server-side apply of the fields in `obj`, owned by this client's field manager. */
+  async apply<T extends KubeObject>(obj: T, opts: ApplyOptions = {}): Promise<T> {
+    return this.applyTo(obj, undefined, opts);
+  }
+
+  /** Server-side apply to the status subresource. */
+  async applyStatus<T extends KubeObject>(obj: T, opts: ApplyOptions = {}): Promise<T> {
+    return this.applyTo(obj, 'status', opts);
+  }
+
+  private async applyTo<T extends KubeObject>(
+    obj: T,
+    subresource: string | undefined,
+    opts: ApplyOptions,
+  ): Promise<T> {
+    const k = kindOf(obj);
+    return this.transport.json<T>({
+      method: 'PATCH',
+      path: await this.path(k, obj.metadata?.namespace, requireName(obj), subresource),
+      query: {
+        fieldManager: opts.fieldManager ?? this.fieldManager,
+        force: opts.force ?? true,
+        dryRun: opts.dryRun ? 'All' : undefined,
+      },
+      body: obj,
+      contentType: 'application/apply-patch+yaml',
+    });
+  }
+
+  /** Deletes an object; resolves false when it was already gone. */
+  async delete(k: Kind, name: string, namespace?: string, opts: DeleteOptions = {}): Promise<boolean> {
+    try {
+      await this.transport.json({
+        method: 'DELETE',
+        path: await this.path(k, namespace, name),
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', ...opts },
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof NotFoundError) return false;
+      throw err;
+    }
+  }
+
+  async deleteCollection(k: Kind, opts: ListOptions & DeleteOptions = {}): Promise<void> {
+    const { namespace, labelSelector, fieldSelector, ...deleteOpts } = opts;
+    await this.transport.json({
+      method: 'DELETE',
+      path: await this.path(k, namespace),
+      query: { labelSelector, fieldSelector },
+      body: { kind: 'DeleteOptions', apiVersion: 'v1', ...deleteOpts },
+    });
+  }
+
+  /** Opens a watch stream of newline-delimited JSON events; see runtime/informer for a resilient one. */
+  async watchStream(k: Kind, opts: WatchOptions = {}): Promise<IncomingMessage> {
+    return this.transport.stream({
+      method: 'GET',
+      path: await this.path(k, opts.namespace),
+      query: {
+        ...listQuery(opts),
+        watch: 1,
+        allowWatchBookmarks: opts.allowWatchBookmarks ?? true,
+        timeoutSeconds: opts.timeoutSeconds,
+      },
+      signal: opts.signal,
+    });
+  }
+
+  /** GET of a raw path, e.g. `/readyz` or `/version`. */
+  async raw<T = unknown>(path: string, query?: Query): Promise<T> {
+    return this.transport.json<T>({ method: 'GET', path, query });
+  }
+}
+
+function listQuery(opts: ListOptions): Query {
+  return {
+    labelSelector: opts.labelSelector,
+    fieldSelector: opts.fieldSelector,
+    limit: opts.limit,
+    continue: opts.continue,
+    resourceVersion: opts.resourceVersion,
+    resourceVersionMatch: opts.resourceVersionMatch,
+  };
+}
+
+function requireName(obj: KubeObject): string {
+  const name = obj.metadata?.name;
+  if (!name) throw new Error(`${obj.kind ?? 'object'} has no metadata.name`);
+  return name;
+}
+
+/**
+ * Reads, mutates and writes back an object until the write does not conflict: the standard
+ * answer to optimistic concurrency. `mutate` returns false to skip the write.
+ */
+export async function retryOnConflict<T extends KubeObject>(
+  client: KubeClient,
+  k: Kind<T>,
+  name: string,
+  namespace: string | undefined,
+  mutate: (obj: T) => boolean | undefined | Promise<boolean | undefined>,
+  opts: { subresource?: 'status'; attempts?: number } = {},
+): Promise<T> {
+  const attempts = opts.attempts ?? 10;
+  for (let i = 1; ; i++) {
+    const current = await client.get(k, name, namespace);
+    if ((await mutate(current)) === false) return current;
+    try {
+      return opts.subresource === 'status'
+        ? await client.replaceStatus(current)
+        : await client.replace(current);
+    } catch (err) {
+      if (!isConflict(err) || i >= attempts) throw err;
+    }
+  }
+}

@@ -1,0 +1,129 @@
+/** A Kubernetes `Status` object, as the API server returns it with every error. */
+export interface StatusBody {
+  kind?: 'Status';
+  status?: 'Failure' | 'Success';
+  message?: string;
+  reason?: string;
+  code?: number;
+  details?: {
+    name?: string;
+    group?: string;
+    kind?: string;
+    causes?: { reason?: string; message?: string; field?: string }[];
+    retryAfterSeconds?: number;
+  };
+}
+
+export interface FieldCause {
+  readonly field: string;
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** Any error the API server answered with; the subclasses name the reasons callers act on. */
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly status: StatusBody,
+    readonly request: { method: string; path: string },
+  ) {
+    super(message);
+  }
+}
+
+export class BadRequestError extends ApiError {
+  override name = 'BadRequestError';
+}
+export class UnauthorizedError extends ApiError {
+  override name = 'UnauthorizedError';
+}
+export class ForbiddenError extends ApiError {
+  override name = 'ForbiddenError';
+}
+export class NotFoundError extends ApiError {
+  override name = 'NotFoundError';
+}
+export class AlreadyExistsError extends ApiError {
+  override name = 'AlreadyExistsError';
+}
+export class ConflictError extends ApiError {
+  override name = 'ConflictError';
+}
+/** 410: the resourceVersion asked for has been compacted away; a watcher must relist. */
+export class GoneError extends ApiError {
+  override name = 'GoneError';
+}
+/** 422, with every rejected field. */
+export class InvalidError extends ApiError {
+  override name = 'InvalidError';
+  get causes(): FieldCause[] {
+    return (this.status.details?.causes ?? []).map((c) => ({
+      field: c.field ?? '',
+      reason: c.reason ?? '',
+      message: c.message ?? '',
+    }));
+  }
+}
+export class TooManyRequestsError extends ApiError {
+  override name = 'TooManyRequestsError';
+  get retryAfterSeconds(): number | undefined {
+    return this.status.details?.retryAfterSeconds;
+  }
+}
+/** 5xx answers, and failures to reach the server at all (code 0). */
+export class UnavailableError extends ApiError {
+  override name = 'UnavailableError';
+}
+
+export function apiErrorFrom(
+  httpStatus: number,
+  body: StatusBody | undefined,
+  request: { method: string; path: string },
+): ApiError {
+  const status: StatusBody = body && typeof body === 'object' ? body : {};
+  const reason = status.reason ?? '';
+  const message = status.message || `${request.method} ${request.path}: HTTP ${httpStatus}`;
+  const args = [httpStatus, reason, message, status, request] as const;
+  switch (httpStatus) {
+    case 400:
+      return new BadRequestError(...args);
+    case 401:
+      return new UnauthorizedError(...args);
+    case 403:
+      return new ForbiddenError(...args);
+    case 404:
+      return new NotFoundError(...args);
+    case 409:
+      return reason === 'AlreadyExists' ? new AlreadyExistsError(...args) : new ConflictError(...args);
+    case 410:
+      return new GoneError(...args);
+    case 422:
+      return new InvalidError(...args);
+    case 429:
+      return new TooManyRequestsError(...args);
+    default:
+      return httpStatus >= 500 ? new UnavailableError(...args) : new ApiError(...args);
+  }
+}
+
+export function connectionError(err: Error, request: { method: string; path: string }): UnavailableError {
+  return new UnavailableError(
+    0,
+    'ServiceUnavailable',
+    `${request.method} ${request.path}: cannot reach the API server: ${err.message}`,
+    {},
+    request,
+  );
+}
+
+/** Errors worth trying again: the server was unreachable, overloaded or failing. */
+export function isRetryable(err: unknown): boolean {
+  return err instanceof UnavailableError || err instanceof TooManyRequestsError;
+}
+
+export const isNotFound = (err: unknown): err is NotFoundError => err instanceof NotFoundError;
+export const isAlreadyExists = (err: unknown): err is AlreadyExistsError => err instanceof AlreadyExistsError;
+export const isConflict = (err: unknown): err is ConflictError => err instanceof ConflictError;

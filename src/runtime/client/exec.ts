@@ -1,0 +1,201 @@
+import WebSocket from 'ws';
+import type { KubeClient } from './client.js';
+import type { StatusBody } from './errors.js';
+import { Pods } from './kinds.js';
+
+export interface ExecOptions {
+  container?: string;
+  /** Sent to the command's stdin, which is then closed. */
+  stdin?: string | Buffer;
+  /** Ends the exec (and rejects) when the command has not finished by then. */
+  timeoutMs?: number;
+  /** Output kept per stream; the rest is dropped and `truncated` set. Default 10 MiB. */
+  maxOutputBytes?: number;
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  /** True when stdout or stderr exceeded maxOutputBytes and was cut. */
+  truncated: boolean;
+}
+
+/** The exec could not run or did not finish: not a command's own non-zero exit. */
+export class ExecError extends Error {
+  override name = 'ExecError';
+  constructor(
+    message: string,
+    readonly status?: StatusBody,
+  ) {
+    super(message);
+  }
+}
+
+const STDIN = 0;
+const STDOUT = 1;
+const STDERR = 2;
+const ERROR = 3;
+/** v5 only: closes the channel named by the next byte (used for stdin EOF). */
+const CLOSE = 255;
+const DEFAULT_MAX_OUTPUT = 10 * 1024 * 1024;
+
+class CappedBuffer {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+  constructor(private readonly cap: number) {}
+  push(data: Buffer): void {
+    const room = this.cap - this.size;
+    if (room <= 0) {
+      this.truncated ||= data.length > 0;
+      return;
+    }
+    const part = data.length > room ? data.subarray(0, room) : data;
+    if (part.length < data.length) this.truncated = true;
+    this.chunks.push(part);
+    this.size += part.length;
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+/** Reads the exit code out of the status the server sends on the error channel. */
+export function exitCodeOf(status: StatusBody): number | undefined {
+  if (status.status === 'Success') return 0;
+  if (status.reason !== 'NonZeroExitCode') return undefined;
+  const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode');
+  const code = Number(cause?.message);
+  return Number.isInteger(code) ? code : undefined;
+}
+
+/**
+ * Runs `command` in a pod through the API server's exec subresource (WebSocket, channel protocol
+ * v5 with v4 as fallback) and resolves once the command has finished, with its output and exit
+ * code. A non-zero exit resolves; failing to run the command rejects with ExecError.
+ */
+export async function execInPod(
+  client: KubeClient,
+  namespace: string,
+  pod: string,
+  command: readonly string[],
+  opts: ExecOptions = {},
+): Promise<ExecResult> {
+  if (command.length === 0) throw new ExecError('exec needs a command');
+  const conn = client.transport.connection;
+  const params = new URLSearchParams();
+  for (const c of command) params.append('command', c);
+  params.set('stdout', 'true');
+  params.set('stderr', 'true');
+  if (opts.stdin !== undefined) params.set('stdin', 'true');
+  if (opts.container) params.set('container', opts.container);
+  const path = `${await client.path(Pods, namespace, pod, 'exec')}?${params}`;
+  const url = new URL(conn.server.pathname.replace(/\/$/, '') + path, conn.server);
+  url.protocol = url.protocol === 'http:' ? 'ws:' : 'wss:';
+  const headers = await client.transport.headers();
+  const stdout = new CappedBuffer(opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT);
+  const stderr = new CappedBuffer(opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT);
+
+  return new Promise<ExecResult>((resolve, reject) => {
+    const ws = new WebSocket(url, ['v5.channel.k8s.io', 'v4.channel.k8s.io'], {
+      ...conn.tls,
+      headers: headers as Record<string, string>,
+    });
+    let status: StatusBody | undefined;
+    let settled = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (err) {
+        ws.terminate();
+        reject(err);
+        return;
+      }
+      if (!status) {
+        reject(new ExecError(`exec in ${namespace}/${pod} ended without reporting how the command finished`));
+        return;
+      }
+      const exitCode = exitCodeOf(status);
+      if (exitCode === undefined) {
+        reject(
+          new ExecError(
+            `exec in ${namespace}/${pod} failed: ${status.message ?? status.reason ?? 'unknown'}`,
+            status,
+          ),
+        );
+        return;
+      }
+      resolve({
+        stdout: stdout.text(),
+        stderr: stderr.text(),
+        exitCode,
+        truncated: stdout.truncated || stderr.truncated,
+      });
+    };
+    const onAbort = () => finish(new ExecError(`exec in ${namespace}/${pod} was aborted`));
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = opts.timeoutMs
+      ? setTimeout(
+          () =>
+            finish(
+              new ExecError(`command in ${namespace}/${pod} did not finish within ${opts.timeoutMs} ms`),
+            ),
+          opts.timeoutMs,
+        )
+      : undefined;
+
+    ws.on('open', () => {
+      if (opts.stdin === undefined) return;
+      const data = typeof opts.stdin === 'string' ? Buffer.from(opts.stdin) : opts.stdin;
+      if (data.length > 0) ws.send(Buffer.concat([Buffer.from([STDIN]), data]));
+      if (ws.protocol === 'v5.channel.k8s.io') ws.send(Buffer.from([CLOSE, STDIN]));
+    });
+    ws.on('message', (raw: Buffer, isBinary: boolean) => {
+      const data = isBinary ? raw : Buffer.from(raw);
+      if (data.length === 0) return;
+      const payload = data.subarray(1);
+      switch (data[0]) {
+        case STDOUT:
+          stdout.push(payload);
+          break;
+        case STDERR:
+          stderr.push(payload);
+          break;
+        case ERROR:
+          if (payload.length > 0) {
+            try {
+              status = JSON.parse(payload.toString('utf8')) as StatusBody;
+            } catch {
+              status = { status: 'Failure', message: payload.toString('utf8') };
+            }
+          }
+          break;
+      }
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c));
+      res.on('end', () => {
+        let parsed: StatusBody | undefined;
+        try {
+          parsed = JSON.parse(body) as StatusBody;
+        } catch {
+          // not a Status
+        }
+        finish(
+          new ExecError(
+            `exec in ${namespace}/${pod}: HTTP ${res.statusCode}: ${parsed?.message ?? body.slice(0, 300)}`,
+            parsed,
+          ),
+        );
+      });
+    });
+    ws.on('error', (err) => finish(new ExecError(`exec in ${namespace}/${pod}: ${err.message}`)));
+    // The server closes the stream after the command ended and the status was sent.
+    ws.on('close', () => finish());
+  });
+}

@@ -1,0 +1,142 @@
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Connection, Impersonation } from './connection.js';
+import { type ApiError, apiErrorFrom, connectionError, type StatusBody } from './errors.js';
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface RestRequest {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  readonly path: string;
+  readonly query?: Query;
+  readonly body?: unknown;
+  readonly contentType?: string;
+  readonly signal?: AbortSignal;
+  /** Whole-request deadline; watches pass 0 and rely on the server's timeoutSeconds. */
+  readonly timeoutMs?: number;
+}
+
+/** Default deadline of a non-watch request, like client-go's default for most calls. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+function withQuery(path: string, query: Query | undefined): string {
+  if (!query) return path;
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') params.set(k, String(v));
+  const qs = params.toString();
+  return qs ? `${path}?${qs}` : path;
+}
+
+/** JSON over HTTPS to one API server, with keep-alive, deadlines and typed errors. */
+export class Transport {
+  constructor(
+    readonly connection: Connection,
+    private readonly impersonate?: Impersonation,
+    private readonly userAgent = 'tutti',
+  ) {}
+
+  with(impersonate: Impersonation | undefined): Transport {
+    return new Transport(this.connection, impersonate, this.userAgent);
+  }
+
+  async headers(extra: OutgoingHttpHeaders = {}): Promise<OutgoingHttpHeaders> {
+    const h: OutgoingHttpHeaders = {
+      ...(await this.connection.authHeaders()),
+      'user-agent': this.userAgent,
+      accept: 'application/json',
+      ...extra,
+    };
+    if (this.impersonate) {
+      h['impersonate-user'] = this.impersonate.user;
+      if (this.impersonate.groups?.length) h['impersonate-group'] = [...this.impersonate.groups];
+    }
+    return h;
+  }
+
+  /** Sends one request and resolves with the response as JSON; an error status throws ApiError. */
+  async json<T>(req: RestRequest): Promise<T> {
+    const res = await this.send(req);
+    const text = await readBody(res, req);
+    const parsed = text ? safeJson(text) : undefined;
+    if ((res.statusCode ?? 0) >= 400) throw this.errorOf(res.statusCode ?? 0, parsed, text, req);
+    return parsed as T;
+  }
+
+  /** Opens a streaming response (a watch); the caller reads and destroys it. */
+  async stream(req: RestRequest): Promise<IncomingMessage> {
+    const res = await this.send({ ...req, timeoutMs: req.timeoutMs ?? 0 });
+    if ((res.statusCode ?? 0) >= 400) {
+      const text = await readBody(res, req);
+      throw this.errorOf(res.statusCode ?? 0, safeJson(text), text, req);
+    }
+    return res;
+  }
+
+  private errorOf(code: number, parsed: unknown, text: string, req: RestRequest): ApiError {
+    const status = (parsed as StatusBody | undefined) ?? { message: text.slice(0, 500) };
+    return apiErrorFrom(code, status, { method: req.method, path: req.path });
+  }
+
+  private async send(req: RestRequest): Promise<IncomingMessage> {
+    const target = { method: req.method, path: req.path };
+    const payload =
+      req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
+    const headers = await this.headers(
+      payload === undefined
+        ? {}
+        : {
+            'content-type': req.contentType ?? 'application/json',
+            'content-length': Buffer.byteLength(payload),
+          },
+    );
+    const url = this.connection.server;
+    const basePath = url.pathname.replace(/\/$/, '');
+    const timeoutMs = req.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const r = httpsRequest(
+        {
+          agent: this.connection.agent,
+          host: url.hostname,
+          port: url.port || 443,
+          method: req.method,
+          path: basePath + withQuery(req.path, req.query),
+          headers,
+          signal: req.signal,
+        },
+        (res) => {
+          if (timer) clearTimeout(timer);
+          resolve(res);
+        },
+      );
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(() => r.destroy(new Error(`no response within ${timeoutMs} ms`)), timeoutMs)
+          : undefined;
+      r.on('error', (err) => {
+        if (timer) clearTimeout(timer);
+        reject(req.signal?.aborted ? (req.signal.reason ?? err) : connectionError(err, target));
+      });
+      r.end(payload);
+    });
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function readBody(res: IncomingMessage, req: RestRequest): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', (err) => reject(connectionError(err, { method: req.method, path: req.path })));
+    res.on('aborted', () =>
+      reject(connectionError(new Error('response aborted'), { method: req.method, path: req.path })),
+    );
+  });
+}

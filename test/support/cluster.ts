@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto';
+import type { TestContext } from 'node:test';
+import { LocalControlPlane } from '../../src/cluster/control-plane.js';
+import { KubeClient } from '../../src/runtime/client/client.js';
+import { Namespaces, ServiceAccounts } from '../../src/runtime/client/kinds.js';
+import { waitFor } from '../../src/runtime/wait.js';
+
+/** The kubeconfig of the cluster the test run targets; fails the test with the reason when none is up. */
+export function testKubeconfig(): string {
+  const kubeconfig = process.env['TUTTI_TEST_KUBECONFIG'];
+  if (kubeconfig) return kubeconfig;
+  const why = process.env['TUTTI_TEST_CLUSTER_ERROR'];
+  throw new Error(
+    why
+      ? `the test control plane failed to start: ${why}`
+      : 'no test cluster: run the suite with `npm test`, or set TUTTI_TEST_KUBECONFIG',
+  );
+}
+
+/** The local control plane behind the run, for tests that stop and start its components. */
+export function localControlPlane(t: TestContext): LocalControlPlane | undefined {
+  const name = process.env['TUTTI_TEST_CLUSTER'];
+  if (!name) {
+    t.skip('needs the local control plane (TUTTI_TEST_KUBECONFIG names an external cluster)');
+    return undefined;
+  }
+  return new LocalControlPlane(name);
+}
+
+export async function testClient(
+  t: TestContext | undefined,
+  fieldManager = 'tutti-test',
+): Promise<KubeClient> {
+  const client = await KubeClient.load(testKubeconfig(), { fieldManager });
+  t?.after(() => client.close());
+  return client;
+}
+
+/**
+ * A fresh namespace for one test, with its default ServiceAccount present (pods need it),
+ * deleted when the test ends.
+ */
+export async function testNamespace(t: TestContext, client: KubeClient, prefix = 't'): Promise<string> {
+  const name = `${prefix}-${randomBytes(4).toString('hex')}`;
+  await client.create({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name, labels: { 'tutti.dev/test': 'true' } },
+  });
+  t.after(async () => {
+    await client.delete(Namespaces, name).catch(() => {});
+  });
+  await waitFor(() => client.find(ServiceAccounts, 'default', name), {
+    description: `the default ServiceAccount in namespace ${name}`,
+    timeoutMs: 30_000,
+  });
+  return name;
+}
