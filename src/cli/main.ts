@@ -1,8 +1,5 @@
-import { clusterCommands } from './cluster.js';
 import { type Command, helpText, parseCommandArgs, UsageError } from './command.js';
-import { upCommand } from './up.js';
-
-const commands: Command[] = [upCommand, ...clusterCommands];
+import { commands } from './commands.js';
 
 function overview(): string {
   const width = Math.max(...commands.map((c) => c.name.length)) + 2;

@@ -1,0 +1,6 @@
+import { clusterCommands } from './cluster.js';
+import type { Command } from './command.js';
+import { upCommand } from './up.js';
+
+/** Every `tutti` subcommand; each module appends its own list here. */
+export const commands: Command[] = [upCommand, ...clusterCommands];
