@@ -1,0 +1,56 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
+import { parseAllDocuments } from 'yaml';
+import type { KubeClient } from './client/client.js';
+import { CustomResourceDefinitions } from './client/kinds.js';
+import { waitFor } from './wait.js';
+
+/** The repository's CRD directory (kubebuilder layout). */
+export const CRD_DIR = new URL('../../config/crd/', import.meta.url);
+
+/** Reads every CustomResourceDefinition in the YAML files of `dir` (or the given files). */
+export async function readCrds(pathOrFiles: string | readonly string[]): Promise<CustomResourceDefinition[]> {
+  const files =
+    typeof pathOrFiles === 'string'
+      ? (await readdir(pathOrFiles))
+          .filter((f) => /\.ya?ml$/.test(f))
+          .sort()
+          .map((f) => join(pathOrFiles, f))
+      : pathOrFiles;
+  const crds: CustomResourceDefinition[] = [];
+  for (const file of files) {
+    for (const doc of parseAllDocuments(await readFile(file, 'utf8'))) {
+      if (doc.errors.length) throw new Error(`${file}: ${doc.errors[0]!.message}`);
+      const obj = doc.toJS() as CustomResourceDefinition | null;
+      if (obj?.kind === 'CustomResourceDefinition') crds.push(obj);
+    }
+  }
+  return crds;
+}
+
+/**
+ * Applies CRDs with server-side apply and waits until each is Established (its API is served),
+ * so that callers can create custom resources right after.
+ */
+export async function installCrds(
+  client: KubeClient,
+  crds: readonly CustomResourceDefinition[],
+  opts: { timeoutMs?: number } = {},
+): Promise<void> {
+  await Promise.all(crds.map((crd) => client.apply(crd)));
+  await Promise.all(
+    crds.map((crd) =>
+      waitFor(
+        async () => {
+          const current = await client.get(CustomResourceDefinitions, crd.metadata!.name!);
+          return current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+        },
+        { description: `CRD ${crd.metadata?.name} to be Established`, timeoutMs: opts.timeoutMs ?? 60_000 },
+      ),
+    ),
+  );
+  // New kinds must not be looked up in discovery documents cached before they existed.
+  for (const crd of crds)
+    for (const v of crd.spec.versions) client.discovery.invalidate(`${crd.spec.group}/${v.name}`);
+}
