@@ -1,0 +1,117 @@
+import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
+import type { Condition, ObjectMeta } from 'kubernetes-types/meta/v1.js';
+import { kind } from '../../runtime/client/types.js';
+import { conditionsSchema } from '../nephio/bundles.js';
+
+/** O-RAN O2IMS `o2ims.provisioning.oran.org/v1alpha1 ProvisioningRequest` (cluster-scoped). */
+
+export const PROVISIONING_STATES = ['progressing', 'fulfilled', 'failed', 'deleting'] as const;
+export type ProvisioningState = (typeof PROVISIONING_STATES)[number];
+
+export interface ProvisioningRequest {
+  apiVersion: 'o2ims.provisioning.oran.org/v1alpha1';
+  kind: 'ProvisioningRequest';
+  metadata: ObjectMeta;
+  spec: {
+    name?: string;
+    description?: string;
+    templateName: string;
+    templateVersion: string;
+    templateParameters: Record<string, unknown>;
+  };
+  status?: {
+    observedGeneration?: number;
+    conditions?: Condition[];
+    provisioningStatus?: {
+      provisioningState?: ProvisioningState;
+      provisioningDetails?: string;
+      provisionedResourceSet?: { namespace?: string; resources?: string[] };
+      updateTime?: string;
+    };
+  };
+}
+
+export const ProvisioningRequests = kind<ProvisioningRequest>(
+  'o2ims.provisioning.oran.org/v1alpha1',
+  'ProvisioningRequest',
+);
+
+export function provisioningRequestCrd(): CustomResourceDefinition {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'provisioningrequests.o2ims.provisioning.oran.org' },
+    spec: {
+      group: 'o2ims.provisioning.oran.org',
+      scope: 'Cluster',
+      names: {
+        kind: 'ProvisioningRequest',
+        listKind: 'ProvisioningRequestList',
+        plural: 'provisioningrequests',
+        singular: 'provisioningrequest',
+        shortNames: ['oranpr'],
+      },
+      versions: [
+        {
+          name: 'v1alpha1',
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            { name: 'Template', type: 'string', jsonPath: '.spec.templateName' },
+            { name: 'Version', type: 'string', jsonPath: '.spec.templateVersion' },
+            { name: 'State', type: 'string', jsonPath: '.status.provisioningStatus.provisioningState' },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec: {
+                  type: 'object',
+                  required: ['templateName', 'templateVersion', 'templateParameters'],
+                  properties: {
+                    name: { type: 'string' },
+                    description: { type: 'string' },
+                    templateName: { type: 'string', minLength: 1 },
+                    templateVersion: { type: 'string', minLength: 1 },
+                    templateParameters: {
+                      type: 'object',
+                      'x-kubernetes-preserve-unknown-fields': true,
+                    } as never,
+                  },
+                },
+                status: {
+                  type: 'object',
+                  properties: {
+                    observedGeneration: { type: 'integer', format: 'int64' },
+                    conditions: conditionsSchema,
+                    provisioningStatus: {
+                      type: 'object',
+                      properties: {
+                        provisioningState: { type: 'string', enum: [...PROVISIONING_STATES] },
+                        provisioningDetails: { type: 'string' },
+                        provisionedResourceSet: {
+                          type: 'object',
+                          properties: {
+                            namespace: { type: 'string' },
+                            resources: { type: 'array', items: { type: 'string' } },
+                          },
+                        },
+                        updateTime: { type: 'string', format: 'date-time' },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}

@@ -1,0 +1,125 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Command, UsageError } from '../cli/command.js';
+import { KubeClient } from '../runtime/client/client.js';
+import { conformOffline, conformWithServer, readTree, type Violation } from './conform.js';
+import { crdFiles } from './crds.js';
+import type { IntentExpectation } from './expectation.js';
+import { readExpectations } from './input.js';
+import { renderTree } from './render.js';
+import { writeTree } from './tree.js';
+
+const FIELD_MANAGER = 'tutti-gitops';
+
+async function inputs(o: Record<string, unknown>, positionals: string[]): Promise<IntentExpectation[]> {
+  const files = [...((o['filename'] as string[] | undefined) ?? []), ...positionals];
+  if (files.length === 0) throw new UsageError('give at least one intent or expectations file with -f');
+  const all: IntentExpectation[] = [];
+  for (const f of files) {
+    try {
+      all.push(...(await readExpectations(f)));
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  return all;
+}
+
+const filename = {
+  type: 'string',
+  short: 'f',
+  multiple: true,
+  description: 'a JSON or YAML file: a TMF921 Intent, the short form, a list of them, or 28.312 expectations',
+} as const;
+
+function printViolations(violations: readonly Violation[]): void {
+  for (const v of violations) console.error(`${v.object}: ${v.field}: ${v.message}`);
+}
+
+export const gitopsCommands: Command[] = [
+  {
+    name: 'gitops translate',
+    summary:
+      'Translate TMF921 intents (or the short form) into 3GPP TS 28.312 IntentExpectations, printed as JSON.',
+    usage: 'gitops translate -f <intent.json>...',
+    options: { filename },
+    allowPositionals: true,
+    async run(o, positionals) {
+      console.log(JSON.stringify(await inputs(o, positionals), null, 2));
+      return 0;
+    },
+  },
+  {
+    name: 'gitops render',
+    summary:
+      'Render intents or expectations into the edge repository layout: apps/intent/{cn_capacity,' +
+      'ran_performance,tn_coverage}.yaml, crds/{bundles,namespaces}.yaml and kustomization.yaml.',
+    usage: 'gitops render -f <intent.json>... [--out <dir>]',
+    options: {
+      filename,
+      out: {
+        type: 'string',
+        short: 'o',
+        description: 'directory to write the tree into',
+        default: 'dist/edge1',
+      },
+    },
+    allowPositionals: true,
+    async run(o, positionals) {
+      const tree = renderTree(await inputs(o, positionals));
+      for (const path of await writeTree(o['out'] as string, tree))
+        console.log(join(o['out'] as string, path));
+      return 0;
+    },
+  },
+  {
+    name: 'gitops conform',
+    summary:
+      'Validate every object of a rendered tree: offline against the CRD schemas in the tree, and with ' +
+      'server-side dry-run when --kubeconfig is given. Exits 1 when any object fails.',
+    usage: 'gitops conform <dir> [--kubeconfig <path>]',
+    options: {
+      kubeconfig: { type: 'string', description: 'also dry-run every object against this cluster' },
+    },
+    allowPositionals: true,
+    async run(o, positionals) {
+      if (positionals.length !== 1)
+        throw new UsageError('give the rendered directory, e.g. tutti gitops conform dist/edge1');
+      const objects = await readTree(positionals[0]!);
+      if (objects.length === 0) throw new UsageError(`${positionals[0]}: no YAML objects found`);
+      const violations = conformOffline(objects);
+      if (o['kubeconfig'] && violations.length === 0) {
+        const client = await KubeClient.load(o['kubeconfig'] as string, { fieldManager: FIELD_MANAGER });
+        try {
+          violations.push(...(await conformWithServer(client, objects)));
+        } finally {
+          client.close();
+        }
+      }
+      printViolations(violations);
+      console.log(`${objects.length} objects, ${violations.length} problems`);
+      return violations.length ? 1 : 0;
+    },
+  },
+  {
+    name: 'gitops crds',
+    summary:
+      'Print the CRDs of the gitops module (Nephio bundles, O2IMS ProvisioningRequest), or write them to --out.',
+    options: {
+      out: { type: 'string', description: 'directory to write one file per CRD into (e.g. config/crd)' },
+    },
+    async run(o) {
+      const files = crdFiles();
+      if (!o['out']) {
+        console.log([...files.values()].join('---\n'));
+        return 0;
+      }
+      await mkdir(o['out'] as string, { recursive: true });
+      for (const [name, content] of files) {
+        await writeFile(join(o['out'] as string, name), content);
+        console.log(join(o['out'] as string, name));
+      }
+      return 0;
+    },
+  },
+];

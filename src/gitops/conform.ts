@@ -1,0 +1,193 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { CustomResourceDefinition, JSONSchemaProps } from 'kubernetes-types/apiextensions/v1.js';
+import { parseAllDocuments } from 'yaml';
+import type { KubeClient } from '../runtime/client/client.js';
+import { ApiError, InvalidError } from '../runtime/client/errors.js';
+import type { KubeObject } from '../runtime/client/types.js';
+import { ajvProblem } from './expectation-schema.js';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+/** One object read from a rendered tree, with where it came from. */
+export interface SourcedObject {
+  readonly file: string;
+  readonly index: number;
+  readonly object: KubeObject;
+}
+
+export interface Violation {
+  /** `apps/intent/cn_capacity.yaml#2 CNBundle intent-to-krm/cn-bundle-cn-cap-001`. */
+  readonly object: string;
+  readonly field: string;
+  readonly message: string;
+}
+
+/** Files a repository holds that are not objects to apply. */
+const NOT_OBJECTS = new Set(['kustomization.yaml', 'Kptfile']);
+
+/** Every object in the YAML files under `dir`, in path order. */
+export async function readTree(dir: string): Promise<SourcedObject[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  const files = entries
+    .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name) && !NOT_OBJECTS.has(e.name))
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .filter((f) => !f.split('/').some((part) => part.startsWith('.')))
+    .sort();
+  const out: SourcedObject[] = [];
+  for (const file of files) out.push(...parseObjects(await readFile(join(dir, file), 'utf8'), file));
+  return out;
+}
+
+export function parseObjects(text: string, file: string): SourcedObject[] {
+  const out: SourcedObject[] = [];
+  parseAllDocuments(text).forEach((doc, index) => {
+    if (doc.errors.length) throw new Error(`${file}: ${doc.errors[0]!.message}`);
+    const object = doc.toJS() as KubeObject | null;
+    if (object !== null) out.push({ file, index, object });
+  });
+  return out;
+}
+
+export function describeObject(s: SourcedObject): string {
+  const m = s.object.metadata;
+  const name = m?.namespace ? `${m.namespace}/${m.name}` : (m?.name ?? '(no name)');
+  return `${s.file}#${s.index + 1} ${s.object.kind ?? '(no kind)'} ${name}`;
+}
+
+/**
+ * Kubernetes drops fields a structural schema does not name; for an offline check that is an
+ * error, so every object schema without preserve-unknown-fields is closed.
+ */
+function closeSchema(schema: JSONSchemaProps): Record<string, unknown> {
+  const s = { ...schema } as Record<string, unknown>;
+  if (s['properties']) {
+    const props: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(schema.properties ?? {})) {
+      props[k] = k === 'metadata' ? { type: 'object' } : closeSchema(v);
+    }
+    s['properties'] = props;
+    if (!s['x-kubernetes-preserve-unknown-fields'] && s['additionalProperties'] === undefined) {
+      s['additionalProperties'] = false;
+    }
+  }
+  if (schema.items && !Array.isArray(schema.items)) s['items'] = closeSchema(schema.items as JSONSchemaProps);
+  return s;
+}
+
+/** Offline validation of objects against CRD schemas (and the basic shape of every object). */
+export class SchemaValidator {
+  private readonly validators = new Map<string, ValidateFunction>();
+  private readonly ajv: Ajv;
+
+  constructor(crds: readonly CustomResourceDefinition[]) {
+    this.ajv = new Ajv({ allErrors: true, strict: false });
+    addFormats(this.ajv);
+    this.ajv.addFormat('int64', { type: 'number', validate: Number.isInteger });
+    this.ajv.addFormat('int32', { type: 'number', validate: Number.isInteger });
+    for (const crd of crds) {
+      for (const v of crd.spec.versions) {
+        const schema = v.schema?.openAPIV3Schema;
+        if (!schema) continue;
+        const key = `${crd.spec.group}/${v.name}/${crd.spec.names.kind}`;
+        this.validators.set(key, this.ajv.compile(closeSchema(schema)));
+      }
+    }
+  }
+
+  knows(obj: KubeObject): boolean {
+    return this.validators.has(`${obj.apiVersion}/${obj.kind}`);
+  }
+
+  validate(s: SourcedObject): Violation[] {
+    const obj = s.object;
+    const where = describeObject(s);
+    const problems: Violation[] = [];
+    if (!obj.apiVersion) problems.push({ object: where, field: 'apiVersion', message: 'required' });
+    if (!obj.kind) problems.push({ object: where, field: 'kind', message: 'required' });
+    if (!obj.metadata?.name) problems.push({ object: where, field: 'metadata.name', message: 'required' });
+    const validate = this.validators.get(`${obj.apiVersion}/${obj.kind}`);
+    if (validate && !validate(obj)) {
+      for (const e of validate.errors ?? []) problems.push({ object: where, ...ajvProblem(e, '') });
+    }
+    return problems;
+  }
+}
+
+/** Core kinds a rendered tree may hold besides custom resources. */
+const BUILT_IN = new Set([
+  'v1/ConfigMap',
+  'v1/Namespace',
+  'v1/Secret',
+  'v1/Service',
+  'apiextensions.k8s.io/v1/CustomResourceDefinition',
+]);
+
+export function conformOffline(objects: readonly SourcedObject[]): Violation[] {
+  const crds = objects
+    .map((s) => s.object)
+    .filter((o): o is CustomResourceDefinition & KubeObject => o.kind === 'CustomResourceDefinition');
+  const validator = new SchemaValidator(crds);
+  return objects.flatMap((s) => {
+    const problems = validator.validate(s);
+    const key = `${s.object.apiVersion}/${s.object.kind}`;
+    if (!validator.knows(s.object) && !BUILT_IN.has(key)) {
+      problems.push({
+        object: describeObject(s),
+        field: 'kind',
+        message: `no CRD in the tree defines ${key}`,
+      });
+    }
+    return problems;
+  });
+}
+
+/**
+ * Server-side dry-run of every object: the API server's own validation and admission, plus a
+ * check that no field the tree sets was pruned by the schema. CRDs and namespaces must be
+ * installed for the custom resources in them to be checked.
+ */
+export async function conformWithServer(
+  client: KubeClient,
+  objects: readonly SourcedObject[],
+): Promise<Violation[]> {
+  const problems: Violation[] = [];
+  for (const s of objects) {
+    const where = describeObject(s);
+    try {
+      const returned = await client.apply(s.object, { dryRun: true });
+      for (const field of droppedFields(s.object, returned)) {
+        problems.push({
+          object: where,
+          field,
+          message: 'dropped by the API server (the schema does not name it)',
+        });
+      }
+    } catch (err) {
+      if (err instanceof InvalidError && err.causes.length) {
+        for (const c of err.causes) problems.push({ object: where, field: c.field, message: c.message });
+      } else if (err instanceof ApiError) {
+        // Server-side apply names an undeclared field only inside its message.
+        const m = /: \.([\w.[\]-]+): (field not declared in schema.*)$/.exec(err.message);
+        problems.push({ object: where, field: m?.[1] ?? '(object)', message: m?.[2] ?? err.message });
+      } else throw err;
+    }
+  }
+  return problems;
+}
+
+/** Paths set in `sent` (outside metadata and status) that `returned` lacks. */
+export function droppedFields(sent: unknown, returned: unknown, path = ''): string[] {
+  if (typeof sent !== 'object' || sent === null) return [];
+  if (typeof returned !== 'object' || returned === null) return [path.slice(1) || '(root)'];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(sent)) {
+    if (path === '' && (k === 'metadata' || k === 'status')) continue;
+    const sub = Array.isArray(sent) ? `${path}[${k}]` : `${path}.${k}`;
+    if (!(k in returned)) out.push(sub.replace(/^\./, ''));
+    else out.push(...droppedFields(v, (returned as Record<string, unknown>)[k], sub));
+  }
+  return out;
+}

@@ -1,0 +1,59 @@
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import type { IntentExpectation } from './expectation.js';
+import { expectationProblems } from './expectation-schema.js';
+import { type Problem, TranslateError, translateIntent } from './translate.js';
+
+/**
+ * Expectations from one input document: an intent (TMF921 or the short form), a list of intents,
+ * 28.312 expectations (a list, or `{"expectations": [...]}`), or a mix in a list.
+ */
+export function expectationsFrom(value: unknown): IntentExpectation[] {
+  const items = Array.isArray(value)
+    ? value
+    : isRecord(value) && Array.isArray(value['expectations'])
+      ? value['expectations']
+      : [value];
+  const base = Array.isArray(value) ? '' : isRecord(value) && 'expectations' in value ? 'expectations' : '';
+  const out: IntentExpectation[] = [];
+  const problems: Problem[] = [];
+  items.forEach((item, i) => {
+    const at = items.length > 1 || base ? `${base}[${i}]` : '';
+    if (isRecord(item) && 'intentExpectationId' in item) {
+      const p = expectationProblems(item, at);
+      if (p.length) problems.push(...p);
+      else out.push(item as unknown as IntentExpectation);
+      return;
+    }
+    try {
+      out.push(...translateIntent(item));
+    } catch (err) {
+      if (!(err instanceof TranslateError)) throw err;
+      problems.push(
+        ...err.problems.map((p) => ({ field: at ? `${at}.${p.field}` : p.field, message: p.message })),
+      );
+    }
+  });
+  if (problems.length) throw new TranslateError(problems);
+  return out;
+}
+
+/** Reads a JSON or YAML file of intents or expectations; errors name the file. */
+export async function readExpectations(file: string): Promise<IntentExpectation[]> {
+  let value: unknown;
+  try {
+    value = parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`);
+  }
+  try {
+    return expectationsFrom(value);
+  } catch (err) {
+    if (err instanceof TranslateError) throw new Error(`${file}: ${err.message}`);
+    throw err;
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
+import { conformWithServer, parseObjects, type SourcedObject } from '../../../src/gitops/conform.js';
+import { renderTree } from '../../../src/gitops/render.js';
+import { translateIntent } from '../../../src/gitops/translate.js';
+import { installCrds } from '../../../src/runtime/crds.js';
+import { testClient } from '../../support/cluster.js';
+
+const intent = {
+  id: 'render-test',
+  name: 'Every attribute',
+  expression: {
+    expressionLanguage: 'JSON',
+    expressionValue: {
+      context: { area: 'campus', sliceType: ['URLLC', 'eMBB'] },
+      requirements: {
+        latency: '<1ms',
+        throughput: '>1Gbps',
+        maxSessions: 1000,
+        maxSubscribers: '>=50000',
+        userThroughput: '>=100Mbps',
+        radioLatency: '<=4ms',
+        prbUtilization: '<80%',
+        handoverSuccessRate: '>99%',
+        packetLoss: '<0.1%',
+        availability: '>=99.999%',
+        reliability: '>99.99%',
+        bandwidth: '>=10Gbps',
+        jitter: '<500us',
+      },
+    },
+  },
+};
+
+test('the API server accepts every rendered object as rendered, without dropping a field', async (t) => {
+  const client = await testClient(t, 'tutti-gitops-test');
+  const tree = renderTree(translateIntent(intent));
+  const objects: SourcedObject[] = [...tree]
+    .filter(([path]) => path !== 'kustomization.yaml')
+    .flatMap(([path, text]) => parseObjects(text, path));
+
+  // What the tree ships, installed the way an edge sync installs it: CRDs and namespaces first.
+  await installCrds(
+    client,
+    objects
+      .map((s) => s.object)
+      .filter((o) => o.kind === 'CustomResourceDefinition') as CustomResourceDefinition[],
+  );
+  for (const s of objects.filter((s) => s.object.kind === 'Namespace')) await client.apply(s.object);
+
+  assert.equal(objects.filter((s) => s.object.kind?.endsWith('Bundle')).length, 13);
+  assert.deepEqual(await conformWithServer(client, objects), []);
+
+  // The same check catches what a schema would silently prune, and what it rejects.
+  const cn = structuredClone(objects.find((s) => s.object.kind === 'CNBundle')!);
+  const spec = (cn.object as unknown as { spec: Record<string, Record<string, unknown>> }).spec;
+  spec['capacity']!['colour'] = { condition: 'EQUAL', value: 'blue' };
+  const rn = structuredClone(objects.find((s) => s.object.kind === 'RANBundle')!);
+  (rn.object as unknown as { spec: Record<string, unknown> }).spec['expectationType'] = 'ServiceCapacity';
+  const problems = await conformWithServer(client, [cn, rn]);
+  assert.deepEqual(
+    problems.map((p) => [p.object.split(' ')[1], p.field]),
+    [
+      ['CNBundle', 'spec.capacity.colour'],
+      ['RANBundle', 'spec.expectationType'],
+    ],
+  );
+  assert.equal(problems[0]!.message, 'field not declared in schema');
+  assert.match(problems[1]!.message, /Unsupported value: "ServiceCapacity"/);
+});
