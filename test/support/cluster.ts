@@ -56,3 +56,21 @@ export async function testNamespace(t: TestContext, client: KubeClient, prefix =
   });
   return name;
 }
+
+/**
+ * A control plane of the test file's own, for tests that stop, kill or compact parts of it: they
+ * must not disturb the tests sharing the run's plane. Skipped against an external cluster.
+ */
+export async function dedicatedControlPlane(
+  t: TestContext,
+  name: string,
+): Promise<LocalControlPlane | undefined> {
+  if (!process.env['TUTTI_TEST_CLUSTER']) {
+    t.skip('needs a local control plane (TUTTI_TEST_KUBECONFIG names an external cluster)');
+    return undefined;
+  }
+  const plane = new LocalControlPlane(`${process.env['TUTTI_TEST_CLUSTER']}-${name}`);
+  await plane.up();
+  t.after(() => plane.down());
+  return plane;
+}

@@ -1,0 +1,231 @@
+import { randomUUID } from 'node:crypto';
+import type { KubeClient } from './client/client.js';
+import { type Kind, type KubeObject, objectKey, splitKey } from './client/types.js';
+import type { Informer } from './informer.js';
+import type { Logger } from './log.js';
+import {
+  activeWorkers,
+  maxConcurrentReconciles,
+  reconcileErrors,
+  reconcileTime,
+  reconcileTotal,
+  terminalReconcileErrors,
+} from './metrics.js';
+import { type Reconciler, type Result, TerminalError } from './reconcile.js';
+import { WorkQueue } from './workqueue.js';
+
+/** Where a controller gets its shared informers from (the manager's cache). */
+export interface InformerSource {
+  informer<T extends KubeObject>(
+    kind: Kind<T>,
+    opts?: { namespace?: string; labelSelector?: string },
+  ): Informer<T>;
+}
+
+export type MapFunc<T extends KubeObject> = (obj: T) => readonly string[];
+
+interface Watch {
+  kind: Kind;
+  map: MapFunc<KubeObject>;
+  namespace?: string;
+  labelSelector?: string;
+}
+
+export interface ControllerOptions {
+  readonly name: string;
+  readonly client: KubeClient;
+  readonly informers: InformerSource;
+  readonly logger: Logger;
+  readonly workers?: number;
+}
+
+/**
+ * Reconciles objects of one kind: events of the primary kind, of owned kinds (mapped to their
+ * controlling owner) and of watched kinds (mapped by a function) enqueue keys; workers reconcile
+ * each key, never two at once for the same key; failures come back with per-key backoff.
+ */
+export class Controller {
+  private readonly sources: Watch[] = [];
+  private primary?: Watch;
+  private reconciler?: Reconciler;
+  private queue?: WorkQueue<string>;
+  private abort?: AbortController;
+  private workersDone?: Promise<void>;
+  private handlersRegistered = false;
+  private readonly workers: number;
+
+  constructor(private readonly opts: ControllerOptions) {
+    this.workers = opts.workers ?? 1;
+  }
+
+  get name(): string {
+    return this.opts.name;
+  }
+
+  /** The kind this controller reconciles; its own events enqueue its own key. */
+  for<T extends KubeObject>(kind: Kind<T>, opts: { namespace?: string; labelSelector?: string } = {}): this {
+    this.primary = { kind, map: (o) => [objectKey(o)], ...opts };
+    this.sources.push(this.primary);
+    return this;
+  }
+
+  /** A kind this controller creates: a child's events enqueue its controlling owner. */
+  owns<T extends KubeObject>(kind: Kind<T>, opts: { namespace?: string; labelSelector?: string } = {}): this {
+    const owner = () => this.primary?.kind;
+    this.sources.push({
+      kind,
+      ...opts,
+      map: (o) => {
+        const ownerKind = owner();
+        const ref = o.metadata?.ownerReferences?.find(
+          (r) =>
+            r.controller &&
+            ownerKind &&
+            r.kind === ownerKind.kind &&
+            sameGroup(r.apiVersion, ownerKind.apiVersion),
+        );
+        if (!ref) return [];
+        return [o.metadata?.namespace ? `${o.metadata.namespace}/${ref.name}` : ref.name];
+      },
+    });
+    return this;
+  }
+
+  /** Any other kind: `map` says which keys of the primary kind an event concerns. */
+  watches<T extends KubeObject>(
+    kind: Kind<T>,
+    map: MapFunc<T>,
+    opts: { namespace?: string; labelSelector?: string } = {},
+  ): this {
+    this.sources.push({ kind, map: map as MapFunc<KubeObject>, ...opts });
+    return this;
+  }
+
+  reconcile(fn: Reconciler): this {
+    this.reconciler = fn;
+    return this;
+  }
+
+  /** Enqueues a key by hand (e.g. from a timer or an external event). */
+  enqueue(key: string): void {
+    this.queue?.add(key);
+  }
+
+  /** The informer of the primary kind, for reading the cache inside reconcile. */
+  cache<T extends KubeObject>(): Informer<T> {
+    if (!this.primary) throw new Error(`controller ${this.name} has no primary kind (call for())`);
+    return this.opts.informers.informer(this.primary.kind, this.primary) as unknown as Informer<T>;
+  }
+
+  /** Informers this controller needs, so the manager can start them and wait for their sync. */
+  informers(): Informer[] {
+    return this.sources.map((w) => this.opts.informers.informer(w.kind, w));
+  }
+
+  /** Starts the workers; events start flowing into the queue. */
+  start(): void {
+    if (!this.primary || !this.reconciler)
+      throw new Error(`controller ${this.name} needs for() and reconcile()`);
+    if (this.queue) return;
+    this.queue = new WorkQueue<string>({ name: this.name });
+    this.abort = new AbortController();
+    if (!this.handlersRegistered) {
+      this.handlersRegistered = true;
+      for (const w of this.sources) {
+        const enqueue = (o: KubeObject) => {
+          for (const key of w.map(o)) this.queue?.add(key);
+        };
+        this.opts.informers.informer(w.kind, w).addHandler({
+          add: enqueue,
+          update: (oldObj, newObj) => {
+            enqueue(newObj);
+            // An owner change moves a child between owners: both must hear about it.
+            if (w !== this.primary) enqueue(oldObj);
+          },
+          delete: enqueue,
+        });
+      }
+    } else {
+      // Restarted (leadership regained): everything cached may have changed meanwhile.
+      for (const key of this.cache().keys()) this.queue.add(key);
+    }
+    maxConcurrentReconciles.set({ controller: this.name }, this.workers);
+    const loops = Array.from({ length: this.workers }, () => this.work(this.queue!, this.abort!.signal));
+    this.workersDone = Promise.all(loops).then(() => {});
+  }
+
+  /** Stops intake and waits for in-flight reconciles to finish. */
+  async stop(): Promise<void> {
+    const queue = this.queue;
+    if (!queue) return;
+    this.abort?.abort(new Error(`controller ${this.name} stopping`));
+    await queue.shutDownWithDrain();
+    await this.workersDone;
+    this.queue = undefined;
+  }
+
+  private async work(queue: WorkQueue<string>, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const key = await queue.get();
+      if (key === undefined) return;
+      activeWorkers.inc({ controller: this.name });
+      try {
+        await this.reconcileKey(queue, key, signal);
+      } finally {
+        activeWorkers.dec({ controller: this.name });
+        queue.done(key);
+      }
+    }
+  }
+
+  private async reconcileKey(queue: WorkQueue<string>, key: string, signal: AbortSignal): Promise<void> {
+    const reconcileId = randomUUID();
+    const { namespace, name } = splitKey(key);
+    const log = this.opts.logger.child({
+      controller: this.name,
+      key,
+      namespace,
+      name,
+      reconcileID: reconcileId,
+    });
+    const started = performance.now();
+    let result: Result | undefined | void;
+    try {
+      result = await this.reconciler!(
+        { key, namespace, name },
+        { client: this.opts.client, log, reconcileId, signal },
+      );
+    } catch (err) {
+      reconcileErrors.inc({ controller: this.name });
+      if (err instanceof TerminalError) {
+        terminalReconcileErrors.inc({ controller: this.name });
+        reconcileTotal.inc({ controller: this.name, result: 'error' });
+        queue.forget(key);
+        log.error({ err: err.message }, 'Reconciler error (terminal; not retried)');
+      } else {
+        reconcileTotal.inc({ controller: this.name, result: 'error' });
+        log.error({ err: (err as Error).message, retries: queue.numRequeues(key) }, 'Reconciler error');
+        queue.addRateLimited(key);
+      }
+      return;
+    } finally {
+      reconcileTime.observe({ controller: this.name }, (performance.now() - started) / 1000);
+    }
+    if (result && 'requeueAfterMs' in result) {
+      reconcileTotal.inc({ controller: this.name, result: 'requeue_after' });
+      queue.forget(key);
+      queue.addAfter(key, result.requeueAfterMs);
+    } else if (result && 'requeue' in result) {
+      reconcileTotal.inc({ controller: this.name, result: 'requeue' });
+      queue.addRateLimited(key);
+    } else {
+      reconcileTotal.inc({ controller: this.name, result: 'success' });
+      queue.forget(key);
+    }
+  }
+}
+
+function sameGroup(a: string, b: string): boolean {
+  const group = (v: string) => (v.includes('/') ? v.slice(0, v.indexOf('/')) : '');
+  return group(a) === group(b);
+}

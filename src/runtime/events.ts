@@ -1,0 +1,80 @@
+import type { Event } from 'kubernetes-types/events/v1.js';
+import type { KubeClient } from './client/client.js';
+import { Events } from './client/kinds.js';
+import type { KubeObject } from './client/types.js';
+import type { Logger } from './log.js';
+import { microTime } from './time.js';
+
+export type EventType = 'Normal' | 'Warning';
+
+/** Repeats of one event within this window become a series on one object instead of new ones. */
+const SERIES_WINDOW_MS = 6 * 60_000;
+
+/**
+ * Records events.k8s.io/v1 Events about objects, as a controller's reporting component. An event
+ * repeated within six minutes updates its series (count, last time) rather than piling up.
+ * Recording never throws: a lost event must not fail a reconcile.
+ */
+export class EventRecorder {
+  private readonly recent = new Map<string, { name: string; namespace: string; count: number; at: number }>();
+
+  constructor(
+    private readonly client: KubeClient,
+    /** e.g. `tutti.dev/performer-controller`. */
+    readonly reportingController: string,
+    readonly reportingInstance: string,
+    private readonly log?: Logger,
+  ) {}
+
+  async record(
+    regarding: KubeObject,
+    type: EventType,
+    reason: string,
+    action: string,
+    note: string,
+  ): Promise<void> {
+    const m = regarding.metadata ?? {};
+    const namespace = m.namespace || 'default';
+    const dedup = `${m.uid}|${type}|${reason}|${action}|${note}`;
+    const now = Date.now();
+    const seen = this.recent.get(dedup);
+    try {
+      if (seen && now - seen.at < SERIES_WINDOW_MS) {
+        seen.count++;
+        seen.at = now;
+        await this.client.patch(Events, seen.name, seen.namespace, {
+          series: { count: seen.count, lastObservedTime: microTime() },
+        });
+        return;
+      }
+      const created = await this.client.create<Event>({
+        apiVersion: 'events.k8s.io/v1',
+        kind: 'Event',
+        metadata: { generateName: `${m.name ?? 'object'}.`, namespace },
+        eventTime: microTime(),
+        type,
+        reason,
+        action,
+        note: note.slice(0, 1024),
+        reportingController: this.reportingController,
+        reportingInstance: this.reportingInstance,
+        regarding: {
+          apiVersion: regarding.apiVersion,
+          kind: regarding.kind,
+          name: m.name,
+          namespace: m.namespace,
+          uid: m.uid,
+          resourceVersion: m.resourceVersion,
+        },
+      });
+      this.recent.set(dedup, { name: created.metadata!.name!, namespace, count: 1, at: now });
+      if (this.recent.size > 4096) this.prune(now);
+    } catch (err) {
+      this.log?.warn({ reason, err: (err as Error).message }, 'failed to record event');
+    }
+  }
+
+  private prune(now: number): void {
+    for (const [k, v] of this.recent) if (now - v.at >= SERIES_WINDOW_MS) this.recent.delete(k);
+  }
+}

@@ -1,0 +1,203 @@
+import { hostname } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Lease } from 'kubernetes-types/coordination/v1.js';
+import type { KubeClient } from './client/client.js';
+import { isAlreadyExists, isConflict, isNotFound } from './client/errors.js';
+import { Leases } from './client/kinds.js';
+import type { Logger } from './log.js';
+import { leaderElectionMasterStatus } from './metrics.js';
+import { microTime } from './time.js';
+
+/** client-go's defaults: how long a lease holds, how long a leader keeps trying to renew, how often. */
+export const LEASE_DURATION_MS = 15_000;
+export const RENEW_DEADLINE_MS = 10_000;
+export const RETRY_PERIOD_MS = 2_000;
+
+export interface LeaderElectionOptions {
+  readonly client: KubeClient;
+  readonly leaseName: string;
+  readonly leaseNamespace: string;
+  /** Unique per process; default `<hostname>_<pid>_<random>`. */
+  readonly identity?: string;
+  readonly leaseDurationMs?: number;
+  readonly renewDeadlineMs?: number;
+  readonly retryPeriodMs?: number;
+  readonly logger: Logger;
+}
+
+export interface LeadershipCallbacks {
+  /** Leadership acquired; `lost` aborts when it is lost or released. */
+  onStartedLeading(lost: AbortSignal): void | Promise<void>;
+  /** Leadership lost (not renewed in time) or released; awaited before candidacy resumes. */
+  onStoppedLeading(): void | Promise<void>;
+}
+
+/**
+ * Leader election on a coordination.k8s.io/v1 Lease, as client-go does it: acquire when the lease
+ * is free or expired (expiry judged by when this process last saw it change, not by clocks of
+ * other hosts), renew every retry period, step down when a renewal has not succeeded within the
+ * renew deadline, and release the lease on shutdown so another candidate takes over at once.
+ */
+export class LeaderElector {
+  readonly identity: string;
+  private readonly leaseDurationMs: number;
+  private readonly renewDeadlineMs: number;
+  private readonly retryPeriodMs: number;
+  private observed?: { holder: string; renewTime: string; at: number; transitions: number };
+  private leading = false;
+
+  constructor(private readonly opts: LeaderElectionOptions) {
+    this.identity = opts.identity ?? `${hostname()}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+    this.leaseDurationMs = opts.leaseDurationMs ?? LEASE_DURATION_MS;
+    this.renewDeadlineMs = opts.renewDeadlineMs ?? RENEW_DEADLINE_MS;
+    this.retryPeriodMs = opts.retryPeriodMs ?? RETRY_PERIOD_MS;
+    if (!(this.leaseDurationMs > this.renewDeadlineMs && this.renewDeadlineMs > this.retryPeriodMs * 1.2)) {
+      throw new Error('leader election needs leaseDuration > renewDeadline > 1.2 × retryPeriod');
+    }
+    leaderElectionMasterStatus.set({ name: opts.leaseName }, 0);
+  }
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** Campaigns until `signal` aborts: acquire, lead until lost, then campaign again. */
+  async run(signal: AbortSignal, callbacks: LeadershipCallbacks): Promise<void> {
+    const log = this.opts.logger.child({
+      lease: `${this.opts.leaseNamespace}/${this.opts.leaseName}`,
+      identity: this.identity,
+    });
+    while (!signal.aborted) {
+      log.info('attempting to acquire leader lease');
+      while (!signal.aborted && !(await this.tryAcquireOrRenew(log))) await this.sleep(signal, true);
+      if (signal.aborted) break;
+      log.info('successfully acquired lease');
+      this.setLeading(true);
+      const lost = new AbortController();
+      const leading = Promise.resolve(callbacks.onStartedLeading(lost.signal));
+      await this.renewUntilLost(signal, log);
+      lost.abort(new Error('leadership lost'));
+      this.setLeading(false);
+      if (signal.aborted) {
+        await leading.catch(() => {});
+        await callbacks.onStoppedLeading();
+        await this.release(log);
+        return;
+      }
+      log.error('leader lease lost: renewal did not succeed within the renew deadline');
+      await leading.catch(() => {});
+      await callbacks.onStoppedLeading();
+    }
+  }
+
+  private setLeading(value: boolean): void {
+    this.leading = value;
+    leaderElectionMasterStatus.set({ name: this.opts.leaseName }, value ? 1 : 0);
+  }
+
+  private async sleep(signal: AbortSignal, jitter: boolean): Promise<void> {
+    const ms = jitter ? this.retryPeriodMs * (1 + Math.random() * 1.2) : this.retryPeriodMs;
+    await delay(ms, undefined, { signal }).catch(() => {});
+  }
+
+  private async renewUntilLost(signal: AbortSignal, log: Logger): Promise<void> {
+    let lastRenew = Date.now();
+    while (!signal.aborted) {
+      await this.sleep(signal, false);
+      if (signal.aborted) return;
+      const deadline = lastRenew + this.renewDeadlineMs;
+      // Keep retrying within this period's window; give up once the deadline has passed.
+      let renewed = false;
+      while (!renewed && Date.now() < deadline && !signal.aborted) {
+        renewed = await this.tryAcquireOrRenew(log);
+        if (!renewed)
+          await delay(Math.min(500, this.retryPeriodMs / 4), undefined, { signal }).catch(() => {});
+      }
+      if (signal.aborted) return;
+      if (!renewed) return;
+      lastRenew = Date.now();
+    }
+  }
+
+  private async tryAcquireOrRenew(log: Logger): Promise<boolean> {
+    const { client, leaseName: name, leaseNamespace: namespace } = this.opts;
+    const now = microTime();
+    const leaseSeconds = Math.round(this.leaseDurationMs / 1000);
+    try {
+      const lease = await client.find(Leases, name, namespace);
+      if (!lease) {
+        await client.create<Lease>({
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name, namespace },
+          spec: {
+            holderIdentity: this.identity,
+            leaseDurationSeconds: leaseSeconds,
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: 0,
+          },
+        });
+        this.observe(this.identity, now, 0);
+        return true;
+      }
+      const spec = lease.spec ?? {};
+      const holder = spec.holderIdentity ?? '';
+      this.observe(holder, spec.renewTime ?? '', spec.leaseTransitions ?? 0);
+      const heldByOther = holder !== '' && holder !== this.identity;
+      const expiresAt = this.observed!.at + (spec.leaseDurationSeconds ?? leaseSeconds) * 1000;
+      if (heldByOther && Date.now() < expiresAt) return false;
+      const acquiring = holder !== this.identity;
+      const updated: Lease = {
+        ...lease,
+        spec: {
+          ...spec,
+          holderIdentity: this.identity,
+          leaseDurationSeconds: leaseSeconds,
+          renewTime: now,
+          acquireTime: acquiring ? now : spec.acquireTime,
+          leaseTransitions: (spec.leaseTransitions ?? 0) + (acquiring && holder !== '' ? 1 : 0),
+        },
+      };
+      // The resourceVersion in `updated` makes this a compare-and-swap: a rival's write wins.
+      const written = await client.replace(updated);
+      this.observe(this.identity, now, written.spec?.leaseTransitions ?? 0);
+      return true;
+    } catch (err) {
+      if (!isConflict(err) && !isAlreadyExists(err) && !isNotFound(err)) {
+        log.warn({ err: (err as Error).message }, 'error retrieving or updating the lease');
+      }
+      return false;
+    }
+  }
+
+  private observe(holder: string, renewTime: string, transitions: number): void {
+    const o = this.observed;
+    if (!o || o.holder !== holder || o.renewTime !== renewTime) {
+      this.observed = { holder, renewTime, at: Date.now(), transitions };
+    }
+  }
+
+  /** Gives the lease up (holder cleared, 1 s duration) so another candidate takes over at once. */
+  private async release(log: Logger): Promise<void> {
+    const { client, leaseName: name, leaseNamespace: namespace } = this.opts;
+    try {
+      const lease = await client.get(Leases, name, namespace);
+      if (lease.spec?.holderIdentity !== this.identity) return;
+      const now = microTime();
+      await client.replace<Lease>({
+        ...lease,
+        spec: {
+          ...lease.spec,
+          holderIdentity: '',
+          leaseDurationSeconds: 1,
+          renewTime: now,
+          acquireTime: now,
+        },
+      });
+      log.info('released leader lease');
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'failed to release the leader lease');
+    }
+  }
+}

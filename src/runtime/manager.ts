@@ -1,0 +1,238 @@
+import type { KubeClient } from './client/client.js';
+import type { Kind, KubeObject } from './client/types.js';
+import { Controller, type InformerSource } from './controller.js';
+import { HealthServer } from './health-server.js';
+import { Informer, type InformerOptions } from './informer.js';
+import { LeaderElector } from './leader-election.js';
+import { componentLogger, type Logger } from './log.js';
+
+/** Something the manager runs besides controllers: a server, a periodic loop. */
+export interface Runnable {
+  readonly name: string;
+  /** Started only while this process leads (default true), like controllers. */
+  readonly needLeaderElection?: boolean;
+  /** Runs until `signal` aborts; resolves once stopped. */
+  start(signal: AbortSignal): Promise<void>;
+}
+
+export interface ManagerOptions {
+  readonly client: KubeClient;
+  /** Used for the lease name and in logs. */
+  readonly name: string;
+  /** Leader election on a Lease named `<name>` (or `leaseName`) in `leaseNamespace`. */
+  readonly leaderElection?: {
+    leaseNamespace: string;
+    leaseName?: string;
+    identity?: string;
+    leaseDurationMs?: number;
+    renewDeadlineMs?: number;
+    retryPeriodMs?: number;
+  };
+  /** Port of /healthz, /readyz and /metrics; 0 picks a free one; undefined serves none. */
+  readonly healthPort?: number;
+  readonly healthHost?: string;
+  /** Graceful stop budget: in-flight reconciles get this long to finish. */
+  readonly gracefulShutdownMs?: number;
+  readonly logger?: Logger;
+  /** Options for every informer this manager creates (timeouts, backoff). */
+  readonly informerDefaults?: Omit<
+    InformerOptions<KubeObject>,
+    'namespace' | 'labelSelector' | 'fieldSelector'
+  >;
+}
+
+/** SIGTERM to exit: the budget Kubernetes' default terminationGracePeriodSeconds allows. */
+export const GRACEFUL_SHUTDOWN_MS = 30_000;
+
+/**
+ * Runs a process's controllers: one shared informer per kind and selection, started at once and
+ * required to sync before /readyz passes; controllers and leader-only runnables run while this
+ * process holds the lease (or always, without leader election); SIGTERM stops everything in order
+ * within the graceful budget, releasing the lease.
+ */
+export class Manager implements InformerSource {
+  readonly client: KubeClient;
+  readonly log: Logger;
+  readonly health?: HealthServer;
+  private readonly informersByKey = new Map<string, Informer<KubeObject>>();
+  private readonly controllers: Controller[] = [];
+  private readonly runnables: Runnable[] = [];
+  private elector?: LeaderElector;
+  private abort?: AbortController;
+  private running?: Promise<void>;
+  private leaderWork: Promise<void>[] = [];
+  private leaderAbort?: AbortController;
+  healthPort?: number;
+
+  constructor(private readonly opts: ManagerOptions) {
+    this.client = opts.client;
+    this.log = opts.logger ?? componentLogger(opts.name);
+    if (opts.healthPort !== undefined) {
+      this.health = new HealthServer({ port: opts.healthPort, host: opts.healthHost });
+      this.health.addHealthCheck('ping', () => true);
+      this.health.addReadyCheck('informers-synced', () => this.hasSynced());
+    }
+  }
+
+  get identity(): string | undefined {
+    return this.elector?.identity;
+  }
+
+  isLeader(): boolean {
+    return this.elector ? this.elector.isLeader() : !!this.running;
+  }
+
+  /** The shared informer for a kind and selection, created on first use. */
+  informer<T extends KubeObject>(
+    kind: Kind<T>,
+    sel: { namespace?: string; labelSelector?: string } = {},
+  ): Informer<T> {
+    const key = `${kind.apiVersion}/${kind.kind}|${sel.namespace ?? ''}|${sel.labelSelector ?? ''}`;
+    let inf = this.informersByKey.get(key);
+    if (!inf) {
+      inf = new Informer(this.client, kind as Kind<KubeObject>, {
+        ...this.opts.informerDefaults,
+        namespace: sel.namespace,
+        labelSelector: sel.labelSelector,
+        logger: this.log,
+      });
+      this.informersByKey.set(key, inf);
+      if (this.running) inf.start();
+    }
+    return inf as unknown as Informer<T>;
+  }
+
+  /** A new controller, started with the manager: `mgr.controller('x').for(K).owns(P).reconcile(fn)`. */
+  controller(name: string, opts: { workers?: number } = {}): Controller {
+    if (this.controllers.some((c) => c.name === name))
+      throw new Error(`a controller named ${name} already exists`);
+    const c = new Controller({
+      name,
+      client: this.client,
+      informers: this,
+      logger: this.log,
+      workers: opts.workers,
+    });
+    this.controllers.push(c);
+    return c;
+  }
+
+  add(runnable: Runnable): void {
+    this.runnables.push(runnable);
+  }
+
+  hasSynced(): boolean {
+    for (const inf of this.informersByKey.values()) if (!inf.hasSynced()) return false;
+    return true;
+  }
+
+  /** Starts everything; resolves once the informers have synced (leadership may come later). */
+  async start(): Promise<void> {
+    if (this.running) throw new Error('manager already started');
+    this.abort = new AbortController();
+    const signal = this.abort.signal;
+    if (this.health) {
+      this.healthPort = await this.health.start();
+      this.log.info({ port: this.healthPort }, 'serving /healthz, /readyz and /metrics');
+    }
+    for (const c of this.controllers) c.informers();
+    for (const inf of this.informersByKey.values()) inf.start();
+    for (const r of this.runnables.filter((r) => r.needLeaderElection === false)) {
+      this.leaderWork.push(this.runRunnable(r, signal));
+    }
+    let ready!: () => void;
+    const synced = new Promise<void>((resolve) => (ready = resolve));
+    this.running = (async () => {
+      await Promise.all([...this.informersByKey.values()].map((i) => i.waitForSync(signal))).catch(() => {});
+      ready();
+      if (signal.aborted) return;
+      const le = this.opts.leaderElection;
+      if (!le) {
+        await this.lead(signal);
+        await new Promise<void>((resolve) =>
+          signal.addEventListener('abort', () => resolve(), { once: true }),
+        );
+        await this.stopLeading();
+        return;
+      }
+      this.elector = new LeaderElector({
+        client: this.client,
+        leaseName: le.leaseName ?? this.opts.name,
+        leaseNamespace: le.leaseNamespace,
+        identity: le.identity,
+        leaseDurationMs: le.leaseDurationMs,
+        renewDeadlineMs: le.renewDeadlineMs,
+        retryPeriodMs: le.retryPeriodMs,
+        logger: this.log,
+      });
+      await this.elector.run(signal, {
+        onStartedLeading: (lost) => this.lead(lost),
+        onStoppedLeading: () => this.stopLeading(),
+      });
+    })();
+    await synced;
+    this.log.info(
+      { informers: this.informersByKey.size, controllers: this.controllers.length },
+      'caches synced',
+    );
+  }
+
+  /** Graceful stop: controllers drain (within the budget), the lease is released, informers stop. */
+  async stop(): Promise<void> {
+    if (!this.abort || this.abort.signal.aborted) return;
+    const budget = this.opts.gracefulShutdownMs ?? GRACEFUL_SHUTDOWN_MS;
+    this.log.info({ budgetMs: budget }, 'stopping');
+    this.abort.abort(new Error('manager stopping'));
+    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), budget).unref());
+    const done = (async () => {
+      await this.running;
+      await Promise.all(this.leaderWork);
+      await Promise.all([...this.informersByKey.values()].map((i) => i.stop()));
+      await this.health?.stop();
+    })();
+    if ((await Promise.race([done, timeout])) === 'timeout') {
+      this.log.error({ budgetMs: budget }, 'graceful stop exceeded its budget; abandoning in-flight work');
+    }
+    this.running = undefined;
+    this.log.info('stopped');
+  }
+
+  /** SIGTERM and SIGINT stop the manager gracefully, then exit. */
+  stopOnSignals(exit = true): void {
+    const onSignal = (sig: NodeJS.Signals) => {
+      this.log.info({ signal: sig }, 'signal received; shutting down');
+      void this.stop().finally(() => {
+        if (exit) process.exit(0);
+      });
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
+
+  private async lead(lost: AbortSignal): Promise<void> {
+    this.leaderAbort = new AbortController();
+    const stopOn = (s: AbortSignal) =>
+      s.addEventListener('abort', () => this.leaderAbort?.abort(s.reason), { once: true });
+    stopOn(lost);
+    for (const c of this.controllers) c.start();
+    for (const r of this.runnables.filter((r) => r.needLeaderElection !== false)) {
+      this.leaderWork.push(this.runRunnable(r, this.leaderAbort.signal));
+    }
+    this.log.info({ controllers: this.controllers.map((c) => c.name) }, 'controllers started');
+  }
+
+  private async stopLeading(): Promise<void> {
+    this.leaderAbort?.abort(new Error('leadership ended'));
+    await Promise.all(this.controllers.map((c) => c.stop()));
+    this.log.info('controllers stopped');
+  }
+
+  private async runRunnable(r: Runnable, signal: AbortSignal): Promise<void> {
+    try {
+      await r.start(signal);
+    } catch (err) {
+      if (!signal.aborted)
+        this.log.error({ runnable: r.name, err: (err as Error).message }, 'runnable failed');
+    }
+  }
+}

@@ -1,0 +1,178 @@
+import {
+  workqueueAdds,
+  workqueueDepth,
+  workqueueQueueDuration,
+  workqueueRetries,
+  workqueueWorkDuration,
+} from './metrics.js';
+
+/** Per-key exponential backoff of client-go's default controller rate limiter. */
+export const BACKOFF_BASE_MS = 5;
+export const BACKOFF_MAX_MS = 1_000_000;
+
+export interface WorkQueueOptions {
+  /** Name in the workqueue_* metrics; omit for a queue that reports none. */
+  readonly name?: string;
+  readonly baseDelayMs?: number;
+  readonly maxDelayMs?: number;
+}
+
+/**
+ * A work queue with client-go's guarantees: a key is queued at most once however often it is
+ * added; a key is never handed to two workers at once, and one added while it is being processed
+ * is processed once more afterwards; failed keys come back after a per-key exponential backoff.
+ */
+export class WorkQueue<K = string> {
+  private readonly queue: K[] = [];
+  private head = 0;
+  private readonly dirty = new Set<K>();
+  private readonly processing = new Set<K>();
+  private readonly addedAt = new Map<K, number>();
+  private readonly startedAt = new Map<K, number>();
+  private readonly failures = new Map<K, number>();
+  private readonly delayed = new Map<K, { at: number; timer: NodeJS.Timeout }>();
+  private readonly waiters: ((key: K | undefined) => void)[] = [];
+  private readonly drainWaiters: (() => void)[] = [];
+  private shuttingDown = false;
+  private readonly labels?: { name: string; controller: string };
+
+  constructor(private readonly opts: WorkQueueOptions = {}) {
+    if (opts.name) this.labels = { name: opts.name, controller: opts.name };
+    this.reportDepth();
+  }
+
+  get length(): number {
+    return this.queue.length - this.head;
+  }
+
+  get isShuttingDown(): boolean {
+    return this.shuttingDown;
+  }
+
+  /** Queues `key` unless it is already waiting; a no-op after shutdown. */
+  add(key: K): void {
+    if (this.shuttingDown || this.dirty.has(key)) return;
+    if (this.labels) workqueueAdds.inc(this.labels);
+    this.dirty.add(key);
+    this.addedAt.set(key, performance.now());
+    if (this.processing.has(key)) return; // re-queued by done()
+    this.push(key);
+  }
+
+  /** Queues `key` after `delayMs`; an earlier pending add of the same key wins. */
+  addAfter(key: K, delayMs: number): void {
+    if (this.shuttingDown) return;
+    if (delayMs <= 0) {
+      this.add(key);
+      return;
+    }
+    const at = Date.now() + delayMs;
+    const pending = this.delayed.get(key);
+    if (pending && pending.at <= at) return;
+    if (pending) clearTimeout(pending.timer);
+    const timer = setTimeout(() => {
+      this.delayed.delete(key);
+      this.add(key);
+    }, delayMs);
+    this.delayed.set(key, { at, timer });
+  }
+
+  /** Queues `key` after its backoff: 5 ms doubling per consecutive failure, up to 1000 s. */
+  addRateLimited(key: K): void {
+    const n = this.failures.get(key) ?? 0;
+    this.failures.set(key, n + 1);
+    if (this.labels) workqueueRetries.inc(this.labels);
+    this.addAfter(key, this.backoff(n));
+  }
+
+  /** The delay the next addRateLimited of `key` would get. */
+  backoff(failures: number): number {
+    const base = this.opts.baseDelayMs ?? BACKOFF_BASE_MS;
+    const max = this.opts.maxDelayMs ?? BACKOFF_MAX_MS;
+    // 2^n overflows to Infinity long after it passes max; min() handles both.
+    return Math.min(max, base * 2 ** failures);
+  }
+
+  /** Clears the failure count of `key` (its next failure backs off from the start). */
+  forget(key: K): void {
+    this.failures.delete(key);
+  }
+
+  numRequeues(key: K): number {
+    return this.failures.get(key) ?? 0;
+  }
+
+  /**
+   * Resolves with the next key to process, or undefined once the queue is shut down: keys still
+   * waiting then are dropped (a controller relists them when it starts again).
+   */
+  get(): Promise<K | undefined> {
+    if (this.shuttingDown) return Promise.resolve(undefined);
+    if (this.length > 0) return Promise.resolve(this.take());
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Marks `key` processed; if it was added meanwhile, it is queued again. */
+  done(key: K): void {
+    this.processing.delete(key);
+    const started = this.startedAt.get(key);
+    this.startedAt.delete(key);
+    if (this.labels && started !== undefined) {
+      workqueueWorkDuration.observe(this.labels, (performance.now() - started) / 1000);
+    }
+    if (this.dirty.has(key)) this.push(key);
+    else if (this.processing.size === 0) this.drainWaiters.splice(0).forEach((w) => w());
+  }
+
+  /** Stops intake: pending delayed adds are dropped and waiting workers get undefined. */
+  shutDown(): void {
+    this.shuttingDown = true;
+    for (const { timer } of this.delayed.values()) clearTimeout(timer);
+    this.delayed.clear();
+    for (const w of this.waiters.splice(0)) w(undefined);
+  }
+
+  /** Shuts down, then resolves once every key handed out has been marked done. */
+  async shutDownWithDrain(): Promise<void> {
+    this.shutDown();
+    if (this.processing.size === 0) return;
+    await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private push(key: K): void {
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      this.markProcessing(key);
+      waiter(key);
+      return;
+    }
+    this.queue.push(key);
+    this.reportDepth();
+  }
+
+  private take(): K {
+    const key = this.queue[this.head]!;
+    this.head++;
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+    this.markProcessing(key);
+    this.reportDepth();
+    return key;
+  }
+
+  private markProcessing(key: K): void {
+    this.dirty.delete(key);
+    this.processing.add(key);
+    const now = performance.now();
+    this.startedAt.set(key, now);
+    const added = this.addedAt.get(key);
+    this.addedAt.delete(key);
+    if (this.labels && added !== undefined) workqueueQueueDuration.observe(this.labels, (now - added) / 1000);
+  }
+
+  private reportDepth(): void {
+    if (this.labels) workqueueDepth.set(this.labels, this.length);
+  }
+}

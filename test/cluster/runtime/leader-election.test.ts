@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { describe, type TestContext, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { KubeClient } from '../../../src/runtime/client/client.js';
+import { ConfigMaps, Leases } from '../../../src/runtime/client/kinds.js';
+import { LEASE_DURATION_MS, RETRY_PERIOD_MS } from '../../../src/runtime/leader-election.js';
+import { waitFor } from '../../../src/runtime/wait.js';
+import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/elected-mirror.ts', import.meta.url));
+/** Scheduling slack on a loaded two-core machine, on top of what the protocol allows. */
+const SLACK_MS = 5_000;
+
+interface Candidate {
+  identity: string;
+  healthPort: number;
+  child: ChildProcess;
+}
+
+async function candidate(t: TestContext, namespace: string, identity: string): Promise<Candidate> {
+  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, testKubeconfig(), namespace, identity], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, TUTTI_LOG_LEVEL: 'warn' },
+  });
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const [line] = (await Promise.race([
+    once(lines, 'line'),
+    once(child, 'exit').then(([code]) => {
+      throw new Error(`candidate ${identity} exited with ${code} before it was ready`);
+    }),
+  ])) as [string];
+  return { identity, child, ...(JSON.parse(line) as { healthPort: number }) };
+}
+
+async function masterStatus(c: Candidate): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${c.healthPort}/metrics`)).text();
+  const m = /^leader_election_master_status\{name="elected-mirror"\} (\d)/m.exec(text);
+  if (!m) throw new Error('leader_election_master_status missing from /metrics');
+  return Number(m[1]);
+}
+
+async function stampedBy(client: KubeClient, namespace: string, name: string): Promise<string | undefined> {
+  await client.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace } });
+  return waitFor(
+    async () =>
+      (await client.get(ConfigMaps, name, namespace)).metadata?.annotations?.['tutti.dev/reconciled-by'],
+    {
+      description: `ConfigMap ${name} to be reconciled by the leader`,
+      timeoutMs: LEASE_DURATION_MS + 2 * RETRY_PERIOD_MS + SLACK_MS,
+    },
+  );
+}
+
+describe('leader election', () => {
+  test('exactly one of two managers reconciles; a killed leader is replaced, a stopped one hands over at once', async (t) => {
+    const client = await testClient(t);
+    const ns = await testNamespace(t, client, 'le');
+    const a = await candidate(t, ns, 'candidate-a');
+    const b = await candidate(t, ns, 'candidate-b');
+
+    const first = await stampedBy(client, ns, 'one');
+    const [leader, follower] = first === a.identity ? [a, b] : [b, a];
+    assert.ok([a.identity, b.identity].includes(first!));
+    assert.equal((await client.get(Leases, 'elected-mirror', ns)).spec?.holderIdentity, leader.identity);
+    assert.equal(await masterStatus(leader), 1);
+    assert.equal(await masterStatus(follower), 0);
+    for (let i = 0; i < 3; i++)
+      assert.equal(await stampedBy(client, ns, `more-${i}`), leader.identity, 'only the leader reconciles');
+
+    // kill -9: no release; the follower waits out the lease, then takes over.
+    leader.child.kill('SIGKILL');
+    await once(leader.child, 'exit');
+    assert.equal(await stampedBy(client, ns, 'after-kill'), follower.identity);
+    assert.equal(await masterStatus(follower), 1);
+
+    // A graceful stop releases the lease: the new candidate need not wait out the lease duration.
+    const c = await candidate(t, ns, 'candidate-c');
+    follower.child.kill('SIGTERM');
+    const [code] = await once(follower.child, 'exit');
+    assert.equal(code, 0, 'graceful stop exits 0');
+    const lease = await client.get(Leases, 'elected-mirror', ns);
+    assert.ok(
+      lease.spec?.holderIdentity === '' || lease.spec?.holderIdentity === c.identity,
+      `lease released on shutdown, holder is "${lease.spec?.holderIdentity}"`,
+    );
+    await waitFor(async () => (await masterStatus(c)) === 1, {
+      description: 'the new candidate to take the released lease within a few retry periods',
+      timeoutMs: 3 * RETRY_PERIOD_MS + SLACK_MS,
+    });
+    assert.equal(await stampedBy(client, ns, 'after-release'), c.identity);
+  });
+});

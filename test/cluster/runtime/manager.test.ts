@@ -1,0 +1,224 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
+import type { ConfigMap } from 'kubernetes-types/core/v1.js';
+import { KubeClient } from '../../../src/runtime/client/client.js';
+import { ConfigMaps, CustomResourceDefinitions } from '../../../src/runtime/client/kinds.js';
+import { kind } from '../../../src/runtime/client/types.js';
+import { type Condition, findCondition, setCondition } from '../../../src/runtime/conditions.js';
+import { installCrds } from '../../../src/runtime/crds.js';
+import { Manager } from '../../../src/runtime/manager.js';
+import { addFinalizer, removeFinalizer, updateStatus } from '../../../src/runtime/objects.js';
+import { TerminalError } from '../../../src/runtime/reconcile.js';
+import { waitFor } from '../../../src/runtime/wait.js';
+import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+import { proxiedKubeconfig } from '../../support/tcp-proxy.js';
+
+/** Parses the Prometheus text format into `name{labels}` → value. */
+function parseMetrics(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const i = line.lastIndexOf(' ');
+    out.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return out;
+}
+
+describe('manager', () => {
+  test('/readyz fails until the caches sync; /metrics reports reconciles with controller-runtime names', async (t) => {
+    const admin = await testClient(t);
+    const ns = await testNamespace(t, admin, 'mgr');
+    const { proxy, kubeconfig } = await proxiedKubeconfig(t, testKubeconfig());
+    proxy.cut();
+
+    const mgr = new Manager({
+      client: await KubeClient.load(kubeconfig, { fieldManager: 'metrics-test' }),
+      name: 'metrics-test',
+      healthPort: 0,
+      healthHost: '127.0.0.1',
+      informerDefaults: { backoffInitialMs: 100, backoffMaxMs: 500 },
+    });
+    const c = mgr.controller('metrics-demo').for(ConfigMaps, { namespace: ns });
+    c.reconcile(async (req) => {
+      const cm = c.cache<ConfigMap>().get(req.key);
+      if (cm?.data?.['mode'] === 'terminal') throw new TerminalError('cannot be fixed by retrying');
+      if (cm?.data?.['mode'] === 'fail') throw new Error('transient');
+    });
+    const started = mgr.start();
+    t.after(() => mgr.stop());
+    const port = await waitFor(() => mgr.healthPort, {
+      description: 'the health server to listen',
+      timeoutMs: 10_000,
+    });
+    const get = (path: string) => fetch(`http://127.0.0.1:${port}${path}`);
+
+    assert.equal((await get('/healthz')).status, 200);
+    const notReady = await get('/readyz');
+    assert.equal(notReady.status, 500, 'not ready while the API server is unreachable');
+    assert.match(await notReady.text(), /\[-\]informers-synced failed/);
+
+    proxy.restore();
+    await started;
+    assert.equal((await get('/readyz')).status, 200);
+
+    await admin.create({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'ok', namespace: ns },
+      data: { mode: 'ok' },
+    });
+    await admin.create({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'bad', namespace: ns },
+      data: { mode: 'fail' },
+    });
+    await admin.create({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'dead', namespace: ns },
+      data: { mode: 'terminal' },
+    });
+
+    const metrics = await waitFor(
+      async () => {
+        const m = parseMetrics(await (await get('/metrics')).text());
+        const errors = m.get('controller_runtime_reconcile_errors_total{controller="metrics-demo"}') ?? 0;
+        return (m.get('controller_runtime_reconcile_total{controller="metrics-demo",result="success"}') ??
+          0) >= 1 && errors >= 3
+          ? m
+          : undefined;
+      },
+      { description: 'reconcile metrics to appear', timeoutMs: 20_000 },
+    );
+    assert.equal(
+      metrics.get('controller_runtime_terminal_reconcile_errors_total{controller="metrics-demo"}'),
+      1,
+      'terminal errors are not retried',
+    );
+    assert.ok(
+      (metrics.get('workqueue_retries_total{name="metrics-demo",controller="metrics-demo"}') ?? 0) >= 2,
+      'the failing key is retried',
+    );
+    assert.ok((metrics.get('workqueue_adds_total{name="metrics-demo",controller="metrics-demo"}') ?? 0) >= 3);
+    assert.ok(metrics.has('workqueue_depth{name="metrics-demo",controller="metrics-demo"}'));
+    assert.ok(
+      (metrics.get('controller_runtime_reconcile_time_seconds_count{controller="metrics-demo"}') ?? 0) >= 3,
+    );
+    assert.ok(
+      metrics.has('workqueue_queue_duration_seconds_count{name="metrics-demo",controller="metrics-demo"}'),
+    );
+    assert.ok(
+      metrics.has('workqueue_work_duration_seconds_count{name="metrics-demo",controller="metrics-demo"}'),
+    );
+  });
+
+  test('finalizer and status helpers under conflicting writers never lose a write', async (t) => {
+    const admin = await testClient(t);
+    const ns = await testNamespace(t, admin, 'conflict');
+    await admin.create({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'contended', namespace: ns },
+    });
+    const writers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => KubeClient.load(testKubeconfig(), { fieldManager: `writer-${i}` })),
+    );
+    t.after(() => {
+      for (const w of writers) w.close();
+    });
+
+    const cm = await admin.get(ConfigMaps, 'contended', ns);
+    await Promise.all(writers.map((w, i) => addFinalizer(w, ConfigMaps, cm, `tutti.dev/finalizer-${i}`)));
+    const withAll = await admin.get(ConfigMaps, 'contended', ns);
+    assert.deepEqual(
+      [...(withAll.metadata?.finalizers ?? [])].sort(),
+      writers.map((_, i) => `tutti.dev/finalizer-${i}`).sort(),
+    );
+    await Promise.all(
+      writers.slice(0, 4).map((w, i) => removeFinalizer(w, ConfigMaps, withAll, `tutti.dev/finalizer-${i}`)),
+    );
+    assert.deepEqual(
+      [...((await admin.get(ConfigMaps, 'contended', ns)).metadata?.finalizers ?? [])].sort(),
+      [4, 5, 6, 7].map((i) => `tutti.dev/finalizer-${i}`),
+    );
+    await Promise.all(
+      writers.slice(4).map((w, i) => removeFinalizer(w, ConfigMaps, withAll, `tutti.dev/finalizer-${i + 4}`)),
+    );
+
+    // A CRD with a status subresource: each writer sets its own condition concurrently.
+    const group = `${ns}.conflict.tutti.dev`;
+    const crd: CustomResourceDefinition = {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: `gadgets.${group}` },
+      spec: {
+        group,
+        scope: 'Namespaced',
+        names: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget' },
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            subresources: { status: {} },
+            schema: {
+              openAPIV3Schema: {
+                type: 'object',
+                properties: {
+                  status: {
+                    type: 'object',
+                    properties: {
+                      conditions: {
+                        type: 'array',
+                        items: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+                      },
+                    },
+                  },
+                },
+              } as never,
+            },
+          },
+        ],
+      },
+    };
+    await installCrds(admin, [crd]);
+    t.after(() => admin.delete(CustomResourceDefinitions, crd.metadata!.name!));
+    type Gadget = {
+      apiVersion: string;
+      kind: string;
+      metadata: { name: string; namespace: string };
+      status?: { conditions?: Condition[] };
+    };
+    const Gadgets = kind<Gadget>(`${group}/v1`, 'Gadget');
+    await admin.create<Gadget>({
+      apiVersion: `${group}/v1`,
+      kind: 'Gadget',
+      metadata: { name: 'g', namespace: ns },
+    });
+    await Promise.all(
+      writers.map((w, i) =>
+        updateStatus(w, Gadgets, 'g', ns, (g) => {
+          g.status = {
+            ...g.status,
+            conditions: setCondition(g.status?.conditions, {
+              type: `Writer${i}`,
+              status: 'True',
+              reason: 'Written',
+            }),
+          };
+          return true;
+        }),
+      ),
+    );
+    const final = await admin.get(Gadgets, 'g', ns);
+    for (let i = 0; i < writers.length; i++) {
+      assert.equal(
+        findCondition(final.status?.conditions, `Writer${i}`)?.status,
+        'True',
+        `condition of writer ${i} kept`,
+      );
+    }
+  });
+});
