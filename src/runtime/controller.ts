@@ -189,12 +189,13 @@ export class Controller {
       reconcileID: reconcileId,
     });
     const started = performance.now();
-    let result: Result | undefined | void;
+    let result: Result;
     try {
-      result = await this.reconciler!(
-        { key, namespace, name },
-        { client: this.opts.client, log, reconcileId, signal },
-      );
+      result =
+        (await this.reconciler!(
+          { key, namespace, name },
+          { client: this.opts.client, log, reconcileId, signal },
+        )) ?? undefined;
     } catch (err) {
       reconcileErrors.inc({ controller: this.name });
       if (err instanceof TerminalError) {

@@ -342,9 +342,9 @@ export class Informer<T extends KubeObject = KubeObject> {
     for (const [name, fn] of this.indexers) {
       const index = this.indices.get(name)!;
       for (const value of fn(obj)) {
-        let set = index.get(value);
-        if (!set) index.set(value, (set = new Set()));
-        set.add(key);
+        const set = index.get(value);
+        if (set) set.add(key);
+        else index.set(value, new Set([key]));
       }
     }
   }

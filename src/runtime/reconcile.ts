@@ -21,7 +21,9 @@ export interface ReconcileContext {
   readonly signal: AbortSignal;
 }
 
-export type Reconciler = (req: Request, ctx: ReconcileContext) => Promise<Result | undefined | void>;
+/** Resolves with a Result, or with nothing (the same as undefined: done). */
+// biome-ignore lint/suspicious/noConfusingVoidType: lets reconcilers simply `return;`
+export type Reconciler = (req: Request, ctx: ReconcileContext) => Promise<Result | void>;
 
 /**
  * An error that retrying cannot fix (an invalid spec, say): the key is not requeued; the next

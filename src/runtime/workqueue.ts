@@ -121,7 +121,7 @@ export class WorkQueue<K = string> {
       workqueueWorkDuration.observe(this.labels, (performance.now() - started) / 1000);
     }
     if (this.dirty.has(key)) this.push(key);
-    else if (this.processing.size === 0) this.drainWaiters.splice(0).forEach((w) => w());
+    else if (this.processing.size === 0) for (const w of this.drainWaiters.splice(0)) w();
   }
 
   /** Stops intake: pending delayed adds are dropped and waiting workers get undefined. */
