@@ -6,6 +6,7 @@ import { conformOffline, conformWithServer, readTree, type Violation } from './c
 import { crdFiles } from './crds.js';
 import type { IntentExpectation } from './expectation.js';
 import { readExpectations } from './input.js';
+import { runFunctionProcess } from './kpt-fn.js';
 import { renderTree } from './render.js';
 import { writeTree } from './tree.js';
 
@@ -100,6 +101,14 @@ export const gitopsCommands: Command[] = [
       console.log(`${objects.length} objects, ${violations.length} problems`);
       return violations.length ? 1 : 0;
     },
+  },
+  {
+    name: 'gitops fn',
+    summary:
+      'The kpt function: read a ResourceList on stdin, render every ConfigMap holding intent.json or ' +
+      'expectation.json into its expectation ConfigMap and bundle, write the ResourceList on stdout with ' +
+      'results (severity, message, field) for bad input. Use: kpt fn eval --exec "tutti gitops fn".',
+    run: () => runFunctionProcess(process.stdin, process.stdout),
   },
   {
     name: 'gitops crds',

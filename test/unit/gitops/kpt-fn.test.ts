@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parse, parseAllDocuments } from 'yaml';
+
+// The real kpt binary runs the real command, as a user's pipeline would.
+const run = promisify(execFile);
+const tutti = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
+const fn = `node ${tutti} gitops fn`;
+
+function intentConfigMap(name: string, intent: unknown): string {
+  return `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  intent.json: '${JSON.stringify(intent)}'\n`;
+}
+
+async function kpt(args: string[], cwd: string): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout, stderr } = await run('kpt', args, { cwd });
+    return { code: 0, out: stdout + stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, out: e.stdout + e.stderr };
+  }
+}
+
+async function objectsIn(
+  file: string,
+): Promise<{ kind: string; metadata: { name: string }; spec?: unknown }[]> {
+  return parseAllDocuments(await readFile(file, 'utf8')).map((d) => d.toJS());
+}
+
+async function packageDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'tutti-kpt-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('kpt fn eval --exec renders intents into the seed files, idempotently, and prunes removed intents', async (t) => {
+  const dir = await packageDir(t);
+  await writeFile(
+    join(dir, 'intent.yaml'),
+    intentConfigMap('stadium', {
+      intent: '5G network',
+      requirements: { latency: '<1ms', availability: '>=99.9%' },
+    }),
+  );
+  const first = await kpt(['fn', 'eval', '.', '--exec', fn], dir);
+  assert.equal(first.code, 0, first.out);
+  assert.match(first.out, /rendered 2 expectations into 4 objects/);
+  const cn = await objectsIn(join(dir, 'apps/intent/cn_capacity.yaml'));
+  assert.deepEqual(
+    cn.map((o) => `${o.kind}/${o.metadata.name}`),
+    ['ConfigMap/expectation-cn-cap-001', 'CNBundle/cn-bundle-cn-cap-001'],
+  );
+  assert.deepEqual((cn[1]!.spec as { capacity: unknown }).capacity, {
+    latency: { condition: 'LESS_THAN', value: '1ms' },
+  });
+  const tn = await objectsIn(join(dir, 'apps/intent/tn_coverage.yaml'));
+  assert.deepEqual(
+    tn.map((o) => `${o.kind}/${o.metadata.name}`),
+    ['ConfigMap/expectation-tn-cov-001', 'TNBundle/tn-bundle-tn-cov-001'],
+  );
+
+  const before = await readFile(join(dir, 'apps/intent/cn_capacity.yaml'), 'utf8');
+  assert.equal((await kpt(['fn', 'eval', '.', '--exec', fn], dir)).code, 0);
+  assert.equal(await readFile(join(dir, 'apps/intent/cn_capacity.yaml'), 'utf8'), before);
+
+  // The intent now asks for latency only: its TN expectation leaves the package.
+  await writeFile(
+    join(dir, 'intent.yaml'),
+    intentConfigMap('stadium', { intent: '5G network', requirements: { latency: '<1ms' } }),
+  );
+  assert.equal((await kpt(['fn', 'eval', '.', '--exec', fn], dir)).code, 0);
+  await assert.rejects(readFile(join(dir, 'apps/intent/tn_coverage.yaml')), { code: 'ENOENT' });
+});
+
+test('a Kptfile pipeline (kpt fn render) reports a bad intent with severity, message and field', async (t) => {
+  const dir = await packageDir(t);
+  await writeFile(
+    join(dir, 'Kptfile'),
+    `apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: intent-to-krm\npipeline:\n  mutators:\n    - exec: "${fn}"\n`,
+  );
+  await writeFile(
+    join(dir, 'intent.yaml'),
+    intentConfigMap('bad', { intent: 'x', requirements: { latency: '>1Gbps', colour: 'red' } }),
+  );
+  const results = join(dir, '.results');
+  const bad = await kpt(['fn', 'render', '.', '--allow-exec', '--results-dir', results], dir);
+  assert.notEqual(bad.code, 0, bad.out);
+  const list = parse(await readFile(join(results, 'results.yaml'), 'utf8'));
+  assert.deepEqual(
+    list.items[0].results.map((r: { severity: string; field: { path: string }; message: string }) => [
+      r.severity,
+      r.field.path,
+      r.message,
+    ]),
+    [
+      [
+        'error',
+        'data.intent.json.requirements.latency',
+        '"Gbps" is not a unit of time; use one of ns, us, µs, ms, s, sec, min',
+      ],
+      ['error', 'data.intent.json.requirements.colour', list.items[0].results[1].message],
+    ],
+  );
+  assert.match(list.items[0].results[1].message, /^unknown requirement; known: latency/);
+  await assert.rejects(readFile(join(dir, 'apps/intent/cn_capacity.yaml')), { code: 'ENOENT' });
+
+  await writeFile(
+    join(dir, 'intent.yaml'),
+    intentConfigMap('good', { intent: 'x', requirements: { jitter: '<2ms' } }),
+  );
+  const good = await kpt(['fn', 'render', '.', '--allow-exec'], dir);
+  assert.equal(good.code, 0, good.out);
+  const tn = await objectsIn(join(dir, 'apps/intent/tn_coverage.yaml'));
+  assert.deepEqual((tn[1]!.spec as { coverage: unknown }).coverage, {
+    jitter: { condition: 'LESS_THAN', value: '2ms' },
+  });
+});
