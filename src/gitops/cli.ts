@@ -7,6 +7,7 @@ import { crdFiles } from './crds.js';
 import type { IntentExpectation } from './expectation.js';
 import { readExpectations } from './input.js';
 import { runFunctionProcess } from './kpt-fn.js';
+import { DEFAULT_BRANCH, publishTree } from './publish.js';
 import { renderTree } from './render.js';
 import { writeTree } from './tree.js';
 
@@ -24,6 +25,24 @@ async function inputs(o: Record<string, unknown>, positionals: string[]): Promis
     }
   }
   return all;
+}
+
+/** Git remote flags shared by publish and sync; credentials come from the environment. */
+export const gitFlags = {
+  repo: { type: 'string', description: 'git repository URL (HTTP or HTTPS)', env: 'TUTTI_GIT_REPO' },
+  branch: { type: 'string', description: 'branch', default: DEFAULT_BRANCH },
+  username: { type: 'string', description: 'git username', env: 'TUTTI_GIT_USERNAME' },
+  password: {
+    type: 'string',
+    description: 'git password or token (prefer the environment)',
+    env: 'TUTTI_GIT_PASSWORD',
+  },
+} as const;
+
+export function gitCredentials(o: Record<string, unknown>) {
+  return o['username'] || o['password']
+    ? { username: o['username'] as string | undefined, password: o['password'] as string | undefined }
+    : undefined;
 }
 
 const filename = {
@@ -70,6 +89,26 @@ export const gitopsCommands: Command[] = [
       const tree = renderTree(await inputs(o, positionals));
       for (const path of await writeTree(o['out'] as string, tree))
         console.log(join(o['out'] as string, path));
+      return 0;
+    },
+  },
+  {
+    name: 'gitops publish',
+    summary:
+      'Render intents or expectations and commit and push the tree to a git repository over HTTP(S). ' +
+      'Makes no commit when nothing changed; the commit message lists the expectation ids.',
+    usage: 'gitops publish -f <intent.json>... --repo <url>',
+    options: { filename, ...gitFlags },
+    allowPositionals: true,
+    async run(o, positionals) {
+      if (!o['repo']) throw new UsageError('--repo is required (or TUTTI_GIT_REPO)');
+      const expectations = await inputs(o, positionals);
+      const result = await publishTree(
+        renderTree(expectations),
+        expectations.map((e) => e.intentExpectationId),
+        { repo: o['repo'] as string, branch: o['branch'] as string, credentials: gitCredentials(o) },
+      );
+      console.log(result.changed ? `pushed ${result.commit}` : `unchanged at ${result.commit}`);
       return 0;
     },
   },

@@ -1,0 +1,90 @@
+import { execFile } from 'node:child_process';
+
+/** Basic-auth credentials for an HTTP(S) remote; a token goes in `password`. */
+export interface GitCredentials {
+  readonly username?: string;
+  readonly password?: string;
+}
+
+/** Why a remote operation failed, in words a user acts on. */
+export type GitFailure = 'auth' | 'unreachable' | 'not-found' | 'rejected' | 'other';
+
+export class GitError extends Error {
+  override name = 'GitError';
+  constructor(
+    message: string,
+    readonly failure: GitFailure,
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
+}
+
+function classify(stderr: string): GitFailure {
+  if (
+    /401|403|Authentication failed|could not read (Username|Password)|terminal prompts disabled/i.test(stderr)
+  ) {
+    return 'auth';
+  }
+  if (
+    /Could not resolve host|Failed to connect|Connection refused|Couldn't connect|timed out|Empty reply/i.test(
+      stderr,
+    )
+  ) {
+    return 'unreachable';
+  }
+  if (/repository .* not found|404/i.test(stderr)) return 'not-found';
+  if (/\[rejected\]|non-fast-forward|fetch first/i.test(stderr)) return 'rejected';
+  return 'other';
+}
+
+const FAILURE_TEXT: Record<GitFailure, string> = {
+  auth: 'authentication failed (check the username and password or token)',
+  unreachable: 'the git server cannot be reached',
+  'not-found': 'the repository does not exist',
+  rejected: 'the push was rejected because the branch moved',
+  other: 'git failed',
+};
+
+/**
+ * Runs the real git binary. Credentials travel as an Authorization header in the environment
+ * (never in argv, where `ps` shows them); prompts and the user's credential helpers are off so a
+ * bad password fails at once instead of hanging.
+ */
+export function git(
+  args: readonly string[],
+  opts: { cwd?: string; credentials?: GitCredentials; remote?: string } = {},
+): Promise<string> {
+  const config: [string, string][] = [['credential.helper', '']];
+  const { username, password } = opts.credentials ?? {};
+  if (username !== undefined || password !== undefined) {
+    const token = Buffer.from(`${username ?? ''}:${password ?? ''}`).toString('base64');
+    config.push(['http.extraHeader', `Authorization: Basic ${token}`]);
+  }
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_ASKPASS: 'false',
+    GIT_CONFIG_COUNT: String(config.length),
+  };
+  config.forEach(([k, v], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = k;
+    env[`GIT_CONFIG_VALUE_${i}`] = v;
+  });
+  return new Promise((resolve, reject) => {
+    execFile('git', args, { cwd: opts.cwd, env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (!err) return resolve(stdout);
+      const failure = classify(stderr);
+      const where = opts.remote ? ` (${redact(opts.remote)})` : '';
+      const detail = stderr.trim().split('\n').filter(Boolean).slice(-1)[0] ?? err.message;
+      reject(
+        new GitError(`git ${args[0]}${where}: ${FAILURE_TEXT[failure]}: ${redact(detail)}`, failure, stderr),
+      );
+    });
+  });
+}
+
+/** A URL with any password in it blanked, for messages and logs. */
+export function redact(text: string): string {
+  return text.replace(/(https?:\/\/[^:/@\s]+):[^@\s]+@/g, '$1:***@');
+}

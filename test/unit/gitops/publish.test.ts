@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { GitError } from '../../../src/gitops/git.js';
+import { GitHttpServer } from '../../../src/gitops/git-http-server.js';
+import { publishTree } from '../../../src/gitops/publish.js';
+import { renderTree } from '../../../src/gitops/render.js';
+import { translateIntent } from '../../../src/gitops/translate.js';
+
+const run = promisify(execFile);
+const credentials = { username: 'admin1', password: 's3cret' };
+
+async function gitServer(t: { after(fn: () => Promise<void>): void }) {
+  const root = await mkdtemp(join(tmpdir(), 'tutti-git-'));
+  const server = new GitHttpServer({ root, ...credentials });
+  await server.start(0);
+  t.after(async () => {
+    await server.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+  return { server, repo: await server.createRepository('admin1/edge1-config') };
+}
+
+/** What a user cloning the repository sees. */
+async function clone(repo: string, t: { after(fn: () => Promise<void>): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'tutti-clone-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const auth = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
+  await run('git', ['-c', `http.extraHeader=Authorization: Basic ${auth}`, 'clone', '--quiet', repo, dir]);
+  return dir;
+}
+
+test('publish commits and pushes the rendered tree over HTTP, once per change', async (t) => {
+  const { repo } = await gitServer(t);
+  const expectations = translateIntent({
+    intent: '5G network',
+    requirements: { latency: '<1ms', jitter: '<2ms' },
+  });
+  const tree = renderTree(expectations);
+  const ids = expectations.map((e) => e.intentExpectationId);
+
+  const first = await publishTree(tree, ids, { repo, credentials });
+  assert.equal(first.changed, true);
+  const dir = await clone(repo, t);
+  assert.equal(
+    await readFile(join(dir, 'apps/intent/cn_capacity.yaml'), 'utf8'),
+    tree.get('apps/intent/cn_capacity.yaml'),
+  );
+  assert.equal(await readFile(join(dir, 'kustomization.yaml'), 'utf8'), tree.get('kustomization.yaml'));
+  const log = (await run('git', ['log', '--format=%H%n%B', 'main'], { cwd: dir })).stdout;
+  assert.match(log, new RegExp(`^${first.commit}\n`));
+  assert.match(log, /intent-to-krm: 2 expectations \(cn-cap-001, tn-cov-001\)/);
+  assert.match(log, /Expectation-Id: cn-cap-001\nExpectation-Id: tn-cov-001/);
+
+  const again = await publishTree(tree, ids, { repo, credentials });
+  assert.deepEqual(again, { commit: first.commit, changed: false });
+
+  // An expectation removed from the input leaves the repository with the next publish.
+  const fewer = translateIntent({ intent: '5G network', requirements: { latency: '<1ms' } });
+  const second = await publishTree(renderTree(fewer), ['cn-cap-001'], { repo, credentials });
+  assert.equal(second.changed, true);
+  const dir2 = await clone(repo, t);
+  await assert.rejects(readFile(join(dir2, 'apps/intent/tn_coverage.yaml')), { code: 'ENOENT' });
+  const count = (await run('git', ['rev-list', '--count', 'main'], { cwd: dir2 })).stdout.trim();
+  assert.equal(count, '2');
+});
+
+test('a push with bad credentials is reported as an authentication failure', async (t) => {
+  const { repo } = await gitServer(t);
+  const tree = renderTree(translateIntent({ intent: 'x', requirements: { latency: '<1ms' } }));
+  await assert.rejects(
+    publishTree(tree, ['cn-cap-001'], { repo, credentials: { username: 'admin1', password: 'wrong' } }),
+    (err: unknown) => {
+      assert.ok(err instanceof GitError);
+      assert.equal(err.failure, 'auth');
+      assert.match(
+        err.message,
+        new RegExp(`^git ls-remote \\(${repo.replace(/[.]/g, '\\.')}\\): authentication failed`),
+      );
+      assert.doesNotMatch(err.message, /wrong/);
+      return true;
+    },
+  );
+  await assert.rejects(publishTree(tree, ['cn-cap-001'], { repo }), { failure: 'auth' });
+});
+
+test('an unreachable server is reported as such', async (t) => {
+  const { server, repo } = await gitServer(t);
+  await server.stop();
+  const tree = renderTree(translateIntent({ intent: 'x', requirements: { latency: '<1ms' } }));
+  await assert.rejects(publishTree(tree, [], { repo, credentials }), { failure: 'unreachable' });
+});
