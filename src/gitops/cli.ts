@@ -1,14 +1,21 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Command, UsageError } from '../cli/command.js';
+import { gitSyncCrd } from '../apis/tutti/gitsync.js';
+import { type Command, parseDuration, UsageError } from '../cli/command.js';
 import { KubeClient } from '../runtime/client/client.js';
+import { installCrds } from '../runtime/crds.js';
+import { HealthServer } from '../runtime/health-server.js';
+import { componentLogger } from '../runtime/log.js';
 import { conformOffline, conformWithServer, readTree, type Violation } from './conform.js';
 import { crdFiles } from './crds.js';
+import { fluxSync, rootSync } from './engines.js';
 import type { IntentExpectation } from './expectation.js';
 import { readExpectations } from './input.js';
 import { runFunctionProcess } from './kpt-fn.js';
 import { DEFAULT_BRANCH, publishTree } from './publish.js';
-import { renderTree } from './render.js';
+import { renderTree, toYaml } from './render.js';
+import { EdgeSyncer } from './sync.js';
 import { writeTree } from './tree.js';
 
 const FIELD_MANAGER = 'tutti-gitops';
@@ -148,6 +155,97 @@ export const gitopsCommands: Command[] = [
       'expectation.json into its expectation ConfigMap and bundle, write the ResourceList on stdout with ' +
       'results (severity, message, field) for bad input. Use: kpt fn eval --exec "tutti gitops fn".',
     run: () => runFunctionProcess(process.stdin, process.stdout),
+  },
+  {
+    name: 'gitops sync',
+    summary:
+      'On the edge: pull a git repository every --period, apply it with server-side apply, prune what left it ' +
+      '(only objects this sync applied), and report commit, time, objects and errors on a GitSync resource ' +
+      '(tutti.dev) and as metrics.',
+    usage: 'gitops sync --repo <url> [--period 30s]',
+    options: {
+      ...gitFlags,
+      name: { type: 'string', description: 'name of the GitSync resource', default: 'edge1-sync' },
+      dir: { type: 'string', description: 'directory of the repository to apply', default: '/' },
+      period: { type: 'string', description: 'time between pulls', default: '30s' },
+      kubeconfig: { type: 'string', description: 'kubeconfig of the edge cluster', env: 'KUBECONFIG' },
+      'cache-dir': {
+        type: 'string',
+        description: 'where the repository is checked out (default: a temp dir)',
+      },
+      'health-port': {
+        type: 'string',
+        description: 'port for /healthz, /readyz and /metrics (0: off)',
+        default: '0',
+      },
+      once: { type: 'boolean', description: 'sync once and exit (1 when it failed)', default: false },
+    },
+    async run(o) {
+      if (!o['repo']) throw new UsageError('--repo is required (or TUTTI_GIT_REPO)');
+      const periodMs = parseDuration(o['period'] as string, 'period');
+      if (periodMs < 1000) throw new UsageError('--period must be at least 1s');
+      const client = await KubeClient.load(o['kubeconfig'] as string | undefined, {
+        fieldManager: 'tutti-gitsync',
+      });
+      await installCrds(client, [gitSyncCrd()]);
+      const name = o['name'] as string;
+      const syncer = new EdgeSyncer(client, {
+        name,
+        repo: o['repo'] as string,
+        branch: o['branch'] as string,
+        dir: o['dir'] as string,
+        periodMs,
+        credentials: gitCredentials(o),
+        cacheDir: (o['cache-dir'] as string | undefined) ?? join(tmpdir(), `tutti-gitsync-${name}`),
+        log: componentLogger('gitsync', { sync: name }),
+      });
+      if (o['once']) {
+        await syncer.register();
+        const outcome = await syncer.syncOnce();
+        client.close();
+        return outcome.errors.length ? 1 : 0;
+      }
+      const port = Number(o['health-port']);
+      const health = port ? new HealthServer({ port }) : undefined;
+      await health?.start();
+      const stop = new AbortController();
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop.abort());
+      await syncer.run(stop.signal);
+      await health?.stop();
+      client.close();
+      return 0;
+    },
+  },
+  {
+    name: 'gitops manifests',
+    summary:
+      'Print the manifests that make a real GitOps engine pull the repository instead of tutti gitops sync: ' +
+      'a Config Sync RootSync (--engine configsync) or a Flux GitRepository and Kustomization (--engine flux).',
+    options: {
+      engine: { type: 'string', description: 'configsync or flux', default: 'configsync' },
+      repo: gitFlags.repo,
+      branch: gitFlags.branch,
+      name: { type: 'string', description: 'name of the sync objects', default: 'edge1-sync' },
+      dir: { type: 'string', description: 'directory of the repository to apply', default: '/' },
+      period: { type: 'string', description: 'time between pulls', default: '30s' },
+      'secret-name': { type: 'string', description: 'Secret with the repository credentials' },
+    },
+    run(o) {
+      if (!o['repo']) throw new UsageError('--repo is required (or TUTTI_GIT_REPO)');
+      parseDuration(o['period'] as string, 'period');
+      const opts = {
+        name: o['name'] as string,
+        repo: o['repo'] as string,
+        branch: o['branch'] as string,
+        dir: o['dir'] as string,
+        period: o['period'] as string,
+        secretName: o['secret-name'] as string | undefined,
+      };
+      if (o['engine'] === 'configsync') console.log(toYaml([rootSync(opts)]));
+      else if (o['engine'] === 'flux') console.log(toYaml(fluxSync(opts)));
+      else throw new UsageError(`--engine: "${String(o['engine'])}" is not configsync or flux`);
+      return 0;
+    },
   },
   {
     name: 'gitops crds',

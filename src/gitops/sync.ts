@@ -1,0 +1,313 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, normalize } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
+import type { Condition } from 'kubernetes-types/meta/v1.js';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { parse } from 'yaml';
+import { type GitSync, type GitSyncStatus, GitSyncs, type InventoryEntry } from '../apis/tutti/gitsync.js';
+import type { KubeClient } from '../runtime/client/client.js';
+import { ApiError, InvalidError } from '../runtime/client/errors.js';
+import { type KubeObject, kind } from '../runtime/client/types.js';
+import { installCrds } from '../runtime/crds.js';
+import { metricsRegistry } from '../runtime/health-server.js';
+import type { Logger } from '../runtime/log.js';
+import { parseObjects, readTree, type SourcedObject } from './conform.js';
+import { type GitCredentials, GitError, git } from './git.js';
+
+/** Label on every object a GitSync applied: only these may it prune. */
+export const LABEL_SYNCED_BY = 'gitops.tutti.dev/synced-by';
+/** Config Sync's default pull period, as in the seed's RootSync. */
+export const DEFAULT_PERIOD_MS = 30_000;
+
+export interface EdgeSyncOptions {
+  /** The GitSync resource that carries this sync's status. */
+  readonly name: string;
+  readonly repo: string;
+  readonly branch: string;
+  /** Directory inside the repository; `/` is the whole repository. */
+  readonly dir: string;
+  readonly periodMs: number;
+  readonly credentials?: GitCredentials;
+  /** Where the repository is checked out. */
+  readonly cacheDir: string;
+  readonly log?: Logger;
+}
+
+export interface SyncOutcome {
+  readonly commit?: string;
+  readonly objects: number;
+  readonly pruned: number;
+  readonly errors: readonly string[];
+}
+
+const runs = new Counter({
+  name: 'tutti_gitsync_runs_total',
+  help: 'Sync attempts by result (success, error).',
+  labelNames: ['sync', 'result'],
+  registers: [metricsRegistry],
+});
+const objectsGauge = new Gauge({
+  name: 'tutti_gitsync_objects',
+  help: 'Objects applied from the last synced commit.',
+  labelNames: ['sync'],
+  registers: [metricsRegistry],
+});
+const errorsGauge = new Gauge({
+  name: 'tutti_gitsync_errors',
+  help: 'Errors in the last sync attempt.',
+  labelNames: ['sync'],
+  registers: [metricsRegistry],
+});
+const lastSuccess = new Gauge({
+  name: 'tutti_gitsync_last_success_timestamp_seconds',
+  help: 'When the last sync without errors finished.',
+  labelNames: ['sync'],
+  registers: [metricsRegistry],
+});
+const duration = new Histogram({
+  name: 'tutti_gitsync_duration_seconds',
+  help: 'Time of one sync attempt: fetch, apply, prune, status.',
+  labelNames: ['sync'],
+  registers: [metricsRegistry],
+});
+
+/** Apply order: namespaces and CRDs before what lives in them; prune runs it backwards. */
+function rank(o: { kind?: string }): number {
+  return o.kind === 'Namespace' ? 0 : o.kind === 'CustomResourceDefinition' ? 1 : 2;
+}
+
+function entryOf(o: KubeObject): InventoryEntry {
+  return {
+    apiVersion: o.apiVersion!,
+    kind: o.kind!,
+    ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}),
+    name: o.metadata!.name!,
+  };
+}
+
+function entryKey(e: InventoryEntry): string {
+  return `${e.apiVersion}/${e.kind}/${e.namespace ?? ''}/${e.name}`;
+}
+
+/**
+ * Pulls a git repository and applies it to the cluster with server-side apply, like Config Sync's
+ * RootSync: every period, fetch the branch, apply what is in `dir`, prune what left it (only
+ * objects this sync applied: labelled and in its inventory), and report commit, time, objects and
+ * errors on a `tutti.dev` GitSync and in metrics. A periodic loop, not a watch-driven controller.
+ */
+export class EdgeSyncer {
+  private checkedOut = false;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly opts: EdgeSyncOptions,
+  ) {}
+
+  /** Creates or updates the GitSync resource with this sync's spec. */
+  async register(): Promise<void> {
+    await this.client.apply<GitSync>({
+      apiVersion: 'tutti.dev/v1alpha1',
+      kind: 'GitSync',
+      metadata: { name: this.opts.name },
+      spec: {
+        repo: this.opts.repo,
+        branch: this.opts.branch,
+        dir: this.opts.dir,
+        period: `${this.opts.periodMs / 1000}s`,
+      },
+    });
+  }
+
+  /** Syncs until `signal` aborts; each failure is reported in status and retried next period. */
+  async run(signal: AbortSignal): Promise<void> {
+    await this.register();
+    while (!signal.aborted) {
+      await this.syncOnce().catch((err) => this.opts.log?.error({ err }, 'sync failed'));
+      await delay(this.opts.periodMs, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  async syncOnce(): Promise<SyncOutcome> {
+    const stop = duration.startTimer({ sync: this.opts.name });
+    const current = await this.client.get(GitSyncs, this.opts.name);
+    const previous = current.status ?? {};
+    let commit: string;
+    try {
+      commit = await this.fetch();
+    } catch (err) {
+      if (!(err instanceof GitError)) throw err;
+      const reason = { auth: 'GitAuthFailed', unreachable: 'GitUnreachable', 'not-found': 'GitRepoNotFound' }[
+        err.failure as string
+      ];
+      return this.report(
+        current,
+        previous,
+        { commit: previous.commit, objects: previous.objects ?? 0, pruned: 0, errors: [err.message] },
+        reason ?? 'GitError',
+        previous.inventory ?? [],
+        stop,
+      );
+    }
+
+    let objects: SourcedObject[];
+    try {
+      objects = await this.readObjects();
+    } catch (err) {
+      return this.report(
+        current,
+        previous,
+        { commit, objects: 0, pruned: 0, errors: [(err as Error).message] },
+        'SourceInvalid',
+        previous.inventory ?? [],
+        stop,
+      );
+    }
+
+    const errors: string[] = [];
+    const applied: InventoryEntry[] = [];
+    const ordered = [...objects].sort((a, b) => rank(a.object) - rank(b.object));
+    const crds: CustomResourceDefinition[] = [];
+    for (const s of ordered) {
+      const obj = structuredClone(s.object);
+      if (!obj.apiVersion || !obj.kind || !obj.metadata?.name) {
+        errors.push(`${s.file}#${s.index + 1}: apiVersion, kind and metadata.name are required`);
+        continue;
+      }
+      if (rank(obj) === 2 && crds.length) {
+        // Custom resources of a CRD applied in this pass need its API served first.
+        await installCrds(this.client, crds.splice(0));
+      }
+      obj.metadata.labels = { ...obj.metadata.labels, [LABEL_SYNCED_BY]: this.opts.name };
+      applied.push(entryOf(obj));
+      try {
+        await this.client.apply(obj);
+        if (obj.kind === 'CustomResourceDefinition') crds.push(obj as CustomResourceDefinition);
+      } catch (err) {
+        errors.push(
+          `${s.file}#${s.index + 1} ${obj.kind} ${entryOf(obj).namespace ?? ''}/${obj.metadata.name}: ${describe(err)}`,
+        );
+      }
+    }
+    if (crds.length) await installCrds(this.client, crds);
+
+    const keep = new Set(applied.map(entryKey));
+    const stale = (previous.inventory ?? [])
+      .filter((e) => !keep.has(entryKey(e)))
+      .sort((a, b) => rank(b) - rank(a));
+    let pruned = 0;
+    for (const e of stale) {
+      try {
+        const k = kind(e.apiVersion, e.kind);
+        const live = await this.client.find(k, e.name, e.namespace);
+        if (live?.metadata?.labels?.[LABEL_SYNCED_BY] !== this.opts.name) continue;
+        if (await this.client.delete(k, e.name, e.namespace, { propagationPolicy: 'Background' })) pruned++;
+      } catch (err) {
+        errors.push(`prune ${e.kind} ${e.namespace ?? ''}/${e.name}: ${describe(err)}`);
+        applied.push(e);
+      }
+    }
+    return this.report(
+      current,
+      previous,
+      { commit, objects: objects.length, pruned, errors },
+      errors.length ? 'ApplyFailed' : 'Synced',
+      applied,
+      stop,
+    );
+  }
+
+  private async report(
+    current: GitSync,
+    previous: GitSyncStatus,
+    outcome: SyncOutcome,
+    reason: string,
+    inventory: InventoryEntry[],
+    stop: () => void,
+  ): Promise<SyncOutcome> {
+    const ok = outcome.errors.length === 0;
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const message = ok
+      ? `applied ${outcome.objects} objects from ${outcome.commit?.slice(0, 12)}${outcome.pruned ? `, pruned ${outcome.pruned}` : ''}`
+      : outcome.errors.join('; ').slice(0, 1000);
+    const old = previous.conditions?.find((c) => c.type === 'Synced');
+    const status = ok ? 'True' : 'False';
+    const condition: Condition = {
+      type: 'Synced',
+      status,
+      reason,
+      message,
+      observedGeneration: current.metadata.generation,
+      lastTransitionTime: old && old.status === status ? old.lastTransitionTime : now,
+    };
+    await this.client.applyStatus<GitSync>({
+      apiVersion: 'tutti.dev/v1alpha1',
+      kind: 'GitSync',
+      metadata: { name: this.opts.name },
+      status: {
+        observedGeneration: current.metadata.generation,
+        ...(outcome.commit ? { commit: outcome.commit } : {}),
+        lastSyncTime: now,
+        objects: outcome.objects,
+        errors: [...outcome.errors],
+        conditions: [condition],
+        inventory,
+      },
+    } as GitSync);
+    const labels = { sync: this.opts.name };
+    runs.inc({ ...labels, result: ok ? 'success' : 'error' });
+    objectsGauge.set(labels, outcome.objects);
+    errorsGauge.set(labels, outcome.errors.length);
+    if (ok) lastSuccess.set(labels, Date.now() / 1000);
+    stop();
+    this.opts.log?.info(
+      { commit: outcome.commit, objects: outcome.objects, pruned: outcome.pruned, errors: outcome.errors },
+      reason,
+    );
+    return outcome;
+  }
+
+  /** Fetches the branch into the cache and checks it out; returns the commit. */
+  private async fetch(): Promise<string> {
+    const dir = this.opts.cacheDir;
+    if (!this.checkedOut) {
+      await mkdir(dir, { recursive: true });
+      await git(['init', '--quiet', dir]);
+      this.checkedOut = true;
+    }
+    const remote = { cwd: dir, credentials: this.opts.credentials, remote: this.opts.repo };
+    await git(['fetch', '--quiet', '--depth=1', this.opts.repo, `refs/heads/${this.opts.branch}`], remote);
+    await git(['checkout', '--quiet', '--force', '--detach', 'FETCH_HEAD'], { cwd: dir });
+    await git(['clean', '--quiet', '-d', '--force', '-x'], { cwd: dir });
+    return (await git(['rev-parse', 'HEAD'], { cwd: dir })).trim();
+  }
+
+  /** The objects in `dir`: the resources its kustomization.yaml lists, or every YAML file. */
+  private async readObjects(): Promise<SourcedObject[]> {
+    const root = join(this.opts.cacheDir, normalize(`/${this.opts.dir}`));
+    const kustomization = await readFile(join(root, 'kustomization.yaml'), 'utf8').catch(() => undefined);
+    if (kustomization === undefined) return readTree(root);
+    const k = parse(kustomization) as { resources?: string[] } & Record<string, unknown>;
+    const extra = Object.keys(k).filter((key) => !['apiVersion', 'kind', 'resources'].includes(key));
+    if (extra.length) {
+      throw new Error(
+        `kustomization.yaml uses ${extra.join(', ')}; only resources are supported (use Flux for more)`,
+      );
+    }
+    const out: SourcedObject[] = [];
+    for (const r of k.resources ?? []) {
+      const path = normalize(r);
+      if (path.startsWith('..') || path.startsWith('/'))
+        throw new Error(`kustomization.yaml: resource ${r} is outside ${this.opts.dir}`);
+      out.push(...parseObjects(await readFile(join(root, path), 'utf8'), path));
+    }
+    return out;
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof InvalidError && err.causes.length)
+    return err.causes.map((c) => `${c.field}: ${c.message}`).join(', ');
+  if (err instanceof ApiError) return err.message;
+  return (err as Error).message;
+}

@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { CNBundles, TNBundles } from '../../../src/apis/nephio/bundles.js';
+import { GitSyncs } from '../../../src/apis/tutti/gitsync.js';
+import { gitopsCrds } from '../../../src/gitops/crds.js';
+import { GitHttpServer } from '../../../src/gitops/git-http-server.js';
+import { publishTree } from '../../../src/gitops/publish.js';
+import { renderTree } from '../../../src/gitops/render.js';
+import { EdgeSyncer, LABEL_SYNCED_BY } from '../../../src/gitops/sync.js';
+import { translateIntent } from '../../../src/gitops/translate.js';
+import { ConfigMaps } from '../../../src/runtime/client/kinds.js';
+import { installCrds } from '../../../src/runtime/crds.js';
+import { metricsRegistry } from '../../../src/runtime/health-server.js';
+import { waitFor } from '../../../src/runtime/wait.js';
+import { testClient } from '../../support/cluster.js';
+
+const credentials = { username: 'admin1', password: 's3cret' };
+
+async function publish(repo: string, requirements: Record<string, string>) {
+  const expectations = translateIntent({ id: 'sync-test', intent: 'sync', requirements });
+  return publishTree(
+    renderTree(expectations),
+    expectations.map((e) => e.intentExpectationId),
+    { repo, credentials },
+  );
+}
+
+test('sync applies the repository, prunes only what it applied, reports status and recovers from git outages', async (t) => {
+  const client = await testClient(t, 'tutti-gitops-sync');
+  await installCrds(
+    client,
+    gitopsCrds().filter((c) => c.spec.group === 'tutti.dev'),
+  );
+  const root = await mkdtemp(join(tmpdir(), 'tutti-sync-'));
+  const server = new GitHttpServer({ root: join(root, 'repos'), ...credentials });
+  await server.start(0);
+  t.after(async () => {
+    await server.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+  const repo = await server.createRepository('admin1/edge1-config');
+  const first = await publish(repo, { latency: '<1ms', jitter: '<2ms' });
+
+  const syncer = new EdgeSyncer(client, {
+    name: 'edge1-sync-test',
+    repo,
+    branch: 'main',
+    dir: '/',
+    periodMs: 100,
+    credentials,
+    cacheDir: join(root, 'cache'),
+  });
+  t.after(() => client.delete(GitSyncs, 'edge1-sync-test'));
+  const stop = new AbortController();
+  const loop = syncer.run(stop.signal);
+  t.after(async () => {
+    stop.abort();
+    await loop;
+  });
+
+  const synced = await waitFor(
+    async () => {
+      const s = (await client.get(GitSyncs, 'edge1-sync-test')).status;
+      return s?.commit === first.commit && s.conditions?.[0]?.status === 'True' && s;
+    },
+    { description: `GitSync to report commit ${first.commit} synced`, timeoutMs: 60_000 },
+  );
+  assert.equal(synced.objects, 2 + 3 + 4); // namespaces, CRDs, two ConfigMaps and two bundles
+  assert.deepEqual(synced.errors, []);
+  assert.equal(synced.conditions![0]!.reason, 'Synced');
+  const cn = await client.get(CNBundles, 'cn-bundle-sync-test-cn-cap-001', 'intent-to-krm');
+  assert.deepEqual(cn.spec.capacity, { latency: { condition: 'LESS_THAN', value: '1ms' } });
+  assert.equal(cn.metadata.labels?.[LABEL_SYNCED_BY], 'edge1-sync-test');
+  await client.get(TNBundles, 'tn-bundle-sync-test-tn-cov-001', 'intent-to-krm');
+
+  // Something this sync did not apply, in the same namespace, must survive every prune.
+  await client.apply({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'not-from-git', namespace: 'intent-to-krm' },
+    data: { a: 'b' },
+  });
+  t.after(() => client.delete(ConfigMaps, 'not-from-git', 'intent-to-krm'));
+
+  // The TN expectation leaves the repository: the edge prunes its bundle and ConfigMap.
+  const second = await publish(repo, { latency: '<1ms' });
+  await waitFor(
+    async () => (await client.get(GitSyncs, 'edge1-sync-test')).status?.commit === second.commit,
+    {
+      description: `GitSync to reach commit ${second.commit}`,
+      timeoutMs: 60_000,
+    },
+  );
+  assert.equal(await client.find(TNBundles, 'tn-bundle-sync-test-tn-cov-001', 'intent-to-krm'), undefined);
+  assert.equal(await client.find(ConfigMaps, 'expectation-sync-test-tn-cov-001', 'intent-to-krm'), undefined);
+  assert.ok(await client.find(CNBundles, 'cn-bundle-sync-test-cn-cap-001', 'intent-to-krm'));
+  assert.ok(await client.find(ConfigMaps, 'not-from-git', 'intent-to-krm'));
+
+  // The git server goes down: status says so, the applied objects stay.
+  await server.stop();
+  const down = await waitFor(
+    async () => {
+      const s = (await client.get(GitSyncs, 'edge1-sync-test')).status;
+      return s?.conditions?.[0]?.reason === 'GitUnreachable' && s;
+    },
+    { description: 'GitSync to report the git server unreachable', timeoutMs: 60_000 },
+  );
+  assert.equal(down.conditions![0]!.status, 'False');
+  assert.match(down.errors![0]!, /the git server cannot be reached/);
+  assert.equal(down.commit, second.commit);
+  assert.ok(await client.find(CNBundles, 'cn-bundle-sync-test-cn-cap-001', 'intent-to-krm'));
+  const metrics = await metricsRegistry.getSingleMetricAsString('tutti_gitsync_errors');
+  assert.match(metrics, /tutti_gitsync_errors\{sync="edge1-sync-test"\} 1/);
+
+  // Back up on the same port: the next period syncs again.
+  await server.start();
+  await waitFor(
+    async () => (await client.get(GitSyncs, 'edge1-sync-test')).status?.conditions?.[0]?.reason === 'Synced',
+    { description: 'GitSync to recover once the git server is back', timeoutMs: 60_000 },
+  );
+});
+
+test('bad credentials are reported as such in status', async (t) => {
+  const client = await testClient(t, 'tutti-gitops-sync');
+  await installCrds(
+    client,
+    gitopsCrds().filter((c) => c.spec.group === 'tutti.dev'),
+  );
+  const root = await mkdtemp(join(tmpdir(), 'tutti-sync-'));
+  const server = new GitHttpServer({ root: join(root, 'repos'), ...credentials });
+  await server.start(0);
+  t.after(async () => {
+    await server.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+  const repo = await server.createRepository('admin1/edge1-config');
+  await publish(repo, { latency: '<1ms' });
+  const syncer = new EdgeSyncer(client, {
+    name: 'edge1-bad-auth',
+    repo,
+    branch: 'main',
+    dir: '/',
+    periodMs: 1000,
+    credentials: { username: 'admin1', password: 'nope' },
+    cacheDir: join(root, 'cache'),
+  });
+  t.after(() => client.delete(GitSyncs, 'edge1-bad-auth'));
+  await syncer.register();
+  const outcome = await syncer.syncOnce();
+  assert.match(outcome.errors[0]!, /authentication failed/);
+  const status = (await client.get(GitSyncs, 'edge1-bad-auth')).status!;
+  assert.equal(status.conditions![0]!.reason, 'GitAuthFailed');
+  assert.doesNotMatch(JSON.stringify(status), /nope/);
+});
