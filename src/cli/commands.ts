@@ -1,7 +1,8 @@
 import { gitopsCommands } from '../gitops/cli.js';
+import { hourglassCommands } from '../hourglass/cli.js';
 import { clusterCommands } from './cluster.js';
 import type { Command } from './command.js';
 import { upCommand } from './up.js';
 
 /** Every `tutti` subcommand; each module appends its own list here. */
-export const commands: Command[] = [upCommand, ...clusterCommands, ...gitopsCommands];
+export const commands: Command[] = [upCommand, ...clusterCommands, ...gitopsCommands, ...hourglassCommands];

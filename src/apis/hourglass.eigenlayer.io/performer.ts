@@ -1,0 +1,324 @@
+import type { CustomResourceDefinition, JSONSchemaProps } from 'kubernetes-types/apiextensions/v1.js';
+import type {
+  Affinity,
+  ConfigMapEnvSource,
+  ConfigMapKeySelector,
+  LocalObjectReference,
+  ResourceRequirements,
+  SecretEnvSource,
+  SecretKeySelector,
+  Toleration,
+} from 'kubernetes-types/core/v1.js';
+import type { Condition, ObjectMeta } from 'kubernetes-types/meta/v1.js';
+import { kind } from '../../runtime/client/types.js';
+
+/**
+ * `hourglass.eigenlayer.io/v1alpha1 Performer`: one AVS performer that the operator runs as a Pod
+ * behind a Service with a stable DNS name. This file is the source of truth for the TypeScript
+ * types and the CRD (config/crd/hourglass.eigenlayer.io_performers.yaml is generated from it).
+ */
+
+export const PERFORMER_GROUP = 'hourglass.eigenlayer.io';
+export const PERFORMER_VERSION = 'v1alpha1';
+export const PERFORMER_API_VERSION = `${PERFORMER_GROUP}/${PERFORMER_VERSION}`;
+
+/** The gRPC port a performer listens on when `spec.config.grpcPort` is absent. */
+export const DEFAULT_GRPC_PORT = 9090;
+
+export const PERFORMER_PHASES = ['Pending', 'Running', 'Upgrading', 'Terminating', 'Failed'] as const;
+export type PerformerPhase = (typeof PERFORMER_PHASES)[number];
+
+export const TEE_TYPES = ['sgx', 'sev', 'tdx'] as const;
+export type TeeType = (typeof TEE_TYPES)[number];
+
+export const IMAGE_PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
+
+/** Condition types the operator writes, in the metav1.Condition shape. */
+export const CONDITION_AVAILABLE = 'Available';
+export const CONDITION_PROGRESSING = 'Progressing';
+export const CONDITION_DEGRADED = 'Degraded';
+
+/**
+ * One entry of `spec.config.environmentFrom`: either a single variable taken from a Secret or
+ * ConfigMap key (`name` + `valueFrom`), or every key of a Secret or ConfigMap (`secretRef` /
+ * `configMapRef`, optional `prefix`), as in a container's `env` and `envFrom`.
+ */
+export interface PerformerEnvironmentFrom {
+  name?: string;
+  valueFrom?: { secretKeyRef?: SecretKeySelector; configMapKeyRef?: ConfigMapKeySelector };
+  secretRef?: SecretEnvSource;
+  configMapRef?: ConfigMapEnvSource;
+  prefix?: string;
+}
+
+export interface PerformerConfig {
+  grpcPort?: number;
+  environment?: Record<string, string>;
+  environmentFrom?: PerformerEnvironmentFrom[];
+  args?: string[];
+  command?: string[];
+  serviceAccountName?: string;
+}
+
+export interface PerformerScheduling {
+  nodeSelector?: Record<string, string>;
+  tolerations?: Toleration[];
+  affinity?: Affinity;
+  /** The Pod's runtimeClassName. */
+  runtimeClass?: string;
+  priorityClassName?: string;
+}
+
+export interface HardwareRequirements {
+  /** `nvidia.com/<gpuType>` is requested instead of `nvidia.com/gpu` when set. */
+  gpuType?: string;
+  gpuCount?: number;
+  teeRequired?: boolean;
+  teeType?: TeeType;
+  /** Labels added to the performer Pod. */
+  customLabels?: Record<string, string>;
+}
+
+export interface PerformerSpec {
+  avsAddress: string;
+  image: string;
+  imagePullPolicy?: (typeof IMAGE_PULL_POLICIES)[number];
+  version?: string;
+  config?: PerformerConfig;
+  resources?: ResourceRequirements;
+  scheduling?: PerformerScheduling;
+  hardwareRequirements?: HardwareRequirements;
+  imagePullSecrets?: LocalObjectReference[];
+}
+
+export interface PerformerStatus {
+  phase?: PerformerPhase;
+  ready?: boolean;
+  podName?: string;
+  serviceName?: string;
+  grpcEndpoint?: string;
+  readyTime?: string;
+  lastUpgrade?: string;
+  observedGeneration?: number;
+  conditions?: Condition[];
+}
+
+export interface Performer {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+  spec: PerformerSpec;
+  status?: PerformerStatus;
+}
+
+export const Performers = kind<Performer>(PERFORMER_API_VERSION, 'Performer');
+
+/**
+ * The longest Performer name: its Service is `performer-<name>`, a DNS label of at most 63
+ * characters, and its Pod adds a revision suffix during upgrades.
+ */
+export const MAX_PERFORMER_NAME = 53;
+
+const stringMap: JSONSchemaProps = { type: 'object', additionalProperties: { type: 'string' } };
+const stringList: JSONSchemaProps = { type: 'array', items: { type: 'string' } };
+const quantity = {
+  'x-kubernetes-int-or-string': true,
+  pattern:
+    '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
+} as JSONSchemaProps;
+const quantities: JSONSchemaProps = { type: 'object', additionalProperties: quantity };
+const keySelector: JSONSchemaProps = {
+  type: 'object',
+  required: ['key'],
+  properties: { name: { type: 'string' }, key: { type: 'string' }, optional: { type: 'boolean' } },
+};
+const nameRef: JSONSchemaProps = {
+  type: 'object',
+  properties: { name: { type: 'string' }, optional: { type: 'boolean' } },
+};
+/** Kubernetes' own structures (affinity) are validated by the API server when the Pod is made. */
+const opaqueObject = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } as JSONSchemaProps;
+
+const conditionsSchema: JSONSchemaProps = {
+  type: 'array',
+  'x-kubernetes-list-type': 'map',
+  'x-kubernetes-list-map-keys': ['type'],
+  items: {
+    type: 'object',
+    required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
+    properties: {
+      type: { type: 'string', maxLength: 316 },
+      status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+      observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
+      lastTransitionTime: { type: 'string', format: 'date-time' },
+      reason: { type: 'string', maxLength: 1024, minLength: 1 },
+      message: { type: 'string', maxLength: 32768 },
+    },
+  },
+} as JSONSchemaProps;
+
+const specSchema: JSONSchemaProps = {
+  type: 'object',
+  required: ['avsAddress', 'image'],
+  properties: {
+    avsAddress: { type: 'string', minLength: 1, description: 'The AVS this performer serves.' },
+    image: { type: 'string', minLength: 1, description: 'The performer container image.' },
+    imagePullPolicy: { type: 'string', enum: [...IMAGE_PULL_POLICIES] },
+    version: { type: 'string', description: 'The performer version; a change upgrades the Pod.' },
+    config: {
+      type: 'object',
+      properties: {
+        grpcPort: {
+          type: 'integer',
+          format: 'int32',
+          minimum: 1,
+          maximum: 65535,
+          default: DEFAULT_GRPC_PORT,
+        },
+        environment: stringMap,
+        environmentFrom: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              name: { type: 'string' },
+              valueFrom: {
+                type: 'object',
+                properties: { secretKeyRef: keySelector, configMapKeyRef: keySelector },
+              },
+              secretRef: nameRef,
+              configMapRef: nameRef,
+              prefix: { type: 'string' },
+            },
+            'x-kubernetes-validations': [
+              {
+                rule: '(has(self.valueFrom) && has(self.name)) != (has(self.secretRef) || has(self.configMapRef))',
+                message: 'an environmentFrom entry has either name and valueFrom, or secretRef/configMapRef',
+              },
+            ],
+          } as JSONSchemaProps,
+        },
+        args: stringList,
+        command: stringList,
+        serviceAccountName: { type: 'string' },
+      },
+    },
+    resources: {
+      type: 'object',
+      properties: { requests: quantities, limits: quantities },
+    },
+    scheduling: {
+      type: 'object',
+      properties: {
+        nodeSelector: stringMap,
+        tolerations: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              key: { type: 'string' },
+              operator: { type: 'string', enum: ['Exists', 'Equal'] },
+              value: { type: 'string' },
+              effect: { type: 'string', enum: ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] },
+              tolerationSeconds: { type: 'integer', format: 'int64' },
+            },
+          },
+        },
+        affinity: opaqueObject,
+        runtimeClass: { type: 'string' },
+        priorityClassName: { type: 'string' },
+      },
+    },
+    hardwareRequirements: {
+      type: 'object',
+      properties: {
+        gpuType: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$' },
+        gpuCount: { type: 'integer', format: 'int32', minimum: 0 },
+        teeRequired: { type: 'boolean' },
+        teeType: { type: 'string', enum: [...TEE_TYPES] },
+        customLabels: stringMap,
+      },
+      'x-kubernetes-validations': [
+        {
+          rule: '!has(self.teeRequired) || !self.teeRequired || has(self.teeType)',
+          message: 'teeRequired needs teeType (sgx, sev or tdx)',
+        },
+      ],
+    } as JSONSchemaProps,
+    imagePullSecrets: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' } } } },
+  },
+};
+
+const statusSchema: JSONSchemaProps = {
+  type: 'object',
+  properties: {
+    phase: { type: 'string', enum: [...PERFORMER_PHASES] },
+    ready: { type: 'boolean' },
+    podName: { type: 'string' },
+    serviceName: { type: 'string' },
+    grpcEndpoint: { type: 'string' },
+    readyTime: { type: 'string', format: 'date-time' },
+    lastUpgrade: { type: 'string', format: 'date-time' },
+    observedGeneration: { type: 'integer', format: 'int64' },
+    conditions: conditionsSchema,
+  },
+};
+
+export function performerCrd(): CustomResourceDefinition {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `performers.${PERFORMER_GROUP}` },
+    spec: {
+      group: PERFORMER_GROUP,
+      scope: 'Namespaced',
+      names: {
+        kind: 'Performer',
+        listKind: 'PerformerList',
+        plural: 'performers',
+        singular: 'performer',
+        shortNames: ['perf'],
+      },
+      versions: [
+        {
+          name: PERFORMER_VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            { name: 'AVS', type: 'string', jsonPath: '.spec.avsAddress' },
+            { name: 'Image', type: 'string', jsonPath: '.spec.image' },
+            { name: 'Version', type: 'string', jsonPath: '.spec.version' },
+            { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+            { name: 'Endpoint', type: 'string', jsonPath: '.status.grpcEndpoint' },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec: specSchema,
+                status: statusSchema,
+              },
+              'x-kubernetes-validations': [
+                {
+                  rule: "self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",
+                  message:
+                    'metadata.name must be a DNS label (lower-case letters, digits, -): the Service is performer-<name>',
+                },
+                {
+                  rule: `self.metadata.name.size() <= ${MAX_PERFORMER_NAME}`,
+                  message: `metadata.name must be at most ${MAX_PERFORMER_NAME} characters: the Service is performer-<name>, a DNS label of at most 63`,
+                },
+              ],
+            } as JSONSchemaProps,
+          },
+        },
+      ],
+    },
+  };
+}

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { type Performer, Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
+import { hourglassCrds } from '../../../src/hourglass/crds.js';
+import { InvalidError } from '../../../src/runtime/client/errors.js';
+import { installCrds } from '../../../src/runtime/crds.js';
+import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+
+const run = promisify(execFile);
+
+function performer(namespace: string, name: string, spec: Record<string, unknown>): Performer {
+  return {
+    apiVersion: 'hourglass.eigenlayer.io/v1alpha1',
+    kind: 'Performer',
+    metadata: { name, namespace },
+    spec: spec as unknown as Performer['spec'],
+  };
+}
+
+async function rejection(p: Promise<unknown>): Promise<string> {
+  const err = await p.then(
+    () => assert.fail('the API server accepted an invalid Performer'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof InvalidError, `expected a 422 Invalid, got ${String(err)}`);
+  return err.message;
+}
+
+test('the Performer CRD serves, defaults and validates Performers', async (t) => {
+  const client = await testClient(t);
+  await installCrds(client, hourglassCrds());
+  const ns = await testNamespace(t, client, 'hg-crd');
+
+  const created = await client.create(
+    performer(ns, 'good', { avsAddress: '0xAbC', image: 'ghcr.io/x/performer', version: 'v1.0.0' }),
+  );
+  assert.equal(created.spec.config?.grpcPort, undefined, 'no config, no defaulting of its fields');
+  const withConfig = await client.create(
+    performer(ns, 'with-config', { avsAddress: '0xabc', image: 'img', config: { args: ['--x'] } }),
+  );
+  assert.equal(withConfig.spec.config?.grpcPort, 9090);
+
+  // The status subresource accepts the phases of the enum and nothing else.
+  await client.applyStatus({
+    ...created,
+    metadata: { name: 'good', namespace: ns },
+    status: { phase: 'Running' },
+  });
+  assert.match(
+    await rejection(
+      client.applyStatus({
+        apiVersion: created.apiVersion,
+        kind: created.kind,
+        metadata: { name: 'good', namespace: ns },
+        status: { phase: 'Unknown' as 'Running' },
+      } as Performer),
+    ),
+    /status\.phase/,
+  );
+
+  assert.match(
+    await rejection(client.create(performer(ns, 'no-image', { avsAddress: '0xabc' }))),
+    /spec\.image/,
+  );
+  assert.match(
+    await rejection(
+      client.create(
+        performer(ns, 'bad-tee', {
+          avsAddress: '0xabc',
+          image: 'img',
+          hardwareRequirements: { teeRequired: true },
+        }),
+      ),
+    ),
+    /spec\.hardwareRequirements.*teeType/,
+  );
+  assert.match(
+    await rejection(
+      client.create(
+        performer(ns, 'bad-tee-type', {
+          avsAddress: '0xabc',
+          image: 'img',
+          hardwareRequirements: { teeRequired: true, teeType: 'trustzone' },
+        }),
+      ),
+    ),
+    /spec\.hardwareRequirements\.teeType/,
+  );
+  assert.match(
+    await rejection(
+      client.create(
+        performer(ns, 'bad-port', { avsAddress: '0xa', image: 'i', config: { grpcPort: 70000 } }),
+      ),
+    ),
+    /spec\.config\.grpcPort/,
+  );
+  assert.match(
+    await rejection(client.create(performer(ns, 'x'.repeat(54), { avsAddress: '0xa', image: 'i' }))),
+    /metadata\.name must be at most 53/,
+  );
+
+  // kubectl shows the printer columns.
+  const { stdout } = await run('kubectl', ['--kubeconfig', testKubeconfig(), 'get', 'performers', '-n', ns]);
+  const header = stdout.split('\n')[0]!.trim().split(/\s+/);
+  assert.deepEqual(header, ['NAME', 'AVS', 'IMAGE', 'VERSION', 'PHASE', 'ENDPOINT', 'AGE']);
+  assert.match(stdout, /good\s+0xAbC\s+ghcr\.io\/x\/performer\s+v1\.0\.0\s+Running/);
+  assert.ok(await client.find(Performers, 'good', ns));
+});
