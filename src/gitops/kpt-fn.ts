@@ -180,8 +180,7 @@ function collect(
   }
   if (key === 'expectation.json') {
     const problems = expectationProblems(value, '');
-    for (const p of problems)
-      fail(p.message, `${base}.${p.field}`.replace(/\.\(root\)$/, ''));
+    for (const p of problems) fail(p.message, `${base}.${p.field}`.replace(/\.\(root\)$/, ''));
     if (problems.length === 0) out.push(value as IntentExpectation);
     return;
   }
