@@ -1,7 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Command } from '../cli/command.js';
+import { type Command, parseDuration, parseInteger, UsageError } from '../cli/command.js';
 import { hourglassCrdFiles } from './crds.js';
+import { BEHAVIOURS, type Behaviour, startPerformerServer } from './grpc/performer-server.js';
 
 const crdsCommand: Command = {
   name: 'hourglass crds',
@@ -22,5 +23,40 @@ const crdsCommand: Command = {
   },
 };
 
+const performerServerCommand: Command = {
+  name: 'performer-server',
+  summary:
+    'Run the reference performer: eigenlayer.hourglass.v1.performer.PerformerService and grpc.health.v1 on one port.',
+  options: {
+    port: { type: 'string', description: 'gRPC port to listen on', default: '9090', env: 'PERFORMER_PORT' },
+    host: { type: 'string', description: 'address to listen on', default: '0.0.0.0' },
+    behaviour: {
+      type: 'string',
+      description: `how tasks are answered: ${BEHAVIOURS.join(' | ')} (echo returns the payload, delay echoes after --delay, fail fails every task)`,
+      default: 'echo',
+      env: 'PERFORMER_BEHAVIOUR',
+    },
+    delay: { type: 'string', description: 'how long the delay behaviour waits', default: '1s' },
+  },
+  async run(opts) {
+    const behaviour = opts['behaviour'] as string;
+    if (!BEHAVIOURS.includes(behaviour as Behaviour))
+      throw new UsageError(`--behaviour: "${behaviour}" is not one of ${BEHAVIOURS.join(', ')}`);
+    const server = await startPerformerServer({
+      port: parseInteger(opts['port'] as string, 'port', 0, 65535),
+      host: opts['host'] as string,
+      behaviour: behaviour as Behaviour,
+      delayMs: parseDuration(opts['delay'] as string, 'delay'),
+    });
+    process.stdout.write(`performer server listening on port ${server.port}\n`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await server.close();
+    return 0;
+  },
+};
+
 /** The hourglass module's `tutti` subcommands. */
-export const hourglassCommands: Command[] = [crdsCommand];
+export const hourglassCommands: Command[] = [crdsCommand, performerServerCommand];
