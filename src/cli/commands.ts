@@ -1,3 +1,4 @@
+import { conductorCommands } from '../conductor/cli.js';
 import { gitopsCommands } from '../gitops/cli.js';
 import { hourglassCommands } from '../hourglass/cli.js';
 import { clusterCommands } from './cluster.js';
@@ -5,4 +6,10 @@ import type { Command } from './command.js';
 import { upCommand } from './up.js';
 
 /** Every `tutti` subcommand; each module appends its own list here. */
-export const commands: Command[] = [upCommand, ...clusterCommands, ...gitopsCommands, ...hourglassCommands];
+export const commands: Command[] = [
+  upCommand,
+  ...clusterCommands,
+  ...gitopsCommands,
+  ...hourglassCommands,
+  ...conductorCommands,
+];

@@ -1,0 +1,216 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { type Command, parseDuration, parseInteger, UsageError } from '../cli/command.js';
+import { KubeClient } from '../runtime/client/client.js';
+import { HealthServer } from '../runtime/health-server.js';
+import { componentLogger } from '../runtime/log.js';
+import { conductorCrdFiles } from './crds.js';
+import { ConductorLoop, exitCode, type PorchMode } from './loop.js';
+import { BUNDLED_SCHEMA, IntentValidator } from './schema.js';
+
+/** How long a replica's claims outlive it: well above a slow submission with its retries. */
+const DEFAULT_CLAIM_TIMEOUT = '30s';
+
+const loopCommand: Command = {
+  name: 'conductor-loop',
+  summary:
+    'Watch a handoff directory for intent-*.json files, validate them against the intent schema, and submit them as NetworkIntent resources in batches.',
+  options: {
+    'handoff-dir': {
+      type: 'string',
+      description: 'directory watched for intent-*.json',
+      default: './handoff',
+      env: 'CONDUCTOR_HANDOFF_DIR',
+    },
+    'error-dir': {
+      type: 'string',
+      description: 'directory for <file>.<timestamp>.error reports',
+      default: './handoff/errors',
+      env: 'CONDUCTOR_ERROR_DIR',
+    },
+    schema: {
+      type: 'string',
+      description:
+        'JSON Schema (draft-07) intents are validated against (default: the bundled docs/contracts/intent.schema.json)',
+      env: 'CONDUCTOR_SCHEMA',
+    },
+    'batch-size': {
+      type: 'string',
+      description: 'flush a batch at this many intents',
+      default: '10',
+      env: 'CONDUCTOR_BATCH_SIZE',
+    },
+    'batch-interval': {
+      type: 'string',
+      description: 'flush a batch this long after its first intent',
+      default: '5s',
+      env: 'CONDUCTOR_BATCH_INTERVAL',
+    },
+    'porch-mode': {
+      type: 'string',
+      description: 'structured | direct: what --out writes (a NetworkIntent, or the raw intent)',
+      default: 'structured',
+      env: 'CONDUCTOR_PORCH_MODE',
+    },
+    'use-processor': {
+      type: 'boolean',
+      description: 'accepted for compatibility; the processor pipeline is the only one',
+      default: true,
+      env: 'CONDUCTOR_USE_PROCESSOR',
+    },
+    workers: {
+      type: 'string',
+      description: 'concurrent submissions',
+      default: '2',
+      env: 'CONDUCTOR_WORKERS',
+    },
+    debounce: {
+      type: 'string',
+      description: 'quiet time after the last write before a file is read',
+      default: '100ms',
+      env: 'CONDUCTOR_DEBOUNCE',
+    },
+    once: {
+      type: 'boolean',
+      description:
+        'process the files present, then exit (0 done, 1 some failed, 3 some wait for the API server)',
+      default: false,
+      env: 'CONDUCTOR_ONCE',
+    },
+    period: {
+      type: 'string',
+      description:
+        'rescan the directory and retry queued intents this often (0: on file events, retries every 5s)',
+      default: '0s',
+      env: 'CONDUCTOR_PERIOD',
+    },
+    'metrics-port': {
+      type: 'string',
+      description: 'port for /metrics, /healthz and /readyz (0 disables)',
+      default: '8080',
+      env: 'CONDUCTOR_METRICS_PORT',
+    },
+    out: {
+      type: 'string',
+      description: 'also write each intent as KRM YAML into this directory',
+      env: 'CONDUCTOR_OUT',
+    },
+    kubeconfig: {
+      type: 'string',
+      description: 'kubeconfig (default: $KUBECONFIG, ~/.kube/config or in-cluster)',
+      env: 'CONDUCTOR_KUBECONFIG',
+    },
+    'claim-timeout': {
+      type: 'string',
+      description: "take over a crashed replica's files after its claims are this old",
+      default: DEFAULT_CLAIM_TIMEOUT,
+      env: 'CONDUCTOR_CLAIM_TIMEOUT',
+    },
+  },
+  async run(opts) {
+    const str = (k: string) => opts[k] as string;
+    const porchMode = str('porch-mode');
+    if (porchMode !== 'structured' && porchMode !== 'direct') {
+      throw new UsageError(`--porch-mode: "${porchMode}" must be structured or direct`);
+    }
+    const batchSize = parseInteger(str('batch-size'), 'batch-size', 1, 10_000);
+    const batchIntervalMs = parseDuration(str('batch-interval'), 'batch-interval');
+    if (batchIntervalMs <= 0) throw new UsageError('--batch-interval: must be greater than 0');
+    const workers = parseInteger(str('workers'), 'workers', 1, 256);
+    const debounceMs = parseDuration(str('debounce'), 'debounce');
+    const periodMs = parseDuration(str('period'), 'period');
+    const claimTimeoutMs = parseDuration(str('claim-timeout'), 'claim-timeout');
+    if (claimTimeoutMs < 1000) throw new UsageError('--claim-timeout: must be at least 1s');
+    const metricsPort = parseInteger(str('metrics-port'), 'metrics-port', 0, 65535);
+    const once = opts['once'] === true;
+    const handoffDir = resolve(str('handoff-dir'));
+    const errorDir = resolve(str('error-dir'));
+    const schemaPath = opts['schema'] as string | undefined;
+    const validator = IntentValidator.load(schemaPath ?? BUNDLED_SCHEMA);
+    const client = await KubeClient.load((opts['kubeconfig'] as string | undefined) || undefined, {
+      fieldManager: 'conductor-loop',
+      userAgent: 'conductor-loop',
+    });
+
+    const log = componentLogger('conductor-loop');
+    log.info({ processor: true }, 'Using IntentProcessor pattern (new approach)');
+    log.info(
+      { handoffDir, errorDir, mode: porchMode, batchSize, batchInterval: str('batch-interval') },
+      'Starting conductor-loop:',
+    );
+    log.info({ handoffDir }, `  Watching: ${handoffDir}`);
+    log.info({ errorDir }, `  Errors: ${errorDir}`);
+    log.info({ mode: porchMode }, `  Mode: ${porchMode}`);
+    log.info({ batchSize, batchIntervalMs }, `  Batch: size=${batchSize}, interval=${str('batch-interval')}`);
+    log.info(
+      { workers, debounceMs, once, periodMs, metricsPort, schema: validator.source },
+      `Configuration: workers=${workers}, debounce=${str('debounce')}, once=${once}, period=${str('period')}, metrics_port=${metricsPort}, processor=true`,
+    );
+
+    const loop = new ConductorLoop({
+      handoffDir,
+      errorDir,
+      validator,
+      client,
+      batchSize,
+      batchIntervalMs,
+      porchMode: porchMode as PorchMode,
+      workers,
+      debounceMs,
+      periodMs,
+      claimTimeoutMs,
+      ...(opts['out'] ? { outDir: resolve(str('out')) } : {}),
+      logger: log,
+    });
+
+    const health = metricsPort > 0 ? new HealthServer({ port: metricsPort }) : undefined;
+    health?.addHealthCheck('loop', () => true);
+    health?.addReadyCheck('watching', () => loop.ready);
+    if (health) await health.start();
+    try {
+      if (once) {
+        const summary = await loop.runOnce();
+        const code = exitCode(summary);
+        log.info({ ...summary, exitCode: code }, 'conductor-loop finished (--once)');
+        return code;
+      }
+      await loop.start();
+      await new Promise<void>((done) => {
+        const onSignal = (signal: string) => {
+          log.info({ signal }, `received ${signal}; shutting down`);
+          process.off('SIGTERM', onSignal);
+          process.off('SIGINT', onSignal);
+          void loop.stop().then(done);
+        };
+        process.on('SIGTERM', onSignal);
+        process.on('SIGINT', onSignal);
+      });
+      return 0;
+    } finally {
+      await health?.stop();
+      client.close();
+    }
+  },
+};
+
+const crdsCommand: Command = {
+  name: 'conductor crds',
+  summary: 'Print the NetworkIntent CRD, or write it into a directory (config/crd).',
+  options: {
+    out: { type: 'string', description: 'directory to write one file per CRD into (e.g. config/crd)' },
+  },
+  async run(opts) {
+    const files = conductorCrdFiles();
+    const out = opts['out'] as string | undefined;
+    if (!out) {
+      process.stdout.write([...files.values()].join('---\n'));
+      return 0;
+    }
+    await mkdir(out, { recursive: true });
+    for (const [name, text] of files) await writeFile(join(out, name), text);
+    return 0;
+  },
+};
+
+/** The conductor module's `tutti` subcommands. */
+export const conductorCommands: Command[] = [loopCommand, crdsCommand];

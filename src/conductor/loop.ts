@@ -1,0 +1,435 @@
+import { createHash } from 'node:crypto';
+import { type FSWatcher, watch } from 'node:fs';
+import { lstat, mkdir, readdir, readlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { NetworkIntent } from '../apis/intent.nephoran.com/network-intent.js';
+import type { KubeClient } from '../runtime/client/client.js';
+import { componentLogger, type Logger } from '../runtime/log.js';
+import { BatchCoordinator, WorkerPool } from './batch.js';
+import { ClaimRegistry } from './claims.js';
+import { writeErrorFile } from './error-files.js';
+import { INTENT_FILE_PATTERN, MAX_INTENT_FILE_BYTES, parseIntentJson, readIntentFile } from './intake.js';
+import { type Intent, toNetworkIntent } from './intent.js';
+import { conductorMetrics as metrics } from './metrics.js';
+import type { IntentValidator } from './schema.js';
+import { StateStore } from './state.js';
+import { submitNetworkIntent } from './submit.js';
+
+export type PorchMode = 'structured' | 'direct';
+
+export interface ConductorLoopOptions {
+  handoffDir: string;
+  errorDir: string;
+  validator: IntentValidator;
+  client: KubeClient;
+  batchSize: number;
+  batchIntervalMs: number;
+  porchMode: PorchMode;
+  workers: number;
+  debounceMs: number;
+  /** Rescan the directory this often (0: rely on file events, with a rescan every claim timeout). */
+  periodMs: number;
+  /** Also write each intent as KRM YAML here. */
+  outDir?: string;
+  /** A claim not refreshed for this long belongs to a crashed replica. */
+  claimTimeoutMs: number;
+  maxFileBytes?: number;
+  /** How long SIGTERM waits for in-flight submissions before leaving them to the next start. */
+  shutdownGraceMs?: number;
+  logger?: Logger;
+}
+
+/** What a `--once` run did; its exit code follows from it (see exitCode). */
+export interface RunSummary {
+  processed: number;
+  failed: number;
+  /** Accepted intents the API server did not take (unreachable); they are tried on the next run. */
+  unsubmitted: number;
+  skipped: number;
+}
+
+/** `--once` exit codes: 0 all done, 1 some files failed (error files written), 3 some intents wait for the API server. */
+export function exitCode(summary: RunSummary): number {
+  if (summary.unsubmitted > 0) return 3;
+  if (summary.failed > 0) return 1;
+  return 0;
+}
+
+/** The delay before an intent that exhausted its retries is tried again, when --period is 0. */
+export const DEFAULT_RETRY_DELAY_MS = 5_000;
+
+interface AcceptedIntent {
+  file: string;
+  path: string;
+  key: string;
+  sha256: string;
+  size: number;
+  intent: Intent;
+  ni: NetworkIntent;
+  seenAt: number;
+}
+
+interface KnownVersion {
+  mtimeMs: number;
+  size: number;
+  sha256: string;
+}
+
+/**
+ * The intake pipeline: watch `intent-*.json` → debounce → size limit → parse → validate → batch
+ * → worker pool → submit → state. Every accepted intent is either submitted, written to an error
+ * file, or left for a later attempt; a file version is processed once across restarts and replicas.
+ */
+export class ConductorLoop {
+  private readonly log: Logger;
+  private readonly state: StateStore;
+  private readonly claims: ClaimRegistry;
+  private readonly pool: WorkerPool;
+  private readonly batches: BatchCoordinator<AcceptedIntent>;
+  private readonly debounces = new Map<string, NodeJS.Timeout>();
+  private readonly firstSeen = new Map<string, number>();
+  private readonly known = new Map<string, KnownVersion>();
+  private readonly inFlight = new Set<string>();
+  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  private readonly abort = new AbortController();
+  private watcher?: FSWatcher;
+  private rescanTimer?: NodeJS.Timeout;
+  private closing = false;
+  private started = false;
+  readonly summary: RunSummary = { processed: 0, failed: 0, unsubmitted: 0, skipped: 0 };
+
+  constructor(private readonly opts: ConductorLoopOptions) {
+    this.log = opts.logger ?? componentLogger('conductor-loop');
+    this.state = new StateStore(opts.handoffDir);
+    this.claims = new ClaimRegistry(opts.handoffDir, opts.claimTimeoutMs);
+    this.pool = new WorkerPool(opts.workers);
+    this.batches = new BatchCoordinator(opts.batchSize, opts.batchIntervalMs, (batch) =>
+      this.dispatch(batch),
+    );
+  }
+
+  get ready(): boolean {
+    return this.started && !this.closing;
+  }
+
+  private async prepare(): Promise<void> {
+    await mkdir(this.opts.handoffDir, { recursive: true });
+    await mkdir(this.opts.errorDir, { recursive: true });
+    if (this.opts.outDir) await mkdir(this.opts.outDir, { recursive: true });
+    await this.state.load();
+    await this.claims.start();
+  }
+
+  /** Watches the directory until stop(); files already there are processed first. */
+  async start(): Promise<void> {
+    await this.prepare();
+    this.watcher = watch(this.opts.handoffDir, { persistent: true }, (_event, name) => {
+      if (name && INTENT_FILE_PATTERN.test(name)) this.schedule(name);
+    });
+    this.watcher.on('error', (err) =>
+      this.log.error({ err: err.message }, 'watch failed; relying on rescans'),
+    );
+    // Rescans catch what events miss and take over a crashed replica's files after its claims expire.
+    const every = this.opts.periodMs > 0 ? this.opts.periodMs : this.opts.claimTimeoutMs;
+    this.rescanTimer = setInterval(() => void this.scan(), every);
+    await this.scan();
+    this.started = true;
+  }
+
+  /** Processes what is in the directory now, waits for every submission, and reports. */
+  async runOnce(): Promise<RunSummary> {
+    await this.prepare();
+    this.started = true;
+    const names = await this.listIntentFiles();
+    await Promise.all(names.map((name) => this.handle(name, Date.now())));
+    this.batches.flush();
+    await this.pool.idle();
+    this.claims.stop();
+    return this.summary;
+  }
+
+  /** Stops intake, hands waiting intents to the pool, and waits (up to the grace) for them. */
+  async stop(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.watcher?.close();
+    clearInterval(this.rescanTimer);
+    for (const t of this.debounces.values()) clearTimeout(t);
+    this.debounces.clear();
+    for (const t of this.retryTimers.values()) clearTimeout(t);
+    this.batches.flush();
+    const grace = this.opts.shutdownGraceMs ?? 10_000;
+    const timer = setTimeout(() => this.abort.abort(), grace);
+    await this.pool.idle();
+    clearTimeout(timer);
+    // Intents waiting for a retry are left unrecorded: the next start (or the other replica) takes them.
+    for (const key of this.retryTimers.keys()) await this.claims.release(key);
+    this.retryTimers.clear();
+    this.claims.stop();
+    this.log.info('conductor-loop stopped');
+  }
+
+  private async listIntentFiles(): Promise<string[]> {
+    return (await readdir(this.opts.handoffDir)).filter((n) => INTENT_FILE_PATTERN.test(n)).sort();
+  }
+
+  private async scan(): Promise<void> {
+    try {
+      for (const name of await this.listIntentFiles()) this.schedule(name, 0);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, `cannot list ${this.opts.handoffDir}`);
+    }
+  }
+
+  /** Debounces events per file: a file is read once its writer has been quiet for the debounce. */
+  private schedule(name: string, debounceMs = this.opts.debounceMs): void {
+    if (this.closing) return;
+    if (!this.firstSeen.has(name)) this.firstSeen.set(name, Date.now());
+    const pending = this.debounces.get(name);
+    if (pending && debounceMs === 0) return;
+    clearTimeout(pending);
+    this.debounces.set(
+      name,
+      setTimeout(() => {
+        this.debounces.delete(name);
+        const seenAt = this.firstSeen.get(name) ?? Date.now();
+        this.firstSeen.delete(name);
+        void this.handle(name, seenAt).catch((err: Error) =>
+          this.log.error(
+            { file: name, err: err.message },
+            `failed to process ${join(this.opts.handoffDir, name)}`,
+          ),
+        );
+      }, debounceMs),
+    );
+  }
+
+  /** Reads, claims, parses and validates one file; an accepted intent joins the batch. */
+  private async handle(name: string, seenAt: number): Promise<void> {
+    if (this.closing) return;
+    const path = join(this.opts.handoffDir, name);
+    // A file unchanged since we last read it needs no second read to know its hash.
+    const info = await lstat(path).catch(() => undefined);
+    if (!info) return;
+    const prior = this.known.get(name);
+    if (prior && prior.mtimeMs === info.mtimeMs && prior.size === info.size) {
+      if (this.inFlight.has(`${name}@${prior.sha256.slice(0, 16)}`)) return;
+      if (await this.state.finished(name, prior.sha256)) return;
+    }
+
+    const read = await readIntentFile(path, this.opts.maxFileBytes ?? MAX_INTENT_FILE_BYTES);
+    if (!read.ok && read.reason === 'NotFound') return;
+    const sha256 = read.ok ? read.sha256 : await fingerprint(path, read.reason, info);
+    const size = read.ok ? read.bytes.length : info.size;
+    this.known.set(name, { mtimeMs: info.mtimeMs, size: info.size, sha256 });
+    const key = `${name}@${sha256.slice(0, 16)}`;
+    if (this.inFlight.has(key)) return;
+    if (await this.state.finished(name, sha256)) {
+      this.summary.skipped++;
+      return;
+    }
+    if (!(await this.claims.acquire(key, name))) return;
+    // Another replica may have finished the file between our state check and our claim.
+    if (await this.state.finished(name, sha256, { reread: true })) {
+      await this.claims.release(key);
+      this.summary.skipped++;
+      return;
+    }
+    this.inFlight.add(key);
+    metrics.filesSeen.inc();
+
+    if (!read.ok) return this.reject(key, path, name, sha256, size, read.reason, read.message);
+    const parsed = parseIntentJson(read.bytes);
+    if (!parsed.ok) return this.reject(key, path, name, sha256, size, 'InvalidJSON', parsed.message);
+    const result = this.opts.validator.validate(parsed.doc);
+    if (!result.ok) {
+      return this.reject(
+        key,
+        path,
+        name,
+        sha256,
+        size,
+        'ValidationFailed',
+        'jsonschema validation failed',
+        result.errors,
+      );
+    }
+    const intent = result.intent;
+    const allowed = intent.constraints?.allowed_namespaces;
+    if (allowed?.length && !allowed.includes(intent.namespace)) {
+      return this.reject(key, path, name, sha256, size, 'ValidationFailed', 'jsonschema validation failed', [
+        `at '/namespace': namespace '${intent.namespace}' is not in constraints.allowed_namespaces`,
+      ]);
+    }
+    this.accept({ file: name, path, key, sha256, size, intent, ni: toNetworkIntent(intent), seenAt });
+  }
+
+  private accept(item: AcceptedIntent): void {
+    metrics.queueDepth.inc();
+    this.batches.add(item);
+  }
+
+  private dispatch(batch: AcceptedIntent[]): void {
+    metrics.batchSize.observe(batch.length);
+    this.log.debug({ size: batch.length }, `Processing batch of ${batch.length} intents`);
+    for (const item of batch) {
+      void this.pool
+        .run(() => this.submit(item))
+        .catch((err: Error) => {
+          this.log.error({ file: item.path, err: err.message }, `failed to process ${item.path}`);
+          this.settle(item);
+          void this.claims.release(item.key);
+        });
+    }
+  }
+
+  private async submit(item: AcceptedIntent): Promise<void> {
+    const name = item.ni.metadata!.name!;
+    const ns = item.ni.metadata!.namespace!;
+    this.log.info(
+      { name, namespace: ns, file: item.path },
+      `Creating NetworkIntent CR: ${name} in namespace ${ns}`,
+    );
+    const result = await submitNetworkIntent(this.opts.client, item.ni, { signal: this.abort.signal });
+    switch (result.outcome) {
+      case 'created':
+      case 'exists': {
+        metrics.intentsSubmitted.inc({ result: result.outcome });
+        metrics.fileToCr.observe((Date.now() - item.seenAt) / 1000);
+        this.log.info(
+          { name, namespace: ns, result: result.outcome },
+          result.outcome === 'created'
+            ? `Successfully created NetworkIntent CR: ${ns}/${name}`
+            : `NetworkIntent CR already exists with the same spec: ${ns}/${name}`,
+        );
+        if (this.opts.outDir) await this.writeOut(item);
+        await this.state.record(item.file, {
+          sha256: item.sha256,
+          size: item.size,
+          processed_at: new Date().toISOString(),
+          status: 'processed',
+          cr_name: `${ns}/${name}`,
+        });
+        this.summary.processed++;
+        this.log.info({ file: item.path, name, namespace: ns }, `Successfully processed: ${item.path}`);
+        break;
+      }
+      case 'retry': {
+        metrics.submitErrors.inc({ reason: result.reason });
+        this.log.warn(
+          { name, namespace: ns, reason: result.reason, err: result.message },
+          `failed to create NetworkIntent CR ${ns}/${name} after retries; kept queued`,
+        );
+        if (this.requeue(item)) return;
+        this.summary.unsubmitted++;
+        break;
+      }
+      case 'failed': {
+        metrics.submitErrors.inc({ reason: result.reason });
+        this.log.error({ name, namespace: ns, reason: result.reason, err: result.message }, result.message);
+        const errorFile = await writeErrorFile(this.opts.errorDir, {
+          file: item.path,
+          reason: result.reason,
+          message: result.message,
+          ...(result.status ? { status: result.status } : {}),
+          ...(result.forbidden ? { forbidden: result.forbidden } : {}),
+          sha256: item.sha256,
+        });
+        await this.recordFailure(item.file, item.sha256, item.size, errorFile);
+        break;
+      }
+    }
+    this.settle(item);
+    await this.claims.release(item.key);
+  }
+
+  /** Puts an intent back for a later attempt; false when the loop is ending (once, or stopping). */
+  private requeue(item: AcceptedIntent): boolean {
+    if (this.closing || this.isOnce) return false;
+    const delay = this.opts.periodMs > 0 ? this.opts.periodMs : DEFAULT_RETRY_DELAY_MS;
+    this.retryTimers.set(
+      item.key,
+      setTimeout(() => {
+        this.retryTimers.delete(item.key);
+        if (this.closing) return;
+        metrics.queueDepth.dec();
+        this.accept(item);
+      }, delay),
+    );
+    return true;
+  }
+
+  private get isOnce(): boolean {
+    return !this.watcher;
+  }
+
+  private settle(item: AcceptedIntent): void {
+    this.inFlight.delete(item.key);
+    metrics.queueDepth.dec();
+  }
+
+  private async reject(
+    key: string,
+    path: string,
+    file: string,
+    sha256: string,
+    size: number,
+    reason: string,
+    message: string,
+    errors?: string[],
+  ): Promise<void> {
+    metrics.validationFailures.inc({ reason });
+    const text = errors
+      ? `validation failed: ${message}\n${errors.map((e) => `- ${e}`).join('\n')}`
+      : message;
+    this.log.error({ file: path, reason, errors }, text);
+    try {
+      const errorFile = await writeErrorFile(this.opts.errorDir, {
+        file: path,
+        reason,
+        message,
+        ...(errors ? { errors } : {}),
+        sha256,
+      });
+      await this.recordFailure(file, sha256, size, errorFile);
+    } finally {
+      this.inFlight.delete(key);
+      await this.claims.release(key);
+    }
+  }
+
+  private async recordFailure(file: string, sha256: string, size: number, errorFile: string): Promise<void> {
+    await this.state.record(file, {
+      sha256,
+      size,
+      processed_at: new Date().toISOString(),
+      status: 'failed',
+      error_file: errorFile,
+    });
+    this.summary.failed++;
+  }
+
+  /** `--out`: the NetworkIntent (structured) or the raw intent (direct) as YAML, for GitOps. */
+  private async writeOut(item: AcceptedIntent): Promise<void> {
+    const out = this.opts.outDir!;
+    if (this.opts.porchMode === 'structured') {
+      await writeFile(join(out, `${item.ni.metadata!.name}.yaml`), stringify(item.ni, { lineWidth: 0 }));
+    } else {
+      await writeFile(
+        join(out, item.file.replace(/\.json$/, '.yaml')),
+        stringify(item.intent, { lineWidth: 0 }),
+      );
+    }
+  }
+}
+
+/** A stand-in hash for files that cannot be read, so that each version is reported once. */
+async function fingerprint(
+  path: string,
+  reason: string,
+  info: { size: number; mtimeMs: number },
+): Promise<string> {
+  const link = reason === 'Symlink' ? await readlink(path).catch(() => '') : '';
+  return createHash('sha256').update(`${reason}\0${info.size}\0${info.mtimeMs}\0${link}`).digest('hex');
+}

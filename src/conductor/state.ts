@@ -1,0 +1,137 @@
+import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { writeFileAtomic } from './atomic-file.js';
+
+export const STATE_FILE = '.conductor-state.json';
+const LOCK_FILE = '.conductor-state.lock';
+/** A lock older than this was left by a crashed process: a state write takes milliseconds. */
+const STALE_LOCK_MS = 10_000;
+
+export type FileOutcome = 'processed' | 'failed';
+
+/** What happened to one version of one intent file. */
+export interface FileRecord {
+  sha256: string;
+  size: number;
+  processed_at: string;
+  status: FileOutcome;
+  /** `<namespace>/<name>` of the NetworkIntent, when one was created (or already existed). */
+  cr_name?: string;
+  error_file?: string;
+}
+
+interface StateDocument {
+  version: 1;
+  files: Record<string, FileRecord>;
+}
+
+/**
+ * `.conductor-state.json`: the outcome of every intent file by name, so that a file is processed
+ * again only when its content changes. Replicas sharing the directory merge their records under a
+ * lock file; each write is atomic, so a crash leaves the previous state, never a torn one.
+ */
+export class StateStore {
+  private files: Record<string, FileRecord> = {};
+  private pending = new Map<string, FileRecord>();
+  private writing?: Promise<void>;
+  private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+
+  constructor(readonly dir: string) {}
+
+  get path(): string {
+    return join(this.dir, STATE_FILE);
+  }
+
+  /** Reads the state from disk; a missing file is an empty state, a corrupt one an error. */
+  async load(): Promise<void> {
+    this.files = await this.readDisk();
+  }
+
+  /** The record of `file` if it is final for this content: the file needs no more work. */
+  async finished(
+    file: string,
+    sha256: string,
+    opts: { reread?: boolean } = {},
+  ): Promise<FileRecord | undefined> {
+    if (opts.reread) this.files = { ...(await this.readDisk()), ...Object.fromEntries(this.pending) };
+    const rec = this.pending.get(file) ?? this.files[file];
+    return rec && rec.sha256 === sha256 ? rec : undefined;
+  }
+
+  /** Records outcomes; resolves once they are on disk. Concurrent calls share one write. */
+  record(file: string, rec: FileRecord): Promise<void> {
+    this.pending.set(file, rec);
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (!this.writing) this.writing = this.flushLoop();
+    return done;
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.pending.size) {
+      const batch = this.pending;
+      const waiters = this.waiters;
+      this.pending = new Map();
+      this.waiters = [];
+      try {
+        await this.withLock(async () => {
+          const merged = { ...(await this.readDisk()), ...Object.fromEntries(batch) };
+          const doc: StateDocument = { version: 1, files: merged };
+          await writeFileAtomic(this.path, `${JSON.stringify(doc, null, 1)}\n`);
+          this.files = merged;
+        });
+        for (const w of waiters) w.resolve();
+      } catch (err) {
+        // Keep the records for the next write; the caller learns this one failed.
+        for (const [k, v] of batch) if (!this.pending.has(k)) this.pending.set(k, v);
+        for (const w of waiters) w.reject(err as Error);
+        break;
+      }
+    }
+    this.writing = undefined;
+  }
+
+  private async readDisk(): Promise<Record<string, FileRecord>> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      throw err;
+    }
+    try {
+      const doc = JSON.parse(text) as StateDocument;
+      return doc.files ?? {};
+    } catch (err) {
+      throw new Error(
+        `${this.path} is not valid JSON (${(err as Error).message}); move it aside to start afresh`,
+      );
+    }
+  }
+
+  /** An exclusive lock between replicas: O_EXCL creation of the lock file. */
+  private async withLock(fn: () => Promise<void>): Promise<void> {
+    const lock = join(this.dir, LOCK_FILE);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const handle = await open(lock, 'wx');
+        await handle.writeFile(`${process.pid}\n`);
+        await handle.close();
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const age = await stat(lock).then(
+          (s) => Date.now() - s.mtimeMs,
+          () => 0,
+        );
+        if (age > STALE_LOCK_MS) await unlink(lock).catch(() => {});
+        else await delay(Math.min(2 + attempt, 20));
+      }
+    }
+    try {
+      await fn();
+    } finally {
+      await unlink(lock).catch(() => {});
+    }
+  }
+}

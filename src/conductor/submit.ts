@@ -1,0 +1,107 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
+import { type NetworkIntent, NetworkIntents } from '../apis/intent.nephoran.com/network-intent.js';
+import type { KubeClient } from '../runtime/client/client.js';
+import {
+  AlreadyExistsError,
+  ApiError,
+  ForbiddenError,
+  isRetryable,
+  type StatusBody,
+  TooManyRequestsError,
+} from '../runtime/client/errors.js';
+
+/** The seed's retry count for a retryable failure, before the intent waits for the next period. */
+export const SUBMIT_RETRIES = 3;
+/** First backoff; doubles per retry (200 ms, 400 ms, 800 ms). */
+export const SUBMIT_BACKOFF_MS = 200;
+
+export type SubmitResult =
+  | { outcome: 'created' | 'exists'; name: string; namespace: string }
+  /** Worth another try later (network, 429, 5xx): the intent stays queued. */
+  | { outcome: 'retry'; reason: string; message: string }
+  /** Final (Forbidden, Invalid, a different object under the name): an error file is written. */
+  | { outcome: 'failed'; reason: string; message: string; status?: StatusBody; forbidden?: ForbiddenDetails };
+
+export interface ForbiddenDetails {
+  verb: string;
+  resource: string;
+  group: string;
+  namespace: string;
+  identity: string;
+}
+
+/**
+ * Creates a NetworkIntent. AlreadyExists with the same spec is success (the name is derived from
+ * the content, so that is a resubmission); retryable errors are retried with exponential backoff.
+ */
+export async function submitNetworkIntent(
+  client: KubeClient,
+  ni: NetworkIntent,
+  opts: { retries?: number; backoffMs?: number; signal?: AbortSignal } = {},
+): Promise<SubmitResult> {
+  const name = ni.metadata!.name!;
+  const namespace = ni.metadata!.namespace!;
+  const retries = opts.retries ?? SUBMIT_RETRIES;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await client.create(ni);
+      return { outcome: 'created', name, namespace };
+    } catch (err) {
+      if (err instanceof AlreadyExistsError) return sameSpecOrFailure(client, ni);
+      if (!isRetryable(err)) return finalFailure(err, ni);
+      if (attempt >= retries || opts.signal?.aborted) {
+        return { outcome: 'retry', reason: reasonOf(err), message: (err as Error).message };
+      }
+      const wait =
+        err instanceof TooManyRequestsError && err.retryAfterSeconds
+          ? err.retryAfterSeconds * 1000
+          : (opts.backoffMs ?? SUBMIT_BACKOFF_MS) * 2 ** attempt;
+      await delay(wait, undefined, { signal: opts.signal }).catch(() => {});
+    }
+  }
+}
+
+async function sameSpecOrFailure(client: KubeClient, ni: NetworkIntent): Promise<SubmitResult> {
+  const name = ni.metadata!.name!;
+  const namespace = ni.metadata!.namespace!;
+  try {
+    const existing = await client.get(NetworkIntents, name, namespace);
+    if (isDeepStrictEqual(existing.spec, ni.spec)) return { outcome: 'exists', name, namespace };
+    return {
+      outcome: 'failed',
+      reason: 'AlreadyExists',
+      message: `NetworkIntent ${namespace}/${name} already exists with a different spec`,
+    };
+  } catch (err) {
+    if (isRetryable(err)) return { outcome: 'retry', reason: reasonOf(err), message: (err as Error).message };
+    return finalFailure(err, ni);
+  }
+}
+
+function finalFailure(err: unknown, ni: NetworkIntent): SubmitResult {
+  if (!(err instanceof ApiError)) {
+    return { outcome: 'failed', reason: 'Unknown', message: (err as Error).message };
+  }
+  const result: SubmitResult = {
+    outcome: 'failed',
+    reason: reasonOf(err),
+    message: `failed to create NetworkIntent CR: ${err.message}`,
+    status: err.status,
+  };
+  if (err instanceof ForbiddenError) {
+    result.forbidden = {
+      verb: err.request.method === 'POST' ? 'create' : 'get',
+      resource: 'networkintents',
+      group: 'intent.nephoran.com',
+      namespace: ni.metadata!.namespace!,
+      identity: /User "([^"]+)"/.exec(err.message)?.[1] ?? 'unknown',
+    };
+  }
+  return result;
+}
+
+function reasonOf(err: unknown): string {
+  if (err instanceof ApiError) return err.reason || `HTTP${err.code}`;
+  return 'Unknown';
+}
