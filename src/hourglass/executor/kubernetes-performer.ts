@@ -1,0 +1,319 @@
+import { randomBytes } from 'node:crypto';
+import type { Performer } from '../../apis/hourglass.eigenlayer.io/performer.js';
+import { componentLogger } from '../../runtime/log.js';
+import { waitFor } from '../../runtime/wait.js';
+import { avsLabelValue } from '../desired-state.js';
+import { type EndpointResolver, endpointResolver } from '../grpc/endpoint-resolver.js';
+import {
+  PerformerClient,
+  type PerformerClientOptions,
+  type Task,
+  type TaskResult,
+} from '../grpc/performer-client.js';
+import type { KubernetesConfig } from './kubernetes-config.js';
+import { type CreatePerformerRequest, KubernetesManager } from './kubernetes-manager.js';
+
+/** A performer's place in a blue-green deployment. */
+export type PerformerResourceStatus = 'Staged' | 'InService';
+
+/** What to run: the image and version, plus any Performer fields beyond the defaults. */
+export interface PerformerImage
+  extends Omit<CreatePerformerRequest, 'name' | 'avsAddress' | 'image' | 'version'> {
+  image: string;
+  version?: string;
+}
+
+export interface PerformerMetadata {
+  performerId: string;
+  avsAddress: string;
+  status: PerformerResourceStatus;
+  image: string;
+  version?: string;
+  endpoint: string;
+  phase?: string;
+  ready: boolean;
+  tasksInFlight: number;
+}
+
+export interface PerformerCreationResult {
+  performerId: string;
+  endpoint: string;
+}
+
+export interface DeploymentResult {
+  performerId: string;
+  endpoint: string;
+  /** The performer it replaced, now removed. */
+  replaced?: string;
+}
+
+/** The executor's side of an AVS performer, as the seed's `IAvsPerformer`. */
+export interface IAvsPerformer {
+  initialize(): Promise<void>;
+  deploy(image: PerformerImage): Promise<DeploymentResult>;
+  createPerformer(image: PerformerImage): Promise<PerformerCreationResult>;
+  promotePerformer(performerId: string): Promise<void>;
+  runTask(task: Task): Promise<TaskResult>;
+  removePerformer(performerId: string): Promise<void>;
+  listPerformers(): PerformerMetadata[];
+  shutdown(): Promise<void>;
+}
+
+export interface KubernetesPerformerOptions {
+  avsAddress: string;
+  kubernetes?: Partial<KubernetesConfig>;
+  /** An existing manager (and its client); otherwise one is loaded from `kubernetes.kubeconfig`. */
+  manager?: KubernetesManager;
+  /** Where to dial each performer; the cluster DNS name in a Pod by default. */
+  endpointResolver?: EndpointResolver;
+  grpc?: PerformerClientOptions;
+  /** How long `deploy` waits for a new performer to become Ready (default 5 min). */
+  readyTimeoutMs?: number;
+  /** How long promotion waits for the old performer's tasks before removing it anyway (60 s). */
+  drainTimeoutMs?: number;
+  pollIntervalMs?: number;
+}
+
+interface ManagedPerformer {
+  id: string;
+  status: PerformerResourceStatus;
+  image: string;
+  version?: string;
+  endpoint: string;
+  client: PerformerClient;
+  inFlight: number;
+  drained?: () => void;
+  resource?: Performer;
+}
+
+/** Condition reasons that mean a performer will not become Ready without a change. */
+const HOPELESS_REASONS = new Set(['HardwareUnavailable', 'ImagePullFailed']);
+
+/**
+ * `IAvsPerformer` on Kubernetes: performers are Performer resources that the Hourglass operator
+ * runs; this class stages, promotes and removes them blue-green (one InService, at most one
+ * Staged) and runs tasks on the InService one over gRPC.
+ */
+export class KubernetesPerformer implements IAvsPerformer {
+  private readonly log = componentLogger('hourglass-executor');
+  private manager: KubernetesManager | undefined;
+  private readonly resolve: EndpointResolver;
+  private readonly performers = new Map<string, ManagedPerformer>();
+  private deploying = false;
+  private state: 'new' | 'running' | 'draining' | 'shut down' = 'new';
+
+  constructor(private readonly opts: KubernetesPerformerOptions) {
+    if (!opts.avsAddress?.trim()) throw new Error('KubernetesPerformer needs an avsAddress');
+    this.manager = opts.manager;
+    this.resolve = opts.endpointResolver ?? endpointResolver();
+  }
+
+  async initialize(): Promise<void> {
+    if (this.state !== 'new') throw new Error(`cannot initialize: the performer is ${this.state}`);
+    this.manager ??= await KubernetesManager.load(this.opts.kubernetes);
+    await this.manager.checkConnection();
+    this.state = 'running';
+  }
+
+  /** Create → wait Ready → promote; any failure removes the new performer and keeps the old one. */
+  async deploy(image: PerformerImage): Promise<DeploymentResult> {
+    this.requireRunning('deploy');
+    if (this.deploying)
+      throw new Error('a deploy is already in progress for this AVS; wait for it to finish');
+    this.deploying = true;
+    let staged: PerformerCreationResult | undefined;
+    try {
+      staged = await this.createPerformer(image);
+      await this.waitReady(staged.performerId);
+      const replaced = this.inService()?.id;
+      await this.promotePerformer(staged.performerId);
+      return { ...staged, ...(replaced ? { replaced } : {}) };
+    } catch (err) {
+      if (staged && this.performers.get(staged.performerId)?.status === 'Staged') {
+        this.log.warn(
+          { performer: staged.performerId, err: (err as Error).message },
+          'deploy failed; rolling back',
+        );
+        await this.removePerformer(staged.performerId).catch((e: Error) =>
+          this.log.error(
+            { performer: staged?.performerId, err: e.message },
+            'rollback could not remove the performer',
+          ),
+        );
+      }
+      throw new Error(
+        `deploy of ${image.image}${image.version ? ` ${image.version}` : ''} rolled back: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    } finally {
+      this.deploying = false;
+    }
+  }
+
+  async createPerformer(image: PerformerImage): Promise<PerformerCreationResult> {
+    const manager = this.requireRunning('create a performer');
+    const staged = [...this.performers.values()].find((p) => p.status === 'Staged');
+    if (staged) throw new Error(`performer ${staged.id} is already staged; promote or remove it first`);
+    const name = `${avsLabelValue(this.opts.avsAddress)
+      .replace(/[^a-z0-9-]/g, '')
+      .slice(0, 20)
+      .replace(/-+$/, '')}-${randomBytes(4).toString('hex')}`;
+    const { image: img, version, ...rest } = image;
+    const resource = await manager.createPerformer({
+      ...rest,
+      name,
+      avsAddress: this.opts.avsAddress,
+      image: img,
+      ...(version ? { version } : {}),
+    });
+    const endpoint = this.resolve(resource);
+    this.performers.set(name, {
+      id: name,
+      status: 'Staged',
+      image: img,
+      ...(version ? { version } : {}),
+      endpoint,
+      client: new PerformerClient(endpoint, this.opts.grpc),
+      inFlight: 0,
+      resource,
+    });
+    this.log.info({ performer: name, image: img, version }, 'performer staged');
+    return { performerId: name, endpoint };
+  }
+
+  /** Makes a Staged performer InService; the previous one is drained, then removed. */
+  async promotePerformer(performerId: string): Promise<void> {
+    this.requireRunning('promote a performer');
+    const next = this.performers.get(performerId);
+    if (!next) throw new Error(`no performer ${performerId} to promote`);
+    if (next.status === 'InService') return;
+    const previous = this.inService();
+    next.status = 'InService';
+    this.log.info({ performer: performerId, replaces: previous?.id }, 'performer promoted');
+    if (previous) {
+      previous.status = 'Staged';
+      await this.drain(previous);
+      await this.removePerformer(previous.id);
+    }
+  }
+
+  async runTask(task: Task): Promise<TaskResult> {
+    if (this.state === 'draining' || this.state === 'shut down')
+      throw new Error(`cannot run task ${task.taskId}: the performer is ${this.state}`);
+    const performer = this.inService();
+    if (!performer)
+      throw new Error(
+        `cannot run task ${task.taskId}: no performer is in service for ${this.opts.avsAddress}`,
+      );
+    performer.inFlight++;
+    try {
+      return await performer.client.executeTask(task);
+    } finally {
+      performer.inFlight--;
+      if (performer.inFlight === 0) performer.drained?.();
+    }
+  }
+
+  async removePerformer(performerId: string): Promise<void> {
+    const manager = this.requireManager();
+    const performer = this.performers.get(performerId);
+    if (performer?.status === 'InService' && this.state === 'running')
+      throw new Error(`performer ${performerId} is in service; promote another one before removing it`);
+    await manager.deletePerformer(performerId);
+    performer?.client.close();
+    this.performers.delete(performerId);
+    this.log.info({ performer: performerId }, 'performer removed');
+  }
+
+  listPerformers(): PerformerMetadata[] {
+    return [...this.performers.values()].map((p) => ({
+      performerId: p.id,
+      avsAddress: this.opts.avsAddress,
+      status: p.status,
+      image: p.image,
+      ...(p.version ? { version: p.version } : {}),
+      endpoint: p.endpoint,
+      ...(p.resource?.status?.phase ? { phase: p.resource.status.phase } : {}),
+      ready: p.resource?.status?.ready === true,
+      tasksInFlight: p.inFlight,
+    }));
+  }
+
+  /** Refuses new tasks, waits for those in flight, then removes every performer it manages. */
+  async shutdown(): Promise<void> {
+    if (this.state === 'shut down' || this.state === 'draining') return;
+    if (this.state === 'new') {
+      this.state = 'shut down';
+      return;
+    }
+    this.state = 'draining';
+    for (const p of this.performers.values()) await this.drain(p);
+    for (const id of [...this.performers.keys()]) await this.removePerformer(id);
+    this.state = 'shut down';
+  }
+
+  /** Waits until the operator reports the Performer Ready and it answers gRPC health checks. */
+  private async waitReady(performerId: string): Promise<void> {
+    const manager = this.requireManager();
+    const timeoutMs = this.opts.readyTimeoutMs ?? 300_000;
+    const intervalMs = this.opts.pollIntervalMs ?? 500;
+    const performer = this.performers.get(performerId)!;
+    // A performer that cannot become Ready (no node for its hardware, an image that cannot be
+    // pulled, a Failed phase) ends the wait at once rather than at the deadline.
+    const outcome = await waitFor(
+      async () => {
+        const current = await manager.getPerformer(performerId);
+        if (!current) return { failed: `Performer ${performerId} was deleted` };
+        performer.resource = current;
+        const hopeless = current.status?.conditions?.find(
+          (c) => c.type === 'Degraded' && c.status === 'True' && HOPELESS_REASONS.has(c.reason),
+        );
+        if (hopeless) return { failed: `${hopeless.reason}: ${hopeless.message}` };
+        if (current.status?.phase === 'Failed') return { failed: 'its phase is Failed' };
+        return current.status?.ready === true && { failed: undefined };
+      },
+      { description: `Performer ${performerId} to be Ready`, timeoutMs, intervalMs },
+    ).catch((err: Error) => ({ failed: err.message }));
+    if (outcome.failed) throw new Error(`performer ${performerId} did not become Ready: ${outcome.failed}`);
+    await waitFor(async () => (await performer.client.checkHealth()) === 'SERVING', {
+      description: `performer ${performerId} at ${performer.endpoint} to serve gRPC health`,
+      timeoutMs: this.manager?.config.connectionTimeoutMs ?? 30_000,
+      intervalMs,
+    });
+  }
+
+  private async drain(performer: ManagedPerformer): Promise<void> {
+    if (performer.inFlight === 0) return;
+    const timeoutMs = this.opts.drainTimeoutMs ?? 60_000;
+    this.log.info({ performer: performer.id, inFlight: performer.inFlight }, 'draining performer');
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.log.warn({ performer: performer.id, inFlight: performer.inFlight }, 'drain timed out');
+        resolve();
+      }, timeoutMs);
+      performer.drained = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private inService(): ManagedPerformer | undefined {
+    return [...this.performers.values()].find((p) => p.status === 'InService');
+  }
+
+  private requireManager(): KubernetesManager {
+    if (!this.manager) throw new Error('the performer is not initialized: call initialize() first');
+    return this.manager;
+  }
+
+  private requireRunning(what: string): KubernetesManager {
+    if (this.state !== 'running')
+      throw new Error(
+        `cannot ${what}: the performer is ${this.state === 'new' ? 'not initialized' : this.state}`,
+      );
+    return this.requireManager();
+  }
+}
