@@ -1,20 +1,35 @@
 import { LocalControlPlane } from '../cluster/control-plane.js';
+import { runOperator } from '../operator/run.js';
 import type { Command } from './command.js';
+import { parseInteger } from './command.js';
 
 /**
  * `tutti up`: Tutti's main job. Targets the cluster $KUBECONFIG names, or else brings up the
- * local control plane; modules plug their controllers and services in as they land.
+ * local control plane; then installs the CRDs and runs every module's controllers in this
+ * process until Ctrl-C.
  */
 export const upCommand: Command = {
   name: 'up',
   summary:
-    'Run Tutti: use the cluster $KUBECONFIG names, or bring up the local control plane, then print how to use it.',
+    "Run Tutti: use the cluster $KUBECONFIG names or bring up the local control plane, install the CRDs and run every module's controllers until Ctrl-C.",
   options: {
     name: {
       type: 'string',
       description: 'local cluster name (when KUBECONFIG is unset)',
       default: 'tutti',
       env: 'TUTTI_CLUSTER',
+    },
+    'health-port': {
+      type: 'string',
+      description: 'port of /healthz, /readyz and /metrics (0 picks one)',
+      default: '8081',
+      env: 'TUTTI_HEALTH_PORT',
+    },
+    'system-namespace': {
+      type: 'string',
+      description: "namespace of Tutti's own objects",
+      default: 'tutti-system',
+      env: 'TUTTI_SYSTEM_NAMESPACE',
     },
   },
   async run(o) {
@@ -27,14 +42,25 @@ export const upCommand: Command = {
       const status = await plane.status();
       say(`local control plane "${status.name}" is ready at ${status.server} (logs: ${status.logDir})`);
     }
-    console.log(`
-Tutti is ready. Point kubectl at the cluster:
+    const mgr = await runOperator({
+      kubeconfig,
+      systemNamespace: o['system-namespace'] as string,
+      healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
+      leaderElection: true,
+      only: [],
+      installCrds: true,
+    });
+    process.stderr.write(`
+Tutti is running (health and metrics on :${mgr.healthPort}). In another shell:
 
   export KUBECONFIG=${kubeconfig}
   kubectl get nodes
+  kubectl get crds
 
-Manage the local control plane with: tutti cluster status | down | kubeconfig
-See every command with: tutti --help`);
+Ctrl-C stops Tutti; the local control plane keeps running (tutti cluster down stops it).
+See every command with: tutti --help
+`);
+    await new Promise(() => {});
     return 0;
   },
 };

@@ -1,0 +1,4 @@
+import type { OperatorModule } from './module.js';
+
+/** Every module that runs controllers in `tutti operator`; each appends its own entry. */
+export const operatorModules: OperatorModule[] = [];
