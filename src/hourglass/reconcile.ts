@@ -1,0 +1,375 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { Node, Pod } from 'kubernetes-types/core/v1.js';
+import type { Condition } from 'kubernetes-types/meta/v1.js';
+import {
+  CONDITION_AVAILABLE,
+  CONDITION_DEGRADED,
+  CONDITION_PROGRESSING,
+  type Performer,
+  type PerformerPhase,
+  type PerformerStatus,
+  Performers,
+} from '../apis/hourglass.eigenlayer.io/performer.js';
+import type { KubeClient } from '../runtime/client/client.js';
+import { isAlreadyExists } from '../runtime/client/errors.js';
+import { Nodes, Pods, Services } from '../runtime/client/kinds.js';
+import { setCondition } from './conditions.js';
+import {
+  buildPerformerPod,
+  buildPerformerService,
+  grpcEndpoint,
+  LABEL_REVISION,
+  performerRef,
+  performerSelector,
+  podName,
+  serviceName,
+} from './desired-state.js';
+import { hostingCheck } from './hardware.js';
+
+/** Holds a Performer until its Pod and Service are gone. */
+export const PERFORMER_FINALIZER = 'hourglass.eigenlayer.io/finalizer';
+/** How many times a Pod of this revision was recreated after failing or staying Pending. */
+export const ANNOTATION_RECREATIONS = 'hourglass.eigenlayer.io/recreations';
+
+export interface ReconcileOptions {
+  now?: () => Date;
+  /** A Pod Pending longer than this is recreated (5 min). */
+  pendingTimeoutMs?: number;
+  /** Wait before recreating a Pod: 10 s, doubling with each recreation, up to 5 min. */
+  recreateBackoffMs?: number;
+  maxRecreateBackoffMs?: number;
+  /** The cluster's Nodes, for the hosting check; listed when absent (a controller passes its cache). */
+  nodes?: readonly Node[];
+}
+
+export const DEFAULT_PENDING_TIMEOUT_MS = 300_000;
+export const DEFAULT_RECREATE_BACKOFF_MS = 10_000;
+export const DEFAULT_MAX_RECREATE_BACKOFF_MS = 300_000;
+
+export interface ReconcileResult {
+  /** The status written (or that would be, for a Performer being deleted). */
+  status?: PerformerStatus;
+  /** Call again after this long even if nothing changes (a Pending deadline, a backoff). */
+  requeueAfterMs?: number;
+  /** The Performer is gone from the operator's point of view: finalizer removed. */
+  finalized?: boolean;
+}
+
+const IMAGE_PULL_FAILURES = new Set([
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'ErrImageNeverPull',
+]);
+
+/**
+ * Drives one Performer's Pod and Service toward its spec and reports status: the reconcile step of
+ * the Performer controller, over a plain client. Zero-downtime upgrades: a new revision gets its
+ * own Pod, the Service keeps selecting the old one until the new one is Ready, then switches and
+ * the old Pod is deleted. Failed Pods, and Pods Pending past the limit, are recreated with backoff.
+ */
+export async function reconcilePerformer(
+  client: KubeClient,
+  performer: Performer,
+  options: ReconcileOptions = {},
+): Promise<ReconcileResult> {
+  const now = options.now?.() ?? new Date();
+  const { name, namespace } = performerRef(performer);
+  const selector = labelSelector(performerSelector(performer));
+
+  if (performer.metadata?.deletionTimestamp) return finalize(client, performer, selector);
+
+  if (!performer.metadata?.finalizers?.includes(PERFORMER_FINALIZER)) {
+    performer = await client.patch(Performers, name, namespace, {
+      metadata: {
+        finalizers: [...(performer.metadata?.finalizers ?? []), PERFORMER_FINALIZER],
+        resourceVersion: performer.metadata?.resourceVersion,
+      },
+    });
+  }
+
+  const desired = buildPerformerPod(performer);
+  const revision = desired.metadata!.labels![LABEL_REVISION]!;
+  let pods = (await client.list(Pods, { namespace, labelSelector: selector })).items.filter(
+    (p) => !p.metadata?.deletionTimestamp,
+  );
+  let current = pods.find((p) => p.metadata?.labels?.[LABEL_REVISION] === revision);
+  const older = () => pods.filter((p) => p.metadata?.labels?.[LABEL_REVISION] !== revision);
+  let lastUpgrade = performer.status?.lastUpgrade;
+  let requeueAfterMs: number | undefined;
+
+  // A Pod of this revision that failed, or waited too long for a node, is replaced after a backoff.
+  if (current) {
+    const stuck = stuckFor(current, now, options);
+    if (stuck !== undefined) {
+      const recreations = Number(current.metadata?.annotations?.[ANNOTATION_RECREATIONS] ?? 0);
+      const wait = Math.min(
+        (options.recreateBackoffMs ?? DEFAULT_RECREATE_BACKOFF_MS) * 2 ** recreations,
+        options.maxRecreateBackoffMs ?? DEFAULT_MAX_RECREATE_BACKOFF_MS,
+      );
+      if (stuck >= wait) {
+        await client.delete(Pods, current.metadata!.name!, namespace, { gracePeriodSeconds: 0 });
+        const allNames = pods.map((p) => p.metadata!.name!);
+        pods = pods.filter((p) => p !== current);
+        current = await createPod(client, performer, desired, allNames, recreations + 1);
+        if (current) pods.push(current);
+      } else requeueAfterMs = wait - stuck;
+    }
+  } else {
+    if (older().length) lastUpgrade = now.toISOString().replace(/\.\d+Z$/, 'Z');
+    const existing = (await client.list(Pods, { namespace, labelSelector: selector })).items.map(
+      (p) => p.metadata!.name!,
+    );
+    current = await createPod(client, performer, desired, existing, 0);
+    if (current) pods.push(current);
+  }
+
+  // The Service selects the newest Ready revision; until the new Pod is Ready, the old one.
+  const currentReady = current !== undefined && isReady(current);
+  const readyOld = older().find(isReady);
+  const service = await client.find(Services, serviceName(name), namespace);
+  const selected = service?.spec?.selector?.[LABEL_REVISION];
+  const servingRevision = currentReady
+    ? revision
+    : (readyOld?.metadata?.labels?.[LABEL_REVISION] ??
+      (selected && pods.some((p) => p.metadata?.labels?.[LABEL_REVISION] === selected)
+        ? selected
+        : revision));
+  if (selected !== servingRevision || !service) {
+    await client.apply(buildPerformerService(performer, servingRevision), {
+      fieldManager: client.fieldManager,
+    });
+  }
+  if (currentReady) {
+    for (const old of older()) await client.delete(Pods, old.metadata!.name!, namespace);
+    pods = current ? [current] : [];
+  }
+
+  const serving = pods.find((p) => p.metadata?.labels?.[LABEL_REVISION] === servingRevision && isReady(p));
+  const nodes = options.nodes ?? (await client.list(Nodes)).items;
+  const status = performerStatus(performer, {
+    now,
+    current,
+    serving,
+    upgrading: !currentReady && older().length > 0,
+    lastUpgrade,
+    hosting: currentReady ? undefined : hostingCheck(desired, nodes),
+  });
+  if (current && !currentReady && current.status?.phase !== 'Failed') {
+    const pendingLeft =
+      (options.pendingTimeoutMs ?? DEFAULT_PENDING_TIMEOUT_MS) - (now.getTime() - created(current).getTime());
+    requeueAfterMs = Math.max(0, Math.min(requeueAfterMs ?? Number.POSITIVE_INFINITY, pendingLeft));
+  }
+  if (!isDeepStrictEqual(status, performer.status)) {
+    await client.applyStatus({
+      apiVersion: performer.apiVersion,
+      kind: performer.kind,
+      metadata: { name, namespace },
+      status,
+    } as Performer);
+  }
+  return { status, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
+}
+
+async function finalize(
+  client: KubeClient,
+  performer: Performer,
+  selector: string,
+): Promise<ReconcileResult> {
+  const { name, namespace } = performerRef(performer);
+  if (!performer.metadata?.finalizers?.includes(PERFORMER_FINALIZER)) return { finalized: true };
+  if (performer.status?.phase !== 'Terminating') {
+    await client
+      .applyStatus({
+        apiVersion: performer.apiVersion,
+        kind: performer.kind,
+        metadata: { name, namespace },
+        status: { ...performer.status, phase: 'Terminating', ready: false },
+      } as Performer)
+      .catch(() => undefined);
+  }
+  await client.delete(Services, serviceName(name), namespace);
+  const pods = (await client.list(Pods, { namespace, labelSelector: selector })).items;
+  for (const pod of pods)
+    await client.delete(Pods, pod.metadata!.name!, namespace, { gracePeriodSeconds: 0 });
+  if ((await client.list(Pods, { namespace, labelSelector: selector })).items.length > 0) {
+    return { status: { ...performer.status, phase: 'Terminating' }, requeueAfterMs: 1000 };
+  }
+  await client.patch(Performers, name, namespace, {
+    metadata: {
+      finalizers: performer.metadata.finalizers.filter((f) => f !== PERFORMER_FINALIZER),
+      resourceVersion: performer.metadata.resourceVersion,
+    },
+  });
+  return { finalized: true };
+}
+
+/** Creates the Pod under the first free name: the plain one first, the revision-suffixed one when others exist. */
+async function createPod(
+  client: KubeClient,
+  performer: Performer,
+  desired: Pod,
+  takenNames: readonly string[],
+  recreations: number,
+): Promise<Pod | undefined> {
+  const { name } = performerRef(performer);
+  const revision = desired.metadata!.labels![LABEL_REVISION]!;
+  const candidates =
+    takenNames.length === 0
+      ? [podName(name), podName(name, revision)]
+      : [podName(name, revision), podName(name)];
+  const free = candidates.find((c) => !takenNames.includes(c));
+  if (!free) return undefined; // both names belong to Pods still terminating: the next reconcile retries
+  const pod: Pod = {
+    ...desired,
+    metadata: {
+      ...desired.metadata,
+      name: free,
+      ...(recreations ? { annotations: { [ANNOTATION_RECREATIONS]: String(recreations) } } : {}),
+    },
+  };
+  try {
+    return await client.create(pod);
+  } catch (err) {
+    if (isAlreadyExists(err)) return undefined;
+    throw err;
+  }
+}
+
+/** How long the Pod has been Failed, or Pending past the limit; undefined when it is neither. */
+function stuckFor(pod: Pod, now: Date, options: ReconcileOptions): number | undefined {
+  if (pod.status?.phase === 'Failed') {
+    const since = pod.status.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime;
+    return Math.max(0, now.getTime() - (since ? new Date(since) : created(pod)).getTime());
+  }
+  if (pod.status?.phase === 'Pending' || !pod.status?.phase) {
+    const pendingFor = now.getTime() - created(pod).getTime();
+    const limit = options.pendingTimeoutMs ?? DEFAULT_PENDING_TIMEOUT_MS;
+    if (pendingFor >= limit) return pendingFor - limit;
+  }
+  return undefined;
+}
+
+function performerStatus(
+  performer: Performer,
+  s: {
+    now: Date;
+    current: Pod | undefined;
+    serving: Pod | undefined;
+    upgrading: boolean;
+    lastUpgrade: string | undefined;
+    hosting: { hostable: boolean; message: string } | undefined;
+  },
+): PerformerStatus {
+  const { name } = performerRef(performer);
+  const ready = s.serving !== undefined;
+  const failed = s.current?.status?.phase === 'Failed';
+  const pullFailure = s.current?.status?.containerStatuses
+    ?.map((c) => c.state?.waiting)
+    .find((w) => w?.reason && IMAGE_PULL_FAILURES.has(w.reason));
+  const podLabel = s.current ? `Pod ${s.current.metadata?.name}` : 'the Pod';
+
+  let phase: PerformerPhase;
+  if (s.upgrading) phase = 'Upgrading';
+  else if (ready) phase = 'Running';
+  else if (failed) phase = 'Failed';
+  else phase = 'Pending';
+
+  let notReady: { reason: string; message: string };
+  if (s.hosting && !s.hosting.hostable)
+    notReady = { reason: 'HardwareUnavailable', message: s.hosting.message };
+  else if (pullFailure)
+    notReady = {
+      reason: 'ImagePullFailed',
+      message: `${podLabel}: ${pullFailure.reason}: ${pullFailure.message ?? ''}`.trim(),
+    };
+  else if (failed)
+    notReady = {
+      reason: 'PodFailed',
+      message: `${podLabel} failed: ${s.current?.status?.message ?? s.current?.status?.reason ?? 'no reason given'}`,
+    };
+  else notReady = { reason: 'PodPending', message: `waiting for ${podLabel} to be Ready` };
+
+  const generation = performer.metadata?.generation;
+  let conditions: Condition[] = performer.status?.conditions ?? [];
+  conditions = setCondition(
+    conditions,
+    ready
+      ? {
+          type: CONDITION_AVAILABLE,
+          status: 'True',
+          reason: 'PodReady',
+          message: `Pod ${s.serving?.metadata?.name} is Ready`,
+          observedGeneration: generation,
+        }
+      : { type: CONDITION_AVAILABLE, status: 'False', ...notReady, observedGeneration: generation },
+    s.now,
+  );
+  conditions = setCondition(
+    conditions,
+    s.upgrading
+      ? {
+          type: CONDITION_PROGRESSING,
+          status: 'True',
+          reason: 'Upgrading',
+          message: `${podLabel} replaces the serving Pod once Ready`,
+          observedGeneration: generation,
+        }
+      : ready
+        ? {
+            type: CONDITION_PROGRESSING,
+            status: 'False',
+            reason: 'PodReady',
+            message: 'the performer runs its current spec',
+            observedGeneration: generation,
+          }
+        : { type: CONDITION_PROGRESSING, status: 'True', ...notReady, observedGeneration: generation },
+    s.now,
+  );
+  const degraded = !ready || s.upgrading ? notReady.reason !== 'PodPending' : false;
+  conditions = setCondition(
+    conditions,
+    degraded
+      ? { type: CONDITION_DEGRADED, status: 'True', ...notReady, observedGeneration: generation }
+      : {
+          type: CONDITION_DEGRADED,
+          status: 'False',
+          reason: 'AsExpected',
+          message: 'no problem seen',
+          observedGeneration: generation,
+        },
+    s.now,
+  );
+
+  const readyTime = s.serving?.status?.conditions?.find(
+    (c) => c.type === 'Ready' && c.status === 'True',
+  )?.lastTransitionTime;
+  return {
+    phase,
+    ready,
+    podName: s.serving?.metadata?.name ?? s.current?.metadata?.name ?? podName(name),
+    serviceName: serviceName(name),
+    grpcEndpoint: grpcEndpoint(performer),
+    ...(readyTime ? { readyTime } : {}),
+    ...(s.lastUpgrade ? { lastUpgrade: s.lastUpgrade } : {}),
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    conditions,
+  };
+}
+
+function isReady(pod: Pod): boolean {
+  return (
+    pod.status?.phase === 'Running' &&
+    pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true
+  );
+}
+
+function created(pod: Pod): Date {
+  return new Date(pod.metadata?.creationTimestamp ?? Date.now());
+}
+
+function labelSelector(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}

@@ -1,0 +1,205 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Pod } from 'kubernetes-types/core/v1.js';
+import { type Performer, Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
+import { hourglassCrds } from '../../../src/hourglass/crds.js';
+import {
+  PERFORMER_FINALIZER,
+  type ReconcileOptions,
+  reconcilePerformer,
+} from '../../../src/hourglass/reconcile.js';
+import type { KubeClient } from '../../../src/runtime/client/client.js';
+import { Pods, Services } from '../../../src/runtime/client/kinds.js';
+import { installCrds } from '../../../src/runtime/crds.js';
+import { waitFor } from '../../../src/runtime/wait.js';
+import { testClient, testNamespace } from '../../support/cluster.js';
+
+const REVISION = 'hourglass.eigenlayer.io/revision';
+
+async function setup(t: Parameters<typeof testClient>[0], prefix: string) {
+  const client = await testClient(t, 'hourglass-operator');
+  await installCrds(client, hourglassCrds());
+  return { client, ns: await testNamespace(t!, client, prefix) };
+}
+
+function performer(ns: string, name: string, spec: Partial<Performer['spec']> = {}): Performer {
+  return {
+    apiVersion: 'hourglass.eigenlayer.io/v1alpha1',
+    kind: 'Performer',
+    metadata: { name, namespace: ns },
+    spec: { avsAddress: '0xAVS', image: 'ghcr.io/acme/perf', version: 'v1', ...spec },
+  };
+}
+
+/** Reconciles, as the controller would on every change, until `done` holds. */
+async function reconcileUntil<T>(
+  client: KubeClient,
+  ns: string,
+  name: string,
+  done: (p: Performer, pods: Pod[]) => T | undefined | false,
+  description: string,
+  options: ReconcileOptions = {},
+  afterEach?: (pods: Pod[]) => Promise<void>,
+): Promise<T> {
+  return waitFor(
+    async () => {
+      const current = await client.find(Performers, name, ns);
+      if (current) await reconcilePerformer(client, current, options);
+      const pods = (await client.list(Pods, { namespace: ns })).items;
+      await afterEach?.(pods);
+      const after = await client.find(Performers, name, ns);
+      return after ? done(after, pods) : done({ spec: {} } as Performer, pods);
+    },
+    { description, timeoutMs: 60_000, intervalMs: 200 },
+  );
+}
+
+const ready = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+
+test('create: Pod and Service exist, the status is Running and ready with the endpoint', async (t) => {
+  const { client, ns } = await setup(t, 'hg-rec');
+  await client.create(performer(ns, 'web', { config: { grpcPort: 7000 } }));
+  const p = await reconcileUntil(client, ns, 'web', (p) => p.status?.ready && p, 'the Performer to be ready');
+  assert.equal(p.status?.phase, 'Running');
+  assert.equal(p.status?.grpcEndpoint, `performer-web.${ns}.svc.cluster.local:7000`);
+  assert.equal(p.status?.serviceName, 'performer-web');
+  assert.equal(p.status?.podName, 'performer-web');
+  assert.equal(p.status?.observedGeneration, 1);
+  assert.ok(p.status?.readyTime);
+  assert.deepEqual(
+    p.status?.conditions?.map((c) => [c.type, c.status, c.reason]),
+    [
+      ['Available', 'True', 'PodReady'],
+      ['Progressing', 'False', 'PodReady'],
+      ['Degraded', 'False', 'AsExpected'],
+    ],
+  );
+  assert.deepEqual(p.metadata?.finalizers, [PERFORMER_FINALIZER]);
+  const pod = await client.get(Pods, 'performer-web', ns);
+  const svc = await client.get(Services, 'performer-web', ns);
+  assert.equal(svc.spec?.selector?.[REVISION], pod.metadata?.labels?.[REVISION]);
+  assert.equal(svc.spec?.ports?.[0]?.port, 7000);
+  assert.equal(svc.metadata?.ownerReferences?.[0]?.uid, p.metadata?.uid);
+  assert.equal(pod.metadata?.ownerReferences?.[0]?.controller, true);
+
+  // Deletion: the finalizer holds the Performer until its Pod and Service are gone.
+  await client.delete(Performers, 'web', ns);
+  await reconcileUntil(client, ns, 'web', (_p, pods) => pods.length === 0, 'the Performer to be cleaned up');
+  assert.equal(await client.find(Services, 'performer-web', ns), undefined);
+  await waitFor(async () => !(await client.find(Performers, 'web', ns)), {
+    description: 'the Performer to be gone once its finalizer is removed',
+    timeoutMs: 30_000,
+  });
+});
+
+test('an image change upgrades with the Service always selecting a Ready Pod', async (t) => {
+  const { client, ns } = await setup(t, 'hg-upg');
+  await client.create(performer(ns, 'api'));
+  const before = await reconcileUntil(
+    client,
+    ns,
+    'api',
+    (p) => p.status?.ready && p,
+    'the first Pod to be ready',
+  );
+  const oldRevision = (await client.get(Pods, 'performer-api', ns)).metadata?.labels?.[REVISION];
+
+  await client.patch(Performers, 'api', ns, { spec: { image: 'ghcr.io/acme/perf2' } });
+  const phases = new Set<string>();
+  const selectedRevisions = new Set<string>();
+  // After every step, the Service selects a Pod that is Ready.
+  const checkService = async (pods: Pod[]) => {
+    const selected = (await client.get(Services, 'performer-api', ns)).spec?.selector?.[REVISION];
+    selectedRevisions.add(selected!);
+    const selectedReady = pods.filter((p) => p.metadata?.labels?.[REVISION] === selected && ready(p));
+    assert.ok(selectedReady.length > 0, `the Service selects revision ${selected}, which has no Ready Pod`);
+  };
+  const after = await reconcileUntil(
+    client,
+    ns,
+    'api',
+    (p, pods) => {
+      if (p.status?.phase) phases.add(p.status.phase);
+      return p.status?.phase === 'Running' && pods.length === 1 && p.status.podName !== 'performer-api' && p;
+    },
+    'the upgrade to finish',
+    {},
+    checkService,
+  );
+  assert.ok(phases.has('Upgrading'), `phases seen: ${[...phases].join(', ')}`);
+  const newRevision = (await client.get(Pods, after.status!.podName!, ns)).metadata?.labels?.[REVISION];
+  assert.notEqual(newRevision, oldRevision);
+  assert.equal(after.status?.podName, `performer-api-${newRevision}`);
+  assert.deepEqual([...selectedRevisions], [oldRevision, newRevision]);
+  assert.ok(after.status?.lastUpgrade, 'lastUpgrade is set');
+  assert.equal(before.status?.lastUpgrade, undefined);
+  assert.equal(after.status?.observedGeneration, 2);
+  assert.equal(await client.find(Pods, 'performer-api', ns), undefined, 'the old Pod is deleted');
+});
+
+test('a Failed Pod is recreated; a Performer no node can host is Degraded HardwareUnavailable', async (t) => {
+  const { client, ns } = await setup(t, 'hg-fail');
+  await client.create(performer(ns, 'crashy'));
+  await reconcileUntil(client, ns, 'crashy', (p) => p.status?.ready, 'the Pod to be ready');
+  const first = await client.get(Pods, 'performer-crashy', ns);
+  await client.patch(
+    Pods,
+    'performer-crashy',
+    ns,
+    { status: { phase: 'Failed', reason: 'Crashed', message: 'the performer exited' } },
+    'merge',
+    'status',
+  );
+  const replaced = await reconcileUntil(
+    client,
+    ns,
+    'crashy',
+    (p, pods) => {
+      const fresh = pods.find((pod) => pod.metadata?.uid !== first.metadata?.uid && ready(pod));
+      return p.status?.ready && fresh;
+    },
+    'a new Ready Pod to replace the Failed one',
+    { recreateBackoffMs: 0 },
+  );
+  assert.equal(replaced.metadata?.annotations?.['hourglass.eigenlayer.io/recreations'], '1');
+
+  await client.create(
+    performer(ns, 'enclave', { hardwareRequirements: { teeRequired: true, teeType: 'sgx' } }),
+  );
+  const degraded = await reconcileUntil(
+    client,
+    ns,
+    'enclave',
+    (p) => p.status?.conditions?.find((c) => c.type === 'Degraded' && c.status === 'True') && p,
+    'the Performer to be Degraded',
+    { pendingTimeoutMs: 60_000 },
+  );
+  assert.equal(degraded.status?.phase, 'Pending');
+  assert.equal(degraded.status?.ready, false);
+  const cond = degraded.status?.conditions?.find((c) => c.type === 'Degraded');
+  assert.equal(cond?.reason, 'HardwareUnavailable');
+  assert.match(
+    cond?.message ?? '',
+    /0\/4 nodes can host the performer: 4 lacks label intel\.feature\.node\.kubernetes\.io\/sgx=true/,
+  );
+  assert.equal(
+    degraded.status?.conditions?.find((c) => c.type === 'Available')?.reason,
+    'HardwareUnavailable',
+  );
+
+  // Pending past the limit: the Pod is recreated.
+  const pendingPod = await client.get(Pods, 'performer-enclave', ns);
+  const result = await reconcilePerformer(client, (await client.get(Performers, 'enclave', ns))!, {
+    pendingTimeoutMs: 0,
+    recreateBackoffMs: 0,
+  });
+  assert.equal(result.status?.phase, 'Pending');
+  const pods = (
+    await client.list(Pods, { namespace: ns, labelSelector: 'hourglass.eigenlayer.io/performer=enclave' })
+  ).items;
+  const recreated = pods.find(
+    (p) => p.metadata?.uid !== pendingPod.metadata?.uid && !p.metadata?.deletionTimestamp,
+  );
+  assert.ok(recreated, 'a new Pod replaced the long-Pending one');
+  assert.equal(recreated.metadata?.annotations?.['hourglass.eigenlayer.io/recreations'], '1');
+});
