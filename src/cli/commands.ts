@@ -1,6 +1,7 @@
 import { conductorCommands } from '../conductor/cli.js';
 import { gitopsCommands } from '../gitops/cli.js';
 import { hourglassCommands } from '../hourglass/cli.js';
+import { plannerCommands } from '../planner/cli.js';
 import { clusterCommands } from './cluster.js';
 import type { Command } from './command.js';
 import { operatorCommand } from './operator.js';
@@ -14,4 +15,5 @@ export const commands: Command[] = [
   ...gitopsCommands,
   ...hourglassCommands,
   ...conductorCommands,
+  ...plannerCommands,
 ];

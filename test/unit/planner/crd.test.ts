@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { test } from 'node:test';
+import {
+  DEFAULT_QUERIES,
+  defaultKpiProfiles,
+  type KpiProfile,
+} from '../../../src/apis/ido.intel.com/kpi-profile.js';
+import { plannerCrdFiles } from '../../../src/planner/crds.js';
+import { formatQuery, resolveProfile } from '../../../src/planner/profiles.js';
+
+test('config/crd holds exactly what the Intent and KPIProfile types generate', async () => {
+  const files = plannerCrdFiles();
+  assert.deepEqual([...files.keys()], ['ido.intel.com_intents.yaml', 'ido.intel.com_kpiprofiles.yaml']);
+  for (const [name, content] of files) {
+    const onDisk = await readFile(new URL(`../../../config/crd/${name}`, import.meta.url), 'utf8');
+    assert.equal(onDisk, content, `config/crd/${name} is stale: run tutti planner crds --out config/crd`);
+  }
+});
+
+test('every default profile resolves through the default queries, availability without a query', () => {
+  for (const p of defaultKpiProfiles()) {
+    const r = resolveProfile(p, DEFAULT_QUERIES);
+    assert.equal(r.resolved, true, `${p.metadata?.name}: ${r.resolved ? '' : r.reason}`);
+  }
+  const p95 = resolveProfile(defaultKpiProfiles()[1]!, DEFAULT_QUERIES);
+  assert.ok(p95.resolved && p95.query.startsWith('histogram_quantile(0.95,'));
+});
+
+test('a custom profile without a query or an endpoint is unresolved, with the reason', () => {
+  const custom = (spec: KpiProfile['spec']): KpiProfile => ({
+    metadata: { name: 'mine', namespace: 'apps' },
+    spec,
+  });
+  const noQuery = resolveProfile(custom({ type: 'latency' }), DEFAULT_QUERIES);
+  assert.deepEqual(noQuery.resolved ? '' : noQuery.reason, 'profile apps/mine has no query (spec.query)');
+  const noEndpoint = resolveProfile(custom({ type: 'latency', query: 'up' }), DEFAULT_QUERIES);
+  assert.match(
+    noEndpoint.resolved ? '' : noEndpoint.reason,
+    /no Prometheus endpoint \(spec.props.endpoint\)/,
+  );
+  const badEndpoint = resolveProfile(
+    custom({ type: 'latency', query: 'up', props: { endpoint: 'ftp://x' } }),
+    {},
+  );
+  assert.match(badEndpoint.resolved ? '' : badEndpoint.reason, /"ftp:\/\/x" is not an http\(s\) URL/);
+  const ok = resolveProfile(
+    custom({ type: 'throughput', minimize: false, query: 'up', props: { endpoint: 'http://p:9090' } }),
+    {},
+  );
+  assert.deepEqual(ok, {
+    key: 'apps/mine',
+    type: 'throughput',
+    minimize: false,
+    resolved: true,
+    query: 'up',
+    endpoint: 'http://p:9090',
+  });
+});
+
+test("IDO's %s placeholders take namespace, kind label, name, kind label", () => {
+  assert.equal(
+    formatQuery(DEFAULT_QUERIES['default/p50latency']!.query, 'shop', 'deployment', 'cart'),
+    'histogram_quantile(0.5,sum(irate(response_latency_ms_bucket{namespace="shop",deployment="cart",direction="inbound"}[30s]))by(le,deployment))',
+  );
+});
