@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, stat, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +28,8 @@ export class ClaimRegistry {
     readonly timeoutMs: number,
     owner?: string,
   ) {
-    this.owner = owner ?? `${hostname()}/${process.pid}`;
+    // Unique per instance: two loops in one process must not release each other's claims.
+    this.owner = owner ?? `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
   }
 
   private get dir(): string {

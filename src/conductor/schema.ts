@@ -41,8 +41,9 @@ export class IntentValidator {
 
   static compile(schema: unknown, source = 'inline schema'): IntentValidator {
     if (!schema || typeof schema !== 'object') throw new Error(`--schema: ${source} is not a JSON object`);
-    // useDefaults fills `priority: 5`; strict off so that draft-07 schemas with extra keywords load.
-    const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true, verbose: true });
+    // No useDefaults: the CR name hashes the intent as written. Strict off so that draft-07
+    // schemas with extra keywords load.
+    const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
     addFormats(ajv);
     try {
       return new IntentValidator(ajv.compile(schema as object), source);
@@ -51,10 +52,9 @@ export class IntentValidator {
     }
   }
 
-  /** Validates a parsed document; on success the document (with defaults) is the intent. */
+  /** Validates a parsed document; on success the document is the intent. */
   validate(doc: unknown): ValidationResult {
-    const copy = structuredClone(doc);
-    if (this.validateFn(copy)) return { ok: true, intent: copy as Intent };
+    if (this.validateFn(doc)) return { ok: true, intent: doc as Intent };
     return { ok: false, errors: formatErrors(this.validateFn.errors ?? []) };
   }
 }

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -60,10 +59,10 @@ test('every violation is reported, each at its location', () => {
   ]);
 });
 
-test('a valid intent passes and gets the default priority', () => {
+test('a valid intent passes as written', () => {
   const result = validator.validate({ intent_type: 'scaling', target: 'web', namespace: 'ns', replicas: 2 });
   assert.ok(result.ok);
-  assert.equal(result.ok && result.intent.priority, 5);
+  assert.equal(result.ok && result.intent.priority, undefined);
 });
 
 test('--schema loads another contract, and a broken one fails naming the file', async () => {

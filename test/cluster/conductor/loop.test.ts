@@ -1,0 +1,288 @@
+import assert from 'node:assert/strict';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { NetworkIntents } from '../../../src/apis/intent.nephoran.com/network-intent.js';
+import { conductorCrds } from '../../../src/conductor/crds.js';
+import type { Intent } from '../../../src/conductor/intent.js';
+import { networkIntentName } from '../../../src/conductor/intent.js';
+import { installCrds } from '../../../src/runtime/crds.js';
+import { waitFor } from '../../../src/runtime/wait.js';
+import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+import {
+  dropIntent,
+  errorReports,
+  handoffDir,
+  intent,
+  loopProcess,
+  readState,
+  startLoop,
+} from './support.js';
+
+const SERVICE_ACCOUNT = (ns: string) => `system:serviceaccount:${ns}:conductor-loop`;
+
+/** The seed's ClusterRole rule, granted in the test's namespace only. */
+async function grantSeedRbac(client: Awaited<ReturnType<typeof testClient>>, ns: string): Promise<void> {
+  await client.create({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name: 'conductor-loop', namespace: ns },
+    rules: [
+      {
+        apiGroups: ['intent.nephoran.com'],
+        resources: ['networkintents', 'networkintents/status'],
+        verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],
+      },
+    ],
+  });
+  await client.create({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: 'conductor-loop', namespace: ns },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'conductor-loop' },
+    subjects: [{ kind: 'User', name: SERVICE_ACCOUNT(ns), apiGroup: 'rbac.authorization.k8s.io' }],
+  });
+}
+
+describe('conductor-loop against the API server', () => {
+  test("the seed's four cases", async (t) => {
+    const admin = await testClient(t);
+    await installCrds(admin, conductorCrds());
+    const ns = await testNamespace(t, admin, 'seed');
+    const asLoop = admin.impersonating({ user: SERVICE_ACCOUNT(ns), groups: ['system:authenticated'] });
+    const dirs = await handoffDir(t);
+    await startLoop(t, asLoop, dirs);
+
+    // 1: a Kubernetes-shaped document.
+    await dropIntent(dirs.dir, 'intent-k8s-shaped.json', {
+      apiVersion: 'intent.nephoran.com/v1alpha1',
+      kind: 'NetworkIntent',
+      metadata: { name: 'web' },
+      spec: { replicas: 3 },
+    });
+    // 2: a source outside the enum.
+    await dropIntent(dirs.dir, 'intent-bad-source.json', intent(ns, 'web-app', { source: 'test-user' }));
+    // 3: valid, but the loop's identity has no RBAC yet.
+    const seed3 = {
+      source: 'test',
+      intent_type: 'scaling',
+      target: 'web-app',
+      namespace: ns,
+      replicas: 5,
+      reason: 'Testing K8sSubmitFunc integration',
+      correlation_id: 'test-123',
+      created_at: '2026-02-23T17:20:00Z',
+    };
+    await dropIntent(dirs.dir, 'intent-no-rbac.json', seed3);
+
+    const reports = await waitFor(
+      async () => {
+        const r = await errorReports(dirs.errors);
+        return r.size >= 3 ? r : undefined;
+      },
+      { description: 'three error files', timeoutMs: 30_000 },
+    );
+    assert.deepEqual(reports.get('intent-k8s-shaped.json')?.errors, [
+      "at '': missing properties 'intent_type', 'target', 'namespace', 'replicas'",
+      "at '': additional properties 'apiVersion', 'kind', 'metadata', 'spec' not allowed",
+    ]);
+    assert.equal(reports.get('intent-k8s-shaped.json')?.message, 'jsonschema validation failed');
+    assert.deepEqual(reports.get('intent-bad-source.json')?.errors, [
+      "at '/source': value must be one of 'user', 'planner', 'test', ''",
+    ]);
+    const forbidden = reports.get('intent-no-rbac.json');
+    assert.equal(forbidden?.reason, 'Forbidden');
+    assert.equal(forbidden?.status?.code, 403);
+    assert.match(forbidden?.message ?? '', /^failed to create NetworkIntent CR: .*is forbidden/);
+    assert.deepEqual(forbidden?.forbidden, {
+      verb: 'create',
+      resource: 'networkintents',
+      group: 'intent.nephoran.com',
+      namespace: ns,
+      identity: SERVICE_ACCOUNT(ns),
+    });
+    // Right after the CRD is installed its storage may still answer 429 for a moment.
+    const none = await waitFor(() => admin.list(NetworkIntents, { namespace: ns }), {
+      description: 'the NetworkIntent list',
+      timeoutMs: 10_000,
+    });
+    assert.equal(none.items.length, 0);
+
+    // 4: with the seed's RBAC, the CR has exactly the seed's spec, labels and annotations.
+    await grantSeedRbac(admin, ns);
+    const seed4 = {
+      source: 'test',
+      intent_type: 'scaling',
+      target: 'api-server',
+      namespace: ns,
+      replicas: 3,
+      reason: 'Testing K8sSubmitFunc with RBAC',
+      correlation_id: 'test-final-123',
+      created_at: '2026-02-23T17:25:00Z',
+    };
+    await dropIntent(dirs.dir, 'intent-test-final-1771867229.json', seed4);
+    const name = networkIntentName(seed4 as Intent);
+    assert.match(name, /^intent-api-server-[0-9a-f]{8}$/);
+    const ni = await waitFor(() => admin.find(NetworkIntents, name, ns), {
+      description: `NetworkIntent ${ns}/${name}`,
+      timeoutMs: 30_000,
+    });
+    assert.deepEqual(ni.spec, {
+      intentType: 'scaling',
+      namespace: ns,
+      replicas: 3,
+      source: 'test',
+      target: 'api-server',
+    });
+    assert.deepEqual(ni.metadata?.labels, {
+      'app.kubernetes.io/managed-by': 'nephoran-conductor',
+      'nephoran.com/intent-type': 'scaling',
+      'nephoran.com/target': 'api-server',
+    });
+    assert.deepEqual(ni.metadata?.annotations, {
+      'nephoran.com/correlation-id': 'test-final-123',
+      'nephoran.com/reason': 'Testing K8sSubmitFunc with RBAC',
+    });
+    const state = await waitFor(
+      async () => {
+        const s = await readState(dirs.dir);
+        return s['intent-test-final-1771867229.json'] ? s : undefined;
+      },
+      { description: 'the state record', timeoutMs: 10_000 },
+    );
+    assert.equal(state['intent-test-final-1771867229.json']?.status, 'processed');
+    assert.equal(state['intent-test-final-1771867229.json']?.cr_name, `${ns}/${name}`);
+    assert.equal(state['intent-no-rbac.json']?.status, 'failed');
+  });
+
+  test('duplicates are not reprocessed; a changed file is', async (t) => {
+    const client = await testClient(t);
+    await installCrds(client, conductorCrds());
+    const ns = await testNamespace(t, client, 'dup');
+    const dirs = await handoffDir(t);
+    await startLoop(t, client, dirs);
+
+    const first = intent(ns, 'web');
+    await dropIntent(dirs.dir, 'intent-a.json', first);
+    const state1 = await waitFor(async () => (await readState(dirs.dir))['intent-a.json'], {
+      description: 'intent-a.json processed',
+      timeoutMs: 30_000,
+    });
+    // The same file rewritten unchanged, and a copy under another name: no second CR, no new record.
+    await dropIntent(dirs.dir, 'intent-a.json', first);
+    await dropIntent(dirs.dir, 'intent-copy.json', first);
+    // A changed file gets a CR of its own.
+    await dropIntent(dirs.dir, 'intent-a.json', { ...first, replicas: 7 });
+    const changed = await waitFor(
+      async () => {
+        const s = (await readState(dirs.dir))['intent-a.json'];
+        return s && s.sha256 !== state1.sha256 ? s : undefined;
+      },
+      { description: 'the changed intent-a.json processed', timeoutMs: 30_000 },
+    );
+    const copy = await waitFor(async () => (await readState(dirs.dir))['intent-copy.json'], {
+      description: 'intent-copy.json processed',
+      timeoutMs: 30_000,
+    });
+    assert.equal(copy.cr_name, state1.cr_name, 'the copy resolves to the same NetworkIntent');
+    // Rewriting a processed file unchanged leaves its record alone (a later file proves the loop looked).
+    await dropIntent(dirs.dir, 'intent-copy.json', first);
+    await dropIntent(dirs.dir, 'intent-sentinel.json', intent(ns, 'sentinel'));
+    await waitFor(async () => (await readState(dirs.dir))['intent-sentinel.json'], {
+      description: 'the sentinel processed',
+      timeoutMs: 30_000,
+    });
+    assert.equal((await readState(dirs.dir))['intent-copy.json']?.processed_at, copy.processed_at);
+    assert.notEqual(changed.cr_name, state1.cr_name);
+    const items = (await client.list(NetworkIntents, { namespace: ns })).items;
+    assert.deepEqual(items.map((i) => `${i.spec.target}:${i.spec.replicas}`).sort(), [
+      'sentinel:3',
+      'web:3',
+      'web:7',
+    ]);
+    assert.equal((await errorReports(dirs.errors)).size, 0);
+  });
+
+  test('malformed, empty, huge, binary, non-matching and symlinked files', async (t) => {
+    const client = await testClient(t);
+    await installCrds(client, conductorCrds());
+    const ns = await testNamespace(t, client, 'odd');
+    const dirs = await handoffDir(t);
+    const outside = join(dirs.dir, '..', `secret-${ns}.json`);
+    await writeFile(outside, JSON.stringify(intent(ns, 'leak')));
+    t.after(() => import('node:fs/promises').then((fs) => fs.rm(outside, { force: true })));
+    await startLoop(t, client, dirs, { maxFileBytes: 64 * 1024 });
+
+    await dropIntent(dirs.dir, 'intent-malformed.json', '{"intent_type": "scaling", ');
+    await dropIntent(dirs.dir, 'intent-empty.json', '');
+    await dropIntent(
+      dirs.dir,
+      'intent-huge.json',
+      JSON.stringify({ ...intent(ns, 'big'), description: 'x'.repeat(70_000) }),
+    );
+    await dropIntent(
+      dirs.dir,
+      'intent-binary.json',
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff, 0x00]),
+    );
+    await dropIntent(dirs.dir, 'notes.json', intent(ns, 'ignored'));
+    await dropIntent(dirs.dir, 'intent-x.yaml', intent(ns, 'ignored'));
+    await symlink(outside, join(dirs.dir, 'intent-link.json'));
+    await mkdir(join(dirs.dir, 'intent-dir.json'));
+    await dropIntent(dirs.dir, 'intent-good.json', intent(ns, 'good'));
+
+    const reports = await waitFor(
+      async () => {
+        const r = await errorReports(dirs.errors);
+        return r.size >= 6 ? r : undefined;
+      },
+      { description: 'six error files', timeoutMs: 30_000 },
+    );
+    assert.equal(reports.get('intent-malformed.json')?.reason, 'InvalidJSON');
+    assert.match(reports.get('intent-malformed.json')?.message ?? '', /^invalid JSON: /);
+    assert.equal(reports.get('intent-empty.json')?.reason, 'Empty');
+    assert.equal(reports.get('intent-huge.json')?.reason, 'TooLarge');
+    assert.match(reports.get('intent-huge.json')?.message ?? '', /the limit is 65536 bytes/);
+    assert.equal(reports.get('intent-binary.json')?.message, 'the file is not UTF-8 text (binary content)');
+    assert.equal(reports.get('intent-link.json')?.reason, 'Symlink');
+    assert.equal(reports.get('intent-dir.json')?.reason, 'NotRegularFile');
+    await waitFor(async () => (await readState(dirs.dir))['intent-good.json'], {
+      description: 'the good intent processed',
+      timeoutMs: 30_000,
+    });
+    const state = await readState(dirs.dir);
+    assert.equal(state['notes.json'], undefined);
+    assert.equal(state['intent-x.yaml'], undefined);
+    const targets = (await client.list(NetworkIntents, { namespace: ns })).items.map((i) => i.spec.target);
+    assert.deepEqual(targets, ['good'], 'only the good intent became a NetworkIntent (no leak via the link)');
+  });
+
+  test('--once processes what is there, writes --out YAML and exits with the documented code', async (t) => {
+    const client = await testClient(t);
+    await installCrds(client, conductorCrds());
+    const ns = await testNamespace(t, client, 'once');
+    const dirs = await handoffDir(t);
+    const out = join(dirs.dir, '..', `out-${ns}`);
+    for (let i = 0; i < 5; i++) await dropIntent(dirs.dir, `intent-${i}.json`, intent(ns, `app-${i}`));
+    const ok = loopProcess(t, testKubeconfig(), [`--handoff-dir=${dirs.dir}`, '--once', `--out=${out}`]);
+    assert.equal(await ok.exited, 0);
+    assert.equal((await client.list(NetworkIntents, { namespace: ns })).items.length, 5);
+    assert.equal(ok.messages('Successfully processed: ').length, 5);
+    const { readdir, readFile } = await import('node:fs/promises');
+    const yamls = await readdir(out);
+    assert.equal(yamls.length, 5);
+    assert.match(
+      await readFile(join(out, yamls[0]!), 'utf8'),
+      /^apiVersion: intent\.nephoran\.com\/v1alpha1\nkind: NetworkIntent\n/,
+    );
+
+    await dropIntent(dirs.dir, 'intent-bad.json', '{');
+    const failed = loopProcess(t, testKubeconfig(), [`--handoff-dir=${dirs.dir}`, '--once']);
+    assert.equal(await failed.exited, 1, 'a failed file gives exit code 1');
+    assert.equal(
+      failed.messages('Creating NetworkIntent CR').length,
+      0,
+      'processed files are not submitted again',
+    );
+  });
+});
