@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { ClusterRole } from 'kubernetes-types/rbac/v1.js';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { type Performer, Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
+import { locateBinary } from '../../../src/cluster/binaries.js';
+import { hourglassCrds } from '../../../src/hourglass/crds.js';
+import { parseExecutorConfig } from '../../../src/hourglass/executor/executor-config.js';
+import { ForbiddenError } from '../../../src/runtime/client/errors.js';
+import type { SubjectAccessReviews } from '../../../src/runtime/client/kinds.js';
+import type { KubeObject } from '../../../src/runtime/client/types.js';
+import { installCrds } from '../../../src/runtime/crds.js';
+import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+
+const run = promisify(execFile);
+const chart = (name: string) => fileURLToPath(new URL(`../../../charts/${name}`, import.meta.url));
+
+async function helm(...args: string[]): Promise<string> {
+  const bin = await locateBinary('helm');
+  assert.ok(bin, 'helm is built (tutti cluster build)');
+  return (await run(bin, args, { maxBuffer: 16 << 20 })).stdout;
+}
+
+async function applyDryRun(manifests: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      'kubectl',
+      ['--kubeconfig', testKubeconfig(), 'apply', '--dry-run=server', '-f', '-'],
+      (err, stdout, stderr) => (err ? reject(new Error(`kubectl apply: ${stderr}`)) : resolve(stdout)),
+    );
+    child.stdin!.end(manifests);
+  });
+}
+
+const objects = (text: string) =>
+  parseAllDocuments(text)
+    .map((d) => d.toJS() as KubeObject | null)
+    .filter((o): o is KubeObject => o !== null);
+
+test('both charts lint, and the API server accepts what they render', async (t) => {
+  const client = await testClient(t);
+  await installCrds(client, hourglassCrds());
+  const ns = await testNamespace(t, client, 'hg-chart');
+  const lint = await helm('lint', chart('hourglass-operator'), chart('hourglass-executor'));
+  assert.match(lint, /2 chart\(s\) linted, 0 chart\(s\) failed/);
+
+  const operator = await helm(
+    'template',
+    'hourglass',
+    chart('hourglass-operator'),
+    '-n',
+    ns,
+    '--include-crds',
+  );
+  const executor = await helm('template', 'avs-a', chart('hourglass-executor'), '-n', ns);
+  assert.match(await applyDryRun(operator), /deployment\.apps\/hourglass created \(server dry run\)/);
+  const out = await applyDryRun(executor);
+  assert.match(out, /statefulset\.apps\/avs-a created \(server dry run\)/);
+  assert.match(out, /role\.rbac\.authorization\.k8s\.io\/avs-a created \(server dry run\)/);
+
+  // The chart ships the CRD the types generate.
+  const shipped = await readFile(
+    `${chart('hourglass-operator')}/crds/hourglass.eigenlayer.io_performers.yaml`,
+    'utf8',
+  );
+  assert.deepEqual(
+    parseYaml(shipped),
+    hourglassCrds()[0],
+    'charts/hourglass-operator/crds is stale: copy config/crd',
+  );
+
+  // The operator: one replica with leader election, and a ClusterRole with exactly what it calls.
+  const op = objects(operator);
+  const deployment = op.find((o) => o.kind === 'Deployment') as {
+    spec: { replicas: number; template: { spec: { containers: { args: string[] }[] } } };
+  };
+  assert.equal(deployment.spec.replicas, 1);
+  assert.ok(deployment.spec.template.spec.containers[0]!.args.includes('--leader-elect=true'));
+  const role = op.find((o) => o.kind === 'ClusterRole') as ClusterRole;
+  assert.deepEqual(role.rules!.flatMap((r) => r.resources!).sort(), [
+    'events',
+    'leases',
+    'nodes',
+    'performers',
+    'performers/finalizers',
+    'performers/status',
+    'pods',
+    'services',
+  ]);
+
+  // The executor: a StatefulSet with a PVC, and a config the executor accepts, in its namespace.
+  const ex = objects(executor);
+  const sts = ex.find((o) => o.kind === 'StatefulSet') as { spec: { volumeClaimTemplates: unknown[] } };
+  assert.equal(sts.spec.volumeClaimTemplates.length, 1);
+  assert.ok(!ex.some((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding'));
+  const cm = ex.find((o) => o.kind === 'ConfigMap') as { data: Record<string, string> };
+  const config = parseExecutorConfig(parseYaml(cm.data['config.yaml']!));
+  assert.equal(config.avsPerformers[0]?.kubernetes.namespace, ns);
+});
+
+test("an executor's Role in namespace A cannot touch Performers in namespace B", async (t) => {
+  const client = await testClient(t);
+  await installCrds(client, hourglassCrds());
+  const a = await testNamespace(t, client, 'hg-a');
+  const b = await testNamespace(t, client, 'hg-b');
+  for (const obj of objects(await helm('template', 'exec', chart('hourglass-executor'), '-n', a)))
+    if (['ServiceAccount', 'Role', 'RoleBinding'].includes(obj.kind!)) await client.create(obj);
+
+  const user = `system:serviceaccount:${a}:exec`;
+  const asExecutor = client.impersonating({
+    user,
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${a}`],
+  });
+  const performer = (ns: string): Performer => ({
+    apiVersion: 'hourglass.eigenlayer.io/v1alpha1',
+    kind: 'Performer',
+    metadata: { name: 'p', namespace: ns },
+    spec: { avsAddress: '0xa', image: 'img' },
+  });
+  const created = await asExecutor.create(performer(a));
+  assert.equal(created.metadata?.namespace, a);
+  assert.equal((await asExecutor.list(Performers, { namespace: a })).items.length, 1);
+  await assert.rejects(asExecutor.create(performer(b)), ForbiddenError);
+  await assert.rejects(asExecutor.list(Performers, { namespace: b }), ForbiddenError);
+  await assert.rejects(asExecutor.list(Performers), ForbiddenError, 'no cluster-wide list either');
+
+  const allowed = async (namespace: string, verb: string, subresource?: string) =>
+    (
+      await client.create({
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: {
+          user,
+          groups: ['system:serviceaccounts'],
+          resourceAttributes: {
+            namespace,
+            verb,
+            group: 'hourglass.eigenlayer.io',
+            resource: 'performers',
+            ...(subresource ? { subresource } : {}),
+          },
+        },
+      } as typeof SubjectAccessReviews.__type & object)
+    ).status?.allowed === true;
+  assert.equal(await allowed(a, 'delete'), true);
+  assert.equal(await allowed(a, 'update', 'status'), false, 'only the operator writes status');
+  for (const verb of ['get', 'create', 'delete', 'update']) assert.equal(await allowed(b, verb), false, verb);
+});
