@@ -21,3 +21,12 @@ fi
 if [ -z "${KUBECONFIG:-}" ] || [ "${TUTTI_SETUP_BINARIES:-}" = 1 ]; then
   node bin/tutti.js cluster build >/dev/null
 fi
+
+# sandbox: the ci-fixer web page is tested in headless Chromium (playwright-core drives Debian's
+# chromium; no browser download).
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing chromium for the sandbox page tests" >&2
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi

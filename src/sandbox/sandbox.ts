@@ -1,0 +1,352 @@
+import { randomBytes } from 'node:crypto';
+import { posix } from 'node:path';
+import type { ResourceRequirements } from 'kubernetes-types/core/v1.js';
+import { KubeClient } from '../runtime/client/client.js';
+import { ExecError, execInPod } from '../runtime/client/exec.js';
+import { Jobs, Pods } from '../runtime/client/kinds.js';
+import { waitFor } from '../runtime/wait.js';
+import { capOutput, commandArgv, TIMEOUT_EXIT_CODE } from './command.js';
+import { SandboxFileError, SandboxStartError, SandboxStateError } from './errors.js';
+import { trackOpenSandbox, untrackSandbox } from './exit-teardown.js';
+import { DEFAULT_WORKDIR, SANDBOX_CONTAINER, type SandboxJobSpec, sandboxJob } from './job.js';
+import { jobFailure, podProgress } from './pod-state.js';
+import { firstFileOf, tarOf } from './tar.js';
+import { watchUntil } from './watch-until.js';
+
+export const DEFAULT_STARTUP_TIMEOUT_MS = 120_000;
+export const DEFAULT_COMMAND_TIMEOUT_MS = 10 * 60_000;
+/** Output kept per stream of one command; CI logs past this are rarely read. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
+/** Largest file readFile returns. */
+export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
+/** How long teardown waits for the Job and its Pods to be gone. */
+const TEARDOWN_TIMEOUT_MS = 60_000;
+/** Extra time the exec stream gets past the in-pod timeout (which also needs to SIGKILL). */
+const EXEC_GRACE_MS = 10_000;
+
+export interface SandboxOptions {
+  /** Client to use; else one is loaded from `kubeconfig` ($KUBECONFIG, ~/.kube/config, in-cluster). */
+  client?: KubeClient;
+  kubeconfig?: string;
+  resources?: ResourceRequirements;
+  gpus?: number;
+  activeDeadlineSeconds?: number;
+  ttlSecondsAfterFinished?: number;
+  serviceAccountName?: string;
+  /** The sandbox's working directory (an emptyDir), default /workspace. */
+  workdir?: string;
+  labels?: Record<string, string>;
+  nodeSelector?: Record<string, string>;
+  /** Job name prefix; a random suffix is added. */
+  namePrefix?: string;
+  startupTimeoutMs?: number;
+  /** Default timeout of each command. */
+  commandTimeoutMs?: number;
+  maxOutputBytes?: number;
+}
+
+export interface RunCommandOptions {
+  timeoutMs?: number;
+  cwd?: string;
+  env?: Record<string, string>;
+  stdin?: string | Buffer;
+}
+
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  /** The command's exit status; 124 when it was stopped by the timeout. */
+  exitCode: number;
+  timedOut: boolean;
+  truncated: boolean;
+}
+
+type State = 'new' | 'starting' | 'ready' | 'closing' | 'closed';
+
+/**
+ * A sandbox for running commands in Kubernetes: a Job whose single Pod idles while commands are
+ * exec'd into it. `init()` → `runCommand()`/`writeFile()`/`readFile()` → `teardown()`.
+ */
+export class KubernetesSandbox {
+  readonly jobName: string;
+  private state: State = 'new';
+  private client?: KubeClient;
+  private ownsClient = false;
+  private pod?: string;
+  private starting?: Promise<void>;
+  private closing?: Promise<void>;
+
+  constructor(
+    readonly image: string,
+    readonly namespace: string,
+    private readonly options: SandboxOptions = {},
+  ) {
+    if (!image?.trim()) throw new TypeError('KubernetesSandbox: image is required');
+    if (!namespace?.trim()) throw new TypeError('KubernetesSandbox: namespace is required');
+    for (const [name, value] of Object.entries({
+      gpus: options.gpus,
+      activeDeadlineSeconds: options.activeDeadlineSeconds,
+      ttlSecondsAfterFinished: options.ttlSecondsAfterFinished,
+      startupTimeoutMs: options.startupTimeoutMs,
+      commandTimeoutMs: options.commandTimeoutMs,
+      maxOutputBytes: options.maxOutputBytes,
+    })) {
+      const min = name === 'ttlSecondsAfterFinished' || name === 'gpus' ? 0 : 1;
+      if (value !== undefined && (!Number.isInteger(value) || value < min)) {
+        throw new TypeError(`KubernetesSandbox: ${name} must be a whole number ≥ ${min}, got ${value}`);
+      }
+    }
+    this.jobName = `${options.namePrefix ?? 'ci-fixer-sandbox-'}${randomBytes(4).toString('hex')}`;
+  }
+
+  /** The sandbox's Pod, once init() resolved. */
+  get podName(): string | undefined {
+    return this.pod;
+  }
+
+  get kubeconfig(): string | undefined {
+    return this.options.kubeconfig;
+  }
+
+  get workdir(): string {
+    return this.options.workdir ?? DEFAULT_WORKDIR;
+  }
+
+  /** Creates the Job and resolves when its Pod is Running; on failure nothing is left behind. */
+  init(): Promise<void> {
+    if (this.state === 'closing' || this.state === 'closed') {
+      return Promise.reject(new SandboxStateError(`sandbox ${this.jobName} was torn down`));
+    }
+    this.starting ??= this.start();
+    return this.starting;
+  }
+
+  private async start(): Promise<void> {
+    this.state = 'starting';
+    if (this.options.client) this.client = this.options.client;
+    else {
+      this.client = await KubeClient.load(this.options.kubeconfig, { fieldManager: 'ci-fixer' });
+      this.ownsClient = true;
+    }
+    const spec: SandboxJobSpec = {
+      name: this.jobName,
+      namespace: this.namespace,
+      image: this.image,
+      resources: this.options.resources,
+      gpus: this.options.gpus,
+      activeDeadlineSeconds: this.options.activeDeadlineSeconds,
+      ttlSecondsAfterFinished: this.options.ttlSecondsAfterFinished,
+      serviceAccountName: this.options.serviceAccountName,
+      workdir: this.options.workdir,
+      labels: this.options.labels,
+      nodeSelector: this.options.nodeSelector,
+    };
+    trackOpenSandbox(this);
+    try {
+      await this.client.create(sandboxJob(spec));
+    } catch (err) {
+      untrackSandbox(this);
+      this.state = 'closed';
+      this.closeClient();
+      throw new SandboxStartError(
+        `sandbox ${this.namespace}/${this.jobName}: could not create its Job: ${(err as Error).message}`,
+      );
+    }
+    try {
+      this.pod = await this.waitForPod(this.client);
+      this.state = 'ready';
+    } catch (err) {
+      await this.teardown().catch(() => {});
+      throw new SandboxStartError(`sandbox ${this.namespace}/${this.jobName}: ${(err as Error).message}`);
+    }
+  }
+
+  private async waitForPod(client: KubeClient): Promise<string> {
+    const timeoutMs = this.options.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    try {
+      const outcome = await watchUntil(
+        client,
+        Pods,
+        { namespace: this.namespace, labelSelector: `job-name=${this.jobName}`, signal: abort.signal },
+        (pod) => {
+          const p = podProgress(pod);
+          return p.state === 'pending' ? undefined : { pod: pod.metadata?.name ?? '', ...p };
+        },
+      );
+      if (outcome.state === 'failed') throw new Error(outcome.reason);
+      return outcome.pod;
+    } catch (err) {
+      if (!abort.signal.aborted) throw err;
+      throw new Error(await this.startupTimeoutReason(client, timeoutMs));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Why the pod did not come up in time, as precisely as the Job and Pod tell. */
+  private async startupTimeoutReason(client: KubeClient, timeoutMs: number): Promise<string> {
+    const prefix = `its Pod was not Running within ${timeoutMs} ms`;
+    const job = await client.find(Jobs, this.jobName, this.namespace).catch(() => undefined);
+    const finished = job && jobFailure(job);
+    if (finished) return `${prefix}: ${finished}`;
+    const pods = await client
+      .list(Pods, { namespace: this.namespace, labelSelector: `job-name=${this.jobName}` })
+      .catch(() => undefined);
+    if (pods && pods.items.length === 0) {
+      const sa = this.options.serviceAccountName ?? 'ci-fixer-sandbox';
+      return (
+        `${prefix}: the Job created no Pod (does ServiceAccount ${sa} exist in ${this.namespace}? ` +
+        'apply k8s/rbac/k8s.yaml; `kubectl describe job` shows the reason)'
+      );
+    }
+    const phase = pods?.items[0]?.status?.phase;
+    return `${prefix} (pod ${pods?.items[0]?.metadata?.name ?? '?'} is ${phase ?? 'Pending'})`;
+  }
+
+  private ready(): { client: KubeClient; pod: string } {
+    if (this.state !== 'ready' || !this.client || !this.pod) {
+      throw new SandboxStateError(
+        this.state === 'new' || this.state === 'starting'
+          ? `sandbox ${this.jobName} is not initialised: await init() first`
+          : `sandbox ${this.jobName} was torn down`,
+      );
+    }
+    return { client: this.client, pod: this.pod };
+  }
+
+  /**
+   * Runs a shell command line in the sandbox and resolves when it has finished. A non-zero exit
+   * is returned, not thrown; at the timeout the command and its children are stopped.
+   */
+  async runCommand(command: string, opts: RunCommandOptions = {}): Promise<CommandResult> {
+    const { client, pod } = this.ready();
+    const timeoutMs = opts.timeoutMs ?? this.options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    const cap = this.options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    const argv = commandArgv({ command, cwd: opts.cwd, env: opts.env, timeoutMs });
+    const started = performance.now();
+    const r = await this.exec(client, pod, argv, {
+      stdin: opts.stdin,
+      timeoutMs: timeoutMs + EXEC_GRACE_MS,
+      maxOutputBytes: cap,
+    });
+    // 124 (TERM) or 137 (the follow-up KILL) from `timeout`, once the time is really up.
+    const timedOut =
+      (r.exitCode === TIMEOUT_EXIT_CODE || r.exitCode === 137) && performance.now() - started >= timeoutMs;
+    let stderr = capOutput(r.stderr, cap, r.truncated);
+    if (timedOut) stderr += `\n[command timed out after ${timeoutMs} ms and was stopped]\n`;
+    return {
+      stdout: capOutput(r.stdout, cap, r.truncated),
+      stderr,
+      exitCode: timedOut ? TIMEOUT_EXIT_CODE : r.exitCode,
+      timedOut,
+      truncated: r.truncated,
+    };
+  }
+
+  private async exec(
+    client: KubeClient,
+    pod: string,
+    argv: string[],
+    opts: { stdin?: string | Buffer; timeoutMs: number; maxOutputBytes: number },
+  ) {
+    try {
+      return await execInPod(client, this.namespace, pod, argv, { container: SANDBOX_CONTAINER, ...opts });
+    } catch (err) {
+      if (err instanceof ExecError) {
+        throw new SandboxStateError(`sandbox ${this.jobName}: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+
+  /** Writes a file (parent directories created) by extracting a one-file tar archive in the pod. */
+  async writeFile(path: string, content: string | Buffer, opts: { mode?: number } = {}): Promise<void> {
+    const { client, pod } = this.ready();
+    const target = posix.resolve(this.workdir, path);
+    const archive = await tarOf(posix.basename(target), Buffer.from(content), opts.mode);
+    const r = await this.exec(
+      client,
+      pod,
+      ['sh', '-c', 'mkdir -p -- "$1" && tar -x -m -o -f - -C "$1"', 'sh', posix.dirname(target)],
+      { stdin: archive, timeoutMs: DEFAULT_STARTUP_TIMEOUT_MS, maxOutputBytes: 64 * 1024 },
+    );
+    if (r.exitCode !== 0) {
+      throw new SandboxFileError(`writeFile ${target}: ${r.stderr.trim() || `tar exited ${r.exitCode}`}`);
+    }
+  }
+
+  /** Reads a regular file as UTF-8 text. */
+  async readFile(path: string): Promise<string> {
+    return (await this.readFileBytes(path)).toString('utf8');
+  }
+
+  /** Reads a regular file, packed with tar in the pod (and base64, as exec output is text). */
+  async readFileBytes(path: string, opts: { maxBytes?: number } = {}): Promise<Buffer> {
+    const { client, pod } = this.ready();
+    const target = posix.resolve(this.workdir, path);
+    const maxBytes = opts.maxBytes ?? DEFAULT_MAX_FILE_BYTES;
+    const script =
+      'if [ ! -f "$1/$2" ]; then echo "no such file" >&2; exit 2; fi; ' +
+      'if [ ! -r "$1/$2" ]; then echo "not readable" >&2; exit 2; fi; ' +
+      'tar -c -f - -C "$1" -- "$2" | base64';
+    const r = await this.exec(
+      client,
+      pod,
+      ['sh', '-c', script, 'sh', posix.dirname(target), posix.basename(target)],
+      {
+        timeoutMs: DEFAULT_STARTUP_TIMEOUT_MS,
+        maxOutputBytes: Math.ceil(((maxBytes + 64 * 1024) * 4) / 3) + 1,
+      },
+    );
+    if (r.exitCode !== 0) {
+      throw new SandboxFileError(`readFile ${target}: ${r.stderr.trim() || `tar exited ${r.exitCode}`}`);
+    }
+    if (r.truncated) throw new SandboxFileError(`readFile ${target}: larger than ${maxBytes} bytes`);
+    const { content } = await firstFileOf(Buffer.from(r.stdout, 'base64'));
+    return content;
+  }
+
+  /**
+   * Deletes the Job and, through the garbage collector, its Pods, and waits until both are gone.
+   * Safe to call more than once, concurrently, or on a sandbox that never started.
+   */
+  teardown(): Promise<void> {
+    if (!this.closing && (this.state === 'new' || this.state === 'closed')) {
+      this.state = 'closed';
+      return Promise.resolve();
+    }
+    this.closing ??= this.close();
+    return this.closing;
+  }
+
+  private async close(): Promise<void> {
+    this.state = 'closing';
+    const client = this.client;
+    try {
+      if (!client) return;
+      await client.delete(Jobs, this.jobName, this.namespace, { propagationPolicy: 'Background' });
+      const selector = `job-name=${this.jobName}`;
+      await waitFor(
+        async () =>
+          !(await client.find(Jobs, this.jobName, this.namespace)) &&
+          (await client.list(Pods, { namespace: this.namespace, labelSelector: selector })).items.length ===
+            0,
+        {
+          description: `Job ${this.namespace}/${this.jobName} and its Pods to be deleted`,
+          timeoutMs: TEARDOWN_TIMEOUT_MS,
+        },
+      );
+    } finally {
+      this.state = 'closed';
+      untrackSandbox(this);
+      this.closeClient();
+    }
+  }
+
+  private closeClient(): void {
+    if (this.ownsClient) this.client?.close();
+    this.ownsClient = false;
+  }
+}

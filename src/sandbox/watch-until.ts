@@ -1,0 +1,54 @@
+import { createInterface } from 'node:readline';
+import type { KubeClient } from '../runtime/client/client.js';
+import type { Kind, KubeObject, WatchEvent } from '../runtime/client/types.js';
+
+export interface WatchUntilOptions {
+  namespace: string;
+  labelSelector: string;
+  signal: AbortSignal;
+}
+
+/**
+ * Lists then watches the objects matching a selector and resolves with the first non-undefined
+ * value `decide` returns for one of them. A one-shot wait (not an informer): it re-lists when a
+ * watch ends and stops when `signal` aborts.
+ */
+export async function watchUntil<T extends KubeObject, R>(
+  client: KubeClient,
+  k: Kind<T>,
+  opts: WatchUntilOptions,
+  decide: (obj: T) => R | undefined,
+): Promise<R> {
+  for (;;) {
+    opts.signal.throwIfAborted();
+    const list = await client.list(k, { namespace: opts.namespace, labelSelector: opts.labelSelector });
+    for (const item of list.items) {
+      const r = decide(item);
+      if (r !== undefined) return r;
+    }
+    const stream = await client.watchStream(k, {
+      namespace: opts.namespace,
+      labelSelector: opts.labelSelector,
+      resourceVersion: list.metadata.resourceVersion,
+      allowWatchBookmarks: false,
+      timeoutSeconds: 60,
+      signal: opts.signal,
+    });
+    try {
+      for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+        if (!line) continue;
+        const event = JSON.parse(line) as WatchEvent<T>;
+        // ERROR (e.g. 410 Gone) ends this watch; the loop re-lists.
+        if (event.type === 'ERROR') break;
+        if (event.type === 'DELETED') continue;
+        const r = decide(event.object);
+        if (r !== undefined) return r;
+      }
+    } catch (err) {
+      opts.signal.throwIfAborted();
+      throw err;
+    } finally {
+      stream.destroy();
+    }
+  }
+}

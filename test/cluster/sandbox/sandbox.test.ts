@@ -1,0 +1,218 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Jobs, Pods } from '../../../src/runtime/client/kinds.js';
+import { waitFor } from '../../../src/runtime/wait.js';
+import {
+  KubernetesSandbox,
+  SandboxFileError,
+  SandboxStartError,
+  SandboxStateError,
+} from '../../../src/sandbox/index.js';
+import { testClient } from '../../support/cluster.js';
+import { sandboxNamespace, workdir } from './support.js';
+
+const IMAGE = 'nikolaik/python-nodejs:python3.11-nodejs20-bullseye';
+
+describe('KubernetesSandbox', () => {
+  test('init creates the seed Job and a Running pod; commands return stdout, stderr and exit codes', async (t) => {
+    const client = await testClient(t);
+    const { ns, app } = await sandboxNamespace(t, client);
+    const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, workdir: await workdir() });
+    t.after(() => sandbox.teardown());
+    await sandbox.init();
+
+    const job = await client.get(Jobs, sandbox.jobName, ns);
+    assert.equal(job.metadata?.labels?.['app'], 'ci-fixer-sandbox');
+    assert.equal(job.spec?.ttlSecondsAfterFinished, 300);
+    assert.equal(job.spec?.backoffLimit, 0);
+    const pod = await client.get(Pods, sandbox.podName!, ns);
+    assert.equal(pod.status?.phase, 'Running');
+    assert.equal(pod.spec?.serviceAccountName, 'ci-fixer-sandbox');
+    assert.equal(pod.spec?.automountServiceAccountToken, false);
+
+    const hello = await sandbox.runCommand('echo "Hello from K8s sandbox!"');
+    assert.deepEqual(hello, {
+      stdout: 'Hello from K8s sandbox!\n',
+      stderr: '',
+      exitCode: 0,
+      timedOut: false,
+      truncated: false,
+    });
+    const failing = await sandbox.runCommand('echo out; echo err >&2; exit 7');
+    assert.equal(failing.stdout, 'out\n');
+    assert.equal(failing.stderr, 'err\n');
+    assert.equal(failing.exitCode, 7);
+
+    const dir = await workdir();
+    const withOptions = await sandbox.runCommand('pwd; echo "$NAME"; tr a-z A-Z', {
+      cwd: dir,
+      env: { NAME: 'sandbox' },
+      stdin: 'from stdin',
+    });
+    assert.equal(withOptions.stdout, `${dir}\nsandbox\nFROM STDIN`);
+
+    // The Pod stays Running between commands: the simulated kubelet does not complete it.
+    assert.equal((await client.get(Pods, sandbox.podName!, ns)).status?.phase, 'Running');
+  });
+
+  test('a command that outlives its timeout is stopped, with its children, and reported', async (t) => {
+    const client = await testClient(t);
+    const { ns, app } = await sandboxNamespace(t, client);
+    const dir = await workdir();
+    const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, workdir: dir });
+    t.after(() => sandbox.teardown());
+    await sandbox.init();
+    const r = await sandbox.runCommand('echo started; sleep 300 & echo $! > child.pid; wait', {
+      cwd: dir,
+      timeoutMs: 1000,
+    });
+    assert.equal(r.timedOut, true);
+    assert.equal(r.exitCode, 124);
+    assert.equal(r.stdout, 'started\n');
+    assert.match(r.stderr, /timed out after 1000 ms/);
+    const pid = (await sandbox.readFile(`${dir}/child.pid`)).trim();
+    await waitFor(async () => (await sandbox.runCommand(`kill -0 ${pid}`)).exitCode !== 0, {
+      description: `the background sleep (pid ${pid}) to be gone`,
+      timeoutMs: 15_000,
+    });
+  });
+
+  test('output beyond the cap is cut with a marker', async (t) => {
+    const client = await testClient(t);
+    const { ns, app } = await sandboxNamespace(t, client);
+    const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, maxOutputBytes: 1000 });
+    t.after(() => sandbox.teardown());
+    await sandbox.init();
+    const r = await sandbox.runCommand('head -c 5000 /dev/zero | tr "\\0" x; echo done >&2');
+    assert.equal(r.truncated, true);
+    assert.ok(r.stdout.startsWith('x'.repeat(1000)));
+    assert.match(r.stdout, /\[output truncated: only the first 1000 bytes were kept\]/);
+    assert.equal(r.stderr, 'done\n');
+  });
+
+  test('writeFile and readFile move text and binary files through tar', async (t) => {
+    const client = await testClient(t);
+    const { ns, app } = await sandboxNamespace(t, client);
+    const dir = await workdir();
+    const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, workdir: dir });
+    t.after(() => sandbox.teardown());
+    await sandbox.init();
+
+    await sandbox.writeFile('src/nested/app.py', 'print("hi")\n');
+    assert.equal(
+      (await sandbox.runCommand('python3 src/nested/app.py || cat src/nested/app.py', { cwd: dir })).exitCode,
+      0,
+    );
+    assert.equal(await sandbox.readFile(`${dir}/src/nested/app.py`), 'print("hi")\n');
+    const bytes = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) % 256));
+    await sandbox.writeFile('blob.bin', bytes);
+    assert.deepEqual(await sandbox.readFileBytes('blob.bin'), bytes);
+    assert.equal((await sandbox.runCommand('wc -c < blob.bin', { cwd: dir })).stdout.trim(), '70000');
+    await assert.rejects(sandbox.readFile('missing.txt'), (err: Error) => {
+      assert.ok(err instanceof SandboxFileError);
+      assert.match(err.message, /missing\.txt: no such file/);
+      return true;
+    });
+  });
+
+  test('teardown deletes the Job and its Pods, is idempotent, and ends the sandbox', async (t) => {
+    const client = await testClient(t);
+    const { ns, app } = await sandboxNamespace(t, client);
+    const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app });
+    await sandbox.init();
+    const pod = sandbox.podName!;
+    await Promise.all([sandbox.teardown(), sandbox.teardown()]);
+    assert.equal(await client.find(Jobs, sandbox.jobName, ns), undefined);
+    assert.equal(await client.find(Pods, pod, ns), undefined);
+    await sandbox.teardown();
+    await assert.rejects(sandbox.runCommand('true'), SandboxStateError);
+    await assert.rejects(sandbox.init(), SandboxStateError);
+    // A sandbox that never started tears down without a call to the cluster.
+    await new KubernetesSandbox(IMAGE, ns, { client: app }).teardown();
+  });
+
+  test('a finished sandbox Job is removed by its TTL', async (t) => {
+    const client = await testClient(t);
+    const { ns, app } = await sandboxNamespace(t, client);
+    // The Job ends at its deadline (DeadlineExceeded); the TTL controller then deletes it.
+    const sandbox = new KubernetesSandbox(IMAGE, ns, {
+      client: app,
+      activeDeadlineSeconds: 4,
+      ttlSecondsAfterFinished: 1,
+    });
+    t.after(() => sandbox.teardown());
+    await sandbox.init();
+    await waitFor(
+      async () =>
+        (await client.find(Jobs, sandbox.jobName, ns))?.status?.conditions?.some((c) => c.type === 'Failed'),
+      { description: 'the Job to fail at its deadline', timeoutMs: 30_000 },
+    );
+    await waitFor(
+      async () =>
+        !(await client.find(Jobs, sandbox.jobName, ns)) &&
+        (await client.list(Pods, { namespace: ns, labelSelector: `job-name=${sandbox.jobName}` })).items
+          .length === 0,
+      { description: 'the TTL controller to delete the finished Job and its Pods', timeoutMs: 60_000 },
+    );
+  });
+
+  test('an unschedulable sandbox is refused with the reason and leaves nothing behind', async (t) => {
+    const client = await testClient(t);
+    const { ns, app } = await sandboxNamespace(t, client);
+    const sandbox = new KubernetesSandbox(IMAGE, ns, {
+      client: app,
+      resources: { requests: { cpu: '1000' } },
+    });
+    await assert.rejects(sandbox.init(), (err: Error) => {
+      assert.ok(err instanceof SandboxStartError, String(err));
+      assert.match(err.message, /cannot be scheduled: .*Insufficient cpu/);
+      return true;
+    });
+    assert.equal((await client.list(Jobs, { namespace: ns })).items.length, 0);
+    assert.equal((await client.list(Pods, { namespace: ns })).items.length, 0);
+  });
+
+  test('without the sandbox ServiceAccount, init times out naming what is missing', async (t) => {
+    const client = await testClient(t);
+    const { ns, app } = await sandboxNamespace(t, client);
+    const sandbox = new KubernetesSandbox(IMAGE, ns, {
+      client: app,
+      serviceAccountName: 'no-such-account',
+      startupTimeoutMs: 3000,
+    });
+    await assert.rejects(sandbox.init(), /created no Pod \(does ServiceAccount no-such-account exist/);
+    assert.equal(await client.find(Jobs, sandbox.jobName, ns), undefined);
+  });
+
+  test('a GPU sandbox lands on the GPU node', async (t) => {
+    const client = await testClient(t);
+    const { ns, app } = await sandboxNamespace(t, client);
+    const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, gpus: 1 });
+    t.after(() => sandbox.teardown());
+    await sandbox.init();
+    assert.equal((await client.get(Pods, sandbox.podName!, ns)).spec?.nodeName, 'tutti-gpu-0');
+  });
+
+  test('10 sandboxes at once each run their own command', async (t) => {
+    const client = await testClient(t);
+    const { ns, app } = await sandboxNamespace(t, client);
+    const sandboxes = Array.from({ length: 10 }, () => new KubernetesSandbox(IMAGE, ns, { client: app }));
+    t.after(() => Promise.all(sandboxes.map((s) => s.teardown())));
+    const outputs = await Promise.all(
+      sandboxes.map(async (s, i) => {
+        await s.init();
+        return (await s.runCommand(`echo sandbox-${i}`)).stdout;
+      }),
+    );
+    assert.deepEqual(
+      outputs,
+      sandboxes.map((_, i) => `sandbox-${i}\n`),
+    );
+    assert.equal(new Set(sandboxes.map((s) => s.podName)).size, 10);
+    await Promise.all(sandboxes.map((s) => s.teardown()));
+    assert.equal(
+      (await client.list(Jobs, { namespace: ns, labelSelector: 'app=ci-fixer-sandbox' })).items.length,
+      0,
+    );
+  });
+});

@@ -1,0 +1,51 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import type { KubeClient } from '../../../src/runtime/client/client.js';
+import { Namespaces } from '../../../src/runtime/client/kinds.js';
+import type { KubeObject } from '../../../src/runtime/client/types.js';
+import { testNamespace } from '../../support/cluster.js';
+
+export const RBAC_MANIFEST = join(import.meta.dirname, '../../../k8s/rbac/k8s.yaml');
+
+/** The objects of k8s/rbac/k8s.yaml, moved to `namespace` (as `kubectl apply -n` would need). */
+export async function rbacObjects(namespace: string): Promise<KubeObject[]> {
+  const { readFile } = await import('node:fs/promises');
+  const docs = parseAllDocuments(await readFile(RBAC_MANIFEST, 'utf8')).map((d) => d.toJS() as KubeObject);
+  return JSON.parse(JSON.stringify(docs).replaceAll('"namespace":"default"', `"namespace":"${namespace}"`));
+}
+
+export async function applyRbac(client: KubeClient, namespace: string): Promise<void> {
+  for (const obj of await rbacObjects(namespace)) await client.apply(obj);
+}
+
+/** A client speaking as the ci-fixer-app ServiceAccount, so tests prove the Role is enough. */
+export function asApp(client: KubeClient, namespace: string): KubeClient {
+  return client.impersonating({
+    user: `system:serviceaccount:${namespace}:ci-fixer-app`,
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
+  });
+}
+
+/**
+ * A namespace enforcing the restricted Pod Security profile, with the seed's RBAC applied;
+ * returns it with a client acting as ci-fixer-app.
+ */
+export async function sandboxNamespace(
+  t: TestContext,
+  client: KubeClient,
+): Promise<{ ns: string; app: KubeClient }> {
+  const ns = await testNamespace(t, client, 'sb');
+  await client.patch(Namespaces, ns, undefined, {
+    metadata: { labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
+  });
+  await applyRbac(client, ns);
+  return { ns, app: asApp(client, ns) };
+}
+
+/** A scratch directory standing in for the sandbox's /workspace (kwok's exec runs on this machine). */
+export function workdir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'sandbox-work-'));
+}
