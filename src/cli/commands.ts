@@ -2,6 +2,7 @@ import { conductorCommands } from '../conductor/cli.js';
 import { gitopsCommands } from '../gitops/cli.js';
 import { hourglassCommands } from '../hourglass/cli.js';
 import { plannerCommands } from '../planner/cli.js';
+import { sandboxCommands } from '../sandbox/cli.js';
 import { clusterCommands } from './cluster.js';
 import type { Command } from './command.js';
 import { operatorCommand } from './operator.js';
@@ -16,4 +17,5 @@ export const commands: Command[] = [
   ...hourglassCommands,
   ...conductorCommands,
   ...plannerCommands,
+  ...sandboxCommands,
 ];

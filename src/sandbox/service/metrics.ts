@@ -1,0 +1,42 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RunScheduler } from './runs.js';
+
+/** The ci-fixer's own metrics, in a registry per service so several can run in one process. */
+export function serviceMetrics(scheduler: () => RunScheduler) {
+  const registry = new Registry();
+  const runsTotal = new Counter({
+    name: 'ci_fixer_runs_total',
+    help: 'CI runs finished, by result (succeeded, failed, error).',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const runDuration = new Histogram({
+    name: 'ci_fixer_run_duration_seconds',
+    help: 'Time from a run starting (sandbox creation) to its result.',
+    buckets: [1, 2, 5, 10, 30, 60, 120, 300, 600, 1800],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'ci_fixer_runs_active',
+    help: 'Runs with a sandbox right now.',
+    registers: [registry],
+    collect() {
+      this.set(scheduler().activeCount);
+    },
+  });
+  new Gauge({
+    name: 'ci_fixer_runs_queued',
+    help: 'Runs waiting for a free sandbox slot.',
+    registers: [registry],
+    collect() {
+      this.set(scheduler().queuedCount);
+    },
+  });
+  return {
+    registry,
+    runFinished(result: string, seconds: number) {
+      runsTotal.inc({ result });
+      runDuration.observe(seconds);
+    },
+  };
+}

@@ -1,0 +1,250 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, type TestContext, test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { Jobs } from '../../../src/runtime/client/kinds.js';
+import { waitFor } from '../../../src/runtime/wait.js';
+import type { Run, RunEvent } from '../../../src/sandbox/service/runs.js';
+import { CiFixerService, type CiFixerServiceOptions } from '../../../src/sandbox/service/server.js';
+import { testClient } from '../../support/cluster.js';
+import { sandboxNamespace, workdir } from './support.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+async function startService(
+  t: TestContext,
+  extra: Partial<CiFixerServiceOptions> = {},
+): Promise<{
+  base: string;
+  ns: string;
+  service: CiFixerService;
+  client: Awaited<ReturnType<typeof testClient>>;
+}> {
+  const client = await testClient(t);
+  const { ns, app } = await sandboxNamespace(t, client);
+  const dir = await workdir();
+  const service = new CiFixerService({
+    client: app,
+    namespace: ns,
+    port: 0,
+    host: '127.0.0.1',
+    workdir: dir,
+    ...extra,
+  });
+  const port = await service.start();
+  t.after(() => service.stop());
+  return { base: `http://127.0.0.1:${port}`, ns, service, client };
+}
+
+async function post(base: string, body: unknown, raw?: string) {
+  const res = await fetch(`${base}/api/runs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: raw ?? JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** Reads a run's server-sent events until its end event. */
+async function events(base: string, id: string): Promise<RunEvent[]> {
+  const res = await fetch(`${base}/api/runs/${id}/events`);
+  assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+  const out: RunEvent[] = [];
+  let buffer = '';
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body!) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let i = buffer.indexOf('\n\n');
+    while (i >= 0) {
+      const data = buffer
+        .slice(0, i)
+        .split('\n')
+        .find((l) => l.startsWith('data: '));
+      if (data) out.push(JSON.parse(data.slice(6)) as RunEvent);
+      buffer = buffer.slice(i + 2);
+      i = buffer.indexOf('\n\n');
+    }
+  }
+  return out;
+}
+
+/** A git repository on this machine, which the sandbox (kwok's exec runs here) can clone. */
+async function gitRepo(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'sandbox-repo-'));
+  await writeFile(join(dir, 'README.md'), 'hello from the repository\n');
+  const git = (...args: string[]) =>
+    execFileSync('git', args, {
+      cwd: dir,
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: 't',
+        GIT_AUTHOR_EMAIL: 't@e',
+        GIT_COMMITTER_NAME: 't',
+        GIT_COMMITTER_EMAIL: 't@e',
+      },
+    });
+  git('init', '-q', '-b', 'main');
+  git('add', '.');
+  git('commit', '-q', '-m', 'initial');
+  return `file://${dir}`;
+}
+
+describe('ci-fixer service', () => {
+  test('a run clones the repository, runs commands in order and stops at the first failure', async (t) => {
+    const { base, ns, client } = await startService(t);
+    const repo = await gitRepo();
+    const created = await post(base, {
+      repo,
+      commands: ['cat README.md', 'echo broken >&2; exit 3', 'echo never'],
+    });
+    assert.equal(created.status, 201);
+    const id = created.body['id'] as string;
+
+    const stream = await events(base, id);
+    const steps = stream.filter((e) => e.type === 'step-end');
+    assert.deepEqual(
+      steps.map((e) => [e.status, e.exitCode]),
+      [
+        ['succeeded', 0],
+        ['succeeded', 0],
+        ['failed', 3],
+        ['skipped', undefined],
+      ],
+    );
+    assert.ok(
+      stream.some((e) => e.type === 'output' && e.index === 1 && e.text === 'hello from the repository\n'),
+    );
+    assert.ok(
+      stream.some(
+        (e) => e.type === 'output' && e.index === 2 && e.stream === 'stderr' && e.text === 'broken\n',
+      ),
+    );
+    assert.deepEqual(stream.at(-1), { type: 'end', status: 'failed' });
+
+    const run = (await (await fetch(`${base}/api/runs/${id}`)).json()) as Run;
+    assert.equal(run.status, 'failed');
+    assert.equal(run.steps[0]?.command, `git clone --depth 1 ${repo} .`);
+    assert.equal(run.steps[3]?.status, 'skipped');
+    const list = (await (await fetch(`${base}/api/runs`)).json()) as {
+      runs: { id: string; status: string }[];
+    };
+    assert.deepEqual(
+      list.runs.map((r) => [r.id, r.status]),
+      [[id, 'failed']],
+    );
+    // A late subscriber gets the whole history.
+    assert.deepEqual(await events(base, id), stream);
+    // The sandbox is gone once the run ended.
+    await waitFor(async () => (await client.list(Jobs, { namespace: ns })).items.length === 0, {
+      description: 'the run sandbox Job to be deleted',
+      timeoutMs: 30_000,
+    });
+
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    assert.equal((await fetch(`${base}/readyz`)).status, 200);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /ci_fixer_runs_total\{result="failed"\} 1/);
+    await waitFor(async () => /ci_fixer_runs_active 0/.test(await (await fetch(`${base}/metrics`)).text()), {
+      description: 'the sandbox slot to be free again (ci_fixer_runs_active 0)',
+      timeoutMs: 30_000,
+    });
+    assert.match(metrics, /process_cpu_user_seconds_total/);
+  });
+
+  test('bad requests get 400 naming the field; unknown runs 404', async (t) => {
+    const { base } = await startService(t);
+    for (const [body, field] of [
+      [{}, 'commands'],
+      [{ commands: [] }, 'commands'],
+      [{ commands: ['ok', ''] }, 'commands[1]'],
+      [{ commands: ['ok'], image: 'UPPER CASE' }, 'image'],
+      [{ commands: ['ok'], repo: 'not a url' }, 'repo'],
+    ] as const) {
+      const r = await post(base, body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.equal(r.body['field'], field);
+      assert.match(r.body['error'] as string, new RegExp(`^${field.replace(/[[\]]/g, '\\$&')}: `));
+    }
+    const invalidJson = await post(base, undefined, '{"commands": [');
+    assert.equal(invalidJson.status, 400);
+    assert.equal(invalidJson.body['field'], 'body');
+    assert.equal((await fetch(`${base}/api/runs/run-nope`)).status, 404);
+    assert.equal((await fetch(`${base}/api/runs/run-nope/events`)).status, 404);
+  });
+
+  test('at most maxConcurrent sandboxes run at once; the rest queue, and a full queue answers 429', async (t) => {
+    const gate = await workdir();
+    const { base, ns, client } = await startService(t, { maxConcurrent: 2, maxQueued: 3 });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await post(base, {
+        commands: [`while [ ! -f ${gate}/go ]; do sleep 0.1; done; echo run-${i}`],
+      });
+      assert.equal(r.status, 201);
+      ids.push(r.body['id'] as string);
+    }
+    const full = await post(base, { commands: ['true'] });
+    assert.equal(full.status, 429);
+
+    const statuses = async () =>
+      ((await (await fetch(`${base}/api/runs`)).json()) as { runs: { id: string; status: string }[] }).runs;
+    await waitFor(
+      async () => {
+        const runs = await statuses();
+        return runs.filter((r) => r.status === 'running').length === 2 ? runs : undefined;
+      },
+      { description: 'two runs to be running', timeoutMs: 30_000 },
+    );
+    const queued = (await statuses()).filter((r) => r.status === 'queued').map((r) => r.id);
+    assert.deepEqual(queued.sort(), ids.slice(2).sort(), 'the later runs wait, in order');
+    assert.ok((await client.list(Jobs, { namespace: ns })).items.length <= 2);
+
+    await writeFile(join(gate, 'go'), '');
+    const outputs = await Promise.all(ids.map((id) => events(base, id)));
+    outputs.forEach((stream, i) => {
+      assert.deepEqual(stream.at(-1), { type: 'end', status: 'succeeded' });
+      assert.ok(stream.some((e) => e.type === 'output' && e.text === `run-${i}\n`));
+    });
+  });
+
+  test('the web page starts a run and streams its output in Chromium', async (t) => {
+    const { base } = await startService(t);
+    const userDataDir = await mkdtemp(join(tmpdir(), 'sandbox-chromium-'));
+    const browser = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    t.after(() => browser.close());
+    const page = await browser.newPage();
+    await page.goto(base);
+    await page.fill('textarea[name=commands]', 'echo hello-from-the-browser\necho second-step >&2');
+    await page.click('button[type=submit]');
+    await page.waitForFunction("document.getElementById('run-status').textContent === 'succeeded'", null, {
+      timeout: 60_000,
+    });
+    const output = await page.textContent('#output');
+    assert.match(output ?? '', /\$ echo hello-from-the-browser\nhello-from-the-browser\n\[exit 0\]/);
+    assert.match(output ?? '', /second-step/);
+    await page.waitForSelector('#runs li .status.succeeded', { timeout: 10_000 });
+    assert.equal(await page.locator('#runs li').count(), 1);
+
+    // A bad request shows the server's message naming the field.
+    await page.fill('input[name=image]', 'Bad Image');
+    await page.click('button[type=submit]');
+    await page.waitForFunction("/^image: /.test(document.getElementById('form-error').textContent)", null, {
+      timeout: 10_000,
+    });
+  });
+});
