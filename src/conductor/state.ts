@@ -36,6 +36,8 @@ export class StateStore {
   private pending = new Map<string, FileRecord>();
   private writing?: Promise<void>;
   private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  /** The file as last read or written, keyed by mtime and size: rereads cost a stat when unchanged. */
+  private cached?: { mtimeMs: number; size: number; files: Record<string, FileRecord> };
 
   constructor(readonly dir: string) {}
 
@@ -54,7 +56,7 @@ export class StateStore {
     sha256: string,
     opts: { reread?: boolean } = {},
   ): Promise<FileRecord | undefined> {
-    if (opts.reread) this.files = { ...(await this.readDisk()), ...Object.fromEntries(this.pending) };
+    if (opts.reread) this.files = await this.readDisk();
     const rec = this.pending.get(file) ?? this.files[file];
     return rec && rec.sha256 === sha256 ? rec : undefined;
   }
@@ -79,6 +81,8 @@ export class StateStore {
           const doc: StateDocument = { version: 1, files: merged };
           await writeFileAtomic(this.path, `${JSON.stringify(doc, null, 1)}\n`);
           this.files = merged;
+          const info = await stat(this.path);
+          this.cached = { mtimeMs: info.mtimeMs, size: info.size, files: merged };
         });
         for (const w of waiters) w.resolve();
       } catch (err) {
@@ -93,7 +97,11 @@ export class StateStore {
 
   private async readDisk(): Promise<Record<string, FileRecord>> {
     let text: string;
+    let info: Awaited<ReturnType<typeof stat>>;
     try {
+      info = await stat(this.path);
+      const c = this.cached;
+      if (c && c.mtimeMs === info.mtimeMs && c.size === info.size) return c.files;
       text = await readFile(this.path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
@@ -101,7 +109,9 @@ export class StateStore {
     }
     try {
       const doc = JSON.parse(text) as StateDocument;
-      return doc.files ?? {};
+      // The stat from before the read: a write in between only makes the next read miss the cache.
+      this.cached = { mtimeMs: info.mtimeMs, size: info.size, files: doc.files ?? {} };
+      return this.cached.files;
     } catch (err) {
       throw new Error(
         `${this.path} is not valid JSON (${(err as Error).message}); move it aside to start afresh`,
