@@ -252,6 +252,8 @@ export class Informer<T extends KubeObject = KubeObject> {
    * (the server ended a watch that ran its course), 'early-close', 'silent' or 'expired' (410).
    */
   private async watch(signal: AbortSignal): Promise<'healthy-close' | 'early-close' | 'silent' | 'expired'> {
+    // Stopped while the list was finishing: an abort listener added now would never fire.
+    signal.throwIfAborted();
     const watchAbort = new AbortController();
     const onAbort = () => watchAbort.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });

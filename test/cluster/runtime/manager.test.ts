@@ -7,6 +7,7 @@ import { ConfigMaps, CustomResourceDefinitions } from '../../../src/runtime/clie
 import { kind } from '../../../src/runtime/client/types.js';
 import { type Condition, findCondition, setCondition } from '../../../src/runtime/conditions.js';
 import { installCrds } from '../../../src/runtime/crds.js';
+import { Informer } from '../../../src/runtime/informer.js';
 import { Manager } from '../../../src/runtime/manager.js';
 import { addFinalizer, removeFinalizer, updateStatus } from '../../../src/runtime/objects.js';
 import { TerminalError } from '../../../src/runtime/reconcile.js';
@@ -26,6 +27,21 @@ function parseMetrics(text: string): Map<string, number> {
 }
 
 describe('manager', () => {
+  test('an informer stopped right after it synced stops at once (no watch left hanging)', async (t) => {
+    const admin = await testClient(t);
+    const ns = await testNamespace(t, admin, 'stop');
+    for (let round = 0; round < 3; round++) {
+      const informer = new Informer(admin, ConfigMaps, { namespace: ns });
+      informer.start();
+      await informer.waitForSync();
+      const stopped = await Promise.race([
+        informer.stop().then(() => 'stopped' as const),
+        new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 10_000).unref()),
+      ]);
+      assert.equal(stopped, 'stopped', `round ${round}: stop() did not return within 10 s`);
+    }
+  });
+
   test('/readyz fails until the caches sync; /metrics reports reconciles with controller-runtime names', async (t) => {
     const admin = await testClient(t);
     const ns = await testNamespace(t, admin, 'mgr');
