@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
 import { chromium } from 'playwright-core';
+import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { Jobs } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import type { Run, RunEvent } from '../../../src/sandbox/service/runs.js';
@@ -21,9 +22,10 @@ async function startService(
   base: string;
   ns: string;
   service: CiFixerService;
-  client: Awaited<ReturnType<typeof testClient>>;
+  client: KubeClient;
 }> {
-  const client = await testClient(t);
+  // Closed after the service stopped: stop() waits for runs to tear their sandboxes down.
+  const client = await testClient(undefined);
   const { ns, app } = await sandboxNamespace(t, client);
   const dir = await workdir();
   const service = new CiFixerService({
@@ -35,7 +37,10 @@ async function startService(
     ...extra,
   });
   const port = await service.start();
-  t.after(() => service.stop());
+  t.after(async () => {
+    await service.stop();
+    client.close();
+  });
   return { base: `http://127.0.0.1:${port}`, ns, service, client };
 }
 
