@@ -1,0 +1,89 @@
+import type { Goal, PlanState } from '../state.js';
+import type { TraceStore } from '../trace/store.js';
+import { LatencyModel, type LatencySample, proportionalLatency } from './latency-model.js';
+
+/** CPU requested per pod: the sum over its containers (millicores). */
+export function podCpu(state: PlanState): number {
+  let cpu = 0;
+  for (const c in state.cpu) cpu += state.cpu[c]!.request;
+  return cpu;
+}
+
+/** The observed throughput, from the goal's throughput objective; undefined when none is observed. */
+export function throughputOf(state: PlanState, goal: Goal): number | undefined {
+  for (const name in goal) if (goal[name]!.type === 'throughput') return state.objectives[name];
+  return undefined;
+}
+
+/**
+ * The latency objectives of one intent as the workload is resized: a fitted LatencyModel per
+ * objective once the traces hold enough samples, the proportional prior before. `effect` refits
+ * from the trace store and records each model it fitted.
+ */
+export class LatencyPredictor {
+  private readonly models = new Map<string, LatencyModel>();
+
+  constructor(
+    private readonly actuator: string,
+    private readonly traces: TraceStore,
+    private readonly lookBack: number,
+  ) {}
+
+  /** Whether every latency objective of the goal has a fitted model (and a throughput to feed it). */
+  modelled(state: PlanState, goal: Goal): boolean {
+    if (throughputOf(state, goal) === undefined) return false;
+    for (const name in goal)
+      if (goal[name]!.type === 'latency' && !this.models.has(`${state.intent}\0${name}`)) return false;
+    return true;
+  }
+
+  /** Writes the predicted latencies of `to` (replicas, CPU per pod) into `next.objectives`. */
+  predict(state: PlanState, goal: Goal, next: PlanState): void {
+    const from = { replicas: state.replicas, cpu: podCpu(state) };
+    const to = { replicas: next.replicas, cpu: podCpu(next) };
+    const throughput = throughputOf(state, goal);
+    for (const name in goal) {
+      if (goal[name]!.type !== 'latency') continue;
+      const current = state.objectives[name];
+      if (current === undefined) continue;
+      const model = this.models.get(`${state.intent}\0${name}`);
+      next.objectives[name] =
+        model && throughput !== undefined
+          ? model.predict(throughput, to.replicas, to.cpu)
+          : proportionalLatency(current, from, to);
+    }
+  }
+
+  setModel(intent: string, objective: string, model: LatencyModel): void {
+    this.models.set(`${intent}\0${objective}`, model);
+  }
+
+  /** Refits each latency objective's model on the intent's last `lookBack` traced events. */
+  async refit(state: PlanState, goal: Goal): Promise<void> {
+    const events = await this.traces.recentEvents(state.intent, this.lookBack);
+    const throughputName = Object.keys(goal).find((n) => goal[n]!.type === 'throughput');
+    if (!throughputName) return;
+    for (const name in goal) {
+      if (goal[name]!.type !== 'latency') continue;
+      const samples: LatencySample[] = [];
+      for (const e of events) {
+        const latency = e.current[name];
+        const throughput = e.current[throughputName];
+        if (latency === undefined || throughput === undefined) continue;
+        let cpu = 0;
+        for (const c in e.resources) cpu += e.resources[c]!.request;
+        samples.push({ latency, throughput, replicas: e.replicas, cpu });
+      }
+      const model = LatencyModel.fromSamples(samples);
+      if (!model) continue;
+      this.setModel(state.intent, name, model);
+      await this.traces.recordModel({
+        intent: state.intent,
+        actuator: this.actuator,
+        objective: name,
+        time: new Date().toISOString(),
+        fit: model.fit,
+      });
+    }
+  }
+}
