@@ -12,10 +12,12 @@ need go "Go 1.26 or newer builds the control plane binaries"
 need openssl "creates the local control plane's certificates"
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<11)) { console.error(`setup: Node ${process.versions.node} is too old; Tutti needs 20.11 or newer`); process.exit(1) }'
 
-# npm ci only when the lock file changed since the last install.
+# Install only when the lock file changed since the last install. `npm install` rather than
+# `npm ci`: this npm writes lock files without other platforms' optional packages and then
+# refuses them in `npm ci`; `npm install` installs exactly the locked versions all the same.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing Node dependencies" >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 if [ -z "${KUBECONFIG:-}" ] || [ "${TUTTI_SETUP_BINARIES:-}" = 1 ]; then
