@@ -9,7 +9,11 @@ export async function benchCluster(name: string): Promise<{ kubeconfig: string; 
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
-export async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+export async function pool<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<unknown>,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -24,7 +28,14 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 /** One result line: the figure, its baseline from the same run, and their ratio. */
-export function report(what: string, value: number, unit: string, baselineName: string, baseline: number, target?: string): void {
+export function report(
+  what: string,
+  value: number,
+  unit: string,
+  baselineName: string,
+  baseline: number,
+  target?: string,
+): void {
   const ratio = value / baseline;
   const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(3));
   console.log(

@@ -9,17 +9,24 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify, parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { CONTROL_PLANE_BINARIES, ensureBinaries } from '../../src/cluster/binaries.js';
 import { LocalControlPlane } from '../../src/cluster/control-plane.js';
 import { report } from '../support.js';
 
 const execFileAsync = promisify(execFile);
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, cold: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '3' }, cold: { type: 'boolean', default: false } },
+});
 
 if (values.cold) {
   const scratch = await mkdtemp(join(tmpdir(), 'tutti-cold-'));
-  const env = { ...process.env, GOCACHE: join(scratch, 'gocache'), GOMODCACHE: join(scratch, 'gomod'), TUTTI_CACHE_DIR: join(scratch, 'tutti') };
+  const env = {
+    ...process.env,
+    GOCACHE: join(scratch, 'gocache'),
+    GOMODCACHE: join(scratch, 'gomod'),
+    TUTTI_CACHE_DIR: join(scratch, 'tutti'),
+  };
   try {
     const s0 = performance.now();
     await execFileAsync('go', ['build', 'std'], { env });
@@ -29,7 +36,13 @@ if (values.cold) {
     Object.assign(process.env, env2);
     const b0 = performance.now();
     await ensureBinaries([...CONTROL_PLANE_BINARIES, 'helm'], { onProgress: (m) => console.error(m) });
-    report('cold build of every binary', (performance.now() - b0) / 1000, 's', 'cold go build std', std / 1000);
+    report(
+      'cold build of every binary',
+      (performance.now() - b0) / 1000,
+      's',
+      'cold go build std',
+      std / 1000,
+    );
   } finally {
     await rm(scratch, { recursive: true, force: true });
     process.exit(0);
@@ -54,4 +67,11 @@ for (let r = 0; r < Number(values.rounds); r++) {
   await plane.down();
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-report('warm start to Ready (nodes Ready, default ServiceAccount)', median(totals) / 1000, 's', 'etcd + kube-apiserver ready', median(floors) / 1000, '≤ 30 s');
+report(
+  'warm start to Ready (nodes Ready, default ServiceAccount)',
+  median(totals) / 1000,
+  's',
+  'etcd + kube-apiserver ready',
+  median(floors) / 1000,
+  '≤ 30 s',
+);

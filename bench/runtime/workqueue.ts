@@ -54,5 +54,11 @@ for (const workers of [1, 8]) {
   await viaWorkQueue(workers); // warm-up
   const base = await viaArray(workers);
   const rate = await viaWorkQueue(workers);
-  report(`workqueue throughput, ${workers} worker${workers > 1 ? 's' : ''}`, rate / 1000, 'k keys/s', 'plain array FIFO', base / 1000);
+  report(
+    `workqueue throughput, ${workers} worker${workers > 1 ? 's' : ''}`,
+    rate / 1000,
+    'k keys/s',
+    'plain array FIFO',
+    base / 1000,
+  );
 }
