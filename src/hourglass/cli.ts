@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, parseDuration, parseInteger, UsageError } from '../cli/command.js';
+import { runOperator } from '../operator/run.js';
 import { hourglassCrdFiles } from './crds.js';
 import { BEHAVIOURS, type Behaviour, startPerformerServer } from './grpc/performer-server.js';
 
@@ -58,5 +59,54 @@ const performerServerCommand: Command = {
   },
 };
 
+const operatorCommand: Command = {
+  name: 'hourglass-operator',
+  summary:
+    'Run the Performer operator alone: `tutti operator --module hourglass` with leader election on by default.',
+  options: {
+    kubeconfig: {
+      type: 'string',
+      description: 'kubeconfig to use (default: $KUBECONFIG, ~/.kube/config or in-cluster)',
+    },
+    'health-port': {
+      type: 'string',
+      description: 'port of /healthz, /readyz and /metrics (0 picks one)',
+      default: '8081',
+      env: 'HOURGLASS_HEALTH_PORT',
+    },
+    'leader-elect': {
+      type: 'boolean',
+      description: 'elect one active replica on a Lease',
+      default: true,
+      env: 'HOURGLASS_LEADER_ELECT',
+    },
+    'leader-election-namespace': {
+      type: 'string',
+      description: 'namespace of the leader-election Lease',
+      default: 'hourglass-system',
+      env: 'HOURGLASS_NAMESPACE',
+    },
+    // The chart ships the CRD; installing it needs rights the operator's role does not have.
+    'install-crds': {
+      type: 'boolean',
+      description: 'install the CRDs from config/crd at start',
+      default: false,
+    },
+  },
+  async run(o) {
+    await runOperator({
+      kubeconfig: o['kubeconfig'] as string | undefined,
+      systemNamespace: o['leader-election-namespace'] as string,
+      healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
+      leaderElection: o['leader-elect'] as boolean,
+      only: ['hourglass'],
+      installCrds: o['install-crds'] as boolean,
+    });
+    // Runs until SIGTERM/SIGINT, which the manager handles.
+    await new Promise(() => {});
+    return 0;
+  },
+};
+
 /** The hourglass module's `tutti` subcommands. */
-export const hourglassCommands: Command[] = [crdsCommand, performerServerCommand];
+export const hourglassCommands: Command[] = [crdsCommand, performerServerCommand, operatorCommand];

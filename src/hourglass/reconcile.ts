@@ -156,9 +156,10 @@ export async function reconcilePerformer(
     hosting: currentReady ? undefined : hostingCheck(desired, nodes),
   });
   if (current && !currentReady && current.status?.phase !== 'Failed') {
+    // Past the limit the recreation backoff above decides; a zero here would requeue in a hot loop.
     const pendingLeft =
       (options.pendingTimeoutMs ?? DEFAULT_PENDING_TIMEOUT_MS) - (now.getTime() - created(current).getTime());
-    requeueAfterMs = Math.max(0, Math.min(requeueAfterMs ?? Number.POSITIVE_INFINITY, pendingLeft));
+    if (pendingLeft > 0) requeueAfterMs = Math.min(requeueAfterMs ?? Number.POSITIVE_INFINITY, pendingLeft);
   }
   if (!isDeepStrictEqual(status, performer.status)) {
     await client.applyStatus({

@@ -1,4 +1,5 @@
+import { hourglassOperatorModule } from '../hourglass/operator.js';
 import type { OperatorModule } from './module.js';
 
 /** Every module that runs controllers in `tutti operator`; each appends its own entry. */
-export const operatorModules: OperatorModule[] = [];
+export const operatorModules: OperatorModule[] = [hourglassOperatorModule];
