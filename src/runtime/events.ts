@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Event } from 'kubernetes-types/events/v1.js';
 import type { KubeClient } from './client/client.js';
 import { Events } from './client/kinds.js';
@@ -50,7 +51,7 @@ export class EventRecorder {
       const created = await this.client.create<Event>({
         apiVersion: 'events.k8s.io/v1',
         kind: 'Event',
-        metadata: { generateName: `${m.name ?? 'object'}.`, namespace },
+        metadata: { name: eventName(m.name ?? 'object', now), namespace },
         eventTime: microTime(),
         type,
         reason,
@@ -77,4 +78,12 @@ export class EventRecorder {
   private prune(now: number): void {
     for (const [k, v] of this.recent) if (now - v.at >= SERIES_WINDOW_MS) this.recent.delete(k);
   }
+}
+
+/**
+ * `<object>.<time and random, hex>`, client-go's shape. Not generateName: the API server
+ * validates a generateName prefix as a DNS subdomain, and one ending in `.` is refused.
+ */
+function eventName(object: string, now: number): string {
+  return `${object.slice(0, 230)}.${now.toString(16)}${randomBytes(4).toString('hex')}`;
 }
