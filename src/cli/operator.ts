@@ -1,3 +1,4 @@
+import { operatorModules } from '../operator/modules.js';
 import { runOperator } from '../operator/run.js';
 import type { Command, OptionSpec } from './command.js';
 import { parseInteger } from './command.js';
@@ -36,7 +37,8 @@ export const operatorOptions: Record<string, OptionSpec> = {
 export const operatorCommand: Command = {
   name: 'operator',
   summary: "Run every module's controllers in one process, with leader election, health and metrics.",
-  options: operatorOptions,
+  // Modules' own flags (e.g. conductor's --a1-endpoint) sit beside the operator's.
+  options: Object.assign({}, operatorOptions, ...operatorModules.map((m) => m.options ?? {})),
   async run(o) {
     await runOperator({
       kubeconfig: o['kubeconfig'] as string | undefined,
@@ -45,6 +47,7 @@ export const operatorCommand: Command = {
       leaderElection: o['leader-elect'] as boolean,
       only: (o['module'] as string[] | undefined) ?? [],
       installCrds: o['install-crds'] as boolean,
+      moduleOptions: o,
     });
     // Runs until SIGTERM/SIGINT, which the manager handles.
     await new Promise(() => {});

@@ -1,3 +1,4 @@
+import type { OptionSpec, OptionValues } from '../cli/command.js';
 import type { Manager } from '../runtime/manager.js';
 
 /** What a module's controllers get when `tutti operator` (or `tutti up`) sets them up. */
@@ -5,10 +6,14 @@ export interface OperatorContext {
   readonly mgr: Manager;
   /** Namespace Tutti's own objects (leases, defaults) live in. */
   readonly systemNamespace: string;
+  /** `tutti operator`'s parsed flags, this module's own among them (empty when not run from it). */
+  readonly options?: OptionValues;
 }
 
 /** A module's contribution to the operator process: its controllers and runnables. */
 export interface OperatorModule {
   readonly name: string;
+  /** Flags this module adds to `tutti operator`; their values arrive in `OperatorContext.options`. */
+  readonly options?: Record<string, OptionSpec>;
   setup(ctx: OperatorContext): void | Promise<void>;
 }

@@ -1,5 +1,6 @@
+import { conductorOperatorModule } from '../conductor/operator.js';
 import { hourglassOperatorModule } from '../hourglass/operator.js';
 import type { OperatorModule } from './module.js';
 
 /** Every module that runs controllers in `tutti operator`; each appends its own entry. */
-export const operatorModules: OperatorModule[] = [hourglassOperatorModule];
+export const operatorModules: OperatorModule[] = [conductorOperatorModule, hourglassOperatorModule];

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import type { OptionValues } from '../cli/command.js';
 import { KubeClient } from '../runtime/client/client.js';
 import { CRD_DIR, installCrds, readCrds } from '../runtime/crds.js';
 import { componentLogger } from '../runtime/log.js';
@@ -13,6 +14,8 @@ export interface OperatorOptions {
   /** Module names to run; all when empty. */
   only: readonly string[];
   installCrds: boolean;
+  /** Parsed flags for the modules that declare options of their own. */
+  moduleOptions?: OptionValues;
 }
 
 /** Runs the selected modules' controllers in one manager until SIGTERM. */
@@ -39,7 +42,9 @@ export async function runOperator(opts: OperatorOptions): Promise<Manager> {
     logger: log,
   });
   const selected = operatorModules.filter((m) => opts.only.length === 0 || opts.only.includes(m.name));
-  for (const m of selected) await m.setup({ mgr, systemNamespace: opts.systemNamespace });
+  for (const m of selected) {
+    await m.setup({ mgr, systemNamespace: opts.systemNamespace, options: opts.moduleOptions ?? {} });
+  }
   mgr.stopOnSignals();
   await mgr.start();
   log.info({ modules: selected.map((m) => m.name), healthPort: mgr.healthPort }, 'operator running');
