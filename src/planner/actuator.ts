@@ -22,7 +22,8 @@ export interface Candidate {
 export interface Actuator {
   readonly name: string;
   readonly group: string;
-  nextState(state: PlanState, goal: Goal): Candidate[] | Promise<Candidate[]>;
+  /** At most `limit` candidates, the smallest steps first (the planner's max_candidates). */
+  nextState(state: PlanState, goal: Goal, limit: number): Candidate[] | Promise<Candidate[]>;
   perform(state: PlanState, plan: readonly Action[]): Promise<void>;
   effect(state: PlanState, goal: Goal): Promise<void>;
 }

@@ -61,16 +61,24 @@ export class AStarPlanner {
     const root: SearchNode = { state: start, g: 0, h: h(start), parent: undefined, action: undefined };
     const open = new MinHeap<SearchNode>();
     const best = new Map<string, number>([[stateKey(start), 0]]);
+    const expanded = new Set<string>();
     const closest: SearchNode[] = [];
     open.push(root, root.h);
 
     while (open.size > 0) {
       const node = open.pop()!;
-      if (node.g > best.get(stateKey(node.state))!) continue; // a cheaper path to it was found since
+      const nodeKey = stateKey(node.state);
+      // Each state is expanded once: a stale entry (a cheaper path was found since) is skipped.
+      if (node.g > best.get(nodeKey)! || expanded.has(nodeKey)) continue;
+      expanded.add(nodeKey);
       if (node !== root && done(node.state)) return this.result(node, true, best.size);
       if (best.size >= this.opts.maxStates) break;
       for (const actuator of actuators) {
-        let candidates: Candidate[] | Promise<Candidate[]> = actuator.nextState(node.state, goal);
+        let candidates: Candidate[] | Promise<Candidate[]> = actuator.nextState(
+          node.state,
+          goal,
+          this.opts.maxCandidates,
+        );
         if (candidates instanceof Promise) candidates = await candidates;
         const n = Math.min(candidates.length, this.opts.maxCandidates);
         for (let i = 0; i < n; i++) {
@@ -78,7 +86,7 @@ export class AStarPlanner {
           const key = stateKey(c.state);
           const g = node.g + edgeCost(c.utility, priority);
           const known = best.get(key);
-          if (known !== undefined && known <= g) continue;
+          if (known !== undefined && (known <= g || expanded.has(key))) continue;
           if (known === undefined && best.size >= this.opts.maxStates) continue;
           best.set(key, g);
           const child: SearchNode = { state: c.state, g, h: h(c.state), parent: node, action: c.action };

@@ -38,11 +38,11 @@ export class CpuScaleActuator implements Actuator {
     return Math.min(this.config.cpu_max, Math.max(r, Math.ceil(millis / r) * r));
   }
 
-  nextState(state: PlanState, goal: Goal): Candidate[] {
+  nextState(state: PlanState, goal: Goal, limit: number): Candidate[] {
     const container = this.container(state);
     if (!container) return [];
     const current = state.cpu[container]!.request;
-    const steps = this.predictor.modelled(state, goal) ? 64 : 1;
+    const steps = this.predictor.modelled(state, goal) ? limit : 1;
     const r = this.config.cpu_rounding;
     const out: Candidate[] = [];
     // Steps land on multiples of cpu_rounding: the first above (below) the current request, then on.
@@ -51,6 +51,7 @@ export class CpuScaleActuator implements Actuator {
     for (let k = 1; k <= steps; k++) {
       const up = this.round(above + (k - 1) * r);
       if (up <= current) break;
+      if (out.length >= limit) break;
       out.push(this.candidate(state, goal, container, up, 0.1 + 0.9 * (up / this.config.cpu_max)));
       if (up >= this.config.cpu_max) break;
     }
@@ -58,7 +59,7 @@ export class CpuScaleActuator implements Actuator {
       const down = this.round(below - (k - 1) * r);
       if (down >= current) break;
       const c = this.candidate(state, goal, container, down, 0.05 * k);
-      if (!keepsHeadroom(c.state, goal)) break;
+      if (out.length >= limit || !keepsHeadroom(c.state, goal)) break;
       out.push(c);
       if (down <= r) break;
     }

@@ -32,11 +32,12 @@ export class RmPodActuator implements Actuator {
     private readonly updater: WorkloadUpdater,
   ) {}
 
-  nextState(state: PlanState, goal: Goal): Candidate[] {
+  nextState(state: PlanState, goal: Goal, limit: number): Candidate[] {
     if (state.replicas <= this.config.min_pods) return [];
     const availabilityObjectives = Object.keys(goal).filter((n) => goal[n]!.type === 'availability');
     const out: Candidate[] = [];
     for (const name in state.pods) {
+      if (out.length >= limit) break;
       if (healthy(state.pods[name]!)) continue;
       const next = cloneState(state);
       // The replacement is predicted to come up healthy under a new name.

@@ -27,7 +27,7 @@ abstract class ReplicaActuator implements Actuator {
     protected readonly predictor: LatencyPredictor,
   ) {}
 
-  abstract nextState(state: PlanState, goal: Goal): Candidate[];
+  abstract nextState(state: PlanState, goal: Goal, limit: number): Candidate[];
 
   async perform(state: PlanState, plan: readonly Action[]): Promise<void> {
     // Only the last scaling action acts, so scale_out and scale_in together patch once.
@@ -59,13 +59,12 @@ export class ScaleOutActuator extends ReplicaActuator {
     await this.predictor.refit(state, goal);
   }
 
-  nextState(state: PlanState, goal: Goal): Candidate[] {
-    const steps = this.predictor.modelled(state, goal) ? Number.POSITIVE_INFINITY : 1;
+  nextState(state: PlanState, goal: Goal, limit: number): Candidate[] {
+    const steps = this.predictor.modelled(state, goal) ? limit : 1;
     const out: Candidate[] = [];
     for (let k = 1; k <= steps && state.replicas + k <= this.config.max_pods; k++) {
       const replicas = state.replicas + k;
       out.push(this.candidate(state, goal, replicas, 0.1 + 0.9 * (replicas / this.config.max_pods)));
-      if (out.length >= 64) break; // the planner takes max_candidates of these
     }
     return out;
   }
@@ -82,8 +81,8 @@ export class ScaleInActuator extends ReplicaActuator {
     // scale_out refits the model both share.
   }
 
-  nextState(state: PlanState, goal: Goal): Candidate[] {
-    const steps = this.predictor.modelled(state, goal) ? Number.POSITIVE_INFINITY : 1;
+  nextState(state: PlanState, goal: Goal, limit: number): Candidate[] {
+    const steps = this.predictor.modelled(state, goal) ? limit : 1;
     const out: Candidate[] = [];
     for (let k = 1; k <= steps && state.replicas - k >= Math.max(1, this.config.min_pods); k++) {
       const c = this.candidate(state, goal, state.replicas - k, 0.05 * k);

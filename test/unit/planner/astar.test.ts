@@ -68,7 +68,7 @@ test('the vertical actuator meets a latency objective on a single replica, round
   const config = { ...DEFAULT_CONFIG.actuators.cpu_scale, boost_factor: 1.5 };
   const cpu = new CpuScaleActuator(config, noUpdates, new MemoryTraces());
   const start = workload(1, { p95: 30, rps: 50 }, 450);
-  const candidates = cpu.nextState(start, p95Goal(20));
+  const candidates = cpu.nextState(start, p95Goal(20), 10);
   assert.deepEqual(
     candidates.map((c) => [c.action.properties['cpu'], c.state.cpu['app']]),
     [[500, { request: 500, limit: 750 }]],
@@ -88,5 +88,5 @@ test('rm_pod replaces an unhealthy pod to restore availability, never below min_
   assert.deepEqual(plan.actions, [{ name: 'rm_pod', properties: { name: 'web-1' } }]);
   assert.equal(plan.state.objectives['avail'], 1);
   const guarded = new RmPodActuator({ min_pods: 3, look_back: 20 }, noUpdates);
-  assert.deepEqual(guarded.nextState(start, goal), []);
+  assert.deepEqual(guarded.nextState(start, goal, 10), []);
 });
