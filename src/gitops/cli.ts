@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gitSyncCrd } from '../apis/tutti/gitsync.js';
-import { type Command, parseDuration, UsageError } from '../cli/command.js';
+import { type Command, parseDuration, parseInteger, UsageError } from '../cli/command.js';
 import { KubeClient } from '../runtime/client/client.js';
 import { installCrds } from '../runtime/crds.js';
 import { HealthServer } from '../runtime/health-server.js';
@@ -13,6 +13,7 @@ import { fluxSync, rootSync } from './engines.js';
 import type { IntentExpectation } from './expectation.js';
 import { readExpectations } from './input.js';
 import { runFunctionProcess } from './kpt-fn.js';
+import { DEFAULT_INVENTORY_PORT, INVENTORY_PREFIX, InventoryServer } from './o2ims/inventory-server.js';
 import { DEFAULT_BRANCH, publishTree } from './publish.js';
 import { renderTree, toYaml } from './render.js';
 import { EdgeSyncer } from './sync.js';
@@ -244,6 +245,33 @@ export const gitopsCommands: Command[] = [
       if (o['engine'] === 'configsync') console.log(toYaml([rootSync(opts)]));
       else if (o['engine'] === 'flux') console.log(toYaml(fluxSync(opts)));
       else throw new UsageError(`--engine: "${String(o['engine'])}" is not configsync or flux`);
+      return 0;
+    },
+  },
+  {
+    name: 'gitops o2ims',
+    summary:
+      `On the edge: serve the O2IMS infrastructure inventory read API (${INVENTORY_PREFIX}/v1: the O-Cloud, ` +
+      "resourceTypes, resourcePools and their resources), built from the cluster's nodes.",
+    options: {
+      kubeconfig: { type: 'string', description: 'kubeconfig of the edge cluster', env: 'KUBECONFIG' },
+      port: { type: 'string', description: 'port to listen on', default: String(DEFAULT_INVENTORY_PORT) },
+      host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
+      name: { type: 'string', description: 'the O-Cloud name', default: 'edge1' },
+    },
+    async run(o) {
+      const port = parseInteger(o['port'] as string, 'port', 0, 65535);
+      const client = await KubeClient.load(o['kubeconfig'] as string | undefined, {
+        fieldManager: FIELD_MANAGER,
+      });
+      const server = new InventoryServer(client, { name: o['name'] as string, host: o['host'] as string });
+      const bound = await server.start(port);
+      console.log(`O2IMS inventory on http://${o['host']}:${bound}${INVENTORY_PREFIX}/v1`);
+      await new Promise<void>((resolve) => {
+        for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
+      });
+      await server.stop();
+      client.close();
       return 0;
     },
   },
