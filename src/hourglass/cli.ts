@@ -4,6 +4,7 @@ import { type Command, parseDuration, parseInteger, UsageError } from '../cli/co
 import { runOperator } from '../operator/run.js';
 import { hourglassCrdFiles } from './crds.js';
 import { BEHAVIOURS, type Behaviour, startPerformerServer } from './grpc/performer-server.js';
+import { WATCH_NAMESPACE_ENV } from './operator.js';
 
 const crdsCommand: Command = {
   name: 'hourglass crds',
@@ -86,6 +87,11 @@ const operatorCommand: Command = {
       default: 'hourglass-system',
       env: 'HOURGLASS_NAMESPACE',
     },
+    'watch-namespace': {
+      type: 'string',
+      description: 'reconcile Performers in this namespace only (default: every namespace)',
+      env: WATCH_NAMESPACE_ENV,
+    },
     // The chart ships the CRD; installing it needs rights the operator's role does not have.
     'install-crds': {
       type: 'boolean',
@@ -94,6 +100,8 @@ const operatorCommand: Command = {
     },
   },
   async run(o) {
+    const watch = o['watch-namespace'] as string | undefined;
+    if (watch) process.env[WATCH_NAMESPACE_ENV] = watch;
     await runOperator({
       kubeconfig: o['kubeconfig'] as string | undefined,
       systemNamespace: o['leader-election-namespace'] as string,

@@ -18,6 +18,8 @@ export const PERFORMER_CONTROLLER = 'performer';
 
 export interface PerformerControllerOptions extends Omit<ReconcileOptions, 'nodes' | 'now'> {
   readonly workers?: number;
+  /** Watch Performers, Pods and Services in this namespace only; every namespace when absent. */
+  readonly namespace?: string;
 }
 
 /**
@@ -25,8 +27,9 @@ export interface PerformerControllerOptions extends Omit<ReconcileOptions, 'node
  * its Service, and again when a Pod's Pending deadline or a recreation backoff comes due.
  */
 export function setupPerformerController(mgr: Manager, options: PerformerControllerOptions = {}): Controller {
-  const { workers = 2, ...reconcileOptions } = options;
-  const performers = mgr.informer<Performer>(Performers);
+  const { workers = 2, namespace, ...reconcileOptions } = options;
+  const scope = namespace ? { namespace } : {};
+  const performers = mgr.informer<Performer>(Performers, scope);
   const nodes = mgr.informer<Node>(Nodes);
   const recorder = new EventRecorder(
     mgr.client,
@@ -37,9 +40,9 @@ export function setupPerformerController(mgr: Manager, options: PerformerControl
   return (
     mgr
       .controller(PERFORMER_CONTROLLER, { workers })
-      .for(Performers)
-      .owns(Pods)
-      .owns(Services)
+      .for(Performers, scope)
+      .owns(Pods, scope)
+      .owns(Services, scope)
       // Only Performers no node could host care about Node changes: a new or relabelled node may
       // host them now. Everything else is re-checked on its own Pod's events.
       .watches(Nodes, () =>

@@ -1,10 +1,17 @@
 import type { OperatorModule } from '../operator/module.js';
 import { setupPerformerController } from './controller.js';
 
+/**
+ * Limits the operator to one namespace (`tutti hourglass-operator --watch-namespace`). Read from
+ * the environment because modules are set up by name, with no flags of their own.
+ */
+export const WATCH_NAMESPACE_ENV = 'HOURGLASS_WATCH_NAMESPACE';
+
 /** Hourglass in `tutti operator` and `tutti hourglass-operator`: the Performer controller. */
 export const hourglassOperatorModule: OperatorModule = {
   name: 'hourglass',
   setup({ mgr }) {
-    setupPerformerController(mgr);
+    const namespace = process.env[WATCH_NAMESPACE_ENV];
+    setupPerformerController(mgr, namespace ? { namespace } : {});
   },
 };

@@ -1,0 +1,94 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Pod } from 'kubernetes-types/core/v1.js';
+import type { Performer } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
+import { hourglassCrds } from '../../../src/hourglass/crds.js';
+import { installCrds } from '../../../src/runtime/crds.js';
+import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+
+export const REVISION = 'hourglass.eigenlayer.io/revision';
+const TUTTI = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
+
+export async function setup(t: TestContext, prefix: string) {
+  const client = await testClient(t, 'hourglass-operator-test');
+  await installCrds(client, hourglassCrds());
+  return { client, ns: await testNamespace(t, client, prefix) };
+}
+
+export function performer(ns: string, name: string, spec: Partial<Performer['spec']> = {}): Performer {
+  return {
+    apiVersion: 'hourglass.eigenlayer.io/v1alpha1',
+    kind: 'Performer',
+    metadata: { name, namespace: ns },
+    spec: { avsAddress: '0xAVS', image: 'ghcr.io/acme/perf', version: 'v1', ...spec },
+  };
+}
+
+export const isReady = (p: Pod) =>
+  p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+
+export interface OperatorProcess {
+  child: ChildProcess;
+  healthPort: number;
+  /** Resolves once the process has exited. */
+  exited: Promise<unknown>;
+}
+
+/**
+ * `tutti hourglass-operator` as a process, watching and leasing in one namespace so it leaves
+ * the other tests' Performers alone; resolves once it logs that it runs, with its health port.
+ */
+export async function startOperator(
+  t: TestContext,
+  ns: string,
+  flags: string[] = [],
+): Promise<OperatorProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      TUTTI,
+      'hourglass-operator',
+      `--kubeconfig=${testKubeconfig()}`,
+      '--health-port=0',
+      `--leader-election-namespace=${ns}`,
+      `--watch-namespace=${ns}`,
+      ...flags,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TUTTI_LOG_LEVEL: 'info' } },
+  );
+  const exited = once(child, 'exit');
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  const lines = createInterface({ input: child.stderr! });
+  const running = new Promise<number>((resolve) => {
+    lines.on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; healthPort?: number };
+        if (entry.msg === 'operator running' && entry.healthPort) resolve(entry.healthPort);
+      } catch {
+        // not a log line
+      }
+    });
+  });
+  const healthPort = await Promise.race([
+    running,
+    exited.then(([code]) => {
+      throw new Error(`hourglass-operator exited with ${code} before it ran`);
+    }),
+  ]);
+  return { child, healthPort, exited };
+}
+
+/** A metric's value on a process's /metrics, 0 when absent. */
+export async function metric(port: number, pattern: RegExp): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const m = pattern.exec(text);
+  return m ? Number(m[1]) : 0;
+}

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { type TestContext, test } from 'node:test';
+import type { Pod } from 'kubernetes-types/core/v1.js';
+import { type Performer, Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
+import { setupPerformerController } from '../../../src/hourglass/controller.js';
+import { PERFORMER_FINALIZER } from '../../../src/hourglass/reconcile.js';
+import { KubeClient } from '../../../src/runtime/client/client.js';
+import { Pods, Services } from '../../../src/runtime/client/kinds.js';
+import { Manager } from '../../../src/runtime/manager.js';
+import { waitFor } from '../../../src/runtime/wait.js';
+import { testKubeconfig } from '../../support/cluster.js';
+import { isReady, performer, REVISION, setup } from './operator-support.js';
+
+/**
+ * The Performer controller in a Manager of the test's own, scoped to the test's namespace, on a
+ * client of its own: the test's client closes first, while the manager still drains.
+ */
+async function startController(t: TestContext, ns: string): Promise<void> {
+  const client = await KubeClient.load(testKubeconfig(), { fieldManager: 'tutti-operator' });
+  const mgr = new Manager({ client, name: `hourglass-${ns}` });
+  setupPerformerController(mgr, { namespace: ns });
+  t.after(async () => {
+    await mgr.stop();
+    client.close();
+  });
+  await mgr.start();
+}
+
+function waitForPerformer<T>(
+  client: KubeClient,
+  ns: string,
+  name: string,
+  done: (p: Performer) => T | undefined | false,
+  description: string,
+): Promise<T> {
+  return waitFor(
+    async () => {
+      const p = await client.find(Performers, name, ns);
+      return p ? done(p) : undefined;
+    },
+    { description, timeoutMs: 60_000, intervalMs: 100 },
+  );
+}
+
+test('the controller makes a Pod and a Service; the status is Running and ready with the endpoint; deletion cleans up', async (t) => {
+  const { client, ns } = await setup(t, 'hg-op');
+  await startController(t, ns);
+  await client.create(performer(ns, 'web', { config: { grpcPort: 7000 } }));
+
+  const p = await waitForPerformer(client, ns, 'web', (p) => p.status?.ready && p, 'web to be ready');
+  assert.equal(p.status?.phase, 'Running');
+  assert.equal(p.status?.grpcEndpoint, `performer-web.${ns}.svc.cluster.local:7000`);
+  assert.equal(p.status?.podName, 'performer-web');
+  assert.deepEqual(p.metadata?.finalizers, [PERFORMER_FINALIZER]);
+  const pod = await client.get(Pods, 'performer-web', ns);
+  const svc = await client.get(Services, 'performer-web', ns);
+  assert.ok(isReady(pod));
+  assert.equal(svc.spec?.selector?.[REVISION], pod.metadata?.labels?.[REVISION]);
+  assert.equal(svc.spec?.ports?.[0]?.port, 7000);
+
+  // A Pod deleted behind the operator's back comes back: the controller owns Pods.
+  await client.delete(Pods, 'performer-web', ns, { gracePeriodSeconds: 0 });
+  await waitFor(
+    async () => {
+      const again = await client.find(Pods, 'performer-web', ns);
+      return again && again.metadata?.uid !== pod.metadata?.uid && isReady(again);
+    },
+    { description: 'a new Ready Pod in place of the deleted one', timeoutMs: 60_000 },
+  );
+
+  await client.delete(Performers, 'web', ns);
+  await waitFor(async () => !(await client.find(Performers, 'web', ns)), {
+    description: 'the Performer to be gone once its finalizer is removed',
+    timeoutMs: 60_000,
+  });
+  assert.deepEqual((await client.list(Pods, { namespace: ns })).items, []);
+  assert.equal(await client.find(Services, 'performer-web', ns), undefined);
+});
+
+test('an image change upgrades with the Service always selecting a Ready Pod', async (t) => {
+  const { client, ns } = await setup(t, 'hg-op-upg');
+  await startController(t, ns);
+  await client.create(performer(ns, 'api'));
+  await waitForPerformer(client, ns, 'api', (p) => p.status?.ready, 'api to be ready');
+  const oldRevision = (await client.get(Pods, 'performer-api', ns)).metadata?.labels?.[REVISION];
+
+  await client.patch(Performers, 'api', ns, { spec: { image: 'ghcr.io/acme/perf2' } });
+  const selected = new Set<string>();
+  const gaps: string[] = [];
+  const upgraded = await waitFor(
+    async () => {
+      // Pods listed before and after reading the Service: a Pod it selected was Ready in one of them
+      // even when the Service switched, or the old Pod went, in between.
+      const before = (await client.list(Pods, { namespace: ns })).items;
+      const revision = (await client.get(Services, 'performer-api', ns)).spec?.selector?.[REVISION];
+      const pods = (await client.list(Pods, { namespace: ns })).items;
+      if (!revision) return false;
+      const live = pods.filter((p: Pod) => !p.metadata?.deletionTimestamp);
+      selected.add(revision);
+      if (!before.concat(pods).some((p: Pod) => p.metadata?.labels?.[REVISION] === revision && isReady(p)))
+        gaps.push(revision);
+      const p = await client.get(Performers, 'api', ns);
+      return (
+        p.status?.phase === 'Running' &&
+        p.status.observedGeneration === 2 &&
+        live.length === 1 &&
+        revision !== oldRevision &&
+        p
+      );
+    },
+    { description: 'the upgrade to finish', timeoutMs: 60_000, intervalMs: 20 },
+  );
+  assert.deepEqual(gaps, [], 'the Service selected a revision with no Ready Pod');
+  const newRevision = (await client.get(Pods, upgraded.status!.podName!, ns)).metadata?.labels?.[REVISION];
+  assert.equal(upgraded.status?.podName, `performer-api-${newRevision}`);
+  assert.deepEqual([...selected], [oldRevision, newRevision]);
+  assert.ok(upgraded.status?.lastUpgrade, 'lastUpgrade is set');
+});
