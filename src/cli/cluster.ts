@@ -86,7 +86,11 @@ export const clusterCommands: Command[] = [
       'Build (or find) the control plane binaries and helm without starting anything; prints their paths.',
     options: { helm: { type: 'boolean', description: 'also build helm', default: true } },
     async run(o) {
-      const names: BinaryName[] = [...CONTROL_PLANE_BINARIES, ...(o['helm'] ? (['helm'] as const) : [])];
+      const names: BinaryName[] = [
+        ...CONTROL_PLANE_BINARIES,
+        'kwokctl',
+        ...(o['helm'] ? (['helm'] as const) : []),
+      ];
       const paths = await ensureBinaries(names, { onProgress: progress });
       for (const [n, p] of Object.entries(paths)) console.log(`${n.padEnd(24)} ${p}`);
       return 0;

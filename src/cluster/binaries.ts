@@ -29,6 +29,7 @@ export type BinaryName =
   | 'kube-controller-manager'
   | 'kube-scheduler'
   | 'kwok'
+  | 'kwokctl'
   | 'helm';
 
 /** A group of binaries built from one Go module at one version. */
@@ -95,7 +96,8 @@ const BUILDS: readonly GoBuild[] = [
     id: 'kwok-exec2',
     module: 'sigs.k8s.io/kwok',
     version: KWOK_VERSION,
-    binaries: { kwok: 'sigs.k8s.io/kwok/cmd/kwok' },
+    // kwokctl is not used by the local plane; it is built for users who want its own tooling.
+    binaries: { kwok: 'sigs.k8s.io/kwok/cmd/kwok', kwokctl: 'sigs.k8s.io/kwok/cmd/kwokctl' },
     ldflags: [`-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION.slice(1)}`],
     patches: kwokExecPatches,
   },
