@@ -17,6 +17,10 @@ import { DEFAULT_INVENTORY_PORT, INVENTORY_PREFIX, InventoryServer } from './o2i
 import { DEFAULT_BRANCH, publishTree } from './publish.js';
 import { renderTree, toYaml } from './render.js';
 import { EdgeSyncer } from './sync.js';
+import { INTENT_PATH } from './tmf921/intent.js';
+import { DEFAULT_INTENT_PORT, IntentServer } from './tmf921/server.js';
+import { IntentService } from './tmf921/service.js';
+import { IntentStore } from './tmf921/store.js';
 import { writeTree } from './tree.js';
 
 const FIELD_MANAGER = 'tutti-gitops';
@@ -245,6 +249,65 @@ export const gitopsCommands: Command[] = [
       if (o['engine'] === 'configsync') console.log(toYaml([rootSync(opts)]));
       else if (o['engine'] === 'flux') console.log(toYaml(fluxSync(opts)));
       else throw new UsageError(`--engine: "${String(o['engine'])}" is not configsync or flux`);
+      return 0;
+    },
+  },
+  {
+    name: 'gitops serve',
+    summary:
+      `On the SMO: the TMF921 Intent Management API (${INTENT_PATH}: POST, GET, GET /{id}, DELETE /{id}). ` +
+      'Each intent is translated, stored on the SMO cluster, rendered with every other stored intent and pushed ' +
+      "to --repo; its lifecycleStatus (acknowledged, inProgress, fulfilled, failed) follows the edge's bundles, " +
+      'read through --edge-kubeconfig.',
+    options: {
+      ...gitFlags,
+      kubeconfig: {
+        type: 'string',
+        description: 'kubeconfig of the SMO cluster (stores the intents)',
+        env: 'KUBECONFIG',
+      },
+      namespace: {
+        type: 'string',
+        description: 'namespace of the stored intents on the SMO',
+        default: 'tutti-system',
+      },
+      'edge-kubeconfig': {
+        type: 'string',
+        description:
+          "kubeconfig for reading the edge cluster's bundles (without it, intents stay inProgress)",
+        env: 'TUTTI_EDGE_KUBECONFIG',
+      },
+      port: { type: 'string', description: 'port to listen on', default: String(DEFAULT_INTENT_PORT) },
+      host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
+    },
+    async run(o) {
+      if (!o['repo']) throw new UsageError('--repo is required (or TUTTI_GIT_REPO)');
+      const port = parseInteger(o['port'] as string, 'port', 0, 65535);
+      const smo = await KubeClient.load(o['kubeconfig'] as string | undefined, {
+        fieldManager: FIELD_MANAGER,
+      });
+      const edge = o['edge-kubeconfig']
+        ? await KubeClient.load(o['edge-kubeconfig'] as string, { fieldManager: FIELD_MANAGER })
+        : undefined;
+      const namespace = o['namespace'] as string;
+      await smo.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+      const log = componentLogger('tmf921');
+      const service = new IntentService({
+        store: new IntentStore(smo, namespace),
+        edge,
+        publish: { repo: o['repo'] as string, branch: o['branch'] as string, credentials: gitCredentials(o) },
+        log,
+      });
+      const server = new IntentServer(service, { host: o['host'] as string, log });
+      const bound = await server.start(port);
+      console.log(`TMF921 intents on http://${o['host']}:${bound}${INTENT_PATH}`);
+      await new Promise<void>((resolve) => {
+        for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
+      });
+      await server.stop();
+      await service.settled();
+      smo.close();
+      edge?.close();
       return 0;
     },
   },

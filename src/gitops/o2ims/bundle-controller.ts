@@ -94,6 +94,8 @@ export function readiness(bundle: Bundle, pr: ProvisioningRequest | undefined) {
 export interface BundleControllerOptions {
   /** Watch bundles in this namespace only (default: all). */
   readonly namespace?: string;
+  /** Watch only bundles with these labels, e.g. to shard bundles between edges. */
+  readonly labelSelector?: string;
   /** Where the requests' workloads go (default: the template's, `edge1`). */
   readonly siteNamespace?: string;
 }
@@ -109,7 +111,7 @@ export function setupBundleControllers(mgr: Manager, opts: BundleControllerOptio
     const requests = mgr.informer(ProvisioningRequests);
     const controller = mgr
       .controller(info.kind.toLowerCase())
-      .for(bundles, opts.namespace ? { namespace: opts.namespace } : {})
+      .for(bundles, { namespace: opts.namespace, labelSelector: opts.labelSelector })
       .watches(ProvisioningRequests, (pr) => {
         const [k, ns, name] = (pr.metadata?.annotations?.[ANNOTATION_BUNDLE] ?? '').split('/');
         return k === info.kind && ns && name ? [`${ns}/${name}`] : [];

@@ -26,13 +26,20 @@ export async function startEdgeControllers(
   await mgr.start();
   t.after(async () => {
     const kinds = BUNDLE_KINDS.map((b) => kind(`${b.group}/v1alpha1`, b.kind));
-    for (const k of kinds) await client.deleteCollection(k, { namespace: opts.namespace }).catch(() => {});
+    for (const k of kinds)
+      await client
+        .deleteCollection(k, { namespace: opts.namespace, labelSelector: opts.labelSelector })
+        .catch(() => {});
     for (const name of opts.requests?.() ?? [])
       await client.delete(ProvisioningRequests, name).catch(() => {});
     await waitFor(
       async () => {
         for (const k of kinds)
-          if ((await client.list(k, { namespace: opts.namespace })).items.length) return false;
+          if (
+            (await client.list(k, { namespace: opts.namespace, labelSelector: opts.labelSelector })).items
+              .length
+          )
+            return false;
         for (const name of opts.requests?.() ?? [])
           if (await client.find(ProvisioningRequests, name)) return false;
         return true;

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { CNBundles, TNBundles } from '../../../src/apis/nephio/bundles.js';
+import { ProvisioningRequests } from '../../../src/apis/o2ims/provisioning-request.js';
+import { GitSyncs } from '../../../src/apis/tutti/gitsync.js';
+import { gitopsCrds } from '../../../src/gitops/crds.js';
+import { GitHttpServer } from '../../../src/gitops/git-http-server.js';
+import { LABEL_INTENT, RENDER_NAMESPACE } from '../../../src/gitops/render.js';
+import { EdgeSyncer } from '../../../src/gitops/sync.js';
+import { INTENT_PATH, type IntentResource } from '../../../src/gitops/tmf921/intent.js';
+import { IntentServer } from '../../../src/gitops/tmf921/server.js';
+import { IntentService } from '../../../src/gitops/tmf921/service.js';
+import { IntentStore } from '../../../src/gitops/tmf921/store.js';
+import { installCrds } from '../../../src/runtime/crds.js';
+import { waitFor } from '../../../src/runtime/wait.js';
+import { testClient, testNamespace } from '../../support/cluster.js';
+import { startEdgeControllers } from './support.js';
+
+const credentials = { username: 'admin1', password: 's3cret' };
+
+test('TMF921 intents posted over HTTP are acknowledged, reach the edge, and report fulfilled from the bundles on the edge', async (t) => {
+  const client = await testClient(t, 'tutti-gitops-test');
+  await installCrds(client, gitopsCrds());
+  const smoNamespace = await testNamespace(t, client, 'smo');
+  const root = await mkdtemp(join(tmpdir(), 'tutti-intent-api-'));
+  const git = new GitHttpServer({ root: join(root, 'repos'), ...credentials });
+  await git.start(0);
+  t.after(async () => {
+    await git.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+  const repo = await git.createRepository('admin1/edge1-config');
+  const id = `api-${randomBytes(4).toString('hex')}`;
+
+  // The edge: a sync of the repository and the bundle/provisioning controllers for this intent.
+  const syncName = `intent-api-${id}`;
+  const syncer = new EdgeSyncer(client, {
+    name: syncName,
+    repo,
+    branch: 'main',
+    dir: '/',
+    periodMs: 500,
+    credentials,
+    cacheDir: join(root, 'cache'),
+  });
+  const stopSync = new AbortController();
+  const loop = syncer.run(stopSync.signal);
+  t.after(async () => {
+    stopSync.abort();
+    await loop;
+    await client.delete(GitSyncs, syncName);
+  });
+  await startEdgeControllers(t, client, {
+    namespace: RENDER_NAMESPACE,
+    labelSelector: `${LABEL_INTENT}=${id}`,
+  });
+
+  const service = new IntentService({
+    store: new IntentStore(client, smoNamespace),
+    edge: client,
+    publish: { repo, credentials },
+  });
+  const server = new IntentServer(service);
+  const port = await server.start(0);
+  t.after(async () => {
+    await server.stop();
+    await service.settled();
+  });
+  const url = `http://127.0.0.1:${port}${INTENT_PATH}`;
+  const post = (body: string) =>
+    fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+
+  // Bad requests: 400 naming the field.
+  const bad = await post(JSON.stringify({ intent: 'x', requirements: { latency: '5 parsecs' } }));
+  assert.equal(bad.status, 400);
+  const error = (await bad.json()) as { '@type': string; code: string; message: string };
+  assert.equal(error['@type'], 'Error');
+  assert.equal(error.code, '400');
+  assert.match(error.message, /requirements\.latency/);
+  const notJson = await post('{"id": ');
+  assert.equal(notJson.status, 400);
+  assert.match(((await notJson.json()) as { message: string }).message, /\(body\): is not valid JSON/);
+
+  const intent = {
+    id,
+    name: 'Stadium 5G',
+    '@type': 'Intent',
+    expression: {
+      '@type': 'JsonLdExpression',
+      expressionLanguage: 'JSON-LD',
+      expressionValue: { requirements: { latency: '<5ms', availability: '>99.9%' } },
+    },
+  };
+  const created = await post(JSON.stringify(intent));
+  assert.equal(created.status, 201);
+  assert.equal(created.headers.get('location'), `${INTENT_PATH}/${id}`);
+  const body = (await created.json()) as IntentResource;
+  assert.equal(body.id, id);
+  assert.equal(body.lifecycleStatus, 'acknowledged');
+  assert.deepEqual(body.expression, intent.expression);
+  assert.deepEqual(body.characteristic.find((c) => c.name === 'intentExpectationIds')?.value, [
+    `${id}-cn-cap-001`,
+    `${id}-tn-cov-001`,
+  ]);
+  assert.equal((await post(JSON.stringify(intent))).status, 409);
+
+  const seen = new Set<string>();
+  const fulfilled = await waitFor(
+    async () => {
+      const r = (await (await fetch(`${url}/${id}`)).json()) as IntentResource;
+      seen.add(r.lifecycleStatus);
+      return r.lifecycleStatus === 'fulfilled' && r;
+    },
+    { description: `intent ${id} to become fulfilled`, timeoutMs: 120_000, intervalMs: 200 },
+  );
+  assert.ok(!seen.has('failed'), `never failed on the way, saw ${[...seen].join(', ')}`);
+  assert.match(
+    String(fulfilled.characteristic.find((c) => c.name === 'statusMessage')?.value),
+    /2 of 2 bundles Ready/,
+  );
+  assert.ok(fulfilled.statusChangeDate >= fulfilled.creationDate);
+  const cn = await client.get(CNBundles, `cn-bundle-${id}-cn-cap-001`, RENDER_NAMESPACE);
+  assert.equal(cn.status?.conditions?.[0]?.reason, 'Ready');
+  const pr = await client.get(ProvisioningRequests, cn.status!.provisioningRequest!);
+  assert.equal(pr.status?.provisioningStatus?.provisioningState, 'fulfilled');
+
+  const list = (await (await fetch(url)).json()) as IntentResource[];
+  assert.deepEqual(
+    list.map((i) => [i.id, i.lifecycleStatus]),
+    [[id, 'fulfilled']],
+  );
+  assert.equal((await fetch(`${url}/nope`)).status, 404);
+
+  // Withdrawn: the edge prunes the bundles, and their requests go with them.
+  assert.equal((await fetch(`${url}/${id}`, { method: 'DELETE' })).status, 204);
+  assert.equal((await fetch(`${url}/${id}`)).status, 404);
+  await waitFor(
+    async () =>
+      !(await client.find(CNBundles, cn.metadata.name!, RENDER_NAMESPACE)) &&
+      !(await client.find(TNBundles, `tn-bundle-${id}-tn-cov-001`, RENDER_NAMESPACE)),
+    { description: `the bundles of intent ${id} to be pruned from the edge`, timeoutMs: 60_000 },
+  );
+  assert.equal(await client.find(ProvisioningRequests, pr.metadata.name!), undefined);
+});
