@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { OptionValues } from '../cli/command.js';
 import { KubeClient } from '../runtime/client/client.js';
+import { ForbiddenError } from '../runtime/client/errors.js';
 import { CRD_DIR, installCrds, readCrds } from '../runtime/crds.js';
 import { componentLogger } from '../runtime/log.js';
 import { Manager } from '../runtime/manager.js';
@@ -33,7 +34,12 @@ export async function runOperator(opts: OperatorOptions): Promise<Manager> {
     await installCrds(client, crds);
     log.info({ crds: crds.map((c) => c.metadata?.name) }, 'CRDs installed');
   }
-  await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: opts.systemNamespace } });
+  try {
+    await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: opts.systemNamespace } });
+  } catch (err) {
+    // Installed by a chart, the operator may not create namespaces: its own must exist already.
+    if (!(err instanceof ForbiddenError)) throw err;
+  }
   const mgr = new Manager({
     client,
     name: 'tutti-operator',
