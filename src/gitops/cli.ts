@@ -9,6 +9,7 @@ import { HealthServer } from '../runtime/health-server.js';
 import { componentLogger } from '../runtime/log.js';
 import { conformOffline, conformWithServer, readTree, type Violation } from './conform.js';
 import { crdFiles } from './crds.js';
+import { type E2eMode, runWfdE2e } from './e2e.js';
 import { fluxSync, rootSync } from './engines.js';
 import type { IntentExpectation } from './expectation.js';
 import { readExpectations } from './input.js';
@@ -309,6 +310,51 @@ export const gitopsCommands: Command[] = [
       smo.close();
       edge?.close();
       return 0;
+    },
+  },
+  {
+    name: 'gitops e2e',
+    summary:
+      'The WF-D end-to-end run: local SMO control plane, git server, an edge (fake: a local control plane with ' +
+      'simulated nodes; real: the cluster --kubeconfig names); a TMF921 intent in, bundles Ready and ' +
+      'ProvisioningRequests fulfilled on the edge, then withdrawn and pruned. Writes artifacts/wf-d-e2e-<timestamp>/ ' +
+      '(test-report.md, pr-*.yaml, <mode>-nodes.txt, <mode>-namespaces.txt); exits 1 when a check fails.',
+    options: {
+      mode: { type: 'string', description: 'fake, real or both', default: 'fake' },
+      kubeconfig: { type: 'string', description: 'the edge cluster for --mode real or both' },
+      name: {
+        type: 'string',
+        description: 'base name of the local control planes (<name>-smo, <name>-edge)',
+        default: 'wf-d',
+      },
+      artifacts: {
+        type: 'string',
+        description: 'where wf-d-e2e-<timestamp>/ is written',
+        default: 'artifacts',
+      },
+      period: { type: 'string', description: 'edge sync period', default: '2s' },
+      timeout: { type: 'string', description: 'how long each wait may take', default: '180s' },
+    },
+    async run(o) {
+      const mode = o['mode'] as string;
+      const modes: E2eMode[] =
+        mode === 'both' ? ['fake', 'real'] : mode === 'fake' || mode === 'real' ? [mode] : [];
+      if (!modes.length) throw new UsageError(`--mode: "${mode}" is not fake, real or both`);
+      if (modes.includes('real') && !o['kubeconfig'])
+        throw new UsageError(`--mode ${mode} needs --kubeconfig naming the edge cluster`);
+      const result = await runWfdE2e({
+        modes,
+        kubeconfig: o['kubeconfig'] as string | undefined,
+        name: o['name'] as string,
+        artifactsRoot: o['artifacts'] as string,
+        periodMs: parseDuration(o['period'] as string, 'period'),
+        timeoutMs: parseDuration(o['timeout'] as string, 'timeout'),
+        say: (line) => console.error(`wf-d: ${line}`),
+      });
+      for (const c of result.checks)
+        console.log(`${c.ok ? 'PASS' : 'FAIL'} [${c.mode}] ${c.name}: ${c.detail}`);
+      console.log(result.dir);
+      return result.ok ? 0 : 1;
     },
   },
   {
