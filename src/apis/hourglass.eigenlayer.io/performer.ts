@@ -11,6 +11,7 @@ import type {
 } from 'kubernetes-types/core/v1.js';
 import type { Condition, ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import { kind } from '../../runtime/client/types.js';
+import { conditionsSchema } from '../condition-schema.js';
 
 /**
  * `hourglass.eigenlayer.io/v1alpha1 Performer`: one AVS performer that the operator runs as a Pod
@@ -138,24 +139,6 @@ const nameRef: JSONSchemaProps = {
 };
 /** Kubernetes' own structures (affinity) are validated by the API server when the Pod is made. */
 const opaqueObject = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } as JSONSchemaProps;
-
-const conditionsSchema: JSONSchemaProps = {
-  type: 'array',
-  'x-kubernetes-list-type': 'map',
-  'x-kubernetes-list-map-keys': ['type'],
-  items: {
-    type: 'object',
-    required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
-    properties: {
-      type: { type: 'string', maxLength: 316 },
-      status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
-      observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
-      lastTransitionTime: { type: 'string', format: 'date-time' },
-      reason: { type: 'string', maxLength: 1024, minLength: 1 },
-      message: { type: 'string', maxLength: 32768 },
-    },
-  },
-} as JSONSchemaProps;
 
 const specSchema: JSONSchemaProps = {
   type: 'object',

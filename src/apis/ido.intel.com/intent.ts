@@ -1,6 +1,7 @@
 import type { CustomResourceDefinition, JSONSchemaProps } from 'kubernetes-types/apiextensions/v1.js';
 import type { Condition, ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import { kind } from '../../runtime/client/types.js';
+import { conditionsSchema } from '../condition-schema.js';
 
 /**
  * `ido.intel.com/v1alpha1 Intent`: the objectives a workload should meet. Field names, defaults
@@ -89,24 +90,6 @@ export interface Intent {
 }
 
 export const Intents = kind<Intent>(IDO_API_VERSION, 'Intent');
-
-export const conditionsSchema: JSONSchemaProps = {
-  type: 'array',
-  'x-kubernetes-list-type': 'map',
-  'x-kubernetes-list-map-keys': ['type'],
-  items: {
-    type: 'object',
-    required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
-    properties: {
-      type: { type: 'string', maxLength: 316 },
-      status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
-      observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
-      lastTransitionTime: { type: 'string', format: 'date-time' },
-      reason: { type: 'string', maxLength: 1024, minLength: 1 },
-      message: { type: 'string', maxLength: 32768 },
-    },
-  },
-} as JSONSchemaProps;
 
 const objectiveSchema: JSONSchemaProps = {
   type: 'object',

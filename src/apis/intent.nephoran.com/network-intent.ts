@@ -1,6 +1,7 @@
 import type { CustomResourceDefinition, JSONSchemaProps } from 'kubernetes-types/apiextensions/v1.js';
 import type { Condition, ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import { kind } from '../../runtime/client/types.js';
+import { conditionsSchema } from '../condition-schema.js';
 
 /**
  * `intent.nephoran.com/v1alpha1 NetworkIntent`: one validated intent, created by conductor-loop
@@ -58,24 +59,6 @@ export interface NetworkIntent {
 }
 
 export const NetworkIntents = kind<NetworkIntent>(NETWORK_INTENT_API_VERSION, 'NetworkIntent');
-
-const conditionsSchema = {
-  type: 'array',
-  'x-kubernetes-list-type': 'map',
-  'x-kubernetes-list-map-keys': ['type'],
-  items: {
-    type: 'object',
-    required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
-    properties: {
-      type: { type: 'string', maxLength: 316 },
-      status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
-      observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
-      lastTransitionTime: { type: 'string', format: 'date-time' },
-      reason: { type: 'string', maxLength: 1024, minLength: 1 },
-      message: { type: 'string', maxLength: 32768 },
-    },
-  },
-} as JSONSchemaProps;
 
 const replicaCount: JSONSchemaProps = { type: 'integer', format: 'int32', minimum: 0 };
 
