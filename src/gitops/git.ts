@@ -21,11 +21,7 @@ export class GitError extends Error {
 }
 
 function classify(stderr: string): GitFailure {
-  if (
-    /401|403|Authentication failed|could not read (Username|Password)|terminal prompts disabled/i.test(stderr)
-  ) {
-    return 'auth';
-  }
+  // Connection failures first: their text holds ports and addresses that may contain "401".
   if (
     /Could not resolve host|Failed to connect|Connection refused|Couldn't connect|timed out|Empty reply/i.test(
       stderr,
@@ -33,7 +29,14 @@ function classify(stderr: string): GitFailure {
   ) {
     return 'unreachable';
   }
-  if (/repository .* not found|404/i.test(stderr)) return 'not-found';
+  if (
+    /returned error: 40[13]\b|Authentication failed|could not read (Username|Password)|terminal prompts disabled/i.test(
+      stderr,
+    )
+  ) {
+    return 'auth';
+  }
+  if (/repository .* not found|returned error: 404\b/i.test(stderr)) return 'not-found';
   if (/\[rejected\]|non-fast-forward|fetch first/i.test(stderr)) return 'rejected';
   return 'other';
 }

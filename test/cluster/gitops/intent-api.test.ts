@@ -29,10 +29,7 @@ test('TMF921 intents posted over HTTP are acknowledged, reach the edge, and repo
   const root = await mkdtemp(join(tmpdir(), 'tutti-intent-api-'));
   const git = new GitHttpServer({ root: join(root, 'repos'), ...credentials });
   await git.start(0);
-  t.after(async () => {
-    await git.stop();
-    await rm(root, { recursive: true, force: true });
-  });
+  t.after(() => git.stop());
   const repo = await git.createRepository('admin1/edge1-config');
   const id = `api-${randomBytes(4).toString('hex')}`;
 
@@ -70,6 +67,8 @@ test('TMF921 intents posted over HTTP are acknowledged, reach the edge, and repo
     await server.stop();
     await service.settled();
   });
+  // Registered last, so it runs after the sync loop and the server have stopped writing here.
+  t.after(() => rm(root, { recursive: true, force: true, maxRetries: 5 }));
   const url = `http://127.0.0.1:${port}${INTENT_PATH}`;
   const post = (body: string) =>
     fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
