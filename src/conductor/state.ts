@@ -56,7 +56,7 @@ export class StateStore {
     sha256: string,
     opts: { reread?: boolean } = {},
   ): Promise<FileRecord | undefined> {
-    if (opts.reread) this.files = await this.readDisk();
+    if (opts.reread) this.files = await this.readDisk(true);
     const rec = this.pending.get(file) ?? this.files[file];
     return rec && rec.sha256 === sha256 ? rec : undefined;
   }
@@ -77,7 +77,7 @@ export class StateStore {
       this.waiters = [];
       try {
         await this.withLock(async () => {
-          const merged = { ...(await this.readDisk()), ...Object.fromEntries(batch) };
+          const merged = { ...(await this.readDisk(true)), ...Object.fromEntries(batch) };
           const doc: StateDocument = { version: 1, files: merged };
           await writeFileAtomic(this.path, `${JSON.stringify(doc, null, 1)}\n`);
           this.files = merged;
@@ -95,13 +95,17 @@ export class StateStore {
     this.writing = undefined;
   }
 
-  private async readDisk(): Promise<Record<string, FileRecord>> {
+  /**
+   * `fresh` skips the cache: another replica's write can keep mtime (coarse kernel ticks) and size,
+   * so decisions that must see it — under the lock, and after a claim — read the file itself.
+   */
+  private async readDisk(fresh = false): Promise<Record<string, FileRecord>> {
     let text: string;
     let info: Awaited<ReturnType<typeof stat>>;
     try {
       info = await stat(this.path);
       const c = this.cached;
-      if (c && c.mtimeMs === info.mtimeMs && c.size === info.size) return c.files;
+      if (!fresh && c && c.mtimeMs === info.mtimeMs && c.size === info.size) return c.files;
       text = await readFile(this.path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
