@@ -103,6 +103,9 @@ export class GitHttpServer {
     const err: Buffer[] = [];
     cgi.stdout.on('data', (c: Buffer) => out.push(c));
     cgi.stderr.on('data', (c: Buffer) => err.push(c));
+    // The backend may exit before reading the whole request body (EPIPE); its output and exit code
+    // still say what happened, so the write error itself is not the request's failure.
+    cgi.stdin.on('error', () => {});
     cgi.stdin.end(body);
     const code = await new Promise<number>((resolve) => cgi.on('close', (c) => resolve(c ?? 1)));
     const response = Buffer.concat(out);
