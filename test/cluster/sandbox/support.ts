@@ -2,10 +2,12 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import type { SelfSubjectAccessReview } from 'kubernetes-types/authorization/v1.js';
 import { parseAllDocuments } from 'yaml';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { Namespaces } from '../../../src/runtime/client/kinds.js';
 import type { KubeObject } from '../../../src/runtime/client/types.js';
+import { waitFor } from '../../../src/runtime/wait.js';
 import { testNamespace } from '../../support/cluster.js';
 
 export const RBAC_MANIFEST = join(import.meta.dirname, '../../../k8s/rbac/k8s.yaml');
@@ -42,7 +44,20 @@ export async function sandboxNamespace(
     metadata: { labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
   });
   await applyRbac(client, ns);
-  return { ns, app: asApp(client, ns) };
+  const app = asApp(client, ns);
+  // RBAC is served from an informer cache: wait until the new RoleBinding is in force.
+  await waitFor(
+    async () => {
+      const review = await app.create<SelfSubjectAccessReview>({
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SelfSubjectAccessReview',
+        spec: { resourceAttributes: { namespace: ns, group: 'batch', resource: 'jobs', verb: 'create' } },
+      });
+      return review.status?.allowed === true;
+    },
+    { description: `ci-fixer-app to be allowed to create jobs in ${ns}`, timeoutMs: 15_000 },
+  );
+  return { ns, app };
 }
 
 /** A scratch directory standing in for the sandbox's /workspace (kwok's exec runs on this machine). */
