@@ -14,6 +14,7 @@ import { ForbiddenError } from '../../../src/runtime/client/errors.js';
 import type { SubjectAccessReviews } from '../../../src/runtime/client/kinds.js';
 import type { KubeObject } from '../../../src/runtime/client/types.js';
 import { installCrds } from '../../../src/runtime/crds.js';
+import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
 
 const run = promisify(execFile);
@@ -121,7 +122,14 @@ test("an executor's Role in namespace A cannot touch Performers in namespace B",
     metadata: { name: 'p', namespace: ns },
     spec: { avsAddress: '0xa', image: 'img' },
   });
-  const created = await asExecutor.create(performer(a));
+  // RBAC is served from a cache: the first allowed call may come a moment after the binding.
+  const created = await waitFor(
+    () =>
+      asExecutor
+        .create(performer(a))
+        .catch((e: unknown) => (e instanceof ForbiddenError ? undefined : Promise.reject(e))),
+    { description: "the executor's RoleBinding to take effect", timeoutMs: 15_000 },
+  );
   assert.equal(created.metadata?.namespace, a);
   assert.equal((await asExecutor.list(Performers, { namespace: a })).items.length, 1);
   await assert.rejects(asExecutor.create(performer(b)), ForbiddenError);
