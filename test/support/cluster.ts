@@ -17,16 +17,6 @@ export function testKubeconfig(): string {
   );
 }
 
-/** The local control plane behind the run, for tests that stop and start its components. */
-export function localControlPlane(t: TestContext): LocalControlPlane | undefined {
-  const name = process.env['TUTTI_TEST_CLUSTER'];
-  if (!name) {
-    t.skip('needs the local control plane (TUTTI_TEST_KUBECONFIG names an external cluster)');
-    return undefined;
-  }
-  return new LocalControlPlane(name);
-}
-
 export async function testClient(
   t: TestContext | undefined,
   fieldManager = 'tutti-test',

@@ -104,13 +104,14 @@ export class Transport {
           signal: req.signal,
         },
         (res) => {
-          if (timer) clearTimeout(timer);
+          // The deadline covers the whole body too: a server that stalls mid-response must not hang us.
+          if (timer) res.once('close', () => clearTimeout(timer));
           resolve(res);
         },
       );
       const timer =
         timeoutMs > 0
-          ? setTimeout(() => r.destroy(new Error(`no response within ${timeoutMs} ms`)), timeoutMs)
+          ? setTimeout(() => r.destroy(new Error(`no complete response within ${timeoutMs} ms`)), timeoutMs)
           : undefined;
       r.on('error', (err) => {
         if (timer) clearTimeout(timer);
