@@ -1,17 +1,33 @@
 import { type Command, helpText, parseCommandArgs, UsageError } from './command.js';
 import { commands } from './commands.js';
 
+function commandList(list: Command[]): string[] {
+  const width = Math.max(...list.map((c) => c.name.length)) + 2;
+  return list.map((c) => `  ${c.name.padEnd(width)}${c.summary.split('. ')[0]!.replace(/\.$/, '')}`);
+}
+
 function overview(): string {
-  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
   return [
     'tutti: intent-driven orchestration for Kubernetes',
     '',
     'Usage: tutti <command> [flags]',
     '',
     'Commands:',
-    ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary.split('. ')[0]!.replace(/\.$/, '')}`),
+    ...commandList(commands),
     '',
     'Run "tutti <command> --help" for the flags of a command.',
+  ].join('\n');
+}
+
+/** The help of a command group such as `tutti cluster`: its subcommands. */
+function groupHelp(group: string, list: Command[]): string {
+  return [
+    `Usage: tutti ${group} <command> [flags]`,
+    '',
+    'Commands:',
+    ...commandList(list),
+    '',
+    `Run "tutti ${group} <command> --help" for the flags of a command.`,
   ].join('\n');
 }
 
@@ -32,9 +48,17 @@ export async function main(argv: string[]): Promise<number> {
   const { cmd, rest } = resolve(argv);
   if (!cmd) {
     const group = commands.filter((c) => c.name.startsWith(`${argv[0]} `));
-    if (group.length) {
-      console.error(`tutti ${argv[0]}: choose one of: ${group.map((c) => c.name.split(' ')[1]).join(', ')}`);
-    } else console.error(`tutti: unknown command "${argv[0]}"\n\n${overview()}`);
+    if (!group.length) {
+      console.error(`tutti: unknown command "${argv[0]}"\n\n${overview()}`);
+      return 2;
+    }
+    const sub = argv[1];
+    if (sub === '--help' || sub === '-h' || sub === 'help') {
+      console.log(groupHelp(argv[0]!, group));
+      return 0;
+    }
+    const problem = sub === undefined ? 'a command is needed' : `unknown command "${sub}"`;
+    console.error(`tutti ${argv[0]}: ${problem}\n\n${groupHelp(argv[0]!, group)}`);
     return 2;
   }
   try {

@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const tutti = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
+
+function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [tutti, ...args], (err, stdout, stderr) => {
+      resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('tutti command groups', () => {
+  test('--help on a group lists its commands', async () => {
+    const { code, stdout } = await run('cluster', '--help');
+    assert.equal(code, 0);
+    assert.match(stdout, /Usage: tutti cluster <command>/);
+    for (const sub of ['up', 'down', 'status', 'kubeconfig', 'build'])
+      assert.match(stdout, new RegExp(`cluster ${sub} `));
+  });
+
+  test('an unknown subcommand is named, with the list beside it', async () => {
+    const { code, stderr } = await run('cluster', 'upp');
+    assert.equal(code, 2);
+    assert.match(stderr, /tutti cluster: unknown command "upp"/);
+    assert.match(stderr, /cluster up /);
+  });
+
+  test('an unknown command gets the overview', async () => {
+    const { code, stderr } = await run('clustr');
+    assert.equal(code, 2);
+    assert.match(stderr, /unknown command "clustr"/);
+    assert.match(stderr, /Commands:/);
+  });
+});
