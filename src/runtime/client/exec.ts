@@ -12,6 +12,12 @@ export interface ExecOptions {
   /** Output kept per stream; the rest is dropped and `truncated` set. Default 10 MiB. */
   maxOutputBytes?: number;
   signal?: AbortSignal;
+  /**
+   * Called with each piece of output as it arrives, so callers can stream it. Gets exactly the
+   * bytes that are kept (up to maxOutputBytes per stream), so a stream's chunks add up to its
+   * result. A chunk may end inside a line or a multi-byte character.
+   */
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }
 
 export interface ExecResult {
@@ -46,16 +52,18 @@ class CappedBuffer {
   private size = 0;
   truncated = false;
   constructor(private readonly cap: number) {}
-  push(data: Buffer): void {
+  /** Keeps what fits under the cap and returns it (empty when nothing did). */
+  push(data: Buffer): Buffer {
     const room = this.cap - this.size;
     if (room <= 0) {
       this.truncated ||= data.length > 0;
-      return;
+      return data.subarray(0, 0);
     }
     const part = data.length > room ? data.subarray(0, room) : data;
     if (part.length < data.length) this.truncated = true;
     this.chunks.push(part);
     this.size += part.length;
+    return part;
   }
   text(): string {
     return Buffer.concat(this.chunks).toString('utf8');
@@ -136,6 +144,15 @@ export async function execInPod(
         truncated: stdout.truncated || stderr.truncated,
       });
     };
+    const deliver = (stream: 'stdout' | 'stderr', kept: Buffer) => {
+      if (kept.length === 0 || settled || !opts.onOutput) return;
+      try {
+        opts.onOutput(stream, kept);
+      } catch (err) {
+        // A failing listener must not leave the remote command running unobserved.
+        finish(new ExecError(`exec in ${namespace}/${pod}: onOutput failed: ${(err as Error).message}`));
+      }
+    };
     const onAbort = () => finish(new ExecError(`exec in ${namespace}/${pod} was aborted`));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const timer = opts.timeoutMs
@@ -160,10 +177,10 @@ export async function execInPod(
       const payload = data.subarray(1);
       switch (data[0]) {
         case STDOUT:
-          stdout.push(payload);
+          deliver('stdout', stdout.push(payload));
           break;
         case STDERR:
-          stderr.push(payload);
+          deliver('stderr', stderr.push(payload));
           break;
         case ERROR:
           if (payload.length > 0) {
