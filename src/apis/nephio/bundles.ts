@@ -1,6 +1,7 @@
 import type { CustomResourceDefinition, JSONSchemaProps } from 'kubernetes-types/apiextensions/v1.js';
 import type { Condition, ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import { kind } from '../../runtime/client/types.js';
+import { conditionsSchema } from '../condition-schema.js';
 
 /**
  * The Nephio bundle kinds that carry 3GPP TS 28.312 expectations to the edge:
@@ -147,27 +148,6 @@ const targetSchema: JSONSchemaProps = {
     value: { type: 'string', minLength: 1 },
   },
 };
-
-const conditionSchema: JSONSchemaProps = {
-  type: 'object',
-  required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
-  properties: {
-    type: { type: 'string' },
-    status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
-    observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
-    lastTransitionTime: { type: 'string', format: 'date-time' },
-    reason: { type: 'string' },
-    message: { type: 'string' },
-  },
-};
-
-/** `metav1.Condition` list, merged by type under server-side apply (the x- keys are not in kubernetes-types). */
-export const conditionsSchema = {
-  type: 'array',
-  items: conditionSchema,
-  'x-kubernetes-list-type': 'map',
-  'x-kubernetes-list-map-keys': ['type'],
-} as JSONSchemaProps;
 
 export function bundleSpecSchema(info: BundleKindInfo): JSONSchemaProps {
   const targets: Record<string, JSONSchemaProps> = {};

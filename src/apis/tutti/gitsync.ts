@@ -1,7 +1,7 @@
 import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
 import type { Condition, ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import { kind } from '../../runtime/client/types.js';
-import { conditionsSchema } from '../nephio/bundles.js';
+import { conditionsSchema } from '../condition-schema.js';
 
 /** `tutti.dev/v1alpha1 GitSync` (cluster-scoped): one edge sync from a git repository and its status. */
 export interface GitSync {
