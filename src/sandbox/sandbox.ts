@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { ResourceRequirements } from 'kubernetes-types/core/v1.js';
 import { KubeClient } from '../runtime/client/client.js';
-import { ExecError, execInPod } from '../runtime/client/exec.js';
+import { ExecError, type ExecOptions, execInPod } from '../runtime/client/exec.js';
 import { Jobs, Pods } from '../runtime/client/kinds.js';
 import { waitFor } from '../runtime/wait.js';
 import { capOutput, commandArgv, TIMEOUT_EXIT_CODE } from './command.js';
 import { SandboxFileError, SandboxStartError, SandboxStateError } from './errors.js';
 import { trackOpenSandbox, untrackSandbox } from './exit-teardown.js';
 import { DEFAULT_WORKDIR, SANDBOX_CONTAINER, type SandboxJobSpec, sandboxJob } from './job.js';
+import { LiveOutput } from './live-output.js';
 import { jobFailure, podProgress } from './pod-state.js';
 import { firstFileOf, tarOf } from './tar.js';
 import { watchUntil } from './watch-until.js';
@@ -50,7 +51,14 @@ export interface RunCommandOptions {
   cwd?: string;
   env?: Record<string, string>;
   stdin?: string | Buffer;
+  /**
+   * Receives the output as the command writes it. The pieces of each stream add up to the
+   * result's `stdout`/`stderr`, markers for a cut or a timeout included (delivered at the end).
+   */
+  onOutput?: (stream: OutputStream, text: string) => void;
 }
+
+export type OutputStream = 'stdout' | 'stderr';
 
 export interface CommandResult {
   stdout: string;
@@ -226,18 +234,22 @@ export class KubernetesSandbox {
     const cap = this.options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
     const argv = commandArgv({ command, cwd: opts.cwd, env: opts.env, timeoutMs });
     const started = performance.now();
+    const live = opts.onOutput && new LiveOutput(opts.onOutput);
     const r = await this.exec(client, pod, argv, {
       stdin: opts.stdin,
       timeoutMs: timeoutMs + EXEC_GRACE_MS,
       maxOutputBytes: cap,
+      ...(live ? { onOutput: (stream: OutputStream, chunk: Buffer) => live.push(stream, chunk) } : {}),
     });
     // 124 (TERM) or 137 (the follow-up KILL) from `timeout`, once the time is really up.
     const timedOut =
       (r.exitCode === TIMEOUT_EXIT_CODE || r.exitCode === 137) && performance.now() - started >= timeoutMs;
     let stderr = capOutput(r.stderr, cap, r.truncated);
     if (timedOut) stderr += `\n[command timed out after ${timeoutMs} ms and was stopped]\n`;
+    const stdout = capOutput(r.stdout, cap, r.truncated);
+    live?.end({ stdout, stderr });
     return {
-      stdout: capOutput(r.stdout, cap, r.truncated),
+      stdout,
       stderr,
       exitCode: timedOut ? TIMEOUT_EXIT_CODE : r.exitCode,
       timedOut,
@@ -249,7 +261,7 @@ export class KubernetesSandbox {
     client: KubeClient,
     pod: string,
     argv: string[],
-    opts: { stdin?: string | Buffer; timeoutMs: number; maxOutputBytes: number },
+    opts: ExecOptions & { timeoutMs: number; maxOutputBytes: number },
   ) {
     try {
       return await execInPod(client, this.namespace, pod, argv, { container: SANDBOX_CONTAINER, ...opts });

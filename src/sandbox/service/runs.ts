@@ -44,7 +44,14 @@ export type RunEvent =
 export interface RunSandbox {
   readonly jobName: string;
   init(): Promise<void>;
-  runCommand(command: string, opts: { cwd?: string; env?: Record<string, string> }): Promise<CommandResult>;
+  runCommand(
+    command: string,
+    opts: {
+      cwd?: string;
+      env?: Record<string, string>;
+      onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
+    },
+  ): Promise<CommandResult>;
   teardown(): Promise<void>;
 }
 
@@ -204,16 +211,23 @@ export class RunScheduler {
         step.status = 'running';
         this.emit(run, { type: 'step-start', index, command: step.command });
         const isClone = run.repo !== undefined && index === 0;
+        // Output goes out as the command writes it; the pieces add up to the final result.
+        const onOutput = (stream: 'stdout' | 'stderr', text: string) => {
+          step[stream] += text;
+          this.emit(run, { type: 'output', index, stream, text });
+        };
         const r = isClone
-          ? await sandbox.runCommand('git clone --depth 1 -- "$REPO" .', { cwd, env: { REPO: run.repo! } })
-          : await sandbox.runCommand(step.command, { cwd });
+          ? await sandbox.runCommand('git clone --depth 1 -- "$REPO" .', {
+              cwd,
+              env: { REPO: run.repo! },
+              onOutput,
+            })
+          : await sandbox.runCommand(step.command, { cwd, onOutput });
         step.stdout = r.stdout;
         step.stderr = r.stderr;
         step.exitCode = r.exitCode;
         if (r.timedOut) step.timedOut = true;
         step.status = r.exitCode === 0 ? 'succeeded' : 'failed';
-        if (r.stdout) this.emit(run, { type: 'output', index, stream: 'stdout', text: r.stdout });
-        if (r.stderr) this.emit(run, { type: 'output', index, stream: 'stderr', text: r.stderr });
         this.emit(run, {
           type: 'step-end',
           index,

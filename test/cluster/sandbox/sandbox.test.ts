@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Jobs, Pods } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
@@ -62,19 +64,53 @@ describe('KubernetesSandbox', () => {
     const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, workdir: dir });
     t.after(() => sandbox.teardown());
     await sandbox.init();
+    const live = { stdout: '', stderr: '' };
     const r = await sandbox.runCommand('echo started; sleep 300 & echo $! > child.pid; wait', {
       cwd: dir,
       timeoutMs: 1000,
+      onOutput: (stream, text) => {
+        live[stream] += text;
+      },
     });
     assert.equal(r.timedOut, true);
     assert.equal(r.exitCode, 124);
     assert.equal(r.stdout, 'started\n');
     assert.match(r.stderr, /timed out after 1000 ms/);
+    assert.deepEqual(live, { stdout: r.stdout, stderr: r.stderr }, 'the timeout note is streamed too');
     const pid = (await sandbox.readFile(`${dir}/child.pid`)).trim();
     await waitFor(async () => (await sandbox.runCommand(`kill -0 ${pid}`)).exitCode !== 0, {
       description: `the background sleep (pid ${pid}) to be gone`,
       timeoutMs: 15_000,
     });
+  });
+
+  test('onOutput gets each line while the command still runs', async (t) => {
+    const client = await testClient(t);
+    const { ns, app } = await sandboxNamespace(t, client);
+    const dir = await workdir();
+    const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, workdir: dir });
+    t.after(() => sandbox.teardown());
+    await sandbox.init();
+    // Each line waits for a file the test writes only after the previous line reached it, so
+    // the command can only finish if every line was delivered before it ended.
+    const script =
+      'for n in 1 2 3; do echo "line $n"; i=0; ' +
+      'while [ ! -f "ack-$n" ]; do i=$((i+1)); [ $i -gt 1200 ] && { echo "line $n never acknowledged" >&2; exit 9; }; sleep 0.05; done; ' +
+      'done; echo finished';
+    const seen: string[] = [];
+    const r = await sandbox.runCommand(script, {
+      cwd: dir,
+      onOutput: (stream, text) => {
+        for (const line of text.split('\n').filter(Boolean)) {
+          seen.push(`${stream}: ${line}`);
+          const n = /^line (\d)$/.exec(line)?.[1];
+          if (n) void writeFile(join(dir, `ack-${n}`), '');
+        }
+      },
+    });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.deepEqual(seen, ['stdout: line 1', 'stdout: line 2', 'stdout: line 3', 'stdout: finished']);
+    assert.equal(r.stdout, 'line 1\nline 2\nline 3\nfinished\n');
   });
 
   test('output beyond the cap is cut with a marker', async (t) => {
@@ -83,7 +119,13 @@ describe('KubernetesSandbox', () => {
     const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, maxOutputBytes: 1000 });
     t.after(() => sandbox.teardown());
     await sandbox.init();
-    const r = await sandbox.runCommand('head -c 5000 /dev/zero | tr "\\0" x; echo done >&2');
+    let streamed = '';
+    const r = await sandbox.runCommand('head -c 5000 /dev/zero | tr "\\0" x; echo done >&2', {
+      onOutput: (stream, text) => {
+        if (stream === 'stdout') streamed += text;
+      },
+    });
+    assert.equal(streamed, r.stdout, 'the streamed pieces, marker included, add up to stdout');
     assert.equal(r.truncated, true);
     assert.ok(r.stdout.startsWith('x'.repeat(1000)));
     assert.match(r.stdout, /\[output truncated: only the first 1000 bytes were kept\]/);

@@ -53,8 +53,8 @@ async function post(base: string, body: unknown, raw?: string) {
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-/** Reads a run's server-sent events until its end event. */
-async function events(base: string, id: string): Promise<RunEvent[]> {
+/** Reads a run's server-sent events until its end event, telling `onEvent` of each on arrival. */
+async function events(base: string, id: string, onEvent?: (e: RunEvent) => void): Promise<RunEvent[]> {
   const res = await fetch(`${base}/api/runs/${id}/events`);
   assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
   const out: RunEvent[] = [];
@@ -68,12 +68,23 @@ async function events(base: string, id: string): Promise<RunEvent[]> {
         .slice(0, i)
         .split('\n')
         .find((l) => l.startsWith('data: '));
-      if (data) out.push(JSON.parse(data.slice(6)) as RunEvent);
+      if (data) {
+        const event = JSON.parse(data.slice(6)) as RunEvent;
+        out.push(event);
+        onEvent?.(event);
+      }
       buffer = buffer.slice(i + 2);
       i = buffer.indexOf('\n\n');
     }
   }
   return out;
+}
+
+/** A step's output on one stream, as the events carried it. */
+function outputOf(stream: RunEvent[], index: number, which: 'stdout' | 'stderr'): string {
+  return stream
+    .map((e) => (e.type === 'output' && e.index === index && e.stream === which ? e.text : ''))
+    .join('');
 }
 
 /** A git repository on this machine, which the sandbox (kwok's exec runs here) can clone. */
@@ -119,14 +130,8 @@ describe('ci-fixer service', () => {
         ['skipped', undefined],
       ],
     );
-    assert.ok(
-      stream.some((e) => e.type === 'output' && e.index === 1 && e.text === 'hello from the repository\n'),
-    );
-    assert.ok(
-      stream.some(
-        (e) => e.type === 'output' && e.index === 2 && e.stream === 'stderr' && e.text === 'broken\n',
-      ),
-    );
+    assert.equal(outputOf(stream, 1, 'stdout'), 'hello from the repository\n');
+    assert.equal(outputOf(stream, 2, 'stderr'), 'broken\n');
     assert.deepEqual(stream.at(-1), { type: 'end', status: 'failed' });
 
     const run = (await (await fetch(`${base}/api/runs/${id}`)).json()) as Run;
@@ -157,6 +162,40 @@ describe('ci-fixer service', () => {
       timeoutMs: 30_000,
     });
     assert.match(metrics, /process_cpu_user_seconds_total/);
+  });
+
+  test('output is streamed line by line while the step still runs', async (t) => {
+    const { base } = await startService(t);
+    const gates = await workdir();
+    // Each line waits for the test to have received the previous one as an event.
+    const step =
+      `for n in 1 2 3; do echo "line $n"; i=0; ` +
+      `while [ ! -f ${gates}/ack-$n ]; do i=$((i+1)); [ $i -gt 1200 ] && { echo "line $n never acknowledged" >&2; exit 9; }; sleep 0.05; done; ` +
+      'done';
+    const created = await post(base, { commands: [step, 'echo after'] });
+    assert.equal(created.status, 201);
+    const id = created.body['id'] as string;
+    const seen: string[] = [];
+    const stream = await events(base, id, (e) => {
+      if (e.type === 'step-end') seen.push(`step-end ${e.index}`);
+      if (e.type !== 'output') return;
+      for (const line of e.text.split('\n').filter(Boolean)) {
+        seen.push(`${e.index} ${e.stream}: ${line}`);
+        const n = /^line (\d)$/.exec(line)?.[1];
+        if (n) void writeFile(join(gates, `ack-${n}`), '');
+      }
+    });
+    assert.deepEqual(stream.at(-1), { type: 'end', status: 'succeeded' }, outputOf(stream, 0, 'stderr'));
+    assert.deepEqual(seen, [
+      '0 stdout: line 1',
+      '0 stdout: line 2',
+      '0 stdout: line 3',
+      'step-end 0',
+      '1 stdout: after',
+      'step-end 1',
+    ]);
+    const run = (await (await fetch(`${base}/api/runs/${id}`)).json()) as Run;
+    assert.equal(run.steps[0]?.stdout, 'line 1\nline 2\nline 3\n');
   });
 
   test('bad requests get 400 naming the field; unknown runs 404', async (t) => {
@@ -211,7 +250,7 @@ describe('ci-fixer service', () => {
     const outputs = await Promise.all(ids.map((id) => events(base, id)));
     outputs.forEach((stream, i) => {
       assert.deepEqual(stream.at(-1), { type: 'end', status: 'succeeded' });
-      assert.ok(stream.some((e) => e.type === 'output' && e.text === `run-${i}\n`));
+      assert.equal(outputOf(stream, 0, 'stdout'), `run-${i}\n`);
     });
   });
 
@@ -234,13 +273,26 @@ describe('ci-fixer service', () => {
     t.after(() => browser.close());
     const page = await browser.newPage();
     await page.goto(base);
-    await page.fill('textarea[name=commands]', 'echo hello-from-the-browser\necho second-step >&2');
+    const gate = join(await workdir(), 'go');
+    await page.fill(
+      'textarea[name=commands]',
+      `echo hello-from-the-browser; i=0; while [ ! -f ${gate} ] && [ $i -lt 1200 ]; do i=$((i+1)); sleep 0.05; done\necho second-step >&2`,
+    );
     await page.click('button[type=submit]');
+    // The first line shows while its step still waits: the page streams, it does not wait for the end.
+    await page.waitForFunction(
+      "document.getElementById('output').textContent.includes('hello-from-the-browser\\n')",
+      null,
+      { timeout: 60_000 },
+    );
+    assert.equal(await page.textContent('#run-status'), 'running');
+    assert.doesNotMatch((await page.textContent('#output')) ?? '', /\[exit/);
+    await writeFile(gate, '');
     await page.waitForFunction("document.getElementById('run-status').textContent === 'succeeded'", null, {
       timeout: 60_000,
     });
     const output = await page.textContent('#output');
-    assert.match(output ?? '', /\$ echo hello-from-the-browser\nhello-from-the-browser\n\[exit 0\]/);
+    assert.match(output ?? '', /\$ echo hello-from-the-browser;.*\nhello-from-the-browser\n\[exit 0\]/);
     assert.match(output ?? '', /second-step/);
     await page.waitForSelector('#runs li .status.succeeded', { timeout: 10_000 });
     assert.equal(await page.locator('#runs li').count(), 1);
