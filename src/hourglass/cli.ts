@@ -1,29 +1,9 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { type Command, parseDuration, parseInteger, UsageError } from '../cli/command.js';
+import { crdsCommand } from '../cli/crds-command.js';
 import { runOperator } from '../operator/run.js';
-import { hourglassCrdFiles } from './crds.js';
+import { hourglassCrds } from './crds.js';
 import { BEHAVIOURS, type Behaviour, startPerformerServer } from './grpc/performer-server.js';
 import { WATCH_NAMESPACE_ENV } from './operator.js';
-
-const crdsCommand: Command = {
-  name: 'hourglass crds',
-  summary: 'Print the Performer CRD, or write it into a directory (config/crd).',
-  options: {
-    out: { type: 'string', description: 'directory to write one file per CRD into (e.g. config/crd)' },
-  },
-  async run(opts) {
-    const files = hourglassCrdFiles();
-    const out = opts['out'] as string | undefined;
-    if (!out) {
-      process.stdout.write([...files.values()].join(''));
-      return 0;
-    }
-    await mkdir(out, { recursive: true });
-    for (const [name, text] of files) await writeFile(join(out, name), text);
-    return 0;
-  },
-};
 
 const performerServerCommand: Command = {
   name: 'performer-server',
@@ -117,4 +97,12 @@ const operatorCommand: Command = {
 };
 
 /** The hourglass module's `tutti` subcommands. */
-export const hourglassCommands: Command[] = [crdsCommand, performerServerCommand, operatorCommand];
+export const hourglassCommands: Command[] = [
+  crdsCommand(
+    'hourglass',
+    'Print the Performer CRD, or write it into a directory (config/crd).',
+    hourglassCrds,
+  ),
+  performerServerCommand,
+  operatorCommand,
+];

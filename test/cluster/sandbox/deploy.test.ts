@@ -11,6 +11,7 @@ import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { Deployments, Jobs, Pods, Roles, ServiceAccounts } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+import { consumerProject } from '../../unit/sandbox/consumer.js';
 import { applyRbac, sandboxNamespace } from './support.js';
 
 const run = promisify(execFile);
@@ -18,10 +19,10 @@ const ROOT = join(import.meta.dirname, '../../..');
 const CHART = join(ROOT, 'chart');
 
 /** Runs a command to its end; resolves with its exit code and output (a non-zero exit is not an error). */
-function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(cmd, args, {
-      cwd: ROOT,
+      cwd,
       env: { ...process.env, KUBECONFIG: testKubeconfig(), ...env },
     });
     let stdout = '';
@@ -197,6 +198,17 @@ describe('ci-fixer deployment', () => {
       r.stdout,
       /✅ Job created successfully\n✅ Command executed: Hello from K8s sandbox!\n\n✅ Job deleted successfully/,
     );
+
+    // A library user's copy of the script, with only its import path changed, in their project.
+    const project = await consumerProject();
+    const seedScript = await readFile(join(ROOT, 'scripts/test-k8s-sandbox.ts'), 'utf8');
+    const asUser = seedScript.replace("from '../src/sandbox/index.js'", "from 'tutti/sandbox'");
+    assert.notEqual(asUser, seedScript);
+    await writeFile(join(project, 'test-k8s-sandbox.ts'), asUser);
+    const user = await sh(tsx, [join(project, 'test-k8s-sandbox.ts')], {}, project);
+    assert.equal(user.code, 0, user.stdout + user.stderr);
+    assert.match(user.stdout, /✅ Command executed: Hello from K8s sandbox!\n\n✅ Job deleted successfully/);
+
     const left = await client.list(Jobs, { namespace: 'default', labelSelector: 'app=ci-fixer-sandbox' });
     assert.equal(left.items.length, 0);
     t.after(async () => {
