@@ -1,10 +1,10 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { type Command, parseDuration, parseInteger, UsageError } from '../cli/command.js';
+import { crdsCommand } from '../cli/crds-command.js';
 import { KubeClient } from '../runtime/client/client.js';
 import { HealthServer } from '../runtime/health-server.js';
 import { componentLogger } from '../runtime/log.js';
-import { conductorCrdFiles } from './crds.js';
+import { conductorCrds } from './crds.js';
 import { ConductorLoop, exitCode, type PorchMode } from './loop.js';
 import { BUNDLED_SCHEMA, IntentValidator } from './schema.js';
 
@@ -193,24 +193,12 @@ const loopCommand: Command = {
   },
 };
 
-const crdsCommand: Command = {
-  name: 'conductor crds',
-  summary: 'Print the NetworkIntent CRD, or write it into a directory (config/crd).',
-  options: {
-    out: { type: 'string', description: 'directory to write one file per CRD into (e.g. config/crd)' },
-  },
-  async run(opts) {
-    const files = conductorCrdFiles();
-    const out = opts['out'] as string | undefined;
-    if (!out) {
-      process.stdout.write([...files.values()].join('---\n'));
-      return 0;
-    }
-    await mkdir(out, { recursive: true });
-    for (const [name, text] of files) await writeFile(join(out, name), text);
-    return 0;
-  },
-};
-
 /** The conductor module's `tutti` subcommands. */
-export const conductorCommands: Command[] = [loopCommand, crdsCommand];
+export const conductorCommands: Command[] = [
+  loopCommand,
+  crdsCommand(
+    'conductor',
+    'Print the NetworkIntent CRD, or write it into a directory (config/crd).',
+    conductorCrds,
+  ),
+];

@@ -1,14 +1,14 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gitSyncCrd } from '../apis/tutti/gitsync.js';
 import { type Command, parseDuration, parseInteger, UsageError } from '../cli/command.js';
+import { crdsCommand } from '../cli/crds-command.js';
 import { KubeClient } from '../runtime/client/client.js';
 import { installCrds } from '../runtime/crds.js';
 import { HealthServer } from '../runtime/health-server.js';
 import { componentLogger } from '../runtime/log.js';
 import { conformOffline, conformWithServer, readTree, type Violation } from './conform.js';
-import { crdFiles } from './crds.js';
+import { gitopsCrds } from './crds.js';
 import { type E2eMode, runWfdE2e } from './e2e.js';
 import { fluxSync, rootSync } from './engines.js';
 import type { IntentExpectation } from './expectation.js';
@@ -384,25 +384,9 @@ export const gitopsCommands: Command[] = [
       return 0;
     },
   },
-  {
-    name: 'gitops crds',
-    summary:
-      'Print the CRDs of the gitops module (Nephio bundles, O2IMS ProvisioningRequest), or write them to --out.',
-    options: {
-      out: { type: 'string', description: 'directory to write one file per CRD into (e.g. config/crd)' },
-    },
-    async run(o) {
-      const files = crdFiles();
-      if (!o['out']) {
-        console.log([...files.values()].join('---\n'));
-        return 0;
-      }
-      await mkdir(o['out'] as string, { recursive: true });
-      for (const [name, content] of files) {
-        await writeFile(join(o['out'] as string, name), content);
-        console.log(join(o['out'] as string, name));
-      }
-      return 0;
-    },
-  },
+  crdsCommand(
+    'gitops',
+    'Print the CRDs of the gitops module (Nephio bundles, O2IMS ProvisioningRequest, GitSync), or write them to --out.',
+    gitopsCrds,
+  ),
 ];

@@ -1,5 +1,5 @@
 import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
-import { stringify } from 'yaml';
+import { crdFiles } from '../apis/crd.js';
 import { intentCrd } from '../apis/ido.intel.com/intent.js';
 import { kpiProfileCrd } from '../apis/ido.intel.com/kpi-profile.js';
 
@@ -10,10 +10,5 @@ export function plannerCrds(): CustomResourceDefinition[] {
 
 /** The files of config/crd, by kubebuilder's name `<group>_<plural>.yaml`. */
 export function plannerCrdFiles(): Map<string, string> {
-  return new Map(
-    plannerCrds().map((crd) => [
-      `${crd.spec.group}_${crd.spec.names.plural}.yaml`,
-      `---\n${stringify(crd, { lineWidth: 0 })}`,
-    ]),
-  );
+  return crdFiles(plannerCrds());
 }

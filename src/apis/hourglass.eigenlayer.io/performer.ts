@@ -12,6 +12,7 @@ import type {
 import type { Condition, ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import { kind } from '../../runtime/client/types.js';
 import { conditionsSchema } from '../condition-schema.js';
+import { ageColumn, customResourceDefinition } from '../crd.js';
 
 /**
  * `hourglass.eigenlayer.io/v1alpha1 Performer`: one AVS performer that the operator runs as a Pod
@@ -248,60 +249,33 @@ const statusSchema: JSONSchemaProps = {
 };
 
 export function performerCrd(): CustomResourceDefinition {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `performers.${PERFORMER_GROUP}` },
-    spec: {
-      group: PERFORMER_GROUP,
-      scope: 'Namespaced',
-      names: {
-        kind: 'Performer',
-        listKind: 'PerformerList',
-        plural: 'performers',
-        singular: 'performer',
-        shortNames: ['perf'],
+  return customResourceDefinition({
+    group: PERFORMER_GROUP,
+    version: PERFORMER_VERSION,
+    kind: 'Performer',
+    plural: 'performers',
+    scope: 'Namespaced',
+    shortNames: ['perf'],
+    spec: specSchema,
+    status: statusSchema,
+    printerColumns: [
+      { name: 'AVS', type: 'string', jsonPath: '.spec.avsAddress' },
+      { name: 'Image', type: 'string', jsonPath: '.spec.image' },
+      { name: 'Version', type: 'string', jsonPath: '.spec.version' },
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      { name: 'Endpoint', type: 'string', jsonPath: '.status.grpcEndpoint' },
+      ageColumn,
+    ],
+    validations: [
+      {
+        rule: "self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",
+        message:
+          'metadata.name must be a DNS label (lower-case letters, digits, -): the Service is performer-<name>',
       },
-      versions: [
-        {
-          name: PERFORMER_VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'AVS', type: 'string', jsonPath: '.spec.avsAddress' },
-            { name: 'Image', type: 'string', jsonPath: '.spec.image' },
-            { name: 'Version', type: 'string', jsonPath: '.spec.version' },
-            { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
-            { name: 'Endpoint', type: 'string', jsonPath: '.status.grpcEndpoint' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              required: ['spec'],
-              properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
-                spec: specSchema,
-                status: statusSchema,
-              },
-              'x-kubernetes-validations': [
-                {
-                  rule: "self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",
-                  message:
-                    'metadata.name must be a DNS label (lower-case letters, digits, -): the Service is performer-<name>',
-                },
-                {
-                  rule: `self.metadata.name.size() <= ${MAX_PERFORMER_NAME}`,
-                  message: `metadata.name must be at most ${MAX_PERFORMER_NAME} characters: the Service is performer-<name>, a DNS label of at most 63`,
-                },
-              ],
-            } as JSONSchemaProps,
-          },
-        },
-      ],
-    },
-  };
+      {
+        rule: `self.metadata.name.size() <= ${MAX_PERFORMER_NAME}`,
+        message: `metadata.name must be at most ${MAX_PERFORMER_NAME} characters: the Service is performer-<name>, a DNS label of at most 63`,
+      },
+    ],
+  });
 }

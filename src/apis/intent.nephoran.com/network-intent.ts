@@ -2,6 +2,7 @@ import type { CustomResourceDefinition, JSONSchemaProps } from 'kubernetes-types
 import type { Condition, ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import { kind } from '../../runtime/client/types.js';
 import { conditionsSchema } from '../condition-schema.js';
+import { customResourceDefinition } from '../crd.js';
 
 /**
  * `intent.nephoran.com/v1alpha1 NetworkIntent`: one validated intent, created by conductor-loop
@@ -107,48 +108,21 @@ const statusSchema: JSONSchemaProps = {
 };
 
 export function networkIntentCrd(): CustomResourceDefinition {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `networkintents.${NETWORK_INTENT_GROUP}` },
-    spec: {
-      group: NETWORK_INTENT_GROUP,
-      names: {
-        kind: 'NetworkIntent',
-        listKind: 'NetworkIntentList',
-        plural: 'networkintents',
-        singular: 'networkintent',
-        shortNames: ['ni'],
-      },
-      scope: 'Namespaced',
-      versions: [
-        {
-          name: NETWORK_INTENT_VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'TARGET', type: 'string', jsonPath: '.spec.target' },
-            { name: 'REPLICAS', type: 'integer', jsonPath: '.spec.replicas' },
-            { name: 'PHASE', type: 'string', jsonPath: '.status.phase' },
-            { name: 'AGE', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              description: 'NetworkIntent is one validated intent for the network.',
-              properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
-                spec: specSchema,
-                status: statusSchema,
-              },
-              required: ['spec'],
-            },
-          },
-        },
-      ],
-    },
-  };
+  return customResourceDefinition({
+    group: NETWORK_INTENT_GROUP,
+    version: NETWORK_INTENT_VERSION,
+    kind: 'NetworkIntent',
+    plural: 'networkintents',
+    scope: 'Namespaced',
+    shortNames: ['ni'],
+    description: 'NetworkIntent is one validated intent for the network.',
+    spec: specSchema,
+    status: statusSchema,
+    printerColumns: [
+      { name: 'TARGET', type: 'string', jsonPath: '.spec.target' },
+      { name: 'REPLICAS', type: 'integer', jsonPath: '.spec.replicas' },
+      { name: 'PHASE', type: 'string', jsonPath: '.status.phase' },
+      { name: 'AGE', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+  });
 }

@@ -2,6 +2,7 @@ import type { CustomResourceDefinition, JSONSchemaProps } from 'kubernetes-types
 import type { Condition, ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import { kind } from '../../runtime/client/types.js';
 import { conditionsSchema } from '../condition-schema.js';
+import { ageColumn, customResourceDefinition } from '../crd.js';
 
 /**
  * The Nephio bundle kinds that carry 3GPP TS 28.312 expectations to the edge:
@@ -167,57 +168,30 @@ export function bundleSpecSchema(info: BundleKindInfo): JSONSchemaProps {
 
 /** The bundle kind's CRD; its spec schema names every field the renderer writes and no other. */
 export function bundleCrd(info: BundleKindInfo): CustomResourceDefinition {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `${info.plural}.${info.group}` },
-    spec: {
-      group: info.group,
-      scope: 'Namespaced',
-      names: {
-        kind: info.kind,
-        listKind: `${info.kind}List`,
-        plural: info.plural,
-        singular: info.kind.toLowerCase(),
-        shortNames: [info.shortName],
-        categories: ['nephio', 'bundles'],
+  return customResourceDefinition({
+    group: info.group,
+    version: BUNDLE_VERSION,
+    kind: info.kind,
+    plural: info.plural,
+    scope: 'Namespaced',
+    shortNames: [info.shortName],
+    categories: ['nephio', 'bundles'],
+    spec: bundleSpecSchema(info),
+    status: {
+      type: 'object',
+      properties: {
+        observedGeneration: { type: 'integer', format: 'int64' },
+        provisioningRequest: { type: 'string' },
+        conditions: conditionsSchema,
       },
-      versions: [
-        {
-          name: BUNDLE_VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'Expectation', type: 'string', jsonPath: '.spec.expectationId' },
-            { name: 'Object', type: 'string', jsonPath: '.spec.objectInstance' },
-            { name: 'Status', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              required: ['spec'],
-              properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
-                spec: bundleSpecSchema(info),
-                status: {
-                  type: 'object',
-                  properties: {
-                    observedGeneration: { type: 'integer', format: 'int64' },
-                    provisioningRequest: { type: 'string' },
-                    conditions: conditionsSchema,
-                  },
-                },
-              },
-            },
-          },
-        },
-      ],
     },
-  };
+    printerColumns: [
+      { name: 'Expectation', type: 'string', jsonPath: '.spec.expectationId' },
+      { name: 'Object', type: 'string', jsonPath: '.spec.objectInstance' },
+      { name: 'Status', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
+      ageColumn,
+    ],
+  });
 }
 
 export function bundleCrds(): CustomResourceDefinition[] {

@@ -2,6 +2,7 @@ import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1
 import type { Condition, ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import { kind } from '../../runtime/client/types.js';
 import { conditionsSchema } from '../condition-schema.js';
+import { ageColumn, customResourceDefinition } from '../crd.js';
 
 /** O-RAN O2IMS `o2ims.provisioning.oran.org/v1alpha1 ProvisioningRequest` (cluster-scoped). */
 
@@ -37,81 +38,54 @@ export const ProvisioningRequests = kind<ProvisioningRequest>(
 );
 
 export function provisioningRequestCrd(): CustomResourceDefinition {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: 'provisioningrequests.o2ims.provisioning.oran.org' },
+  return customResourceDefinition({
+    group: 'o2ims.provisioning.oran.org',
+    version: 'v1alpha1',
+    kind: 'ProvisioningRequest',
+    plural: 'provisioningrequests',
+    scope: 'Cluster',
+    shortNames: ['oranpr'],
     spec: {
-      group: 'o2ims.provisioning.oran.org',
-      scope: 'Cluster',
-      names: {
-        kind: 'ProvisioningRequest',
-        listKind: 'ProvisioningRequestList',
-        plural: 'provisioningrequests',
-        singular: 'provisioningrequest',
-        shortNames: ['oranpr'],
+      type: 'object',
+      required: ['templateName', 'templateVersion', 'templateParameters'],
+      properties: {
+        name: { type: 'string' },
+        description: { type: 'string' },
+        templateName: { type: 'string', minLength: 1 },
+        templateVersion: { type: 'string', minLength: 1 },
+        templateParameters: {
+          type: 'object',
+          'x-kubernetes-preserve-unknown-fields': true,
+        } as never,
       },
-      versions: [
-        {
-          name: 'v1alpha1',
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'Template', type: 'string', jsonPath: '.spec.templateName' },
-            { name: 'Version', type: 'string', jsonPath: '.spec.templateVersion' },
-            { name: 'State', type: 'string', jsonPath: '.status.provisioningStatus.provisioningState' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
-          schema: {
-            openAPIV3Schema: {
+    },
+    status: {
+      type: 'object',
+      properties: {
+        observedGeneration: { type: 'integer', format: 'int64' },
+        conditions: conditionsSchema,
+        provisioningStatus: {
+          type: 'object',
+          properties: {
+            provisioningState: { type: 'string', enum: [...PROVISIONING_STATES] },
+            provisioningDetails: { type: 'string' },
+            provisionedResourceSet: {
               type: 'object',
-              required: ['spec'],
               properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
-                spec: {
-                  type: 'object',
-                  required: ['templateName', 'templateVersion', 'templateParameters'],
-                  properties: {
-                    name: { type: 'string' },
-                    description: { type: 'string' },
-                    templateName: { type: 'string', minLength: 1 },
-                    templateVersion: { type: 'string', minLength: 1 },
-                    templateParameters: {
-                      type: 'object',
-                      'x-kubernetes-preserve-unknown-fields': true,
-                    } as never,
-                  },
-                },
-                status: {
-                  type: 'object',
-                  properties: {
-                    observedGeneration: { type: 'integer', format: 'int64' },
-                    conditions: conditionsSchema,
-                    provisioningStatus: {
-                      type: 'object',
-                      properties: {
-                        provisioningState: { type: 'string', enum: [...PROVISIONING_STATES] },
-                        provisioningDetails: { type: 'string' },
-                        provisionedResourceSet: {
-                          type: 'object',
-                          properties: {
-                            namespace: { type: 'string' },
-                            resources: { type: 'array', items: { type: 'string' } },
-                          },
-                        },
-                        updateTime: { type: 'string', format: 'date-time' },
-                      },
-                    },
-                  },
-                },
+                namespace: { type: 'string' },
+                resources: { type: 'array', items: { type: 'string' } },
               },
             },
+            updateTime: { type: 'string', format: 'date-time' },
           },
         },
-      ],
+      },
     },
-  };
+    printerColumns: [
+      { name: 'Template', type: 'string', jsonPath: '.spec.templateName' },
+      { name: 'Version', type: 'string', jsonPath: '.spec.templateVersion' },
+      { name: 'State', type: 'string', jsonPath: '.status.provisioningStatus.provisioningState' },
+      ageColumn,
+    ],
+  });
 }

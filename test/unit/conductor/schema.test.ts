@@ -3,7 +3,6 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { conductorCrdFiles } from '../../../src/conductor/crds.js';
 import { parseIntentJson } from '../../../src/conductor/intake.js';
 import { dns1123, networkIntentName, toNetworkIntent } from '../../../src/conductor/intent.js';
 import { IntentValidator } from '../../../src/conductor/schema.js';
@@ -128,11 +127,4 @@ test('binary content and bad JSON are named as such', () => {
   const bad = parseIntentJson(Buffer.from('{"intent_type": '));
   assert.equal(bad.ok, false);
   assert.match(!bad.ok ? bad.message : '', /^invalid JSON: /);
-});
-
-test('config/crd holds the CRD generated from src/apis (run `tutti conductor crds --out config/crd`)', async () => {
-  for (const [name, text] of conductorCrdFiles()) {
-    const onDisk = await readFile(new URL(`../../../config/crd/${name}`, import.meta.url), 'utf8');
-    assert.equal(onDisk, text, `config/crd/${name} is out of date`);
-  }
 });

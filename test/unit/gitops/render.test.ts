@@ -3,7 +3,6 @@ import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { conformOffline, parseObjects } from '../../../src/gitops/conform.js';
-import { crdFiles } from '../../../src/gitops/crds.js';
 import { expectationsFrom } from '../../../src/gitops/input.js';
 import { renderExpectation, renderTree } from '../../../src/gitops/render.js';
 import { translateIntent } from '../../../src/gitops/translate.js';
@@ -154,16 +153,5 @@ describe('conform offline', () => {
       },
       { object: 'extra.yaml#1 Thing t', field: 'kind', message: 'no CRD in the tree defines x.io/v1/Thing' },
     ]);
-  });
-});
-
-describe('CRDs', () => {
-  test('config/crd holds exactly what the generator emits', async () => {
-    for (const [name, content] of crdFiles()) {
-      const onDisk = await readFile(new URL(`../../../config/crd/${name}`, import.meta.url), 'utf8').catch(
-        () => '',
-      );
-      assert.equal(onDisk, content, `config/crd/${name} is stale: run tutti gitops crds --out config/crd`);
-    }
   });
 });
