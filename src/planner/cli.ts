@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from '../cli/command.js';
 import { plannerCrdFiles } from './crds.js';
+import { plannerRunCommand } from './planner-command.js';
 
 const crdsCommand: Command = {
   name: 'planner crds',
@@ -23,4 +24,4 @@ const crdsCommand: Command = {
   },
 };
 
-export const plannerCommands: Command[] = [crdsCommand];
+export const plannerCommands: Command[] = [plannerRunCommand, crdsCommand];

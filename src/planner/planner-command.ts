@@ -1,0 +1,82 @@
+import { type Command, parseInteger } from '../cli/command.js';
+import { KubeClient } from '../runtime/client/client.js';
+import { componentLogger } from '../runtime/log.js';
+import { Manager } from '../runtime/manager.js';
+import { builtinActuators, setupPlanner } from './controller.js';
+import { loadPlannerFiles, plannerFileOptions, plannerFileValues } from './run.js';
+import { JsonLinesTraceStore } from './trace/jsonl-store.js';
+import { WorkloadUpdater } from './workload.js';
+
+/**
+ * `tutti planner`: the IDO-compatible planner on its own. Leader election is off by default:
+ * the seed runs one replica with the Recreate strategy, and its ClusterRole grants no Leases.
+ */
+export const plannerRunCommand: Command = {
+  name: 'planner',
+  summary:
+    "Run the intent planner: observe each Intent's KPIs in Prometheus, plan with A*, scale the target (IDO compatible).",
+  options: {
+    ...plannerFileOptions(''),
+    kubeconfig: {
+      type: 'string',
+      description: 'kubeconfig to use (default: $KUBECONFIG, ~/.kube/config or in-cluster)',
+    },
+    namespace: {
+      type: 'string',
+      description: 'watch intents, profiles and pods in this namespace only (default: every namespace)',
+      env: 'PLANNER_NAMESPACE',
+    },
+    'health-port': {
+      type: 'string',
+      description: 'port of /healthz, /readyz and /metrics (0 picks one)',
+      default: '8081',
+      env: 'PLANNER_HEALTH_PORT',
+    },
+    'leader-elect': {
+      type: 'boolean',
+      description: 'elect one active replica on a Lease (needs leases rights the seed role lacks)',
+      default: false,
+      env: 'PLANNER_LEADER_ELECT',
+    },
+    'leader-election-namespace': {
+      type: 'string',
+      description: 'namespace of the leader-election Lease',
+      default: 'ido',
+    },
+  },
+  async run(o) {
+    const v = plannerFileValues(o, '');
+    const { config, defaultQueries, queriesSource } = await loadPlannerFiles(v.configPath, v.queriesPath);
+    const log = componentLogger('planner');
+    const client = await KubeClient.load(o['kubeconfig'] as string | undefined, {
+      fieldManager: 'tutti-planner',
+    });
+    const traces = await JsonLinesTraceStore.open(v.traceDir);
+    const actuators = builtinActuators(config, new WorkloadUpdater(client), traces, v.actuators);
+    const mgr = new Manager({
+      client,
+      name: 'tutti-planner',
+      healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
+      leaderElection: o['leader-elect']
+        ? { leaseNamespace: o['leader-election-namespace'] as string }
+        : undefined,
+      logger: log,
+    });
+    const namespace = o['namespace'] as string | undefined;
+    setupPlanner(mgr, { config, defaultQueries, traces, actuators, ...(namespace ? { namespace } : {}) });
+    mgr.stopOnSignals();
+    await mgr.start();
+    log.info(
+      {
+        healthPort: mgr.healthPort,
+        actuators: actuators.map((a) => a.name),
+        traceDir: v.traceDir,
+        queries: queriesSource,
+      },
+      'planner running',
+    );
+    // Runs until SIGTERM/SIGINT, which the manager handles.
+    await new Promise(() => {});
+    return 0;
+  },
+};

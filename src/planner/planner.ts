@@ -1,0 +1,306 @@
+import { type Intent, Intents, type LastPlan } from '../apis/ido.intel.com/intent.js';
+import type { KubeClient } from '../runtime/client/client.js';
+import { NotFoundError } from '../runtime/client/errors.js';
+import type { Logger } from '../runtime/log.js';
+import { updateStatus } from '../runtime/objects.js';
+import type { Action, Actuator } from './actuator.js';
+import { AStarPlanner, type Plan } from './astar.js';
+import type { PlannerConfig } from './config.js';
+import { type IntentPlan, resolveConflicts } from './conflicts.js';
+import type { KpiObserver, Observation } from './observer.js';
+import { type Goal, isGoal, type PlanState } from './state.js';
+import { type IntentOutcome, nextIntentStatus } from './status.js';
+import type { TraceStore } from './trace/store.js';
+
+export interface IntentPlannerOptions {
+  client: KubeClient;
+  config: PlannerConfig;
+  observer: KpiObserver;
+  /** In-process actuators and remote plugins alike: the planner only uses the Actuator interface. */
+  actuators: readonly Actuator[];
+  traces: TraceStore;
+  log: Logger;
+}
+
+/** A carried-out plan on one workload, while it settles. */
+interface Settling {
+  time: number;
+  /** The intents' generations when it was made: a spec change ends the wait. */
+  generations: string;
+}
+
+const key = (i: Intent) => `${i.metadata?.namespace}/${i.metadata?.name}`;
+const generations = (intents: readonly Intent[]) =>
+  intents.map((i) => `${key(i)}@${i.metadata?.generation ?? 0}`).join(',');
+const priorityOf = (i: Intent) => i.spec.priority ?? 0.01;
+
+function describeActions(actions: readonly Action[]): string {
+  return actions
+    .map(
+      (a) =>
+        `${a.name}(${Object.entries(a.properties)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')})`,
+    )
+    .join(', ');
+}
+
+/**
+ * One planning round per workload: observe every active intent on it, plan each with A*,
+ * decide between conflicting plans by priority, carry out what won, trace everything and write
+ * each intent's status. A carried-out plan is cached for plan_cache_ttl (and while the workload
+ * rolls out, up to plan_cache_timeout more) so that the workload is not replanned before the
+ * last plan has taken effect.
+ */
+export class IntentPlanner {
+  private readonly astar: AStarPlanner;
+  private readonly settling = new Map<string, Settling>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly opts: IntentPlannerOptions) {
+    const a = opts.config.planner.astar;
+    this.astar = new AStarPlanner({
+      maxStates: a.max_states,
+      maxCandidates: a.max_candidates,
+      opportunisticCandidates: a.opportunistic_candidates,
+    });
+  }
+
+  /** Runs a round for the intents on one workload (one round per workload at a time). */
+  round(target: string, intents: readonly Intent[], signal?: AbortSignal): Promise<number> {
+    const prev = this.locks.get(target) ?? Promise.resolve();
+    const next = prev.then(
+      () => this.roundNow(target, intents, signal),
+      () => this.roundNow(target, intents, signal),
+    );
+    this.locks.set(target, next);
+    void next.finally(() => {
+      if (this.locks.get(target) === next) this.locks.delete(target);
+    });
+    return next;
+  }
+
+  /** Writes the status of an intent that is not planned (inactive, or an invalid target). */
+  async idle(intent: Intent, reason: string, message: string, degraded?: boolean): Promise<void> {
+    await this.writeStatus(intent, {
+      values: {},
+      goal: {},
+      planning: { status: 'False', reason, message },
+      ...(degraded ? { degraded: { reason, message } } : {}),
+    });
+  }
+
+  /** Returns how long until the workload's next round (ms). */
+  private async roundNow(target: string, intents: readonly Intent[], signal?: AbortSignal): Promise<number> {
+    const { config, log } = this.opts;
+    const period = config.controller.controller_timeout * 1000;
+    const observations = await Promise.all(intents.map((i) => this.opts.observer.observe(i, signal)));
+    const now = Date.now();
+
+    const settling = this.settling.get(target);
+    const rolledOut = observations.every((o) => !o.ok || o.rolledOut);
+    if (settling && settling.generations === generations(intents)) {
+      const age = now - settling.time;
+      const ttl = config.controller.plan_cache_ttl;
+      const wait =
+        age < ttl ? ttl - age : !rolledOut && age < ttl + config.controller.plan_cache_timeout ? 1000 : 0;
+      if (wait > 0) {
+        await Promise.all(
+          intents.map((intent, i) =>
+            this.writeStatus(intent, {
+              ...observed(observations[i]!),
+              planning: {
+                status: 'True',
+                reason: 'Settling',
+                message: rolledOut
+                  ? 'waiting for the last plan to take effect'
+                  : 'waiting for the workload to roll out the last plan',
+              },
+            }),
+          ),
+        );
+        return Math.min(wait, period);
+      }
+    }
+    this.settling.delete(target);
+
+    // Plan every intent that could be observed in full; the others are not acted on blindly.
+    const plans = new Map<string, { plan: Plan; state: PlanState; goal: Goal; saving: boolean }>();
+    for (const [i, intent] of intents.entries()) {
+      const o = observations[i]!;
+      if (!o.ok || o.failures.length) continue;
+      const plan = await this.astar.plan(o.state, o.goal, this.opts.actuators, priorityOf(intent));
+      plans.set(key(intent), { plan, state: o.state, goal: o.goal, saving: isGoal(o.state, o.goal) });
+    }
+
+    // A plan that only saves resources waits while another intent on the workload needs them.
+    const fixing = [...plans.values()].some((p) => !p.saving);
+    const holding = [...plans.values()].some((p) => p.saving && p.plan.actions.length === 0);
+    const proposals: IntentPlan[] = [];
+    for (const intent of intents) {
+      const p = plans.get(key(intent));
+      if (!p || p.plan.actions.length === 0 || (p.saving && (fixing || holding))) continue;
+      proposals.push({
+        intent: key(intent),
+        target,
+        priority: priorityOf(intent),
+        created: intent.metadata?.creationTimestamp ?? '',
+        actions: p.plan.actions,
+      });
+    }
+    const verdict = resolveConflicts(proposals);
+
+    const outcomes = new Map<string, IntentOutcome>();
+    let performed = false;
+    for (const [i, intent] of intents.entries()) {
+      const k = key(intent);
+      const o = observations[i]!;
+      const base = observed(o);
+      const p = plans.get(k);
+      if (!p) {
+        outcomes.set(k, {
+          ...base,
+          planning: {
+            status: 'False',
+            reason: 'NotObserved',
+            message: 'not planned: the intent could not be observed in full',
+          },
+        });
+        continue;
+      }
+      const actions = p.plan.actions;
+      const time = new Date(now).toISOString();
+      const rivals = verdict.conflicts.get(k);
+      const conflict = rivals?.length
+        ? {
+            with: rivals,
+            message: `plan conflicts with ${rivals
+              .map((r) => `${r} (priority ${priorityOf(intents.find((x) => key(x) === r)!)})`)
+              .join(
+                ', ',
+              )}; ${verdict.winners.has(k) ? 'this plan has priority' : 'the higher priority plan runs'}`,
+          }
+        : undefined;
+      if (actions.length === 0) {
+        outcomes.set(k, {
+          ...base,
+          planning: {
+            status: 'False',
+            reason: p.saving ? 'GoalReached' : 'NoPlan',
+            message: p.saving
+              ? 'every objective is met; no cheaper state keeps them met'
+              : 'no action is predicted to bring the objectives closer',
+          },
+        });
+        continue;
+      }
+      if (!verdict.winners.has(k) || !proposals.some((x) => x.intent === k)) {
+        const why = conflict
+          ? `not carried out: ${conflict.message}`
+          : 'not carried out: another intent on the workload needs its current resources';
+        outcomes.set(k, {
+          ...base,
+          ...(conflict ? { conflict } : {}),
+          planning: { status: 'False', reason: conflict ? 'Overruled' : 'Deferred', message: why },
+          lastPlan: { actions: toStatus(actions), time, carriedOut: false, message: why },
+        });
+        continue;
+      }
+      let lastPlan: LastPlan;
+      let degraded: IntentOutcome['degraded'];
+      try {
+        for (const actuator of this.opts.actuators) await actuator.perform(p.state, actions);
+        performed = true;
+        lastPlan = {
+          actions: toStatus(actions),
+          time,
+          carriedOut: true,
+          message: p.plan.reachesGoal
+            ? 'predicted to meet every objective'
+            : 'opportunistic: the closest reachable state',
+        };
+        log.info({ intent: k, target, actions: describeActions(actions) }, 'plan carried out');
+      } catch (err) {
+        const message = `carrying out the plan failed: ${(err as Error).message}`;
+        degraded = { reason: 'ActuationFailed', message };
+        lastPlan = { actions: toStatus(actions), time, carriedOut: false, message };
+        log.warn({ intent: k, target, err }, 'plan failed');
+      }
+      outcomes.set(k, {
+        ...base,
+        ...(conflict ? { conflict } : {}),
+        ...(degraded ? { degraded } : {}),
+        planning: {
+          status: 'True',
+          reason: p.plan.reachesGoal ? 'PlanCarriedOut' : 'Opportunistic',
+          message: describeActions(actions),
+        },
+        lastPlan,
+      });
+    }
+    if (performed) this.settling.set(target, { time: now, generations: generations(intents) });
+
+    // Trace first, then let the actuators learn from the history that now includes this round.
+    for (const intent of intents) {
+      const p = plans.get(key(intent));
+      if (!p) continue;
+      await this.opts.traces.recordEvent({
+        intent: key(intent),
+        time: new Date(now).toISOString(),
+        current: { ...p.state.objectives },
+        desired: Object.fromEntries(Object.entries(p.goal).map(([n, g]) => [n, g.value])),
+        replicas: p.state.replicas,
+        resources: structuredClone(p.state.cpu),
+        pods: Object.keys(p.state.pods),
+        plan: [...p.plan.actions],
+      });
+      for (const actuator of this.opts.actuators)
+        await actuator.effect(p.state, p.goal).catch((err: unknown) => {
+          log.warn({ intent: key(intent), actuator: actuator.name, err }, 'refitting the model failed');
+        });
+    }
+    for (const intent of intents) await this.writeStatus(intent, outcomes.get(key(intent))!);
+    return performed ? Math.min(config.controller.plan_cache_ttl || period, period) : period;
+  }
+
+  private async writeStatus(intent: Intent, outcome: IntentOutcome): Promise<void> {
+    try {
+      await updateStatus(
+        this.opts.client,
+        Intents,
+        intent.metadata!.name!,
+        intent.metadata?.namespace,
+        (cur) => {
+          const before = JSON.stringify(cur.status ?? {});
+          cur.status = nextIntentStatus(cur, outcome);
+          return JSON.stringify(cur.status) !== before;
+        },
+      );
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+  }
+}
+
+function toStatus(actions: readonly Action[]): LastPlan['actions'] {
+  return actions.map((a) => ({ name: a.name, properties: { ...a.properties } }));
+}
+
+/** The part of an outcome that follows from observing alone. */
+function observed(o: Observation): Pick<IntentOutcome, 'values' | 'goal' | 'degraded'> {
+  if (!o.ok) return { values: {}, goal: {}, degraded: { reason: o.reason, message: o.message } };
+  return {
+    values: { ...o.state.objectives },
+    goal: o.goal,
+    ...(o.failures.length
+      ? {
+          degraded: {
+            reason: o.failures.every((f) => f.reason === 'QueryFailed')
+              ? 'ObservationFailed'
+              : o.failures[0]!.reason,
+            message: o.failures.map((f) => f.message).join('; '),
+          },
+        }
+      : {}),
+  };
+}

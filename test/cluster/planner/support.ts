@@ -1,0 +1,217 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import type { Deployment } from 'kubernetes-types/apps/v1.js';
+import type { SelfSubjectAccessReview } from 'kubernetes-types/authorization/v1.js';
+import type { ClusterRole } from 'kubernetes-types/rbac/v1.js';
+import { parseAllDocuments } from 'yaml';
+import { type Intent, Intents } from '../../../src/apis/ido.intel.com/intent.js';
+import {
+  DEFAULT_QUERIES,
+  type DefaultQuery,
+  type KpiProfile,
+} from '../../../src/apis/ido.intel.com/kpi-profile.js';
+import { type PlannerConfig, parsePlannerConfig } from '../../../src/planner/config.js';
+import { builtinActuators, setupPlanner } from '../../../src/planner/controller.js';
+import { WorkloadSimulator } from '../../../src/planner/sim/workload-sim.js';
+import { JsonLinesTraceStore } from '../../../src/planner/trace/jsonl-store.js';
+import { WorkloadUpdater } from '../../../src/planner/workload.js';
+import type { KubeClient } from '../../../src/runtime/client/client.js';
+import { ClusterRoleBindings, ClusterRoles, Deployments } from '../../../src/runtime/client/kinds.js';
+import { findCondition } from '../../../src/runtime/conditions.js';
+import { Manager } from '../../../src/runtime/manager.js';
+import { waitFor } from '../../../src/runtime/wait.js';
+import { startPrometheus, type TestPrometheus } from '../../support/prometheus.js';
+
+/** Short rounds so that tests converge in seconds: a round a second, plans settle for 3 s. */
+export const FAST: Parameters<typeof parsePlannerConfig>[0] = {
+  controller: { controller_timeout: 1, plan_cache_ttl: 3000, plan_cache_timeout: 20000 },
+};
+
+/** A Deployment whose pods land on kwok nodes (they run no code: the simulator answers for them). */
+export async function createWorkload(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  replicas: number,
+  cpu: string,
+): Promise<void> {
+  await client.create<Deployment>({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          nodeSelector: { type: 'kwok' },
+          containers: [
+            { name: 'sidecar', image: 'registry.local/proxy:1', resources: { requests: { cpu: '100m' } } },
+            { name: 'app', image: 'registry.local/app:1', resources: { requests: { cpu }, limits: { cpu } } },
+          ],
+        },
+      },
+    },
+  });
+}
+
+export async function readyReplicas(client: KubeClient, namespace: string, name: string): Promise<number> {
+  return (await client.get(Deployments, name, namespace)).status?.readyReplicas ?? 0;
+}
+
+/** A simulator for the Deployment, scraped by a real Prometheus; both stopped at the test's end. */
+export async function simulate(
+  t: TestContext,
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  load: number,
+): Promise<{ sim: WorkloadSimulator; prometheus: TestPrometheus }> {
+  const sim = new WorkloadSimulator({ client, namespace, name, load });
+  const port = await sim.start();
+  t.after(() => sim.stop());
+  const prometheus = await startPrometheus(t, [`127.0.0.1:${port}`]);
+  return { sim, prometheus };
+}
+
+/** KPIProfiles in the test's namespace with IDO's default queries, pointed at the test's Prometheus. */
+export async function createProfiles(client: KubeClient, namespace: string, endpoint: string): Promise<void> {
+  for (const [name, type, minimize] of [
+    ['p95latency', 'latency', true],
+    ['throughput', 'throughput', false],
+    ['availability', 'availability', false],
+  ] as const) {
+    await client.create<KpiProfile>({
+      apiVersion: 'ido.intel.com/v1alpha1',
+      kind: 'KPIProfile',
+      metadata: { name, namespace },
+      spec: {
+        type,
+        minimize,
+        ...(type === 'availability'
+          ? {}
+          : { query: DEFAULT_QUERIES[`default/${name}`]!.query, props: { endpoint } }),
+      },
+    });
+  }
+}
+
+/** The planner running in-process on the test's namespace, stopped at the test's end. */
+export async function startPlanner(
+  t: TestContext,
+  client: KubeClient,
+  namespace: string,
+  opts: {
+    config?: Parameters<typeof parsePlannerConfig>[0];
+    actuators?: string[];
+    defaultQueries?: Record<string, DefaultQuery>;
+  } = {},
+): Promise<{ mgr: Manager; traces: JsonLinesTraceStore; config: PlannerConfig }> {
+  const config = parsePlannerConfig(opts.config ?? FAST, 'test config');
+  const dir = await mkdtemp(join(tmpdir(), 'tutti-planner-traces-'));
+  const traces = await JsonLinesTraceStore.open(dir);
+  const mgr = new Manager({ client, name: `planner-${namespace}` });
+  setupPlanner(mgr, {
+    config,
+    defaultQueries: opts.defaultQueries ?? {},
+    traces,
+    namespace,
+    actuators: builtinActuators(config, new WorkloadUpdater(client), traces, opts.actuators),
+  });
+  await mgr.start();
+  t.after(async () => {
+    await mgr.stop();
+    await traces.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { mgr, traces, config };
+}
+
+export function intent(
+  namespace: string,
+  name: string,
+  target: string,
+  objectives: Intent['spec']['objectives'],
+  priority = 0.5,
+): Intent {
+  return {
+    apiVersion: 'ido.intel.com/v1alpha1',
+    kind: 'Intent',
+    metadata: { name, namespace },
+    spec: { targetRef: { kind: 'Deployment', name: `${namespace}/${target}` }, priority, objectives },
+  };
+}
+
+/** Waits for an intent's condition to have a status; returns the intent as then read. */
+export async function waitForCondition(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  type: string,
+  status: string,
+  timeoutMs = 90_000,
+): Promise<Intent> {
+  return waitFor(
+    async () => {
+      const i = await client.get(Intents, name, namespace);
+      if (findCondition(i.status?.conditions, type)?.status === status) return i;
+      throw new Error(`status now ${JSON.stringify(i.status ?? {})}`);
+    },
+    { description: `intent ${namespace}/${name} to have ${type}=${status}`, timeoutMs, intervalMs: 250 },
+  );
+}
+
+/**
+ * A client speaking as a ServiceAccount of the test's namespace bound to the rules of the seed's
+ * ClusterRole (deploy/ido/rbac.yaml, copied under a name of the test's own), once in force.
+ */
+export async function asPlannerServiceAccount(
+  t: TestContext,
+  client: KubeClient,
+  namespace: string,
+): Promise<KubeClient> {
+  const text = await readFile(new URL('../../../deploy/ido/rbac.yaml', import.meta.url), 'utf8');
+  const role = parseAllDocuments(text)
+    .map((d) => d.toJS() as ClusterRole)
+    .find((o) => o.kind === 'ClusterRole')!;
+  const name = `planner-role-${namespace}`;
+  await client.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'planner', namespace } });
+  await client.create<ClusterRole>({ ...role, metadata: { name } });
+  t.after(() => client.delete(ClusterRoles, name).catch(() => {}));
+  await client.create({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name },
+    subjects: [{ kind: 'ServiceAccount', name: 'planner', namespace }],
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+  });
+  t.after(() => client.delete(ClusterRoleBindings, name).catch(() => {}));
+  const planner = client.impersonating({
+    user: `system:serviceaccount:${namespace}:planner`,
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
+  });
+  // RBAC is served from an informer cache: wait until the binding is in force.
+  await waitFor(
+    async () => {
+      const review = await planner.create<SelfSubjectAccessReview>({
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SelfSubjectAccessReview',
+        spec: {
+          resourceAttributes: {
+            namespace,
+            group: 'ido.intel.com',
+            resource: 'intents',
+            subresource: 'status',
+            verb: 'update',
+          },
+        },
+      });
+      return review.status?.allowed === true;
+    },
+    { description: 'the planner ServiceAccount to be allowed to update intents/status', timeoutMs: 30_000 },
+  );
+  return planner;
+}
