@@ -1,7 +1,11 @@
 import { type Command, parseDuration, parseInteger, UsageError } from '../cli/command.js';
 import { crdsCommand } from '../cli/crds-command.js';
 import { runOperator } from '../operator/run.js';
+import { componentLogger } from '../runtime/log.js';
 import { hourglassCrds } from './crds.js';
+import { Executor } from './executor/executor.js';
+import { startTaskServer } from './executor/task-server.js';
+import { endpointResolver } from './grpc/endpoint-resolver.js';
 import { BEHAVIOURS, type Behaviour, startPerformerServer } from './grpc/performer-server.js';
 import { WATCH_NAMESPACE_ENV } from './operator.js';
 
@@ -96,6 +100,78 @@ const operatorCommand: Command = {
   },
 };
 
+const executorCommand: Command = {
+  name: 'executor',
+  summary:
+    "Run an AVS executor: deploy each configured AVS's performer blue-green as a Performer, and run submitted tasks on it (gRPC ExecutorService).",
+  options: {
+    config: {
+      type: 'string',
+      description: 'executor config file (YAML; see docs/hourglass.md)',
+      env: 'HOURGLASS_EXECUTOR_CONFIG',
+    },
+    'data-dir': {
+      type: 'string',
+      description: 'directory for the state kept across restarts (the StatefulSet volume)',
+      default: 'hourglass-executor-data',
+      env: 'HOURGLASS_EXECUTOR_DATA_DIR',
+    },
+    kubeconfig: {
+      type: 'string',
+      description:
+        "kubeconfig to use (default: the config's kubernetes.kubeconfig, $KUBECONFIG, ~/.kube/config or in-cluster)",
+    },
+    'task-port': { type: 'string', description: "port of the task API (default: the config's grpcPort)" },
+    'health-port': {
+      type: 'string',
+      description: 'port of /healthz, /readyz and /metrics (0 picks one)',
+      default: '8080',
+      env: 'HOURGLASS_EXECUTOR_HEALTH_PORT',
+    },
+    'performer-endpoint': {
+      type: 'string',
+      description:
+        'dial every performer at this host:port instead of its cluster DNS name (outside the cluster, e.g. a port-forward)',
+    },
+  },
+  async run(o) {
+    const configPath = o['config'] as string | undefined;
+    if (!configPath) throw new UsageError('--config is required: the executor config file');
+    const override = o['performer-endpoint'] as string | undefined;
+    if (override !== undefined && !/^[^\s:]+:\d+$/.test(override))
+      throw new UsageError(`--performer-endpoint: "${override}" is not host:port`);
+    const executor = new Executor({
+      configPath,
+      dataDir: o['data-dir'] as string,
+      kubeconfig: o['kubeconfig'] as string | undefined,
+      healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
+      ...(override ? { endpointResolver: endpointResolver({ override: () => override }) } : {}),
+    });
+    await executor.start();
+    const taskPortFlag = o['task-port'] as string | undefined;
+    const tasks = await startTaskServer(executor, {
+      port: taskPortFlag
+        ? parseInteger(taskPortFlag, 'task-port', 0, 65535)
+        : executor.currentConfig.grpcPort,
+    });
+    componentLogger('hourglass-executor').info(
+      {
+        taskPort: tasks.port,
+        healthPort: executor.healthPort,
+        avs: executor.currentConfig.avsPerformers.map((p) => p.avsAddress),
+      },
+      'executor running',
+    );
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    // Tasks in flight finish; the Performers stay up for the next start to adopt.
+    await Promise.all([tasks.close(), executor.stop()]);
+    return 0;
+  },
+};
+
 /** The hourglass module's `tutti` subcommands. */
 export const hourglassCommands: Command[] = [
   crdsCommand(
@@ -105,4 +181,5 @@ export const hourglassCommands: Command[] = [
   ),
   performerServerCommand,
   operatorCommand,
+  executorCommand,
 ];

@@ -199,6 +199,35 @@ export class KubernetesPerformer implements IAvsPerformer {
     }
   }
 
+  /**
+   * Takes an existing Performer (one this AVS's executor deployed before it restarted) as the
+   * InService performer, without redeploying it. Fails when it is gone or belongs to another AVS.
+   */
+  async adoptPerformer(performerId: string): Promise<PerformerMetadata> {
+    const manager = this.requireRunning('adopt a performer');
+    if (this.inService())
+      throw new Error(`cannot adopt ${performerId}: ${this.inService()?.id} is in service`);
+    const resource = await manager.getPerformer(performerId);
+    if (!resource) throw new Error(`cannot adopt performer ${performerId}: it does not exist`);
+    if (avsLabelValue(resource.spec.avsAddress) !== avsLabelValue(this.opts.avsAddress))
+      throw new Error(
+        `cannot adopt performer ${performerId}: it serves AVS ${resource.spec.avsAddress}, not ${this.opts.avsAddress}`,
+      );
+    const endpoint = this.resolve(resource);
+    this.performers.set(performerId, {
+      id: performerId,
+      status: 'InService',
+      image: resource.spec.image,
+      ...(resource.spec.version ? { version: resource.spec.version } : {}),
+      endpoint,
+      client: new PerformerClient(endpoint, this.opts.grpc),
+      inFlight: 0,
+      resource,
+    });
+    this.log.info({ performer: performerId }, 'performer adopted');
+    return this.listPerformers().find((p) => p.performerId === performerId)!;
+  }
+
   async runTask(task: Task): Promise<TaskResult> {
     if (this.state === 'draining' || this.state === 'shut down')
       throw new Error(`cannot run task ${task.taskId}: the performer is ${this.state}`);
@@ -251,6 +280,20 @@ export class KubernetesPerformer implements IAvsPerformer {
     this.state = 'draining';
     for (const p of this.performers.values()) await this.drain(p);
     for (const id of [...this.performers.keys()]) await this.removePerformer(id);
+    this.state = 'shut down';
+  }
+
+  /**
+   * Refuses new tasks, waits for those in flight and closes the connections, but leaves every
+   * Performer running: an executor that stops to restart picks them up again (`adoptPerformer`).
+   */
+  async release(): Promise<void> {
+    if (this.state === 'shut down' || this.state === 'draining') return;
+    const wasRunning = this.state === 'running';
+    this.state = 'draining';
+    if (wasRunning) for (const p of this.performers.values()) await this.drain(p);
+    for (const p of this.performers.values()) p.client.close();
+    this.performers.clear();
     this.state = 'shut down';
   }
 

@@ -140,7 +140,13 @@ export class PerformerClient {
   }
 }
 
-function unary<T>(client: grpc.Client, method: string, request: unknown, deadline: number): Promise<T> {
+/** One unary call of a loaded service client, with a deadline. */
+export function unary<T>(
+  client: grpc.Client,
+  method: string,
+  request: unknown,
+  deadline: number,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const fn = (client as unknown as Record<string, grpc.requestCallback<T> & ((...a: unknown[]) => void)>)[
       method

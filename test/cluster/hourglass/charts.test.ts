@@ -7,7 +7,9 @@ import { promisify } from 'node:util';
 import type { ClusterRole } from 'kubernetes-types/rbac/v1.js';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { type Performer, Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
+import { parseCommandArgs } from '../../../src/cli/command.js';
 import { locateBinary } from '../../../src/cluster/binaries.js';
+import { hourglassCommands } from '../../../src/hourglass/cli.js';
 import { hourglassCrds } from '../../../src/hourglass/crds.js';
 import { parseExecutorConfig } from '../../../src/hourglass/executor/executor-config.js';
 import { ForbiddenError } from '../../../src/runtime/client/errors.js';
@@ -95,8 +97,19 @@ test('both charts lint, and the API server accepts what they render', async (t) 
 
   // The executor: a StatefulSet with a PVC, and a config the executor accepts, in its namespace.
   const ex = objects(executor);
-  const sts = ex.find((o) => o.kind === 'StatefulSet') as { spec: { volumeClaimTemplates: unknown[] } };
+  const sts = ex.find((o) => o.kind === 'StatefulSet') as {
+    spec: { volumeClaimTemplates: unknown[]; template: { spec: { containers: { args: string[] }[] } } };
+  };
   assert.equal(sts.spec.volumeClaimTemplates.length, 1);
+  // Each chart runs a command that exists, with flags it accepts.
+  const [command, ...flags] = sts.spec.template.spec.containers[0]!.args;
+  const executorCmd = hourglassCommands.find((c) => c.name === command);
+  assert.ok(executorCmd, `the executor chart runs "${command}", which tutti has`);
+  assert.equal(parseCommandArgs(executorCmd, flags).values['data-dir'], '/var/lib/hourglass');
+  const [opCommand, ...opFlags] = deployment.spec.template.spec.containers[0]!.args;
+  const operatorCmd = hourglassCommands.find((c) => c.name === opCommand);
+  assert.ok(operatorCmd, `the operator chart runs "${opCommand}", which tutti has`);
+  assert.equal(parseCommandArgs(operatorCmd, opFlags).values['leader-election-namespace'], ns);
   assert.ok(!ex.some((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding'));
   const cm = ex.find((o) => o.kind === 'ConfigMap') as { data: Record<string, string> };
   const config = parseExecutorConfig(parseYaml(cm.data['config.yaml']!));

@@ -1,0 +1,368 @@
+import { type FSWatcher, watch } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { KubeClient } from '../../runtime/client/client.js';
+import { HealthServer } from '../../runtime/health-server.js';
+import { componentLogger } from '../../runtime/log.js';
+import { avsLabelValue } from '../desired-state.js';
+import type { EndpointResolver } from '../grpc/endpoint-resolver.js';
+import type { PerformerClientOptions, Task, TaskResult } from '../grpc/performer-client.js';
+import { type AvsPerformerConfig, type ExecutorConfig, loadExecutorConfig } from './executor-config.js';
+import {
+  executorConfigReloads,
+  executorDeployments,
+  executorGeneration,
+  executorInService,
+} from './executor-metrics.js';
+import { type ExecutorState, loadExecutorState, saveExecutorState } from './executor-state.js';
+import { KubernetesManager, LABEL_MANAGED_BY, MANAGED_BY } from './kubernetes-manager.js';
+import { KubernetesPerformer, type PerformerMetadata } from './kubernetes-performer.js';
+
+export interface ExecutorOptions {
+  configPath: string;
+  /** Where the state survives restarts: the StatefulSet's volume. */
+  dataDir: string;
+  /** Overrides every `kubernetes.kubeconfig` of the config. */
+  kubeconfig?: string;
+  /** One client for every AVS (otherwise one per kubeconfig). */
+  client?: KubeClient;
+  /** Port of /healthz, /readyz and /metrics (default 8080; 0 picks one). */
+  healthPort?: number;
+  /** Where to dial performers; the cluster DNS name in a Pod by default. */
+  endpointResolver?: EndpointResolver;
+  grpc?: PerformerClientOptions;
+  /** How long a deploy waits for its performer to become Ready (default 5 min). */
+  readyTimeoutMs?: number;
+  pollIntervalMs?: number;
+  /** First wait before a failed deploy is tried again; doubles up to 5 min (default 30 s). */
+  redeployBackoffMs?: number;
+  /** Reload the config when its file changes (default on). */
+  watchConfig?: boolean;
+}
+
+interface AvsRuntime {
+  config: AvsPerformerConfig;
+  performer: KubernetesPerformer;
+  manager: KubernetesManager;
+}
+
+/** An AVS whose last attempt failed: why, how often in a row, and the pending retry. */
+interface Failure {
+  avsAddress: string;
+  why: string;
+  count: number;
+  retry: NodeJS.Timeout;
+}
+
+/** Errors from `submitTask` that a task API maps to a status code. */
+export class UnknownAvsError extends Error {
+  override name = 'UnknownAvsError';
+}
+
+const MAX_REDEPLOY_BACKOFF_MS = 300_000;
+
+/**
+ * The executor process: keeps one InService performer per configured AVS, deployed blue-green
+ * through `KubernetesPerformer`, runs submitted tasks on it, and remembers across restarts (in
+ * its data directory) which Performer is in service, so a restart adopts it instead of
+ * redeploying. A change of the config file deploys the changed AVSs.
+ */
+export class Executor {
+  private readonly log = componentLogger('hourglass-executor');
+  private config: ExecutorConfig | undefined;
+  private state: ExecutorState = { generation: 0, avs: {} };
+  private readonly avs = new Map<string, AvsRuntime>();
+  private readonly clients = new Map<string, KubeClient>();
+  private readonly failed = new Map<string, Failure>();
+  private queue: Promise<void> = Promise.resolve();
+  private watcher: FSWatcher | undefined;
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private health: HealthServer | undefined;
+  private stopping = false;
+  /** The port /healthz, /readyz and /metrics answer on, once started. */
+  healthPort = 0;
+
+  constructor(private readonly opts: ExecutorOptions) {}
+
+  /** The config in force (after `start`). */
+  get currentConfig(): ExecutorConfig {
+    if (!this.config) throw new Error('the executor is not started');
+    return this.config;
+  }
+
+  /**
+   * Loads the config (failing on a bad one) and the state, serves health and metrics, and
+   * starts bringing every AVS to its configured performer; `settled()` waits for that.
+   */
+  async start(): Promise<void> {
+    this.config = await loadExecutorConfig(this.opts.configPath);
+    await mkdir(this.opts.dataDir, { recursive: true });
+    this.state = await loadExecutorState(this.opts.dataDir);
+    executorGeneration.set(this.state.generation);
+
+    this.health = new HealthServer({ port: this.opts.healthPort ?? 8080 });
+    this.health.addHealthCheck('executor', () => !this.stopping);
+    // Ready once every configured AVS has a performer in service.
+    this.health.addReadyCheck('performers-in-service', () =>
+      this.currentConfig.avsPerformers.every((c) =>
+        this.avs
+          .get(key(c.avsAddress))
+          ?.performer.listPerformers()
+          .some((p) => p.status === 'InService'),
+      ),
+    );
+    this.healthPort = await this.health.start();
+
+    this.enqueue(this.config);
+    if (this.opts.watchConfig ?? true) this.watchConfig();
+  }
+
+  /** Resolves once every config change seen so far has been applied (or has failed). */
+  async settled(): Promise<void> {
+    let seen: Promise<void>;
+    do {
+      seen = this.queue;
+      await seen;
+    } while (seen !== this.queue);
+  }
+
+  /** Why each AVS's last deploy failed, by AVS address; empty when none did. */
+  failures(): Record<string, string> {
+    return Object.fromEntries([...this.failed.values()].map((f) => [f.avsAddress, f.why]));
+  }
+
+  performers(): PerformerMetadata[] {
+    return [...this.avs.values()].flatMap((r) => r.performer.listPerformers());
+  }
+
+  /** The deployment generation: successful deploys so far, across restarts. */
+  get generation(): number {
+    return this.state.generation;
+  }
+
+  /** Runs a task on the InService performer of `avsAddress`. */
+  async submitTask(avsAddress: string, task: Task): Promise<TaskResult & { performerId: string }> {
+    const runtime = this.avs.get(key(avsAddress));
+    if (!runtime || this.stopping)
+      throw new UnknownAvsError(
+        this.stopping
+          ? `the executor is stopping; task ${task.taskId} was not run`
+          : `this executor serves no AVS ${avsAddress} (it serves ${[...this.avs.values()].map((r) => r.config.avsAddress).join(', ') || 'none yet'})`,
+      );
+    const performerId = runtime.performer.listPerformers().find((p) => p.status === 'InService')?.performerId;
+    const result = await runtime.performer.runTask(task);
+    return { ...result, performerId: performerId ?? '' };
+  }
+
+  /**
+   * Stops watching, refuses new tasks, lets those in flight finish, and leaves the Performers
+   * running for the next start to adopt.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.watcher?.close();
+    clearTimeout(this.reloadTimer);
+    for (const f of this.failed.values()) clearTimeout(f.retry);
+    for (const r of this.avs.values()) await r.performer.release();
+    for (const c of this.clients.values()) c.close();
+    await this.health?.stop();
+  }
+
+  private enqueue(config: ExecutorConfig): void {
+    this.queue = this.queue
+      .then(() => this.apply(config))
+      .catch((err: Error) => {
+        this.log.error({ err: err.message }, 'applying the executor config failed');
+      });
+  }
+
+  /** Config file changes: the directory is watched, as a ConfigMap volume swaps a symlink. */
+  private watchConfig(): void {
+    const dir = dirname(this.opts.configPath);
+    const file = basename(this.opts.configPath);
+    this.watcher = watch(dir, (_event, name) => {
+      if (name && name !== file && name !== '..data' && !name.startsWith('..')) return;
+      clearTimeout(this.reloadTimer);
+      this.reloadTimer = setTimeout(() => void this.reload(), 200);
+    });
+  }
+
+  private async reload(): Promise<void> {
+    if (this.stopping) return;
+    let next: ExecutorConfig;
+    try {
+      next = await loadExecutorConfig(this.opts.configPath);
+    } catch (err) {
+      executorConfigReloads.inc({ result: 'invalid' });
+      this.log.error(
+        { err: (err as Error).message },
+        'the changed config is invalid; keeping the one in force',
+      );
+      return;
+    }
+    if (isDeepStrictEqual(next, this.config)) return;
+    if (next.grpcPort !== this.config?.grpcPort)
+      this.log.warn({ grpcPort: next.grpcPort }, 'grpcPort changed: the task API moves on the next restart');
+    executorConfigReloads.inc({ result: 'applied' });
+    this.log.info('config changed');
+    this.config = next;
+    this.enqueue(next);
+  }
+
+  /** Brings every AVS to its configured performer, and drops the AVSs no longer configured. */
+  private async apply(config: ExecutorConfig): Promise<void> {
+    if (this.stopping) return;
+    const wanted = new Map(config.avsPerformers.map((c) => [key(c.avsAddress), c]));
+    for (const [k, runtime] of [...this.avs]) {
+      const next = wanted.get(k);
+      if (next && isDeepStrictEqual(next.kubernetes, runtime.config.kubernetes)) continue;
+      // Gone from the config, or moved to other Kubernetes settings: its performers go.
+      this.log.info(
+        { avs: runtime.config.avsAddress },
+        'AVS removed from the config; removing its performers',
+      );
+      this.clearFailure(k);
+      await runtime.performer.shutdown();
+      this.avs.delete(k);
+      executorInService.remove({ avs: runtime.config.avsAddress });
+      delete this.state.avs[k];
+      await saveExecutorState(this.opts.dataDir, this.state);
+    }
+    for (const [k, c] of wanted) {
+      if (this.stopping) return;
+      try {
+        const runtime = this.avs.get(k) ?? (await this.attach(c));
+        runtime.config = c;
+        await this.converge(runtime);
+        this.clearFailure(k);
+      } catch (err) {
+        this.log.error({ avs: c.avsAddress, err: (err as Error).message }, 'cannot bring the AVS up');
+        this.scheduleRetry(k, c.avsAddress, (err as Error).message);
+      }
+    }
+    for (const k of this.failed.keys()) if (!wanted.has(k)) this.clearFailure(k);
+  }
+
+  /** A runtime for a newly configured AVS, adopting the Performer the state names if it is there. */
+  private async attach(c: AvsPerformerConfig): Promise<AvsRuntime> {
+    const manager = new KubernetesManager(await this.clientFor(c), c.kubernetes);
+    const performer = new KubernetesPerformer({
+      avsAddress: c.avsAddress,
+      manager,
+      ...(this.opts.endpointResolver ? { endpointResolver: this.opts.endpointResolver } : {}),
+      ...(this.opts.grpc ? { grpc: this.opts.grpc } : {}),
+      ...(this.opts.readyTimeoutMs ? { readyTimeoutMs: this.opts.readyTimeoutMs } : {}),
+      ...(this.opts.pollIntervalMs ? { pollIntervalMs: this.opts.pollIntervalMs } : {}),
+    });
+    await performer.initialize();
+    const k = key(c.avsAddress);
+    const remembered = this.state.avs[k];
+    let adopted: string | undefined;
+    if (remembered) {
+      try {
+        await performer.adoptPerformer(remembered.performerId);
+        adopted = remembered.performerId;
+        this.log.info(
+          { avs: c.avsAddress, performer: adopted },
+          'in-service performer adopted from the state',
+        );
+      } catch (err) {
+        this.log.warn({ avs: c.avsAddress, err: (err as Error).message }, 'the remembered performer is gone');
+        delete this.state.avs[k];
+        await saveExecutorState(this.opts.dataDir, this.state);
+      }
+    }
+    // A Performer of this AVS that the executor made and is not in service was being staged when
+    // the executor stopped: no one will promote it.
+    for (const p of await manager.listPerformers(c.avsAddress)) {
+      const name = p.metadata?.name;
+      if (!name || name === adopted || p.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY) continue;
+      if (avsLabelValue(p.spec.avsAddress) !== avsLabelValue(c.avsAddress)) continue;
+      this.log.info(
+        { avs: c.avsAddress, performer: name },
+        'removing a performer left staged by an earlier run',
+      );
+      await manager.deletePerformer(name);
+    }
+    const runtime: AvsRuntime = { config: c, performer, manager };
+    this.avs.set(k, runtime);
+    executorInService.set({ avs: c.avsAddress }, adopted ? 1 : 0);
+    return runtime;
+  }
+
+  /** Deploys the configured image and version unless the InService performer already runs them. */
+  private async converge(runtime: AvsRuntime): Promise<void> {
+    const { avsAddress, image, version } = runtime.config;
+    const current = runtime.performer.listPerformers().find((p) => p.status === 'InService');
+    if (current && current.image === image && current.version === version) return;
+    this.log.info({ avs: avsAddress, image, version, replaces: current?.performerId }, 'deploying performer');
+    let result: Awaited<ReturnType<KubernetesPerformer['deploy']>>;
+    try {
+      result = await runtime.performer.deploy({ image, ...(version ? { version } : {}) });
+    } catch (err) {
+      executorDeployments.inc({ avs: avsAddress, result: 'rolled_back' });
+      throw err;
+    }
+    executorDeployments.inc({ avs: avsAddress, result: 'ok' });
+    executorInService.set({ avs: avsAddress }, 1);
+    this.state.generation++;
+    this.state.avs[key(avsAddress)] = {
+      performerId: result.performerId,
+      image,
+      ...(version ? { version } : {}),
+      generation: this.state.generation,
+      deployedAt: new Date().toISOString(),
+    };
+    await saveExecutorState(this.opts.dataDir, this.state);
+    executorGeneration.set(this.state.generation);
+    this.log.info(
+      {
+        avs: avsAddress,
+        performer: result.performerId,
+        replaced: result.replaced,
+        generation: this.state.generation,
+      },
+      'performer in service',
+    );
+  }
+
+  /** Tries the config in force again after a backoff that doubles with each failure in a row. */
+  private scheduleRetry(k: string, avsAddress: string, why: string): void {
+    if (this.stopping) return;
+    const previous = this.failed.get(k);
+    clearTimeout(previous?.retry);
+    const count = (previous?.count ?? 0) + 1;
+    const delayMs = Math.min(
+      (this.opts.redeployBackoffMs ?? 30_000) * 2 ** (count - 1),
+      MAX_REDEPLOY_BACKOFF_MS,
+    );
+    const retry = setTimeout(() => {
+      if (this.config) this.enqueue(this.config);
+    }, delayMs);
+    retry.unref();
+    this.failed.set(k, { avsAddress, why, count, retry });
+    this.log.info({ avs: avsAddress, inMs: delayMs }, 'will try again');
+  }
+
+  private clearFailure(k: string): void {
+    clearTimeout(this.failed.get(k)?.retry);
+    this.failed.delete(k);
+  }
+
+  private async clientFor(c: AvsPerformerConfig): Promise<KubeClient> {
+    if (this.opts.client) return this.opts.client;
+    const path = this.opts.kubeconfig ?? c.kubernetes.kubeconfig ?? '';
+    let client = this.clients.get(path);
+    if (!client) {
+      client = await KubeClient.load(path || undefined, { fieldManager: MANAGED_BY });
+      this.clients.set(path, client);
+    }
+    return client;
+  }
+}
+
+function key(avsAddress: string): string {
+  return avsAddress.toLowerCase();
+}

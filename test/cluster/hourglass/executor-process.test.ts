@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type TestContext, test } from 'node:test';
+import { stringify } from 'yaml';
+import { Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
+import { setupPerformerController } from '../../../src/hourglass/controller.js';
+import { Executor } from '../../../src/hourglass/executor/executor.js';
+import {
+  ExecutorClient,
+  type RunningTaskServer,
+  startTaskServer,
+} from '../../../src/hourglass/executor/task-server.js';
+import { startPerformerServer } from '../../../src/hourglass/grpc/performer-server.js';
+import { KubeClient } from '../../../src/runtime/client/client.js';
+import { Manager } from '../../../src/runtime/manager.js';
+import { waitFor } from '../../../src/runtime/wait.js';
+import { testKubeconfig } from '../../support/cluster.js';
+import { metric, setup } from './operator-support.js';
+
+const AVS = '0xAVS_exec';
+
+/** The real Performer controller for the test's namespace, so Performers become Ready on kwok. */
+async function startController(t: TestContext, ns: string): Promise<void> {
+  const client = await KubeClient.load(testKubeconfig(), { fieldManager: 'tutti-operator' });
+  const mgr = new Manager({ client, name: `hourglass-${ns}` });
+  setupPerformerController(mgr, { namespace: ns });
+  t.after(async () => {
+    await mgr.stop();
+    client.close();
+  });
+  await mgr.start();
+}
+
+/** Writes the config as a ConfigMap volume changes it: a new file renamed over the old. */
+async function writeConfig(path: string, ns: string, tag: string): Promise<void> {
+  const config = {
+    grpcPort: 9090,
+    kubernetes: { namespace: ns, connectionTimeout: '10s', retryDelay: '200ms' },
+    avsPerformers: [
+      { avsAddress: AVS, image: { repository: 'ghcr.io/acme/perf', tag }, deploymentMode: 'kubernetes' },
+    ],
+  };
+  await writeFile(`${path}.new`, stringify(config));
+  await rename(`${path}.new`, path);
+}
+
+interface Running {
+  executor: Executor;
+  tasks: RunningTaskServer;
+  client: ExecutorClient;
+}
+
+test('tutti executor: deploys on start, blue-green on a config change, adopts its performer after a restart', async (t) => {
+  const { client, ns } = await setup(t, 'hg-exe');
+  await startController(t, ns);
+  const v1 = await startPerformerServer({ port: 0, host: '127.0.0.1' });
+  const v2 = await startPerformerServer({ port: 0, host: '127.0.0.1' });
+  t.after(() => {
+    v1.kill();
+    v2.kill();
+  });
+  // Out of cluster: each version's performer is a reference server on loopback.
+  const ports: Record<string, number> = { v1: v1.port, v2: v2.port };
+  const dir = await mkdtemp(join(tmpdir(), 'hg-exe-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const configPath = join(dir, 'config.yaml');
+  const dataDir = join(dir, 'data');
+  await writeConfig(configPath, ns, 'v1');
+
+  const start = async (): Promise<Running> => {
+    const executor = new Executor({
+      configPath,
+      dataDir,
+      client,
+      healthPort: 0,
+      endpointResolver: (p) => `127.0.0.1:${ports[p.spec.version!]}`,
+      grpc: { retry: { initialDelayMs: 20, maxDelayMs: 100, attemptTimeoutMs: 5000 } },
+      readyTimeoutMs: 90_000,
+      pollIntervalMs: 200,
+    });
+    await executor.start();
+    const tasks = await startTaskServer(executor, { port: 0, host: '127.0.0.1' });
+    const taskClient = new ExecutorClient(`127.0.0.1:${tasks.port}`);
+    return { executor, tasks, client: taskClient };
+  };
+  const stop = async (r: Running) => {
+    r.client.close();
+    await Promise.all([r.tasks.close(), r.executor.stop()]);
+  };
+
+  // Start: the performer is deployed through the operator, and tasks run on it.
+  let run = await start();
+  t.after(() => stop(run));
+  const readyz = async () => (await fetch(`http://127.0.0.1:${run.executor.healthPort}/readyz`)).status;
+  await run.executor.settled();
+  assert.deepEqual(run.executor.failures(), {});
+  const [first] = run.executor.performers();
+  assert.ok(first);
+  assert.deepEqual([first.status, first.version, first.ready], ['InService', 'v1', true]);
+  const p1 = await client.find(Performers, first.performerId, ns);
+  assert.equal(p1?.status?.phase, 'Running', 'the operator runs the Performer');
+  assert.equal(await readyz(), 200);
+  const r1 = await run.client.submitTask(AVS, 't-1', 'hello');
+  assert.deepEqual([r1.taskId, r1.result.toString(), r1.performerId], ['t-1', 'hello', first.performerId]);
+  assert.equal(v1.tasksReceived, 1);
+  const state1 = JSON.parse(await readFile(join(dataDir, 'state.json'), 'utf8'));
+  assert.equal(state1.generation, 1);
+  assert.equal(state1.avs[AVS.toLowerCase()].performerId, first.performerId);
+  assert.equal(await metric(run.executor.healthPort, /^hourglass_executor_deployment_generation (\d+)/m), 1);
+  await assert.rejects(run.client.submitTask('0xother', 't-x', ''), /NOT_FOUND.*serves no AVS 0xother/);
+
+  // A config change: v2 is deployed blue-green, the v1 Performer goes.
+  await writeConfig(configPath, ns, 'v2');
+  const second = await waitFor(
+    () => run.executor.performers().find((p) => p.status === 'InService' && p.version === 'v2'),
+    { description: 'v2 to be in service', timeoutMs: 120_000, intervalMs: 200 },
+  );
+  await waitFor(async () => !(await client.find(Performers, first.performerId, ns)), {
+    description: 'the v1 Performer to be deleted',
+    timeoutMs: 60_000,
+  });
+  await run.executor.settled();
+  const r2 = await run.client.submitTask(AVS, 't-2', 'again');
+  assert.equal(r2.performerId, second.performerId);
+  assert.equal(v2.tasksReceived, 1);
+  assert.equal(run.executor.generation, 2);
+
+  // An invalid change is refused; the config in force stays.
+  const invalidBefore = await metric(
+    run.executor.healthPort,
+    /^hourglass_executor_config_reloads_total\{result="invalid"\} (\d+)/m,
+  );
+  await writeFile(
+    `${configPath}.new`,
+    stringify({ avsPerformers: [{ avsAddress: AVS, image: 'x', deploymentMode: 'docker' }] }),
+  );
+  await rename(`${configPath}.new`, configPath);
+  await waitFor(
+    async () =>
+      (await metric(
+        run.executor.healthPort,
+        /^hourglass_executor_config_reloads_total\{result="invalid"\} (\d+)/m,
+      )) > invalidBefore,
+    { description: 'the invalid config to be seen', timeoutMs: 20_000 },
+  );
+  assert.equal((await run.client.submitTask(AVS, 't-3', 'still')).performerId, second.performerId);
+  await writeConfig(configPath, ns, 'v2');
+
+  // A restart: the state names the InService Performer; it is adopted, not redeployed.
+  const before = await client.find(Performers, second.performerId, ns);
+  await stop(run);
+  run = await start();
+  await run.executor.settled();
+  assert.deepEqual(run.executor.failures(), {});
+  assert.deepEqual(
+    run.executor.performers().map((p) => [p.performerId, p.status]),
+    [[second.performerId, 'InService']],
+  );
+  assert.equal(run.executor.generation, 2, 'no deployment on restart');
+  const items = (await client.list(Performers, { namespace: ns })).items;
+  assert.deepEqual(
+    items.map((p) => [p.metadata?.name, p.metadata?.uid]),
+    [[second.performerId, before?.metadata?.uid]],
+  );
+  assert.equal(await readyz(), 200);
+  assert.equal((await run.client.submitTask(AVS, 't-4', 'back')).result.toString(), 'back');
+  assert.equal(v2.tasksReceived, 3);
+});
+
+test('tutti executor: a Performer left staged by a crash is removed on start; a deploy that fails is rolled back and retried', async (t) => {
+  const { client, ns } = await setup(t, 'hg-exf');
+  const dir = await mkdtemp(join(tmpdir(), 'hg-exf-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const configPath = join(dir, 'config.yaml');
+  await writeConfig(configPath, ns, 'v1');
+  // What a crash in the middle of a deploy leaves: a Performer the executor made, never promoted.
+  await client.create({
+    apiVersion: 'hourglass.eigenlayer.io/v1alpha1',
+    kind: 'Performer',
+    metadata: {
+      name: 'left-over',
+      namespace: ns,
+      labels: {
+        'app.kubernetes.io/managed-by': 'hourglass-executor',
+        'hourglass.eigenlayer.io/avs': '0xavs-exec',
+      },
+    },
+    spec: { avsAddress: AVS, image: 'ghcr.io/acme/perf', version: 'v0' },
+  });
+  // No operator runs here, so the new Performer never gets Ready.
+  const executor = new Executor({
+    configPath,
+    dataDir: join(dir, 'data'),
+    client,
+    healthPort: 0,
+    endpointResolver: () => '127.0.0.1:1',
+    readyTimeoutMs: 2000,
+    pollIntervalMs: 100,
+    redeployBackoffMs: 60_000,
+  });
+  t.after(() => executor.stop());
+  await executor.start();
+  await executor.settled();
+  assert.match(
+    executor.failures()[AVS] ?? '',
+    /deploy of ghcr\.io\/acme\/perf v1 rolled back: performer 0xavs-exec-[0-9a-f]{8} did not become Ready/,
+  );
+  assert.deepEqual(
+    (await client.list(Performers, { namespace: ns })).items,
+    [],
+    'rolled back, left-over removed',
+  );
+  assert.equal((await fetch(`http://127.0.0.1:${executor.healthPort}/readyz`)).status, 500);
+  assert.equal(
+    await metric(
+      executor.healthPort,
+      /^hourglass_executor_deployments_total\{avs="0xAVS_exec",result="rolled_back"\} (\d+)/m,
+    ),
+    1,
+  );
+});
