@@ -3,7 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
+import type {
+  NamedRuleWithOperations,
+  ValidatingAdmissionPolicy,
+  ValidatingAdmissionPolicyBinding,
+} from 'kubernetes-types/admissionregistration/v1.js';
 import { CNBundles, TNBundles } from '../../../src/apis/nephio/bundles.js';
 import { ProvisioningRequests } from '../../../src/apis/o2ims/provisioning-request.js';
 import { GitSyncs } from '../../../src/apis/tutti/gitsync.js';
@@ -15,14 +20,36 @@ import { INTENT_PATH, type IntentResource } from '../../../src/gitops/tmf921/int
 import { IntentServer } from '../../../src/gitops/tmf921/server.js';
 import { IntentService } from '../../../src/gitops/tmf921/service.js';
 import { IntentStore } from '../../../src/gitops/tmf921/store.js';
+import type { KubeClient } from '../../../src/runtime/client/client.js';
+import { kind } from '../../../src/runtime/client/types.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testNamespace } from '../../support/cluster.js';
 import { startEdgeControllers } from './support.js';
 
 const credentials = { username: 'admin1', password: 's3cret' };
+const ValidatingAdmissionPolicies = kind<ValidatingAdmissionPolicy>(
+  'admissionregistration.k8s.io/v1',
+  'ValidatingAdmissionPolicy',
+);
+const ValidatingAdmissionPolicyBindings = kind<ValidatingAdmissionPolicyBinding>(
+  'admissionregistration.k8s.io/v1',
+  'ValidatingAdmissionPolicyBinding',
+);
 
-test('TMF921 intents posted over HTTP are acknowledged, reach the edge, and report fulfilled from the bundles on the edge', async (t) => {
+interface IntentApi {
+  client: KubeClient;
+  id: string;
+  /** The intent collection's URL. */
+  url: string;
+  post(body: string): Promise<Response>;
+}
+
+/**
+ * The SMO's intent API publishing to a git server, and an edge (the same plane) syncing the
+ * repository and running the bundle and provisioning controllers for one intent id.
+ */
+async function intentApi(t: TestContext, edge: { siteNamespace?: string } = {}): Promise<IntentApi> {
   const client = await testClient(t, 'tutti-gitops-test');
   await installCrds(client, gitopsCrds());
   const smoNamespace = await testNamespace(t, client, 'smo');
@@ -33,7 +60,6 @@ test('TMF921 intents posted over HTTP are acknowledged, reach the edge, and repo
   const repo = await git.createRepository('admin1/edge1-config');
   const id = `api-${randomBytes(4).toString('hex')}`;
 
-  // The edge: a sync of the repository and the bundle/provisioning controllers for this intent.
   const syncName = `intent-api-${id}`;
   const syncer = new EdgeSyncer(client, {
     name: syncName,
@@ -54,6 +80,7 @@ test('TMF921 intents posted over HTTP are acknowledged, reach the edge, and repo
   await startEdgeControllers(t, client, {
     namespace: RENDER_NAMESPACE,
     labelSelector: `${LABEL_INTENT}=${id}`,
+    ...edge,
   });
 
   const service = new IntentService({
@@ -72,6 +99,11 @@ test('TMF921 intents posted over HTTP are acknowledged, reach the edge, and repo
   const url = `http://127.0.0.1:${port}${INTENT_PATH}`;
   const post = (body: string) =>
     fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+  return { client, id, url, post };
+}
+
+test('TMF921 intents posted over HTTP are acknowledged, reach the edge, and report fulfilled from the bundles on the edge', async (t) => {
+  const { client, id, url, post } = await intentApi(t);
 
   // Bad requests: 400 naming the field.
   const bad = await post(JSON.stringify({ intent: 'x', requirements: { latency: '5 parsecs' } }));
@@ -144,4 +176,96 @@ test('TMF921 intents posted over HTTP are acknowledged, reach the edge, and repo
     { description: `the bundles of intent ${id} to be pruned from the edge`, timeoutMs: 60_000 },
   );
   assert.equal(await client.find(ProvisioningRequests, pr.metadata.name!), undefined);
+});
+
+test("an intent the edge cannot provision reports failed through the API, with the edge's reason", async (t) => {
+  // The edge refuses Deployments in the site namespace (an admission policy, as a site's own
+  // rules would), so the ProvisioningRequest fails and the bundle reports ProvisioningFailed.
+  const client = await testClient(t, 'tutti-gitops-test');
+  const site = await testNamespace(t, client, 'site');
+  const policy = `${site}-no-deployments`;
+  const deploymentCreates = {
+    apiGroups: ['apps'],
+    apiVersions: ['v1'],
+    operations: ['CREATE'],
+    resources: ['deployments'],
+  };
+  await client.create<ValidatingAdmissionPolicy>({
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicy',
+    metadata: { name: policy },
+    spec: {
+      failurePolicy: 'Fail',
+      matchConstraints: {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': site } },
+        // kubernetes-types leaves `resources` out of NamedRuleWithOperations; the API has it.
+        resourceRules: [deploymentCreates as NamedRuleWithOperations],
+      },
+      validations: [{ expression: 'false', message: 'this site runs no new Deployments' }],
+    },
+  });
+  await client.create<ValidatingAdmissionPolicyBinding>({
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicyBinding',
+    metadata: { name: policy },
+    spec: { policyName: policy, validationActions: ['Deny'] },
+  });
+  t.after(async () => {
+    await client.delete(ValidatingAdmissionPolicyBindings, policy).catch(() => {});
+    await client.delete(ValidatingAdmissionPolicies, policy).catch(() => {});
+  });
+  // Policies, like RBAC, take effect a moment after they are created.
+  await waitFor(
+    async () => {
+      const denied = await client
+        .create(
+          {
+            apiVersion: 'apps/v1',
+            kind: 'Deployment',
+            metadata: { name: 'policy-probe', namespace: site },
+            spec: {
+              selector: { matchLabels: { app: 'probe' } },
+              template: {
+                metadata: { labels: { app: 'probe' } },
+                spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] },
+              },
+            },
+          },
+          { dryRun: true },
+        )
+        .then(
+          () => false,
+          (err: Error) => /no new Deployments/.test(err.message),
+        );
+      return denied;
+    },
+    { description: `the admission policy to deny Deployments in ${site}`, timeoutMs: 30_000 },
+  );
+
+  const { id, url, post } = await intentApi(t, { siteNamespace: site });
+  const created = await post(
+    JSON.stringify({ id, intent: 'edge refuses', requirements: { latency: '<5ms' } }),
+  );
+  assert.equal(created.status, 201);
+  assert.equal(((await created.json()) as IntentResource).lifecycleStatus, 'acknowledged');
+
+  const seen: string[] = [];
+  const failed = await waitFor(
+    async () => {
+      const r = (await (await fetch(`${url}/${id}`)).json()) as IntentResource;
+      if (seen.at(-1) !== r.lifecycleStatus) seen.push(r.lifecycleStatus);
+      return r.lifecycleStatus === 'failed' && r;
+    },
+    { description: `intent ${id} to be reported failed`, timeoutMs: 120_000, intervalMs: 200 },
+  );
+  assert.ok(!seen.includes('fulfilled'), `never fulfilled, saw ${seen.join(' → ')}`);
+  assert.match(
+    String(failed.characteristic.find((c) => c.name === 'statusMessage')?.value),
+    new RegExp(`CNBundle cn-bundle-${id}-cn-cap-001: .*this site runs no new Deployments`),
+  );
+  const list = (await (await fetch(url)).json()) as IntentResource[];
+  assert.deepEqual(
+    list.map((i) => [i.id, i.lifecycleStatus]),
+    [[id, 'failed']],
+  );
 });
