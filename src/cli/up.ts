@@ -1,4 +1,5 @@
 import { LocalControlPlane } from '../cluster/control-plane.js';
+import { operatorModules } from '../operator/modules.js';
 import { runOperator } from '../operator/run.js';
 import type { Command } from './command.js';
 import { parseInteger } from './command.js';
@@ -12,26 +13,30 @@ export const upCommand: Command = {
   name: 'up',
   summary:
     "Run Tutti: use the cluster $KUBECONFIG names or bring up the local control plane, install the CRDs and run every module's controllers until Ctrl-C.",
-  options: {
-    name: {
-      type: 'string',
-      description: 'local cluster name (when KUBECONFIG is unset)',
-      default: 'tutti',
-      env: 'TUTTI_CLUSTER',
+  // Modules' own flags (e.g. conductor's --a1-endpoint), as on `tutti operator`.
+  options: Object.assign(
+    {
+      name: {
+        type: 'string',
+        description: 'local cluster name (when KUBECONFIG is unset)',
+        default: 'tutti',
+        env: 'TUTTI_CLUSTER',
+      },
+      'health-port': {
+        type: 'string',
+        description: 'port of /healthz, /readyz and /metrics (0 picks one)',
+        default: '8081',
+        env: 'TUTTI_HEALTH_PORT',
+      },
+      'system-namespace': {
+        type: 'string',
+        description: "namespace of Tutti's own objects",
+        default: 'tutti-system',
+        env: 'TUTTI_SYSTEM_NAMESPACE',
+      },
     },
-    'health-port': {
-      type: 'string',
-      description: 'port of /healthz, /readyz and /metrics (0 picks one)',
-      default: '8081',
-      env: 'TUTTI_HEALTH_PORT',
-    },
-    'system-namespace': {
-      type: 'string',
-      description: "namespace of Tutti's own objects",
-      default: 'tutti-system',
-      env: 'TUTTI_SYSTEM_NAMESPACE',
-    },
-  },
+    ...operatorModules.map((m) => m.options ?? {}),
+  ),
   async run(o) {
     const say = (m: string) => process.stderr.write(`tutti: ${m}\n`);
     let kubeconfig = process.env['KUBECONFIG'];
@@ -49,6 +54,7 @@ export const upCommand: Command = {
       leaderElection: true,
       only: [],
       installCrds: true,
+      moduleOptions: o,
     });
     process.stderr.write(`
 Tutti is running (health and metrics on :${mgr.healthPort}). In another shell:
