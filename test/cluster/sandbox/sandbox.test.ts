@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import type { Pod } from 'kubernetes-types/core/v1.js';
+import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { Jobs, Pods } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import {
@@ -14,6 +16,39 @@ import { testClient } from '../../support/cluster.js';
 import { sandboxNamespace, workdir } from './support.js';
 
 const IMAGE = 'nikolaik/python-nodejs:python3.11-nodejs20-bullseye';
+
+/** Whether the plane's kubelet simulation fails this image's pull (a plane started before it did not). */
+async function simulatesPullFailures(client: KubeClient, ns: string, image: string): Promise<boolean> {
+  const name = 'pull-probe';
+  await client.create<Pod>({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: ns },
+    spec: {
+      securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'probe',
+          image,
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+        },
+      ],
+    },
+  });
+  const state = await waitFor(
+    async () => {
+      const pod = await client.get(Pods, name, ns);
+      if (pod.status?.phase === 'Running') return 'running';
+      // As with a kubelet: ErrImagePull first, then ImagePullBackOff.
+      return pod.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ImagePullBackOff'
+        ? 'backoff'
+        : undefined;
+    },
+    { description: `probe pod with image ${image} to run or reach ImagePullBackOff`, timeoutMs: 30_000 },
+  );
+  await client.delete(Pods, name, ns);
+  return state === 'backoff';
+}
 
 describe('KubernetesSandbox', () => {
   test('init creates the seed Job and a Running pod; commands return stdout, stderr and exit codes', async (t) => {
@@ -212,6 +247,31 @@ describe('KubernetesSandbox', () => {
     });
     assert.equal((await client.list(Jobs, { namespace: ns })).items.length, 0);
     assert.equal((await client.list(Pods, { namespace: ns })).items.length, 0);
+  });
+
+  test('an image that cannot be pulled is refused with ErrImagePull and leaves nothing behind', async (t) => {
+    const client = await testClient(t);
+    const { ns, app } = await sandboxNamespace(t, client);
+    // The local plane's simulated kubelet fails pulls from registries under .invalid (kwok.yaml).
+    const image = 'registry.invalid/no-such/image:1.0';
+    if (!(await simulatesPullFailures(client, ns, image))) {
+      t.skip('this control plane started before kwok.yaml simulated image pull failures; restart it');
+      return;
+    }
+    const sandbox = new KubernetesSandbox(image, ns, { client: app });
+    await assert.rejects(sandbox.init(), (err: Error) => {
+      assert.ok(err instanceof SandboxStartError, String(err));
+      assert.match(
+        err.message,
+        /container sandbox \(image registry\.invalid\/no-such\/image:1\.0\): (ErrImagePull|ImagePullBackOff): .*no such host/,
+      );
+      return true;
+    });
+    assert.equal(await client.find(Jobs, sandbox.jobName, ns), undefined);
+    assert.equal(
+      (await client.list(Pods, { namespace: ns, labelSelector: `job-name=${sandbox.jobName}` })).items.length,
+      0,
+    );
   });
 
   test('without the sandbox ServiceAccount, init times out naming what is missing', async (t) => {
