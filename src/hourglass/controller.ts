@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Node } from 'kubernetes-types/core/v1.js';
+import type { Node, Pod, Service } from 'kubernetes-types/core/v1.js';
 import {
   CONDITION_AVAILABLE,
   type Performer,
@@ -11,10 +11,17 @@ import type { Controller } from '../runtime/controller.js';
 import { EventRecorder } from '../runtime/events.js';
 import type { Manager } from '../runtime/manager.js';
 import { requeueAfter } from '../runtime/reconcile.js';
+import { APP_NAME, LABEL_APP, LABEL_PERFORMER } from './desired-state.js';
 import { performerEvents } from './events.js';
 import { type ReconcileOptions, reconcilePerformer } from './reconcile.js';
 
 export const PERFORMER_CONTROLLER = 'performer';
+const PERFORMER_INDEX = 'performer';
+/**
+ * Performers reconciled at once. A reconcile is a few sequential API round trips, so these, not
+ * the CPU, bound throughput when many Performers arrive together (bench/hourglass).
+ */
+export const DEFAULT_PERFORMER_WORKERS = 16;
 
 export interface PerformerControllerOptions extends Omit<ReconcileOptions, 'nodes' | 'now'> {
   readonly workers?: number;
@@ -27,10 +34,25 @@ export interface PerformerControllerOptions extends Omit<ReconcileOptions, 'node
  * its Service, and again when a Pod's Pending deadline or a recreation backoff comes due.
  */
 export function setupPerformerController(mgr: Manager, options: PerformerControllerOptions = {}): Controller {
-  const { workers = 2, namespace, ...reconcileOptions } = options;
+  const { workers = DEFAULT_PERFORMER_WORKERS, namespace, ...reconcileOptions } = options;
   const scope = namespace ? { namespace } : {};
+  // Only the Pods and Services the operator makes: caching every Pod in the cluster would cost
+  // memory in proportion to the cluster rather than to its Performers.
+  const owned = { ...scope, labelSelector: `${LABEL_APP}=${APP_NAME}` };
   const performers = mgr.informer<Performer>(Performers, scope);
   const nodes = mgr.informer<Node>(Nodes);
+  // Reconciles read the Performer's Pods and Service from these caches rather than the API
+  // server: a list and a get fewer per reconcile.
+  const pods = mgr.informer<Pod>(Pods, owned);
+  pods.addIndex(PERFORMER_INDEX, (p) => {
+    const performer = p.metadata?.labels?.[LABEL_PERFORMER];
+    return performer ? [`${p.metadata?.namespace}/${performer}`] : [];
+  });
+  const services = mgr.informer<Service>(Services, owned);
+  const cache: ReconcileOptions['cache'] = {
+    pods: (p) => pods.byIndex(PERFORMER_INDEX, objectKey(p)),
+    service: (namespace, name) => services.get(`${namespace}/${name}`),
+  };
   const recorder = new EventRecorder(
     mgr.client,
     'hourglass.eigenlayer.io/performer-controller',
@@ -41,8 +63,8 @@ export function setupPerformerController(mgr: Manager, options: PerformerControl
     mgr
       .controller(PERFORMER_CONTROLLER, { workers })
       .for(Performers, scope)
-      .owns(Pods, scope)
-      .owns(Services, scope)
+      .owns(Pods, owned)
+      .owns(Services, owned)
       // Only Performers no node could host care about Node changes: a new or relabelled node may
       // host them now. Everything else is re-checked on its own Pod's events.
       .watches(Nodes, () =>
@@ -57,6 +79,7 @@ export function setupPerformerController(mgr: Manager, options: PerformerControl
         const result = await reconcilePerformer(ctx.client, performer, {
           ...reconcileOptions,
           nodes: nodes.list(),
+          cache,
         });
         for (const e of performerEvents(performer.status, result.status)) {
           await recorder.record(performer, e.type, e.reason, e.action, e.note);

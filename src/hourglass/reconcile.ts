@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { Node, Pod } from 'kubernetes-types/core/v1.js';
+import type { Node, Pod, Service } from 'kubernetes-types/core/v1.js';
 import type { Condition } from 'kubernetes-types/meta/v1.js';
 import {
   CONDITION_AVAILABLE,
@@ -40,6 +40,15 @@ export interface ReconcileOptions {
   maxRecreateBackoffMs?: number;
   /** The cluster's Nodes, for the hosting check; listed when absent (a controller passes its cache). */
   nodes?: readonly Node[];
+  /**
+   * The Performer's Pods and its Service from a controller's caches; read from the API server
+   * when absent. The caches may lag a write this reconcile made, which is safe: a create that
+   * collides is AlreadyExists, and the write's own event brings another reconcile.
+   */
+  cache?: {
+    pods(performer: Performer): readonly Pod[];
+    service(namespace: string, name: string): Service | undefined;
+  };
 }
 
 export const DEFAULT_PENDING_TIMEOUT_MS = 300_000;
@@ -90,9 +99,11 @@ export async function reconcilePerformer(
 
   const desired = buildPerformerPod(performer);
   const revision = desired.metadata!.labels![LABEL_REVISION]!;
-  let pods = (await client.list(Pods, { namespace, labelSelector: selector })).items.filter(
-    (p) => !p.metadata?.deletionTimestamp,
-  );
+  const allPods = async () =>
+    options.cache
+      ? options.cache.pods(performer)
+      : (await client.list(Pods, { namespace, labelSelector: selector })).items;
+  let pods = (await allPods()).filter((p) => !p.metadata?.deletionTimestamp);
   let current = pods.find((p) => p.metadata?.labels?.[LABEL_REVISION] === revision);
   const older = () => pods.filter((p) => p.metadata?.labels?.[LABEL_REVISION] !== revision);
   let lastUpgrade = performer.status?.lastUpgrade;
@@ -116,18 +127,30 @@ export async function reconcilePerformer(
       } else requeueAfterMs = wait - stuck;
     }
   } else {
-    if (older().length) lastUpgrade = now.toISOString().replace(/\.\d+Z$/, 'Z');
-    const existing = (await client.list(Pods, { namespace, labelSelector: selector })).items.map(
-      (p) => p.metadata!.name!,
-    );
-    current = await createPod(client, performer, desired, existing, 0);
-    if (current) pods.push(current);
+    // About to create: ask the API server, not a cache that may lag, which Pods there are, so
+    // a Pod just made is not made twice and a name just freed is used again.
+    const listed = (await client.list(Pods, { namespace, labelSelector: selector })).items;
+    pods = listed.filter((p) => !p.metadata?.deletionTimestamp);
+    current = pods.find((p) => p.metadata?.labels?.[LABEL_REVISION] === revision);
+    if (!current) {
+      if (older().length) lastUpgrade = now.toISOString().replace(/\.\d+Z$/, 'Z');
+      current = await createPod(
+        client,
+        performer,
+        desired,
+        listed.map((p) => p.metadata!.name!),
+        0,
+      );
+      if (current) pods.push(current);
+    }
   }
 
   // The Service selects the newest Ready revision; until the new Pod is Ready, the old one.
   const currentReady = current !== undefined && isReady(current);
   const readyOld = older().find(isReady);
-  const service = await client.find(Services, serviceName(name), namespace);
+  const service = options.cache
+    ? options.cache.service(namespace, serviceName(name))
+    : await client.find(Services, serviceName(name), namespace);
   const selected = service?.spec?.selector?.[LABEL_REVISION];
   const servingRevision = currentReady
     ? revision
