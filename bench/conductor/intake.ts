@@ -7,7 +7,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -18,11 +19,15 @@ import { type Intent, toNetworkIntent } from '../../src/conductor/intent.js';
 import { KubeClient } from '../../src/runtime/client/client.js';
 import { Namespaces } from '../../src/runtime/client/kinds.js';
 import { installCrds } from '../../src/runtime/crds.js';
+import { waitFor } from '../../src/runtime/wait.js';
 
-const WORKERS = 4;
-const BURST = 2_000;
+const WORKERS = 8;
+// Smaller runs for a quick look while profiling: BENCH_BURST=500 BENCH_STEADY_SECONDS=5.
+const BURST = Number(process.env['BENCH_BURST'] ?? 2_000);
 const RATE = 200;
-const STEADY_SECONDS = 30;
+const STEADY_SECONDS = Number(process.env['BENCH_STEADY_SECONDS'] ?? 30);
+/** Extra node flags for the loop under test, e.g. BENCH_LOOP_NODE_ARGS=--cpu-prof. */
+const LOOP_NODE_ARGS = (process.env['BENCH_LOOP_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
 const ROOT = new URL('../../', import.meta.url).pathname;
 
 const pct = (xs: number[], p: number) => {
@@ -76,8 +81,12 @@ async function waitCount(seen: Map<string, number>, n: number, timeoutMs: number
   }
 }
 
+/** Deleted only after the last measurement: deleting thousands of objects loads the API server. */
+const namespaces: string[] = [];
+
 async function namespace(client: KubeClient, tag: string): Promise<string> {
   const ns = `bench-${tag}-${randomBytes(3).toString('hex')}`;
+  namespaces.push(ns);
   await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   return ns;
 }
@@ -103,15 +112,36 @@ async function rawCreate(client: KubeClient, intents: Intent[], startAt?: (i: nu
   return { seconds: (performance.now() - t0) / 1000, latencies };
 }
 
-function startLoop(kubeconfig: string, dir: string): ChildProcess {
+/** A port free now, for the loop's /readyz. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+/** The loop's start-up (seconds under load, mostly module loading) is kept out of the measurement. */
+async function waitReady(port: number, loop: ChildProcess): Promise<void> {
+  await waitFor(
+    async () => {
+      if (loop.exitCode !== null) throw new Error(`conductor-loop exited with ${loop.exitCode}`);
+      return (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok === true;
+    },
+    { description: 'conductor-loop /readyz', timeoutMs: 60_000, intervalMs: 50 },
+  );
+}
+
+function startLoop(kubeconfig: string, dir: string, port: number): ChildProcess {
   return spawn(
     process.execPath,
     [
+      ...LOOP_NODE_ARGS,
       join(ROOT, 'bin/conductor-loop.js'),
       `--handoff-dir=${dir}`,
       '--batch-interval=50ms',
       `--workers=${WORKERS}`,
-      '--metrics-port=0',
+      `--metrics-port=${port}`,
     ],
     { env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ['ignore', 'ignore', 'ignore'] },
   );
@@ -129,8 +159,18 @@ async function loopRun(
   const seen = new Map<string, number>();
   const abort = new AbortController();
   await watchAdded(client, ns, seen, abort.signal);
-  const loop = startLoop(kubeconfig, dir);
-  await delay(3_000); // the loop's start-up, outside the measurement
+  const port = await freePort();
+  const loop = startLoop(kubeconfig, dir, port);
+  await waitReady(port, loop);
+  // Files are written beside the directory and renamed in, as a careful producer drops them: the
+  // clock then runs on the loop, not on this process writing files on a busy machine.
+  const staging = await mkdtemp(join(tmpdir(), `bench-${tag}-staging-`));
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const intent = intentFor(ns, tag, i);
+    names.push(toNetworkIntent(intent).metadata!.name!);
+    await writeFile(join(staging, `intent-${i}.json`), JSON.stringify(intent));
+  }
   const written = new Map<string, number>();
   const t0 = performance.now();
   for (let i = 0; i < count; i++) {
@@ -138,17 +178,18 @@ async function loopRun(
       const due = t0 + i * intervalMs;
       if (due > performance.now()) await delay(due - performance.now());
     }
-    const intent = intentFor(ns, tag, i);
-    written.set(toNetworkIntent(intent).metadata!.name!, performance.now());
-    await writeFile(join(dir, `intent-${i}.json`), JSON.stringify(intent));
+    written.set(names[i]!, performance.now());
+    await rename(join(staging, `intent-${i}.json`), join(dir, `intent-${i}.json`));
   }
   await waitCount(seen, count, 300_000);
   const last = Math.max(...seen.values());
   const latencies = [...written].map(([name, at]) => seen.get(name)! - at);
+  const exited = new Promise((done) => loop.once('exit', done));
   loop.kill('SIGTERM');
+  await exited; // its last state write lands before the directory goes
   abort.abort();
   await rm(dir, { recursive: true, force: true });
-  await client.delete(Namespaces, ns);
+  await rm(staging, { recursive: true, force: true });
   return { seconds: (last - t0) / 1000, latencies };
 }
 
@@ -167,7 +208,6 @@ try {
     client,
     Array.from({ length: BURST }, (_, i) => intentFor(rawNs, 'raw', i)),
   );
-  await client.delete(Namespaces, rawNs);
   const burst = await loopRun(client, kubeconfig, 'burst', BURST, 0);
   console.log(`# ${BURST} files dropped at once, ${WORKERS} workers, batch size 10, batch interval 50ms`);
   line(
@@ -186,7 +226,6 @@ try {
     Array.from({ length: steadyCount }, (_, i) => intentFor(rawSteadyNs, 'rawsteady', i)),
     (i) => (i * 1000) / RATE,
   );
-  await client.delete(Namespaces, rawSteadyNs);
   const steady = await loopRun(client, kubeconfig, 'steady', steadyCount, 1000 / RATE);
   console.log(`# ${RATE} files/s for ${STEADY_SECONDS} s, --batch-interval 50ms`);
   line('file-to-CR latency p50', pct(steady.latencies, 50), 'ms', pct(rawSteady.latencies, 50));
@@ -199,6 +238,7 @@ try {
   );
   line('throughput', steadyCount / steady.seconds, 'intents/s', steadyCount / rawSteady.seconds);
 } finally {
+  for (const ns of namespaces) await client.delete(Namespaces, ns).catch(() => {});
   client.close();
   await plane?.down();
 }

@@ -9,12 +9,18 @@ import { componentLogger, type Logger } from '../runtime/log.js';
 import { BatchCoordinator, WorkerPool } from './batch.js';
 import { ClaimRegistry } from './claims.js';
 import { writeErrorFile } from './error-files.js';
-import { INTENT_FILE_PATTERN, MAX_INTENT_FILE_BYTES, parseIntentJson, readIntentFile } from './intake.js';
+import {
+  INTENT_FILE_PATTERN,
+  MAX_INTENT_FILE_BYTES,
+  parseIntentJson,
+  type ReadResult,
+  readIntentFile,
+} from './intake.js';
 import { type Intent, toNetworkIntent } from './intent.js';
 import { conductorMetrics as metrics } from './metrics.js';
 import type { IntentValidator } from './schema.js';
-import { StateStore } from './state.js';
-import { submitNetworkIntent } from './submit.js';
+import { type FileRecord, StateStore } from './state.js';
+import { type SubmitResult, submitNetworkIntent } from './submit.js';
 
 export type PorchMode = 'structured' | 'direct';
 
@@ -56,6 +62,9 @@ export function exitCode(summary: RunSummary): number {
   return 0;
 }
 
+/** Files read, hashed and claimed at once. */
+const READ_CONCURRENCY = 16;
+
 /** The delay before an intent that exhausted its retries is tried again, when --period is 0. */
 export const DEFAULT_RETRY_DELAY_MS = 5_000;
 
@@ -85,7 +94,12 @@ export class ConductorLoop {
   private readonly log: Logger;
   private readonly state: StateStore;
   private readonly claims: ClaimRegistry;
+  /** Submissions: `workers` API calls in flight, no more. */
   private readonly pool: WorkerPool;
+  /** File reads and claims: a burst of files must not flood the I/O threads the state writes need. */
+  private readonly reads = new WorkerPool(READ_CONCURRENCY);
+  /** Batches between their first submission and their state write. */
+  private readonly batchesRunning = new Set<Promise<void>>();
   private readonly batches: BatchCoordinator<AcceptedIntent>;
   private readonly debounces = new Map<string, NodeJS.Timeout>();
   private readonly firstSeen = new Map<string, number>();
@@ -142,9 +156,9 @@ export class ConductorLoop {
     await this.prepare();
     this.started = true;
     const names = await this.listIntentFiles();
-    await Promise.all(names.map((name) => this.handle(name, Date.now())));
+    await Promise.all(names.map((name) => this.reads.run(() => this.handle(name, Date.now()))));
     this.batches.flush();
-    await this.pool.idle();
+    await this.batchesDone();
     this.claims.stop();
     return this.summary;
   }
@@ -161,7 +175,7 @@ export class ConductorLoop {
     this.batches.flush();
     const grace = this.opts.shutdownGraceMs ?? 10_000;
     const timer = setTimeout(() => this.abort.abort(), grace);
-    await this.pool.idle();
+    await this.batchesDone();
     clearTimeout(timer);
     // Intents waiting for a retry are left unrecorded: the next start (or the other replica) takes them.
     for (const key of this.retryTimers.keys()) await this.claims.release(key);
@@ -195,12 +209,14 @@ export class ConductorLoop {
         this.debounces.delete(name);
         const seenAt = this.firstSeen.get(name) ?? Date.now();
         this.firstSeen.delete(name);
-        void this.handle(name, seenAt).catch((err: Error) =>
-          this.log.error(
-            { file: name, err: err.message },
-            `failed to process ${join(this.opts.handoffDir, name)}`,
-          ),
-        );
+        void this.reads
+          .run(() => this.handle(name, seenAt))
+          .catch((err: Error) =>
+            this.log.error(
+              { file: name, err: err.message },
+              `failed to process ${join(this.opts.handoffDir, name)}`,
+            ),
+          );
       }, debounceMs),
     );
   }
@@ -229,40 +245,29 @@ export class ConductorLoop {
       this.summary.skipped++;
       return;
     }
-    if (!(await this.claims.acquire(key, name))) return;
-    // Another replica may have finished the file between our state check and our claim.
-    if (await this.state.finished(name, sha256, { reread: true })) {
-      await this.claims.release(key);
-      this.summary.skipped++;
+    this.inFlight.add(key);
+    const verdict = judge(read, this.opts.validator);
+    if (verdict.ok) {
+      // Claimed with its batch: one claim round and one state read per batch, not per file.
+      const intent = verdict.intent;
+      this.accept({ file: name, path, key, sha256, size, intent, ni: toNetworkIntent(intent), seenAt });
       return;
     }
-    this.inFlight.add(key);
+    const claimed = await this.claims.acquire(key, name).catch((err: Error) => {
+      this.inFlight.delete(key);
+      throw err;
+    });
+    // Another replica may have finished the file between our state check and our claim.
+    if (!claimed || (await this.state.refresh().then(() => this.state.finished(name, sha256)))) {
+      this.inFlight.delete(key);
+      if (claimed) {
+        await this.claims.release(key);
+        this.summary.skipped++;
+      }
+      return;
+    }
     metrics.filesSeen.inc();
-
-    if (!read.ok) return this.reject(key, path, name, sha256, size, read.reason, read.message);
-    const parsed = parseIntentJson(read.bytes);
-    if (!parsed.ok) return this.reject(key, path, name, sha256, size, 'InvalidJSON', parsed.message);
-    const result = this.opts.validator.validate(parsed.doc);
-    if (!result.ok) {
-      return this.reject(
-        key,
-        path,
-        name,
-        sha256,
-        size,
-        'ValidationFailed',
-        'jsonschema validation failed',
-        result.errors,
-      );
-    }
-    const intent = result.intent;
-    const allowed = intent.constraints?.allowed_namespaces;
-    if (allowed?.length && !allowed.includes(intent.namespace)) {
-      return this.reject(key, path, name, sha256, size, 'ValidationFailed', 'jsonschema validation failed', [
-        `at '/namespace': namespace '${intent.namespace}' is not in constraints.allowed_namespaces`,
-      ]);
-    }
-    this.accept({ file: name, path, key, sha256, size, intent, ni: toNetworkIntent(intent), seenAt });
+    return this.reject(key, path, name, sha256, size, verdict.reason, verdict.message, verdict.errors);
   }
 
   private accept(item: AcceptedIntent): void {
@@ -273,25 +278,111 @@ export class ConductorLoop {
   private dispatch(batch: AcceptedIntent[]): void {
     metrics.batchSize.observe(batch.length);
     this.log.debug({ size: batch.length }, `Processing batch of ${batch.length} intents`);
-    for (const item of batch) {
-      void this.pool
-        .run(() => this.submit(item))
-        .catch((err: Error) => {
-          this.log.error({ file: item.path, err: err.message }, `failed to process ${item.path}`);
-          this.settle(item);
-          void this.claims.release(item.key);
-        });
-    }
+    const run = this.runBatch(batch).catch((err: Error) => {
+      // The state write failed: the files stay unrecorded, and the next scan submits them again
+      // (meeting AlreadyExists). Nothing is claimed meanwhile, so the other replica may too.
+      this.log.error({ files: batch.map((i) => i.path), err: err.message }, 'failed to record a batch');
+      for (const item of batch) this.settle(item);
+      return Promise.all(batch.map((item) => this.claims.release(item.key))).then(() => {});
+    });
+    this.batchesRunning.add(run);
+    void run.finally(() => this.batchesRunning.delete(run));
   }
 
-  private async submit(item: AcceptedIntent): Promise<void> {
+  private async batchesDone(): Promise<void> {
+    while (this.batchesRunning.size) await Promise.all(this.batchesRunning);
+  }
+
+  /**
+   * Submits a batch through the worker pool, then records its outcomes in one state write: the
+   * workers only talk to the API server, so they are never held up by the disk.
+   */
+  private async runBatch(all: AcceptedIntent[]): Promise<void> {
+    const batch = await this.claimBatch(all);
+    const outcomes = await Promise.all(
+      batch.map((item) =>
+        this.pool
+          .run(() => this.submit(item))
+          .then((result) => this.conclude(item, result))
+          .catch((err: Error) => {
+            // Left unrecorded: the next scan, or the other replica, tries the file again.
+            this.log.error({ file: item.path, err: err.message }, `failed to process ${item.path}`);
+            return undefined;
+          }),
+      ),
+    );
+    const records: [string, FileRecord][] = [];
+    for (const o of outcomes) if (o?.record) records.push([o.item.file, o.record]);
+    if (records.length) await this.state.recordAll(records);
+    for (const o of outcomes) {
+      if (!o?.record) continue;
+      if (o.record.status === 'processed') {
+        this.summary.processed++;
+        this.log.info(
+          { file: o.item.path, name: o.item.ni.metadata!.name, namespace: o.item.ni.metadata!.namespace },
+          `Successfully processed: ${o.item.path}`,
+        );
+      } else this.summary.failed++;
+    }
+    await Promise.all(
+      batch.map(async (item, i) => {
+        if (outcomes[i]?.requeued) return;
+        this.settle(item);
+        await this.claims.release(item.key);
+      }),
+    );
+  }
+
+  /**
+   * Claims a batch's files; those another replica holds, or has finished since we looked, are
+   * left to it. One state read after the claims serves the whole batch.
+   */
+  private async claimBatch(batch: AcceptedIntent[]): Promise<AcceptedIntent[]> {
+    const held = await Promise.all(
+      batch.map((item) =>
+        this.claims.acquire(item.key, item.file).catch((err: Error) => {
+          this.log.error({ file: item.path, err: err.message }, `cannot claim ${item.path}`);
+          return false;
+        }),
+      ),
+    );
+    await this.state.refresh();
+    const mine: AcceptedIntent[] = [];
+    await Promise.all(
+      batch.map(async (item, i) => {
+        if (held[i] && !(await this.state.finished(item.file, item.sha256))) {
+          metrics.filesSeen.inc();
+          mine.push(item);
+          return;
+        }
+        this.settle(item);
+        if (held[i]) {
+          this.summary.skipped++;
+          await this.claims.release(item.key);
+        }
+      }),
+    );
+    return mine;
+  }
+
+  /** One API submission (the worker's whole job). */
+  private submit(item: AcceptedIntent): Promise<SubmitResult> {
     const name = item.ni.metadata!.name!;
     const ns = item.ni.metadata!.namespace!;
     this.log.info(
       { name, namespace: ns, file: item.path },
       `Creating NetworkIntent CR: ${name} in namespace ${ns}`,
     );
-    const result = await submitNetworkIntent(this.opts.client, item.ni, { signal: this.abort.signal });
+    return submitNetworkIntent(this.opts.client, item.ni, { signal: this.abort.signal });
+  }
+
+  /** What a submission's result means for its file: a record to write, or another try later. */
+  private async conclude(
+    item: AcceptedIntent,
+    result: SubmitResult,
+  ): Promise<{ item: AcceptedIntent; record?: FileRecord; requeued?: boolean }> {
+    const name = item.ni.metadata!.name!;
+    const ns = item.ni.metadata!.namespace!;
     switch (result.outcome) {
       case 'created':
       case 'exists': {
@@ -304,16 +395,14 @@ export class ConductorLoop {
             : `NetworkIntent CR already exists with the same spec: ${ns}/${name}`,
         );
         if (this.opts.outDir) await this.writeOut(item);
-        await this.state.record(item.file, {
+        const record: FileRecord = {
           sha256: item.sha256,
           size: item.size,
           processed_at: new Date().toISOString(),
           status: 'processed',
           cr_name: `${ns}/${name}`,
-        });
-        this.summary.processed++;
-        this.log.info({ file: item.path, name, namespace: ns }, `Successfully processed: ${item.path}`);
-        break;
+        };
+        return { item, record };
       }
       case 'retry': {
         metrics.submitErrors.inc({ reason: result.reason });
@@ -321,9 +410,9 @@ export class ConductorLoop {
           { name, namespace: ns, reason: result.reason, err: result.message },
           `failed to create NetworkIntent CR ${ns}/${name} after retries; kept queued`,
         );
-        if (this.requeue(item)) return;
+        if (this.requeue(item)) return { item, requeued: true };
         this.summary.unsubmitted++;
-        break;
+        return { item };
       }
       case 'failed': {
         metrics.submitErrors.inc({ reason: result.reason });
@@ -336,12 +425,9 @@ export class ConductorLoop {
           ...(result.forbidden ? { forbidden: result.forbidden } : {}),
           sha256: item.sha256,
         });
-        await this.recordFailure(item.file, item.sha256, item.size, errorFile);
-        break;
+        return { item, record: failureRecord(item.sha256, item.size, errorFile) };
       }
     }
-    this.settle(item);
-    await this.claims.release(item.key);
   }
 
   /** Puts an intent back for a later attempt; false when the loop is ending (once, or stopping). */
@@ -400,13 +486,7 @@ export class ConductorLoop {
   }
 
   private async recordFailure(file: string, sha256: string, size: number, errorFile: string): Promise<void> {
-    await this.state.record(file, {
-      sha256,
-      size,
-      processed_at: new Date().toISOString(),
-      status: 'failed',
-      error_file: errorFile,
-    });
+    await this.state.record(file, failureRecord(sha256, size, errorFile));
     this.summary.failed++;
   }
 
@@ -422,6 +502,42 @@ export class ConductorLoop {
       );
     }
   }
+}
+
+type Verdict =
+  | { ok: true; intent: Intent }
+  | { ok: false; reason: string; message: string; errors?: string[] };
+
+/** Whether a file's content is an intent to submit, and if not, why (in the seed's words). */
+function judge(read: ReadResult, validator: IntentValidator): Verdict {
+  if (!read.ok) return { ok: false, reason: read.reason, message: read.message };
+  const parsed = parseIntentJson(read.bytes);
+  if (!parsed.ok) return { ok: false, reason: 'InvalidJSON', message: parsed.message };
+  const result = validator.validate(parsed.doc);
+  if (!result.ok) {
+    return {
+      ok: false,
+      reason: 'ValidationFailed',
+      message: 'jsonschema validation failed',
+      errors: result.errors,
+    };
+  }
+  const allowed = result.intent.constraints?.allowed_namespaces;
+  if (allowed?.length && !allowed.includes(result.intent.namespace)) {
+    return {
+      ok: false,
+      reason: 'ValidationFailed',
+      message: 'jsonschema validation failed',
+      errors: [
+        `at '/namespace': namespace '${result.intent.namespace}' is not in constraints.allowed_namespaces`,
+      ],
+    };
+  }
+  return { ok: true, intent: result.intent };
+}
+
+function failureRecord(sha256: string, size: number, errorFile: string): FileRecord {
+  return { sha256, size, processed_at: new Date().toISOString(), status: 'failed', error_file: errorFile };
 }
 
 /** A stand-in hash for files that cannot be read, so that each version is reported once. */

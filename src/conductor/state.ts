@@ -35,6 +35,10 @@ export class StateStore {
   private files: Record<string, FileRecord> = {};
   private pending = new Map<string, FileRecord>();
   private writing?: Promise<void>;
+  /** The records of the write under way, until it lands. */
+  private writingBatch?: Map<string, FileRecord>;
+  private rereading?: Promise<void>;
+  private nextReread?: Promise<void>;
   private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   /** The file as last read or written, keyed by mtime and size: rereads cost a stat when unchanged. */
   private cached?: { mtimeMs: number; size: number; files: Record<string, FileRecord> };
@@ -50,20 +54,53 @@ export class StateStore {
     this.files = await this.readDisk();
   }
 
-  /** The record of `file` if it is final for this content: the file needs no more work. */
-  async finished(
-    file: string,
-    sha256: string,
-    opts: { reread?: boolean } = {},
-  ): Promise<FileRecord | undefined> {
-    if (opts.reread) this.files = await this.readDisk(true);
+  /**
+   * The record of `file` if it is final for this content: the file needs no more work. As of the
+   * last read; call refresh() first to see another replica's writes (after a claim).
+   */
+  async finished(file: string, sha256: string): Promise<FileRecord | undefined> {
     const rec = this.pending.get(file) ?? this.files[file];
     return rec && rec.sha256 === sha256 ? rec : undefined;
   }
 
-  /** Records outcomes; resolves once they are on disk. Concurrent calls share one write. */
+  /**
+   * Rereads the file, shared by concurrent callers: a read that began before this call may miss a
+   * write the caller must see, so such callers join the next read, which begins once it ends. A
+   * burst of claims thus costs one or two reads, not one each.
+   */
+  refresh(): Promise<void> {
+    if (!this.rereading) {
+      this.rereading = this.readDisk(true)
+        .then((files) => {
+          this.files = { ...files, ...this.unflushedOwn() };
+        })
+        .finally(() => {
+          this.rereading = undefined;
+        });
+      return this.rereading;
+    }
+    this.nextReread ??= this.rereading
+      .catch(() => {})
+      .then(() => {
+        this.nextReread = undefined;
+        return this.refresh();
+      });
+    return this.nextReread;
+  }
+
+  /** Records written by this process that a reread must not forget while their write is pending. */
+  private unflushedOwn(): Record<string, FileRecord> {
+    return Object.fromEntries(this.writingBatch ?? []);
+  }
+
+  /** Records one outcome; resolves once it is on disk. Concurrent calls share one write. */
   record(file: string, rec: FileRecord): Promise<void> {
-    this.pending.set(file, rec);
+    return this.recordAll([[file, rec]]);
+  }
+
+  /** Records outcomes (a batch's) in one atomic write, shared with any concurrent callers. */
+  recordAll(records: Iterable<[string, FileRecord]>): Promise<void> {
+    for (const [file, rec] of records) this.pending.set(file, rec);
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (!this.writing) this.writing = this.flushLoop();
     return done;
@@ -75,6 +112,7 @@ export class StateStore {
       const waiters = this.waiters;
       this.pending = new Map();
       this.waiters = [];
+      this.writingBatch = batch;
       try {
         await this.withLock(async () => {
           const merged = { ...(await this.readDisk(true)), ...Object.fromEntries(batch) };
@@ -90,6 +128,8 @@ export class StateStore {
         for (const [k, v] of batch) if (!this.pending.has(k)) this.pending.set(k, v);
         for (const w of waiters) w.reject(err as Error);
         break;
+      } finally {
+        this.writingBatch = undefined;
       }
     }
     this.writing = undefined;
