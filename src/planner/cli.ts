@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Command } from '../cli/command.js';
 import { plannerCrdFiles } from './crds.js';
 import { plannerRunCommand } from './planner-command.js';
+import { samplePluginCommand } from './plugins/cli.js';
 
 const crdsCommand: Command = {
   name: 'planner crds',
@@ -24,4 +25,4 @@ const crdsCommand: Command = {
   },
 };
 
-export const plannerCommands: Command[] = [plannerRunCommand, crdsCommand];
+export const plannerCommands: Command[] = [plannerRunCommand, crdsCommand, samplePluginCommand];
