@@ -7,7 +7,7 @@ import { Executor } from './executor/executor.js';
 import { startTaskServer } from './executor/task-server.js';
 import { endpointResolver } from './grpc/endpoint-resolver.js';
 import { BEHAVIOURS, type Behaviour, startPerformerServer } from './grpc/performer-server.js';
-import { WATCH_NAMESPACE_ENV } from './operator.js';
+import { PENDING_TIMEOUT_ENV, WATCH_NAMESPACE_ENV } from './operator.js';
 
 const performerServerCommand: Command = {
   name: 'performer-server',
@@ -76,6 +76,12 @@ const operatorCommand: Command = {
       description: 'reconcile Performers in this namespace only (default: every namespace)',
       env: WATCH_NAMESPACE_ENV,
     },
+    'pending-timeout': {
+      type: 'string',
+      description: 'recreate a performer Pod Pending longer than this (with backoff)',
+      default: '5m',
+      env: PENDING_TIMEOUT_ENV,
+    },
     // The chart ships the CRD; installing it needs rights the operator's role does not have.
     'install-crds': {
       type: 'boolean',
@@ -86,6 +92,9 @@ const operatorCommand: Command = {
   async run(o) {
     const watch = o['watch-namespace'] as string | undefined;
     if (watch) process.env[WATCH_NAMESPACE_ENV] = watch;
+    const pending = o['pending-timeout'] as string;
+    parseDuration(pending, 'pending-timeout'); // fail on a bad value before connecting
+    process.env[PENDING_TIMEOUT_ENV] = pending;
     await runOperator({
       kubeconfig: o['kubeconfig'] as string | undefined,
       systemNamespace: o['leader-election-namespace'] as string,
