@@ -16,4 +16,5 @@ for (const e of entries) {
   const from = join(e.parentPath, e.name);
   await cp(from, join(out, relative(root, from)));
 }
-for (const dir of ['docs/contracts', 'config/crd']) await cp(join(root, dir), join(out, dir), { recursive: true });
+for (const dir of ['docs/contracts', 'config/crd'])
+  await cp(join(root, dir), join(out, dir), { recursive: true });
