@@ -50,7 +50,12 @@ export function setupNetworkIntentController(mgr: Manager, opts: NetworkIntentCo
     const ni = intents.get(req.key);
     if (!ni) return;
     if (ni.metadata?.deletionTimestamp) {
-      if (hasFinalizer(ni, A1_POLICY_FINALIZER)) await releasePolicy(ctx.client, ni, ctx.signal);
+      if (!hasFinalizer(ni, A1_POLICY_FINALIZER)) return;
+      // The cache may still show the finalizer this controller has just removed (an event queued
+      // meanwhile): read the object itself, so the policy is deleted once, not once per event.
+      const current = await ctx.client.find(NetworkIntents, req.name, req.namespace);
+      if (current && hasFinalizer(current, A1_POLICY_FINALIZER))
+        await releasePolicy(ctx.client, current, ctx.signal);
       return;
     }
     if (a1) await addFinalizer(ctx.client, NetworkIntents, ni, A1_POLICY_FINALIZER);
