@@ -14,7 +14,12 @@ import { fluxSync, rootSync } from './engines.js';
 import type { IntentExpectation } from './expectation.js';
 import { readExpectations } from './input.js';
 import { runFunctionProcess } from './kpt-fn.js';
-import { DEFAULT_INVENTORY_PORT, INVENTORY_PREFIX, InventoryServer } from './o2ims/inventory-server.js';
+import {
+  DEFAULT_INVENTORY_PORT,
+  INVENTORY_PREFIX,
+  InventoryServer,
+  MONITORING_PREFIX,
+} from './o2ims/inventory-server.js';
 import { DEFAULT_BRANCH, publishTree } from './publish.js';
 import { renderTree, toYaml } from './render.js';
 import { EdgeSyncer } from './sync.js';
@@ -361,7 +366,9 @@ export const gitopsCommands: Command[] = [
     name: 'gitops o2ims',
     summary:
       `On the edge: serve the O2IMS infrastructure inventory read API (${INVENTORY_PREFIX}/v1: the O-Cloud, ` +
-      "resourceTypes, resourcePools and their resources), built from the cluster's nodes.",
+      'deploymentManagers, resourceTypes, resourcePools and their resources) and the monitoring API ' +
+      `(${MONITORING_PREFIX}/v1/alarms), built from the cluster's nodes. ` +
+      '`tutti operator --module gitops --o2ims-port 8090` serves the same beside the edge controllers.',
     options: {
       kubeconfig: { type: 'string', description: 'kubeconfig of the edge cluster', env: 'KUBECONFIG' },
       port: { type: 'string', description: 'port to listen on', default: String(DEFAULT_INVENTORY_PORT) },
@@ -376,6 +383,7 @@ export const gitopsCommands: Command[] = [
       const server = new InventoryServer(client, { name: o['name'] as string, host: o['host'] as string });
       const bound = await server.start(port);
       console.log(`O2IMS inventory on http://${o['host']}:${bound}${INVENTORY_PREFIX}/v1`);
+      console.log(`O2IMS monitoring on http://${o['host']}:${bound}${MONITORING_PREFIX}/v1`);
       await new Promise<void>((resolve) => {
         for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
       });

@@ -2,9 +2,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { KubeClient } from '../../runtime/client/client.js';
 import { Namespaces, Nodes } from '../../runtime/client/kinds.js';
+import { type AlarmEventRecord, buildAlarms } from './alarms.js';
 import { buildInventory, type Inventory } from './inventory.js';
 
 export const INVENTORY_PREFIX = '/o2ims-infrastructureInventory';
+export const MONITORING_PREFIX = '/o2ims-infrastructureMonitoring';
 export const INVENTORY_API_VERSION = '1.0.0';
 export const DEFAULT_INVENTORY_PORT = 8090;
 
@@ -15,14 +17,16 @@ function problem(res: ServerResponse, status: number, title: string, detail: str
 }
 
 /**
- * The O2IMS infrastructure inventory read API over HTTP, read from the cluster's nodes on every
- * request (so it is never stale):
+ * The O2IMS infrastructure inventory and monitoring read APIs over HTTP, read from the cluster on
+ * every request (so they are never stale):
  *
- *   GET /o2ims-infrastructureInventory/api_versions
+ *   GET /o2ims-infrastructureInventory/api_versions, /v1/api_versions
  *   GET /o2ims-infrastructureInventory/v1                                   the O-Cloud
+ *   GET /o2ims-infrastructureInventory/v1/deploymentManagers[/{deploymentManagerId}]
  *   GET /o2ims-infrastructureInventory/v1/resourceTypes[/{resourceTypeId}]
  *   GET /o2ims-infrastructureInventory/v1/resourcePools[/{resourcePoolId}]
  *   GET /o2ims-infrastructureInventory/v1/resourcePools/{resourcePoolId}/resources[/{resourceId}]
+ *   GET /o2ims-infrastructureMonitoring/v1/alarms[/{alarmEventRecordId}]
  */
 export class InventoryServer {
   private server?: Server;
@@ -66,12 +70,20 @@ export class InventoryServer {
       name: this.opts.name,
       serviceUri: `http://${req.headers.host ?? 'localhost'}${INVENTORY_PREFIX}/v1`,
       kubernetesVersion: version.gitVersion,
+      apiServer: this.client.transport.connection.server.toString().replace(/\/$/, ''),
       nodes: nodes.items,
     });
   }
 
+  private async alarms(req: IncomingMessage): Promise<AlarmEventRecord[]> {
+    const inv = await this.inventory(req);
+    const nodes = await this.client.listAll(Nodes);
+    return buildAlarms(nodes.items, inv.resources);
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '');
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname.replace(/\/+$/, '');
     if (req.method !== 'GET') {
       res.setHeader('allow', 'GET');
       return problem(
@@ -82,33 +94,48 @@ export class InventoryServer {
         path,
       );
     }
+    // filter, fields and exclude_fields are not implemented: say so rather than ignore them.
+    const [param] = url.searchParams.keys();
+    if (param !== undefined)
+      return problem(res, 400, 'Bad Request', `query parameter ${param} is not supported`, path);
     const send = (body: unknown) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    if (path === `${INVENTORY_PREFIX}/api_versions`)
-      return send({ uriPrefix: `${INVENTORY_PREFIX}/v1`, apiVersions: [{ version: INVENTORY_API_VERSION }] });
-    if (path !== `${INVENTORY_PREFIX}/v1` && !path.startsWith(`${INVENTORY_PREFIX}/v1/`))
-      return problem(
-        res,
-        404,
-        'Not Found',
-        `no route ${path}; the inventory is under ${INVENTORY_PREFIX}/v1`,
-        path,
-      );
-    const parts = path
-      .slice(`${INVENTORY_PREFIX}/v1`.length)
-      .split('/')
-      .filter(Boolean)
-      .map(decodeURIComponent);
-    const inv = await this.inventory(req);
     const one = <T>(items: T[], match: (t: T) => boolean, what: string, id: string) => {
       const found = items.find(match);
       return found ? send(found) : problem(res, 404, 'Not Found', `${what} ${id} not found`, path);
     };
+    const api = [INVENTORY_PREFIX, MONITORING_PREFIX].find((p) => path === p || path.startsWith(`${p}/`));
+    if (!api)
+      return problem(
+        res,
+        404,
+        'Not Found',
+        `no route ${path}; the APIs are under ${INVENTORY_PREFIX}/v1 and ${MONITORING_PREFIX}/v1`,
+        path,
+      );
+    const versions = { uriPrefix: `${api}/v1`, apiVersions: [{ version: INVENTORY_API_VERSION }] };
+    if (path === `${api}/api_versions` || path === `${api}/v1/api_versions`) return send(versions);
+    if (path !== `${api}/v1` && !path.startsWith(`${api}/v1/`))
+      return problem(res, 404, 'Not Found', `no route ${path}; this API is under ${api}/v1`, path);
+    const parts = path.slice(`${api}/v1`.length).split('/').filter(Boolean).map(decodeURIComponent);
     const [collection, id, sub, subId, ...rest] = parts;
     if (rest.length) return problem(res, 404, 'Not Found', `no route ${path}`, path);
+
+    if (api === MONITORING_PREFIX) {
+      if (collection !== 'alarms' || sub) return problem(res, 404, 'Not Found', `no route ${path}`, path);
+      const alarms = await this.alarms(req);
+      if (!id) return send(alarms);
+      return one(alarms, (a) => a.alarmEventRecordId === id, 'alarm', id);
+    }
+
+    const inv = await this.inventory(req);
     if (!collection) return send(inv.oCloud);
+    if (collection === 'deploymentManagers' && !sub) {
+      if (!id) return send(inv.deploymentManagers);
+      return one(inv.deploymentManagers, (d) => d.deploymentManagerId === id, 'deployment manager', id);
+    }
     if (collection === 'resourceTypes' && !sub) {
       if (!id) return send(inv.resourceTypes);
       return one(inv.resourceTypes, (t) => t.resourceTypeId === id, 'resource type', id);

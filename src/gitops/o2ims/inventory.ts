@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Node } from 'kubernetes-types/core/v1.js';
+import { parseQuantity } from '../../hourglass/quantity.js';
 
 /**
  * The O-RAN O2IMS infrastructure inventory of one cluster, built from its nodes: the O-Cloud,
@@ -57,8 +58,24 @@ export interface ResourceTypeInfo {
   extensions: Record<string, unknown>;
 }
 
+/** The cluster as an O2IMS deployment manager: where O2dms (Kubernetes) requests go. */
+export interface DeploymentManagerInfo {
+  deploymentManagerId: string;
+  name: string;
+  description: string;
+  oCloudId: string;
+  /** The Kubernetes API server: the O2dms apiRoot of a Kubernetes deployment manager. */
+  serviceUri: string;
+  supportedLocations: string[];
+  capabilities: Record<string, unknown>;
+  /** Totals over the nodes: `allocatable` and `capacity`, per resource name. */
+  capacity: { allocatable: Record<string, string>; capacity: Record<string, string> };
+  extensions: Record<string, unknown>;
+}
+
 export interface Inventory {
   oCloud: OCloudInfo;
+  deploymentManagers: DeploymentManagerInfo[];
   resourcePools: ResourcePoolInfo[];
   resources: ResourceInfo[];
   resourceTypes: ResourceTypeInfo[];
@@ -85,7 +102,7 @@ function typeOf(node: Node): { name: string; model: string; vendor: string } {
     : { name: `node-${arch}`, model: arch, vendor: 'generic' };
 }
 
-function ready(node: Node): boolean {
+export function ready(node: Node): boolean {
   return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
@@ -95,7 +112,38 @@ export interface InventorySource {
   name: string;
   serviceUri: string;
   kubernetesVersion?: string;
+  /** The API server's URL, the deployment manager's serviceUri. */
+  apiServer: string;
   nodes: readonly Node[];
+}
+
+/** Sums each resource over the nodes, in the quantity's own unit where all nodes agree on it. */
+export function totalResources(
+  lists: readonly (Record<string, string> | undefined)[],
+): Record<string, string> {
+  const sums = new Map<string, number>();
+  for (const list of lists)
+    for (const [name, value] of Object.entries(list ?? {}))
+      sums.set(name, (sums.get(name) ?? 0) + parseQuantity(value));
+  return Object.fromEntries(
+    [...sums.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, n]) => [name, formatTotal(name, n)]),
+  );
+}
+
+const BINARY_SUFFIXES = [
+  ['Ti', 2 ** 40],
+  ['Gi', 2 ** 30],
+  ['Mi', 2 ** 20],
+  ['Ki', 2 ** 10],
+] as const;
+
+function formatTotal(name: string, n: number): string {
+  if (name === 'cpu') return Number.isInteger(n) ? String(n) : `${Math.round(n * 1000)}m`;
+  for (const [suffix, size] of BINARY_SUFFIXES)
+    if (n >= size && n % size === 0) return `${n / size}${suffix}`;
+  return String(Math.round(n));
 }
 
 export function buildInventory(src: InventorySource): Inventory {
@@ -150,7 +198,30 @@ export function buildInventory(src: InventorySource): Inventory {
       },
     };
   });
+  const deploymentManager: DeploymentManagerInfo = {
+    deploymentManagerId: stableId('deployment-manager', src.clusterId),
+    name: src.name,
+    description: `Kubernetes cluster ${src.name}${src.kubernetesVersion ? ` (${src.kubernetesVersion})` : ''}`,
+    oCloudId,
+    serviceUri: src.apiServer,
+    supportedLocations: [...new Set(resourcePools.map((p) => p.globalLocationId))].sort(),
+    capabilities: {
+      profile: 'kubernetes',
+      ...(src.kubernetesVersion ? { kubernetesVersion: src.kubernetesVersion } : {}),
+      architectures: [...new Set(nodes.map((n) => n.status?.nodeInfo?.architecture).filter(Boolean))].sort(),
+    },
+    capacity: {
+      allocatable: totalResources(nodes.map((n) => n.status?.allocatable)),
+      capacity: totalResources(nodes.map((n) => n.status?.capacity)),
+    },
+    extensions: {
+      nodes: nodes.length,
+      readyNodes: nodes.filter(ready).length,
+      resourcePools: resourcePools.map((p) => p.resourcePoolId),
+    },
+  };
   return {
+    deploymentManagers: [deploymentManager],
     oCloud: {
       oCloudId,
       globalCloudId: src.clusterId,

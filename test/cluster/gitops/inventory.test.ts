@@ -1,13 +1,23 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { pino } from 'pino';
+import type { AlarmEventRecord } from '../../../src/gitops/o2ims/alarms.js';
 import type {
+  DeploymentManagerInfo,
   ResourceInfo,
   ResourcePoolInfo,
   ResourceTypeInfo,
 } from '../../../src/gitops/o2ims/inventory.js';
-import { INVENTORY_PREFIX, InventoryServer } from '../../../src/gitops/o2ims/inventory-server.js';
+import {
+  INVENTORY_PREFIX,
+  InventoryServer,
+  MONITORING_PREFIX,
+} from '../../../src/gitops/o2ims/inventory-server.js';
+import { startInventory } from '../../../src/gitops/operator.js';
+import { KubeClient } from '../../../src/runtime/client/client.js';
 import { Namespaces, Nodes } from '../../../src/runtime/client/kinds.js';
-import { testClient } from '../../support/cluster.js';
+import { waitFor } from '../../../src/runtime/wait.js';
+import { dedicatedControlPlane, testClient } from '../../support/cluster.js';
 
 test('the O2IMS inventory API serves the O-Cloud, resource pools and resources built from the nodes', async (t) => {
   const client = await testClient(t);
@@ -30,6 +40,21 @@ test('the O2IMS inventory API serves the O-Cloud, resource pools and resources b
   const ocloud = (await get('/v1')).body as { oCloudId: string; globalCloudId: string; name: string };
   assert.equal(ocloud.globalCloudId, kubeSystem.metadata!.uid);
   assert.equal(ocloud.name, 'edge1');
+
+  // The cluster is the deployment manager: its API server, and the nodes' capacity summed.
+  const managers = (await get('/v1/deploymentManagers')).body as DeploymentManagerInfo[];
+  assert.equal(managers.length, 1);
+  const dm = managers[0]!;
+  assert.equal(dm.oCloudId, ocloud.oCloudId);
+  assert.equal(new URL(dm.serviceUri).origin, client.transport.connection.server.origin);
+  const nodes = (await client.listAll(Nodes)).items;
+  assert.equal(dm.extensions['nodes'], nodes.length);
+  assert.equal(
+    Number(dm.capacity.capacity['nvidia.com/gpu']),
+    nodes.reduce((n, x) => n + Number(x.status?.capacity?.['nvidia.com/gpu'] ?? 0), 0),
+  );
+  assert.deepEqual((await get(`/v1/deploymentManagers/${dm.deploymentManagerId}`)).body, dm);
+  assert.equal((await get('/v1/deploymentManagers/nope')).status, 404);
 
   const pools = (await get('/v1/resourcePools')).body as ResourcePoolInfo[];
   const general = pools.find((p) => p.name === 'general');
@@ -71,7 +96,137 @@ test('the O2IMS inventory API serves the O-Cloud, resource pools and resources b
   assert.match((missing.body as { detail: string }).detail, /resource pool nope not found/);
   assert.equal((await get(`/v1/resourcePools/${general.resourcePoolId}/resources/nope`)).status, 404);
   assert.equal((await get('/v1/deploymentManagerz')).status, 404);
+  const filtered = await get('/v1/resourcePools?filter=(eq,name,gpu)');
+  assert.equal(filtered.status, 400);
+  assert.match((filtered.body as { detail: string }).detail, /query parameter filter is not supported/);
   const post = await fetch(`${base}/v1/resourcePools`, { method: 'POST', body: '{}' });
   assert.equal(post.status, 405);
   assert.equal(post.headers.get('allow'), 'GET');
+});
+
+test('the O2IMS monitoring API raises alarms from node conditions and clears them with the condition', async (t) => {
+  // Its own plane: the test adds a failing node, which the shared plane's other tests must not see.
+  const plane = await dedicatedControlPlane(t, 'o2ims-alarms');
+  if (!plane) return;
+  const client = await KubeClient.load(plane.kubeconfigPath, { fieldManager: 'tutti-test' });
+  t.after(() => client.close());
+  const server = new InventoryServer(client, { name: 'edge1' });
+  const port = await server.start(0);
+  t.after(() => server.stop());
+  const base = `http://127.0.0.1:${port}${MONITORING_PREFIX}`;
+  const alarms = async () => (await (await fetch(`${base}/v1/alarms`)).json()) as AlarmEventRecord[];
+  assert.deepEqual(await alarms(), [], 'the simulated nodes are healthy');
+
+  // A node no simulated kubelet manages, reporting memory pressure and not Ready, cordoned.
+  await client.create({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: 'failing-0', labels: { 'tutti.dev/pool': 'failing' } },
+    spec: { unschedulable: true },
+  });
+  const now = new Date().toISOString();
+  await client.patch(
+    Nodes,
+    'failing-0',
+    undefined,
+    {
+      status: {
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'False',
+            reason: 'KubeletNotReady',
+            lastTransitionTime: now,
+            lastHeartbeatTime: now,
+          },
+          {
+            type: 'MemoryPressure',
+            status: 'True',
+            reason: 'KubeletHasInsufficientMemory',
+            lastTransitionTime: now,
+            lastHeartbeatTime: now,
+          },
+        ],
+      },
+    },
+    'strategic',
+    'status',
+  );
+  const raised = await waitFor(
+    async () => {
+      const a = await alarms();
+      return a.length >= 3 && a;
+    },
+    { description: 'alarms for node failing-0', timeoutMs: 30_000 },
+  );
+  assert.deepEqual(raised.map((a) => a.alarmDefinitionID).sort(), [
+    'NodeCordoned',
+    'NodeMemoryPressure',
+    'NodeNotReady',
+  ]);
+  const node = await client.get(Nodes, 'failing-0');
+  assert.ok(
+    raised.every((a) => a.resourceID === node.metadata!.uid && a.extensions['nodeName'] === 'failing-0'),
+  );
+  const pressure = raised.find((a) => a.alarmDefinitionID === 'NodeMemoryPressure')!;
+  assert.equal(pressure.perceivedSeverity, 'MAJOR');
+  assert.deepEqual(await (await fetch(`${base}/v1/alarms/${pressure.alarmEventRecordId}`)).json(), pressure);
+  const resource = (await (
+    await fetch(
+      `http://127.0.0.1:${port}${INVENTORY_PREFIX}/v1/resourcePools/${pressure.extensions['resourcePoolId']}/resources/${pressure.resourceID}`,
+    )
+  ).json()) as ResourceInfo;
+  assert.equal(resource.description, 'failing-0');
+
+  // Uncordoned and the pressure gone: those alarms clear.
+  await client.patch(Nodes, 'failing-0', undefined, { spec: { unschedulable: false } });
+  await client.patch(
+    Nodes,
+    'failing-0',
+    undefined,
+    {
+      status: {
+        conditions: [
+          { type: 'MemoryPressure', status: 'False', lastTransitionTime: new Date().toISOString() },
+        ],
+      },
+    },
+    'strategic',
+    'status',
+  );
+  await waitFor(
+    async () => {
+      const a = await alarms();
+      return a.length > 0 && a.every((x) => x.alarmDefinitionID === 'NodeNotReady');
+    },
+    { description: 'only NodeNotReady to remain', timeoutMs: 30_000 },
+  );
+  assert.equal((await fetch(`${base}/v1/alarms/nope`)).status, 404);
+  assert.equal((await fetch(`${base}/v1/alarmz`)).status, 404);
+});
+
+test('the operator module serves O2IMS on --o2ims-port until the manager stops; a taken port fails its start', async (t) => {
+  const client = await testClient(t);
+  const log = pino({ level: 'silent' });
+  const { port, runnable } = await startInventory(client, { port: 0, host: '127.0.0.1', name: 'edge9' }, log);
+  const stop = new AbortController();
+  const running = runnable.start(stop.signal);
+  t.after(async () => {
+    stop.abort();
+    await running;
+  });
+  assert.equal(runnable.needLeaderElection, false, 'every replica serves the read APIs');
+  const ocloud = (await (await fetch(`http://127.0.0.1:${port}${INVENTORY_PREFIX}/v1`)).json()) as {
+    name: string;
+  };
+  assert.equal(ocloud.name, 'edge9');
+  const alarms = await fetch(`http://127.0.0.1:${port}${MONITORING_PREFIX}/v1/alarms`);
+  assert.equal(alarms.status, 200);
+  await assert.rejects(
+    startInventory(client, { port, host: '127.0.0.1', name: 'edge9' }, log),
+    new RegExp(`--o2ims-port ${port}: .*EADDRINUSE`),
+  );
+  stop.abort();
+  await running;
+  await assert.rejects(fetch(`http://127.0.0.1:${port}${INVENTORY_PREFIX}/v1`));
 });

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Node } from 'kubernetes-types/core/v1.js';
+import { buildAlarms } from '../../../src/gitops/o2ims/alarms.js';
+import { buildInventory, totalResources } from '../../../src/gitops/o2ims/inventory.js';
+import { inventorySettings } from '../../../src/gitops/operator.js';
+
+const T0 = '2026-01-01T00:00:00Z';
+const T1 = '2026-01-01T00:05:00Z';
+
+function node(
+  name: string,
+  extra: { conditions?: Record<string, string>; unschedulable?: boolean } = {},
+): Node {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      uid: `uid-${name}`,
+      creationTimestamp: T0,
+      labels: { 'topology.kubernetes.io/zone': 'zone-a', 'topology.kubernetes.io/region': 'eu' },
+    },
+    spec: extra.unschedulable
+      ? {
+          unschedulable: true,
+          taints: [{ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule', timeAdded: T1 }],
+        }
+      : {},
+    status: {
+      nodeInfo: { architecture: 'amd64' } as never,
+      capacity: { cpu: '4', memory: '16Gi', pods: '110' },
+      allocatable: { cpu: '3500m', memory: '15Gi', pods: '110' },
+      conditions: Object.entries(extra.conditions ?? { Ready: 'True' }).map(([type, status]) => ({
+        type,
+        status,
+        lastTransitionTime: T1,
+        reason: `${type}Reason`,
+      })),
+    },
+  };
+}
+
+const source = (nodes: Node[]) => ({
+  clusterId: 'cluster-1',
+  name: 'edge1',
+  serviceUri: 'http://o2ims/v1',
+  kubernetesVersion: 'v1.37.2',
+  apiServer: 'https://10.0.0.1:6443',
+  nodes,
+});
+
+test('the deployment manager is the cluster: its API server, locations and summed capacity', () => {
+  const inv = buildInventory(source([node('a'), node('b')]));
+  assert.equal(inv.deploymentManagers.length, 1);
+  const dm = inv.deploymentManagers[0]!;
+  assert.equal(dm.oCloudId, inv.oCloud.oCloudId);
+  assert.equal(dm.serviceUri, 'https://10.0.0.1:6443');
+  assert.deepEqual(dm.supportedLocations, ['eu']);
+  assert.deepEqual(dm.capacity.capacity, { cpu: '8', memory: '32Gi', pods: '220' });
+  assert.deepEqual(dm.capacity.allocatable, { cpu: '7', memory: '30Gi', pods: '220' });
+  assert.equal(dm.capabilities['kubernetesVersion'], 'v1.37.2');
+  assert.equal(
+    buildInventory(source([node('a')])).deploymentManagers[0]!.deploymentManagerId,
+    dm.deploymentManagerId,
+  );
+});
+
+test('totalResources keeps millicores and binary units, and names a bad quantity', () => {
+  assert.deepEqual(
+    totalResources([
+      { cpu: '250m', memory: '512Mi' },
+      { cpu: '500m', memory: '1536Mi' },
+    ]),
+    {
+      cpu: '750m',
+      memory: '2Gi',
+    },
+  );
+  assert.throws(() => totalResources([{ cpu: 'lots' }]), /"lots" is not a resource quantity/);
+});
+
+test('node conditions raise alarms on their resource; a healthy node raises none', () => {
+  const nodes = [
+    node('healthy'),
+    node('sick', { conditions: { Ready: 'False', MemoryPressure: 'True', DiskPressure: 'False' } }),
+    node('cordoned', { unschedulable: true }),
+  ];
+  const inv = buildInventory(source(nodes));
+  const alarms = buildAlarms(nodes, inv.resources);
+  assert.deepEqual(
+    alarms.map((a) => [a.extensions['nodeName'], a.alarmDefinitionID, a.perceivedSeverity]).sort(),
+    [
+      ['cordoned', 'NodeCordoned', 'WARNING'],
+      ['sick', 'NodeMemoryPressure', 'MAJOR'],
+      ['sick', 'NodeNotReady', 'CRITICAL'],
+    ],
+  );
+  const notReady = alarms.find((a) => a.alarmDefinitionID === 'NodeNotReady')!;
+  const sick = inv.resources.find((r) => r.description === 'sick')!;
+  assert.equal(notReady.resourceID, sick.resourceId);
+  assert.equal(notReady.resourceTypeID, sick.resourceTypeId);
+  assert.equal(notReady.alarmRaisedTime, T1);
+  assert.equal(notReady.alarmAcknowledged, false);
+  assert.equal(notReady.extensions['reason'], 'ReadyReason');
+  // The same condition gives the same id; a new occurrence a new one.
+  assert.equal(buildAlarms(nodes, inv.resources)[0]!.alarmEventRecordId, alarms[0]!.alarmEventRecordId);
+  const later = node('sick', { conditions: { Ready: 'False' } });
+  later.status!.conditions![0]!.lastTransitionTime = '2026-01-02T00:00:00Z';
+  assert.notEqual(buildAlarms([later], inv.resources)[0]!.alarmEventRecordId, notReady.alarmEventRecordId);
+  // A node that never reported is not ready.
+  const silent = node('sick', { conditions: {} });
+  assert.deepEqual(
+    buildAlarms([silent], inv.resources).map((a) => [a.alarmDefinitionID, a.extensions['status']]),
+    [['NodeNotReady', 'Unknown']],
+  );
+});
+
+test('tutti operator serves O2IMS only when --o2ims-port is set, and names a bad flag', () => {
+  assert.equal(inventorySettings({}), undefined);
+  assert.equal(inventorySettings({ 'o2ims-port': '' }), undefined);
+  assert.deepEqual(
+    inventorySettings({ 'o2ims-port': '8090', 'o2ims-host': '0.0.0.0', 'o2ims-name': 'edge7' }),
+    {
+      port: 8090,
+      host: '0.0.0.0',
+      name: 'edge7',
+    },
+  );
+  assert.throws(() => inventorySettings({ 'o2ims-port': 'http' }), /o2ims-port/);
+  assert.throws(() => inventorySettings({ 'o2ims-port': '70000' }), /o2ims-port/);
+  assert.throws(
+    () => inventorySettings({ 'o2ims-port': '8090', 'o2ims-name': ' ' }),
+    /--o2ims-name: must not be empty/,
+  );
+});
