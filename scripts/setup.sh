@@ -21,7 +21,8 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 if [ -z "${KUBECONFIG:-}" ] || [ "${TUTTI_SETUP_BINARIES:-}" = 1 ]; then
-  node bin/tutti.js cluster build >/dev/null
+  # --ferretdb: the MongoDB-wire server the planner's MongoDB trace store is tested against.
+  node bin/tutti.js cluster build --ferretdb >/dev/null
 fi
 
 # sandbox: the ci-fixer web page is tested in headless Chromium (playwright-core drives Debian's

@@ -84,12 +84,20 @@ export const clusterCommands: Command[] = [
     name: 'cluster build',
     summary:
       'Build (or find) the control plane binaries and helm without starting anything; prints their paths.',
-    options: { helm: { type: 'boolean', description: 'also build helm', default: true } },
+    options: {
+      helm: { type: 'boolean', description: 'also build helm', default: true },
+      ferretdb: {
+        type: 'boolean',
+        description: 'also build FerretDB (the MongoDB-wire server the planner trace store is tested on)',
+        default: false,
+      },
+    },
     async run(o) {
       const names: BinaryName[] = [
         ...CONTROL_PLANE_BINARIES,
         'kwokctl',
         ...(o['helm'] ? (['helm'] as const) : []),
+        ...(o['ferretdb'] ? (['ferretdb'] as const) : []),
       ];
       const paths = await ensureBinaries(names, { onProgress: progress });
       for (const [n, p] of Object.entries(paths)) console.log(`${n.padEnd(24)} ${p}`);

@@ -22,6 +22,8 @@ export const KUBERNETES_VERSION = 'v1.37.2';
 export const ETCD_VERSION = 'v3.7.3';
 export const KWOK_VERSION = 'v0.8.0';
 export const HELM_VERSION = 'v3.22.0';
+/** The last FerretDB 1.x: its SQLite backend is a MongoDB-wire server that needs no other server. */
+export const FERRETDB_VERSION = 'v1.24.0';
 
 export type BinaryName =
   | 'etcd'
@@ -30,7 +32,8 @@ export type BinaryName =
   | 'kube-scheduler'
   | 'kwok'
   | 'kwokctl'
-  | 'helm';
+  | 'helm'
+  | 'ferretdb';
 
 /** A group of binaries built from one Go module at one version. */
 interface GoBuild {
@@ -107,6 +110,17 @@ const BUILDS: readonly GoBuild[] = [
     version: HELM_VERSION,
     binaries: { helm: 'helm.sh/helm/v3/cmd/helm' },
     ldflags: [`-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}`],
+  },
+  {
+    // The planner's MongoDB trace store is tested against it. The suffix is our patch's revision.
+    id: 'ferretdb-v1',
+    module: 'github.com/FerretDB/FerretDB',
+    version: FERRETDB_VERSION,
+    binaries: { ferretdb: 'github.com/FerretDB/FerretDB/cmd/ferretdb' },
+    ldflags: [],
+    // Its version package panics unless the release's version.txt (written by its own build
+    // tooling, absent from the module) is there.
+    patches: async () => ({ 'build/version/version.txt': `${FERRETDB_VERSION}\n` }),
   },
 ];
 

@@ -6,7 +6,10 @@ import { Ajv, type ErrorObject } from 'ajv';
  * that IDO kept in each actuator plugin's own ConfigMap, under the same keys.
  */
 export interface PlannerConfig {
-  generic: { mongo_endpoint: string };
+  generic: {
+    /** Selects the trace store: a mongodb:// URI for MongoDB, empty for the embedded store. */
+    mongo_endpoint: string;
+  };
   controller: {
     workers: number;
     task_channel_length: number;
@@ -69,9 +72,13 @@ export interface CpuScaleConfig {
   container: string;
 }
 
-/** IDO's shipped defaults; the numbers are theirs. */
+/**
+ * IDO's shipped defaults; the numbers are theirs. One exception: without a configuration the
+ * trace store is the embedded one, which needs no server; IDO's defaults.json (as shipped in
+ * deploy/ido) names its MongoDB service and so selects MongoDB.
+ */
 export const DEFAULT_CONFIG: PlannerConfig = {
-  generic: { mongo_endpoint: 'mongodb://planner-mongodb-service:27017/' },
+  generic: { mongo_endpoint: '' },
   controller: {
     workers: 4,
     task_channel_length: 100,

@@ -27,6 +27,7 @@ export class JsonLinesTraceStore implements TraceStore {
   }
 
   async recentEvents(intent: string, limit: number): Promise<PlanningEvent[]> {
+    if (limit <= 0) return [];
     return (this.events.get(intent) ?? []).slice(-limit).reverse();
   }
 
