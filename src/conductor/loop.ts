@@ -450,9 +450,9 @@ export class ConductorLoop {
     return !this.watcher;
   }
 
+  /** The item leaves the queue (once, however many paths reach here). */
   private settle(item: AcceptedIntent): void {
-    this.inFlight.delete(item.key);
-    metrics.queueDepth.dec();
+    if (this.inFlight.delete(item.key)) metrics.queueDepth.dec();
   }
 
   private async reject(

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { parse, stringify } from 'yaml';
 import { NetworkIntents } from '../../../src/apis/intent.nephoran.com/network-intent.js';
 import { conductorCrds } from '../../../src/conductor/crds.js';
 import type { Intent } from '../../../src/conductor/intent.js';
@@ -200,7 +201,7 @@ describe('conductor-loop against the API server', () => {
       'web:3',
       'web:7',
     ]);
-    assert.equal((await errorReports(dirs.errors)).size, 0);
+    assert.deepEqual([...(await errorReports(dirs.errors)).values()], []);
   });
 
   test('malformed, empty, huge, binary, non-matching and symlinked files', async (t) => {
@@ -263,12 +264,12 @@ describe('conductor-loop against the API server', () => {
     const ns = await testNamespace(t, client, 'once');
     const dirs = await handoffDir(t);
     const out = join(dirs.dir, '..', `out-${ns}`);
+    t.after(() => rm(out, { recursive: true, force: true }));
     for (let i = 0; i < 5; i++) await dropIntent(dirs.dir, `intent-${i}.json`, intent(ns, `app-${i}`));
     const ok = loopProcess(t, testKubeconfig(), [`--handoff-dir=${dirs.dir}`, '--once', `--out=${out}`]);
     assert.equal(await ok.exited, 0);
     assert.equal((await client.list(NetworkIntents, { namespace: ns })).items.length, 5);
     assert.equal(ok.messages('Successfully processed: ').length, 5);
-    const { readdir, readFile } = await import('node:fs/promises');
     const yamls = await readdir(out);
     assert.equal(yamls.length, 5);
     assert.match(
@@ -284,5 +285,50 @@ describe('conductor-loop against the API server', () => {
       0,
       'processed files are not submitted again',
     );
+  });
+
+  test('--once: the raw intent as --out YAML in direct mode; exit code 3 while the API server is unreachable', async (t) => {
+    const client = await testClient(t);
+    await installCrds(client, conductorCrds());
+    const ns = await testNamespace(t, client, 'once-direct');
+    const dirs = await handoffDir(t);
+    const out = join(dirs.dir, '..', `out-${ns}`);
+    t.after(() => rm(out, { recursive: true, force: true }));
+
+    // A kubeconfig naming a port nothing listens on: every submission is retryable, none final.
+    const kubeconfig = parse(await readFile(testKubeconfig(), 'utf8')) as {
+      clusters: { cluster: { server: string } }[];
+    };
+    for (const c of kubeconfig.clusters) c.cluster.server = 'https://127.0.0.1:1';
+    const unreachable = join(dirs.dir, '..', `kubeconfig-${ns}`);
+    await writeFile(unreachable, stringify(kubeconfig));
+    t.after(() => rm(unreachable, { force: true }));
+    await dropIntent(dirs.dir, 'intent-ran.json', intent(ns, 'ran', { reason: 'more cells' }));
+    const down = loopProcess(t, unreachable, [`--handoff-dir=${dirs.dir}`, '--once']);
+    assert.equal(await down.exited, 3, 'unsubmitted intents give exit code 3');
+    assert.equal(
+      await readState(dirs.dir).then((s) => s['intent-ran.json']),
+      undefined,
+      'left for the next run',
+    );
+    assert.equal((await errorReports(dirs.errors)).size, 0, 'an unreachable API server is no error file');
+
+    const up = loopProcess(t, testKubeconfig(), [
+      `--handoff-dir=${dirs.dir}`,
+      '--once',
+      '--porch-mode=direct',
+      `--out=${out}`,
+    ]);
+    assert.equal(await up.exited, 0);
+    assert.equal((await readState(dirs.dir))['intent-ran.json']?.status, 'processed');
+    assert.deepEqual(await readdir(out), ['intent-ran.yaml']);
+    assert.deepEqual(parse(await readFile(join(out, 'intent-ran.yaml'), 'utf8')), {
+      intent_type: 'scaling',
+      target: 'ran',
+      namespace: ns,
+      replicas: 3,
+      source: 'test',
+      reason: 'more cells',
+    });
   });
 });

@@ -41,7 +41,7 @@ describe('conductor-loop under failure', () => {
     const first = loopProcess(t, testKubeconfig(), [`--handoff-dir=${dirs.dir}`, ...FAST]);
     await waitFor(async () => (await client.list(NetworkIntents, { namespace: ns })).items.length >= 30, {
       description: '30 NetworkIntents from the first run',
-      timeoutMs: 60_000,
+      timeoutMs: 120_000,
       intervalMs: 20,
     });
     await first.stop('SIGKILL');
@@ -78,7 +78,7 @@ describe('conductor-loop under failure', () => {
     for (const p of [a, b]) {
       await waitFor(() => p.messages('Configuration:').length > 0 && p.messages('  Watching:').length > 0, {
         description: 'both loops started',
-        timeoutMs: 30_000,
+        timeoutMs: 120_000, // module loading alone takes tens of seconds on a loaded machine
       });
     }
     await delay(500); // both watchers armed after their start-up lines; the race below is the point
@@ -134,7 +134,7 @@ describe('conductor-loop under failure', () => {
       await dropIntent(dirs.dir, `intent-before-${i}.json`, intent(ns, `before-${i}`));
     await waitFor(() => allProcessed(dirs.dir, 10), {
       description: 'the first 10 processed',
-      timeoutMs: 60_000,
+      timeoutMs: 120_000,
     });
 
     await plane.stopComponent('kube-apiserver', { kill: true });

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -21,9 +21,16 @@ export function intent(namespace: string, target: string, extra: Record<string, 
   return { intent_type: 'scaling', target, namespace, replicas: 3, source: 'test', ...extra };
 }
 
+/**
+ * Drops a file as a careful producer does, written aside and renamed in: the loop never sees it
+ * half-written (an in-place rewrite is briefly empty, which a loaded machine can stretch past any
+ * debounce, and an empty intent file is an error).
+ */
 export async function dropIntent(dir: string, file: string, doc: unknown): Promise<string> {
   const path = join(dir, file);
-  await writeFile(path, typeof doc === 'string' || Buffer.isBuffer(doc) ? doc : JSON.stringify(doc, null, 2));
+  const temp = join(dir, `.${file}.tmp`);
+  await writeFile(temp, typeof doc === 'string' || Buffer.isBuffer(doc) ? doc : JSON.stringify(doc, null, 2));
+  await rename(temp, path);
   return path;
 }
 
@@ -90,10 +97,12 @@ export class LoopProcess {
   readonly exited: Promise<number | null>;
   private partial = '';
 
-  constructor(kubeconfig: string, args: string[]) {
-    this.child = spawn(process.execPath, [join(ROOT, 'bin/conductor-loop.js'), '--metrics-port=0', ...args], {
+  /** `env` configures the loop through its environment variables instead of flags. */
+  constructor(kubeconfig: string, args: string[], env?: Record<string, string>) {
+    const flags = env ? args : ['--metrics-port=0', ...args];
+    this.child = spawn(process.execPath, [join(ROOT, 'bin/conductor-loop.js'), ...flags], {
       cwd: ROOT,
-      env: { ...process.env, KUBECONFIG: kubeconfig, TUTTI_LOG_LEVEL: 'info' },
+      env: { ...process.env, KUBECONFIG: kubeconfig, TUTTI_LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.child.stderr!.setEncoding('utf8');
@@ -121,8 +130,13 @@ export class LoopProcess {
   }
 }
 
-export function loopProcess(t: TestContext, kubeconfig: string, args: string[]): LoopProcess {
-  const p = new LoopProcess(kubeconfig, args);
+export function loopProcess(
+  t: TestContext,
+  kubeconfig: string,
+  args: string[],
+  env?: Record<string, string>,
+): LoopProcess {
+  const p = new LoopProcess(kubeconfig, args, env);
   t.after(() => p.stop('SIGKILL'));
   return p;
 }
