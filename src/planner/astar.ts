@@ -1,6 +1,8 @@
 import type { Action, Actuator, Candidate } from './actuator.js';
-import { MinHeap } from './heap.js';
-import { distance, footprint, type Goal, isGoal, type PlanState, stateKey } from './state.js';
+import { GoalTerms } from './goal-terms.js';
+import { IdHeap } from './heap.js';
+import { footprint, type Goal, type PlanState } from './state.js';
+import { StateTable } from './state-table.js';
 
 export interface AStarOptions {
   /** Most states the search may generate (IDO's max_states): bounds time and memory. */
@@ -25,14 +27,6 @@ export interface Plan {
   states: number;
 }
 
-interface SearchNode {
-  state: PlanState;
-  g: number;
-  h: number;
-  parent: SearchNode | undefined;
-  action: Action | undefined;
-}
-
 /**
  * Edge cost of an action: its utility, scaled by priority so that a low-priority workload pays
  * up to twice what a priority-1.0 one pays for the same action.
@@ -42,85 +36,103 @@ export function edgeCost(utility: number, priority: number): number {
 }
 
 /**
- * A* over the states the actuators predict. Duplicates are found by a hashed state key (a Map
- * lookup, not a linear scan); the search stops at `maxStates`. When the current state already
- * meets the goal, the search looks for a cheaper state that still meets it (scaling in); when
- * the goal is out of reach, it returns the path to the closest state it saw.
+ * A* over the states the actuators predict. Inside the search a state is an integer id in a
+ * StateTable: duplicates are found by a hashed packed key (no key string per candidate), the open
+ * list is a heap of ids with decrease-key, and the goal's bounds are worked out once. The search
+ * stops at `maxStates`. When the current state already meets the goal, the search looks for a
+ * cheaper state that still meets it (scaling in); when the goal is out of reach, it returns the
+ * path to the closest state it saw.
+ *
+ * States are treated as immutable values: actuators may share unchanged parts (pods, CPU) between
+ * a state and the states they derive from it, and so may the returned plan's state.
  */
 export class AStarPlanner {
   constructor(private readonly opts: AStarOptions) {}
 
   async plan(start: PlanState, goal: Goal, actuators: readonly Actuator[], priority: number): Promise<Plan> {
-    const saving = isGoal(start, goal);
+    const { maxStates, maxCandidates } = this.opts;
+    const terms = new GoalTerms(goal);
+    const saving = terms.measure(start).unmet === 0;
+    const startDistance = saving ? 0 : terms.measure(start).distance;
     const startFootprint = footprint(start);
-    const done = saving
-      ? (s: PlanState) => footprint(s) < startFootprint && isGoal(s, goal)
-      : (s: PlanState) => isGoal(s, goal);
-    const h = saving ? () => 0 : (s: PlanState) => distance(s, goal);
+    const table = new StateTable(maxStates);
+    const open = new IdHeap(Math.min(maxStates, 4096));
+    const closest = new Closest(Math.max(1, this.opts.opportunisticCandidates));
 
-    const root: SearchNode = { state: start, g: 0, h: h(start), parent: undefined, action: undefined };
-    const open = new MinHeap<SearchNode>();
-    const best = new Map<string, number>([[stateKey(start), 0]]);
-    const expanded = new Set<string>();
-    const closest: SearchNode[] = [];
-    open.push(root, root.h);
+    table.find(start);
+    table.insert(start, 0, startDistance, -1, undefined);
+    open.push(0, startDistance, startDistance);
 
     while (open.size > 0) {
-      const node = open.pop()!;
-      const nodeKey = stateKey(node.state);
-      // Each state is expanded once: a stale entry (a cheaper path was found since) is skipped.
-      if (node.g > best.get(nodeKey)! || expanded.has(nodeKey)) continue;
-      expanded.add(nodeKey);
-      if (node !== root && done(node.state)) return this.result(node, true, best.size);
-      if (best.size >= this.opts.maxStates) break;
+      const id = open.pop();
+      table.closed[id] = 1;
+      const state = table.states[id]!;
+      if (id !== 0 && terms.measure(state).unmet === 0 && (!saving || footprint(state) < startFootprint))
+        return result(table, id, true);
+      if (table.size >= maxStates) break;
+      const base = table.g[id]!;
       for (const actuator of actuators) {
-        let candidates: Candidate[] | Promise<Candidate[]> = actuator.nextState(
-          node.state,
-          goal,
-          this.opts.maxCandidates,
-        );
+        let candidates: Candidate[] | Promise<Candidate[]> = actuator.nextState(state, goal, maxCandidates);
         if (candidates instanceof Promise) candidates = await candidates;
-        const n = Math.min(candidates.length, this.opts.maxCandidates);
+        const n = Math.min(candidates.length, maxCandidates);
         for (let i = 0; i < n; i++) {
           const c = candidates[i]!;
-          const key = stateKey(c.state);
-          const g = node.g + edgeCost(c.utility, priority);
-          const known = best.get(key);
-          if (known !== undefined && (known <= g || expanded.has(key))) continue;
-          if (known === undefined && best.size >= this.opts.maxStates) continue;
-          best.set(key, g);
-          const child: SearchNode = { state: c.state, g, h: h(c.state), parent: node, action: c.action };
-          open.push(child, g + child.h);
-          if (!saving) this.remember(closest, child);
+          const g = base + edgeCost(c.utility, priority);
+          let child = table.find(c.state);
+          if (child >= 0) {
+            // Each state is expanded once; an open one takes the cheaper path.
+            if (table.closed[child] === 1 || table.g[child]! <= g) continue;
+            table.g[child] = g;
+            table.parent[child] = id;
+            table.actions[child] = c.action;
+            table.states[child] = c.state;
+          } else {
+            if (table.size >= maxStates) continue;
+            child = table.insert(c.state, g, saving ? 0 : terms.measure(c.state).distance, id, c.action);
+          }
+          const h = table.h[child]!;
+          open.push(child, g + h, h);
+          if (!saving) closest.offer(child, table);
         }
       }
     }
-    if (saving) return this.result(root, true, best.size);
+    if (saving) return result(table, 0, true);
     // Opportunistic: the cheapest of the closest states, if it is closer than where we are.
-    const closer = closest.filter((n) => n.h < root.h);
-    const pick = closer.length ? closer.reduce((a, b) => (b.g < a.g ? b : a)) : root;
-    return this.result(pick, false, best.size);
+    let pick = 0;
+    for (const id of closest.ids)
+      if (table.h[id]! < startDistance && (pick === 0 || table.g[id]! < table.g[pick]!)) pick = id;
+    return result(table, pick, false);
   }
+}
 
-  /** Keeps the few states closest to the goal (ties broken by cost) for opportunistic mode. */
-  private remember(closest: SearchNode[], node: SearchNode): void {
-    const keep = Math.max(1, this.opts.opportunisticCandidates);
-    const worst = closest[closest.length - 1];
-    if (worst && closest.length >= keep && (node.h > worst.h || (node.h === worst.h && node.g >= worst.g)))
-      return;
-    let i = closest.length;
-    while (
-      i > 0 &&
-      (closest[i - 1]!.h > node.h || (closest[i - 1]!.h === node.h && closest[i - 1]!.g > node.g))
-    )
-      i--;
-    closest.splice(i, 0, node);
-    if (closest.length > keep) closest.pop();
-  }
+/** The few states closest to the goal (ties broken by cost), for opportunistic mode. */
+class Closest {
+  readonly ids: number[] = [];
+  constructor(private readonly keep: number) {}
 
-  private result(node: SearchNode, reachesGoal: boolean, states: number): Plan {
-    const actions: Action[] = [];
-    for (let n: SearchNode | undefined = node; n?.action; n = n.parent) actions.unshift(n.action);
-    return { actions, state: node.state, reachesGoal, cost: node.g, states };
+  offer(id: number, table: StateTable): void {
+    const { ids, keep } = this;
+    const h = table.h[id]!;
+    const g = table.g[id]!;
+    const worse = (other: number) => table.h[other]! > h || (table.h[other] === h && table.g[other]! > g);
+    const worst = ids[ids.length - 1];
+    if (worst !== undefined && ids.length >= keep && worst !== id && !worse(worst)) return;
+    // A state already kept has just become cheaper: it moves to its new place.
+    const at = ids.indexOf(id);
+    if (at >= 0) ids.splice(at, 1);
+    let i = ids.length;
+    while (i > 0 && worse(ids[i - 1]!)) i--;
+    ids.splice(i, 0, id);
+    if (ids.length > keep) ids.pop();
   }
+}
+
+function result(table: StateTable, id: number, reachesGoal: boolean): Plan {
+  return {
+    actions: table.path(id),
+    state: table.states[id]!,
+    reachesGoal,
+    cost: table.g[id]!,
+    states: table.size,
+  };
 }

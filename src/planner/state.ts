@@ -95,7 +95,27 @@ export function stateKey(state: PlanState): string {
   return key;
 }
 
-/** A copy an actuator can change without touching the state it was derived from. */
+/**
+ * A state derived from `state` by an actuator: the parts given replaced, the others shared with
+ * `state` (the planner treats states as immutable values), and the objectives copied so the
+ * actuator can write its predictions. Cheaper than `cloneState`, which the search would pay for
+ * every candidate.
+ */
+export function deriveState(
+  state: PlanState,
+  change: { replicas?: number; cpu?: PlanState['cpu']; pods?: PlanState['pods'] },
+): PlanState {
+  return {
+    intent: state.intent,
+    target: state.target,
+    replicas: change.replicas ?? state.replicas,
+    cpu: change.cpu ?? state.cpu,
+    pods: change.pods ?? state.pods,
+    objectives: { ...state.objectives },
+  };
+}
+
+/** A full copy an actuator can change without touching the state it was derived from. */
 export function cloneState(state: PlanState): PlanState {
   const cpu: Record<string, ContainerCpu> = {};
   for (const c in state.cpu) cpu[c] = { ...state.cpu[c]! };

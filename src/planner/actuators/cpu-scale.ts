@@ -1,7 +1,7 @@
 import type { Action, Actuator, Candidate } from '../actuator.js';
 import type { CpuScaleConfig } from '../config.js';
 import { LatencyPredictor } from '../models/latency-predictor.js';
-import { cloneState, type Goal, type PlanState } from '../state.js';
+import { type ContainerCpu, deriveState, type Goal, type PlanState } from '../state.js';
 import type { TraceStore } from '../trace/store.js';
 import type { WorkloadUpdater } from '../workload.js';
 import { SCALE_IN_HEADROOM } from './scaling.js';
@@ -88,8 +88,13 @@ export class CpuScaleActuator implements Actuator {
     cpu: number,
     utility: number,
   ): Candidate {
-    const next = cloneState(state);
-    next.cpu[container] = { request: cpu, limit: Math.round(cpu * this.config.boost_factor) };
+    const resized: Record<string, ContainerCpu> = {};
+    for (const name in state.cpu)
+      resized[name] =
+        name === container
+          ? { request: cpu, limit: Math.round(cpu * this.config.boost_factor) }
+          : state.cpu[name]!;
+    const next = deriveState(state, { cpu: resized });
     this.predictor.predict(state, goal, next);
     return { state: next, utility, action: { name: this.name, properties: { container, cpu } } };
   }

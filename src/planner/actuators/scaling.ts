@@ -1,7 +1,7 @@
 import type { Action, Actuator, Candidate } from '../actuator.js';
 import type { ScaleOutConfig } from '../config.js';
 import { LatencyPredictor } from '../models/latency-predictor.js';
-import { cloneState, type Goal, type PlanState } from '../state.js';
+import { deriveState, type Goal, type PlanState } from '../state.js';
 import type { TraceStore } from '../trace/store.js';
 import type { WorkloadUpdater } from '../workload.js';
 
@@ -40,8 +40,7 @@ abstract class ReplicaActuator implements Actuator {
   abstract effect(state: PlanState, goal: Goal): Promise<void>;
 
   protected candidate(state: PlanState, goal: Goal, replicas: number, utility: number): Candidate {
-    const next = cloneState(state);
-    next.replicas = replicas;
+    const next = deriveState(state, { replicas });
     this.predictor.predict(state, goal, next);
     const factor = replicas - state.replicas;
     return { state: next, utility, action: { name: this.name, properties: { factor, replicas } } };

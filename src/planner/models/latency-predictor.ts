@@ -21,7 +21,8 @@ export function throughputOf(state: PlanState, goal: Goal): number | undefined {
  * from the trace store and records each model it fitted.
  */
 export class LatencyPredictor {
-  private readonly models = new Map<string, LatencyModel>();
+  /** Intent → objective → model: nested, so a lookup builds no key string per predicted state. */
+  private readonly models = new Map<string, Map<string, LatencyModel>>();
 
   constructor(
     private readonly actuator: string,
@@ -32,8 +33,8 @@ export class LatencyPredictor {
   /** Whether every latency objective of the goal has a fitted model (and a throughput to feed it). */
   modelled(state: PlanState, goal: Goal): boolean {
     if (throughputOf(state, goal) === undefined) return false;
-    for (const name in goal)
-      if (goal[name]!.type === 'latency' && !this.models.has(`${state.intent}\0${name}`)) return false;
+    const models = this.models.get(state.intent);
+    for (const name in goal) if (goal[name]!.type === 'latency' && !models?.has(name)) return false;
     return true;
   }
 
@@ -42,11 +43,12 @@ export class LatencyPredictor {
     const from = { replicas: state.replicas, cpu: podCpu(state) };
     const to = { replicas: next.replicas, cpu: podCpu(next) };
     const throughput = throughputOf(state, goal);
+    const models = this.models.get(state.intent);
     for (const name in goal) {
       if (goal[name]!.type !== 'latency') continue;
       const current = state.objectives[name];
       if (current === undefined) continue;
-      const model = this.models.get(`${state.intent}\0${name}`);
+      const model = models?.get(name);
       next.objectives[name] =
         model && throughput !== undefined
           ? model.predict(throughput, to.replicas, to.cpu)
@@ -55,7 +57,12 @@ export class LatencyPredictor {
   }
 
   setModel(intent: string, objective: string, model: LatencyModel): void {
-    this.models.set(`${intent}\0${objective}`, model);
+    let models = this.models.get(intent);
+    if (!models) {
+      models = new Map();
+      this.models.set(intent, models);
+    }
+    models.set(objective, model);
   }
 
   /** Refits each latency objective's model on the intent's last `lookBack` traced events. */
