@@ -231,7 +231,7 @@ export class ConductorLoop {
     const prior = this.known.get(name);
     if (prior && prior.mtimeMs === info.mtimeMs && prior.size === info.size) {
       if (this.inFlight.has(`${name}@${prior.sha256.slice(0, 16)}`)) return;
-      if (await this.state.finished(name, prior.sha256)) return;
+      if (this.state.finished(name, prior.sha256)) return;
     }
 
     const read = await readIntentFile(path, this.opts.maxFileBytes ?? MAX_INTENT_FILE_BYTES);
@@ -240,8 +240,9 @@ export class ConductorLoop {
     const size = read.ok ? read.bytes.length : info.size;
     this.known.set(name, { mtimeMs: info.mtimeMs, size: info.size, sha256 });
     const key = `${name}@${sha256.slice(0, 16)}`;
+    // Checked and marked with no await in between: two events for one file must not both pass.
     if (this.inFlight.has(key)) return;
-    if (await this.state.finished(name, sha256)) {
+    if (this.state.finished(name, sha256)) {
       this.summary.skipped++;
       return;
     }
@@ -350,7 +351,7 @@ export class ConductorLoop {
     const mine: AcceptedIntent[] = [];
     await Promise.all(
       batch.map(async (item, i) => {
-        if (held[i] && !(await this.state.finished(item.file, item.sha256))) {
+        if (held[i] && !this.state.finished(item.file, item.sha256)) {
           metrics.filesSeen.inc();
           mine.push(item);
           return;

@@ -58,7 +58,7 @@ export class StateStore {
    * The record of `file` if it is final for this content: the file needs no more work. As of the
    * last read; call refresh() first to see another replica's writes (after a claim).
    */
-  async finished(file: string, sha256: string): Promise<FileRecord | undefined> {
+  finished(file: string, sha256: string): FileRecord | undefined {
     const rec = this.pending.get(file) ?? this.files[file];
     return rec && rec.sha256 === sha256 ? rec : undefined;
   }
