@@ -120,7 +120,9 @@ export class WorkQueue<K = string> {
     if (this.labels && started !== undefined) {
       workqueueWorkDuration.observe(this.labels, (performance.now() - started) / 1000);
     }
-    if (this.dirty.has(key)) this.push(key);
+    // Once shutting down, a key re-added while it was processing is not run again: the drain
+    // would otherwise wait for a worker that has already left.
+    if (this.dirty.has(key) && !this.shuttingDown) this.push(key);
     else if (this.processing.size === 0) for (const w of this.drainWaiters.splice(0)) w();
   }
 

@@ -92,4 +92,16 @@ describe('WorkQueue', () => {
     assert.equal(drained, true);
     assert.equal(await q.get(), undefined);
   });
+
+  test('a key re-added while it is processing does not hold up the drain at shutdown', async () => {
+    const q = new WorkQueue<string>();
+    q.add('leader');
+    const key = await q.get();
+    q.add('leader'); // another key's reconcile hands its work to this one meanwhile
+    const drain = q.shutDownWithDrain();
+    q.done(key!);
+    await drain;
+    assert.equal(q.length, 0);
+    assert.equal(await q.get(), undefined);
+  });
 });
