@@ -46,8 +46,10 @@ export interface PlannerSetupOptions {
   /** The queries ConfigMap's default_queries.json (keyed `<namespace>/<profile>`). */
   defaultQueries: Readonly<Record<string, DefaultQuery>>;
   traces: TraceStore;
-  /** Default: every in-process actuator. Plugins join this list behind the same interface. */
+  /** Default: every in-process actuator. */
   actuators?: readonly Actuator[];
+  /** Remote plugins, asked for each round (e.g. `PluginManager.actuators`), after `actuators`. */
+  plugins?: () => readonly Actuator[];
   /** Watch intents and profiles (and pods) in this namespace only; default every namespace. */
   namespace?: string;
   prometheus?: PrometheusClient;
@@ -84,11 +86,12 @@ export function setupPlanner(mgr: Manager, opts: PlannerSetupOptions): IntentPla
     defaultQueries: opts.defaultQueries,
   });
   const log = mgr.log.child({ module: 'planner' });
+  const plugins = opts.plugins;
   const planner = new IntentPlanner({
     client: mgr.client,
     config,
     observer,
-    actuators,
+    actuators: plugins ? () => [...actuators, ...plugins()] : () => actuators,
     traces: opts.traces,
     log,
   });

@@ -2,7 +2,8 @@ import { type Command, parseInteger } from '../cli/command.js';
 import { KubeClient } from '../runtime/client/client.js';
 import { componentLogger } from '../runtime/log.js';
 import { Manager } from '../runtime/manager.js';
-import { builtinActuators, setupPlanner } from './controller.js';
+import { ACTUATOR_NAMES, builtinActuators, setupPlanner } from './controller.js';
+import { PluginManager } from './plugins/manager.js';
 import { loadPlannerFiles, plannerFileOptions, plannerFileValues } from './run.js';
 import { JsonLinesTraceStore } from './trace/jsonl-store.js';
 import { WorkloadUpdater } from './workload.js';
@@ -38,6 +39,12 @@ export const plannerRunCommand: Command = {
       default: false,
       env: 'PLANNER_LEADER_ELECT',
     },
+    'plugin-port': {
+      type: 'string',
+      description:
+        "port of the gRPC plugin manager external actuators register with (default: the config's planner.astar.plugin_manager_port; 0 picks one; 'off' serves none)",
+      env: 'PLANNER_PLUGIN_PORT',
+    },
     'leader-election-namespace': {
       type: 'string',
       description: 'namespace of the leader-election Lease',
@@ -63,7 +70,34 @@ export const plannerRunCommand: Command = {
       logger: log,
     });
     const namespace = o['namespace'] as string | undefined;
-    setupPlanner(mgr, { config, defaultQueries, traces, actuators, ...(namespace ? { namespace } : {}) });
+    const pluginPort = o['plugin-port'] as string | undefined;
+    const plugins =
+      pluginPort === 'off'
+        ? undefined
+        : await PluginManager.start({
+            port:
+              pluginPort === undefined
+                ? config.planner.astar.plugin_manager_port
+                : parseInteger(pluginPort, 'plugin-port', 0, 65535),
+            reserved: ACTUATOR_NAMES,
+          });
+    if (plugins)
+      mgr.add({
+        name: 'plugin-manager',
+        needLeaderElection: false,
+        start: async (signal) => {
+          await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+          await plugins.close();
+        },
+      });
+    setupPlanner(mgr, {
+      config,
+      defaultQueries,
+      traces,
+      actuators,
+      ...(plugins ? { plugins: () => plugins.actuators() } : {}),
+      ...(namespace ? { namespace } : {}),
+    });
     mgr.stopOnSignals();
     await mgr.start();
     log.info(
@@ -72,6 +106,7 @@ export const plannerRunCommand: Command = {
         actuators: actuators.map((a) => a.name),
         traceDir: v.traceDir,
         queries: queriesSource,
+        pluginPort: plugins?.port,
       },
       'planner running',
     );

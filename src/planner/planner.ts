@@ -16,8 +16,11 @@ export interface IntentPlannerOptions {
   client: KubeClient;
   config: PlannerConfig;
   observer: KpiObserver;
-  /** In-process actuators and remote plugins alike: the planner only uses the Actuator interface. */
-  actuators: readonly Actuator[];
+  /**
+   * In-process actuators and remote plugins alike (the planner only uses the Actuator
+   * interface); asked again each round, since plugins come and go.
+   */
+  actuators: () => readonly Actuator[];
   traces: TraceStore;
   log: Logger;
 }
@@ -74,10 +77,16 @@ export class IntentPlanner {
       () => this.roundNow(target, intents, signal),
     );
     this.locks.set(target, next);
-    void next.finally(() => {
-      if (this.locks.get(target) === next) this.locks.delete(target);
-    });
+    // The caller gets the round's error; the lock only needs to know that it ended.
+    next.then(
+      () => this.unlock(target, next),
+      () => this.unlock(target, next),
+    );
     return next;
+  }
+
+  private unlock(target: string, round: Promise<unknown>): void {
+    if (this.locks.get(target) === round) this.locks.delete(target);
   }
 
   /** Writes the status of an intent that is not planned (inactive, or an invalid target). */
@@ -124,12 +133,15 @@ export class IntentPlanner {
     }
     this.settling.delete(target);
 
+    // A stopping planner does not start acting on what it observed.
+    signal?.throwIfAborted();
+    const actuators = this.opts.actuators();
     // Plan every intent that could be observed in full; the others are not acted on blindly.
     const plans = new Map<string, { plan: Plan; state: PlanState; goal: Goal; saving: boolean }>();
     for (const [i, intent] of intents.entries()) {
       const o = observations[i]!;
       if (!o.ok || o.failures.length) continue;
-      const plan = await this.astar.plan(o.state, o.goal, this.opts.actuators, priorityOf(intent));
+      const plan = await this.astar.plan(o.state, o.goal, actuators, priorityOf(intent));
       plans.set(key(intent), { plan, state: o.state, goal: o.goal, saving: isGoal(o.state, o.goal) });
     }
 
@@ -209,7 +221,7 @@ export class IntentPlanner {
       let lastPlan: LastPlan;
       let degraded: IntentOutcome['degraded'];
       try {
-        for (const actuator of this.opts.actuators) await actuator.perform(p.state, actions);
+        for (const actuator of actuators) await actuator.perform(p.state, actions);
         performed = true;
         lastPlan = {
           actions: toStatus(actions),
@@ -254,7 +266,7 @@ export class IntentPlanner {
         pods: Object.keys(p.state.pods),
         plan: [...p.plan.actions],
       });
-      for (const actuator of this.opts.actuators)
+      for (const actuator of actuators)
         await actuator.effect(p.state, p.goal).catch((err: unknown) => {
           log.warn({ intent: key(intent), actuator: actuator.name, err }, 'refitting the model failed');
         });

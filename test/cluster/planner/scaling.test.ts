@@ -26,8 +26,11 @@ test('p95 ≤ 15 ms at 200 req/s: the planner scales out until it holds; at 40 r
   const { sim, prometheus } = await simulate(t, admin, ns, 'web', 200);
   await createProfiles(admin, ns, prometheus.queryUrl);
   // The planner acts with nothing but the seed's ClusterRole.
-  const client = await asPlannerServiceAccount(t, admin, ns);
-  const { traces } = await startPlanner(t, client, ns, { actuators: ['scale_out', 'scale_in'] });
+  const as = await asPlannerServiceAccount(t, admin, ns);
+  const { traces } = await startPlanner(t, ns, {
+    as,
+    actuators: ['scale_out', 'scale_in'],
+  });
   await admin.create(
     intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
   );

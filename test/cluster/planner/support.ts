@@ -17,11 +17,13 @@ import { builtinActuators, setupPlanner } from '../../../src/planner/controller.
 import { WorkloadSimulator } from '../../../src/planner/sim/workload-sim.js';
 import { JsonLinesTraceStore } from '../../../src/planner/trace/jsonl-store.js';
 import { WorkloadUpdater } from '../../../src/planner/workload.js';
-import type { KubeClient } from '../../../src/runtime/client/client.js';
+import { KubeClient } from '../../../src/runtime/client/client.js';
+import type { Impersonation } from '../../../src/runtime/client/connection.js';
 import { ClusterRoleBindings, ClusterRoles, Deployments } from '../../../src/runtime/client/kinds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
 import { Manager } from '../../../src/runtime/manager.js';
 import { waitFor } from '../../../src/runtime/wait.js';
+import { testKubeconfig } from '../../support/cluster.js';
 import { startPrometheus, type TestPrometheus } from '../../support/prometheus.js';
 
 /** Short rounds so that tests converge in seconds: a round a second, plans settle for 3 s. */
@@ -99,17 +101,22 @@ export async function createProfiles(client: KubeClient, namespace: string, endp
   }
 }
 
-/** The planner running in-process on the test's namespace, stopped at the test's end. */
+/**
+ * The planner running in-process on the test's namespace, on a connection of its own (closed
+ * only once the planner has stopped), optionally as another identity; stopped at the test's end.
+ */
 export async function startPlanner(
   t: TestContext,
-  client: KubeClient,
   namespace: string,
   opts: {
     config?: Parameters<typeof parsePlannerConfig>[0];
     actuators?: string[];
     defaultQueries?: Record<string, DefaultQuery>;
+    as?: Impersonation;
   } = {},
 ): Promise<{ mgr: Manager; traces: JsonLinesTraceStore; config: PlannerConfig }> {
+  const own = await KubeClient.load(testKubeconfig(), { fieldManager: 'tutti-planner' });
+  const client = opts.as ? own.impersonating(opts.as) : own;
   const config = parsePlannerConfig(opts.config ?? FAST, 'test config');
   const dir = await mkdtemp(join(tmpdir(), 'tutti-planner-traces-'));
   const traces = await JsonLinesTraceStore.open(dir);
@@ -124,6 +131,7 @@ export async function startPlanner(
   await mgr.start();
   t.after(async () => {
     await mgr.stop();
+    own.close();
     await traces.close();
     await rm(dir, { recursive: true, force: true });
   });
@@ -172,7 +180,7 @@ export async function asPlannerServiceAccount(
   t: TestContext,
   client: KubeClient,
   namespace: string,
-): Promise<KubeClient> {
+): Promise<Impersonation> {
   const text = await readFile(new URL('../../../deploy/ido/rbac.yaml', import.meta.url), 'utf8');
   const role = parseAllDocuments(text)
     .map((d) => d.toJS() as ClusterRole)
@@ -189,10 +197,11 @@ export async function asPlannerServiceAccount(
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
   });
   t.after(() => client.delete(ClusterRoleBindings, name).catch(() => {}));
-  const planner = client.impersonating({
+  const identity: Impersonation = {
     user: `system:serviceaccount:${namespace}:planner`,
     groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
-  });
+  };
+  const planner = client.impersonating(identity);
   // RBAC is served from an informer cache: wait until the binding is in force.
   await waitFor(
     async () => {
@@ -213,5 +222,5 @@ export async function asPlannerServiceAccount(
     },
     { description: 'the planner ServiceAccount to be allowed to update intents/status', timeoutMs: 30_000 },
   );
-  return planner;
+  return identity;
 }
