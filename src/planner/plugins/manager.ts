@@ -5,6 +5,7 @@ import { type PluginSupervisor, RemoteActuator } from './remote-actuator.js';
 import {
   ActuatorPluginClient,
   type DeregisterRequestMessage,
+  IdoRegistrationClient,
   PluginManagerClient,
   PROTOCOL_VERSION,
   type RegisterRequestMessage,
@@ -111,6 +112,20 @@ export class PluginManager implements PluginSupervisor {
           return cb(status(grpc.status.NOT_FOUND, `no plugin named "${name}" is registered`));
         manager.remove(name, { type: 'deregistered' });
         cb(null, {});
+      },
+    });
+    // An IDO plugin dialling the same port learns why it is not taken, in its own protocol.
+    server.addService(IdoRegistrationClient.service, {
+      Register: (
+        call: grpc.ServerUnaryCall<{ pInfo: { name: string; endpoint: string } | null }, object>,
+        cb: grpc.sendUnaryData<{ pluginRegistered: boolean; error: string }>,
+      ) => {
+        const name = call.request.pInfo?.name ?? '';
+        manager.log.warn({ plugin: name, endpoint: call.request.pInfo?.endpoint }, 'IDO plugin refused');
+        cb(null, {
+          pluginRegistered: false,
+          error: `plugin "${name}" speaks IDO's plugin protocol; this planner takes plugins that speak tutti.planner.v1 (plugin.proto)`,
+        });
       },
     });
     manager.log.info({ port }, 'plugin manager listening');

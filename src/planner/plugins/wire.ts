@@ -7,23 +7,23 @@ import type { Action, Candidate } from '../actuator.js';
 import type { ContainerCpu, Goal, PlanState, PodState } from '../state.js';
 
 /** The plugin protocol (plugin.proto beside this module), loaded at run time like hourglass's. */
-const definition = protoLoader.loadSync(fileURLToPath(new URL('plugin.proto', import.meta.url)), {
-  keepCase: false,
-  longs: Number,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-});
+const definition = protoLoader.loadSync(
+  ['plugin.proto', 'ido-registration.proto'].map((f) => fileURLToPath(new URL(f, import.meta.url))),
+  { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true },
+);
 const loaded = grpc.loadPackageDefinition(definition) as unknown as {
   tutti: {
     planner: {
       v1: { PluginManager: grpc.ServiceClientConstructor; ActuatorPlugin: grpc.ServiceClientConstructor };
     };
   };
+  plugins: { Registration: grpc.ServiceClientConstructor };
 };
 
 export const PluginManagerClient = loaded.tutti.planner.v1.PluginManager;
 export const ActuatorPluginClient = loaded.tutti.planner.v1.ActuatorPlugin;
+/** IDO's registration service, served only to refuse IDO plugins with a reason. */
+export const IdoRegistrationClient = loaded.plugins.Registration;
 export const PROTOCOL_VERSION = 'v1';
 
 // Messages as @grpc/proto-loader presents them (camelCase fields, enums as strings).

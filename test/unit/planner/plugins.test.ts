@@ -7,7 +7,7 @@ import { AStarPlanner } from '../../../src/planner/astar.js';
 import { type PluginEvent, PluginManager } from '../../../src/planner/plugins/manager.js';
 import { ScaleOutByTwoActuator } from '../../../src/planner/plugins/scale-by-two.js';
 import { servePlugin } from '../../../src/planner/plugins/serve.js';
-import { PluginManagerClient } from '../../../src/planner/plugins/wire.js';
+import { IdoRegistrationClient, PluginManagerClient } from '../../../src/planner/plugins/wire.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { p95Goal, workload } from './support.js';
 
@@ -126,6 +126,23 @@ test('registration refuses bad requests, taken names and plugins it cannot reach
       return true;
     },
   );
+
+  // An IDO plugin is answered in IDO's protocol: not registered, and why.
+  const ido = new IdoRegistrationClient(address, grpc.credentials.createInsecure());
+  const answer = await new Promise<{ pluginRegistered: boolean; error: string }>((resolve, reject) =>
+    ido['Register']!(
+      { pInfo: { type: 0, name: 'rdt', endpoint: '10.0.0.7:33334', supportedVersions: 'v1alpha1' } },
+      { deadline: Date.now() + 10_000 },
+      (err: grpc.ServiceError | null, res: { pluginRegistered: boolean; error: string }) =>
+        err ? reject(err) : resolve(res),
+    ),
+  );
+  ido.close();
+  assert.deepEqual(answer, {
+    pluginRegistered: false,
+    error:
+      'plugin "rdt" speaks IDO\'s plugin protocol; this planner takes plugins that speak tutti.planner.v1 (plugin.proto)',
+  });
 
   // A second live plugin may not take a name in use.
   const first = await servePlugin(new ScaleOutByTwoActuator(8, undefined), {
