@@ -233,6 +233,11 @@ export function parsePlannerConfig(
     throw new ConfigError(`${source}: must be a JSON object`);
   if (!validate(raw)) throw new ConfigError(`${source}: ${validate.errors!.map(describe).join('; ')}`);
   const config = merge(DEFAULT_CONFIG, raw);
+  const mongo = config.generic.mongo_endpoint.trim();
+  if (mongo && !/^mongodb(\+srv)?:\/\/[^/?]+/.test(mongo))
+    throw new ConfigError(
+      `${source}: generic.mongo_endpoint: "${mongo}" is not a mongodb:// URI (leave it empty for the embedded trace store)`,
+    );
   const s = config.actuators.scale_out;
   if (s.min_pods > s.max_pods)
     throw new ConfigError(

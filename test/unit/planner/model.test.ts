@@ -26,11 +26,21 @@ test("the planner config takes IDO's defaults.json, and out-of-range values name
   assert.equal(config.planner.astar.max_states, 5000);
   assert.equal(config.planner.astar.max_candidates, 10);
   assert.equal(config.controller.controller_timeout, 45);
+  assert.equal(config.generic.mongo_endpoint, '', 'no configuration: the embedded trace store');
+  assert.equal(
+    parsePlannerConfig('{"generic":{"mongo_endpoint":"mongodb://planner-mongodb-service:27017/"}}').generic
+      .mongo_endpoint,
+    'mongodb://planner-mongodb-service:27017/',
+  );
   const bad: [string, RegExp][] = [
     ['{"planner":{"astar":{"max_states":0}}}', /planner.astar.max_states: must be >= 1/],
     ['{"controller":{"workerz":1}}', /controller.workerz: unknown key/],
     ['{"actuators":{"cpu_scale":{"boost_factor":0.5}}}', /actuators.cpu_scale.boost_factor: must be >= 1/],
     ['{"actuators":{"scale_out":{"min_pods":9,"max_pods":3}}}', /min_pods \(9\) exceeds max_pods \(3\)/],
+    [
+      '{"generic":{"mongo_endpoint":"planner-mongodb-service:27017"}}',
+      /generic.mongo_endpoint: "planner-mongodb-service:27017" is not a mongodb:\/\/ URI/,
+    ],
     ['[1]', /must be a JSON object/],
     ['{', /not valid JSON/],
   ];
