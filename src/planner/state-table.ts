@@ -34,8 +34,12 @@ export class StateTable {
   private mask: number;
 
   private readonly names = new Map<string, number>();
+  private readonly cpuNames: UsualNames = { names: [], ids: [] };
+  private readonly objectiveNames: UsualNames = { names: [], ids: [] };
   private readonly podSetsByObject = new Map<object, number>();
   private readonly podSetsByNames = new Map<string, number>();
+  private lastPods: object | undefined;
+  private lastPodSet = 0;
 
   /** The key packed by the last `find`, kept for the `insert` that may follow. */
   private scratch = new Float64Array(64);
@@ -132,10 +136,11 @@ export class StateTable {
     key[1] = this.podSet(state.pods);
     let length = 2;
     const cpu = state.cpu;
+    let i = 0;
     for (const name in cpu) {
       const c = cpu[name]!;
       key = this.room(length, 3);
-      key[length++] = this.nameId(name);
+      key[length++] = this.nameId(name, this.cpuNames, i++);
       key[length++] = c.request;
       key[length++] = c.limit;
     }
@@ -143,10 +148,11 @@ export class StateTable {
     key = this.room(length, 1);
     key[length++] = -1;
     const objectives = state.objectives;
+    i = 0;
     for (const name in objectives) {
       const v = Math.round(objectives[name]! * 1e4);
       key = this.room(length, 2);
-      key[length++] = this.nameId(name);
+      key[length++] = this.nameId(name, this.objectiveNames, i++);
       key[length++] = Number.isNaN(v) ? NAN_VALUE : v;
     }
     this.scratchLength = length;
@@ -162,18 +168,34 @@ export class StateTable {
     return this.scratch;
   }
 
-  private nameId(name: string): number {
+  /**
+   * The id of a name, the `index`-th of its record. States of one search nearly always list the
+   * same names in the same order, so the names seen first at each position are compared before
+   * the map is asked (property names are interned strings: the comparison is a pointer check).
+   */
+  private nameId(name: string, usual: UsualNames, index: number): number {
+    if (usual.names[index] === name) return usual.ids[index]!;
     let id = this.names.get(name);
     if (id === undefined) {
       id = this.names.size;
       this.names.set(name, id);
     }
+    if (index === usual.names.length) {
+      usual.names.push(name);
+      usual.ids.push(id);
+    }
     return id;
   }
 
   private podSet(pods: PlanState['pods']): number {
+    // Candidates arrive in runs derived from one state, sharing its pods object.
+    if (pods === this.lastPods) return this.lastPodSet;
     let id = this.podSetsByObject.get(pods);
-    if (id !== undefined) return id;
+    if (id !== undefined) {
+      this.lastPods = pods;
+      this.lastPodSet = id;
+      return id;
+    }
     const signature = Object.keys(pods).sort().join('\0');
     id = this.podSetsByNames.get(signature);
     if (id === undefined) {
@@ -181,6 +203,8 @@ export class StateTable {
       this.podSetsByNames.set(signature, id);
     }
     this.podSetsByObject.set(pods, id);
+    this.lastPods = pods;
+    this.lastPodSet = id;
     return id;
   }
 
@@ -217,13 +241,21 @@ export class StateTable {
   }
 }
 
-/** MurmurHash3's mixing over the low and high 32-bit words of each (integral) number. */
+/** The names seen first at each position of a record, with their ids. */
+interface UsualNames {
+  names: string[];
+  ids: number[];
+}
+
+/** MurmurHash3's mixing over the 32-bit words of each (integral) number. */
 function hashKey(key: Float64Array, length: number): number {
   let h = length | 0;
   for (let i = 0; i < length; i++) {
     const x = key[i]!;
-    h = mix(h, x | 0);
-    h = mix(h, (x / 4294967296) | 0);
+    const low = x | 0;
+    h = mix(h, low);
+    // Most key numbers are small integers: the high word only joins in when there is one.
+    if (low !== x) h = mix(h, (x / 4294967296) | 0);
   }
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);

@@ -96,21 +96,23 @@ export function stateKey(state: PlanState): string {
 }
 
 /**
- * A state derived from `state` by an actuator: the parts given replaced, the others shared with
- * `state` (the planner treats states as immutable values), and the objectives copied so the
+ * A state derived from `state` by an actuator: replicas, CPU and pods as given (pass `state`'s own
+ * to share them: the planner treats states as immutable values), and the objectives copied so the
  * actuator can write its predictions. Cheaper than `cloneState`, which the search would pay for
  * every candidate.
  */
 export function deriveState(
   state: PlanState,
-  change: { replicas?: number; cpu?: PlanState['cpu']; pods?: PlanState['pods'] },
+  replicas: number,
+  cpu: PlanState['cpu'],
+  pods: PlanState['pods'],
 ): PlanState {
   return {
     intent: state.intent,
     target: state.target,
-    replicas: change.replicas ?? state.replicas,
-    cpu: change.cpu ?? state.cpu,
-    pods: change.pods ?? state.pods,
+    replicas,
+    cpu,
+    pods,
     objectives: { ...state.objectives },
   };
 }

@@ -94,7 +94,7 @@ export class CpuScaleActuator implements Actuator {
         name === container
           ? { request: cpu, limit: Math.round(cpu * this.config.boost_factor) }
           : state.cpu[name]!;
-    const next = deriveState(state, { cpu: resized });
+    const next = deriveState(state, state.replicas, resized, state.pods);
     this.predictor.predict(state, goal, next);
     return { state: next, utility, action: { name: this.name, properties: { container, cpu } } };
   }

@@ -45,7 +45,7 @@ export class RmPodActuator implements Actuator {
       for (const other in state.pods)
         if (other === name) pods[`${name}~replacement`] = { ready: true, restarts: 0, failed: false };
         else pods[other] = state.pods[other]!;
-      const next = deriveState(state, { pods });
+      const next = deriveState(state, state.replicas, state.cpu, pods);
       for (const o of availabilityObjectives) next.objectives[o] = availability(next.pods);
       out.push({ state: next, utility: 0.2, action: { name: this.name, properties: { name } } });
     }

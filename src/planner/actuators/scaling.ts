@@ -40,7 +40,7 @@ abstract class ReplicaActuator implements Actuator {
   abstract effect(state: PlanState, goal: Goal): Promise<void>;
 
   protected candidate(state: PlanState, goal: Goal, replicas: number, utility: number): Candidate {
-    const next = deriveState(state, { replicas });
+    const next = deriveState(state, replicas, state.cpu, state.pods);
     this.predictor.predict(state, goal, next);
     const factor = replicas - state.replicas;
     return { state: next, utility, action: { name: this.name, properties: { factor, replicas } } };

@@ -23,6 +23,13 @@ export function throughputOf(state: PlanState, goal: Goal): number | undefined {
 export class LatencyPredictor {
   /** Intent → objective → model: nested, so a lookup builds no key string per predicted state. */
   private readonly models = new Map<string, Map<string, LatencyModel>>();
+  private readonly last: {
+    state?: PlanState;
+    goal?: Goal;
+    cpu: number;
+    throughput: number | undefined;
+    latency: { name: string; current: number; model: LatencyModel | undefined }[];
+  } = { cpu: 0, throughput: undefined, latency: [] };
 
   constructor(
     private readonly actuator: string,
@@ -32,6 +39,8 @@ export class LatencyPredictor {
 
   /** Whether every latency objective of the goal has a fitted model (and a throughput to feed it). */
   modelled(state: PlanState, goal: Goal): boolean {
+    // Actuators ask this first in each nextState: what `predict` cached is only reused within one.
+    this.last.state = undefined;
     if (throughputOf(state, goal) === undefined) return false;
     const models = this.models.get(state.intent);
     for (const name in goal) if (goal[name]!.type === 'latency' && !models?.has(name)) return false;
@@ -40,20 +49,32 @@ export class LatencyPredictor {
 
   /** Writes the predicted latencies of `to` (replicas, CPU per pod) into `next.objectives`. */
   predict(state: PlanState, goal: Goal, next: PlanState): void {
-    const from = { replicas: state.replicas, cpu: podCpu(state) };
-    const to = { replicas: next.replicas, cpu: podCpu(next) };
-    const throughput = throughputOf(state, goal);
-    const models = this.models.get(state.intent);
-    for (const name in goal) {
-      if (goal[name]!.type !== 'latency') continue;
-      const current = state.objectives[name];
-      if (current === undefined) continue;
-      const model = models?.get(name);
+    // An actuator predicts several states from one: what they share is worked out once.
+    const last = this.last;
+    if (state !== last.state || goal !== last.goal) {
+      last.state = state;
+      last.goal = goal;
+      last.cpu = podCpu(state);
+      last.throughput = throughputOf(state, goal);
+      const models = this.models.get(state.intent);
+      last.latency = [];
+      for (const name in goal) {
+        const current = state.objectives[name];
+        if (goal[name]!.type !== 'latency' || current === undefined) continue;
+        last.latency.push({ name, current, model: models?.get(name) });
+      }
+    }
+    const cpu = next.cpu === state.cpu ? last.cpu : podCpu(next);
+    const throughput = last.throughput;
+    for (const { name, current, model } of last.latency)
       next.objectives[name] =
         model && throughput !== undefined
-          ? model.predict(throughput, to.replicas, to.cpu)
-          : proportionalLatency(current, from, to);
-    }
+          ? model.predict(throughput, next.replicas, cpu)
+          : proportionalLatency(
+              current,
+              { replicas: state.replicas, cpu: last.cpu },
+              { replicas: next.replicas, cpu },
+            );
   }
 
   setModel(intent: string, objective: string, model: LatencyModel): void {
