@@ -127,21 +127,27 @@ export async function reconcilePerformer(
       } else requeueAfterMs = wait - stuck;
     }
   } else {
-    // About to create: ask the API server, not a cache that may lag, which Pods there are, so
-    // a Pod just made is not made twice and a name just freed is used again.
-    const listed = (await client.list(Pods, { namespace, labelSelector: selector })).items;
+    // About to create. With no Pod at all in sight the plain name is the one to take, and a
+    // collision with a Pod the cache has not seen yet is AlreadyExists. Otherwise ask the API
+    // server, not a cache that may lag, which Pods there are, so that a Pod just made is not made
+    // twice under the other name and a name just freed is used again.
+    const seen = await allPods();
+    const listed =
+      options.cache && seen.length === 0
+        ? []
+        : (await client.list(Pods, { namespace, labelSelector: selector })).items;
     pods = listed.filter((p) => !p.metadata?.deletionTimestamp);
     current = pods.find((p) => p.metadata?.labels?.[LABEL_REVISION] === revision);
     if (!current) {
-      if (older().length) lastUpgrade = now.toISOString().replace(/\.\d+Z$/, 'Z');
-      current = await createPod(
-        client,
-        performer,
-        desired,
-        listed.map((p) => p.metadata!.name!),
-        0,
-      );
-      if (current) pods.push(current);
+      const upgrade = older().length > 0;
+      if (upgrade) lastUpgrade = now.toISOString().replace(/\.\d+Z$/, 'Z');
+      const taken = listed.map((p) => p.metadata!.name!);
+      // Outside an upgrade the Pod keeps its plain name: one still terminating is waited for.
+      if (!upgrade && taken.includes(podName(name))) requeueAfterMs = 1000;
+      else {
+        current = await createPod(client, performer, desired, taken, 0);
+        if (current) pods.push(current);
+      }
     }
   }
 

@@ -1,5 +1,6 @@
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../conductor/atomic-file.js';
 
 /** What the executor remembers of one AVS across restarts: the performer it put in service. */
 export interface AvsState {
@@ -54,31 +55,7 @@ export async function loadExecutorState(dataDir: string): Promise<ExecutorState>
   return { generation: s.generation as number, avs: s.avs };
 }
 
-/**
- * Writes the state atomically: a temporary file in the same directory, flushed to disk, then
- * renamed over the old one, so a crash leaves either the old state or the new, never half of one.
- */
+/** Writes the state so that a crash leaves either the old state or the new, never half of one. */
 export async function saveExecutorState(dataDir: string, state: ExecutorState): Promise<void> {
-  const path = join(dataDir, STATE_FILE);
-  const tmp = `${path}.${process.pid}.tmp`;
-  const file = await open(tmp, 'w', 0o600);
-  try {
-    await file.writeFile(`${JSON.stringify(state, null, 2)}\n`);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
-  // The rename itself reaches the disk when the directory is flushed.
-  const dir = await open(dataDir, 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await writeFileAtomic(join(dataDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 }

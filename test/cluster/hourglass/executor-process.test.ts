@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type TestContext, test } from 'node:test';
+import { test } from 'node:test';
 import { stringify } from 'yaml';
 import { Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
-import { setupPerformerController } from '../../../src/hourglass/controller.js';
 import { Executor } from '../../../src/hourglass/executor/executor.js';
 import {
   ExecutorClient,
@@ -13,25 +12,10 @@ import {
   startTaskServer,
 } from '../../../src/hourglass/executor/task-server.js';
 import { startPerformerServer } from '../../../src/hourglass/grpc/performer-server.js';
-import { KubeClient } from '../../../src/runtime/client/client.js';
-import { Manager } from '../../../src/runtime/manager.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { testKubeconfig } from '../../support/cluster.js';
-import { metric, setup } from './operator-support.js';
+import { metric, setup, startController } from './operator-support.js';
 
 const AVS = '0xAVS_exec';
-
-/** The real Performer controller for the test's namespace, so Performers become Ready on kwok. */
-async function startController(t: TestContext, ns: string): Promise<void> {
-  const client = await KubeClient.load(testKubeconfig(), { fieldManager: 'tutti-operator' });
-  const mgr = new Manager({ client, name: `hourglass-${ns}` });
-  setupPerformerController(mgr, { namespace: ns });
-  t.after(async () => {
-    await mgr.stop();
-    client.close();
-  });
-  await mgr.start();
-}
 
 /** Writes the config as a ConfigMap volume changes it: a new file renamed over the old. */
 async function writeConfig(path: string, ns: string, tag: string): Promise<void> {

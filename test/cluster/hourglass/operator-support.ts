@@ -5,8 +5,11 @@ import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { Performer } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
+import { setupPerformerController } from '../../../src/hourglass/controller.js';
 import { hourglassCrds } from '../../../src/hourglass/crds.js';
+import { KubeClient } from '../../../src/runtime/client/client.js';
 import { installCrds } from '../../../src/runtime/crds.js';
+import { Manager } from '../../../src/runtime/manager.js';
 import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
 
 export const REVISION = 'hourglass.eigenlayer.io/revision';
@@ -91,4 +94,19 @@ export async function metric(port: number, pattern: RegExp): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const m = pattern.exec(text);
   return m ? Number(m[1]) : 0;
+}
+
+/**
+ * The Performer controller in a Manager of the test's own, scoped to the test's namespace, on a
+ * client of its own: the test's client closes first, while the manager still drains.
+ */
+export async function startController(t: TestContext, ns: string): Promise<void> {
+  const client = await KubeClient.load(testKubeconfig(), { fieldManager: 'tutti-operator' });
+  const mgr = new Manager({ client, name: `hourglass-${ns}` });
+  setupPerformerController(mgr, { namespace: ns });
+  t.after(async () => {
+    await mgr.stop();
+    client.close();
+  });
+  await mgr.start();
 }

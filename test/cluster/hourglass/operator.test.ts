@@ -1,30 +1,12 @@
 import assert from 'node:assert/strict';
-import { type TestContext, test } from 'node:test';
+import { test } from 'node:test';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { type Performer, Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
-import { setupPerformerController } from '../../../src/hourglass/controller.js';
 import { PERFORMER_FINALIZER } from '../../../src/hourglass/reconcile.js';
-import { KubeClient } from '../../../src/runtime/client/client.js';
+import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { Pods, Services } from '../../../src/runtime/client/kinds.js';
-import { Manager } from '../../../src/runtime/manager.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { testKubeconfig } from '../../support/cluster.js';
-import { isReady, performer, REVISION, setup } from './operator-support.js';
-
-/**
- * The Performer controller in a Manager of the test's own, scoped to the test's namespace, on a
- * client of its own: the test's client closes first, while the manager still drains.
- */
-async function startController(t: TestContext, ns: string): Promise<void> {
-  const client = await KubeClient.load(testKubeconfig(), { fieldManager: 'tutti-operator' });
-  const mgr = new Manager({ client, name: `hourglass-${ns}` });
-  setupPerformerController(mgr, { namespace: ns });
-  t.after(async () => {
-    await mgr.stop();
-    client.close();
-  });
-  await mgr.start();
-}
+import { isReady, performer, REVISION, setup, startController } from './operator-support.js';
 
 function waitForPerformer<T>(
   client: KubeClient,
