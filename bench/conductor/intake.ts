@@ -101,7 +101,8 @@ async function rawCreate(client: KubeClient, intents: Intent[], startAt?: (i: nu
     Array.from({ length: WORKERS }, async () => {
       while (next < intents.length) {
         const i = next++;
-        const due = startAt ? t0 + startAt(i) : performance.now();
+        // A burst arrives all at once: its latency counts the wait for a free worker, as the loop's does.
+        const due = startAt ? t0 + startAt(i) : t0;
         if (due > performance.now()) await delay(due - performance.now());
         started[i] = due;
         await client.create(toNetworkIntent(intents[i]!));

@@ -41,7 +41,7 @@ export class StateStore {
   private nextReread?: Promise<void>;
   private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   /** The file as last read or written, keyed by mtime and size: rereads cost a stat when unchanged. */
-  private cached?: { mtimeMs: number; size: number; files: Record<string, FileRecord> };
+  private cached?: { mtimeMs: number; size: number; text: string; files: Record<string, FileRecord> };
 
   constructor(readonly dir: string) {}
 
@@ -117,10 +117,11 @@ export class StateStore {
         await this.withLock(async () => {
           const merged = { ...(await this.readDisk(true)), ...Object.fromEntries(batch) };
           const doc: StateDocument = { version: 1, files: merged };
-          await writeFileAtomic(this.path, `${JSON.stringify(doc, null, 1)}\n`);
+          const text = `${JSON.stringify(doc, null, 1)}\n`;
+          await writeFileAtomic(this.path, text);
           this.files = merged;
           const info = await stat(this.path);
-          this.cached = { mtimeMs: info.mtimeMs, size: info.size, files: merged };
+          this.cached = { mtimeMs: info.mtimeMs, size: info.size, text, files: merged };
         });
         for (const w of waiters) w.resolve();
       } catch (err) {
@@ -151,10 +152,15 @@ export class StateStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
       throw err;
     }
+    // The stat from before the read: a write in between only makes the next read miss the cache.
+    // Unchanged text (no other replica wrote) needs no parse: the state grows with every file.
+    if (this.cached?.text === text) {
+      this.cached = { ...this.cached, mtimeMs: info.mtimeMs, size: info.size };
+      return this.cached.files;
+    }
     try {
       const doc = JSON.parse(text) as StateDocument;
-      // The stat from before the read: a write in between only makes the next read miss the cache.
-      this.cached = { mtimeMs: info.mtimeMs, size: info.size, files: doc.files ?? {} };
+      this.cached = { mtimeMs: info.mtimeMs, size: info.size, text, files: doc.files ?? {} };
       return this.cached.files;
     } catch (err) {
       throw new Error(
