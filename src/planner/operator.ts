@@ -1,7 +1,7 @@
 import type { OperatorModule } from '../operator/module.js';
 import { builtinActuators, setupPlanner } from './controller.js';
 import { loadPlannerFiles, plannerFileOptions, plannerFileValues } from './run.js';
-import { JsonLinesTraceStore } from './trace/jsonl-store.js';
+import { openTraceStore } from './trace/open.js';
 import { WorkloadUpdater } from './workload.js';
 
 /** The planner in `tutti operator`: its flags carry a `planner-` prefix there. */
@@ -11,7 +11,10 @@ export const plannerOperatorModule: OperatorModule = {
   async setup({ mgr, options }) {
     const v = plannerFileValues(options ?? {}, 'planner-');
     const { config, defaultQueries } = await loadPlannerFiles(v.configPath, v.queriesPath);
-    const traces = await JsonLinesTraceStore.open(v.traceDir);
+    const traces = await openTraceStore({
+      mongoEndpoint: config.generic.mongo_endpoint,
+      traceDir: v.traceDir,
+    });
     const actuators = builtinActuators(config, new WorkloadUpdater(mgr.client), traces, v.actuators);
     setupPlanner(mgr, { config, defaultQueries, traces, actuators });
   },

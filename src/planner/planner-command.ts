@@ -5,7 +5,7 @@ import { Manager } from '../runtime/manager.js';
 import { ACTUATOR_NAMES, builtinActuators, setupPlanner } from './controller.js';
 import { PluginManager } from './plugins/manager.js';
 import { loadPlannerFiles, plannerFileOptions, plannerFileValues } from './run.js';
-import { JsonLinesTraceStore } from './trace/jsonl-store.js';
+import { openTraceStore } from './trace/open.js';
 import { WorkloadUpdater } from './workload.js';
 
 /**
@@ -58,7 +58,10 @@ export const plannerRunCommand: Command = {
     const client = await KubeClient.load(o['kubeconfig'] as string | undefined, {
       fieldManager: 'tutti-planner',
     });
-    const traces = await JsonLinesTraceStore.open(v.traceDir);
+    const traces = await openTraceStore({
+      mongoEndpoint: config.generic.mongo_endpoint,
+      traceDir: v.traceDir,
+    });
     const actuators = builtinActuators(config, new WorkloadUpdater(client), traces, v.actuators);
     const mgr = new Manager({
       client,

@@ -91,7 +91,8 @@ export const plannerFileOptions = (prefix: string): Record<string, OptionSpec> =
   },
   [`${prefix}trace-dir`]: {
     type: 'string',
-    description: 'directory of the embedded trace store (planning events and fitted models, JSON lines)',
+    description:
+      'directory of the embedded trace store (planning events and fitted models, JSON lines), used when generic.mongo_endpoint is empty',
     default: join(tmpdir(), 'tutti-planner-traces'),
     env: 'PLANNER_TRACE_DIR',
   },

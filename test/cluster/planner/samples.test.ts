@@ -57,6 +57,7 @@ test("IDO's example intent and profiles, applied unchanged, are planned by `tutt
     plan_cache_ttl: 3000,
     plan_cache_timeout: 20000,
   });
+  config.generic.mongo_endpoint = ''; // the embedded trace store: no MongoDB in this test
   await writeFile(join(dir, 'defaults.json'), JSON.stringify(config));
   const queries = JSON.parse(
     await configMapData('deploy/ido/planner-queries-configmap.yaml', 'default_queries.json'),
@@ -92,14 +93,14 @@ test("IDO's example intent and profiles, applied unchanged, are planned by `tutt
     await exited;
   });
 
-  const done = await waitForCondition(
-    client,
-    'default',
-    'my-function-intent',
-    'Fulfilled',
-    'True',
-    120_000,
-  ).catch((err: Error) => {
+  // A planner that exits (bad flags, a store it cannot open) fails the test at once, with its log.
+  const died = exited.then(() => {
+    throw new Error(`tutti planner exited (${child.exitCode})`);
+  });
+  const done = await Promise.race([
+    waitForCondition(client, 'default', 'my-function-intent', 'Fulfilled', 'True', 120_000),
+    died,
+  ]).catch((err: Error) => {
     throw new Error(`${err.message}\nplanner log:\n${stderr}`);
   });
   assert.deepEqual(
