@@ -14,12 +14,8 @@ import { fluxSync, rootSync } from './engines.js';
 import type { IntentExpectation } from './expectation.js';
 import { readExpectations } from './input.js';
 import { runFunctionProcess } from './kpt-fn.js';
-import {
-  DEFAULT_INVENTORY_PORT,
-  INVENTORY_PREFIX,
-  InventoryServer,
-  MONITORING_PREFIX,
-} from './o2ims/inventory-server.js';
+import { DEFAULT_INVENTORY_PORT, INVENTORY_PREFIX, MONITORING_PREFIX } from './o2ims/inventory-server.js';
+import { startInventory } from './o2ims/serve.js';
 import { DEFAULT_BRANCH, publishTree } from './publish.js';
 import { renderTree, toYaml } from './render.js';
 import { EdgeSyncer } from './sync.js';
@@ -366,7 +362,8 @@ export const gitopsCommands: Command[] = [
     name: 'gitops o2ims',
     summary:
       `On the edge: serve the O2IMS infrastructure inventory read API (${INVENTORY_PREFIX}/v1: the O-Cloud, ` +
-      'deploymentManagers, resourceTypes, resourcePools and their resources) and the monitoring API ' +
+      'deploymentManagers, resourceTypes, resourcePools and their resources, subscriptions with change ' +
+      'notifications) and the monitoring API ' +
       `(${MONITORING_PREFIX}/v1/alarms), built from the cluster's nodes. ` +
       '`tutti operator --module gitops --o2ims-port 8090` serves the same beside the edge controllers.',
     options: {
@@ -374,20 +371,35 @@ export const gitopsCommands: Command[] = [
       port: { type: 'string', description: 'port to listen on', default: String(DEFAULT_INVENTORY_PORT) },
       host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
       name: { type: 'string', description: 'the O-Cloud name', default: 'edge1' },
+      namespace: {
+        type: 'string',
+        description: 'namespace the subscriptions are kept in (must exist)',
+        default: 'tutti-system',
+      },
+      'notify-period': {
+        type: 'string',
+        description: 'how often inventory changes are looked for and sent to subscribers',
+        default: '10s',
+      },
     },
     async run(o) {
-      const port = parseInteger(o['port'] as string, 'port', 0, 65535);
+      const settings = {
+        port: parseInteger(o['port'] as string, 'port', 0, 65535),
+        host: o['host'] as string,
+        name: o['name'] as string,
+        namespace: o['namespace'] as string,
+        notifyPeriodMs: parseDuration(o['notify-period'] as string, 'notify-period'),
+      };
       const client = await KubeClient.load(o['kubeconfig'] as string | undefined, {
         fieldManager: FIELD_MANAGER,
       });
-      const server = new InventoryServer(client, { name: o['name'] as string, host: o['host'] as string });
-      const bound = await server.start(port);
-      console.log(`O2IMS inventory on http://${o['host']}:${bound}${INVENTORY_PREFIX}/v1`);
-      console.log(`O2IMS monitoring on http://${o['host']}:${bound}${MONITORING_PREFIX}/v1`);
-      await new Promise<void>((resolve) => {
-        for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
-      });
-      await server.stop();
+      const log = componentLogger('o2ims');
+      const { port, runnables } = await startInventory(client, settings, log);
+      console.log(`O2IMS inventory on http://${settings.host}:${port}${INVENTORY_PREFIX}/v1`);
+      console.log(`O2IMS monitoring on http://${settings.host}:${port}${MONITORING_PREFIX}/v1`);
+      const stop = new AbortController();
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop.abort());
+      await Promise.all(runnables.map((r) => r.start(stop.signal)));
       client.close();
       return 0;
     },

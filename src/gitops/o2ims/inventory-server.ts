@@ -4,6 +4,12 @@ import type { KubeClient } from '../../runtime/client/client.js';
 import { Namespaces, Nodes } from '../../runtime/client/kinds.js';
 import { type AlarmEventRecord, buildAlarms } from './alarms.js';
 import { buildInventory, type Inventory } from './inventory.js';
+import {
+  newSubscription,
+  SubscriptionError,
+  type SubscriptionInfo,
+  type SubscriptionStore,
+} from './subscriptions.js';
 
 export const INVENTORY_PREFIX = '/o2ims-infrastructureInventory';
 export const MONITORING_PREFIX = '/o2ims-infrastructureMonitoring';
@@ -17,7 +23,7 @@ function problem(res: ServerResponse, status: number, title: string, detail: str
 }
 
 /**
- * The O2IMS infrastructure inventory and monitoring read APIs over HTTP, read from the cluster on
+ * The O2IMS infrastructure inventory (with its subscriptions) and monitoring APIs over HTTP, read from the cluster on
  * every request (so they are never stale):
  *
  *   GET /o2ims-infrastructureInventory/api_versions, /v1/api_versions
@@ -26,6 +32,7 @@ function problem(res: ServerResponse, status: number, title: string, detail: str
  *   GET /o2ims-infrastructureInventory/v1/resourceTypes[/{resourceTypeId}]
  *   GET /o2ims-infrastructureInventory/v1/resourcePools[/{resourcePoolId}]
  *   GET /o2ims-infrastructureInventory/v1/resourcePools/{resourcePoolId}/resources[/{resourceId}]
+ *   GET, POST /o2ims-infrastructureInventory/v1/subscriptions; GET, DELETE …/subscriptions/{id}
  *   GET /o2ims-infrastructureMonitoring/v1/alarms[/{alarmEventRecordId}]
  */
 export class InventoryServer {
@@ -33,7 +40,12 @@ export class InventoryServer {
 
   constructor(
     private readonly client: KubeClient,
-    private readonly opts: { name: string; host?: string },
+    private readonly opts: {
+      name: string;
+      host?: string;
+      /** Where subscriptions are kept; without it /subscriptions answers 404. */
+      subscriptions?: SubscriptionStore;
+    },
   ) {}
 
   async start(port = DEFAULT_INVENTORY_PORT): Promise<number> {
@@ -59,7 +71,8 @@ export class InventoryServer {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private async inventory(req: IncomingMessage): Promise<Inventory> {
+  /** The inventory as it is now; `serviceUri` is how clients reach this server. */
+  async inventory(serviceUri = `http://localhost${INVENTORY_PREFIX}/v1`): Promise<Inventory> {
     const [kubeSystem, nodes, version] = await Promise.all([
       this.client.get(Namespaces, 'kube-system'),
       this.client.listAll(Nodes),
@@ -68,15 +81,15 @@ export class InventoryServer {
     return buildInventory({
       clusterId: kubeSystem.metadata!.uid!,
       name: this.opts.name,
-      serviceUri: `http://${req.headers.host ?? 'localhost'}${INVENTORY_PREFIX}/v1`,
+      serviceUri,
       kubernetesVersion: version.gitVersion,
       apiServer: this.client.transport.connection.server.toString().replace(/\/$/, ''),
       nodes: nodes.items,
     });
   }
 
-  private async alarms(req: IncomingMessage): Promise<AlarmEventRecord[]> {
-    const inv = await this.inventory(req);
+  private async alarms(): Promise<AlarmEventRecord[]> {
+    const inv = await this.inventory();
     const nodes = await this.client.listAll(Nodes);
     return buildAlarms(nodes.items, inv.resources);
   }
@@ -84,13 +97,14 @@ export class InventoryServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname.replace(/\/+$/, '');
-    if (req.method !== 'GET') {
-      res.setHeader('allow', 'GET');
+    const allowed = allowedMethods(path);
+    if (!allowed.includes(req.method ?? '')) {
+      res.setHeader('allow', allowed.join(', '));
       return problem(
         res,
         405,
         'Method Not Allowed',
-        `${req.method} is not supported; the inventory is read-only`,
+        `${req.method} is not supported here; only ${allowed.join(', ')}`,
         path,
       );
     }
@@ -125,12 +139,13 @@ export class InventoryServer {
 
     if (api === MONITORING_PREFIX) {
       if (collection !== 'alarms' || sub) return problem(res, 404, 'Not Found', `no route ${path}`, path);
-      const alarms = await this.alarms(req);
+      const alarms = await this.alarms();
       if (!id) return send(alarms);
       return one(alarms, (a) => a.alarmEventRecordId === id, 'alarm', id);
     }
 
-    const inv = await this.inventory(req);
+    if (collection === 'subscriptions') return this.subscriptions(req, res, path, id, sub);
+    const inv = await this.inventory(`http://${req.headers.host ?? 'localhost'}${INVENTORY_PREFIX}/v1`);
     if (!collection) return send(inv.oCloud);
     if (collection === 'deploymentManagers' && !sub) {
       if (!id) return send(inv.deploymentManagers);
@@ -153,4 +168,73 @@ export class InventoryServer {
     }
     return problem(res, 404, 'Not Found', `no route ${path}`, path);
   }
+
+  private async subscriptions(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    id: string | undefined,
+    sub: string | undefined,
+  ): Promise<void> {
+    const store = this.opts.subscriptions;
+    if (!store || sub)
+      return problem(
+        res,
+        404,
+        'Not Found',
+        store ? `no route ${path}` : 'subscriptions are not enabled here',
+        path,
+      );
+    const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify(body));
+    };
+    if (!id) {
+      if (req.method === 'GET') return json(200, await store.list());
+      let created: SubscriptionInfo;
+      try {
+        created = newSubscription(await readJson(req));
+      } catch (err) {
+        if (err instanceof SubscriptionError) return problem(res, 400, 'Bad Request', err.message, path);
+        throw err;
+      }
+      await store.create(created);
+      return json(201, created, {
+        location: `${INVENTORY_PREFIX}/v1/subscriptions/${created.subscriptionId}`,
+      });
+    }
+    if (req.method === 'DELETE') {
+      if (!(await store.delete(id)))
+        return problem(res, 404, 'Not Found', `subscription ${id} not found`, path);
+      res.writeHead(204).end();
+      return;
+    }
+    const found = await store.get(id);
+    return found ? json(200, found) : problem(res, 404, 'Not Found', `subscription ${id} not found`, path);
+  }
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** Reads a JSON body; a body that is not JSON or too large is the client's error. */
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new SubscriptionError('(body)', `exceeds ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new SubscriptionError('(body)', 'is not valid JSON');
+  }
+}
+
+/** The methods a path answers: subscriptions are created and deleted; the rest is read-only. */
+function allowedMethods(path: string): string[] {
+  const sub = /\/v1\/subscriptions(\/[^/]+)?$/.exec(path);
+  if (!path.startsWith(INVENTORY_PREFIX) || !sub) return ['GET'];
+  return sub[1] ? ['GET', 'DELETE'] : ['GET', 'POST'];
 }

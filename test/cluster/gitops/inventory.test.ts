@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import type { AlarmEventRecord } from '../../../src/gitops/o2ims/alarms.js';
@@ -13,11 +15,17 @@ import {
   InventoryServer,
   MONITORING_PREFIX,
 } from '../../../src/gitops/o2ims/inventory-server.js';
-import { startInventory } from '../../../src/gitops/operator.js';
+import { startInventory } from '../../../src/gitops/o2ims/serve.js';
+import {
+  type InventoryChangeNotification,
+  InventoryNotifier,
+  type SubscriptionInfo,
+  SubscriptionStore,
+} from '../../../src/gitops/o2ims/subscriptions.js';
 import { KubeClient } from '../../../src/runtime/client/client.js';
 import { Namespaces, Nodes } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { dedicatedControlPlane, testClient } from '../../support/cluster.js';
+import { dedicatedControlPlane, testClient, testNamespace } from '../../support/cluster.js';
 
 test('the O2IMS inventory API serves the O-Cloud, resource pools and resources built from the nodes', async (t) => {
   const client = await testClient(t);
@@ -205,28 +213,140 @@ test('the O2IMS monitoring API raises alarms from node conditions and clears the
   assert.equal((await fetch(`${base}/v1/alarmz`)).status, 404);
 });
 
-test('the operator module serves O2IMS on --o2ims-port until the manager stops; a taken port fails its start', async (t) => {
+test('O2IMS as the operator serves it: every replica serves, the leader notifies; a taken port fails its start', async (t) => {
   const client = await testClient(t);
+  const ns = await testNamespace(t, client, 'o2ims');
   const log = pino({ level: 'silent' });
-  const { port, runnable } = await startInventory(client, { port: 0, host: '127.0.0.1', name: 'edge9' }, log);
+  const settings = { port: 0, host: '127.0.0.1', name: 'edge9', namespace: ns, notifyPeriodMs: 60_000 };
+  const { port, runnables } = await startInventory(client, settings, log);
   const stop = new AbortController();
-  const running = runnable.start(stop.signal);
+  const running = Promise.all(runnables.map((r) => r.start(stop.signal)));
   t.after(async () => {
     stop.abort();
     await running;
   });
-  assert.equal(runnable.needLeaderElection, false, 'every replica serves the read APIs');
+  assert.deepEqual(
+    runnables.map((r) => [r.name, r.needLeaderElection ?? true]),
+    [
+      ['o2ims-server', false],
+      ['o2ims-notifier', true],
+    ],
+  );
   const ocloud = (await (await fetch(`http://127.0.0.1:${port}${INVENTORY_PREFIX}/v1`)).json()) as {
     name: string;
   };
   assert.equal(ocloud.name, 'edge9');
-  const alarms = await fetch(`http://127.0.0.1:${port}${MONITORING_PREFIX}/v1/alarms`);
-  assert.equal(alarms.status, 200);
+  assert.equal((await fetch(`http://127.0.0.1:${port}${MONITORING_PREFIX}/v1/alarms`)).status, 200);
   await assert.rejects(
-    startInventory(client, { port, host: '127.0.0.1', name: 'edge9' }, log),
-    new RegExp(`--o2ims-port ${port}: .*EADDRINUSE`),
+    startInventory(client, { ...settings, port }, log),
+    new RegExp(`O2IMS cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`),
   );
   stop.abort();
   await running;
   await assert.rejects(fetch(`http://127.0.0.1:${port}${INVENTORY_PREFIX}/v1`));
 });
+
+test('inventory subscriptions: created, listed, refused when bad, notified of a node change, deleted', async (t) => {
+  const client = await testClient(t);
+  const ns = await testNamespace(t, client, 'o2ims');
+  const store = new SubscriptionStore(client, ns);
+  const server = new InventoryServer(client, { name: 'edge1', subscriptions: store });
+  const port = await server.start(0);
+  t.after(() => server.stop());
+  const base = `http://127.0.0.1:${port}${INVENTORY_PREFIX}/v1/subscriptions`;
+  const post = (body: unknown) =>
+    fetch(base, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  // The subscriber: a local HTTP server collecting what it is sent.
+  const received: InventoryChangeNotification[] = [];
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c));
+    req.on('end', () => {
+      received.push(JSON.parse(body) as InventoryChangeNotification);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
+  const callback = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/notify`;
+
+  for (const [body, field] of [
+    [{}, 'callback'],
+    [{ callback: 'not a url' }, 'callback'],
+    [{ callback: 'ftp://x/y' }, 'callback'],
+    [{ callback, filter: '(eq,resourcePoolId,x)' }, 'filter'],
+    [{ callback, color: 'red' }, 'color'],
+  ] as const) {
+    const r = await post(body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.match(((await r.json()) as { detail: string }).detail, new RegExp(`^${field}: `));
+  }
+  const created = await post({ callback, consumerSubscriptionId: 'smo-42' });
+  assert.equal(created.status, 201);
+  const sub = (await created.json()) as SubscriptionInfo;
+  assert.equal(created.headers.get('location'), `${INVENTORY_PREFIX}/v1/subscriptions/${sub.subscriptionId}`);
+  assert.deepEqual(await (await fetch(`${base}/${sub.subscriptionId}`)).json(), sub);
+  assert.deepEqual(await (await fetch(base)).json(), [sub]);
+  const put = await fetch(`${base}/${sub.subscriptionId}`, { method: 'PUT', body: '{}' });
+  assert.equal(put.status, 405);
+  assert.equal(put.headers.get('allow'), 'GET, DELETE');
+
+  // A node's labels change: the subscriber hears of its resource being modified.
+  const notifier = new InventoryNotifier({
+    inventory: () => server.inventory(),
+    store,
+    log: pino({ level: 'silent' }),
+  });
+  await notifier.check();
+  const label = `o2ims-test.tutti.dev/${ns}`;
+  await client.patch(Nodes, 'tutti-worker-2', undefined, { metadata: { labels: { [label]: 'yes' } } });
+  t.after(() =>
+    client.patch(Nodes, 'tutti-worker-2', undefined, { metadata: { labels: { [label]: null } } }),
+  );
+  const node = await client.get(Nodes, 'tutti-worker-2');
+  await waitFor(
+    async () => {
+      await notifier.check();
+      return received.find(
+        (n) => n.objectRef.endsWith(`/resources/${node.metadata!.uid}`) && hasLabel(n.postObjectState, label),
+      );
+    },
+    { description: 'a MODIFY notification for tutti-worker-2', timeoutMs: 30_000 },
+  );
+  const modified = received.find((n) => hasLabel(n.postObjectState, label))!;
+  assert.equal(modified.notificationEventType, 1);
+  assert.equal(modified.subscriptionId, sub.subscriptionId);
+  assert.equal(modified.consumerSubscriptionId, 'smo-42');
+  assert.ok(!hasLabel(modified.priorObjectState, label), 'the prior state is from before the change');
+  const resource = (await (
+    await fetch(`http://127.0.0.1:${port}${INVENTORY_PREFIX}/v1${modified.objectRef}`)
+  ).json()) as ResourceInfo;
+  assert.equal(resource.description, 'tutti-worker-2', "objectRef is the object's path in the API");
+
+  // Deleted: gone from the API, and told nothing more.
+  assert.equal((await fetch(`${base}/${sub.subscriptionId}`, { method: 'DELETE' })).status, 204);
+  assert.equal((await fetch(`${base}/${sub.subscriptionId}`)).status, 404);
+  assert.equal((await fetch(`${base}/${sub.subscriptionId}`, { method: 'DELETE' })).status, 404);
+  const before = received.length;
+  await client.patch(Nodes, 'tutti-worker-2', undefined, { metadata: { labels: { [label]: 'again' } } });
+  await waitFor(
+    async () => (await client.get(Nodes, 'tutti-worker-2')).metadata?.labels?.[label] === 'again',
+    {
+      description: 'the label change to be visible',
+      timeoutMs: 10_000,
+    },
+  );
+  assert.equal(await notifier.check(), 0, 'no subscription, no delivery');
+  assert.equal(received.length, before);
+});
+
+function hasLabel(state: unknown, label: string): boolean {
+  const labels = (state as { extensions?: { labels?: Record<string, string> } } | undefined)?.extensions
+    ?.labels;
+  return labels?.[label] !== undefined;
+}

@@ -3,6 +3,11 @@ import { test } from 'node:test';
 import type { Node } from 'kubernetes-types/core/v1.js';
 import { buildAlarms } from '../../../src/gitops/o2ims/alarms.js';
 import { buildInventory, totalResources } from '../../../src/gitops/o2ims/inventory.js';
+import {
+  inventoryChanges,
+  inventoryObjects,
+  newSubscription,
+} from '../../../src/gitops/o2ims/subscriptions.js';
 import { inventorySettings } from '../../../src/gitops/operator.js';
 
 const T0 = '2026-01-01T00:00:00Z';
@@ -125,12 +130,52 @@ test('tutti operator serves O2IMS only when --o2ims-port is set, and names a bad
       port: 8090,
       host: '0.0.0.0',
       name: 'edge7',
+      notifyPeriodMs: 10_000,
     },
+  );
+  assert.throws(
+    () => inventorySettings({ 'o2ims-port': '1', 'o2ims-notify-period': 'soon' }),
+    /o2ims-notify-period/,
   );
   assert.throws(() => inventorySettings({ 'o2ims-port': 'http' }), /o2ims-port/);
   assert.throws(() => inventorySettings({ 'o2ims-port': '70000' }), /o2ims-port/);
   assert.throws(
     () => inventorySettings({ 'o2ims-port': '8090', 'o2ims-name': ' ' }),
     /--o2ims-name: must not be empty/,
+  );
+});
+
+test('inventory changes: created, modified and deleted objects by their path in the API', () => {
+  const a = buildInventory(source([node('a'), node('b')]));
+  const b = buildInventory(source([node('a', { unschedulable: true }), node('c')]));
+  const changes = inventoryChanges(inventoryObjects(a), inventoryObjects(b));
+  const pool = a.resourcePools[0]!.resourcePoolId;
+  const kinds = changes.map((c) => [c.type, c.objectRef.replace(pool, 'P').replace(/uid-/, '')]);
+  assert.deepEqual(kinds, [
+    [1, '/resourcePools/P'],
+    [1, '/resourcePools/P/resources/a'],
+    [2, '/resourcePools/P/resources/b'],
+    [0, '/resourcePools/P/resources/c'],
+  ]);
+  assert.equal(inventoryChanges(inventoryObjects(a), inventoryObjects(a)).length, 0);
+});
+
+test('a subscription needs an http(s) callback; unknown fields and filters are named', () => {
+  const s = newSubscription({ callback: 'https://smo.example/notify', consumerSubscriptionId: 'c1' });
+  assert.match(s.subscriptionId, /^[0-9a-f-]{36}$/);
+  assert.deepEqual(
+    { ...s, subscriptionId: 'x' },
+    {
+      subscriptionId: 'x',
+      consumerSubscriptionId: 'c1',
+      callback: 'https://smo.example/notify',
+    },
+  );
+  assert.throws(() => newSubscription([]), /^SubscriptionError: \(body\): must be a JSON object/);
+  assert.throws(() => newSubscription({ callback: 'mailto:x@y' }), /callback: must be an http or https URL/);
+  assert.throws(() => newSubscription({ callback: 'http://x', filter: 'f' }), /filter: is not supported/);
+  assert.throws(
+    () => newSubscription({ callback: 'http://x', consumerSubscriptionId: 7 }),
+    /consumerSubscriptionId/,
   );
 });
