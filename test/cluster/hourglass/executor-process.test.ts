@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { createInterface } from 'node:readline';
+import { type TestContext, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
 import { Executor } from '../../../src/hourglass/executor/executor.js';
@@ -13,7 +17,10 @@ import {
 } from '../../../src/hourglass/executor/task-server.js';
 import { startPerformerServer } from '../../../src/hourglass/grpc/performer-server.js';
 import { waitFor } from '../../../src/runtime/wait.js';
+import { testKubeconfig } from '../../support/cluster.js';
 import { metric, setup, startController } from './operator-support.js';
+
+const TUTTI = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
 
 const AVS = '0xAVS_exec';
 
@@ -204,4 +211,82 @@ test('tutti executor: a Performer left staged by a crash is removed on start; a 
     ),
     1,
   );
+});
+
+/** `tutti executor` as a process; resolves with its ports once it logs that it runs. */
+async function spawnExecutor(t: TestContext, args: string[]) {
+  const child = spawn(process.execPath, [TUTTI, 'executor', '--task-port=0', '--health-port=0', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, KUBECONFIG: testKubeconfig(), TUTTI_LOG_LEVEL: 'info' },
+  });
+  const exited = once(child, 'exit');
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  const messages: string[] = [];
+  const ports = new Promise<{ taskPort: number; healthPort: number }>((resolve) =>
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      try {
+        const e = JSON.parse(line) as { msg?: string; taskPort?: number; healthPort?: number };
+        if (e.msg) messages.push(e.msg);
+        if (e.msg === 'executor running') resolve({ taskPort: e.taskPort!, healthPort: e.healthPort! });
+      } catch {
+        // not a log line
+      }
+    }),
+  );
+  const running = await Promise.race([
+    ports,
+    exited.then(([code]) => {
+      throw new Error(`tutti executor exited with ${code} before it ran`);
+    }),
+  ]);
+  return { child, exited, messages, ...running };
+}
+
+test('tutti executor as a process: SIGTERM leaves the performer running, the next start adopts it', async (t) => {
+  const { client, ns } = await setup(t, 'hg-exp');
+  await startController(t, ns);
+  const server = await startPerformerServer({ port: 0, host: '127.0.0.1' });
+  t.after(() => server.kill());
+  const dir = await mkdtemp(join(tmpdir(), 'hg-exp-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const configPath = join(dir, 'config.yaml');
+  await writeConfig(configPath, ns, 'v1');
+  const args = [
+    `--config=${configPath}`,
+    `--data-dir=${join(dir, 'data')}`,
+    `--performer-endpoint=127.0.0.1:${server.port}`,
+  ];
+
+  const first = await spawnExecutor(t, args);
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${first.healthPort}/readyz`)).ok, {
+    description: 'the executor to have its performer in service',
+    timeoutMs: 120_000,
+    intervalMs: 250,
+  });
+  const tasks = new ExecutorClient(`127.0.0.1:${first.taskPort}`);
+  const r1 = await tasks.submitTask(AVS, 'p-1', 'one');
+  tasks.close();
+  assert.equal(r1.result.toString(), 'one');
+  first.child.kill('SIGTERM');
+  assert.deepEqual(await first.exited, [0, null]);
+  const left = (await client.list(Performers, { namespace: ns })).items.map((p) => p.metadata?.name);
+  assert.deepEqual(left, [r1.performerId], 'the performer outlives the executor');
+
+  const second = await spawnExecutor(t, args);
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${second.healthPort}/readyz`)).ok, {
+    description: 'the restarted executor to be ready',
+    timeoutMs: 60_000,
+    intervalMs: 250,
+  });
+  assert.ok(second.messages.includes('in-service performer adopted from the state'));
+  assert.ok(!second.messages.includes('deploying performer'), 'nothing redeployed');
+  const again = new ExecutorClient(`127.0.0.1:${second.taskPort}`);
+  t.after(() => again.close());
+  assert.equal((await again.submitTask(AVS, 'p-2', 'two')).performerId, r1.performerId);
+  assert.equal(server.tasksReceived, 2);
 });
