@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Pod } from 'kubernetes-types/core/v1.js';
+import type { Intent } from '../../../src/apis/ido.intel.com/intent.js';
+import {
+  cpuMillis,
+  parseTargetRef,
+  podInTrouble,
+  podState,
+  selectorString,
+} from '../../../src/planner/observer.js';
+import { nextIntentStatus } from '../../../src/planner/status.js';
+
+const intent = (name: string, kind?: string): Intent => ({
+  metadata: { name: 'i', namespace: 'shop', generation: 3 },
+  spec: {
+    targetRef: { name, ...(kind ? { kind: kind as 'Deployment' } : {}) },
+    objectives: [
+      { name: 'p95', value: 10, measuredBy: 'shop/p95latency' },
+      { name: 'up', value: 0.99, measuredBy: 'shop/availability' },
+    ],
+  },
+});
+
+test('CPU quantities and target references are read as IDO writes them, or refused with the reason', () => {
+  assert.equal(cpuMillis('500m'), 500);
+  assert.equal(cpuMillis('0.25'), 250);
+  assert.equal(cpuMillis(2), 2000);
+  assert.equal(cpuMillis(undefined), 0);
+  assert.throws(() => cpuMillis('1Ki'), /CPU quantity "1Ki" is not understood/);
+  assert.deepEqual(parseTargetRef(intent('default/web')), {
+    kind: 'Deployment',
+    namespace: 'default',
+    name: 'web',
+  });
+  assert.deepEqual(parseTargetRef(intent('web', 'ReplicaSet')), {
+    kind: 'ReplicaSet',
+    namespace: 'shop',
+    name: 'web',
+  });
+  assert.equal(parseTargetRef(intent('a/b/c')), 'targetRef.name "a/b/c" is not <namespace>/<name>');
+  assert.match(
+    String(parseTargetRef(intent('a/b', 'StatefulSet'))),
+    /kind StatefulSet is not one of Deployment, ReplicaSet/,
+  );
+  assert.equal(
+    selectorString({
+      matchLabels: { app: 'web' },
+      matchExpressions: [
+        { key: 'tier', operator: 'In', values: ['a', 'b'] },
+        { key: 'canary', operator: 'DoesNotExist' },
+      ],
+    }),
+    'app=web,tier in (a,b),!canary',
+  );
+});
+
+test('a pod in CrashLoopBackOff or restarted is in trouble; a ready one is healthy', () => {
+  const pod = (status: Pod['status']): Pod => ({ metadata: { name: 'p' }, status });
+  const ready = pod({
+    phase: 'Running',
+    conditions: [{ type: 'Ready', status: 'True' }],
+    containerStatuses: [{ name: 'app', image: 'x', imageID: '', ready: true, restartCount: 0 }],
+  });
+  assert.deepEqual(podState(ready), { ready: true, restarts: 0, failed: false });
+  assert.equal(podInTrouble(ready), false);
+  const crashing = pod({
+    phase: 'Running',
+    containerStatuses: [
+      {
+        name: 'app',
+        image: 'x',
+        imageID: '',
+        ready: false,
+        restartCount: 4,
+        state: { waiting: { reason: 'CrashLoopBackOff' } },
+      },
+    ],
+  });
+  assert.deepEqual(podState(crashing), { ready: false, restarts: 4, failed: true });
+  assert.equal(podInTrouble(crashing), true);
+  assert.equal(podState(pod({ phase: 'Failed' })).failed, true);
+});
+
+test('the status says what was observed and what not, and conditions keep their transition time', () => {
+  const goal = {
+    p95: { value: 10, minimize: true, tolerance: 0.1, type: 'latency' as const },
+    up: { value: 0.99, minimize: false, tolerance: 0, type: 'availability' as const },
+  };
+  const t0 = new Date('2026-01-01T00:00:00Z');
+  const degraded = nextIntentStatus(
+    intent('shop/web'),
+    {
+      values: { up: 1 },
+      goal,
+      degraded: {
+        reason: 'ObservationFailed',
+        message: 'p95: http://prom/api/v1/query is unreachable: ECONNREFUSED',
+      },
+      planning: { status: 'False', reason: 'NotObserved', message: 'not planned' },
+    },
+    t0,
+  );
+  assert.deepEqual(degraded.objectives, [{ name: 'p95' }, { name: 'up', current: 1, met: true }]);
+  const cond = (s: typeof degraded, type: string) => s.conditions!.find((c) => c.type === type)!;
+  assert.equal(cond(degraded, 'Fulfilled').status, 'Unknown');
+  assert.equal(cond(degraded, 'Degraded').status, 'True');
+  assert.equal(cond(degraded, 'Degraded').observedGeneration, 3);
+  assert.equal(degraded.lastPlan, undefined);
+
+  const t1 = new Date('2026-01-01T00:01:00Z');
+  const unmet = nextIntentStatus(
+    { ...intent('shop/web'), status: degraded },
+    {
+      values: { p95: 11.5, up: 1 },
+      goal,
+      planning: { status: 'False', reason: 'NotObserved', message: 'not planned' },
+    },
+    t1,
+  );
+  assert.equal(cond(unmet, 'Fulfilled').status, 'False');
+  assert.equal(cond(unmet, 'Fulfilled').message, 'p95 11.5 (want ≤ 11)');
+  assert.equal(cond(unmet, 'Degraded').status, 'False');
+  assert.equal(cond(unmet, 'Planning').lastTransitionTime, cond(degraded, 'Planning').lastTransitionTime);
+  assert.notEqual(cond(unmet, 'Degraded').lastTransitionTime, cond(degraded, 'Degraded').lastTransitionTime);
+});
