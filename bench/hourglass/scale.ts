@@ -1,0 +1,314 @@
+/**
+ * 500 Performers created at once: time until every one is Ready, beside a minimal client creating
+ * the same 500 Pods + Services directly and waiting for the Pods to be Ready, in the same run.
+ * Then the operator's RSS with 500 and 5,000 Performers, beside its RSS with none.
+ * Targets: Performers ≥ 0.8 of the raw speed (time ratio ≤ 1.25); RSS ≤ 150 MB at 5,000.
+ *   node --expose-gc --import tsx bench/hourglass/scale.ts [--count 500] [--scale 5000]
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { copyFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
+import type { Pod } from 'kubernetes-types/core/v1.js';
+import { type Performer, Performers } from '../../src/apis/hourglass.eigenlayer.io/performer.js';
+import { hourglassCrds } from '../../src/hourglass/crds.js';
+import { buildPerformerPod, buildPerformerService, podRevision } from '../../src/hourglass/desired-state.js';
+import { KubeClient } from '../../src/runtime/client/client.js';
+import { Namespaces, Pods } from '../../src/runtime/client/kinds.js';
+import type { Kind, KubeObject } from '../../src/runtime/client/types.js';
+import { installCrds } from '../../src/runtime/crds.js';
+import { Informer } from '../../src/runtime/informer.js';
+import { waitFor } from '../../src/runtime/wait.js';
+import { benchCluster, pool, report } from '../support.js';
+
+const { values } = parseArgs({
+  options: {
+    count: { type: 'string', default: '500' },
+    scale: { type: 'string', default: '5000' },
+    concurrency: { type: 'string', default: '32' },
+    // The operator as its image runs it, compiled; --tsx runs the sources through tsx instead,
+    // whose compiler adds ~100 MB of RSS.
+    tsx: { type: 'boolean', default: false },
+  },
+});
+const count = Number(values.count);
+const scale = Number(values.scale);
+const concurrency = Number(values.concurrency);
+const TUTTI = fileURLToPath(new URL('../../bin/tutti.js', import.meta.url));
+
+/**
+ * The tutti command as one compiled JavaScript file beside its .proto files (in node_modules so
+ * that its packages resolve), as close to the image's dist/ as a bench can get without a build.
+ */
+async function compiledTutti(): Promise<string> {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const out = join(root, 'node_modules/.cache/hourglass-bench');
+  await build({
+    entryPoints: [join(root, 'src/cli/main.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    outfile: join(out, 'main.mjs'),
+    logLevel: 'warning',
+  });
+  for (const proto of ['src/hourglass/grpc', 'src/planner/plugins'])
+    for (const f of await readdir(join(root, proto)))
+      if (f.endsWith('.proto')) await copyFile(join(root, proto, f), join(out, f));
+  return join(out, 'main.mjs');
+}
+
+const { kubeconfig, done } = await benchCluster('hourglass');
+const client = await KubeClient.load(kubeconfig, { fieldManager: 'bench' });
+
+function performer(ns: string, i: number): Performer {
+  return {
+    apiVersion: 'hourglass.eigenlayer.io/v1alpha1',
+    kind: 'Performer',
+    metadata: { name: `p-${i}`, namespace: ns },
+    spec: { avsAddress: `0xbench${i % 10}`, image: 'ghcr.io/acme/perf', version: 'v1' },
+  };
+}
+
+async function freshNamespace(name: string): Promise<void> {
+  if (await client.find(Namespaces, name)) {
+    await client.delete(Namespaces, name);
+    await waitFor(async () => !(await client.find(Namespaces, name)), {
+      description: `namespace ${name} to be gone`,
+      timeoutMs: 600_000,
+      intervalMs: 1000,
+    });
+  }
+  await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+}
+
+/** Resolves with the time from `start` until `ready` holds for `n` objects of `kind` in `ns`. */
+async function timeUntilReady<T extends KubeObject>(
+  kind: Kind<T>,
+  ns: string,
+  n: number,
+  ready: (o: T) => boolean,
+  create: () => Promise<void>,
+): Promise<number> {
+  const informer = new Informer(client, kind, { namespace: ns });
+  informer.start();
+  await informer.waitForSync();
+  const t0 = performance.now();
+  let readyAt = 0;
+  const allReady = new Promise<void>((resolve) => {
+    const check = () => {
+      if (!readyAt && informer.list().filter(ready).length >= n) {
+        readyAt = performance.now();
+        resolve();
+      }
+    };
+    informer.addHandler({ add: check, update: check });
+  });
+  // Progress once a minute, with the operator's memory when it runs: a record even of a run cut short.
+  const progress = setInterval(() => {
+    const done = informer.list().filter(ready).length;
+    const memory = operator
+      ? Promise.all([
+          metric(operator.healthPort, 'process_resident_memory_bytes'),
+          metric(operator.healthPort, 'nodejs_heap_size_used_bytes'),
+        ]).then(
+          ([rss, heap]) => `, operator RSS ${(rss / 1e6).toFixed(0)} MB, heap ${(heap / 1e6).toFixed(0)} MB`,
+        )
+      : Promise.resolve('');
+    void memory.then(
+      (m) =>
+        console.log(`  ${((performance.now() - t0) / 1000).toFixed(0)} s: ${done}/${n} ${kind.kind}${m}`),
+      () => {},
+    );
+  }, 60_000);
+  await create();
+  try {
+    await Promise.race([
+      allReady,
+      new Promise((_, reject) =>
+        setTimeout(
+          () => reject(new Error(`${n} ${kind.kind} in ${ns} not ready after 45 min`)),
+          2_700_000,
+        ).unref(),
+      ),
+    ]);
+  } finally {
+    clearInterval(progress);
+  }
+  await informer.stop();
+  return readyAt - t0;
+}
+
+const podReady = (p: Pod) =>
+  p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+
+interface Operator {
+  child: ChildProcess;
+  healthPort: number;
+}
+
+async function startOperator(): Promise<Operator> {
+  const child = spawn(
+    process.execPath,
+    [
+      values.tsx ? TUTTI : await compiledTutti(),
+      'hourglass-operator',
+      `--kubeconfig=${kubeconfig}`,
+      '--health-port=0',
+      '--leader-elect=false',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TUTTI_LOG_LEVEL: 'info' } },
+  );
+  const lines = createInterface({ input: child.stderr! });
+  const healthPort = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`hourglass-operator exited with ${code}`)));
+    lines.on('line', (line) => {
+      try {
+        const e = JSON.parse(line) as { msg?: string; healthPort?: number };
+        if (e.msg === 'operator running' && e.healthPort) resolve(e.healthPort);
+      } catch {
+        // not a log line
+      }
+    });
+  });
+  return { child, healthPort };
+}
+
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+/** The operator's RSS once its work queue has been empty for a while: its steady state. */
+async function settledMemory(op: Operator): Promise<{ rss: number; heap: number }> {
+  await waitFor(async () => (await metric(op.healthPort, 'workqueue_depth')) === 0, {
+    description: 'the operator queue to drain',
+    timeoutMs: 2_700_000,
+    intervalMs: 1000,
+  });
+  let rss = 0;
+  let heap = 0;
+  for (let i = 0; i < 5; i++) {
+    rss = Math.max(rss, await metric(op.healthPort, 'process_resident_memory_bytes'));
+    heap = Math.max(heap, await metric(op.healthPort, 'nodejs_heap_size_used_bytes'));
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return { rss, heap };
+}
+
+let operator: Operator | undefined;
+try {
+  await installCrds(client, hourglassCrds());
+  const rawNs = 'hg-bench-raw';
+  const opNs = 'hg-bench-op';
+  await freshNamespace(rawNs);
+  await freshNamespace(opNs);
+
+  // The baseline: the operator's own Pod and Service for each Performer, created directly.
+  const rawMs = await timeUntilReady(Pods, rawNs, count, podReady, () =>
+    pool(
+      Array.from({ length: count }, (_, i) => i),
+      concurrency,
+      async (i) => {
+        const p = { ...performer(rawNs, i), metadata: { name: `p-${i}`, namespace: rawNs, uid: 'none' } };
+        const pod = buildPerformerPod(p);
+        // No owner: the garbage collector would delete Pods owned by a Performer that is not there.
+        pod.metadata!.ownerReferences = undefined;
+        const service = buildPerformerService(p, podRevision(pod.spec!));
+        service.metadata!.ownerReferences = undefined;
+        await client.create(pod);
+        await client.create(service);
+      },
+    ),
+  );
+  await client.delete(Namespaces, rawNs);
+
+  operator = await startOperator();
+  const idle = await settledMemory(operator);
+  const opMs = await timeUntilReady(
+    Performers,
+    opNs,
+    count,
+    (p) => p.status?.ready === true,
+    () =>
+      pool(
+        Array.from({ length: count }, (_, i) => i),
+        concurrency,
+        (i) => client.create(performer(opNs, i)),
+      ),
+  );
+  const at500 = await settledMemory(operator);
+
+  console.log(`${count} performers, ${concurrency} creates in flight`);
+  report(
+    'Performers until all Ready',
+    opMs / 1000,
+    's',
+    'Pods + Services directly',
+    rawMs / 1000,
+    '≤ 1.25 (≥ 0.8 of raw speed)',
+  );
+  report(
+    `operator RSS, ${count} Performers`,
+    at500.rss / 1e6,
+    'MB',
+    'the operator with none',
+    idle.rss / 1e6,
+  );
+  report(
+    `operator heap used, ${count} Performers`,
+    at500.heap / 1e6,
+    'MB',
+    'the operator with none',
+    idle.heap / 1e6,
+  );
+
+  if (scale > count) {
+    const t0 = performance.now();
+    const scaleMs = await timeUntilReady(
+      Performers,
+      opNs,
+      scale,
+      // Every Performer has its Pod and Service: the caches hold all of them. Waiting for 5,000
+      // kwok Pods to turn Ready measures the plane, not the operator.
+      (p) => p.status?.observedGeneration !== undefined,
+      () =>
+        pool(
+          Array.from({ length: scale - count }, (_, i) => count + i),
+          concurrency,
+          (i) => client.create(performer(opNs, i)),
+        ),
+    );
+    const atScale = await settledMemory(operator);
+    console.log(
+      `${scale} performers: every one with a Pod and Service ${(scaleMs / 1000).toFixed(0)} s after the first extra create, the queue empty after ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+    );
+    report(
+      `operator RSS, ${scale} Performers`,
+      atScale.rss / 1e6,
+      'MB',
+      'the operator with none',
+      idle.rss / 1e6,
+      '≤ 150 MB',
+    );
+    report(
+      `operator heap used, ${scale} Performers`,
+      atScale.heap / 1e6,
+      'MB',
+      'the operator with none',
+      idle.heap / 1e6,
+    );
+  }
+} finally {
+  if (operator) {
+    operator.child.kill('SIGTERM');
+    await once(operator.child, 'exit');
+  }
+  client.close();
+  await done();
+}
