@@ -13,7 +13,7 @@ import {
   SandboxStateError,
 } from '../../../src/sandbox/index.js';
 import { testClient } from '../../support/cluster.js';
-import { sandboxNamespace, workdir } from './support.js';
+import { ackedLinesScript, sandboxNamespace, workdir } from './support.js';
 
 const IMAGE = 'nikolaik/python-nodejs:python3.11-nodejs20-bullseye';
 
@@ -128,10 +128,7 @@ describe('KubernetesSandbox', () => {
     await sandbox.init();
     // Each line waits for a file the test writes only after the previous line reached it, so
     // the command can only finish if every line was delivered before it ended.
-    const script =
-      'for n in 1 2 3; do echo "line $n"; i=0; ' +
-      'while [ ! -f "ack-$n" ]; do i=$((i+1)); [ $i -gt 1200 ] && { echo "line $n never acknowledged" >&2; exit 9; }; sleep 0.05; done; ' +
-      'done; echo finished';
+    const script = `${ackedLinesScript(dir)}; echo finished`;
     const seen: string[] = [];
     const r = await sandbox.runCommand(script, {
       cwd: dir,

@@ -11,7 +11,7 @@ import { waitFor } from '../../../src/runtime/wait.js';
 import type { Run, RunEvent } from '../../../src/sandbox/service/runs.js';
 import { CiFixerService, type CiFixerServiceOptions } from '../../../src/sandbox/service/server.js';
 import { testClient } from '../../support/cluster.js';
-import { sandboxNamespace, workdir } from './support.js';
+import { ackedLinesScript, sandboxNamespace, workdir } from './support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -168,10 +168,7 @@ describe('ci-fixer service', () => {
     const { base } = await startService(t);
     const gates = await workdir();
     // Each line waits for the test to have received the previous one as an event.
-    const step =
-      `for n in 1 2 3; do echo "line $n"; i=0; ` +
-      `while [ ! -f ${gates}/ack-$n ]; do i=$((i+1)); [ $i -gt 1200 ] && { echo "line $n never acknowledged" >&2; exit 9; }; sleep 0.05; done; ` +
-      'done';
+    const step = ackedLinesScript(gates);
     const created = await post(base, { commands: [step, 'echo after'] });
     assert.equal(created.status, 201);
     const id = created.body['id'] as string;

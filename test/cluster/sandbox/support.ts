@@ -64,3 +64,16 @@ export async function sandboxNamespace(
 export function workdir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'sandbox-work-'));
 }
+
+/**
+ * A shell script printing `line 1` … `line 3`, each only after the file `ack-<n>` appears in `dir`
+ * (which the test writes once it has received that line), so it can only finish if every line was
+ * delivered while it still ran. It gives up (exit 9) after about a minute.
+ */
+export function ackedLinesScript(dir: string): string {
+  return (
+    `for n in 1 2 3; do echo "line $n"; i=0; ` +
+    `while [ ! -f "${dir}/ack-$n" ]; do i=$((i+1)); [ $i -gt 1200 ] && { echo "line $n never acknowledged" >&2; exit 9; }; sleep 0.05; done; ` +
+    'done'
+  );
+}
