@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm as remove } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { CpuScaleActuator } from '../../../src/planner/actuators/cpu-scale.js';
@@ -27,7 +30,9 @@ test('every actuator carries out its action on the workload, with the seed Clust
   const ns = await testNamespace(t, admin, 'planner-act');
   await createWorkload(admin, ns, 'web', 2, '500m');
   const client = admin.impersonating(await asPlannerServiceAccount(t, admin, ns));
-  const traces = await JsonLinesTraceStore.open(`${process.env['TMPDIR'] ?? '/tmp'}/tutti-act-${ns}`);
+  const dir = await mkdtemp(join(tmpdir(), 'tutti-planner-act-'));
+  t.after(() => remove(dir, { recursive: true, force: true }));
+  const traces = await JsonLinesTraceStore.open(dir);
   const updater = new WorkloadUpdater(client);
   const observer = new KpiObserver({
     client,
