@@ -47,10 +47,11 @@ test('tasks run on the reference performer; a task failure is final, never retri
 });
 
 test('each try has its own deadline, and slow tries are retried up to the limit', async (t) => {
-  const slow = await startPerformerServer({ port: 0, host: '127.0.0.1', behaviour: 'delay', delayMs: 2000 });
+  const slow = await startPerformerServer({ port: 0, host: '127.0.0.1', behaviour: 'delay', delayMs: 10_000 });
   t.after(() => slow.kill());
+  // Each try's deadline leaves a loaded machine room to connect and deliver the task.
   const client = new PerformerClient(`127.0.0.1:${slow.port}`, {
-    retry: { ...fast, maxAttempts: 3, attemptTimeoutMs: 100 },
+    retry: { ...fast, maxAttempts: 3, attemptTimeoutMs: 1000 },
   });
   t.after(() => client.close());
   const err = await client.executeTask({ taskId: 't', payload: '' }).catch((e: unknown) => e);
@@ -102,9 +103,11 @@ test('the performer process killed and restarted mid-way: retries carry the task
     await kill(server.child);
   });
   const client = new PerformerClient(`127.0.0.1:${port}`, {
-    // Enough tries (at most 100 ms apart) to span a performer process's start on a loaded machine.
-    retry: { ...fast, maxAttempts: 300 },
-    circuitBreaker: { failureThreshold: 100, now: () => now },
+    // Enough tries (at most 100 ms apart) to span a performer process's start on a loaded machine
+    // (up to 20 s seen), and a breaker that does not open meanwhile: the strict client below
+    // tests the breaker.
+    retry: { ...fast, maxAttempts: 600 },
+    circuitBreaker: { failureThreshold: 1000, now: () => now },
     onRetry: (_attempt, err) => {
       retried.push(err);
       // The performer comes back while the task is being retried.
