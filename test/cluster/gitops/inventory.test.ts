@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import type { AlarmEventRecord } from '../../../src/gitops/o2ims/alarms.js';
@@ -350,3 +352,51 @@ function hasLabel(state: unknown, label: string): boolean {
     ?.labels;
   return labels?.[label] !== undefined;
 }
+
+test('tutti operator --module gitops --o2ims-port serves O2IMS until it is stopped', async (t) => {
+  // Its own plane: the operator's edge controllers act on every bundle of the cluster they run on.
+  const plane = await dedicatedControlPlane(t, 'o2ims-operator');
+  if (!plane) return;
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const tutti = join(import.meta.dirname, '../../../bin/tutti.js');
+  const child = spawn(
+    process.execPath,
+    [
+      tutti,
+      'operator',
+      '--module',
+      'gitops',
+      '--o2ims-port',
+      String(port),
+      '--o2ims-host',
+      '127.0.0.1',
+      '--o2ims-name',
+      'edge-op',
+      '--health-port',
+      '0',
+      '--kubeconfig',
+      plane.kubeconfigPath,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  t.after(() => child.kill('SIGKILL'));
+  const ocloud = await waitFor(
+    async () => {
+      if (child.exitCode !== null)
+        throw new Error(`the operator exited ${child.exitCode}: ${stderr.slice(-2000)}`);
+      const res = await fetch(`http://127.0.0.1:${port}${INVENTORY_PREFIX}/v1`).catch(() => undefined);
+      return res?.ok && ((await res.json()) as { name: string });
+    },
+    { description: `the operator's O2IMS API on port ${port}`, timeoutMs: 60_000 },
+  );
+  assert.equal(ocloud.name, 'edge-op');
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0, stderr.slice(-2000));
+  await assert.rejects(fetch(`http://127.0.0.1:${port}${INVENTORY_PREFIX}/v1`));
+});
