@@ -9,11 +9,11 @@ export {
 } from './job.js';
 export {
   type CommandResult,
-  type OutputStream,
   DEFAULT_COMMAND_TIMEOUT_MS,
   DEFAULT_MAX_OUTPUT_BYTES,
   DEFAULT_STARTUP_TIMEOUT_MS,
   KubernetesSandbox,
+  type OutputStream,
   type RunCommandOptions,
   type SandboxOptions,
 } from './sandbox.js';
