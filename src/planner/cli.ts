@@ -4,6 +4,7 @@ import type { Command } from '../cli/command.js';
 import { plannerCrdFiles } from './crds.js';
 import { plannerRunCommand } from './planner-command.js';
 import { samplePluginCommand } from './plugins/cli.js';
+import { simulateCommand } from './sim/cli.js';
 
 const crdsCommand: Command = {
   name: 'planner crds',
@@ -25,4 +26,9 @@ const crdsCommand: Command = {
   },
 };
 
-export const plannerCommands: Command[] = [plannerRunCommand, crdsCommand, samplePluginCommand];
+export const plannerCommands: Command[] = [
+  plannerRunCommand,
+  crdsCommand,
+  samplePluginCommand,
+  simulateCommand,
+];

@@ -72,7 +72,18 @@ export class WorkloadSimulator {
 
   async start(port = 0, host = '127.0.0.1'): Promise<number> {
     this.server = createServer((req, res) => {
-      if (req.url !== '/metrics') {
+      const url = new URL(req.url ?? '/', 'http://sim');
+      if (url.pathname === '/load' && req.method === 'PUT') {
+        // Demos change the offered load while the planner runs: PUT /load?rps=40.
+        try {
+          this.setLoad(Number(url.searchParams.get('rps') ?? Number.NaN));
+          res.writeHead(204).end();
+        } catch (err) {
+          res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
+        }
+        return;
+      }
+      if (url.pathname !== '/metrics') {
         res.writeHead(404).end();
         return;
       }

@@ -1,23 +1,20 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Intents } from '../../../src/apis/ido.intel.com/intent.js';
-import { plannerCrds } from '../../../src/planner/crds.js';
 import { Deployments } from '../../../src/runtime/client/kinds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
-import { installCrds } from '../../../src/runtime/crds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { testClient, testNamespace } from '../../support/cluster.js';
-import { createProfiles, createWorkload, intent, simulate, startPlanner } from './support.js';
+import { intent, simulatedWorkload, startPlanner } from './support.js';
 
 // At 200 req/s one replica of 600m answers in 35 ms: "p95 ≤ 10 ms" plans 4 replicas and
 // "p95 ≤ 30 ms" plans 2. Both cannot be carried out; the higher priority's plan runs.
 test('two intents on one workload with conflicting plans: Conflict on both, the higher priority wins', async (t) => {
-  const client = await testClient(t);
-  await installCrds(client, plannerCrds());
-  const ns = await testNamespace(t, client, 'planner-conflict');
-  await createWorkload(client, ns, 'shop', 1, '500m');
-  const { prometheus } = await simulate(t, client, ns, 'shop', 200);
-  await createProfiles(client, ns, prometheus.queryUrl);
+  const { client, ns } = await simulatedWorkload(t, 'planner-conflict', {
+    name: 'shop',
+    replicas: 1,
+    cpu: '500m',
+    load: 200,
+  });
   // Both intents exist before the planner's first round, so that they are planned together.
   await client.create(
     intent(ns, 'tight', 'shop', [{ name: 'p95', value: 10, measuredBy: `${ns}/p95latency` }], 0.9),

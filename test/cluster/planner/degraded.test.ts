@@ -1,27 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { plannerCrds } from '../../../src/planner/crds.js';
 import { Deployments } from '../../../src/runtime/client/kinds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
-import { installCrds } from '../../../src/runtime/crds.js';
-import { testClient, testNamespace } from '../../support/cluster.js';
-import {
-  createProfiles,
-  createWorkload,
-  intent,
-  simulate,
-  startPlanner,
-  waitForCondition,
-} from './support.js';
+import { intent, simulatedWorkload, startPlanner, waitForCondition } from './support.js';
 
 test('Prometheus down: the intent is Degraded with the reason and nothing is acted on', async (t) => {
-  const client = await testClient(t);
-  await installCrds(client, plannerCrds());
-  const ns = await testNamespace(t, client, 'planner-down');
-  await createWorkload(client, ns, 'web', 1, '500m');
   // Overloaded (35 ms against 15 ms) — but the planner cannot know it once Prometheus is gone.
-  const { prometheus } = await simulate(t, client, ns, 'web', 200);
-  await createProfiles(client, ns, prometheus.queryUrl);
+  const { client, ns, prometheus } = await simulatedWorkload(t, 'planner-down', {
+    name: 'web',
+    replicas: 1,
+    cpu: '500m',
+    load: 200,
+  });
   await prometheus.stop();
   const { traces } = await startPlanner(t, ns);
   await client.create(

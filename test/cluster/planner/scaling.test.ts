@@ -1,17 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Intents } from '../../../src/apis/ido.intel.com/intent.js';
-import { plannerCrds } from '../../../src/planner/crds.js';
 import { Deployments } from '../../../src/runtime/client/kinds.js';
-import { installCrds } from '../../../src/runtime/crds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { testClient, testNamespace } from '../../support/cluster.js';
 import {
   asPlannerServiceAccount,
-  createProfiles,
-  createWorkload,
   intent,
-  simulate,
+  simulatedWorkload,
   startPlanner,
   waitForCondition,
 } from './support.js';
@@ -19,12 +14,16 @@ import {
 // The simulator's p95 is 2 ms + 0.1 ms per request/s per requested core. One replica of 600m
 // at 200 req/s answers in 35 ms; 3 replicas in 13 ms.
 test('p95 ≤ 15 ms at 200 req/s: the planner scales out until it holds; at 40 req/s it scales in, keeping it', async (t) => {
-  const admin = await testClient(t);
-  await installCrds(admin, plannerCrds());
-  const ns = await testNamespace(t, admin, 'planner-scale');
-  await createWorkload(admin, ns, 'web', 1, '500m');
-  const { sim, prometheus } = await simulate(t, admin, ns, 'web', 200);
-  await createProfiles(admin, ns, prometheus.queryUrl);
+  const {
+    client: admin,
+    ns,
+    sim,
+  } = await simulatedWorkload(t, 'planner-scale', {
+    name: 'web',
+    replicas: 1,
+    cpu: '500m',
+    load: 200,
+  });
   // The planner acts with nothing but the seed's ClusterRole.
   const as = await asPlannerServiceAccount(t, admin, ns);
   const { traces } = await startPlanner(t, ns, {

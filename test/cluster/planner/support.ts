@@ -14,6 +14,7 @@ import {
 } from '../../../src/apis/ido.intel.com/kpi-profile.js';
 import { type PlannerConfig, parsePlannerConfig } from '../../../src/planner/config.js';
 import { builtinActuators, setupPlanner } from '../../../src/planner/controller.js';
+import { plannerCrds } from '../../../src/planner/crds.js';
 import { WorkloadSimulator } from '../../../src/planner/sim/workload-sim.js';
 import { JsonLinesTraceStore } from '../../../src/planner/trace/jsonl-store.js';
 import { WorkloadUpdater } from '../../../src/planner/workload.js';
@@ -21,9 +22,10 @@ import { KubeClient } from '../../../src/runtime/client/client.js';
 import type { Impersonation } from '../../../src/runtime/client/connection.js';
 import { ClusterRoleBindings, ClusterRoles, Deployments } from '../../../src/runtime/client/kinds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
+import { installCrds } from '../../../src/runtime/crds.js';
 import { Manager } from '../../../src/runtime/manager.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { testKubeconfig } from '../../support/cluster.js';
+import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
 import { startPrometheus, type TestPrometheus } from '../../support/prometheus.js';
 
 /** Short rounds so that tests converge in seconds: a round a second, plans settle for 3 s. */
@@ -223,4 +225,22 @@ export async function asPlannerServiceAccount(
     { description: 'the planner ServiceAccount to be allowed to update intents/status', timeoutMs: 30_000 },
   );
   return identity;
+}
+
+/**
+ * The set-up of a planner test: the CRDs, a namespace, a Deployment of `replicas` with `cpu` for
+ * its app container, the simulator at `load` req/s scraped by Prometheus, and KPIProfiles on it.
+ */
+export async function simulatedWorkload(
+  t: TestContext,
+  prefix: string,
+  w: { name: string; replicas: number; cpu: string; load: number },
+): Promise<{ client: KubeClient; ns: string; sim: WorkloadSimulator; prometheus: TestPrometheus }> {
+  const client = await testClient(t);
+  await installCrds(client, plannerCrds());
+  const ns = await testNamespace(t, client, prefix);
+  await createWorkload(client, ns, w.name, w.replicas, w.cpu);
+  const { sim, prometheus } = await simulate(t, client, ns, w.name, w.load);
+  await createProfiles(client, ns, prometheus.queryUrl);
+  return { client, ns, sim, prometheus };
 }

@@ -1,28 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { plannerCrds } from '../../../src/planner/crds.js';
 import { cpuMillis } from '../../../src/planner/observer.js';
 import { Deployments } from '../../../src/runtime/client/kinds.js';
-import { installCrds } from '../../../src/runtime/crds.js';
-import { testClient, testNamespace } from '../../support/cluster.js';
-import {
-  createProfiles,
-  createWorkload,
-  intent,
-  simulate,
-  startPlanner,
-  waitForCondition,
-} from './support.js';
+import { intent, simulatedWorkload, startPlanner, waitForCondition } from './support.js';
 
 // One replica of 100m (sidecar) + 200m (app) at 100 req/s answers in 35 ms; p95 ≤ 15 ms needs
 // about 800m per pod, so the app container must grow to 700m or more.
 test('the vertical actuator meets a latency objective on a single replica by raising its CPU', async (t) => {
-  const client = await testClient(t);
-  await installCrds(client, plannerCrds());
-  const ns = await testNamespace(t, client, 'planner-cpu');
-  await createWorkload(client, ns, 'api', 1, '200m');
-  const { prometheus } = await simulate(t, client, ns, 'api', 100);
-  await createProfiles(client, ns, prometheus.queryUrl);
+  const { client, ns } = await simulatedWorkload(t, 'planner-cpu', {
+    name: 'api',
+    replicas: 1,
+    cpu: '200m',
+    load: 100,
+  });
   await startPlanner(t, ns, {
     actuators: ['cpu_scale'],
     config: {
