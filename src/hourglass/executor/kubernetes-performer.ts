@@ -307,6 +307,8 @@ export class KubernetesPerformer implements IAvsPerformer {
     // pulled, a Failed phase) ends the wait at once rather than at the deadline.
     const outcome = await waitFor(
       async () => {
+        // Released or shut down meanwhile: nobody will promote it, so stop waiting.
+        if (this.state !== 'running') return { failed: `the performer is ${this.state}` };
         const current = await manager.getPerformer(performerId);
         if (!current) return { failed: `Performer ${performerId} was deleted` };
         performer.resource = current;

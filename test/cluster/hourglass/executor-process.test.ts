@@ -290,3 +290,34 @@ test('tutti executor as a process: SIGTERM leaves the performer running, the nex
   assert.equal((await again.submitTask(AVS, 'p-2', 'two')).performerId, r1.performerId);
   assert.equal(server.tasksReceived, 2);
 });
+
+test('tutti executor: stopping in the middle of a deploy ends the wait for the new performer', async (t) => {
+  const { client, ns } = await setup(t, 'hg-exs');
+  const dir = await mkdtemp(join(tmpdir(), 'hg-exs-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const configPath = join(dir, 'config.yaml');
+  await writeConfig(configPath, ns, 'v1');
+  // No operator: the Performer never gets Ready, so the deploy waits (for up to 10 minutes).
+  const executor = new Executor({
+    configPath,
+    dataDir: join(dir, 'data'),
+    client,
+    healthPort: 0,
+    endpointResolver: () => '127.0.0.1:1',
+    readyTimeoutMs: 600_000,
+    pollIntervalMs: 100,
+  });
+  await executor.start();
+  await waitFor(async () => (await client.list(Performers, { namespace: ns })).items.length === 1, {
+    description: 'the deploy to create its Performer',
+    timeoutMs: 30_000,
+  });
+  await executor.stop();
+  let settled = false;
+  void executor.settled().then(() => {
+    settled = true;
+  });
+  await waitFor(() => settled, { description: 'the deploy to give up once stopped', timeoutMs: 30_000 });
+  // The Performer it was waiting for stays; the next start removes it (the test above).
+  assert.equal((await client.list(Performers, { namespace: ns })).items.length, 1);
+});
