@@ -56,7 +56,7 @@ export interface PlannerSetupOptions {
 }
 
 /** Which intents a pod's trouble concerns: those targeting its ReplicaSet or its Deployment. */
-function podTargets(pod: Pod): string[] {
+export function podTargets(pod: Pod): string[] {
   const ns = pod.metadata?.namespace ?? '';
   const rs = pod.metadata?.ownerReferences?.find((r) => r.controller && r.kind === 'ReplicaSet')?.name;
   if (!rs) return [];

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { Intent } from '../../../src/apis/ido.intel.com/intent.js';
+import { podTargets } from '../../../src/planner/controller.js';
 import {
   cpuMillis,
   parseTargetRef,
@@ -80,6 +81,19 @@ test('a pod in CrashLoopBackOff or restarted is in trouble; a ready one is healt
   assert.deepEqual(podState(crashing), { ready: false, restarts: 4, failed: true });
   assert.equal(podInTrouble(crashing), true);
   assert.equal(podState(pod({ phase: 'Failed' })).failed, true);
+  // A pod's trouble reaches the intents on its ReplicaSet and on the Deployment owning that.
+  const owned: Pod = {
+    metadata: {
+      name: 'web-7d9f8-abcde',
+      namespace: 'shop',
+      labels: { 'pod-template-hash': '7d9f8' },
+      ownerReferences: [
+        { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9f8', uid: 'u', controller: true },
+      ],
+    },
+  };
+  assert.deepEqual(podTargets(owned), ['ReplicaSet/shop/web-7d9f8', 'Deployment/shop/web']);
+  assert.deepEqual(podTargets({ metadata: { name: 'bare', namespace: 'shop' } }), []);
 });
 
 test('the status says what was observed and what not, and conditions keep their transition time', () => {
