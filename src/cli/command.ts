@@ -64,9 +64,16 @@ export function parseCommandArgs(
       ...(o.multiple ? { multiple: true } : {}),
     };
   }
+  // Go's flag package also takes one dash (-config file, -config=file), as the seeds' manifests
+  // pass them; a declared long option written so is read as if written with two.
+  const end = argv.indexOf('--');
+  const goStyle = argv.map((arg, i) => {
+    const m = /^-([\w][\w-]+)(=.*)?$/.exec(arg);
+    return m && (end < 0 || i < end) && (m[1]! in specs || m[1] === 'help') ? `-${arg}` : arg;
+  });
   // Booleans also take Go-flag forms: --flag=false, --flag=true, and --no-flag.
   const negated: Record<string, boolean> = {};
-  const args = argv.filter((arg) => {
+  const args = goStyle.filter((arg) => {
     const m = /^--(no-)?([\w-]+?)(?:=(true|false))?$/.exec(arg);
     const name = m?.[2];
     if (!m || !name || specs[name]?.type !== 'boolean' || (!m[1] && !m[3])) return true;

@@ -59,6 +59,13 @@ describe('parseCommandArgs', () => {
     assert.equal(parseCommandArgs(cmd, ['--no-watch']).values['watch'], false);
     assert.equal(parseCommandArgs(cmd, []).values['watch'], true);
   });
+  test("Go's one-dash forms of declared flags, as the seeds' manifests pass them", () => {
+    assert.equal(parseCommandArgs(cmd, ['-batch-size', '30']).values['batch-size'], '30');
+    assert.equal(parseCommandArgs(cmd, ['-batch-size=40']).values['batch-size'], '40');
+    assert.equal(parseCommandArgs(cmd, ['-once']).values['once'], true);
+    assert.equal(parseCommandArgs(cmd, ['-watch=false']).values['watch'], false);
+    assert.throws(() => parseCommandArgs(cmd, ['-bogus']), UsageError);
+  });
   test('a boolean environment variable must say true or false', () => {
     process.env['DEMO_ONCE'] = 'maybe';
     try {
