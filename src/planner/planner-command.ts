@@ -1,6 +1,6 @@
 import { type Command, parseInteger } from '../cli/command.js';
 import { KubeClient } from '../runtime/client/client.js';
-import { componentLogger } from '../runtime/log.js';
+import { componentLogger, rootLogger } from '../runtime/log.js';
 import { Manager } from '../runtime/manager.js';
 import { ACTUATOR_NAMES, builtinActuators, setupPlanner } from './controller.js';
 import { PluginManager } from './plugins/manager.js';
@@ -50,8 +50,16 @@ export const plannerRunCommand: Command = {
       description: 'namespace of the leader-election Lease',
       default: 'ido',
     },
+    verbosity: {
+      type: 'string',
+      short: 'v',
+      description:
+        "IDO's log verbosity (-v 2, as the seed's manifest passes it): 2 or more logs at debug level",
+    },
   },
   async run(o) {
+    const verbosity = o['verbosity'] as string | undefined;
+    if (verbosity !== undefined && parseInteger(verbosity, 'v', 0, 10) >= 2) rootLogger.level = 'debug';
     const v = plannerFileValues(o, '');
     const { config, defaultQueries, queriesSource } = await loadPlannerFiles(v.configPath, v.queriesPath);
     const log = componentLogger('planner');
