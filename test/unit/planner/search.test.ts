@@ -80,7 +80,7 @@ test('goal terms agree with isGoal and distance', () => {
     avail: { value: 0.99, minimize: false, tolerance: 0.01, type: 'availability' },
   };
   const terms = new GoalTerms(goal);
-  for (const objectives of [
+  for (const objectives of <Record<string, number>[]>[
     { p95: 9, rps: 5, avail: 1 },
     { p95: 11, rps: 5, avail: 0.5 },
     { p95: Number.NaN, rps: 5, avail: 1 },
