@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { Agent, type AgentOptions, type RequestOptions } from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 
 /** Who the client speaks as when it is not itself: the `Impersonate-*` headers. */
 export interface Impersonation {
@@ -31,6 +31,9 @@ export class Connection {
    * kubectl does.
    */
   static async load(path?: string, context?: string): Promise<Connection> {
+    // Imported on first use: loading client-node's generated API costs about a second, which
+    // commands that never reach a cluster (--help, crds, the kpt function) should not pay.
+    const { KubeConfig } = await import('@kubernetes/client-node');
     const kc = new KubeConfig();
     if (path) kc.loadFromFile(path);
     else kc.loadFromDefault();
