@@ -47,7 +47,12 @@ test('tasks run on the reference performer; a task failure is final, never retri
 });
 
 test('each try has its own deadline, and slow tries are retried up to the limit', async (t) => {
-  const slow = await startPerformerServer({ port: 0, host: '127.0.0.1', behaviour: 'delay', delayMs: 10_000 });
+  const slow = await startPerformerServer({
+    port: 0,
+    host: '127.0.0.1',
+    behaviour: 'delay',
+    delayMs: 10_000,
+  });
   t.after(() => slow.kill());
   // Each try's deadline leaves a loaded machine room to connect and deliver the task.
   const client = new PerformerClient(`127.0.0.1:${slow.port}`, {
