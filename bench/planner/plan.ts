@@ -15,7 +15,7 @@
  */
 
 import { loadavg } from 'node:os';
-import type { Actuator, Candidate } from '../../src/planner/actuator.js';
+import type { Actuator, Candidate, CandidateSink } from '../../src/planner/actuator.js';
 import { CpuScaleActuator } from '../../src/planner/actuators/cpu-scale.js';
 import { RmPodActuator } from '../../src/planner/actuators/rm-pod.js';
 import { scalingActuators } from '../../src/planner/actuators/scaling.js';
@@ -175,6 +175,12 @@ async function peakHeap(run: (acts: Actuator[]) => Promise<number>, acts: Actuat
   if (!gc) return Number.NaN;
   let calls = 0;
   let peak = 0;
+  const sample = () => {
+    if (++calls % 200 === 0) {
+      gc();
+      peak = Math.max(peak, process.memoryUsage().heapUsed);
+    }
+  };
   const sampled = acts.map(
     (a): Actuator => ({
       name: a.name,
@@ -182,12 +188,15 @@ async function peakHeap(run: (acts: Actuator[]) => Promise<number>, acts: Actuat
       perform: (s, p) => a.perform(s, p),
       effect: (s, g) => a.effect(s, g),
       nextState: (s, g, limit) => {
-        if (++calls % 200 === 0) {
-          gc();
-          peak = Math.max(peak, process.memoryUsage().heapUsed);
-        }
+        sample();
         return a.nextState(s, g, limit);
       },
+      ...(a.proposeStates && {
+        proposeStates: (s: PlanState, g: Goal, limit: number, sink: CandidateSink) => {
+          sample();
+          a.proposeStates!(s, g, limit, sink);
+        },
+      }),
     }),
   );
   const peaks: number[] = [];

@@ -1,6 +1,7 @@
 import type { Action, Actuator, Candidate } from './actuator.js';
 import { GoalTerms } from './goal-terms.js';
 import { IdHeap } from './heap.js';
+import { Change, ProposalSink } from './proposals.js';
 import { footprint, type Goal, type PlanState } from './state.js';
 import { StateTable } from './state-table.js';
 
@@ -58,6 +59,7 @@ export class AStarPlanner {
     const table = new StateTable(maxStates);
     const open = new IdHeap(Math.min(maxStates, 4096));
     const closest = new Closest(Math.max(1, this.opts.opportunisticCandidates));
+    const search = new SearchSink(table, open, closest, terms, saving, maxStates, priority);
 
     table.find(start);
     table.insert(start, 0, startDistance, -1, undefined);
@@ -70,30 +72,18 @@ export class AStarPlanner {
       if (id !== 0 && terms.measure(state).unmet === 0 && (!saving || footprint(state) < startFootprint))
         return result(table, id, true);
       if (table.size >= maxStates) break;
-      const base = table.g[id]!;
+      search.expanding(id);
       for (const actuator of actuators) {
+        if (actuator.proposeStates) {
+          search.begin(state, actuator.name, maxCandidates);
+          actuator.proposeStates(state, goal, maxCandidates, search);
+          search.end();
+          continue;
+        }
         let candidates: Candidate[] | Promise<Candidate[]> = actuator.nextState(state, goal, maxCandidates);
         if (candidates instanceof Promise) candidates = await candidates;
         const n = Math.min(candidates.length, maxCandidates);
-        for (let i = 0; i < n; i++) {
-          const c = candidates[i]!;
-          const g = base + edgeCost(c.utility, priority);
-          let child = table.find(c.state);
-          if (child >= 0) {
-            // Each state is expanded once; an open one takes the cheaper path.
-            if (table.closed[child] === 1 || table.g[child]! <= g) continue;
-            table.g[child] = g;
-            table.parent[child] = id;
-            table.actions[child] = c.action;
-            table.states[child] = c.state;
-          } else {
-            if (table.size >= maxStates) continue;
-            child = table.insert(c.state, g, saving ? 0 : terms.measure(c.state).distance, id, c.action);
-          }
-          const h = table.h[child]!;
-          open.push(child, g + h, h);
-          if (!saving) closest.offer(child, table);
-        }
+        for (let i = 0; i < n; i++) search.offer(candidates[i]!);
       }
     }
     if (saving) return result(table, 0, true);
@@ -102,6 +92,106 @@ export class AStarPlanner {
     for (const id of closest.ids)
       if (table.h[id]! < startDistance && (pick === 0 || table.g[id]! < table.g[pick]!)) pick = id;
     return result(table, pick, false);
+  }
+}
+
+/**
+ * One expansion's candidates meet the search here, whether an actuator proposes them as changes
+ * (the duplicate check runs on a key derived from the expanded state's, and only a kept state is
+ * built) or hands them over built (`offer`). Either way: each state is expanded once, an open one
+ * takes a cheaper path, a new one is added while there is room under max_states.
+ */
+class SearchSink extends ProposalSink {
+  private id = 0;
+  private base = 0;
+  /** The pending proposal's state id (-1 when new) and cost. */
+  private child = -1;
+  private cost = 0;
+  private podSet = 0;
+
+  constructor(
+    private readonly table: StateTable,
+    private readonly open: IdHeap,
+    private readonly closest: Closest,
+    private readonly terms: GoalTerms,
+    private readonly saving: boolean,
+    private readonly maxStates: number,
+    private readonly priority: number,
+  ) {
+    super();
+  }
+
+  expanding(id: number): void {
+    this.id = id;
+    this.base = this.table.g[id]!;
+  }
+
+  /** A candidate built in full (from `nextState`). */
+  offer(c: Candidate): void {
+    const { table } = this;
+    const g = this.base + edgeCost(c.utility, this.priority);
+    const child = table.find(c.state);
+    if (!this.wanted(child, g)) return;
+    this.add(child, g, c.state, c.action);
+  }
+
+  protected judge(): boolean {
+    const { table } = this;
+    table.derive(this.id);
+    const parent = this.parent;
+    if (this.change === Change.Replicas) table.setReplicas(this.newReplicas);
+    else if (this.change === Change.Cpu) table.setCpu(this.container, this.request, this.cpuLimit);
+    else {
+      this.podSet = table.replacedPodSet(
+        table.podSetOf(this.id),
+        parent.pods,
+        this.pod,
+        this.replacementName,
+      );
+      table.setPodSet(this.podSet);
+    }
+    const values = this.objectives;
+    const n = this.objectiveNames.length;
+    for (let i = 0; i < n; i++) table.setObjective(i, values[i]!);
+    const g = this.base + edgeCost(this.utility, this.priority);
+    const child = table.findPacked();
+    if (!this.wanted(child, g)) return false;
+    this.child = child;
+    this.cost = g;
+    return true;
+  }
+
+  protected keep(state: PlanState, action: Action): void {
+    if (this.change === Change.Pod) this.table.notePods(state.pods, this.podSet);
+    this.add(this.child, this.cost, state, action);
+  }
+
+  protected keepCandidate(c: Candidate): void {
+    this.offer(c);
+  }
+
+  /** Whether a candidate reaching `child` (-1: a new state) at cost `g` is kept. */
+  private wanted(child: number, g: number): boolean {
+    const { table } = this;
+    // Each state is expanded once; an open one takes the cheaper path.
+    if (child >= 0) return table.closed[child] !== 1 && table.g[child]! > g;
+    return table.size < this.maxStates;
+  }
+
+  /** Adds a new state (`child` -1, right after the `find` that missed it) or re-parents an open one. */
+  private add(child: number, g: number, state: PlanState, action: Action): void {
+    const { table } = this;
+    if (child >= 0) {
+      table.g[child] = g;
+      table.parent[child] = this.id;
+      table.actions[child] = action;
+      table.states[child] = state;
+    } else {
+      child = table.insert(state, g, this.saving ? 0 : this.terms.measure(state).distance, this.id, action);
+    }
+    const h = table.h[child]!;
+    this.open.push(child, g + h, h);
+    if (!this.saving) this.closest.offer(child, table);
   }
 }
 

@@ -46,6 +46,10 @@ export class StateTable {
   private scratchLength = 0;
   private scratchHash = 0;
   private scratchSlot = 0;
+  /** Where the objectives start in the scratch key (after the marker). */
+  private scratchObjectives = 0;
+  /** Pod set → replaced pod → replacement name → the resulting pod set. */
+  private readonly replaced = new Map<number, Map<string, Map<string, number>>>();
 
   constructor(expected: number) {
     const capacity = Math.max(16, Math.min(expected, 4096));
@@ -70,6 +74,94 @@ export class StateTable {
   /** The id of a state equal to `state` (by its packed key), or -1. */
   find(state: PlanState): number {
     this.pack(state);
+    return this.findPacked();
+  }
+
+  /**
+   * Starts the key of a state derived from state `parent` by one change: a copy of the parent's
+   * key, which the setters below change in place and `findPacked` then looks up. Only the
+   * numbers change, never the key's layout (the same containers and objectives, in one order).
+   */
+  derive(parent: number): void {
+    const start = this.keyStart[parent]!;
+    const length = this.keyLength[parent]!;
+    const key = this.room(0, length);
+    const pool = this.pool;
+    let marker = -1;
+    for (let i = 0; i < length; i++) {
+      const x = pool[start + i]!;
+      key[i] = x;
+      if (marker < 0 && x === -1 && i >= 2 && (i - 2) % 3 === 0) marker = i;
+    }
+    this.scratchLength = length;
+    this.scratchObjectives = marker + 1;
+  }
+
+  /** In the derived key: the replicas. */
+  setReplicas(replicas: number): void {
+    this.scratch[0] = replicas;
+  }
+
+  /** In the derived key: the pod set, as `replacedPodSet` gives it. */
+  setPodSet(podSet: number): void {
+    this.scratch[1] = podSet;
+  }
+
+  /** In the derived key: one container's CPU. The container must be one of the parent's. */
+  setCpu(container: string, request: number, limit: number): void {
+    const id = this.names.get(container);
+    const key = this.scratch;
+    for (let i = 2; i < this.scratchObjectives - 1; i += 3)
+      if (key[i] === id) {
+        key[i + 1] = request;
+        key[i + 2] = limit;
+        return;
+      }
+    throw new Error(`container ${container} is not in the state's key`);
+  }
+
+  /** In the derived key: the `index`-th objective's value (in the parent's objective order). */
+  setObjective(index: number, value: number): void {
+    this.scratch[this.scratchObjectives + 2 * index + 1] = objectiveKey(value);
+  }
+
+  /** The pod set of state `id`. */
+  podSetOf(id: number): number {
+    return this.pool[this.keyStart[id]! + 1]!;
+  }
+
+  /**
+   * The pod set `podSet` (whose pods are `pods`) becomes when `pod` is replaced by
+   * `replacementName`: worked out once per pod set and pod, then remembered.
+   */
+  replacedPodSet(podSet: number, pods: PlanState['pods'], pod: string, replacementName: string): number {
+    let byPod = this.replaced.get(podSet);
+    if (!byPod) {
+      byPod = new Map();
+      this.replaced.set(podSet, byPod);
+    }
+    let byName = byPod.get(pod);
+    if (!byName) {
+      byName = new Map();
+      byPod.set(pod, byName);
+    }
+    let id = byName.get(replacementName);
+    if (id === undefined) {
+      const names: string[] = [];
+      for (const name in pods) names.push(name === pod ? replacementName : name);
+      id = this.podSetByNames(names.sort().join('\0'));
+      byName.set(replacementName, id);
+    }
+    return id;
+  }
+
+  /** Remembers that `pods` is pod set `podSet`, so packing a state that holds it finds it at once. */
+  notePods(pods: PlanState['pods'], podSet: number): void {
+    this.podSetsByObject.set(pods, podSet);
+  }
+
+  /** The id of the key in the scratch (from `pack` or `derive`), or -1 with its free slot kept. */
+  findPacked(): number {
     const { slots, mask, scratch, scratchLength, hashes, keyStart, keyLength, pool } = this;
     const hash = hashKey(scratch, scratchLength);
     this.scratchHash = hash;
@@ -150,10 +242,9 @@ export class StateTable {
     const objectives = state.objectives;
     i = 0;
     for (const name in objectives) {
-      const v = Math.round(objectives[name]! * 1e4);
       key = this.room(length, 2);
       key[length++] = this.nameId(name, this.objectiveNames, i++);
-      key[length++] = Number.isNaN(v) ? NAN_VALUE : v;
+      key[length++] = objectiveKey(objectives[name]!);
     }
     this.scratchLength = length;
   }
@@ -196,15 +287,19 @@ export class StateTable {
       this.lastPodSet = id;
       return id;
     }
-    const signature = Object.keys(pods).sort().join('\0');
-    id = this.podSetsByNames.get(signature);
+    id = this.podSetByNames(Object.keys(pods).sort().join('\0'));
+    this.podSetsByObject.set(pods, id);
+    this.lastPods = pods;
+    this.lastPodSet = id;
+    return id;
+  }
+
+  private podSetByNames(signature: string): number {
+    let id = this.podSetsByNames.get(signature);
     if (id === undefined) {
       id = this.podSetsByNames.size;
       this.podSetsByNames.set(signature, id);
     }
-    this.podSetsByObject.set(pods, id);
-    this.lastPods = pods;
-    this.lastPodSet = id;
     return id;
   }
 
@@ -245,6 +340,12 @@ export class StateTable {
 interface UsualNames {
   names: string[];
   ids: number[];
+}
+
+/** An objective's value as the key holds it: rounded to 1e-4, as `stateKey` rounds it. */
+function objectiveKey(value: number): number {
+  const v = Math.round(value * 1e4);
+  return Number.isNaN(v) ? NAN_VALUE : v;
 }
 
 /** MurmurHash3's mixing over the 32-bit words of each (integral) number. */

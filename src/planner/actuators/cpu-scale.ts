@@ -1,10 +1,11 @@
-import type { Action, Actuator, Candidate } from '../actuator.js';
+import type { Action, Actuator, Candidate, CandidateSink } from '../actuator.js';
 import type { CpuScaleConfig } from '../config.js';
 import { LatencyPredictor } from '../models/latency-predictor.js';
-import { type ContainerCpu, deriveState, type Goal, type PlanState } from '../state.js';
+import { proposedCandidates } from '../proposals.js';
+import type { Goal, PlanState } from '../state.js';
 import type { TraceStore } from '../trace/store.js';
 import type { WorkloadUpdater } from '../workload.js';
-import { SCALE_IN_HEADROOM } from './scaling.js';
+import { keepsHeadroom } from './scaling.js';
 
 /**
  * Vertical CPU scaling of one container (config `container`, else the pod template's last):
@@ -39,31 +40,37 @@ export class CpuScaleActuator implements Actuator {
   }
 
   nextState(state: PlanState, goal: Goal, limit: number): Candidate[] {
+    return proposedCandidates(this, state, goal, limit);
+  }
+
+  proposeStates(state: PlanState, goal: Goal, limit: number, sink: CandidateSink): void {
     const container = this.container(state);
-    if (!container) return [];
+    if (!container) return;
     const current = state.cpu[container]!.request;
     const steps = this.predictor.modelled(state, goal) ? limit : 1;
     const r = this.config.cpu_rounding;
-    const out: Candidate[] = [];
+    let proposed = 0;
     // Steps land on multiples of cpu_rounding: the first above (below) the current request, then on.
     const above = Math.floor(current / r) * r + r;
     const below = Math.ceil(current / r) * r - r;
     for (let k = 1; k <= steps; k++) {
       const up = this.round(above + (k - 1) * r);
       if (up <= current) break;
-      if (out.length >= limit) break;
-      out.push(this.candidate(state, goal, container, up, 0.1 + 0.9 * (up / this.config.cpu_max)));
+      if (proposed >= limit) break;
+      this.predict(state, goal, container, up, sink);
+      this.propose(container, up, 0.1 + 0.9 * (up / this.config.cpu_max), sink);
+      proposed++;
       if (up >= this.config.cpu_max) break;
     }
     for (let k = 1; k <= steps; k++) {
       const down = this.round(below - (k - 1) * r);
       if (down >= current) break;
-      const c = this.candidate(state, goal, container, down, 0.05 * k);
-      if (out.length >= limit || !keepsHeadroom(c.state, goal)) break;
-      out.push(c);
+      this.predict(state, goal, container, down, sink);
+      if (proposed >= limit || !keepsHeadroom(goal, sink)) break;
+      this.propose(container, down, 0.05 * k, sink);
+      proposed++;
       if (down <= r) break;
     }
-    return out;
   }
 
   async perform(state: PlanState, plan: readonly Action[]): Promise<void> {
@@ -81,30 +88,16 @@ export class CpuScaleActuator implements Actuator {
     await this.predictor.refit(state, goal);
   }
 
-  private candidate(
-    state: PlanState,
-    goal: Goal,
-    container: string,
-    cpu: number,
-    utility: number,
-  ): Candidate {
-    const resized: Record<string, ContainerCpu> = {};
-    for (const name in state.cpu)
-      resized[name] =
-        name === container
-          ? { request: cpu, limit: Math.round(cpu * this.config.boost_factor) }
-          : state.cpu[name]!;
-    const next = deriveState(state, state.replicas, resized, state.pods);
-    this.predictor.predict(state, goal, next);
-    return { state: next, utility, action: { name: this.name, properties: { container, cpu } } };
+  /** Writes the latencies predicted with `container` at `cpu` millicores into the sink. */
+  private predict(state: PlanState, goal: Goal, container: string, cpu: number, sink: CandidateSink): void {
+    // Summed in the containers' order, as for the state itself, so the figure is the same.
+    let perPod = 0;
+    for (const name in state.cpu) perPod += name === container ? cpu : state.cpu[name]!.request;
+    this.predictor.predictInto(state, goal, state.replicas, perPod, sink.objectives);
   }
-}
 
-function keepsHeadroom(state: PlanState, goal: Goal): boolean {
-  for (const name in goal) {
-    const g = goal[name]!;
-    const v = state.objectives[name];
-    if (g.type === 'latency' && v !== undefined && v > g.value * SCALE_IN_HEADROOM) return false;
+  private propose(container: string, cpu: number, utility: number, sink: CandidateSink): void {
+    if (sink.cpu(container, cpu, Math.round(cpu * this.config.boost_factor), utility))
+      sink.take({ name: this.name, properties: { container, cpu } });
   }
-  return true;
 }

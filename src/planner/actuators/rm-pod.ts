@@ -1,5 +1,6 @@
-import type { Action, Actuator, Candidate } from '../actuator.js';
+import type { Action, Actuator, Candidate, CandidateSink } from '../actuator.js';
 import type { RmPodConfig } from '../config.js';
+import { proposedCandidates, replacedPods } from '../proposals.js';
 import { deriveState, type Goal, type PlanState, type PodState } from '../state.js';
 import type { WorkloadUpdater } from '../workload.js';
 
@@ -33,23 +34,53 @@ export class RmPodActuator implements Actuator {
   ) {}
 
   nextState(state: PlanState, goal: Goal, limit: number): Candidate[] {
-    if (state.replicas <= this.config.min_pods) return [];
-    const availabilityObjectives = Object.keys(goal).filter((n) => goal[n]!.type === 'availability');
-    const out: Candidate[] = [];
-    for (const name in state.pods) {
-      if (out.length >= limit) break;
-      if (healthy(state.pods[name]!)) continue;
-      // The replacement is predicted to come up healthy under a new name, in the removed pod's
-      // place (rebuilt rather than deleted from, which would slow every later read of the object).
-      const pods: Record<string, PodState> = {};
-      for (const other in state.pods)
-        if (other === name) pods[`${name}~replacement`] = { ready: true, restarts: 0, failed: false };
-        else pods[other] = state.pods[other]!;
-      const next = deriveState(state, state.replicas, state.cpu, pods);
-      for (const o of availabilityObjectives) next.objectives[o] = availability(next.pods);
-      out.push({ state: next, utility: 0.2, action: { name: this.name, properties: { name } } });
+    return proposedCandidates(this, state, goal, limit);
+  }
+
+  proposeStates(state: PlanState, goal: Goal, limit: number, sink: CandidateSink): void {
+    if (state.replicas <= this.config.min_pods) return;
+    const indices: number[] = [];
+    let missing = false;
+    for (const name in goal) {
+      if (goal[name]!.type !== 'availability') continue;
+      const i = sink.objectiveIndex(name);
+      if (i < 0) missing = true;
+      indices.push(i);
     }
-    return out;
+    let total = 0;
+    let ok = 0;
+    for (const name in state.pods) {
+      total++;
+      if (healthy(state.pods[name]!)) ok++;
+    }
+    let proposed = 0;
+    for (const name in state.pods) {
+      if (proposed >= limit) break;
+      if (healthy(state.pods[name]!)) continue;
+      proposed++;
+      // The replacement is predicted to come up healthy under a new name, in the removed pod's place.
+      const replacementName = `${name}~replacement`;
+      const replacement: PodState = { ready: true, restarts: 0, failed: false };
+      const action = { name: this.name, properties: { name } };
+      if (missing) {
+        // The state lacks an availability objective the goal has: the candidate gains it, which a
+        // change to the state's own objectives cannot say.
+        const next = deriveState(
+          state,
+          state.replicas,
+          state.cpu,
+          replacedPods(state.pods, name, replacementName, replacement),
+        );
+        for (const o in goal)
+          if (goal[o]!.type === 'availability') next.objectives[o] = availability(next.pods);
+        sink.candidate({ state: next, utility: 0.2, action });
+        continue;
+      }
+      // One unhealthy pod replaced by a healthy one, as `availability` would count the new pods.
+      const value = (ok + 1) / total;
+      for (const i of indices) sink.objectives[i] = value;
+      if (sink.replacePod(name, replacementName, replacement, 0.2)) sink.take(action);
+    }
   }
 
   async perform(state: PlanState, plan: readonly Action[]): Promise<void> {

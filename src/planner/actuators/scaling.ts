@@ -1,7 +1,8 @@
-import type { Action, Actuator, Candidate } from '../actuator.js';
+import type { Action, Actuator, Candidate, CandidateSink } from '../actuator.js';
 import type { ScaleOutConfig } from '../config.js';
 import { LatencyPredictor } from '../models/latency-predictor.js';
-import { deriveState, type Goal, type PlanState } from '../state.js';
+import { proposedCandidates } from '../proposals.js';
+import type { Goal, PlanState } from '../state.js';
 import type { TraceStore } from '../trace/store.js';
 import type { WorkloadUpdater } from '../workload.js';
 
@@ -27,7 +28,11 @@ abstract class ReplicaActuator implements Actuator {
     protected readonly predictor: LatencyPredictor,
   ) {}
 
-  abstract nextState(state: PlanState, goal: Goal, limit: number): Candidate[];
+  nextState(state: PlanState, goal: Goal, limit: number): Candidate[] {
+    return proposedCandidates(this, state, goal, limit);
+  }
+
+  abstract proposeStates(state: PlanState, goal: Goal, limit: number, sink: CandidateSink): void;
 
   async perform(state: PlanState, plan: readonly Action[]): Promise<void> {
     // Only the last scaling action acts, so scale_out and scale_in together patch once.
@@ -39,11 +44,15 @@ abstract class ReplicaActuator implements Actuator {
 
   abstract effect(state: PlanState, goal: Goal): Promise<void>;
 
-  protected candidate(state: PlanState, goal: Goal, replicas: number, utility: number): Candidate {
-    const next = deriveState(state, replicas, state.cpu, state.pods);
-    this.predictor.predict(state, goal, next);
-    const factor = replicas - state.replicas;
-    return { state: next, utility, action: { name: this.name, properties: { factor, replicas } } };
+  /** Proposes `replicas` replicas, whose latencies `predict` has written into the sink. */
+  protected propose(state: PlanState, replicas: number, utility: number, sink: CandidateSink): void {
+    if (sink.replicas(replicas, utility))
+      sink.take({ name: this.name, properties: { factor: replicas - state.replicas, replicas } });
+  }
+
+  /** Writes the latencies predicted at `replicas` into the sink. */
+  protected predict(state: PlanState, goal: Goal, replicas: number, sink: CandidateSink): void {
+    this.predictor.predictInto(state, goal, replicas, this.predictor.podCpu(state, goal), sink.objectives);
   }
 }
 
@@ -58,14 +67,13 @@ export class ScaleOutActuator extends ReplicaActuator {
     await this.predictor.refit(state, goal);
   }
 
-  nextState(state: PlanState, goal: Goal, limit: number): Candidate[] {
+  proposeStates(state: PlanState, goal: Goal, limit: number, sink: CandidateSink): void {
     const steps = this.predictor.modelled(state, goal) ? limit : 1;
-    const out: Candidate[] = [];
     for (let k = 1; k <= steps && state.replicas + k <= this.config.max_pods; k++) {
       const replicas = state.replicas + k;
-      out.push(this.candidate(state, goal, replicas, 0.1 + 0.9 * (replicas / this.config.max_pods)));
+      this.predict(state, goal, replicas, sink);
+      this.propose(state, replicas, 0.1 + 0.9 * (replicas / this.config.max_pods), sink);
     }
-    return out;
   }
 }
 
@@ -80,23 +88,23 @@ export class ScaleInActuator extends ReplicaActuator {
     // scale_out refits the model both share.
   }
 
-  nextState(state: PlanState, goal: Goal, limit: number): Candidate[] {
+  proposeStates(state: PlanState, goal: Goal, limit: number, sink: CandidateSink): void {
     const steps = this.predictor.modelled(state, goal) ? limit : 1;
-    const out: Candidate[] = [];
     for (let k = 1; k <= steps && state.replicas - k >= Math.max(1, this.config.min_pods); k++) {
-      const c = this.candidate(state, goal, state.replicas - k, 0.05 * k);
-      if (!keepsHeadroom(c.state, goal)) break;
-      out.push(c);
+      this.predict(state, goal, state.replicas - k, sink);
+      if (!keepsHeadroom(goal, sink)) break;
+      this.propose(state, state.replicas - k, 0.05 * k, sink);
     }
-    return out;
   }
 }
 
-function keepsHeadroom(state: PlanState, goal: Goal): boolean {
+/** Every latency objective the sink's values predict stays under SCALE_IN_HEADROOM of its value. */
+export function keepsHeadroom(goal: Goal, sink: CandidateSink): boolean {
   for (const name in goal) {
     const g = goal[name]!;
-    const v = state.objectives[name];
-    if (g.type === 'latency' && v !== undefined && v > g.value * SCALE_IN_HEADROOM) return false;
+    if (g.type !== 'latency') continue;
+    const i = sink.objectiveIndex(name);
+    if (i >= 0 && sink.objectives[i]! > g.value * SCALE_IN_HEADROOM) return false;
   }
   return true;
 }

@@ -15,6 +15,22 @@ export function throughputOf(state: PlanState, goal: Goal): number | undefined {
   return undefined;
 }
 
+interface LatencyEntry {
+  name: string;
+  /** Position among the predicted-from state's objectives. */
+  index: number;
+  current: number;
+  model: LatencyModel | undefined;
+}
+
+interface PredictorCache {
+  state?: PlanState;
+  goal?: Goal;
+  cpu: number;
+  throughput: number | undefined;
+  latency: LatencyEntry[];
+}
+
 /**
  * The latency objectives of one intent as the workload is resized: a fitted LatencyModel per
  * objective once the traces hold enough samples, the proportional prior before. `effect` refits
@@ -23,13 +39,7 @@ export function throughputOf(state: PlanState, goal: Goal): number | undefined {
 export class LatencyPredictor {
   /** Intent → objective → model: nested, so a lookup builds no key string per predicted state. */
   private readonly models = new Map<string, Map<string, LatencyModel>>();
-  private readonly last: {
-    state?: PlanState;
-    goal?: Goal;
-    cpu: number;
-    throughput: number | undefined;
-    latency: { name: string; current: number; model: LatencyModel | undefined }[];
-  } = { cpu: 0, throughput: undefined, latency: [] };
+  private readonly last: PredictorCache = { cpu: 0, throughput: undefined, latency: [] };
 
   constructor(
     private readonly actuator: string,
@@ -47,9 +57,41 @@ export class LatencyPredictor {
     return true;
   }
 
-  /** Writes the predicted latencies of `to` (replicas, CPU per pod) into `next.objectives`. */
+  /** Writes the predicted latencies of `next` (its replicas, CPU per pod) into `next.objectives`. */
   predict(state: PlanState, goal: Goal, next: PlanState): void {
-    // An actuator predicts several states from one: what they share is worked out once.
+    const last = this.prepare(state, goal);
+    const cpu = next.cpu === state.cpu ? last.cpu : podCpu(next);
+    for (const entry of last.latency)
+      next.objectives[entry.name] = this.latency(state, entry, next.replicas, cpu);
+  }
+
+  /**
+   * The same predictions for a state with `replicas` replicas and `cpu` millicores per pod, written
+   * into `objectives` (a CandidateSink's values, in `state`'s objective order).
+   */
+  predictInto(state: PlanState, goal: Goal, replicas: number, cpu: number, objectives: Float64Array): void {
+    for (const entry of this.prepare(state, goal).latency)
+      objectives[entry.index] = this.latency(state, entry, replicas, cpu);
+  }
+
+  /** CPU per pod of `state` (the cached sum when the state is the one predictions start from). */
+  podCpu(state: PlanState, goal: Goal): number {
+    return this.prepare(state, goal).cpu;
+  }
+
+  private latency(state: PlanState, entry: LatencyEntry, replicas: number, cpu: number): number {
+    const throughput = this.last.throughput;
+    return entry.model && throughput !== undefined
+      ? entry.model.predict(throughput, replicas, cpu)
+      : proportionalLatency(
+          entry.current,
+          { replicas: state.replicas, cpu: this.last.cpu },
+          { replicas, cpu },
+        );
+  }
+
+  /** What the predictions from `state` share, worked out once per state. */
+  private prepare(state: PlanState, goal: Goal): PredictorCache {
     const last = this.last;
     if (state !== last.state || goal !== last.goal) {
       last.state = state;
@@ -58,23 +100,15 @@ export class LatencyPredictor {
       last.throughput = throughputOf(state, goal);
       const models = this.models.get(state.intent);
       last.latency = [];
-      for (const name in goal) {
-        const current = state.objectives[name];
-        if (goal[name]!.type !== 'latency' || current === undefined) continue;
-        last.latency.push({ name, current, model: models?.get(name) });
+      let index = 0;
+      for (const name in state.objectives) {
+        const current = state.objectives[name]!;
+        const g = goal[name];
+        if (g?.type === 'latency') last.latency.push({ name, index, current, model: models?.get(name) });
+        index++;
       }
     }
-    const cpu = next.cpu === state.cpu ? last.cpu : podCpu(next);
-    const throughput = last.throughput;
-    for (const { name, current, model } of last.latency)
-      next.objectives[name] =
-        model && throughput !== undefined
-          ? model.predict(throughput, next.replicas, cpu)
-          : proportionalLatency(
-              current,
-              { replicas: state.replicas, cpu: last.cpu },
-              { replicas: next.replicas, cpu },
-            );
+    return last;
   }
 
   setModel(intent: string, objective: string, model: LatencyModel): void {
