@@ -3,6 +3,7 @@ import type { TestContext } from 'node:test';
 import { LocalControlPlane } from '../../src/cluster/control-plane.js';
 import { KubeClient } from '../../src/runtime/client/client.js';
 import { Namespaces, ServiceAccounts } from '../../src/runtime/client/kinds.js';
+import type { Kind } from '../../src/runtime/client/types.js';
 import { waitFor } from '../../src/runtime/wait.js';
 
 /** The kubeconfig of the cluster the test run targets; fails the test with the reason when none is up. */
@@ -45,6 +46,21 @@ export async function testNamespace(t: TestContext, client: KubeClient, prefix =
     timeoutMs: 30_000,
   });
   return name;
+}
+
+/**
+ * Once the test has ended and its namespace is being deleted, strips the finalizers of the `kind`
+ * objects left in it: tests stop their controllers in cleanup too, and an object whose finalizer's
+ * controller is gone would hold the namespace in Terminating for ever. Call after testNamespace.
+ */
+export function releaseFinalizersAtEnd(t: TestContext, client: KubeClient, k: Kind, namespace: string): void {
+  t.after(async () => {
+    const left = await client.list(k, { namespace }).catch(() => ({ items: [] }));
+    for (const o of left.items) {
+      if (!o.metadata?.finalizers?.length) continue;
+      await client.patch(k, o.metadata.name!, namespace, { metadata: { finalizers: null } }).catch(() => {});
+    }
+  });
 }
 
 /**

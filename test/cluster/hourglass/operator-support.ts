@@ -4,21 +4,23 @@ import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Pod } from 'kubernetes-types/core/v1.js';
-import type { Performer } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
+import { type Performer, Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
 import { setupPerformerController } from '../../../src/hourglass/controller.js';
 import { hourglassCrds } from '../../../src/hourglass/crds.js';
 import { KubeClient } from '../../../src/runtime/client/client.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { Manager } from '../../../src/runtime/manager.js';
-import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+import { releaseFinalizersAtEnd, testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
 
 export const REVISION = 'hourglass.eigenlayer.io/revision';
 const TUTTI = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
 
-export async function setup(t: TestContext, prefix: string) {
-  const client = await testClient(t, 'hourglass-operator-test');
+export async function setup(t: TestContext, prefix: string, fieldManager = 'hourglass-operator-test') {
+  const client = await testClient(t, fieldManager);
   await installCrds(client, hourglassCrds());
-  return { client, ns: await testNamespace(t, client, prefix) };
+  const ns = await testNamespace(t, client, prefix);
+  releaseFinalizersAtEnd(t, client, Performers, ns);
+  return { client, ns };
 }
 
 export function performer(ns: string, name: string, spec: Partial<Performer['spec']> = {}): Performer {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { type Performer, Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
-import { hourglassCrds } from '../../../src/hourglass/crds.js';
 import {
   PERFORMER_FINALIZER,
   type ReconcileOptions,
@@ -10,26 +9,10 @@ import {
 } from '../../../src/hourglass/reconcile.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { Pods, Services } from '../../../src/runtime/client/kinds.js';
-import { installCrds } from '../../../src/runtime/crds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { testClient, testNamespace } from '../../support/cluster.js';
+import { performer, REVISION, setup as setupNamespace } from './operator-support.js';
 
-const REVISION = 'hourglass.eigenlayer.io/revision';
-
-async function setup(t: Parameters<typeof testClient>[0], prefix: string) {
-  const client = await testClient(t, 'hourglass-operator');
-  await installCrds(client, hourglassCrds());
-  return { client, ns: await testNamespace(t!, client, prefix) };
-}
-
-function performer(ns: string, name: string, spec: Partial<Performer['spec']> = {}): Performer {
-  return {
-    apiVersion: 'hourglass.eigenlayer.io/v1alpha1',
-    kind: 'Performer',
-    metadata: { name, namespace: ns },
-    spec: { avsAddress: '0xAVS', image: 'ghcr.io/acme/perf', version: 'v1', ...spec },
-  };
-}
+const setup = (t: TestContext, prefix: string) => setupNamespace(t, prefix, 'hourglass-operator');
 
 /** Reconciles, as the controller would on every change, until `done` holds. */
 async function reconcileUntil<T>(
