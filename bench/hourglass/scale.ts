@@ -143,6 +143,38 @@ async function timeUntilReady<T extends KubeObject>(
   return readyAt - t0;
 }
 
+/** The API server's request counters (apiserver_request_total), summed by resource, subresource and verb. */
+async function apiRequests(): Promise<Map<string, number>> {
+  const res = await client.transport.stream({ method: 'GET', path: '/metrics', timeoutMs: 60_000 });
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  const counts = new Map<string, number>();
+  for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const label = (l: string) => new RegExp(`${l}="([^"]*)"`).exec(line)?.[1] ?? '';
+    const verb = label('verb');
+    if (verb === 'WATCH' || verb === 'CONNECT') continue;
+    const resource = label('resource');
+    const sub = label('subresource');
+    // What the operator path or the raw client asks for; not kwok's Pod status or the scheduler's bindings.
+    if (!['performers', 'pods', 'services', 'events'].includes(resource)) continue;
+    if (resource === 'pods' && sub !== '') continue;
+    const key = `${verb} ${resource}${sub ? `/${sub}` : ''}`;
+    counts.set(key, (counts.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return counts;
+}
+
+/** The requests made between two counter snapshots, per object created, as one line. */
+function requestsPer(before: Map<string, number>, after: Map<string, number>, n: number): string {
+  const rows = [...after]
+    .map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / n] as const)
+    .filter(([, v]) => v >= 0.01)
+    .sort(([a], [b]) => a.localeCompare(b));
+  const writes = rows.filter(([k]) => !/^(GET|LIST) /.test(k)).reduce((sum, [, v]) => sum + v, 0);
+  return `${writes.toFixed(2)} writes each (${rows.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')})`;
+}
+
 const podReady = (p: Pod) =>
   p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
@@ -210,6 +242,7 @@ try {
   await freshNamespace(opNs);
 
   // The baseline: the operator's own Pod and Service for each Performer, created directly.
+  const rawBefore = await apiRequests();
   const rawMs = await timeUntilReady(Pods, rawNs, count, podReady, () =>
     pool(
       Array.from({ length: count }, (_, i) => i),
@@ -226,10 +259,12 @@ try {
       },
     ),
   );
+  const rawRequests = requestsPer(rawBefore, await apiRequests(), count);
   await client.delete(Namespaces, rawNs);
 
   operator = await startOperator();
   const idle = await settledMemory(operator);
+  const opBefore = await apiRequests();
   const opMs = await timeUntilReady(
     Performers,
     opNs,
@@ -242,9 +277,13 @@ try {
         (i) => client.create(performer(opNs, i)),
       ),
   );
+  const opRequests = requestsPer(opBefore, await apiRequests(), count);
   const at500 = await settledMemory(operator);
 
   console.log(`${count} performers, ${concurrency} creates in flight`);
+  // Every request the API server served until all were Ready, Events included (the scheduler's too).
+  console.log(`API requests per Pod + Service created directly: ${rawRequests}`);
+  console.log(`API requests per Performer until Ready: ${opRequests}`);
   report(
     'Performers until all Ready',
     opMs / 1000,
