@@ -13,6 +13,7 @@ import type { Manager } from '../runtime/manager.js';
 import { requeueAfter } from '../runtime/reconcile.js';
 import { APP_NAME, LABEL_APP, LABEL_PERFORMER } from './desired-state.js';
 import { performerEvents } from './events.js';
+import { OwnWrites } from './own-writes.js';
 import { type ReconcileOptions, reconcilePerformer } from './reconcile.js';
 
 export const PERFORMER_CONTROLLER = 'performer';
@@ -49,9 +50,25 @@ export function setupPerformerController(mgr: Manager, options: PerformerControl
     return performer ? [`${p.metadata?.namespace}/${performer}`] : [];
   });
   const services = mgr.informer<Service>(Services, owned);
+  // The caches as this operator last wrote them: a reconcile brought by its own write then sees
+  // that write and does not repeat it (see OwnWrites).
+  const performerWrites = new OwnWrites(performers);
+  const podWrites = new OwnWrites(pods);
+  const serviceWrites = new OwnWrites(services);
   const cache: ReconcileOptions['cache'] = {
-    pods: (p) => pods.byIndex(PERFORMER_INDEX, objectKey(p)),
-    service: (namespace, name) => services.get(`${namespace}/${name}`),
+    pods: (p) => {
+      const key = objectKey(p);
+      return podWrites.overlay(
+        pods.byIndex(PERFORMER_INDEX, key),
+        (pod) => `${pod.metadata?.namespace}/${pod.metadata?.labels?.[LABEL_PERFORMER]}` === key,
+      );
+    },
+    service: (namespace, name) => serviceWrites.get(`${namespace}/${name}`),
+  };
+  const wrote: ReconcileOptions['wrote'] = (obj, created) => {
+    if (obj.kind === Performers.kind) performerWrites.wrote(obj as Performer, created);
+    else if (obj.kind === Pods.kind) podWrites.wrote(obj as Pod, created);
+    else if (obj.kind === Services.kind) serviceWrites.wrote(obj as Service, created);
   };
   const recorder = new EventRecorder(
     mgr.client,
@@ -74,15 +91,18 @@ export function setupPerformerController(mgr: Manager, options: PerformerControl
           .map((p) => objectKey(p)),
       )
       .reconcile(async (req, ctx) => {
-        const performer = performers.get(req.key);
+        const performer = performerWrites.get(req.key);
         if (!performer) return; // gone: its finalizer already let it go
         const result = await reconcilePerformer(ctx.client, performer, {
           ...reconcileOptions,
           nodes: nodes.list(),
           cache,
+          wrote,
         });
+        // Not waited for: an Event is a record, not a step, and never holds up the next reconcile.
+        // The recorder logs the ones that fail.
         for (const e of performerEvents(performer.status, result.status)) {
-          await recorder.record(performer, e.type, e.reason, e.action, e.note);
+          void recorder.record(performer, e.type, e.reason, e.action, e.note);
         }
         if (result.requeueAfterMs !== undefined) return requeueAfter(result.requeueAfterMs);
       })

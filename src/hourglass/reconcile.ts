@@ -49,6 +49,11 @@ export interface ReconcileOptions {
     pods(performer: Performer): readonly Pod[];
     service(namespace: string, name: string): Service | undefined;
   };
+  /**
+   * Told of every object a write returned, and whether the write created it, so that the caches
+   * above can show it before their watch does (see OwnWrites).
+   */
+  wrote?: (obj: Performer | Pod | Service, created: boolean) => void;
 }
 
 export const DEFAULT_PENDING_TIMEOUT_MS = 300_000;
@@ -87,7 +92,9 @@ export async function reconcilePerformer(
   const selector = labelSelector(performerSelector(performer));
 
   if (performer.metadata?.deletionTimestamp) return finalize(client, performer, selector);
+  const wrote = options.wrote ?? (() => {});
 
+  // The finalizer lands before any child exists, so that no Pod or Service can outlive its Performer.
   if (!performer.metadata?.finalizers?.includes(PERFORMER_FINALIZER)) {
     performer = await client.patch(Performers, name, namespace, {
       metadata: {
@@ -95,6 +102,7 @@ export async function reconcilePerformer(
         resourceVersion: performer.metadata?.resourceVersion,
       },
     });
+    wrote(performer, false);
   }
 
   const desired = buildPerformerPod(performer);
@@ -109,6 +117,7 @@ export async function reconcilePerformer(
   let lastUpgrade = performer.status?.lastUpgrade;
   let requeueAfterMs: number | undefined;
 
+  let creating: Promise<Pod | undefined> | undefined;
   // A Pod of this revision that failed, or waited too long for a node, is replaced after a backoff.
   if (current) {
     const stuck = stuckFor(current, now, options);
@@ -123,7 +132,10 @@ export async function reconcilePerformer(
         const allNames = pods.map((p) => p.metadata!.name!);
         pods = pods.filter((p) => p !== current);
         current = await createPod(client, performer, desired, allNames, recreations + 1);
-        if (current) pods.push(current);
+        if (current) {
+          wrote(current, true);
+          pods.push(current);
+        }
       } else requeueAfterMs = wait - stuck;
     }
   } else {
@@ -144,10 +156,9 @@ export async function reconcilePerformer(
       const taken = listed.map((p) => p.metadata!.name!);
       // Outside an upgrade the Pod keeps its plain name: one still terminating is waited for.
       if (!upgrade && taken.includes(podName(name))) requeueAfterMs = 1000;
-      else {
-        current = await createPod(client, performer, desired, taken, 0);
-        if (current) pods.push(current);
-      }
+      // Sent without waiting: the Service's selector below does not depend on it, as a Pod just
+      // created is not Ready, so both go to the API server at once.
+      else creating = createPod(client, performer, desired, taken, 0);
     }
   }
 
@@ -164,11 +175,17 @@ export async function reconcilePerformer(
       (selected && pods.some((p) => p.metadata?.labels?.[LABEL_REVISION] === selected)
         ? selected
         : revision));
-  if (selected !== servingRevision || !service) {
-    await client.apply(buildPerformerService(performer, servingRevision), {
-      fieldManager: client.fieldManager,
-    });
+  const applying =
+    selected !== servingRevision || !service
+      ? client.apply(buildPerformerService(performer, servingRevision), { fieldManager: client.fieldManager })
+      : undefined;
+  const [newPod, applied] = await Promise.all([creating, applying]);
+  if (newPod) {
+    wrote(newPod, true);
+    current = newPod;
+    pods.push(newPod);
   }
+  if (applied) wrote(applied, !service);
   if (currentReady) {
     for (const old of older()) await client.delete(Pods, old.metadata!.name!, namespace);
     pods = current ? [current] : [];
@@ -191,12 +208,13 @@ export async function reconcilePerformer(
     if (pendingLeft > 0) requeueAfterMs = Math.min(requeueAfterMs ?? Number.POSITIVE_INFINITY, pendingLeft);
   }
   if (!isDeepStrictEqual(status, performer.status)) {
-    await client.applyStatus({
+    const updated = await client.applyStatus({
       apiVersion: performer.apiVersion,
       kind: performer.kind,
       metadata: { name, namespace },
       status,
     } as Performer);
+    wrote(updated, false);
   }
   return { status, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
 }
