@@ -204,17 +204,21 @@ class Closest {
     const { ids, keep } = this;
     const h = table.h[id]!;
     const g = table.g[id]!;
-    const worse = (other: number) => table.h[other]! > h || (table.h[other] === h && table.g[other]! > g);
     const worst = ids[ids.length - 1];
-    if (worst !== undefined && ids.length >= keep && worst !== id && !worse(worst)) return;
+    if (worst !== undefined && ids.length >= keep && worst !== id && !worse(table, worst, h, g)) return;
     // A state already kept has just become cheaper: it moves to its new place.
     const at = ids.indexOf(id);
     if (at >= 0) ids.splice(at, 1);
     let i = ids.length;
-    while (i > 0 && worse(ids[i - 1]!)) i--;
+    while (i > 0 && worse(table, ids[i - 1]!, h, g)) i--;
     ids.splice(i, 0, id);
     if (ids.length > keep) ids.pop();
   }
+}
+
+/** Whether state `other` is further from the goal than (h, g), or as far and dearer. */
+function worse(table: StateTable, other: number, h: number, g: number): boolean {
+  return table.h[other]! > h || (table.h[other] === h && table.g[other]! > g);
 }
 
 function result(table: StateTable, id: number, reachesGoal: boolean): Plan {

@@ -13,6 +13,8 @@ export abstract class ProposalSink implements CandidateSink {
   objectives = new Float64Array(8);
   readonly objectiveNames: string[] = [];
   protected parent!: PlanState;
+  /** The objectives `objectiveNames` lists. */
+  private namesOf: PlanState['objectives'] | undefined;
   protected actuator = '';
   private limit = 0;
   private count = 0;
@@ -37,9 +39,13 @@ export abstract class ProposalSink implements CandidateSink {
     this.count = 0;
     this.pending = false;
     const names = this.objectiveNames;
-    names.length = 0;
     const objectives = parent.objectives;
-    for (const name in objectives) names.push(name);
+    // Each actuator of one expansion starts from the same state: its names are listed once.
+    if (objectives !== this.namesOf) {
+      names.length = 0;
+      for (const name in objectives) names.push(name);
+      this.namesOf = objectives;
+    }
     if (names.length > this.objectives.length) this.objectives = new Float64Array(names.length * 2);
     for (let i = 0; i < names.length; i++) this.objectives[i] = objectives[names[i]!]!;
   }

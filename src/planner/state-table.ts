@@ -46,6 +46,8 @@ export class StateTable {
   private scratchLength = 0;
   private scratchHash = 0;
   private scratchSlot = 0;
+  /** The state whose key `derive` last copied into the scratch; -1 after `pack`. */
+  private derivedFrom = -1;
   /** Where the objectives start in the scratch key (after the marker). */
   private scratchObjectives = 0;
   /** Pod set → replaced pod → replacement name → the resulting pod set. */
@@ -80,12 +82,21 @@ export class StateTable {
   /**
    * Starts the key of a state derived from state `parent` by one change: a copy of the parent's
    * key, which the setters below change in place and `findPacked` then looks up. Only the
-   * numbers change, never the key's layout (the same containers and objectives, in one order).
+   * numbers change, never the key's layout (the same containers and objectives, in one order);
+   * the caller sets every objective value (`setObjective`) before looking the key up.
    */
   derive(parent: number): void {
-    const start = this.keyStart[parent]!;
     const length = this.keyLength[parent]!;
     const key = this.room(0, length);
+    if (this.derivedFrom === parent) {
+      // The scratch still holds this parent's key but for what the last proposal changed: the
+      // replicas, pod set and CPU before the objectives (which every proposal sets in full).
+      const start = this.keyStart[parent]!;
+      const pool = this.pool;
+      for (let i = 0; i < this.scratchObjectives; i++) key[i] = pool[start + i]!;
+      return;
+    }
+    const start = this.keyStart[parent]!;
     const pool = this.pool;
     let marker = -1;
     for (let i = 0; i < length; i++) {
@@ -95,6 +106,7 @@ export class StateTable {
     }
     this.scratchLength = length;
     this.scratchObjectives = marker + 1;
+    this.derivedFrom = parent;
   }
 
   /** In the derived key: the replicas. */
@@ -223,6 +235,7 @@ export class StateTable {
   }
 
   private pack(state: PlanState): void {
+    this.derivedFrom = -1;
     let key = this.room(0, 3);
     key[0] = state.replicas;
     key[1] = this.podSet(state.pods);
