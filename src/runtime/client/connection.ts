@@ -1,6 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { Agent, type AgentOptions, type RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { type ClusterAccess, type Credentials, ExecPlugin, loadKubeconfig } from './kubeconfig.js';
 
 /** Who the client speaks as when it is not itself: the `Impersonate-*` headers. */
 export interface Impersonation {
@@ -8,37 +9,90 @@ export interface Impersonation {
   readonly groups?: readonly string[];
 }
 
+/** Watches hold one socket each for their lifetime; the rest is pooled. */
+function agentFor(tls: AgentOptions): Agent {
+  return new Agent({ ...tls, keepAlive: true, maxSockets: 256, maxFreeSockets: 32 });
+}
+
 /**
  * How to reach one API server: its URL, a keep-alive TLS agent holding the client identity, and
- * the auth headers. Loading and auth come from @kubernetes/client-node's KubeConfig (exec
- * plugins, token files, in-cluster config); requests themselves go through our own transport.
+ * the auth headers. Kubeconfigs are read by our own loader (`kubeconfig.ts`); only users with a
+ * legacy `auth-provider` fall back to @kubernetes/client-node's KubeConfig, imported on demand.
+ * Requests themselves go through our own transport.
  */
 export class Connection {
   private cachedHeaders: OutgoingHttpHeaders = {};
   private headersAt = 0;
+  private currentAgent: Agent;
+  private currentTls: AgentOptions;
+  /** Agents replaced by a certificate rotation: their open watches end with close(). */
+  private readonly retired: Agent[] = [];
 
   private constructor(
-    readonly kubeConfig: KubeConfig,
+    /** Set only when client-node loaded the kubeconfig (the auth-provider fallback). */
+    readonly kubeConfig: KubeConfig | undefined,
     readonly server: URL,
-    readonly agent: Agent,
-    readonly tls: AgentOptions,
-    /** True when auth headers can change (exec plugins, token files) and must be refreshed. */
+    tls: AgentOptions,
+    private readonly credentials: Credentials | undefined,
+    /** True when client-node's auth headers can change (exec plugins, auth providers). */
     private readonly dynamicAuth: boolean,
-  ) {}
+    /** The context's namespace, when the kubeconfig or service account names one. */
+    readonly namespace?: string,
+  ) {
+    this.currentTls = tls;
+    this.currentAgent = agentFor(tls);
+  }
+
+  /** The keep-alive agent; replaced when an exec plugin issues a new client certificate. */
+  get agent(): Agent {
+    return this.currentAgent;
+  }
+
+  /** TLS material, for connections made outside the agent (WebSocket exec). */
+  get tls(): AgentOptions {
+    return this.currentTls;
+  }
 
   /**
    * Loads `path`, or else $KUBECONFIG, ~/.kube/config or the in-cluster service account, as
    * kubectl does.
    */
   static async load(path?: string, context?: string): Promise<Connection> {
-    // Imported on first use: loading client-node's generated API costs about a second, which
-    // commands that never reach a cluster (--help, crds, the kpt function) should not pay.
-    const { KubeConfig } = await import('@kubernetes/client-node');
-    const kc = new KubeConfig();
-    if (path) kc.loadFromFile(path);
-    else kc.loadFromDefault();
-    if (context) kc.setCurrentContext(context);
-    return Connection.fromKubeConfig(kc);
+    const access = await loadKubeconfig({ ...(path ? { path } : {}), ...(context ? { context } : {}) });
+    if ('unsupported' in access) {
+      // Imported only here: client-node's config module pulls in its whole generated API
+      // (~77 MB of RSS, most of a second), which no other kubeconfig needs.
+      const { KubeConfig } = await import('@kubernetes/client-node');
+      const kc = new KubeConfig();
+      if (path) kc.loadFromFile(path);
+      else kc.loadFromDefault();
+      if (context) kc.setCurrentContext(context);
+      return Connection.fromKubeConfig(kc);
+    }
+    return Connection.fromAccess(access);
+  }
+
+  static fromAccess(access: ClusterAccess): Connection {
+    const { ca, cert, key, rejectUnauthorized, servername } = access.tls;
+    const tls: AgentOptions = {
+      ...(ca ? { ca } : {}),
+      ...(cert ? { cert } : {}),
+      ...(key ? { key } : {}),
+      rejectUnauthorized,
+      ...(servername ? { servername } : {}),
+    };
+    const conn = new Connection(undefined, access.server, tls, access.credentials, false, access.namespace);
+    if (access.credentials instanceof ExecPlugin) {
+      access.credentials.onClientCertificate = (newCert, newKey) => {
+        // New requests use the new identity; open watches keep theirs until the server ends them.
+        conn.currentTls = { ...conn.currentTls, cert: newCert, key: newKey };
+        const old = conn.currentAgent;
+        conn.retired.push(old);
+        conn.currentAgent = agentFor(conn.currentTls);
+        for (const sockets of Object.values(old.freeSockets)) for (const s of sockets ?? []) s.destroy();
+      };
+    }
+    return conn;
   }
 
   static async fromKubeConfig(kc: KubeConfig): Promise<Connection> {
@@ -53,15 +107,14 @@ export class Connection {
       rejectUnauthorized: !cluster.skipTLSVerify,
       ...(cluster.tlsServerName ? { servername: cluster.tlsServerName } : {}),
     };
-    // Watches hold one socket each for their lifetime; the rest is pooled.
-    const agent = new Agent({ ...tls, keepAlive: true, maxSockets: 256, maxFreeSockets: 32 });
     const user = kc.getCurrentUser();
     const conn = new Connection(
       kc,
       new URL(cluster.server),
-      agent,
       tls,
+      undefined,
       !!(user?.exec || user?.authProvider),
+      kc.getContextObject(kc.getCurrentContext())?.namespace,
     );
     conn.cachedHeaders = { ...(opts.headers as OutgoingHttpHeaders | undefined) };
     if (user?.username) {
@@ -72,9 +125,10 @@ export class Connection {
     return conn;
   }
 
-  /** Auth headers for the next request (refreshed once a minute when a plugin issues tokens). */
+  /** Auth headers for the next request (token files and exec plugins refresh as they expire). */
   async authHeaders(): Promise<OutgoingHttpHeaders> {
-    if (this.dynamicAuth && Date.now() - this.headersAt > 60_000) {
+    if (this.credentials) return this.credentials.headers();
+    if (this.kubeConfig && this.dynamicAuth && Date.now() - this.headersAt > 60_000) {
       const opts: RequestOptions = {};
       await this.kubeConfig.applyToHTTPSOptions(opts);
       this.cachedHeaders = { ...(opts.headers as OutgoingHttpHeaders | undefined) };
@@ -84,6 +138,7 @@ export class Connection {
   }
 
   close(): void {
-    this.agent.destroy();
+    for (const a of this.retired) a.destroy();
+    this.currentAgent.destroy();
   }
 }

@@ -1,0 +1,411 @@
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { stringify } from 'yaml';
+import { Connection } from '../../../src/runtime/client/connection.js';
+import {
+  type ClusterAccess,
+  type KubeconfigOptions,
+  loadKubeconfig,
+} from '../../../src/runtime/client/kubeconfig.js';
+
+const root = mkdtempSync(join(tmpdir(), 'tutti-kubeconfig-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let dirs = 0;
+function tempDir(): string {
+  const d = join(root, `d${dirs++}`);
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+interface Entries {
+  'current-context'?: string;
+  clusters?: Record<string, object>;
+  users?: Record<string, object>;
+  contexts?: Record<string, object>;
+}
+function writeConfig(file: string, e: Entries): string {
+  const list = (field: string, m: Record<string, object> | undefined) =>
+    Object.entries(m ?? {}).map(([name, v]) => ({ name, [field]: v }));
+  writeFileSync(
+    file,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      ...(e['current-context'] ? { 'current-context': e['current-context'] } : {}),
+      clusters: list('cluster', e.clusters),
+      users: list('user', e.users),
+      contexts: list('context', e.contexts),
+    }),
+  );
+  return file;
+}
+
+/** A one-context kubeconfig whose user is `user`. */
+function single(dir: string, user: object, cluster: object = { server: 'https://127.0.0.1:6443' }): string {
+  return writeConfig(join(dir, 'config'), {
+    'current-context': 'c',
+    clusters: { k: cluster },
+    users: { u: user },
+    contexts: { c: { cluster: 'k', user: 'u', namespace: 'team-a' } },
+  });
+}
+
+async function access(opts: KubeconfigOptions): Promise<ClusterAccess> {
+  const a = await loadKubeconfig({ env: {}, ...opts });
+  if ('unsupported' in a) assert.fail(`unexpectedly unsupported: ${a.unsupported}`);
+  return a;
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+describe('kubeconfig loading', () => {
+  test('cluster and user fields; relative paths resolve against the kubeconfig directory', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'pki'));
+    writeFileSync(join(dir, 'pki', 'ca.crt'), 'CA-PEM');
+    writeFileSync(join(dir, 'pki', 'client.crt'), 'CERT-PEM');
+    writeFileSync(join(dir, 'pki', 'client.key'), 'KEY-PEM');
+    const file = single(
+      dir,
+      { 'client-certificate': 'pki/client.crt', 'client-key': './pki/client.key' },
+      {
+        server: 'https://api.example:6443',
+        'certificate-authority': 'pki/ca.crt',
+        'tls-server-name': 'kubernetes',
+      },
+    );
+    // Loaded from another working directory: paths follow the file, not the process.
+    const a = await access({ path: file });
+    assert.equal(a.server.href, 'https://api.example:6443/');
+    assert.equal(a.namespace, 'team-a');
+    assert.equal(a.context, 'c');
+    assert.equal(a.tls.ca?.toString(), 'CA-PEM');
+    assert.equal(a.tls.cert?.toString(), 'CERT-PEM');
+    assert.equal(a.tls.key?.toString(), 'KEY-PEM');
+    assert.equal(a.tls.servername, 'kubernetes');
+    assert.equal(a.tls.rejectUnauthorized, true);
+    assert.deepEqual(await a.credentials.headers(), {});
+  });
+
+  test('-data fields win over paths; insecure-skip-tls-verify turns verification off', async () => {
+    const dir = tempDir();
+    const file = single(
+      dir,
+      { 'client-certificate-data': b64('C'), 'client-key-data': b64('K'), 'client-key': 'missing.key' },
+      { server: 'https://h:1', 'certificate-authority-data': b64('A'), 'insecure-skip-tls-verify': true },
+    );
+    const a = await access({ path: file });
+    assert.equal(a.tls.ca?.toString(), 'A');
+    assert.equal(a.tls.cert?.toString(), 'C');
+    assert.equal(a.tls.key?.toString(), 'K');
+    assert.equal(a.tls.rejectUnauthorized, false);
+  });
+
+  test('token, basic auth and a token file that is re-read', async () => {
+    const dir = tempDir();
+    let a = await access({ path: single(dir, { token: 'abc' }) });
+    assert.deepEqual(await a.credentials.headers(), { authorization: 'Bearer abc' });
+    a = await access({ path: single(dir, { username: 'ann', password: 'pw' }) });
+    assert.deepEqual(await a.credentials.headers(), { authorization: `Basic ${b64('ann:pw')}` });
+
+    writeFileSync(join(dir, 'token'), 'first\n');
+    a = await access({ path: single(dir, { tokenFile: 'token' }), tokenFileTtlMs: 0 });
+    assert.deepEqual(await a.credentials.headers(), { authorization: 'Bearer first' });
+    writeFileSync(join(dir, 'token'), 'second\n');
+    assert.deepEqual(await a.credentials.headers(), { authorization: 'Bearer second' });
+  });
+
+  test('$KUBECONFIG merges as kubectl does: first file wins per name, first current-context', async () => {
+    const dir = tempDir();
+    const first = writeConfig(join(dir, 'a'), {
+      clusters: { shared: { server: 'https://first:1' } },
+      users: { u: { token: 'from-a' } },
+      contexts: { one: { cluster: 'shared', user: 'u' } },
+    });
+    const second = writeConfig(join(dir, 'b'), {
+      'current-context': 'two',
+      clusters: { shared: { server: 'https://second:2' }, own: { server: 'https://own:3' } },
+      users: { u: { token: 'from-b' } },
+      contexts: { one: { cluster: 'own', user: 'u' }, two: { cluster: 'shared', user: 'u' } },
+    });
+    const third = writeConfig(join(dir, 'c'), { 'current-context': 'one' });
+    const missing = join(dir, 'absent');
+    const env = { KUBECONFIG: [first, missing, second, third].join(delimiter) };
+    const a = await access({ env });
+    assert.equal(a.context, 'two');
+    assert.equal(a.server.host, 'first:1');
+    assert.deepEqual(await a.credentials.headers(), { authorization: 'Bearer from-a' });
+    const one = await access({ env, context: 'one' });
+    assert.equal(one.server.host, 'first:1', 'context "one" comes from the first file');
+  });
+
+  test('~/.kube/config is the default', async () => {
+    const home = tempDir();
+    mkdirSync(join(home, '.kube'));
+    single(join(home, '.kube'), { token: 'home' });
+    const a = await access({ env: { HOME: home } });
+    assert.deepEqual(await a.credentials.headers(), { authorization: 'Bearer home' });
+  });
+
+  test('clear errors name the file and what is wrong', async () => {
+    const dir = tempDir();
+    const noCurrent = writeConfig(join(dir, 'nocurrent'), {
+      clusters: { k: { server: 'https://h:1' } },
+      contexts: { c: { cluster: 'k' } },
+    });
+    await assert.rejects(
+      loadKubeconfig({ path: noCurrent }),
+      (e: Error) => e.message.includes(noCurrent) && /no current-context/.test(e.message),
+    );
+    await assert.rejects(loadKubeconfig({ path: noCurrent, context: 'nope' }), /no context named "nope"/);
+    const badCluster = writeConfig(join(dir, 'badcluster'), {
+      'current-context': 'c',
+      contexts: { c: { cluster: 'gone' } },
+    });
+    await assert.rejects(
+      loadKubeconfig({ path: badCluster }),
+      (e: Error) => e.message.includes(badCluster) && e.message.includes('unknown cluster "gone"'),
+    );
+    const badCert = single(tempDir(), { 'client-certificate': 'nope.crt', 'client-key': 'nope.key' });
+    await assert.rejects(loadKubeconfig({ path: badCert }), (e: Error) =>
+      /user "u": cannot read client-certificate .*nope\.crt/.test(e.message),
+    );
+    const noServer = single(tempDir(), {}, {});
+    await assert.rejects(loadKubeconfig({ path: noServer }), /cluster "k" has no server/);
+    await assert.rejects(loadKubeconfig({ path: join(dir, 'absent') }), /absent: cannot read it/);
+    await assert.rejects(loadKubeconfig({ env: { HOME: tempDir() } }), /no kubeconfig/);
+  });
+
+  test('a legacy auth-provider is handed to client-node', async () => {
+    const file = single(tempDir(), { 'auth-provider': { name: 'oidc', config: {} } });
+    const a = await loadKubeconfig({ path: file });
+    assert.ok('unsupported' in a);
+    assert.match(a.unsupported, /auth-provider "oidc"/);
+  });
+});
+
+describe('exec credential plugins', () => {
+  /** A plugin that logs each run and prints what `STATUS` (JSON) says, or fails when FAIL is set. */
+  function plugin(dir: string): void {
+    mkdirSync(join(dir, 'bin'), { recursive: true });
+    const script = join(dir, 'bin', 'cred');
+    writeFileSync(
+      script,
+      `#!/usr/bin/env node
+const fs = require('node:fs');
+fs.appendFileSync(process.env.LOG, JSON.stringify({ args: process.argv.slice(2), info: JSON.parse(process.env.KUBERNETES_EXEC_INFO) }) + '\\n');
+if (process.env.FAIL) { process.stderr.write('login required: ' + process.env.FAIL + '\\n'); process.exit(3); }
+const info = JSON.parse(process.env.KUBERNETES_EXEC_INFO);
+process.stdout.write(JSON.stringify({ apiVersion: info.apiVersion, kind: 'ExecCredential', status: JSON.parse(process.env.STATUS_FILE ? fs.readFileSync(process.env.STATUS_FILE, 'utf8') : process.env.STATUS) }));
+`,
+    );
+    chmodSync(script, 0o755);
+  }
+  const runs = (log: string) =>
+    readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as { args: string[]; info: { apiVersion: string; spec: Record<string, unknown> } },
+      );
+
+  for (const apiVersion of ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1']) {
+    test(`${apiVersion}: token cached until it expires, args, env and KUBERNETES_EXEC_INFO`, async () => {
+      const dir = tempDir();
+      plugin(dir);
+      const log = join(dir, 'log');
+      const exec = (status: object) => ({
+        exec: {
+          apiVersion,
+          command: './bin/cred',
+          args: ['get-token', '--cluster', 'k'],
+          env: [
+            { name: 'LOG', value: log },
+            { name: 'STATUS', value: JSON.stringify(status) },
+          ],
+          interactiveMode: 'IfAvailable',
+          provideClusterInfo: true,
+        },
+      });
+      const future = new Date(Date.now() + 3_600_000).toISOString();
+      const a = await access({
+        path: single(dir, exec({ token: 't1', expirationTimestamp: future }), {
+          server: 'https://h:1',
+          'certificate-authority-data': b64('A'),
+        }),
+      });
+      assert.deepEqual(await a.credentials.headers(), { authorization: 'Bearer t1' });
+      assert.deepEqual(await a.credentials.headers(), { authorization: 'Bearer t1' });
+      const seen = runs(log);
+      assert.equal(seen.length, 1, 'an unexpired credential is reused');
+      assert.deepEqual(seen[0]!.args, ['get-token', '--cluster', 'k']);
+      assert.equal(seen[0]!.info.apiVersion, apiVersion);
+      assert.equal(seen[0]!.info.spec['interactive'], false);
+      assert.deepEqual(seen[0]!.info.spec['cluster'], {
+        server: 'https://h:1',
+        'certificate-authority-data': b64('A'),
+      });
+
+      // An expired credential makes the plugin run again on the next request.
+      rmSync(log);
+      const past = new Date(Date.now() - 1000).toISOString();
+      const b = await access({ path: single(dir, exec({ token: 't2', expirationTimestamp: past })) });
+      await b.credentials.headers();
+      await b.credentials.headers();
+      assert.equal(runs(log).length, 3, 'load plus two requests');
+    });
+  }
+
+  test('a client certificate from the plugin goes into the TLS material', async () => {
+    const dir = tempDir();
+    plugin(dir);
+    const a = await access({
+      path: single(dir, {
+        exec: {
+          apiVersion: 'client.authentication.k8s.io/v1',
+          command: join(dir, 'bin', 'cred'),
+          env: [
+            { name: 'LOG', value: join(dir, 'log') },
+            {
+              name: 'STATUS',
+              value: JSON.stringify({ clientCertificateData: 'CERT', clientKeyData: 'KEY' }),
+            },
+          ],
+        },
+      }),
+    });
+    assert.equal(a.tls.cert?.toString(), 'CERT');
+    assert.equal(a.tls.key?.toString(), 'KEY');
+    assert.deepEqual(await a.credentials.headers(), {});
+  });
+
+  test('a rotated client certificate gives the connection a new agent', async () => {
+    const dir = tempDir();
+    plugin(dir);
+    const statusFile = join(dir, 'status.json');
+    const past = new Date(Date.now() - 1000).toISOString();
+    const status = (n: number) =>
+      writeFileSync(
+        statusFile,
+        JSON.stringify({
+          clientCertificateData: `CERT${n}`,
+          clientKeyData: `KEY${n}`,
+          expirationTimestamp: past,
+        }),
+      );
+    status(1);
+    const conn = await Connection.load(
+      single(dir, {
+        exec: {
+          apiVersion: 'client.authentication.k8s.io/v1',
+          command: './bin/cred',
+          env: [
+            { name: 'LOG', value: join(dir, 'log') },
+            { name: 'STATUS_FILE', value: statusFile },
+          ],
+        },
+      }),
+    );
+    try {
+      const first = conn.agent;
+      assert.equal(String(conn.tls.cert), 'CERT1');
+      await conn.authHeaders();
+      assert.equal(conn.agent, first, 'the same certificate keeps the agent');
+      status(2);
+      await conn.authHeaders();
+      assert.notEqual(conn.agent, first);
+      assert.equal(String(conn.tls.cert), 'CERT2');
+      assert.equal(String(conn.agent.options.key), 'KEY2');
+    } finally {
+      conn.close();
+    }
+  });
+
+  test('a failing plugin reports its exit code and stderr', async () => {
+    const dir = tempDir();
+    plugin(dir);
+    const file = single(dir, {
+      exec: {
+        apiVersion: 'client.authentication.k8s.io/v1',
+        command: './bin/cred',
+        env: [
+          { name: 'LOG', value: join(dir, 'log') },
+          { name: 'FAIL', value: 'run `cloud login`' },
+        ],
+      },
+    });
+    await assert.rejects(loadKubeconfig({ path: file }), (e: Error) =>
+      /user "u": exec plugin .*bin\/cred exited with 3: login required: run `cloud login`/.test(e.message),
+    );
+    const missing = single(tempDir(), {
+      exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'tutti-no-such-plugin' },
+    });
+    await assert.rejects(
+      loadKubeconfig({ path: missing }),
+      /exec plugin tutti-no-such-plugin could not start/,
+    );
+  });
+});
+
+describe('in-cluster config', () => {
+  test('service-account token, CA and namespace; the token is re-read as it rotates', async () => {
+    const sa = tempDir();
+    writeFileSync(join(sa, 'token'), 'sa-token-1');
+    writeFileSync(join(sa, 'ca.crt'), 'SA-CA');
+    writeFileSync(join(sa, 'namespace'), 'tutti-system\n');
+    const env = { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443', HOME: tempDir() };
+    const a = await access({ env, serviceAccountDir: sa, tokenFileTtlMs: 0 });
+    assert.equal(a.source, 'in-cluster');
+    assert.equal(a.server.href, 'https://[fd00::1]/');
+    assert.equal(a.namespace, 'tutti-system');
+    assert.equal(a.tls.ca?.toString(), 'SA-CA');
+    assert.deepEqual(await a.credentials.headers(), { authorization: 'Bearer sa-token-1' });
+    writeFileSync(join(sa, 'token'), 'sa-token-2');
+    assert.deepEqual(await a.credentials.headers(), { authorization: 'Bearer sa-token-2' });
+
+    await assert.rejects(
+      loadKubeconfig({ env, serviceAccountDir: tempDir() }),
+      /in-cluster config: cannot read .*ca\.crt/,
+    );
+  });
+});
+
+describe('Connection.load', () => {
+  test('uses our loader: server, TLS and auth headers', async () => {
+    const dir = tempDir();
+    const file = single(
+      dir,
+      { token: 'conn' },
+      { server: 'https://10.0.0.1:6443', 'certificate-authority-data': b64('A') },
+    );
+    const conn = await Connection.load(file);
+    try {
+      assert.equal(conn.kubeConfig, undefined, 'client-node was not needed');
+      assert.equal(conn.server.host, '10.0.0.1:6443');
+      assert.equal(conn.namespace, 'team-a');
+      assert.equal(String(conn.tls.ca), 'A');
+      assert.deepEqual(await conn.authHeaders(), { authorization: 'Bearer conn' });
+    } finally {
+      conn.close();
+    }
+  });
+
+  test('falls back to client-node for a legacy auth-provider', async () => {
+    const expiry = new Date(Date.now() + 3_600_000).toISOString();
+    const file = single(tempDir(), {
+      'auth-provider': { name: 'azure', config: { 'access-token': 'legacy', expiry } },
+    });
+    const conn = await Connection.load(file);
+    try {
+      assert.ok(conn.kubeConfig, 'client-node loaded it');
+      assert.equal(conn.server.host, '127.0.0.1:6443');
+      assert.deepEqual(await conn.authHeaders(), { Authorization: 'Bearer legacy' });
+    } finally {
+      conn.close();
+    }
+  });
+});
