@@ -1,22 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import {
   DEFAULT_QUERIES,
   defaultKpiProfiles,
   type KpiProfile,
 } from '../../../src/apis/ido.intel.com/kpi-profile.js';
-import { plannerCrdFiles } from '../../../src/planner/crds.js';
 import { formatQuery, resolveProfile } from '../../../src/planner/profiles.js';
-
-test('config/crd holds exactly what the Intent and KPIProfile types generate', async () => {
-  const files = plannerCrdFiles();
-  assert.deepEqual([...files.keys()], ['ido.intel.com_intents.yaml', 'ido.intel.com_kpiprofiles.yaml']);
-  for (const [name, content] of files) {
-    const onDisk = await readFile(new URL(`../../../config/crd/${name}`, import.meta.url), 'utf8');
-    assert.equal(onDisk, content, `config/crd/${name} is stale: run tutti planner crds --out config/crd`);
-  }
-});
 
 test('every default profile resolves through the default queries, availability without a query', () => {
   for (const p of defaultKpiProfiles()) {
