@@ -101,12 +101,17 @@ describe('manager', () => {
       async () => {
         const m = parseMetrics(await (await get('/metrics')).text());
         const errors = m.get('controller_runtime_reconcile_errors_total{controller="metrics-demo"}') ?? 0;
+        // Retries of `bad` alone can reach three errors before `dead` is handled: wait for both.
+        const terminal =
+          m.get('controller_runtime_terminal_reconcile_errors_total{controller="metrics-demo"}') ?? 0;
         return (m.get('controller_runtime_reconcile_total{controller="metrics-demo",result="success"}') ??
-          0) >= 1 && errors >= 3
+          0) >= 1 &&
+          errors >= 3 &&
+          terminal >= 1
           ? m
           : undefined;
       },
-      { description: 'reconcile metrics to appear', timeoutMs: 20_000 },
+      { description: 'reconcile metrics to appear', timeoutMs: 60_000 },
     );
     assert.equal(
       metrics.get('controller_runtime_terminal_reconcile_errors_total{controller="metrics-demo"}'),
