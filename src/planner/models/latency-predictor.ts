@@ -49,7 +49,7 @@ export class LatencyPredictor {
 
   /** Whether every latency objective of the goal has a fitted model (and a throughput to feed it). */
   modelled(state: PlanState, goal: Goal): boolean {
-    // Actuators ask this first in each nextState: what `predict` cached is only reused within one.
+    // Actuators ask this first for each state: what `prepare` cached is only reused within one.
     this.last.state = undefined;
     if (throughputOf(state, goal) === undefined) return false;
     const models = this.models.get(state.intent);
@@ -57,17 +57,9 @@ export class LatencyPredictor {
     return true;
   }
 
-  /** Writes the predicted latencies of `next` (its replicas, CPU per pod) into `next.objectives`. */
-  predict(state: PlanState, goal: Goal, next: PlanState): void {
-    const last = this.prepare(state, goal);
-    const cpu = next.cpu === state.cpu ? last.cpu : podCpu(next);
-    for (const entry of last.latency)
-      next.objectives[entry.name] = this.latency(state, entry, next.replicas, cpu);
-  }
-
   /**
-   * The same predictions for a state with `replicas` replicas and `cpu` millicores per pod, written
-   * into `objectives` (a CandidateSink's values, in `state`'s objective order).
+   * The latencies predicted from `state` for `replicas` replicas with `cpu` millicores per pod,
+   * written into `objectives` (a CandidateSink's values, in `state`'s objective order).
    */
   predictInto(state: PlanState, goal: Goal, replicas: number, cpu: number, objectives: Float64Array): void {
     for (const entry of this.prepare(state, goal).latency)
