@@ -61,7 +61,6 @@ export class RmPodActuator implements Actuator {
       // The replacement is predicted to come up healthy under a new name, in the removed pod's place.
       const replacementName = `${name}~replacement`;
       const replacement: PodState = { ready: true, restarts: 0, failed: false };
-      const action = { name: this.name, properties: { name } };
       if (missing) {
         // The state lacks an availability objective the goal has: the candidate gains it, which a
         // change to the state's own objectives cannot say.
@@ -73,13 +72,14 @@ export class RmPodActuator implements Actuator {
         );
         for (const o in goal)
           if (goal[o]!.type === 'availability') next.objectives[o] = availability(next.pods);
-        sink.candidate({ state: next, utility: 0.2, action });
+        sink.candidate({ state: next, utility: 0.2, action: { name: this.name, properties: { name } } });
         continue;
       }
       // One unhealthy pod replaced by a healthy one, as `availability` would count the new pods.
       const value = (ok + 1) / total;
       for (const i of indices) sink.objectives[i] = value;
-      if (sink.replacePod(name, replacementName, replacement, 0.2)) sink.take(action);
+      if (sink.replacePod(name, replacementName, replacement, 0.2))
+        sink.take({ name: this.name, properties: { name } });
     }
   }
 
