@@ -3,7 +3,7 @@
  * the same 500 Pods + Services directly and waiting for the Pods to be Ready, in the same run.
  * Then the operator's RSS with 500 and 5,000 Performers, beside its RSS with none.
  * Targets: Performers ≥ 0.8 of the raw speed (time ratio ≤ 1.25); RSS ≤ 150 MB at 5,000.
- *   node --expose-gc --import tsx bench/hourglass/scale.ts [--count 500] [--scale 5000]
+ *   node --expose-gc --import tsx bench/hourglass/scale.ts [--count 500] [--scale 5000] [--workers N]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -30,6 +30,8 @@ const { values } = parseArgs({
     count: { type: 'string', default: '500' },
     scale: { type: 'string', default: '5000' },
     concurrency: { type: 'string', default: '32' },
+    // The operator's --workers; its own default when absent.
+    workers: { type: 'string' },
     // The operator as its image runs it, compiled; --tsx runs the sources through tsx instead,
     // whose compiler adds ~100 MB of RSS.
     tsx: { type: 'boolean', default: false },
@@ -192,6 +194,7 @@ async function startOperator(): Promise<Operator> {
       `--kubeconfig=${kubeconfig}`,
       '--health-port=0',
       '--leader-elect=false',
+      ...(values.workers ? [`--workers=${values.workers}`] : []),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TUTTI_LOG_LEVEL: 'info' } },
   );
@@ -287,7 +290,9 @@ try {
   const opRequests = requestsPer(opBefore, await apiRequests(), count);
   const at500 = await settledMemory(operator);
 
-  console.log(`${count} performers, ${concurrency} creates in flight`);
+  console.log(
+    `${count} performers, ${concurrency} creates in flight, operator workers: ${values.workers ?? 'default'}`,
+  );
   // Every request the API server served until all were Ready, Events included (the scheduler's too).
   console.log(`API requests per Pod + Service created directly: ${rawRequests}`);
   console.log(`API requests per Performer until Ready: ${opRequests}`);

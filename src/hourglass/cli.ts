@@ -2,12 +2,13 @@ import { type Command, parseDuration, parseInteger, UsageError } from '../cli/co
 import { crdsCommand } from '../cli/crds-command.js';
 import { runOperator } from '../operator/run.js';
 import { componentLogger } from '../runtime/log.js';
+import { DEFAULT_PERFORMER_WORKERS } from './controller.js';
 import { hourglassCrds } from './crds.js';
 import { Executor } from './executor/executor.js';
 import { startTaskServer } from './executor/task-server.js';
 import { endpointResolver } from './grpc/endpoint-resolver.js';
 import { BEHAVIOURS, type Behaviour, startPerformerServer } from './grpc/performer-server.js';
-import { PENDING_TIMEOUT_ENV, WATCH_NAMESPACE_ENV } from './operator.js';
+import { PENDING_TIMEOUT_ENV, WATCH_NAMESPACE_ENV, WORKERS_ENV } from './operator.js';
 
 const performerServerCommand: Command = {
   name: 'performer-server',
@@ -82,6 +83,12 @@ const operatorCommand: Command = {
       default: '5m',
       env: PENDING_TIMEOUT_ENV,
     },
+    workers: {
+      type: 'string',
+      description: 'Performers reconciled at once; each reconcile mostly waits on the API server',
+      default: String(DEFAULT_PERFORMER_WORKERS),
+      env: WORKERS_ENV,
+    },
     // The chart ships the CRD; installing it needs rights the operator's role does not have.
     'install-crds': {
       type: 'boolean',
@@ -95,6 +102,9 @@ const operatorCommand: Command = {
     const pending = o['pending-timeout'] as string;
     parseDuration(pending, 'pending-timeout'); // fail on a bad value before connecting
     process.env[PENDING_TIMEOUT_ENV] = pending;
+    const workers = o['workers'] as string;
+    parseInteger(workers, 'workers', 1, 1024);
+    process.env[WORKERS_ENV] = workers;
     await runOperator({
       kubeconfig: o['kubeconfig'] as string | undefined,
       systemNamespace: o['leader-election-namespace'] as string,

@@ -1,6 +1,6 @@
-import { parseDuration } from '../cli/command.js';
+import { parseDuration, parseInteger } from '../cli/command.js';
 import type { OperatorModule } from '../operator/module.js';
-import { setupPerformerController } from './controller.js';
+import { DEFAULT_PERFORMER_WORKERS, setupPerformerController } from './controller.js';
 
 /**
  * Limits the operator to one namespace (`tutti hourglass-operator --watch-namespace`). Read from
@@ -9,6 +9,8 @@ import { setupPerformerController } from './controller.js';
 export const WATCH_NAMESPACE_ENV = 'HOURGLASS_WATCH_NAMESPACE';
 /** How long a Pod may stay Pending before it is recreated (`--pending-timeout`), e.g. `10m`. */
 export const PENDING_TIMEOUT_ENV = 'HOURGLASS_PENDING_TIMEOUT';
+/** Performers reconciled at once (`--workers`). */
+export const WORKERS_ENV = 'HOURGLASS_WORKERS';
 
 /** Hourglass in `tutti operator` and `tutti hourglass-operator`: the Performer controller. */
 export const hourglassOperatorModule: OperatorModule = {
@@ -16,7 +18,9 @@ export const hourglassOperatorModule: OperatorModule = {
   setup({ mgr }) {
     const namespace = process.env[WATCH_NAMESPACE_ENV];
     const pending = process.env[PENDING_TIMEOUT_ENV];
+    const workers = process.env[WORKERS_ENV];
     setupPerformerController(mgr, {
+      workers: workers ? parseInteger(workers, WORKERS_ENV, 1, 1024) : DEFAULT_PERFORMER_WORKERS,
       ...(namespace ? { namespace } : {}),
       ...(pending ? { pendingTimeoutMs: parseDuration(pending, PENDING_TIMEOUT_ENV) } : {}),
     });
