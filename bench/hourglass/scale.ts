@@ -219,6 +219,40 @@ async function metric(port: number, name: string): Promise<number> {
   return m ? Number(m[1]) : Number.NaN;
 }
 
+/** Every series of one metric of the operator's, summed. */
+async function metricSum(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let sum = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sum += Number(m[1]);
+  return sum;
+}
+
+const WORK_METRICS = [
+  'controller_runtime_reconcile_total',
+  'controller_runtime_reconcile_errors_total',
+  'controller_runtime_reconcile_time_seconds_sum',
+  'workqueue_queue_duration_seconds_sum',
+  'workqueue_queue_duration_seconds_count',
+  'process_cpu_seconds_total',
+] as const;
+
+async function operatorWork(port: number): Promise<number[]> {
+  return Promise.all(WORK_METRICS.map((m) => metricSum(port, m)));
+}
+
+/** What the operator did between two readings of its metrics, as one line. */
+function workDone(before: number[], after: number[]): string {
+  const [reconciles, errors, reconcileS, queuedS, dequeued, cpuS] = after.map((v, i) => v - before[i]!) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  return `${reconciles} reconciles (${errors} failed), ${((reconcileS / reconciles) * 1000).toFixed(0)} ms each on average, ${((queuedS / dequeued) * 1000).toFixed(0)} ms queued on average, ${cpuS.toFixed(1)} s of CPU`;
+}
+
 /** The operator's RSS once its work queue has been empty for a while: its steady state. */
 async function settledMemory(op: Operator): Promise<{ rss: number; heap: number }> {
   await waitFor(async () => (await metric(op.healthPort, 'workqueue_depth')) === 0, {
@@ -275,6 +309,7 @@ try {
   operator = await startOperator();
   const idle = await settledMemory(operator);
   const opBefore = await apiRequests();
+  const workBefore = await operatorWork(operator.healthPort);
   const opMs = await timeUntilReady(
     Performers,
     opNs,
@@ -288,6 +323,7 @@ try {
       ),
   );
   const opRequests = requestsPer(opBefore, await apiRequests(), count);
+  const opWork = workDone(workBefore, await operatorWork(operator.healthPort));
   const at500 = await settledMemory(operator);
 
   console.log(
@@ -296,6 +332,7 @@ try {
   // Every request the API server served until all were Ready, Events included (the scheduler's too).
   console.log(`API requests per Pod + Service created directly: ${rawRequests}`);
   console.log(`API requests per Performer until Ready: ${opRequests}`);
+  console.log(`operator until all Ready: ${opWork}`);
   report(
     'Performers until all Ready',
     opMs / 1000,

@@ -4,7 +4,7 @@ import type { Pod } from 'kubernetes-types/core/v1.js';
 import { type Performer, Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
 import { PERFORMER_FINALIZER } from '../../../src/hourglass/reconcile.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
-import { Pods, Services } from '../../../src/runtime/client/kinds.js';
+import { Events, Pods, Services } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { isReady, performer, REVISION, setup, startController } from './operator-support.js';
 
@@ -39,6 +39,21 @@ test('the controller makes a Pod and a Service; the status is Running and ready 
   assert.ok(isReady(pod));
   assert.equal(svc.spec?.selector?.[REVISION], pod.metadata?.labels?.[REVISION]);
   assert.equal(svc.spec?.ports?.[0]?.port, 7000);
+  // The history `kubectl describe performer` shows: one Ready Event, sent without holding up the
+  // reconcile, so it may land just after the status.
+  const readyEvents = await waitFor(
+    async () => {
+      const events = (await client.list(Events, { namespace: ns })).items.filter(
+        (e) => e.regarding?.uid === p.metadata?.uid && e.reason === 'Ready',
+      );
+      return events.length > 0 && events;
+    },
+    { description: 'a Ready Event about web', timeoutMs: 60_000 },
+  );
+  assert.equal(readyEvents.length, 1);
+  assert.equal(readyEvents[0]?.type, 'Normal');
+  assert.equal(readyEvents[0]?.reportingController, 'hourglass.eigenlayer.io/performer-controller');
+  assert.equal(readyEvents[0]?.note, 'performer-web is Ready');
 
   // A Pod deleted behind the operator's back comes back: the controller owns Pods.
   await client.delete(Pods, 'performer-web', ns, { gracePeriodSeconds: 0 });
