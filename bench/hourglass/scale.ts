@@ -145,13 +145,19 @@ async function timeUntilReady<T extends KubeObject>(
   return readyAt - t0;
 }
 
-/** The API server's request counters (apiserver_request_total), summed by resource, subresource and verb. */
+const API_CPU = 'cpu';
+
+/**
+ * The API server's request counters (apiserver_request_total), summed by resource, subresource and
+ * verb, and its CPU seconds.
+ */
 async function apiRequests(): Promise<Map<string, number>> {
   const res = await client.transport.stream({ method: 'GET', path: '/metrics', timeoutMs: 60_000 });
   const chunks: Buffer[] = [];
   for await (const c of res) chunks.push(c as Buffer);
   const counts = new Map<string, number>();
   for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
+    if (line.startsWith('process_cpu_seconds_total ')) counts.set(API_CPU, Number(line.split(' ')[1]));
     if (!line.startsWith('apiserver_request_total{')) continue;
     const label = (l: string) => new RegExp(`${l}="([^"]*)"`).exec(line)?.[1] ?? '';
     const verb = label('verb');
@@ -169,12 +175,14 @@ async function apiRequests(): Promise<Map<string, number>> {
 
 /** The requests made between two counter snapshots, per object created, as one line. */
 function requestsPer(before: Map<string, number>, after: Map<string, number>, n: number): string {
+  const cpu = ((after.get(API_CPU) ?? 0) - (before.get(API_CPU) ?? 0)) / n;
   const rows = [...after]
+    .filter(([k]) => k !== API_CPU)
     .map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / n] as const)
     .filter(([, v]) => v >= 0.01)
     .sort(([a], [b]) => a.localeCompare(b));
   const writes = rows.filter(([k]) => !/^(GET|LIST) /.test(k)).reduce((sum, [, v]) => sum + v, 0);
-  return `${writes.toFixed(2)} writes each (${rows.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')})`;
+  return `${writes.toFixed(2)} writes and ${(cpu * 1000).toFixed(0)} ms of API server CPU each (${rows.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')})`;
 }
 
 const podReady = (p: Pod) =>
