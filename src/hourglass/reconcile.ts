@@ -208,12 +208,12 @@ export async function reconcilePerformer(
     if (pendingLeft > 0) requeueAfterMs = Math.min(requeueAfterMs ?? Number.POSITIVE_INFINITY, pendingLeft);
   }
   if (!isDeepStrictEqual(status, performer.status)) {
-    const updated = await client.applyStatus({
-      apiVersion: performer.apiVersion,
-      kind: performer.kind,
-      metadata: { name, namespace },
-      status,
-    } as Performer);
+    // A merge patch rather than server-side apply: the operator is the status's only writer, and
+    // the API server spends ~20% less CPU on it (bench/hourglass). Fields the new status leaves
+    // out are removed with nulls.
+    const patch: Record<string, unknown> = { ...status };
+    for (const k of Object.keys(performer.status ?? {})) if (!(k in status)) patch[k] = null;
+    const updated = await client.patch(Performers, name, namespace, { status: patch }, 'merge', 'status');
     wrote(updated, false);
   }
   return { status, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
