@@ -21,7 +21,7 @@ test('a plan made of a plugin’s candidates is carried out by the plugin on the
       selector: { matchLabels: { app: 'web' } },
       template: {
         metadata: { labels: { app: 'web' } },
-        spec: { containers: [{ name: 'app', image: 'registry.invalid/web:1' }] },
+        spec: { containers: [{ name: 'app', image: 'registry.example/web:1' }] },
       },
     },
   });
