@@ -7,6 +7,8 @@ import type { Event } from 'kubernetes-types/events/v1.js';
 import type { ClusterRole, Role } from 'kubernetes-types/rbac/v1.js';
 import { parseAllDocuments } from 'yaml';
 import { type NetworkIntent, NetworkIntents } from '../../../src/apis/intent.nephoran.com/network-intent.js';
+import { parseCommandArgs } from '../../../src/cli/command.js';
+import { operatorCommand } from '../../../src/cli/operator.js';
 import { A1_POLICY_FINALIZER } from '../../../src/conductor/controller.js';
 import { conductorCrds } from '../../../src/conductor/crds.js';
 import { conductorOperatorModule } from '../../../src/conductor/operator.js';
@@ -44,9 +46,22 @@ test('deploy/conductor-operator applies with server-side dry-run', async (t) => 
     'clusterrolebinding.rbac.authorization.k8s.io/conductor-operator',
     'role.rbac.authorization.k8s.io/conductor-operator-leader-election',
     'rolebinding.rbac.authorization.k8s.io/conductor-operator-leader-election',
+    'deployment.apps/conductor-operator',
   ]) {
     assert.match(stdout, new RegExp(`${obj.replaceAll('.', '\\.')} serverside-applied \\(server dry run\\)`));
   }
+});
+
+test("the operator Deployment's args are flags tutti operator takes, run under the manifest's ServiceAccount", async () => {
+  const docs = parseAllDocuments(await readFile(`${DIR}deployment.yaml`, 'utf8')).map((d) => d.toJS());
+  const pod = docs.find((o) => o.kind === 'Deployment').spec.template.spec;
+  assert.equal(pod.serviceAccountName, 'conductor-operator');
+  const [command, ...flags] = pod.containers[0].args as string[];
+  assert.equal(command, 'operator');
+  const { values } = parseCommandArgs(operatorCommand, flags);
+  assert.deepEqual(values['module'], ['conductor']);
+  assert.equal(values['install-crds'], false);
+  assert.equal(values['leader-elect'], true, 'two replicas need leader election');
 });
 
 test("the NetworkIntent controller runs, scales and keeps A1 under the manifest's RBAC alone", async (t) => {
