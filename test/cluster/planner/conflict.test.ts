@@ -1,26 +1,39 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Intents } from '../../../src/apis/ido.intel.com/intent.js';
+import { DEFAULT_QUERIES, type KpiProfile } from '../../../src/apis/ido.intel.com/kpi-profile.js';
 import { Deployments } from '../../../src/runtime/client/kinds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { intent, simulatedWorkload, startPlanner } from './support.js';
 
-// At 200 req/s one replica of 600m answers in 35 ms: "p95 ≤ 10 ms" plans 4 replicas and
-// "p95 ≤ 30 ms" plans 2. Both cannot be carried out; the higher priority's plan runs.
+// At 200 req/s one replica of 500m answers in 42 ms, six in 9 ms. "p95 ≤ 10 ms" and a floor of
+// "p95 ≥ 30 ms" (a profile that does not minimize: don't over-provision) cannot both hold: once
+// they are both broken, one plans more replicas and the other fewer. The higher priority's runs.
 test('two intents on one workload with conflicting plans: Conflict on both, the higher priority wins', async (t) => {
-  const { client, ns } = await simulatedWorkload(t, 'planner-conflict', {
+  const { client, ns, prometheus } = await simulatedWorkload(t, 'planner-conflict', {
     name: 'shop',
     replicas: 1,
     cpu: '500m',
     load: 200,
+  });
+  await client.create<KpiProfile>({
+    apiVersion: 'ido.intel.com/v1alpha1',
+    kind: 'KPIProfile',
+    metadata: { name: 'p95floor', namespace: ns },
+    spec: {
+      type: 'latency',
+      minimize: false,
+      query: DEFAULT_QUERIES['default/p95latency']!.query!,
+      props: { endpoint: prometheus.queryUrl },
+    },
   });
   // Both intents exist before the planner's first round, so that they are planned together.
   await client.create(
     intent(ns, 'tight', 'shop', [{ name: 'p95', value: 10, measuredBy: `${ns}/p95latency` }], 0.9),
   );
   await client.create(
-    intent(ns, 'loose', 'shop', [{ name: 'p95', value: 30, measuredBy: `${ns}/p95latency` }], 0.1),
+    intent(ns, 'loose', 'shop', [{ name: 'p95', value: 30, measuredBy: `${ns}/p95floor` }], 0.1),
   );
   await startPlanner(t, ns, { actuators: ['scale_out', 'scale_in'] });
 
