@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { KubeClient } from './client/client.js';
 import type { Kind, KubeObject } from './client/types.js';
 import { Controller, type InformerSource } from './controller.js';
@@ -131,6 +132,8 @@ export class Manager implements InformerSource {
     if (this.running) throw new Error('manager already started');
     this.abort = new AbortController();
     const signal = this.abort.signal;
+    // Every informer waiting to sync and every runnable listens on it: many listeners, no leak.
+    setMaxListeners(0, signal);
     if (this.health) {
       this.healthPort = await this.health.start();
       this.log.info({ port: this.healthPort }, 'serving /healthz, /readyz and /metrics');
