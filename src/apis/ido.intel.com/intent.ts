@@ -2,6 +2,7 @@ import type { CustomResourceDefinition, JSONSchemaProps } from 'kubernetes-types
 import type { Condition, ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import { kind } from '../../runtime/client/types.js';
 import { conditionsSchema } from '../condition-schema.js';
+import { ageColumn, customResourceDefinition } from '../crd.js';
 
 /**
  * `ido.intel.com/v1alpha1 Intent`: the objectives a workload should meet. Field names, defaults
@@ -192,45 +193,25 @@ const statusSchema: JSONSchemaProps = {
 };
 
 export function intentCrd(): CustomResourceDefinition {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `intents.${IDO_GROUP}` },
-    spec: {
-      group: IDO_GROUP,
-      scope: 'Namespaced',
-      names: {
-        plural: 'intents',
-        singular: 'intent',
-        kind: 'Intent',
-        shortNames: ['i', 'ido'],
-        categories: ['all'],
+  return customResourceDefinition({
+    group: IDO_GROUP,
+    version: IDO_VERSION,
+    kind: 'Intent',
+    plural: 'intents',
+    scope: 'Namespaced',
+    shortNames: ['i', 'ido'],
+    categories: ['all'],
+    spec: specSchema,
+    status: statusSchema,
+    printerColumns: [
+      { name: 'Target', type: 'string', jsonPath: '.spec.targetRef.name' },
+      { name: 'Prio', type: 'number', jsonPath: '.spec.priority' },
+      {
+        name: 'Fulfilled',
+        type: 'string',
+        jsonPath: `.status.conditions[?(@.type=="${CONDITION_FULFILLED}")].status`,
       },
-      versions: [
-        {
-          name: IDO_VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              required: ['spec'],
-              properties: { spec: specSchema, status: statusSchema },
-            },
-          },
-          additionalPrinterColumns: [
-            { name: 'Target', type: 'string', jsonPath: '.spec.targetRef.name' },
-            { name: 'Prio', type: 'number', jsonPath: '.spec.priority' },
-            {
-              name: 'Fulfilled',
-              type: 'string',
-              jsonPath: `.status.conditions[?(@.type=="${CONDITION_FULFILLED}")].status`,
-            },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
-        },
-      ],
-    },
-  };
+      ageColumn,
+    ],
+  });
 }

@@ -1,6 +1,7 @@
 import type { CustomResourceDefinition, JSONSchemaProps } from 'kubernetes-types/apiextensions/v1.js';
 import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import { kind } from '../../runtime/client/types.js';
+import { ageColumn, customResourceDefinition } from '../crd.js';
 import { IDO_API_VERSION, IDO_GROUP, IDO_VERSION } from './intent.js';
 
 /**
@@ -109,52 +110,26 @@ const specSchema: JSONSchemaProps = {
 };
 
 export function kpiProfileCrd(): CustomResourceDefinition {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `kpiprofiles.${IDO_GROUP}` },
-    spec: {
-      group: IDO_GROUP,
-      scope: 'Namespaced',
-      names: {
-        plural: 'kpiprofiles',
-        singular: 'kpiprofile',
-        kind: 'KPIProfile',
-        shortNames: ['kp', 'kpis'],
-        categories: ['all'],
+  return customResourceDefinition({
+    group: IDO_GROUP,
+    version: IDO_VERSION,
+    kind: 'KPIProfile',
+    plural: 'kpiprofiles',
+    scope: 'Namespaced',
+    shortNames: ['kp', 'kpis'],
+    categories: ['all'],
+    spec: specSchema,
+    status: {
+      type: 'object',
+      properties: {
+        resolved: { type: 'boolean', description: 'Whether the planner understands this profile.' },
+        reason: { type: 'string', description: 'Why the profile is not accepted.' },
       },
-      versions: [
-        {
-          name: IDO_VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              required: ['spec'],
-              properties: {
-                spec: specSchema,
-                status: {
-                  type: 'object',
-                  properties: {
-                    resolved: {
-                      type: 'boolean',
-                      description: 'Whether the planner understands this profile.',
-                    },
-                    reason: { type: 'string', description: 'Why the profile is not accepted.' },
-                  },
-                },
-              },
-            },
-          },
-          additionalPrinterColumns: [
-            { name: 'Type', type: 'string', jsonPath: '.spec.type' },
-            { name: 'Resolved', type: 'boolean', jsonPath: '.status.resolved' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
-        },
-      ],
     },
-  };
+    printerColumns: [
+      { name: 'Type', type: 'string', jsonPath: '.spec.type' },
+      { name: 'Resolved', type: 'boolean', jsonPath: '.status.resolved' },
+      ageColumn,
+    ],
+  });
 }
