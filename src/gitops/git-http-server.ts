@@ -1,9 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { closeServer, listen } from '../runtime/http-server.js';
 
 const run = promisify(execFile);
 
@@ -33,12 +33,8 @@ export class GitHttpServer {
   /** Listens on `port` (0 picks a free one; a restart reuses the previous port). */
   async start(port = this.boundPort): Promise<number> {
     const server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, this.opts.host ?? '127.0.0.1', () => resolve());
-    });
+    this.boundPort = await listen(server, port, this.opts.host ?? '127.0.0.1');
     this.server = server;
-    this.boundPort = (server.address() as AddressInfo).port;
     return this.boundPort;
   }
 
@@ -46,8 +42,7 @@ export class GitHttpServer {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 
   /** Creates an empty bare repository whose default branch is `branch`; returns its URL. */

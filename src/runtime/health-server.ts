@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { closeServer, listen } from './http-server.js';
 
 /** A named readiness or liveness check; it throws or returns false when unhealthy. */
 export type HealthCheck = () => boolean | Promise<boolean>;
@@ -67,19 +67,14 @@ export class HealthServer {
       }
     });
     const server = this.server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host ?? '0.0.0.0', () => resolve());
-    });
-    return (server.address() as AddressInfo).port;
+    return listen(server, this.opts.port, this.opts.host ?? '0.0.0.0');
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 }
 

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { KubeClient } from '../../runtime/client/client.js';
 import { Namespaces, Nodes } from '../../runtime/client/kinds.js';
+import { closeServer, listen } from '../../runtime/http-server.js';
 import { type AlarmEventRecord, buildAlarms } from './alarms.js';
 import { buildInventory, type Inventory } from './inventory.js';
 import {
@@ -55,20 +55,16 @@ export class InventoryServer {
         else res.end();
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, this.opts.host ?? '127.0.0.1', () => resolve());
-    });
+    const bound = await listen(server, port, this.opts.host ?? '127.0.0.1');
     this.server = server;
-    return (server.address() as AddressInfo).port;
+    return bound;
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 
   /** The inventory as it is now; `serviceUri` is how clients reach this server. */

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listen } from '../../runtime/http-server.js';
 import type { Logger } from '../../runtime/log.js';
 import { TranslateError } from '../translate.js';
 import { INTENT_PATH, toResource } from './intent.js';
@@ -82,20 +82,16 @@ export class IntentServer {
         else res.end();
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, this.opts.host ?? '127.0.0.1', () => resolve());
-    });
+    const bound = await listen(server, port, this.opts.host ?? '127.0.0.1');
     this.server = server;
-    return (server.address() as AddressInfo).port;
+    return bound;
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Deployment } from 'kubernetes-types/apps/v1.js';
 import type { KubeClient } from '../../runtime/client/client.js';
 import { Deployments } from '../../runtime/client/kinds.js';
+import { closeServer, listen } from '../../runtime/http-server.js';
 import { cpuMillis } from '../observer.js';
 
 /**
@@ -92,18 +92,13 @@ export class WorkloadSimulator {
         (err: Error) => res.writeHead(503, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
       );
     });
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(port, host, resolve);
-    });
-    return (this.server.address() as AddressInfo).port;
+    return listen(this.server, port, host);
   }
 
   async stop(): Promise<void> {
     const s = this.server;
     if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    await closeServer(s);
     this.server = undefined;
   }
 

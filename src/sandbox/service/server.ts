@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import type { KubeClient } from '../../runtime/client/client.js';
 import { metricsRegistry } from '../../runtime/health-server.js';
+import { listen } from '../../runtime/http-server.js';
 import { componentLogger } from '../../runtime/log.js';
 import { KubernetesSandbox, type SandboxOptions } from '../sandbox.js';
 import { serviceMetrics } from './metrics.js';
@@ -78,11 +78,7 @@ export class CiFixerService {
       });
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port ?? DEFAULT_PORT, this.opts.host ?? '0.0.0.0', () => resolve());
-    });
-    const port = (server.address() as AddressInfo).port;
+    const port = await listen(server, this.opts.port ?? DEFAULT_PORT, this.opts.host ?? '0.0.0.0');
     this.log.info({ port, namespace: this.opts.namespace }, 'ci-fixer listening');
     return port;
   }
