@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { writeFileAtomic } from '../runtime/atomic-file.js';
 import type { StatusBody } from '../runtime/client/errors.js';
-import { writeFileAtomic } from './atomic-file.js';
 import type { ForbiddenDetails } from './submit.js';
 
 /** What went wrong with one intent file, as `<error-dir>/<basename>.<timestamp>.error` holds it. */

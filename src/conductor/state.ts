@@ -1,7 +1,7 @@
 import { open, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../runtime/atomic-file.js';
 
 export const STATE_FILE = '.conductor-state.json';
 const LOCK_FILE = '.conductor-state.lock';

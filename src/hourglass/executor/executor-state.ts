@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../conductor/atomic-file.js';
+import { writeFileAtomic } from '../../runtime/atomic-file.js';
 
 /** What the executor remembers of one AVS across restarts: the performer it put in service. */
 export interface AvsState {
