@@ -1,6 +1,6 @@
 import type { Node, Pod, Toleration } from 'kubernetes-types/core/v1.js';
 import type { HardwareRequirements, TeeType } from '../apis/hourglass.eigenlayer.io/performer.js';
-import { parseQuantity } from './quantity.js';
+import { parseQuantity } from '../runtime/quantity.js';
 
 /** The extended resource and taint key of NVIDIA's device plugin. */
 export const NVIDIA_GPU = 'nvidia.com/gpu';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Node } from 'kubernetes-types/core/v1.js';
-import { parseQuantity } from '../../hourglass/quantity.js';
+import { parseQuantity } from '../../runtime/quantity.js';
 
 /**
  * The O-RAN O2IMS infrastructure inventory of one cluster, built from its nodes: the O-Cloud,

@@ -12,7 +12,7 @@ import {
   podRevision,
 } from '../../../src/hourglass/desired-state.js';
 import { hostingCheck } from '../../../src/hourglass/hardware.js';
-import { parseQuantity } from '../../../src/hourglass/quantity.js';
+import { parseQuantity } from '../../../src/runtime/quantity.js';
 
 function performer(spec: Partial<Performer['spec']> = {}, annotations?: Record<string, string>): Performer {
   return {
