@@ -1,26 +1,30 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, stat, unlink, utimes } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../runtime/atomic-file.js';
 
 export const CLAIMS_DIR = '.conductor-claims';
-
-interface ClaimBody {
-  owner: string;
-  file: string;
-  claimed_at: string;
-}
+const OWNER_PREFIX = '.owner-';
 
 /**
  * Claims on intent files, so that replicas sharing a handoff directory never work on the same
- * file version at once: a claim is a file created with O_EXCL (atomic on a local or NFSv4
- * volume). A live owner refreshes its claims' mtime; a claim not refreshed for `timeoutMs`
- * belongs to a crashed replica and may be taken over.
+ * file version at once. Each replica writes one owner file; a claim is a hard link to it under the
+ * file version's name, made with link(2), which fails if the name exists (atomic on a local or NFS
+ * volume). A link costs one call and no new inode, and all of a replica's claims share its owner
+ * file's mtime: refreshing that one file keeps them all alive, and when the replica dies they go
+ * stale together. A claim not refreshed for `timeoutMs` belongs to a crashed replica and may be
+ * taken over.
  */
 export class ClaimRegistry {
   readonly owner: string;
-  private readonly held = new Set<string>();
+  /**
+   * Held claims, by key, with the owner file's mtime as last known to carry them without a gap:
+   * a claim whose time is less than a timeout old cannot have been taken over.
+   */
+  private readonly held = new Map<string, number>();
+  private ownerIno?: number;
+  /** When the owner file's mtime was last set (a lower bound: set before the call). */
+  private touchedAt = 0;
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -36,42 +40,53 @@ export class ClaimRegistry {
     return join(this.handoffDir, CLAIMS_DIR);
   }
 
+  private get ownerFile(): string {
+    return join(this.dir, `${OWNER_PREFIX}${this.owner.replaceAll('/', '_')}`);
+  }
+
   private path(key: string): string {
     return join(this.dir, `${key}.claim`);
   }
 
   async start(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
+    await this.removeDeadOwners();
+    const now = new Date();
+    const body = { owner: this.owner, started_at: now.toISOString() };
+    await writeFile(this.ownerFile, `${JSON.stringify(body)}\n`);
+    this.touchedAt = now.getTime();
+    this.ownerIno = (await stat(this.ownerFile)).ino;
     // Refresh well within the timeout, so a busy but live owner is never taken over.
     this.timer = setInterval(() => void this.refresh(), Math.max(100, this.timeoutMs / 3));
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops refreshing; claims still held go stale after the timeout, as a crashed replica's do. */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
+    if (this.held.size === 0) await unlink(this.ownerFile).catch(() => {});
   }
 
   /** Tries to claim `key` (file name + content hash); true when this replica now holds it. */
-  async acquire(key: string, file: string): Promise<boolean> {
+  async acquire(key: string): Promise<boolean> {
     if (this.held.has(key)) return true;
-    const body: ClaimBody = { owner: this.owner, file, claimed_at: new Date().toISOString() };
+    // A link carries the owner file's mtime, not the time of the link.
+    const now = this.touchedAt;
     try {
-      const handle = await open(this.path(key), 'wx');
-      await handle.writeFile(JSON.stringify(body));
-      await handle.close();
-      this.held.add(key);
+      await link(this.ownerFile, this.path(key));
+      this.held.set(key, now);
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    return this.takeOver(key, body);
+    return this.takeOver(key, now);
   }
 
   /**
    * Takes a stale claim: a takeover marker made with O_EXCL lets one replica through; it checks
-   * staleness again under the marker, then rewrites the claim as its own.
+   * staleness again under the marker, then renames a link of its own over the claim.
    */
-  private async takeOver(key: string, body: ClaimBody): Promise<boolean> {
+  private async takeOver(key: string, now: number): Promise<boolean> {
     if (!(await this.isStale(this.path(key)))) return false;
     const marker = `${this.path(key)}.takeover`;
     try {
@@ -84,8 +99,10 @@ export class ClaimRegistry {
     }
     try {
       if (!(await this.isStale(this.path(key)))) return false;
-      await writeFileAtomic(this.path(key), JSON.stringify(body));
-      this.held.add(key);
+      const temp = `${this.path(key)}.${randomBytes(4).toString('hex')}.tmp`;
+      await link(this.ownerFile, temp);
+      await rename(temp, this.path(key));
+      this.held.set(key, now);
       return true;
     } finally {
       await unlink(marker).catch(() => {});
@@ -102,11 +119,19 @@ export class ClaimRegistry {
     }
   }
 
-  /** Releases a claim; only the owner's own claim is removed. */
+  /**
+   * Releases a claim; only this replica's own link is removed. One refreshed without a gap less
+   * than half a timeout ago cannot have been taken over, so only older ones are checked first.
+   */
   async release(key: string): Promise<void> {
-    if (!this.held.delete(key)) return;
-    const current = await readFile(this.path(key), 'utf8').catch(() => '');
-    if (current.includes(JSON.stringify(this.owner))) await unlink(this.path(key)).catch(() => {});
+    const touched = this.held.get(key);
+    if (touched === undefined) return;
+    this.held.delete(key);
+    if (Date.now() - touched >= this.timeoutMs / 2) {
+      const current = await stat(this.path(key)).catch(() => undefined);
+      if (current?.ino !== this.ownerIno) return;
+    }
+    await unlink(this.path(key)).catch(() => {});
   }
 
   holds(key: string): boolean {
@@ -115,6 +140,26 @@ export class ClaimRegistry {
 
   private async refresh(): Promise<void> {
     const now = new Date();
-    await Promise.all([...this.held].map((key) => utimes(this.path(key), now, now).catch(() => {})));
+    try {
+      await utimes(this.ownerFile, now, now);
+    } catch {
+      return; // the next tick tries again
+    }
+    this.touchedAt = now.getTime();
+    // After a gap of a timeout (a paused process) a claim may have been taken over: it keeps its
+    // old time, so that its release checks whose link it is.
+    for (const [key, touched] of this.held)
+      if (this.touchedAt - touched < this.timeoutMs) this.held.set(key, this.touchedAt);
+  }
+
+  /** Owner files of replicas that died holding nothing: stale and linked from no claim. */
+  private async removeDeadOwners(): Promise<void> {
+    for (const name of await readdir(this.dir)) {
+      if (!name.startsWith(OWNER_PREFIX)) continue;
+      const path = join(this.dir, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info && info.nlink === 1 && Date.now() - info.mtimeMs > this.timeoutMs)
+        await unlink(path).catch(() => {});
+    }
   }
 }

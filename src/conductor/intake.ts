@@ -8,9 +8,21 @@ export const MAX_INTENT_FILE_BYTES = 5 * 1024 * 1024;
 /** The files the loop picks up; everything else in the directory is left alone. */
 export const INTENT_FILE_PATTERN = /^intent-.*\.json$/;
 
+/** The version of a file that was read: unchanged while both stay the same. */
+export interface FileVersion {
+  mtimeMs: number;
+  size: number;
+}
+
 export type ReadResult =
-  | { ok: true; bytes: Buffer; sha256: string }
-  | { ok: false; reason: 'NotFound' | 'NotRegularFile' | 'Symlink' | 'TooLarge' | 'Empty'; message: string };
+  | { ok: true; bytes: Buffer; sha256: string; version: FileVersion }
+  | {
+      ok: false;
+      reason: 'NotFound' | 'NotRegularFile' | 'Symlink' | 'TooLarge' | 'Empty';
+      message: string;
+      /** Absent when the file could not be opened (gone, or a symlink). */
+      version?: FileVersion;
+    };
 
 /**
  * Reads one intent file without following symlinks (a link could expose any file the loop can
@@ -34,22 +46,34 @@ export async function readIntentFile(path: string, maxBytes = MAX_INTENT_FILE_BY
   }
   try {
     const info = await handle.stat();
+    const version = { mtimeMs: info.mtimeMs, size: info.size };
     if (!info.isFile()) {
-      return { ok: false, reason: 'NotRegularFile', message: `${path} is not a regular file` };
+      return { ok: false, reason: 'NotRegularFile', message: `${path} is not a regular file`, version };
     }
     if (info.size > maxBytes) {
       return {
         ok: false,
         reason: 'TooLarge',
         message: `${path} is ${info.size} bytes; the limit is ${maxBytes} bytes`,
+        version,
       };
     }
-    const bytes = await handle.readFile();
-    if (bytes.length > maxBytes) {
-      return { ok: false, reason: 'TooLarge', message: `${path} grew past the ${maxBytes}-byte limit` };
+    // One read of the size seen, plus a byte to notice a file still growing past the limit.
+    const buffer = Buffer.allocUnsafe(Math.min(info.size, maxBytes) + 1);
+    let length = 0;
+    for (let n = -1; n !== 0 && length < buffer.length; length += n)
+      ({ bytesRead: n } = await handle.read(buffer, length, buffer.length - length, length));
+    if (length > maxBytes) {
+      return {
+        ok: false,
+        reason: 'TooLarge',
+        message: `${path} grew past the ${maxBytes}-byte limit`,
+        version,
+      };
     }
-    if (bytes.length === 0) return { ok: false, reason: 'Empty', message: `${path} is empty` };
-    return { ok: true, bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+    if (length === 0) return { ok: false, reason: 'Empty', message: `${path} is empty`, version };
+    const bytes = buffer.subarray(0, length);
+    return { ok: true, bytes, sha256: createHash('sha256').update(bytes).digest('hex'), version };
   } finally {
     await handle.close();
   }

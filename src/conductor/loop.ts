@@ -159,7 +159,7 @@ export class ConductorLoop {
     await Promise.all(names.map((name) => this.reads.run(() => this.handle(name, Date.now()))));
     this.batches.flush();
     await this.batchesDone();
-    this.claims.stop();
+    await this.claims.stop();
     return this.summary;
   }
 
@@ -180,7 +180,7 @@ export class ConductorLoop {
     // Intents waiting for a retry are left unrecorded: the next start (or the other replica) takes them.
     for (const key of this.retryTimers.keys()) await this.claims.release(key);
     this.retryTimers.clear();
-    this.claims.stop();
+    await this.claims.stop();
     this.log.info('conductor-loop stopped');
   }
 
@@ -226,19 +226,24 @@ export class ConductorLoop {
     if (this.closing) return;
     const path = join(this.opts.handoffDir, name);
     // A file unchanged since we last read it needs no second read to know its hash.
-    const info = await lstat(path).catch(() => undefined);
-    if (!info) return;
     const prior = this.known.get(name);
-    if (prior && prior.mtimeMs === info.mtimeMs && prior.size === info.size) {
-      if (this.inFlight.has(`${name}@${prior.sha256.slice(0, 16)}`)) return;
-      if (this.state.finished(name, prior.sha256)) return;
+    if (prior) {
+      const info = await lstat(path).catch(() => undefined);
+      if (!info) return;
+      if (prior.mtimeMs === info.mtimeMs && prior.size === info.size) {
+        if (this.inFlight.has(`${name}@${prior.sha256.slice(0, 16)}`)) return;
+        if (this.state.finished(name, prior.sha256)) return;
+      }
     }
 
     const read = await readIntentFile(path, this.opts.maxFileBytes ?? MAX_INTENT_FILE_BYTES);
     if (!read.ok && read.reason === 'NotFound') return;
-    const sha256 = read.ok ? read.sha256 : await fingerprint(path, read.reason, info);
-    const size = read.ok ? read.bytes.length : info.size;
-    this.known.set(name, { mtimeMs: info.mtimeMs, size: info.size, sha256 });
+    // A symlink is never opened: its own lstat names its version.
+    const version = read.version ?? (await lstat(path).catch(() => undefined));
+    if (!version) return;
+    const sha256 = read.ok ? read.sha256 : await fingerprint(path, read.reason, version);
+    const size = read.ok ? read.bytes.length : version.size;
+    this.known.set(name, { mtimeMs: version.mtimeMs, size: version.size, sha256 });
     const key = `${name}@${sha256.slice(0, 16)}`;
     // Checked and marked with no await in between: two events for one file must not both pass.
     if (this.inFlight.has(key)) return;
@@ -254,7 +259,7 @@ export class ConductorLoop {
       this.accept({ file: name, path, key, sha256, size, intent, ni: toNetworkIntent(intent), seenAt });
       return;
     }
-    const claimed = await this.claims.acquire(key, name).catch((err: Error) => {
+    const claimed = await this.claims.acquire(key).catch((err: Error) => {
       this.inFlight.delete(key);
       throw err;
     });
@@ -341,7 +346,7 @@ export class ConductorLoop {
   private async claimBatch(batch: AcceptedIntent[]): Promise<AcceptedIntent[]> {
     const held = await Promise.all(
       batch.map((item) =>
-        this.claims.acquire(item.key, item.file).catch((err: Error) => {
+        this.claims.acquire(item.key).catch((err: Error) => {
           this.log.error({ file: item.path, err: err.message }, `cannot claim ${item.path}`);
           return false;
         }),

@@ -7,6 +7,11 @@ export const STATE_FILE = '.conductor-state.json';
 const LOCK_FILE = '.conductor-state.lock';
 /** A lock older than this was left by a crashed process: a state write takes milliseconds. */
 const STALE_LOCK_MS = 10_000;
+/**
+ * Writes are at most this often: each rewrites and syncs the whole file, so under a burst the
+ * records of many batches share one. A record waits at most this long; its CR already exists.
+ */
+export const STATE_WRITE_INTERVAL_MS = 50;
 
 export type FileOutcome = 'processed' | 'failed';
 
@@ -30,9 +35,12 @@ interface StateDocument {
  * `.conductor-state.json`: the outcome of every intent file by name, so that a file is processed
  * again only when its content changes. Replicas sharing the directory merge their records under a
  * lock file; each write is atomic, so a crash leaves the previous state, never a torn one.
+ *
+ * The file grows with every intent and is rewritten per batch, so a write reuses each record's
+ * serialized line and a reread that finds the bytes last seen costs a compare, not a parse.
  */
 export class StateStore {
-  private files: Record<string, FileRecord> = {};
+  private files = new Map<string, FileRecord>();
   private pending = new Map<string, FileRecord>();
   private writing?: Promise<void>;
   /** The records of the write under way, until it lands. */
@@ -40,8 +48,11 @@ export class StateStore {
   private rereading?: Promise<void>;
   private nextReread?: Promise<void>;
   private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  private lastWrite = 0;
   /** The file as last read or written, keyed by mtime and size: rereads cost a stat when unchanged. */
-  private cached?: { mtimeMs: number; size: number; text: string; files: Record<string, FileRecord> };
+  private cached?: { mtimeMs: number; size: number; bytes: Buffer; files: Map<string, FileRecord> };
+  /** Each record's line in the file, reused while the record is the same object. */
+  private readonly lines = new WeakMap<FileRecord, string>();
 
   constructor(readonly dir: string) {}
 
@@ -59,7 +70,7 @@ export class StateStore {
    * last read; call refresh() first to see another replica's writes (after a claim).
    */
   finished(file: string, sha256: string): FileRecord | undefined {
-    const rec = this.pending.get(file) ?? this.files[file];
+    const rec = this.pending.get(file) ?? this.files.get(file);
     return rec && rec.sha256 === sha256 ? rec : undefined;
   }
 
@@ -72,7 +83,9 @@ export class StateStore {
     if (!this.rereading) {
       this.rereading = this.readDisk(true)
         .then((files) => {
-          this.files = { ...files, ...this.unflushedOwn() };
+          if (files === this.files) return;
+          // Records of our own that are still being written must not be forgotten.
+          this.files = new Map([...files, ...(this.writingBatch ?? [])]);
         })
         .finally(() => {
           this.rereading = undefined;
@@ -86,11 +99,6 @@ export class StateStore {
         return this.refresh();
       });
     return this.nextReread;
-  }
-
-  /** Records written by this process that a reread must not forget while their write is pending. */
-  private unflushedOwn(): Record<string, FileRecord> {
-    return Object.fromEntries(this.writingBatch ?? []);
   }
 
   /** Records one outcome; resolves once it is on disk. Concurrent calls share one write. */
@@ -108,6 +116,9 @@ export class StateStore {
 
   private async flushLoop(): Promise<void> {
     while (this.pending.size) {
+      const wait = this.lastWrite + STATE_WRITE_INTERVAL_MS - performance.now();
+      if (wait > 0) await delay(wait);
+      this.lastWrite = performance.now();
       const batch = this.pending;
       const waiters = this.waiters;
       this.pending = new Map();
@@ -115,13 +126,13 @@ export class StateStore {
       this.writingBatch = batch;
       try {
         await this.withLock(async () => {
-          const merged = { ...(await this.readDisk(true)), ...Object.fromEntries(batch) };
-          const doc: StateDocument = { version: 1, files: merged };
-          const text = `${JSON.stringify(doc, null, 1)}\n`;
-          await writeFileAtomic(this.path, text);
+          const merged = new Map(await this.readDisk(true));
+          for (const [file, rec] of batch) merged.set(file, rec);
+          const bytes = Buffer.from(this.serialize(merged));
+          await writeFileAtomic(this.path, bytes);
           this.files = merged;
           const info = await stat(this.path);
-          this.cached = { mtimeMs: info.mtimeMs, size: info.size, text, files: merged };
+          this.cached = { mtimeMs: info.mtimeMs, size: info.size, bytes, files: merged };
         });
         for (const w of waiters) w.resolve();
       } catch (err) {
@@ -136,37 +147,54 @@ export class StateStore {
     this.writing = undefined;
   }
 
+  /** The document, a record per line: `{"version": 1, "files": {name: record, …}}`. */
+  private serialize(files: Map<string, FileRecord>): string {
+    const lines: string[] = [];
+    for (const [file, rec] of files) {
+      let line = this.lines.get(rec);
+      if (line === undefined) {
+        line = `  ${JSON.stringify(file)}: ${JSON.stringify(rec)}`;
+        this.lines.set(rec, line);
+      }
+      lines.push(line);
+    }
+    return `{\n "version": 1,\n "files": {\n${lines.join(',\n')}\n }\n}\n`;
+  }
+
   /**
    * `fresh` skips the cache: another replica's write can keep mtime (coarse kernel ticks) and size,
    * so decisions that must see it — under the lock, and after a claim — read the file itself.
+   * Returns the cached map itself when the bytes are those last seen.
    */
-  private async readDisk(fresh = false): Promise<Record<string, FileRecord>> {
-    let text: string;
+  private async readDisk(fresh = false): Promise<Map<string, FileRecord>> {
+    let bytes: Buffer;
     let info: Awaited<ReturnType<typeof stat>>;
     try {
       info = await stat(this.path);
       const c = this.cached;
       if (!fresh && c && c.mtimeMs === info.mtimeMs && c.size === info.size) return c.files;
-      text = await readFile(this.path, 'utf8');
+      bytes = await readFile(this.path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
       throw err;
     }
     // The stat from before the read: a write in between only makes the next read miss the cache.
-    // Unchanged text (no other replica wrote) needs no parse: the state grows with every file.
-    if (this.cached?.text === text) {
+    // Unchanged bytes (no other replica wrote) need no parse: the state grows with every file.
+    if (this.cached?.bytes.equals(bytes)) {
       this.cached = { ...this.cached, mtimeMs: info.mtimeMs, size: info.size };
       return this.cached.files;
     }
+    let doc: StateDocument;
     try {
-      const doc = JSON.parse(text) as StateDocument;
-      this.cached = { mtimeMs: info.mtimeMs, size: info.size, text, files: doc.files ?? {} };
-      return this.cached.files;
+      doc = JSON.parse(bytes.toString('utf8')) as StateDocument;
     } catch (err) {
       throw new Error(
         `${this.path} is not valid JSON (${(err as Error).message}); move it aside to start afresh`,
       );
     }
+    const files = new Map(Object.entries(doc.files ?? {}));
+    this.cached = { mtimeMs: info.mtimeMs, size: info.size, bytes, files };
+    return files;
   }
 
   /** An exclusive lock between replicas: O_EXCL creation of the lock file. */

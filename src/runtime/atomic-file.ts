@@ -6,7 +6,7 @@ import { basename, dirname, join } from 'node:path';
  * Replaces `path` with `text` so that a reader, or a process restarted after a crash, sees either
  * the old content or the new, never a torn file: temp file in the same directory, fsync, rename.
  */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
+export async function writeFileAtomic(path: string, text: string | Uint8Array): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const handle = await open(temp, 'w', 0o644);
   try {
