@@ -175,8 +175,9 @@ export async function reconcilePerformer(
       (selected && pods.some((p) => p.metadata?.labels?.[LABEL_REVISION] === selected)
         ? selected
         : revision));
-  const applying =
-    selected !== servingRevision || !service
+  const applying = !service
+    ? createService(client, buildPerformerService(performer, servingRevision))
+    : selected !== servingRevision
       ? client.apply(buildPerformerService(performer, servingRevision), { fieldManager: client.fieldManager })
       : undefined;
   const [newPod, applied] = await Promise.all([creating, applying]);
@@ -250,6 +251,19 @@ async function finalize(
     },
   });
   return { finalized: true };
+}
+
+/**
+ * Creates the Service: a create costs the API server less than an apply, which is kept for later
+ * changes (a forced apply then takes the fields over). One the cache has not seen yet is applied.
+ */
+async function createService(client: KubeClient, service: Service): Promise<Service> {
+  try {
+    return await client.create(service);
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+    return client.apply(service, { fieldManager: client.fieldManager });
+  }
 }
 
 /** Creates the Pod under the first free name: the plain one first, the revision-suffixed one when others exist. */

@@ -83,10 +83,13 @@ export class Manager implements InformerSource {
     return this.elector ? this.elector.isLeader() : !!this.running;
   }
 
-  /** The shared informer for a kind and selection, created on first use. */
+  /**
+   * The shared informer for a kind and selection, created on first use. `transform` shapes what
+   * is cached (default: all but managedFields); the first call for a selection sets it.
+   */
   informer<T extends KubeObject>(
     kind: Kind<T>,
-    sel: { namespace?: string; labelSelector?: string } = {},
+    sel: { namespace?: string; labelSelector?: string; transform?: (obj: T) => T } = {},
   ): Informer<T> {
     const key = `${kind.apiVersion}/${kind.kind}|${sel.namespace ?? ''}|${sel.labelSelector ?? ''}`;
     let inf = this.informersByKey.get(key);
@@ -95,6 +98,7 @@ export class Manager implements InformerSource {
         ...this.opts.informerDefaults,
         namespace: sel.namespace,
         labelSelector: sel.labelSelector,
+        ...(sel.transform ? { transform: sel.transform as unknown as (obj: KubeObject) => KubeObject } : {}),
         logger: this.log,
       });
       this.informersByKey.set(key, inf);

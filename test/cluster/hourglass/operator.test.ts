@@ -113,3 +113,22 @@ test('an image change upgrades with the Service always selecting a Ready Pod', a
   assert.deepEqual([...selected], [oldRevision, newRevision]);
   assert.ok(upgraded.status?.lastUpgrade, 'lastUpgrade is set');
 });
+
+test('an image that cannot be pulled is reported as ImagePullFailed, with the reason the kubelet gave', async (t) => {
+  const { client, ns } = await setup(t, 'hg-pull');
+  await startController(t, ns);
+  // The local plane's simulated kubelet fails pulls from registries under .invalid.
+  await client.create(performer(ns, 'unpullable', { image: 'registry.invalid/acme/perf' }));
+  const degraded = await waitForPerformer(
+    client,
+    ns,
+    'unpullable',
+    (p) => p.status?.conditions?.find((c) => c.type === 'Degraded' && c.status === 'True'),
+    'unpullable to be Degraded',
+  );
+  assert.equal(degraded.reason, 'ImagePullFailed');
+  assert.match(degraded.message ?? '', /performer-unpullable.*(ErrImagePull|ImagePullBackOff)/);
+  const p = await client.get(Performers, 'unpullable', ns);
+  assert.equal(p.status?.ready, false);
+  assert.equal(p.status?.phase, 'Pending');
+});
