@@ -4,10 +4,7 @@ import { runOperator } from '../operator/run.js';
 import { componentLogger } from '../runtime/log.js';
 import { DEFAULT_PERFORMER_WORKERS } from './controller.js';
 import { hourglassCrds } from './crds.js';
-import { Executor } from './executor/executor.js';
-import { startTaskServer } from './executor/task-server.js';
-import { endpointResolver } from './grpc/endpoint-resolver.js';
-import { BEHAVIOURS, type Behaviour, startPerformerServer } from './grpc/performer-server.js';
+import { BEHAVIOURS, type Behaviour } from './grpc/behaviours.js';
 import { PENDING_TIMEOUT_ENV, WATCH_NAMESPACE_ENV, WORKERS_ENV } from './operator.js';
 
 const performerServerCommand: Command = {
@@ -29,6 +26,8 @@ const performerServerCommand: Command = {
     const behaviour = opts['behaviour'] as string;
     if (!BEHAVIOURS.includes(behaviour as Behaviour))
       throw new UsageError(`--behaviour: "${behaviour}" is not one of ${BEHAVIOURS.join(', ')}`);
+    // gRPC is loaded by the commands that speak it, not by every start of tutti.
+    const { startPerformerServer } = await import('./grpc/performer-server.js');
     const server = await startPerformerServer({
       port: parseInteger(opts['port'] as string, 'port', 0, 65535),
       host: opts['host'] as string,
@@ -159,6 +158,11 @@ const executorCommand: Command = {
     const override = o['performer-endpoint'] as string | undefined;
     if (override !== undefined && !/^[^\s:]+:\d+$/.test(override))
       throw new UsageError(`--performer-endpoint: "${override}" is not host:port`);
+    const [{ Executor }, { startTaskServer }, { endpointResolver }] = await Promise.all([
+      import('./executor/executor.js'),
+      import('./executor/task-server.js'),
+      import('./grpc/endpoint-resolver.js'),
+    ]);
     const executor = new Executor({
       configPath,
       dataDir: o['data-dir'] as string,

@@ -3,7 +3,6 @@ import { KubeClient } from '../runtime/client/client.js';
 import { componentLogger, rootLogger } from '../runtime/log.js';
 import { Manager } from '../runtime/manager.js';
 import { ACTUATOR_NAMES, builtinActuators, setupPlanner } from './controller.js';
-import { PluginManager } from './plugins/manager.js';
 import { loadPlannerFiles, plannerFileOptions, plannerFileValues } from './run.js';
 import { openTraceStore } from './trace/open.js';
 import { WorkloadUpdater } from './workload.js';
@@ -85,7 +84,7 @@ export const plannerRunCommand: Command = {
     const plugins =
       pluginPort === 'off'
         ? undefined
-        : await PluginManager.start({
+        : await (await import('./plugins/manager.js')).PluginManager.start({
             port:
               pluginPort === undefined
                 ? config.planner.astar.plugin_manager_port

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { ResourceRequirements } from 'kubernetes-types/core/v1.js';
 import { type Command, parseDuration, parseInteger, UsageError } from '../cli/command.js';
 import { KubeClient } from '../runtime/client/client.js';
-import { CiFixerService, DEFAULT_PORT, DEFAULT_SANDBOX_IMAGE } from './service/server.js';
+import { DEFAULT_PORT, DEFAULT_SANDBOX_IMAGE } from './service/defaults.js';
 import { formatChecks, verifyDeployment } from './verify.js';
 
 const kubeconfig = {
@@ -172,6 +172,8 @@ export const sandboxCommands: Command[] = [
       const client = await KubeClient.load(o['kubeconfig'] as string | undefined, {
         fieldManager: 'ci-fixer',
       });
+      // The exec and archive libraries load with the service, not with every start of tutti.
+      const { CiFixerService } = await import('./service/server.js');
       const service = new CiFixerService({
         client,
         namespace: (o['namespace'] as string | undefined) || inClusterNamespace() || 'default',

@@ -14,8 +14,9 @@ import {
  * `delayMs`, `fail` fails every task with INTERNAL (a task's own failure, which clients must not
  * retry).
  */
-export const BEHAVIOURS = ['echo', 'delay', 'fail'] as const;
-export type Behaviour = (typeof BEHAVIOURS)[number];
+import type { Behaviour } from './behaviours.js';
+
+export { BEHAVIOURS, type Behaviour } from './behaviours.js';
 
 export interface PerformerServerOptions {
   /** 0 picks a free port. */

@@ -3,7 +3,6 @@ import { KubeClient } from '../../runtime/client/client.js';
 import { componentLogger } from '../../runtime/log.js';
 import { WorkloadUpdater } from '../workload.js';
 import { ScaleOutByTwoActuator } from './scale-by-two.js';
-import { servePlugin } from './serve.js';
 
 export const samplePluginCommand: Command = {
   name: 'planner sample-plugin',
@@ -47,6 +46,8 @@ export const samplePluginCommand: Command = {
       parseInteger(o['max-pods'] as string, 'max-pods', 1, 100_000),
       client && new WorkloadUpdater(client),
     );
+    // gRPC is loaded by the commands that speak it, not by every start of tutti.
+    const { servePlugin } = await import('./serve.js');
     const plugin = await servePlugin(actuator, {
       manager: o['manager'] as string,
       port: parseInteger(o['port'] as string, 'port', 0, 65535),
