@@ -4,16 +4,18 @@
  * Then the operator's RSS with 500 and 5,000 Performers, beside its RSS with none.
  * Targets: Performers ≥ 0.8 of the raw speed (time ratio ≤ 1.25); RSS ≤ 150 MB at 5,000.
  *   node --expose-gc --import tsx bench/hourglass/scale.ts [--count 500] [--scale 5000] [--workers N]
+ *     [--node-args="…"] (the operator's Node flags; default: the chart's nodeFlags)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFile, readdir } from 'node:fs/promises';
+import { copyFile, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import type { Pod } from 'kubernetes-types/core/v1.js';
+import { parse as parseYaml } from 'yaml';
 import { type Performer, Performers } from '../../src/apis/hourglass.eigenlayer.io/performer.js';
 import { hourglassCrds } from '../../src/hourglass/crds.js';
 import { buildPerformerPod, buildPerformerService, podRevision } from '../../src/hourglass/desired-state.js';
@@ -35,6 +37,8 @@ const { values } = parseArgs({
     // The operator as its image runs it, compiled; --tsx runs the sources through tsx instead,
     // whose compiler adds ~100 MB of RSS.
     tsx: { type: 'boolean', default: false },
+    // Node flags for the operator; by default those its chart runs it with (values.yaml nodeFlags).
+    'node-args': { type: 'string' },
   },
 });
 const count = Number(values.count);
@@ -43,8 +47,9 @@ const concurrency = Number(values.concurrency);
 const TUTTI = fileURLToPath(new URL('../../bin/tutti.js', import.meta.url));
 
 /**
- * The tutti command as one compiled JavaScript file beside its .proto files (in node_modules so
- * that its packages resolve), as close to the image's dist/ as a bench can get without a build.
+ * The tutti command compiled beside its .proto files (in node_modules so that its packages
+ * resolve), as close to the image's dist/ as a bench can get without a build. Split into chunks,
+ * so that what a command loads only when it runs stays unloaded, as it does in dist/.
  */
 async function compiledTutti(): Promise<string> {
   const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -55,7 +60,9 @@ async function compiledTutti(): Promise<string> {
     platform: 'node',
     format: 'esm',
     packages: 'external',
-    outfile: join(out, 'main.mjs'),
+    splitting: true,
+    outdir: out,
+    outExtension: { '.js': '.mjs' },
     logLevel: 'warning',
   });
   for (const proto of ['src/hourglass/grpc', 'src/planner/plugins'])
@@ -193,10 +200,19 @@ interface Operator {
   healthPort: number;
 }
 
+/** The Node flags the hourglass-operator chart runs the operator with. */
+async function chartNodeFlags(): Promise<string[]> {
+  const values = new URL('../../charts/hourglass-operator/values.yaml', import.meta.url);
+  return (parseYaml(await readFile(values, 'utf8')) as { nodeFlags?: string[] }).nodeFlags ?? [];
+}
+
 async function startOperator(): Promise<Operator> {
   const child = spawn(
     process.execPath,
     [
+      ...(values['node-args'] === undefined
+        ? await chartNodeFlags()
+        : values['node-args'].split(' ').filter(Boolean)),
       values.tsx ? TUTTI : await compiledTutti(),
       'hourglass-operator',
       `--kubeconfig=${kubeconfig}`,

@@ -79,9 +79,21 @@ test('both charts lint, and the API server accepts what they render', async (t) 
   // The operator: one replica with leader election, and a ClusterRole with exactly what it calls.
   const op = objects(operator);
   const deployment = op.find((o) => o.kind === 'Deployment') as {
-    spec: { replicas: number; template: { spec: { containers: { args: string[] }[] } } };
+    spec: { replicas: number; template: { spec: { containers: { command: string[]; args: string[] }[] } } };
   };
   assert.equal(deployment.spec.replicas, 1);
+  // The image's entrypoint, with the Node flags the memory figures were measured with in front.
+  const entrypoint = JSON.parse(
+    /^FROM .* AS base$[\s\S]*?^ENTRYPOINT (.*)$/m.exec(
+      await readFile(new URL('../../../Dockerfile', import.meta.url), 'utf8'),
+    )![1]!,
+  ) as string[];
+  const node = deployment.spec.template.spec.containers[0]!.command;
+  assert.deepEqual([node[0], node.at(-1)], entrypoint);
+  const values = parseYaml(await readFile(`${chart('hourglass-operator')}/values.yaml`, 'utf8')) as {
+    nodeFlags: string[];
+  };
+  assert.deepEqual(node.slice(1, -1), values.nodeFlags);
   assert.ok(deployment.spec.template.spec.containers[0]!.args.includes('--leader-elect=true'));
   const role = op.find((o) => o.kind === 'ClusterRole') as ClusterRole;
   assert.deepEqual(role.rules!.flatMap((r) => r.resources!).sort(), [
