@@ -51,14 +51,20 @@ export class ClaimRegistry {
   async start(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     await this.removeDeadOwners();
+    await this.writeOwner();
+    // Refresh well within the timeout, so a busy but live owner is never taken over.
+    this.timer = setInterval(() => void this.refresh(), Math.max(100, this.timeoutMs / 3));
+    this.timer.unref();
+  }
+
+  /** (Re)creates the owner file the claims link to. */
+  private async writeOwner(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
     const now = new Date();
     const body = { owner: this.owner, started_at: now.toISOString() };
     await writeFile(this.ownerFile, `${JSON.stringify(body)}\n`);
     this.touchedAt = now.getTime();
     this.ownerIno = (await stat(this.ownerFile)).ino;
-    // Refresh well within the timeout, so a busy but live owner is never taken over.
-    this.timer = setInterval(() => void this.refresh(), Math.max(100, this.timeoutMs / 3));
-    this.timer.unref();
   }
 
   /** Stops refreshing; claims still held go stale after the timeout, as a crashed replica's do. */
@@ -68,7 +74,7 @@ export class ClaimRegistry {
   }
 
   /** Tries to claim `key` (file name + content hash); true when this replica now holds it. */
-  async acquire(key: string): Promise<boolean> {
+  async acquire(key: string, retried = false): Promise<boolean> {
     if (this.held.has(key)) return true;
     // A link carries the owner file's mtime, not the time of the link.
     const now = this.touchedAt;
@@ -77,7 +83,13 @@ export class ClaimRegistry {
       this.held.set(key, now);
       return true;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      // The owner file (or the claims directory) was removed behind our back: make it again.
+      if (code === 'ENOENT' && !retried) {
+        await this.writeOwner();
+        return this.acquire(key, true);
+      }
+      if (code !== 'EEXIST') throw err;
     }
     return this.takeOver(key, now);
   }

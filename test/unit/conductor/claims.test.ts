@@ -77,3 +77,12 @@ test('a stopped replica that held nothing leaves no owner file; a dead one is cl
   const left = await readdir(join(dir, CLAIMS_DIR));
   assert.ok(!left.some((n) => n.includes('host-dead')), `dead owner file removed: ${left.join(', ')}`);
 });
+
+test('a replica whose owner file was removed behind its back makes it again on its next claim', async (t) => {
+  const dir = await handoff(t);
+  const a = await replica(t, dir, 'host-a/1');
+  await rm(join(dir, CLAIMS_DIR), { recursive: true });
+  assert.equal(await a.acquire('intent-1.json@abc'), true);
+  const claim = await readFile(join(dir, CLAIMS_DIR, 'intent-1.json@abc.claim'), 'utf8');
+  assert.match(claim, /"owner":"host-a\/1"/);
+});
