@@ -1,6 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { componentLogger } from '../../runtime/log.js';
+/**
+ * How the reference performer answers tasks: `echo` returns the payload, `delay` echoes after
+ * `delayMs`, `fail` fails every task with INTERNAL (a task's own failure, which clients must not
+ * retry).
+ */
+import type { Behaviour } from './behaviours.js';
 import {
   HealthClient,
   PerformerServiceClient,
@@ -8,13 +14,6 @@ import {
   type TaskRequestMessage,
   type TaskResponseMessage,
 } from './proto.js';
-
-/**
- * How the reference performer answers tasks: `echo` returns the payload, `delay` echoes after
- * `delayMs`, `fail` fails every task with INTERNAL (a task's own failure, which clients must not
- * retry).
- */
-import type { Behaviour } from './behaviours.js';
 
 export { BEHAVIOURS, type Behaviour } from './behaviours.js';
 

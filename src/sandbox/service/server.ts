@@ -5,14 +5,14 @@ import { metricsRegistry } from '../../runtime/health-server.js';
 import { listen } from '../../runtime/http-server.js';
 import { componentLogger } from '../../runtime/log.js';
 import { KubernetesSandbox, type SandboxOptions } from '../sandbox.js';
+import { DEFAULT_PORT, DEFAULT_SANDBOX_IMAGE } from './defaults.js';
 import { serviceMetrics } from './metrics.js';
 import { PAGE_HTML } from './page.js';
 import { QueueFullError, type Run, RunScheduler, type RunSchedulerOptions } from './runs.js';
 import { parseRunRequest, RequestError } from './validate.js';
 
-import { DEFAULT_PORT, DEFAULT_SANDBOX_IMAGE } from './defaults.js';
-
 export { DEFAULT_PORT, DEFAULT_SANDBOX_IMAGE } from './defaults.js';
+
 /** Request bodies past this are refused: a run is a few commands, not a payload. */
 const MAX_BODY_BYTES = 1024 * 1024;
 /** SSE comment sent this often so proxies do not cut a quiet stream. */
