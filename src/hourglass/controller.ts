@@ -121,8 +121,7 @@ function isHardwareUnavailable(p: Performer): boolean {
 
 /**
  * A Pod as the reconcile reads it: metadata, phase, conditions and why containers wait. The spec
- * and the rest of the status are most of a Pod and are never read from the cache; at 5,000
- * Performers they were most of the operator's heap.
+ * and the rest of the status, most of a Pod, are never read from the cache, so not kept there.
  */
 export function cachedPod(pod: Pod): Pod {
   const { managedFields: _, ...metadata } = pod.metadata ?? {};
