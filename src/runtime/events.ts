@@ -10,6 +10,11 @@ export type EventType = 'Normal' | 'Warning';
 
 /** Repeats of one event within this window become a series on one object instead of new ones. */
 const SERIES_WINDOW_MS = 6 * 60_000;
+/**
+ * Events sent at once; the rest wait their turn. Callers do not wait for events, so a burst of
+ * reconciles would otherwise open a connection, and a TLS handshake on both ends, per event.
+ */
+const EVENTS_IN_FLIGHT = 4;
 
 /**
  * Records events.k8s.io/v1 Events about objects, as a controller's reporting component. An event
@@ -18,6 +23,8 @@ const SERIES_WINDOW_MS = 6 * 60_000;
  */
 export class EventRecorder {
   private readonly recent = new Map<string, { name: string; namespace: string; count: number; at: number }>();
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(
     private readonly client: KubeClient,
@@ -37,6 +44,9 @@ export class EventRecorder {
     const m = regarding.metadata ?? {};
     const namespace = m.namespace || 'default';
     const dedup = `${m.uid}|${type}|${reason}|${action}|${note}`;
+    // A waiter is handed the slot of the event that finished before it.
+    if (this.inFlight >= EVENTS_IN_FLIGHT) await new Promise<void>((go) => this.waiting.push(go));
+    else this.inFlight++;
     const now = Date.now();
     const seen = this.recent.get(dedup);
     try {
@@ -72,6 +82,10 @@ export class EventRecorder {
       if (this.recent.size > 4096) this.prune(now);
     } catch (err) {
       this.log?.warn({ reason, err: (err as Error).message }, 'failed to record event');
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.inFlight--;
     }
   }
 
