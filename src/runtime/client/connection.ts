@@ -17,8 +17,14 @@ export interface Impersonation {
  * connections instead of paying for new TLS handshakes on both ends.
  */
 function agentFor(tls: AgentOptions): Agent {
-  const secureContext = createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key });
-  return new Agent({ ...tls, secureContext, keepAlive: true, maxSockets: 256, maxFreeSockets: 256 });
+  const shared = { keepAlive: true, maxSockets: 256, maxFreeSockets: 256 };
+  try {
+    const secureContext = createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key });
+    return new Agent({ ...tls, ...shared, secureContext });
+  } catch {
+    // Material TLS cannot read fails each connection with its own error, as before.
+    return new Agent({ ...tls, ...shared });
+  }
 }
 
 /**
