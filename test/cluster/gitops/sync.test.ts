@@ -37,7 +37,11 @@ test('sync applies the repository, prunes only what it applied, reports status a
   const root = await mkdtemp(join(tmpdir(), 'tutti-sync-'));
   const server = new GitHttpServer({ root: join(root, 'repos'), ...credentials });
   await server.start(0);
+  // after() hooks run in the order they were added: the syncer, which writes its cache under
+  // root every 100 ms, must have stopped before root goes.
+  let stopSyncer = async () => {};
   t.after(async () => {
+    await stopSyncer();
     await server.stop();
     await rm(root, { recursive: true, force: true });
   });
@@ -56,10 +60,10 @@ test('sync applies the repository, prunes only what it applied, reports status a
   t.after(() => client.delete(GitSyncs, 'edge1-sync-test'));
   const stop = new AbortController();
   const loop = syncer.run(stop.signal);
-  t.after(async () => {
+  stopSyncer = async () => {
     stop.abort();
     await loop;
-  });
+  };
 
   const synced = await waitFor(
     async () => {
