@@ -146,10 +146,6 @@ export class ClaimRegistry {
     await unlink(this.path(key)).catch(() => {});
   }
 
-  holds(key: string): boolean {
-    return this.held.has(key);
-  }
-
   private async refresh(): Promise<void> {
     const now = new Date();
     try {

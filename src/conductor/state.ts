@@ -11,7 +11,7 @@ const STALE_LOCK_MS = 10_000;
  * Writes are at most this often: each rewrites and syncs the whole file, so under a burst the
  * records of many batches share one. A record waits at most this long; its CR already exists.
  */
-export const STATE_WRITE_INTERVAL_MS = 50;
+const STATE_WRITE_INTERVAL_MS = 50;
 
 export type FileOutcome = 'processed' | 'failed';
 

@@ -37,6 +37,19 @@ async function writeConfig(path: string, ns: string, tag: string): Promise<void>
   await rename(`${path}.new`, path);
 }
 
+/** A directory of the test's own, removed after it, holding a v1 config; its path and the config's. */
+async function configDir(
+  t: TestContext,
+  prefix: string,
+  ns: string,
+): Promise<{ dir: string; configPath: string }> {
+  const dir = await mkdtemp(join(tmpdir(), `${prefix}-`));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const configPath = join(dir, 'config.yaml');
+  await writeConfig(configPath, ns, 'v1');
+  return { dir, configPath };
+}
+
 interface Running {
   executor: Executor;
   tasks: RunningTaskServer;
@@ -54,11 +67,8 @@ test('tutti executor: deploys on start, blue-green on a config change, adopts it
   });
   // Out of cluster: each version's performer is a reference server on loopback.
   const ports: Record<string, number> = { v1: v1.port, v2: v2.port };
-  const dir = await mkdtemp(join(tmpdir(), 'hg-exe-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const configPath = join(dir, 'config.yaml');
+  const { dir, configPath } = await configDir(t, 'hg-exe', ns);
   const dataDir = join(dir, 'data');
-  await writeConfig(configPath, ns, 'v1');
 
   const start = async (): Promise<Running> => {
     const executor = new Executor({
@@ -162,10 +172,7 @@ test('tutti executor: deploys on start, blue-green on a config change, adopts it
 
 test('tutti executor: a Performer left staged by a crash is removed on start; a deploy that fails is rolled back and retried', async (t) => {
   const { client, ns } = await setup(t, 'hg-exf');
-  const dir = await mkdtemp(join(tmpdir(), 'hg-exf-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const configPath = join(dir, 'config.yaml');
-  await writeConfig(configPath, ns, 'v1');
+  const { dir, configPath } = await configDir(t, 'hg-exf', ns);
   // What a crash in the middle of a deploy leaves: a Performer the executor made, never promoted.
   await client.create({
     apiVersion: 'hourglass.eigenlayer.io/v1alpha1',
@@ -252,10 +259,7 @@ test('tutti executor as a process: SIGTERM leaves the performer running, the nex
   await startController(t, ns);
   const server = await startPerformerServer({ port: 0, host: '127.0.0.1' });
   t.after(() => server.kill());
-  const dir = await mkdtemp(join(tmpdir(), 'hg-exp-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const configPath = join(dir, 'config.yaml');
-  await writeConfig(configPath, ns, 'v1');
+  const { dir, configPath } = await configDir(t, 'hg-exp', ns);
   const args = [
     `--config=${configPath}`,
     `--data-dir=${join(dir, 'data')}`,
@@ -293,10 +297,7 @@ test('tutti executor as a process: SIGTERM leaves the performer running, the nex
 
 test('tutti executor: stopping in the middle of a deploy ends the wait for the new performer', async (t) => {
   const { client, ns } = await setup(t, 'hg-exs');
-  const dir = await mkdtemp(join(tmpdir(), 'hg-exs-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const configPath = join(dir, 'config.yaml');
-  await writeConfig(configPath, ns, 'v1');
+  const { dir, configPath } = await configDir(t, 'hg-exs', ns);
   // No operator: the Performer never gets Ready, so the deploy waits (for up to 10 minutes).
   const executor = new Executor({
     configPath,
