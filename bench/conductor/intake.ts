@@ -20,7 +20,7 @@ import { KubeClient } from '../../src/runtime/client/client.js';
 import { Namespaces } from '../../src/runtime/client/kinds.js';
 import { installCrds } from '../../src/runtime/crds.js';
 import { waitFor } from '../../src/runtime/wait.js';
-import { pool } from '../support.js';
+import { cpuSnapshot, cpuSummary, pool } from '../support.js';
 
 const WORKERS = 8;
 // Smaller runs for a quick look while profiling: BENCH_BURST=500 BENCH_STEADY_SECONDS=5 BENCH_ROUNDS=1.
@@ -103,6 +103,7 @@ async function rawCreate(client: KubeClient, ns: string, intents: Intent[], star
   await watchAdded(client, ns, seen, abort.signal);
   const due = new Map<string, number>();
   let next = 0;
+  const cpu0 = await cpuSnapshot({ [process.pid]: 'bench' });
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: WORKERS }, async () => {
@@ -118,9 +119,10 @@ async function rawCreate(client: KubeClient, ns: string, intents: Intent[], star
     }),
   );
   await waitCount(seen, intents.length, 300_000);
+  const cpu = cpuSummary(cpu0, await cpuSnapshot({ [process.pid]: 'bench' }), intents.length);
   abort.abort();
   const latencies = [...due].map(([name, at]) => seen.get(name)! - at);
-  return { seconds: (Math.max(...seen.values()) - t0) / 1000, latencies };
+  return { seconds: (Math.max(...seen.values()) - t0) / 1000, latencies, cpu };
 }
 
 /** A port free now, for the loop's /readyz. */
@@ -183,6 +185,8 @@ async function loopRun(
     await writeFile(join(staging, `intent-${i}.json`), JSON.stringify(intent));
   }
   const written = new Map<string, number>();
+  const names0 = { [process.pid]: 'bench', [loop.pid!]: 'conductor-loop' };
+  const cpu0 = await cpuSnapshot(names0);
   const t0 = performance.now();
   const drop = async (i: number) => {
     written.set(names[i]!, performance.now());
@@ -204,6 +208,7 @@ async function loopRun(
   }
   await waitCount(seen, count, 300_000);
   const last = Math.max(...seen.values());
+  const cpu = cpuSummary(cpu0, await cpuSnapshot(names0), count);
   const latencies = [...written].map(([name, at]) => seen.get(name)! - at);
   const exited = new Promise((done) => loop.once('exit', done));
   loop.kill('SIGTERM');
@@ -211,7 +216,7 @@ async function loopRun(
   abort.abort();
   await rm(dir, { recursive: true, force: true });
   await rm(staging, { recursive: true, force: true });
-  return { seconds: (last - t0) / 1000, latencies };
+  return { seconds: (last - t0) / 1000, latencies, cpu };
 }
 
 let plane: LocalControlPlane | undefined;
@@ -247,6 +252,8 @@ try {
       ` (loop ${loopRounds.map((r) => (BURST / r.seconds).toFixed(0)).join(', ')} /s;` +
       ` baseline ${rawRounds.map((r) => (BURST / r.seconds).toFixed(0)).join(', ')} /s)`,
   );
+  console.log(`# loop, median round: ${burst.cpu}`);
+  console.log(`# baseline, median round: ${raw.cpu}`);
   line(
     'throughput (first file to last CR)',
     BURST / burst.seconds,

@@ -236,7 +236,7 @@ export class ConductorLoop {
       }
     }
 
-    const read = await readIntentFile(path, this.opts.maxFileBytes ?? MAX_INTENT_FILE_BYTES);
+    const read = readIntentFile(path, this.opts.maxFileBytes ?? MAX_INTENT_FILE_BYTES);
     if (!read.ok && read.reason === 'NotFound') return;
     // A symlink is never opened: its own lstat names its version.
     const version = read.version ?? (await lstat(path).catch(() => undefined));

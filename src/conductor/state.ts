@@ -1,4 +1,5 @@
-import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { open, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { writeFileAtomic } from '../runtime/atomic-file.js';
@@ -28,8 +29,17 @@ export interface FileRecord {
 
 interface StateDocument {
   version: 1;
+  /** Random per write: a reader that knows it knows the whole file. */
+  revision?: string;
   files: Record<string, FileRecord>;
 }
+
+/** The document: `{"version": 1, "revision": "…", "files": {name: record, …}}`, a record per line. */
+const header = (revision: string) => `{\n "version": 1,\n "revision": "${revision}",\n "files": {\n`;
+const FOOTER = '\n }\n}\n';
+/** Enough of the file's start to hold its revision. */
+const HEAD_BYTES = 128;
+const REVISION = /^\{\s*"version":\s*1,\s*"revision":\s*"([0-9a-f]+)"/;
 
 /**
  * `.conductor-state.json`: the outcome of every intent file by name, so that a file is processed
@@ -37,7 +47,8 @@ interface StateDocument {
  * lock file; each write is atomic, so a crash leaves the previous state, never a torn one.
  *
  * The file grows with every intent and is rewritten per batch, so a write reuses each record's
- * serialized line and a reread that finds the bytes last seen costs a compare, not a parse.
+ * serialized line, and a reread that finds the revision last seen at the file's start reads no
+ * further: the rereads after claims, one per batch, cost one small read however large the file.
  */
 export class StateStore {
   private files = new Map<string, FileRecord>();
@@ -49,8 +60,10 @@ export class StateStore {
   private nextReread?: Promise<void>;
   private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private lastWrite = 0;
-  /** The file as last read or written, keyed by mtime and size: rereads cost a stat when unchanged. */
-  private cached?: { mtimeMs: number; size: number; bytes: Buffer; files: Map<string, FileRecord> };
+  /** The file as last read or written. */
+  private cached?: { revision: string; files: Map<string, FileRecord> };
+  /** Our last write: its records and their lines. */
+  private written?: { files: Map<string, FileRecord>; body: Buffer };
   /** Each record's line in the file, reused while the record is the same object. */
   private readonly lines = new WeakMap<FileRecord, string>();
 
@@ -81,7 +94,7 @@ export class StateStore {
    */
   refresh(): Promise<void> {
     if (!this.rereading) {
-      this.rereading = this.readDisk(true)
+      this.rereading = this.readDisk()
         .then((files) => {
           if (files === this.files) return;
           // Records of our own that are still being written must not be forgotten.
@@ -126,13 +139,18 @@ export class StateStore {
       this.writingBatch = batch;
       try {
         await this.withLock(async () => {
-          const merged = new Map(await this.readDisk(true));
+          const disk = await this.readDisk();
+          const merged = new Map(disk);
           for (const [file, rec] of batch) merged.set(file, rec);
-          const bytes = Buffer.from(this.serialize(merged));
-          await writeFileAtomic(this.path, bytes);
+          const body = this.body(disk, batch, merged);
+          const revision = randomBytes(8).toString('hex');
+          await writeFileAtomic(
+            this.path,
+            Buffer.concat([Buffer.from(header(revision)), body, Buffer.from(FOOTER)]),
+          );
           this.files = merged;
-          const info = await stat(this.path);
-          this.cached = { mtimeMs: info.mtimeMs, size: info.size, bytes, files: merged };
+          this.cached = { revision, files: merged };
+          this.written = { files: merged, body };
         });
         for (const w of waiters) w.resolve();
       } catch (err) {
@@ -147,8 +165,25 @@ export class StateStore {
     this.writing = undefined;
   }
 
-  /** The document, a record per line: `{"version": 1, "files": {name: record, …}}`. */
-  private serialize(files: Map<string, FileRecord>): string {
+  /**
+   * The records' lines of the document. A batch of new files on top of our own last write (the
+   * usual case) appends its lines to that write's: the state grows with every intent, and joining
+   * and encoding all of it every 50 ms would cost more than the rest of the loop.
+   */
+  private body(
+    disk: Map<string, FileRecord>,
+    batch: Map<string, FileRecord>,
+    merged: Map<string, FileRecord>,
+  ): Buffer {
+    const last = this.written;
+    if (last?.files === disk && [...batch.keys()].every((file) => !disk.has(file))) {
+      const added = this.serializeLines(batch);
+      return Buffer.concat([last.body, Buffer.from(last.body.length ? `,\n${added}` : added)]);
+    }
+    return Buffer.from(this.serializeLines(merged));
+  }
+
+  private serializeLines(files: Map<string, FileRecord>): string {
     const lines: string[] = [];
     for (const [file, rec] of files) {
       let line = this.lines.get(rec);
@@ -158,31 +193,32 @@ export class StateStore {
       }
       lines.push(line);
     }
-    return `{\n "version": 1,\n "files": {\n${lines.join(',\n')}\n }\n}\n`;
+    return lines.join(',\n');
   }
 
   /**
-   * `fresh` skips the cache: another replica's write can keep mtime (coarse kernel ticks) and size,
-   * so decisions that must see it — under the lock, and after a claim — read the file itself.
-   * Returns the cached map itself when the bytes are those last seen.
+   * The records on disk; the cached map itself when the file's revision is the one last seen. The
+   * file is replaced by rename, never changed in place, so what one open reads is one revision.
    */
-  private async readDisk(fresh = false): Promise<Map<string, FileRecord>> {
-    let bytes: Buffer;
-    let info: Awaited<ReturnType<typeof stat>>;
+  private async readDisk(): Promise<Map<string, FileRecord>> {
+    let handle: Awaited<ReturnType<typeof open>>;
     try {
-      info = await stat(this.path);
-      const c = this.cached;
-      if (!fresh && c && c.mtimeMs === info.mtimeMs && c.size === info.size) return c.files;
-      bytes = await readFile(this.path);
+      handle = await open(this.path, 'r');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
       throw err;
     }
-    // The stat from before the read: a write in between only makes the next read miss the cache.
-    // Unchanged bytes (no other replica wrote) need no parse: the state grows with every file.
-    if (this.cached?.bytes.equals(bytes)) {
-      this.cached = { ...this.cached, mtimeMs: info.mtimeMs, size: info.size };
-      return this.cached.files;
+    let bytes: Buffer;
+    try {
+      const c = this.cached;
+      if (c) {
+        const head = Buffer.allocUnsafe(HEAD_BYTES);
+        const { bytesRead } = await handle.read(head, 0, HEAD_BYTES, 0);
+        if (REVISION.exec(head.toString('utf8', 0, bytesRead))?.[1] === c.revision) return c.files;
+      }
+      bytes = await handle.readFile();
+    } finally {
+      await handle.close();
     }
     let doc: StateDocument;
     try {
@@ -193,7 +229,8 @@ export class StateStore {
       );
     }
     const files = new Map(Object.entries(doc.files ?? {}));
-    this.cached = { mtimeMs: info.mtimeMs, size: info.size, bytes, files };
+    // A file without a revision (written by hand, or by an older loop) is read whole every time.
+    this.cached = doc.revision ? { revision: doc.revision, files } : undefined;
     return files;
   }
 

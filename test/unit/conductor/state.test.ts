@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type TestContext, test } from 'node:test';
+import { type FileRecord, STATE_FILE, StateStore } from '../../../src/conductor/state.js';
+
+async function handoff(t: TestContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'tutti-state-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const processed = (sha256: string, cr: string): FileRecord => ({
+  sha256,
+  size: 10,
+  processed_at: new Date().toISOString(),
+  status: 'processed',
+  cr_name: `default/${cr}`,
+});
+
+async function onDisk(dir: string) {
+  return JSON.parse(await readFile(join(dir, STATE_FILE), 'utf8')) as {
+    version: number;
+    revision: string;
+    files: Record<string, FileRecord>;
+  };
+}
+
+test('replicas writing in turn keep every record, and each write is a whole JSON document', async (t) => {
+  const dir = await handoff(t);
+  const a = new StateStore(dir);
+  const b = new StateStore(dir);
+  await a.load();
+  await b.load();
+
+  await a.recordAll([
+    ['intent-1.json', processed('aa', 'one')],
+    ['intent-2.json', processed('bb', 'two')],
+  ]);
+  await b.refresh();
+  assert.ok(b.finished('intent-1.json', 'aa'), "b sees a's record after a refresh");
+  await b.record('intent-3.json', processed('cc', 'three'));
+  // a's last write is no longer the file: appending to it would drop b's record.
+  await a.record('intent-4.json', processed('dd', 'four'));
+  assert.deepEqual(Object.keys((await onDisk(dir)).files), [
+    'intent-1.json',
+    'intent-2.json',
+    'intent-3.json',
+    'intent-4.json',
+  ]);
+  await a.record('intent-5.json', processed('ee', 'five'));
+  // A changed file replaces its record rather than adding a second one.
+  await a.record('intent-1.json', processed('a2', 'one-v2'));
+
+  const doc = await onDisk(dir);
+  assert.equal(doc.version, 1);
+  assert.match(doc.revision, /^[0-9a-f]{16}$/);
+  assert.deepEqual(Object.keys(doc.files).sort(), [
+    'intent-1.json',
+    'intent-2.json',
+    'intent-3.json',
+    'intent-4.json',
+    'intent-5.json',
+  ]);
+  assert.equal(doc.files['intent-1.json']?.sha256, 'a2');
+
+  const fresh = new StateStore(dir);
+  await fresh.load();
+  assert.ok(fresh.finished('intent-3.json', 'cc'));
+  assert.equal(fresh.finished('intent-1.json', 'aa'), undefined, 'the old version is not finished');
+});
+
+test('a state file without a revision (written by hand) is read, and rewritten with one', async (t) => {
+  const dir = await handoff(t);
+  await writeFile(
+    join(dir, STATE_FILE),
+    JSON.stringify({ version: 1, files: { 'intent-1.json': processed('aa', 'one') } }),
+  );
+  const store = new StateStore(dir);
+  await store.load();
+  assert.ok(store.finished('intent-1.json', 'aa'));
+  await writeFile(
+    join(dir, STATE_FILE),
+    JSON.stringify({ version: 1, files: { 'intent-1.json': processed('a2', 'one') } }),
+  );
+  await store.refresh();
+  assert.ok(store.finished('intent-1.json', 'a2'), 'a hand edit is seen on the next refresh');
+  await store.record('intent-2.json', processed('bb', 'two'));
+  const doc = await onDisk(dir);
+  assert.deepEqual(Object.keys(doc.files), ['intent-1.json', 'intent-2.json']);
+  assert.match(doc.revision, /^[0-9a-f]{16}$/);
+});
+
+test('a corrupt state file is an error that says how to recover', async (t) => {
+  const dir = await handoff(t);
+  await writeFile(join(dir, STATE_FILE), '{"version": 1, "files": {');
+  await assert.rejects(new StateStore(dir).load(), /is not valid JSON .*move it aside/);
+});
