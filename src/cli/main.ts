@@ -73,6 +73,8 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`tutti ${cmd.name}: ${err.message}`);
       return 2;
     }
+    // Log lines written before the failure come before its message.
+    await import('../runtime/log.js').then((log) => log.flushLogs());
     console.error(`tutti ${cmd.name}: ${(err as Error).message}`);
     if (process.env['TUTTI_DEBUG']) console.error(err);
     return 1;

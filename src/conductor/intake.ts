@@ -61,11 +61,10 @@ export function readIntentFile(path: string, maxBytes = MAX_INTENT_FILE_BYTES): 
         version,
       };
     }
-    // One read of the size seen, plus a byte to notice a file still growing past the limit.
+    // One read of the size seen, plus a byte to notice a file still growing past the limit. A
+    // regular file's read is short only at its end, so one call reads it all.
     const buffer = Buffer.allocUnsafe(Math.min(info.size, maxBytes) + 1);
-    let length = 0;
-    for (let n = -1; n !== 0 && length < buffer.length; length += n)
-      n = readSync(fd, buffer, length, buffer.length - length, length);
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
     if (length > maxBytes) {
       return {
         ok: false,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type FSWatcher, watch } from 'node:fs';
+import { type FSWatcher, lstatSync, watch } from 'node:fs';
 import { lstat, mkdir, readdir, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -196,12 +196,17 @@ export class ConductorLoop {
     }
   }
 
-  /** Debounces events per file: a file is read once its writer has been quiet for the debounce. */
-  private schedule(name: string, debounceMs = this.opts.debounceMs): void {
+  /**
+   * Debounces events per file: a file is read once its writer has been quiet for the debounce,
+   * counted from the file's last modification, so a file renamed into place whole, or written
+   * long ago, is read at once.
+   */
+  private schedule(name: string, debounceMs?: number): void {
     if (this.closing) return;
     if (!this.firstSeen.has(name)) this.firstSeen.set(name, Date.now());
     const pending = this.debounces.get(name);
     if (pending && debounceMs === 0) return;
+    debounceMs ??= this.quietWait(name);
     clearTimeout(pending);
     this.debounces.set(
       name,
@@ -219,6 +224,18 @@ export class ConductorLoop {
           );
       }, debounceMs),
     );
+  }
+
+  /** How much longer a file must stay unmodified to have been quiet for the debounce. */
+  private quietWait(name: string): number {
+    const debounce = this.opts.debounceMs;
+    try {
+      const since = Date.now() - lstatSync(join(this.opts.handoffDir, name)).mtimeMs;
+      // A modification time in the future (a shared volume's clock ahead of ours) waits it all.
+      return since >= debounce ? 0 : Math.min(debounce, debounce - since);
+    } catch {
+      return debounce;
+    }
   }
 
   /** Reads, claims, parses and validates one file; an accepted intent joins the batch. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse, stringify } from 'yaml';
@@ -202,6 +202,34 @@ describe('conductor-loop against the API server', () => {
       'web:7',
     ]);
     assert.deepEqual([...(await errorReports(dirs.errors)).values()], []);
+  });
+
+  test("the debounce counts from a file's last change: a file written long ago is read at once", async (t) => {
+    const client = await testClient(t);
+    await installCrds(client, conductorCrds());
+    const ns = await testNamespace(t, client, 'quiet');
+    const dirs = await handoffDir(t);
+    await startLoop(t, client, dirs, { debounceMs: 120_000 });
+
+    // Written aside two minutes ago and renamed in now: its writer has long been quiet.
+    const old = join(dirs.dir, '.intent-old.json.tmp');
+    await writeFile(old, JSON.stringify(intent(ns, 'old')));
+    const past = new Date(Date.now() - 180_000);
+    await utimes(old, past, past);
+    await rename(old, join(dirs.dir, 'intent-old.json'));
+    // Written just now: it waits out the whole debounce.
+    await dropIntent(dirs.dir, 'intent-new.json', intent(ns, 'new'));
+
+    await waitFor(async () => (await readState(dirs.dir))['intent-old.json'], {
+      description: 'intent-old.json processed long before the 2-minute debounce',
+      timeoutMs: 30_000,
+    });
+    assert.equal((await readState(dirs.dir))['intent-new.json'], undefined, 'a fresh file waits');
+    const items = (await client.list(NetworkIntents, { namespace: ns })).items;
+    assert.deepEqual(
+      items.map((i) => i.spec.target),
+      ['old'],
+    );
   });
 
   test('malformed, empty, huge, binary, non-matching and symlinked files', async (t) => {
