@@ -266,16 +266,7 @@ export function performerCrd(): CustomResourceDefinition {
       { name: 'Endpoint', type: 'string', jsonPath: '.status.grpcEndpoint' },
       ageColumn,
     ],
-    validations: [
-      {
-        rule: "self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",
-        message:
-          'metadata.name must be a DNS label (lower-case letters, digits, -): the Service is performer-<name>',
-      },
-      {
-        rule: `self.metadata.name.size() <= ${MAX_PERFORMER_NAME}`,
-        message: `metadata.name must be at most ${MAX_PERFORMER_NAME} characters: the Service is performer-<name>, a DNS label of at most 63`,
-      },
-    ],
+    // A DNS label short enough for performer-<name> and a revision suffix.
+    name: { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: MAX_PERFORMER_NAME },
   });
 }

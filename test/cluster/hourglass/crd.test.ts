@@ -98,7 +98,12 @@ test('the Performer CRD serves, defaults and validates Performers', async (t) =>
   );
   assert.match(
     await rejection(client.create(performer(ns, 'x'.repeat(54), { avsAddress: '0xa', image: 'i' }))),
-    /metadata\.name must be at most 53/,
+    /metadata\.name: Too long: may not be more than 53/,
+  );
+  assert.match(
+    await rejection(client.create(performer(ns, 'a.b', { avsAddress: '0xa', image: 'i' }))),
+    /metadata\.name in body should match/,
+    'a name with a dot is a DNS subdomain, not the DNS label the Service name needs',
   );
 
   // kubectl shows the printer columns.
