@@ -62,7 +62,7 @@ export function exitCode(summary: RunSummary): number {
   return 0;
 }
 
-/** Files read, hashed and claimed at once. */
+/** Files handled (checked, read, hashed, judged) at once. */
 const READ_CONCURRENCY = 16;
 
 /** The delay before an intent that exhausted its retries is tried again, when --period is 0. */
@@ -96,7 +96,10 @@ export class ConductorLoop {
   private readonly claims: ClaimRegistry;
   /** Submissions: `workers` API calls in flight, no more. */
   private readonly pool: WorkerPool;
-  /** File reads and claims: a burst of files must not flood the I/O threads the state writes need. */
+  /**
+   * Files handled at once. Reads are synchronous, but a rescan's checks of files seen before
+   * (lstat) and a refused file's claim and record go through the I/O threads the state writes need.
+   */
   private readonly reads = new WorkerPool(READ_CONCURRENCY);
   /** Batches between their first submission and their state write. */
   private readonly batchesRunning = new Set<Promise<void>>();

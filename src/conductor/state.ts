@@ -60,10 +60,8 @@ export class StateStore {
   private nextReread?: Promise<void>;
   private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private lastWrite = 0;
-  /** The file as last read or written. */
-  private cached?: { revision: string; files: Map<string, FileRecord> };
-  /** Our last write: its records and their lines. */
-  private written?: { files: Map<string, FileRecord>; body: Buffer };
+  /** The file as last read or written; `body`, its records' lines, when we wrote it. */
+  private cached?: { revision: string; files: Map<string, FileRecord>; body?: Buffer };
   /** Each record's line in the file, reused while the record is the same object. */
   private readonly lines = new WeakMap<FileRecord, string>();
 
@@ -149,8 +147,7 @@ export class StateStore {
             Buffer.concat([Buffer.from(header(revision)), body, Buffer.from(FOOTER)]),
           );
           this.files = merged;
-          this.cached = { revision, files: merged };
-          this.written = { files: merged, body };
+          this.cached = { revision, files: merged, body };
         });
         for (const w of waiters) w.resolve();
       } catch (err) {
@@ -175,8 +172,8 @@ export class StateStore {
     batch: Map<string, FileRecord>,
     merged: Map<string, FileRecord>,
   ): Buffer {
-    const last = this.written;
-    if (last?.files === disk && [...batch.keys()].every((file) => !disk.has(file))) {
+    const last = this.cached;
+    if (last?.body && last.files === disk && [...batch.keys()].every((file) => !disk.has(file))) {
       const added = this.serializeLines(batch);
       return Buffer.concat([last.body, Buffer.from(last.body.length ? `,\n${added}` : added)]);
     }

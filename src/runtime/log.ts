@@ -31,6 +31,9 @@ class StderrSink {
   }
 }
 
+/** Waited on for a millisecond while stderr is a full non-blocking pipe. */
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
 /** Writes all of `chunk`, waiting out a full non-blocking pipe; a closed one drops the logs. */
 function writeAll(fd: number, chunk: Buffer): void {
   for (let off = 0; off < chunk.length; ) {
@@ -38,7 +41,7 @@ function writeAll(fd: number, chunk: Buffer): void {
       off += writeSync(fd, chunk, off);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      Atomics.wait(pause, 0, 0, 1);
     }
   }
 }

@@ -1,11 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { componentLogger } from '../../runtime/log.js';
-/**
- * How the reference performer answers tasks: `echo` returns the payload, `delay` echoes after
- * `delayMs`, `fail` fails every task with INTERNAL (a task's own failure, which clients must not
- * retry).
- */
 import type { Behaviour } from './behaviours.js';
 import {
   HealthClient,

@@ -69,6 +69,11 @@ test('replicas writing in turn keep every record, and each write is a whole JSON
   await fresh.load();
   assert.ok(fresh.finished('intent-3.json', 'cc'));
   assert.equal(fresh.finished('intent-1.json', 'aa'), undefined, 'the old version is not finished');
+
+  // Removing the state starts afresh: the next write holds only what it records.
+  await rm(join(dir, STATE_FILE));
+  await a.record('intent-6.json', processed('ff', 'six'));
+  assert.deepEqual(Object.keys((await onDisk(dir)).files), ['intent-6.json']);
 });
 
 test('a state file without a revision (written by hand) is read, and rewritten with one', async (t) => {
