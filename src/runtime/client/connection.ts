@@ -11,20 +11,39 @@ export interface Impersonation {
 }
 
 /**
- * Watches hold one socket each for their lifetime; the rest is pooled. Every socket shares one
- * TLS context: handed only ca, cert and key, Node parses them into a new context per connection.
- * Free sockets are kept up to the pool's size, so that a burst of requests after a lull reuses
- * connections instead of paying for new TLS handshakes on both ends.
+ * Requests share a bounded pool of keep-alive sockets; watches and other long streams get a
+ * socket each from a second, unbounded agent, so that they never take the requests' sockets.
+ * Past the bound requests queue in the client, where they cost nothing, rather than opening more
+ * connections: every new one is a TLS handshake on both ends, and an API server serves no faster
+ * for more of them (a burst of 500 Performers opened ~140 sockets in the operator, and their
+ * handshakes cost it and the API server more CPU than a whole reconcile).
+ * Every socket shares one TLS context: handed only ca, cert and key, Node parses them into a new
+ * context per connection.
  */
-function agentFor(tls: AgentOptions): Agent {
-  const shared = { keepAlive: true, maxSockets: 256, maxFreeSockets: 256 };
+export const MAX_REQUEST_SOCKETS = 32;
+
+interface Agents {
+  readonly requests: Agent;
+  readonly streams: Agent;
+}
+
+function agentsFor(tls: AgentOptions): Agents {
+  let context: { secureContext?: ReturnType<typeof createSecureContext> } = {};
   try {
-    const secureContext = createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key });
-    return new Agent({ ...tls, ...shared, secureContext });
+    context = { secureContext: createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key }) };
   } catch {
     // Material TLS cannot read fails each connection with its own error, as before.
-    return new Agent({ ...tls, ...shared });
   }
+  return {
+    requests: new Agent({
+      ...tls,
+      ...context,
+      keepAlive: true,
+      maxSockets: MAX_REQUEST_SOCKETS,
+      maxFreeSockets: MAX_REQUEST_SOCKETS,
+    }),
+    streams: new Agent({ ...tls, ...context, keepAlive: false }),
+  };
 }
 
 /**
@@ -36,10 +55,10 @@ function agentFor(tls: AgentOptions): Agent {
 export class Connection {
   private cachedHeaders: OutgoingHttpHeaders = {};
   private headersAt = 0;
-  private currentAgent: Agent;
+  private currentAgents: Agents;
   private currentTls: AgentOptions;
   /** Agents replaced by a certificate rotation: their open watches end with close(). */
-  private readonly retired: Agent[] = [];
+  private readonly retired: Agents[] = [];
 
   private constructor(
     /** Set only when client-node loaded the kubeconfig (the auth-provider fallback). */
@@ -53,12 +72,17 @@ export class Connection {
     readonly namespace?: string,
   ) {
     this.currentTls = tls;
-    this.currentAgent = agentFor(tls);
+    this.currentAgents = agentsFor(tls);
   }
 
-  /** The keep-alive agent; replaced when an exec plugin issues a new client certificate. */
+  /** The requests' agent; replaced when an exec plugin issues a new client certificate. */
   get agent(): Agent {
-    return this.currentAgent;
+    return this.currentAgents.requests;
+  }
+
+  /** The agent of watches and other long streams: a socket each, closed when the stream ends. */
+  get streamAgent(): Agent {
+    return this.currentAgents.streams;
   }
 
   /** TLS material, for connections made outside the agent (WebSocket exec). */
@@ -99,10 +123,11 @@ export class Connection {
       access.credentials.onClientCertificate = (newCert, newKey) => {
         // New requests use the new identity; open watches keep theirs until the server ends them.
         conn.currentTls = { ...conn.currentTls, cert: newCert, key: newKey };
-        const old = conn.currentAgent;
+        const old = conn.currentAgents;
         conn.retired.push(old);
-        conn.currentAgent = agentFor(conn.currentTls);
-        for (const sockets of Object.values(old.freeSockets)) for (const s of sockets ?? []) s.destroy();
+        conn.currentAgents = agentsFor(conn.currentTls);
+        for (const sockets of Object.values(old.requests.freeSockets))
+          for (const s of sockets ?? []) s.destroy();
       };
     }
     return conn;
@@ -151,7 +176,9 @@ export class Connection {
   }
 
   close(): void {
-    for (const a of this.retired) a.destroy();
-    this.currentAgent.destroy();
+    for (const a of [...this.retired, this.currentAgents]) {
+      a.requests.destroy();
+      a.streams.destroy();
+    }
   }
 }

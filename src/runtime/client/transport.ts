@@ -64,7 +64,7 @@ export class Transport {
 
   /** Opens a streaming response (a watch); the caller reads and destroys it. */
   async stream(req: RestRequest): Promise<IncomingMessage> {
-    const res = await this.send({ ...req, timeoutMs: req.timeoutMs ?? 0 });
+    const res = await this.send({ ...req, timeoutMs: req.timeoutMs ?? 0 }, this.connection.streamAgent);
     if ((res.statusCode ?? 0) >= 400) {
       const text = await readBody(res, req);
       throw this.errorOf(res.statusCode ?? 0, safeJson(text), text, req);
@@ -77,7 +77,7 @@ export class Transport {
     return apiErrorFrom(code, status, { method: req.method, path: req.path });
   }
 
-  private async send(req: RestRequest): Promise<IncomingMessage> {
+  private async send(req: RestRequest, agent = this.connection.agent): Promise<IncomingMessage> {
     const target = { method: req.method, path: req.path };
     const payload =
       req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
@@ -95,7 +95,7 @@ export class Transport {
     return new Promise<IncomingMessage>((resolve, reject) => {
       const r = httpsRequest(
         {
-          agent: this.connection.agent,
+          agent,
           host: url.hostname,
           port: url.port || 443,
           method: req.method,

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
 import type { ConfigMap } from 'kubernetes-types/core/v1.js';
 import { KubeClient } from '../../../src/runtime/client/client.js';
+import { MAX_REQUEST_SOCKETS } from '../../../src/runtime/client/connection.js';
 import { ConfigMaps, CustomResourceDefinitions } from '../../../src/runtime/client/kinds.js';
 import { kind } from '../../../src/runtime/client/types.js';
 import { type Condition, findCondition, setCondition } from '../../../src/runtime/conditions.js';
@@ -27,6 +28,45 @@ function parseMetrics(text: string): Map<string, number> {
 }
 
 describe('manager', () => {
+  test('requests share a bounded pool of connections; watches hold sockets of their own', async (t) => {
+    const admin = await testClient(t);
+    const ns = await testNamespace(t, admin, 'pool');
+    const client = await KubeClient.load(await testKubeconfig());
+    t.after(() => client.close());
+    const count = (sockets: NodeJS.ReadOnlyDict<unknown[]>) =>
+      Object.values(sockets).reduce((n, list) => n + (list?.length ?? 0), 0);
+    // More watches than the pool has sockets: requests must still get through.
+    const watches = Array.from(
+      { length: MAX_REQUEST_SOCKETS + 8 },
+      (_, i) => new Informer(client, ConfigMaps, { namespace: ns, labelSelector: `watch=${i}` }),
+    );
+    t.after(() => Promise.all(watches.map((w) => w.stop())));
+    for (const w of watches) w.start();
+    await Promise.all(watches.map((w) => w.waitForSync()));
+    const { agent, streamAgent } = client.transport.connection;
+    // Synced means listed; each watch opens right after.
+    await waitFor(() => count(streamAgent.sockets) >= watches.length, {
+      description: 'a socket per watch',
+      timeoutMs: 30_000,
+    });
+
+    let most = 0;
+    const sample = setInterval(() => {
+      most = Math.max(most, count(agent.sockets));
+    }, 1);
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        client.create<ConfigMap>({
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: `cm-${i}`, namespace: ns },
+        }),
+      ),
+    );
+    clearInterval(sample);
+    assert.ok(most > 1 && most <= MAX_REQUEST_SOCKETS, `${most} request sockets at once`);
+  });
+
   test('an informer stopped right after it synced stops at once (no watch left hanging)', async (t) => {
     const admin = await testClient(t);
     const ns = await testNamespace(t, admin, 'stop');
