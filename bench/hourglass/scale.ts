@@ -19,13 +19,15 @@ import { parse as parseYaml } from 'yaml';
 import { type Performer, Performers } from '../../src/apis/hourglass.eigenlayer.io/performer.js';
 import { hourglassCrds } from '../../src/hourglass/crds.js';
 import { buildPerformerPod, buildPerformerService, podRevision } from '../../src/hourglass/desired-state.js';
+import { kubernetesConfig } from '../../src/hourglass/executor/kubernetes-config.js';
+import { performerFor } from '../../src/hourglass/executor/kubernetes-manager.js';
 import { KubeClient } from '../../src/runtime/client/client.js';
 import { Namespaces, Pods } from '../../src/runtime/client/kinds.js';
 import type { Kind, KubeObject } from '../../src/runtime/client/types.js';
 import { installCrds } from '../../src/runtime/crds.js';
 import { Informer } from '../../src/runtime/informer.js';
 import { waitFor } from '../../src/runtime/wait.js';
-import { benchCluster, pool, report } from '../support.js';
+import { benchCluster, cpuSnapshot, cpuSummary, pool, report } from '../support.js';
 
 const { values } = parseArgs({
   options: {
@@ -74,13 +76,12 @@ async function compiledTutti(): Promise<string> {
 const { kubeconfig, done } = await benchCluster('hourglass');
 const client = await KubeClient.load(kubeconfig, { fieldManager: 'bench' });
 
+/** The Performer an executor asks for, built as the executor SDK builds it. */
 function performer(ns: string, i: number): Performer {
-  return {
-    apiVersion: 'hourglass.eigenlayer.io/v1alpha1',
-    kind: 'Performer',
-    metadata: { name: `p-${i}`, namespace: ns },
-    spec: { avsAddress: `0xbench${i % 10}`, image: 'ghcr.io/acme/perf', version: 'v1' },
-  };
+  return performerFor(
+    { name: `p-${i}`, avsAddress: `0xbench${i % 10}`, image: 'ghcr.io/acme/perf', version: 'v1' },
+    kubernetesConfig({ namespace: ns }),
+  );
 }
 
 async function freshNamespace(name: string): Promise<void> {
@@ -95,17 +96,25 @@ async function freshNamespace(name: string): Promise<void> {
   await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
 }
 
-/** Resolves with the time from `start` until `ready` holds for `n` objects of `kind` in `ns`. */
+/**
+ * Resolves with the time from `start` until `ready` holds for `n` objects of `kind` in `ns`, and
+ * where the machine's CPU went meanwhile, per object.
+ */
 async function timeUntilReady<T extends KubeObject>(
   kind: Kind<T>,
   ns: string,
   n: number,
   ready: (o: T) => boolean,
   create: () => Promise<void>,
-): Promise<number> {
+): Promise<{ ms: number; cpu: string }> {
   const informer = new Informer(client, kind, { namespace: ns });
   informer.start();
   await informer.waitForSync();
+  const names = {
+    [process.pid]: 'bench',
+    ...(operator?.child.pid ? { [operator.child.pid]: 'operator' } : {}),
+  };
+  const cpu0 = await cpuSnapshot(names);
   const t0 = performance.now();
   let readyAt = 0;
   const allReady = new Promise<void>((resolve) => {
@@ -148,8 +157,9 @@ async function timeUntilReady<T extends KubeObject>(
   } finally {
     clearInterval(progress);
   }
+  const cpu = cpuSummary(cpu0, await cpuSnapshot(names), n, 8);
   await informer.stop();
-  return readyAt - t0;
+  return { ms: readyAt - t0, cpu };
 }
 
 const API_CPU = 'cpu';
@@ -304,7 +314,7 @@ try {
 
   // The baseline: the operator's own Pod and Service for each Performer, created directly.
   const rawBefore = await apiRequests();
-  const rawMs = await timeUntilReady(Pods, rawNs, count, podReady, () =>
+  const raw = await timeUntilReady(Pods, rawNs, count, podReady, () =>
     pool(
       Array.from({ length: count }, (_, i) => i),
       concurrency,
@@ -334,7 +344,7 @@ try {
   const idle = await settledMemory(operator);
   const opBefore = await apiRequests();
   const workBefore = await operatorWork(operator.healthPort);
-  const opMs = await timeUntilReady(
+  const op = await timeUntilReady(
     Performers,
     opNs,
     count,
@@ -357,12 +367,14 @@ try {
   console.log(`API requests per Pod + Service created directly: ${rawRequests}`);
   console.log(`API requests per Performer until Ready: ${opRequests}`);
   console.log(`operator until all Ready: ${opWork}`);
+  console.log(`Pods + Services directly: ${raw.cpu}`);
+  console.log(`Performers: ${op.cpu}`);
   report(
     'Performers until all Ready',
-    opMs / 1000,
+    op.ms / 1000,
     's',
     'Pods + Services directly',
-    rawMs / 1000,
+    raw.ms / 1000,
     '≤ 1.25 (≥ 0.8 of raw speed)',
   );
   report(
@@ -382,7 +394,7 @@ try {
 
   if (scale > count) {
     const t0 = performance.now();
-    const scaleMs = await timeUntilReady(
+    const { ms: scaleMs } = await timeUntilReady(
       Performers,
       opNs,
       scale,

@@ -7,7 +7,7 @@ import {
 } from '../apis/hourglass.eigenlayer.io/performer.js';
 import { Nodes, Pods, Services } from '../runtime/client/kinds.js';
 import { objectKey } from '../runtime/client/types.js';
-import type { Controller } from '../runtime/controller.js';
+import { beyondStatus, type Controller } from '../runtime/controller.js';
 import { EventRecorder } from '../runtime/events.js';
 import type { Manager } from '../runtime/manager.js';
 import { requeueAfter } from '../runtime/reconcile.js';
@@ -81,7 +81,9 @@ export function setupPerformerController(mgr: Manager, options: PerformerControl
   return (
     mgr
       .controller(PERFORMER_CONTROLLER, { workers })
-      .for(Performers, scope)
+      // Its own status writes need no reconcile; a status-only change by anyone else is
+      // corrected on the Performer's next event.
+      .for(Performers, { ...scope, updates: beyondStatus })
       .owns(Pods, owned)
       .owns(Services, owned)
       // Only Performers no node could host care about Node changes: a new or relabelled node may

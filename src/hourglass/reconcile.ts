@@ -5,6 +5,7 @@ import {
   CONDITION_AVAILABLE,
   CONDITION_DEGRADED,
   CONDITION_PROGRESSING,
+  PERFORMER_FINALIZER,
   type Performer,
   type PerformerPhase,
   type PerformerStatus,
@@ -26,8 +27,6 @@ import {
 } from './desired-state.js';
 import { hostingCheck } from './hardware.js';
 
-/** Holds a Performer until its Pod and Service are gone. */
-export const PERFORMER_FINALIZER = 'hourglass.eigenlayer.io/finalizer';
 /** How many times a Pod of this revision was recreated after failing or staying Pending. */
 export const ANNOTATION_RECREATIONS = 'hourglass.eigenlayer.io/recreations';
 
@@ -35,6 +34,12 @@ export interface ReconcileOptions {
   now?: () => Date;
   /** A Pod Pending longer than this is recreated (5 min). */
   pendingTimeoutMs?: number;
+  /**
+   * How long a Performer whose Pod is merely starting goes without conditions (10 s): the
+   * CRD's status default already reads Pending, and most Pods are Ready sooner, so that one status
+   * write says Running instead of two saying Pending, then Running. Problems are written at once.
+   */
+  pendingStatusDelayMs?: number;
   /** Wait before recreating a Pod: 10 s, doubling with each recreation, up to 5 min. */
   recreateBackoffMs?: number;
   maxRecreateBackoffMs?: number;
@@ -58,6 +63,7 @@ export interface ReconcileOptions {
 
 export const DEFAULT_PENDING_TIMEOUT_MS = 300_000;
 export const DEFAULT_RECREATE_BACKOFF_MS = 10_000;
+export const DEFAULT_PENDING_STATUS_DELAY_MS = 10_000;
 export const DEFAULT_MAX_RECREATE_BACKOFF_MS = 300_000;
 
 export interface ReconcileResult {
@@ -208,7 +214,10 @@ export async function reconcilePerformer(
       (options.pendingTimeoutMs ?? DEFAULT_PENDING_TIMEOUT_MS) - (now.getTime() - created(current).getTime());
     if (pendingLeft > 0) requeueAfterMs = Math.min(requeueAfterMs ?? Number.POSITIVE_INFINITY, pendingLeft);
   }
-  if (!isDeepStrictEqual(status, performer.status)) {
+  const reportIn =
+    current && !performer.status?.conditions ? untilReported(status, current, now, options) : 0;
+  if (reportIn > 0) requeueAfterMs = Math.min(requeueAfterMs ?? Number.POSITIVE_INFINITY, reportIn);
+  else if (!isDeepStrictEqual(status, performer.status)) {
     // A merge patch rather than server-side apply: the operator is the status's only writer, and
     // the API server spends ~20% less CPU on it (bench/hourglass). Fields the new status leaves
     // out are removed with nulls.
@@ -296,6 +305,18 @@ async function createPod(
     if (isAlreadyExists(err)) return undefined;
     throw err;
   }
+}
+
+/**
+ * How long the first status of a Performer may wait: until `pendingStatusDelayMs` after its Pod
+ * was made, when all there is to say is that the Pod is starting; zero when there is more.
+ */
+function untilReported(status: PerformerStatus, pod: Pod, now: Date, options: ReconcileOptions): number {
+  const available = status.conditions?.find((c) => c.type === CONDITION_AVAILABLE);
+  if (status.phase !== 'Pending' || available?.reason !== 'PodPending') return 0;
+  const delay = options.pendingStatusDelayMs ?? DEFAULT_PENDING_STATUS_DELAY_MS;
+  // Clamped: a clock behind the API server's must not stretch the wait.
+  return Math.min(delay, Math.max(0, delay - (now.getTime() - created(pod).getTime())));
 }
 
 /** How long the Pod has been Failed, or Pending past the limit; undefined when it is neither. */

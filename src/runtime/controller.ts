@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { KubeClient } from './client/client.js';
 import { type Kind, type KubeObject, objectKey, splitKey } from './client/types.js';
 import type { Informer } from './informer.js';
@@ -29,6 +30,26 @@ interface Watch {
   map: MapFunc<KubeObject>;
   namespace?: string;
   labelSelector?: string;
+  /** Which updates enqueue; every one when absent. */
+  updates?: (oldObj: KubeObject, newObj: KubeObject) => boolean;
+}
+
+/**
+ * An update of more than status: a new generation (the spec), or a change to the metadata a
+ * reconcile acts on. For a controller that writes its objects' status itself, whose own status
+ * writes would otherwise each bring a reconcile with nothing to do (controller-runtime's
+ * GenerationChangedPredicate, widened to deletion, finalizers, labels and annotations).
+ */
+export function beyondStatus(oldObj: KubeObject, newObj: KubeObject): boolean {
+  const o = oldObj.metadata ?? {};
+  const n = newObj.metadata ?? {};
+  return (
+    o.generation !== n.generation ||
+    o.deletionTimestamp !== n.deletionTimestamp ||
+    !isDeepStrictEqual(o.finalizers, n.finalizers) ||
+    !isDeepStrictEqual(o.labels, n.labels) ||
+    !isDeepStrictEqual(o.annotations, n.annotations)
+  );
 }
 
 export interface ControllerOptions {
@@ -62,9 +83,15 @@ export class Controller {
     return this.opts.name;
   }
 
-  /** The kind this controller reconciles; its own events enqueue its own key. */
-  for<T extends KubeObject>(kind: Kind<T>, opts: { namespace?: string; labelSelector?: string } = {}): this {
-    this.primary = { kind, map: (o) => [objectKey(o)], ...opts };
+  /**
+   * The kind this controller reconciles; its own events enqueue its own key (updates only when
+   * `updates` accepts them, e.g. `beyondStatus`).
+   */
+  for<T extends KubeObject>(
+    kind: Kind<T>,
+    opts: { namespace?: string; labelSelector?: string; updates?: (oldObj: T, newObj: T) => boolean } = {},
+  ): this {
+    this.primary = { kind, map: (o) => [objectKey(o)], ...(opts as Omit<Watch, 'kind' | 'map'>) };
     this.sources.push(this.primary);
     return this;
   }
@@ -138,6 +165,7 @@ export class Controller {
         this.opts.informers.informer(w.kind, w).addHandler({
           add: enqueue,
           update: (oldObj, newObj) => {
+            if (w.updates && !w.updates(oldObj, newObj)) return;
             enqueue(newObj);
             // An owner change moves a child between owners: both must hear about it.
             if (w !== this.primary) enqueue(oldObj);

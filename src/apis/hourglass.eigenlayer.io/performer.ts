@@ -27,6 +27,13 @@ export const PERFORMER_API_VERSION = `${PERFORMER_GROUP}/${PERFORMER_VERSION}`;
 /** The gRPC port a performer listens on when `spec.config.grpcPort` is absent. */
 export const DEFAULT_GRPC_PORT = 9090;
 
+/**
+ * Holds a Performer until the operator has removed its Pod and Service. The operator adds it
+ * before making either; the executor SDK creates Performers with it already set, which spares the
+ * API server a write and the operator a reconcile per Performer.
+ */
+export const PERFORMER_FINALIZER = 'hourglass.eigenlayer.io/finalizer';
+
 export const PERFORMER_PHASES = ['Pending', 'Running', 'Upgrading', 'Terminating', 'Failed'] as const;
 export type PerformerPhase = (typeof PERFORMER_PHASES)[number];
 
@@ -235,6 +242,9 @@ const specSchema: JSONSchemaProps = {
 
 const statusSchema: JSONSchemaProps = {
   type: 'object',
+  // What a Performer reads as until the operator first reports: the API server fills it in on
+  // every read of a Performer without status, so none is ever shown without a phase.
+  default: { phase: 'Pending', ready: false },
   properties: {
     phase: { type: 'string', enum: [...PERFORMER_PHASES] },
     ready: { type: 'boolean' },

@@ -279,6 +279,7 @@ export class Executor {
     for (const p of await manager.listPerformers(c.avsAddress)) {
       const name = p.metadata?.name;
       if (!name || name === adopted || p.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY) continue;
+      if (p.metadata?.deletionTimestamp) continue; // already going: the operator finishes it
       if (avsLabelValue(p.spec.avsAddress) !== avsLabelValue(c.avsAddress)) continue;
       this.log.info(
         { avs: c.avsAddress, performer: name },

@@ -209,6 +209,8 @@ export class KubernetesPerformer implements IAvsPerformer {
       throw new Error(`cannot adopt ${performerId}: ${this.inService()?.id} is in service`);
     const resource = await manager.getPerformer(performerId);
     if (!resource) throw new Error(`cannot adopt performer ${performerId}: it does not exist`);
+    if (resource.metadata?.deletionTimestamp)
+      throw new Error(`cannot adopt performer ${performerId}: it is being deleted`);
     if (avsLabelValue(resource.spec.avsAddress) !== avsLabelValue(this.opts.avsAddress))
       throw new Error(
         `cannot adopt performer ${performerId}: it serves AVS ${resource.spec.avsAddress}, not ${this.opts.avsAddress}`,

@@ -18,7 +18,7 @@ import {
 import { startPerformerServer } from '../../../src/hourglass/grpc/performer-server.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testKubeconfig } from '../../support/cluster.js';
-import { metric, setup, startController } from './operator-support.js';
+import { livePerformers, metric, setup, startController } from './operator-support.js';
 
 const TUTTI = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
 
@@ -205,11 +205,7 @@ test('tutti executor: a Performer left staged by a crash is removed on start; a 
     executor.failures()[AVS] ?? '',
     /deploy of ghcr\.io\/acme\/perf v1 rolled back: performer 0xavs-exec-[0-9a-f]{8} did not become Ready/,
   );
-  assert.deepEqual(
-    (await client.list(Performers, { namespace: ns })).items,
-    [],
-    'rolled back, left-over removed',
-  );
+  assert.deepEqual(await livePerformers(client, ns), [], 'rolled back, left-over removed');
   assert.equal((await fetch(`http://127.0.0.1:${executor.healthPort}/readyz`)).status, 500);
   assert.equal(
     await metric(

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Performer, Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
+import {
+  PERFORMER_FINALIZER,
+  type Performer,
+  Performers,
+} from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
 import { hourglassCrds } from '../../../src/hourglass/crds.js';
 import { grpcEndpoint } from '../../../src/hourglass/desired-state.js';
 import { KubernetesManager } from '../../../src/hourglass/executor/kubernetes-manager.js';
@@ -10,6 +14,7 @@ import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testNamespace } from '../../support/cluster.js';
+import { livePerformers } from './operator-support.js';
 
 /** Writes a Performer's status as the operator does once its Pod is Ready. */
 async function reportReady(client: KubeClient, ns: string, version: string): Promise<Performer> {
@@ -56,7 +61,12 @@ test('the Kubernetes manager: Performer CRUD with defaults', async (t) => {
   );
   const updated = await manager.updatePerformer('p1', { version: 'v2' });
   assert.equal(updated.spec.version, 'v2');
+  // Created with the operator's finalizer, so a deletion waits for the operator, which this test
+  // plays by hand.
+  assert.deepEqual(created.metadata?.finalizers, [PERFORMER_FINALIZER]);
   assert.equal(await manager.deletePerformer('p1'), true);
+  assert.ok((await manager.getPerformer('p1'))?.metadata?.deletionTimestamp);
+  await client.patch(Performers, 'p1', ns, { metadata: { finalizers: null } });
   assert.equal(await manager.getPerformer('p1'), undefined);
   assert.equal(await manager.deletePerformer('p1'), false);
   await assert.rejects(
@@ -137,7 +147,7 @@ test('blue-green on reference performers: deploy, promote with a task in flight,
     'the old performer was drained before promotion finished',
   );
   assert.equal(d2.replaced, d1.performerId);
-  assert.equal(await client.find(Performers, d1.performerId, ns), undefined, 'the old Performer is deleted');
+  assert.ok(!(await livePerformers(client, ns)).includes(d1.performerId), 'the old Performer is deleted');
   assert.equal((await performer.runTask({ taskId: 'next', payload: 'on-v2' })).result.toString(), 'on-v2');
   assert.equal(v2.tasksReceived, 1);
 
@@ -146,10 +156,7 @@ test('blue-green on reference performers: deploy, promote with a task in flight,
     performer.deploy({ image: 'ghcr.io/acme/perf', version: 'v3' }),
     /deploy of ghcr\.io\/acme\/perf v3 rolled back: performer 0xavs-[0-9a-f]+ did not become Ready: timed out/,
   );
-  assert.deepEqual(
-    (await client.list(Performers, { namespace: ns })).items.map((p) => p.metadata?.name),
-    [d2.performerId],
-  );
+  assert.deepEqual(await livePerformers(client, ns), [d2.performerId]);
   assert.deepEqual(
     performer.listPerformers().map((p) => [p.performerId, p.status]),
     [[d2.performerId, 'InService']],
@@ -167,7 +174,7 @@ test('blue-green on reference performers: deploy, promote with a task in flight,
   // Shutdown drains and refuses new tasks, then removes the performers.
   await performer.shutdown();
   await assert.rejects(performer.runTask({ taskId: 'late', payload: '' }), /the performer is shut down/);
-  assert.deepEqual((await client.list(Performers, { namespace: ns })).items, []);
+  assert.deepEqual(await livePerformers(client, ns), []);
 });
 
 test('runTask refuses while the executor drains for shutdown; the task in flight completes', async (t) => {
@@ -196,5 +203,5 @@ test('runTask refuses while the executor drains for shutdown; the task in flight
   await assert.rejects(performer.runTask({ taskId: 'refused', payload: '' }), /the performer is draining/);
   assert.equal((await task).result.toString(), 'done');
   await stopping;
-  assert.deepEqual((await client.list(Performers, { namespace: ns })).items, []);
+  assert.deepEqual(await livePerformers(client, ns), []);
 });

@@ -112,3 +112,12 @@ export async function startController(t: TestContext, ns: string): Promise<void>
   });
   await mgr.start();
 }
+
+/**
+ * The names of the Performers in `ns` not being deleted. Where no operator runs to remove the
+ * finalizer the executor creates Performers with, a deleted Performer stays, Terminating.
+ */
+export async function livePerformers(client: KubeClient, ns: string): Promise<string[]> {
+  const all = (await client.list(Performers, { namespace: ns })).items;
+  return all.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata!.name!);
+}

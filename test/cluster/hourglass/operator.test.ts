@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Pod } from 'kubernetes-types/core/v1.js';
-import { type Performer, Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
-import { PERFORMER_FINALIZER } from '../../../src/hourglass/reconcile.js';
+import {
+  PERFORMER_FINALIZER,
+  type Performer,
+  Performers,
+} from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { Events, Pods, Services } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import type { Pod } from 'kubernetes-types/core/v1.js';
-import { type Performer, Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
 import {
   PERFORMER_FINALIZER,
-  type ReconcileOptions,
-  reconcilePerformer,
-} from '../../../src/hourglass/reconcile.js';
+  type Performer,
+  Performers,
+} from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
+import { type ReconcileOptions, reconcilePerformer } from '../../../src/hourglass/reconcile.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { Pods, Services } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
@@ -73,6 +73,44 @@ test('create: Pod and Service exist, the status is Running and ready with the en
     description: 'the Performer to be gone once its finalizer is removed',
     timeoutMs: 30_000,
   });
+});
+
+test('a Pod merely starting: the Performer reads Pending, and its first status waits for the Pod to be Ready or the delay', async (t) => {
+  const { client, ns } = await setup(t, 'hg-first');
+  await client.create(performer(ns, 'quick'));
+  // Before the operator has said anything, the CRD's default.
+  assert.deepEqual((await client.get(Performers, 'quick', ns)).status, { phase: 'Pending', ready: false });
+
+  const options = { pendingStatusDelayMs: 60_000 };
+  const first = await reconcilePerformer(client, await client.get(Performers, 'quick', ns), options);
+  assert.equal(first.status?.phase, 'Pending');
+  assert.ok(
+    first.requeueAfterMs! > 0 && first.requeueAfterMs! <= 60_000,
+    `requeue in ${first.requeueAfterMs} ms`,
+  );
+  assert.deepEqual((await client.get(Performers, 'quick', ns)).status, { phase: 'Pending', ready: false });
+  // The Pod turns Ready well within the delay: the first status written says so.
+  const p = await reconcileUntil(client, ns, 'quick', (p) => p.status?.conditions && p, 'a status', options);
+  assert.equal(p.status?.phase, 'Running');
+
+  // With no delay the first reconcile reports the Pod it has just made as starting.
+  await client.create(performer(ns, 'eager'));
+  await reconcilePerformer(client, await client.get(Performers, 'eager', ns), { pendingStatusDelayMs: 0 });
+  const eager = await client.get(Performers, 'eager', ns);
+  assert.deepEqual(
+    eager.status?.conditions?.map((c) => [c.type, c.status, c.reason]),
+    [
+      ['Available', 'False', 'PodPending'],
+      ['Progressing', 'True', 'PodPending'],
+      ['Degraded', 'False', 'AsExpected'],
+    ],
+  );
+
+  // A problem is never held back: a Performer no node can host is Degraded at the first reconcile.
+  await client.create(performer(ns, 'gpu', { hardwareRequirements: { gpuCount: 1, gpuType: 'h100' } }));
+  await reconcilePerformer(client, await client.get(Performers, 'gpu', ns), options);
+  const gpu = await client.get(Performers, 'gpu', ns);
+  assert.equal(gpu.status?.conditions?.find((c) => c.type === 'Degraded')?.reason, 'HardwareUnavailable');
 });
 
 test('an image change upgrades with the Service always selecting a Ready Pod', async (t) => {
