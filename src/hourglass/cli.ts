@@ -5,7 +5,12 @@ import { componentLogger } from '../runtime/log.js';
 import { DEFAULT_PERFORMER_WORKERS } from './controller.js';
 import { hourglassCrds } from './crds.js';
 import { BEHAVIOURS, type Behaviour } from './grpc/behaviours.js';
-import { PENDING_TIMEOUT_ENV, WATCH_NAMESPACE_ENV, WORKERS_ENV } from './operator.js';
+import {
+  PENDING_STATUS_DELAY_ENV,
+  PENDING_TIMEOUT_ENV,
+  WATCH_NAMESPACE_ENV,
+  WORKERS_ENV,
+} from './operator.js';
 
 const performerServerCommand: Command = {
   name: 'performer-server',
@@ -82,6 +87,13 @@ const operatorCommand: Command = {
       default: '5m',
       env: PENDING_TIMEOUT_ENV,
     },
+    'pending-status-delay': {
+      type: 'string',
+      description:
+        "how long a Performer whose Pod is merely starting reads only the CRD's default (phase Pending) before its conditions are written; problems are written at once (0 writes at once)",
+      default: '10s',
+      env: PENDING_STATUS_DELAY_ENV,
+    },
     workers: {
       type: 'string',
       description: 'Performers reconciled at once; each reconcile mostly waits on the API server',
@@ -101,6 +113,9 @@ const operatorCommand: Command = {
     const pending = o['pending-timeout'] as string;
     parseDuration(pending, 'pending-timeout'); // fail on a bad value before connecting
     process.env[PENDING_TIMEOUT_ENV] = pending;
+    const statusDelay = o['pending-status-delay'] as string;
+    parseDuration(statusDelay, 'pending-status-delay');
+    process.env[PENDING_STATUS_DELAY_ENV] = statusDelay;
     const workers = o['workers'] as string;
     parseInteger(workers, 'workers', 1, 1024);
     process.env[WORKERS_ENV] = workers;
