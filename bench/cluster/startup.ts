@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { CONTROL_PLANE_BINARIES, ensureBinaries } from '../../src/cluster/binaries.js';
 import { LocalControlPlane } from '../../src/cluster/control-plane.js';
-import { report } from '../support.js';
+import { median, report } from '../support.js';
 
 const execFileAsync = promisify(execFile);
 const { values } = parseArgs({
@@ -66,7 +66,6 @@ for (let r = 0; r < Number(values.rounds); r++) {
   floors.push(apiserverReady);
   await plane.down();
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 report(
   'warm start to Ready (nodes Ready, default ServiceAccount)',
   median(totals) / 1000,

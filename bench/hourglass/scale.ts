@@ -32,7 +32,7 @@ import type { Kind, KubeObject } from '../../src/runtime/client/types.js';
 import { installCrds } from '../../src/runtime/crds.js';
 import { Informer } from '../../src/runtime/informer.js';
 import { waitFor } from '../../src/runtime/wait.js';
-import { benchCluster, cpuSnapshot, cpuSummary, pool, report } from '../support.js';
+import { benchCluster, cpuSnapshot, cpuSummary, median, pool, report } from '../support.js';
 
 const { values } = parseArgs({
   options: {
@@ -385,11 +385,6 @@ async function operatorRound(op: Operator, ns: string, keep: boolean): Promise<R
   if (!keep) await dropNamespace(ns);
   return { ms, cpu, requests, work };
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 try {
   await installCrds(client, hourglassCrds());

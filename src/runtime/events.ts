@@ -12,7 +12,8 @@ export type EventType = 'Normal' | 'Warning';
 const SERIES_WINDOW_MS = 6 * 60_000;
 /**
  * Events sent at once; the rest wait their turn. Callers do not wait for events, so a burst of
- * reconciles would otherwise open a connection, and a TLS handshake on both ends, per event.
+ * reconciles would otherwise fill the client's shared request sockets with events and queue its
+ * reconciles' own requests behind them.
  */
 const EVENTS_IN_FLIGHT = 4;
 

@@ -10,8 +10,6 @@ import {
   type TaskResponseMessage,
 } from './proto.js';
 
-export { BEHAVIOURS, type Behaviour } from './behaviours.js';
-
 export interface PerformerServerOptions {
   /** 0 picks a free port. */
   port: number;

@@ -11,8 +11,6 @@ import { PAGE_HTML } from './page.js';
 import { QueueFullError, type Run, RunScheduler, type RunSchedulerOptions } from './runs.js';
 import { parseRunRequest, RequestError } from './validate.js';
 
-export { DEFAULT_PORT, DEFAULT_SANDBOX_IMAGE } from './defaults.js';
-
 /** Request bodies past this are refused: a run is a few commands, not a payload. */
 const MAX_BODY_BYTES = 1024 * 1024;
 /** SSE comment sent this often so proxies do not cut a quiet stream. */
