@@ -36,7 +36,7 @@ interface StateDocument {
 
 /** The document: `{"version": 1, "revision": "…", "files": {name: record, …}}`, a record per line. */
 const header = (revision: string) => `{\n "version": 1,\n "revision": "${revision}",\n "files": {\n`;
-const FOOTER = '\n }\n}\n';
+const FOOTER_BYTES = Buffer.from('\n }\n}\n');
 /** Enough of the file's start to hold its revision. */
 const HEAD_BYTES = 128;
 const REVISION = /^\{\s*"version":\s*1,\s*"revision":\s*"([0-9a-f]+)"/;
@@ -60,8 +60,8 @@ export class StateStore {
   private nextReread?: Promise<void>;
   private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private lastWrite = 0;
-  /** The file as last read or written; `body`, its records' lines, when we wrote it. */
-  private cached?: { revision: string; files: Map<string, FileRecord>; body?: Buffer };
+  /** The file as last read or written; `body`, its records' lines in chunks, when we wrote it. */
+  private cached?: { revision: string; files: Map<string, FileRecord>; body?: Buffer[] };
   /** Each record's line in the file, reused while the record is the same object. */
   private readonly lines = new WeakMap<FileRecord, string>();
 
@@ -142,10 +142,7 @@ export class StateStore {
           for (const [file, rec] of batch) merged.set(file, rec);
           const body = this.body(disk, batch, merged);
           const revision = randomBytes(8).toString('hex');
-          await writeFileAtomic(
-            this.path,
-            Buffer.concat([Buffer.from(header(revision)), body, Buffer.from(FOOTER)]),
-          );
+          await writeFileAtomic(this.path, [Buffer.from(header(revision)), ...body, FOOTER_BYTES]);
           this.files = merged;
           this.cached = { revision, files: merged, body };
         });
@@ -163,21 +160,22 @@ export class StateStore {
   }
 
   /**
-   * The records' lines of the document. A batch of new files on top of our own last write (the
-   * usual case) appends its lines to that write's: the state grows with every intent, and joining
-   * and encoding all of it every 50 ms would cost more than the rest of the loop.
+   * The records' lines of the document, as chunks. A batch of new files on top of our own last
+   * write (the usual case) adds a chunk to that write's: the state grows with every intent, and
+   * joining and encoding all of it every 50 ms would cost more than the rest of the loop.
    */
   private body(
     disk: Map<string, FileRecord>,
     batch: Map<string, FileRecord>,
     merged: Map<string, FileRecord>,
-  ): Buffer {
+  ): Buffer[] {
     const last = this.cached;
     if (last?.body && last.files === disk && [...batch.keys()].every((file) => !disk.has(file))) {
       const added = this.serializeLines(batch);
-      return Buffer.concat([last.body, Buffer.from(last.body.length ? `,\n${added}` : added)]);
+      const empty = last.body.every((chunk) => chunk.length === 0);
+      return withChunk(last.body, Buffer.from(empty ? added : `,\n${added}`));
     }
-    return Buffer.from(this.serializeLines(merged));
+    return [Buffer.from(this.serializeLines(merged))];
   }
 
   private serializeLines(files: Map<string, FileRecord>): string {
@@ -256,4 +254,18 @@ export class StateStore {
       await unlink(lock).catch(() => {});
     }
   }
+}
+
+/**
+ * `chunks` with `chunk` added at the end, merging each chunk into the one before it when that one
+ * is no larger: sizes then shrink towards the end, so there are O(log n) chunks and each byte is
+ * copied O(log n) times in all, where one buffer per write would copy the whole state every time.
+ */
+function withChunk(chunks: readonly Buffer[], chunk: Buffer): Buffer[] {
+  const out = [...chunks, chunk];
+  while (out.length >= 2 && out[out.length - 2]!.length <= out[out.length - 1]!.length) {
+    const tail = out.pop()!;
+    out.push(Buffer.concat([out.pop()!, tail]));
+  }
+  return out;
 }

@@ -102,3 +102,16 @@ test('a corrupt state file is an error that says how to recover', async (t) => {
   await writeFile(join(dir, STATE_FILE), '{"version": 1, "files": {');
   await assert.rejects(new StateStore(dir).load(), /is not valid JSON .*move it aside/);
 });
+
+test('a store recording many batches in turn writes one whole document holding every record', async (t) => {
+  const dir = await handoff(t);
+  const store = new StateStore(dir);
+  await store.load();
+  const names = Array.from({ length: 60 }, (_, i) => `intent-${i}.json`);
+  // Batches of growing size, each appended to the last write's chunks.
+  for (let i = 0, size = 1; i < names.length; i += size, size++)
+    await store.recordAll(names.slice(i, i + size).map((n) => [n, processed(n, n)]));
+  const doc = await onDisk(dir);
+  assert.deepEqual(Object.keys(doc.files), names);
+  assert.equal(doc.files['intent-59.json']?.cr_name, 'default/intent-59.json');
+});
