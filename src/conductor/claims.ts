@@ -32,24 +32,22 @@ export class ClaimRegistry {
   private timer?: NodeJS.Timeout;
 
   constructor(
-    private readonly handoffDir: string,
+    handoffDir: string,
     readonly timeoutMs: number,
     owner?: string,
   ) {
     // Unique per instance: two loops in one process must not release each other's claims.
     this.owner = owner ?? `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+    this.dir = join(handoffDir, CLAIMS_DIR);
+    this.ownerFile = join(this.dir, `${OWNER_PREFIX}${this.owner.replaceAll('/', '_')}`);
   }
 
-  private get dir(): string {
-    return join(this.handoffDir, CLAIMS_DIR);
-  }
+  private readonly dir: string;
+  private readonly ownerFile: string;
 
-  private get ownerFile(): string {
-    return join(this.dir, `${OWNER_PREFIX}${this.owner.replaceAll('/', '_')}`);
-  }
-
+  /** A claim's path, built without join(): one is made per intent file. */
   private path(key: string): string {
-    return join(this.dir, `${key}.claim`);
+    return `${this.dir}/${key}.claim`;
   }
 
   async start(): Promise<void> {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type FSWatcher, lstatSync, watch } from 'node:fs';
+import { type FSWatcher, watch } from 'node:fs';
 import { lstat, mkdir, readdir, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -64,6 +64,8 @@ export function exitCode(summary: RunSummary): number {
 
 /** Files handled (checked, read, hashed, judged) at once. */
 const READ_CONCURRENCY = 16;
+/** Due files read per turn of the event loop (see drainDue). */
+const READS_PER_TURN = 16;
 
 /** The delay before an intent that exhausted its retries is tried again, when --period is 0. */
 export const DEFAULT_RETRY_DELAY_MS = 5_000;
@@ -105,6 +107,9 @@ export class ConductorLoop {
   private readonly batchesRunning = new Set<Promise<void>>();
   private readonly batches: BatchCoordinator<AcceptedIntent>;
   private readonly debounces = new Map<string, NodeJS.Timeout>();
+  /** Files waiting for their turn to be read, in order; true once known to be quiet. */
+  private readonly due = new Map<string, boolean>();
+  private draining = false;
   private readonly firstSeen = new Map<string, number>();
   private readonly known = new Map<string, KnownVersion>();
   private readonly inFlight = new Set<string>();
@@ -174,6 +179,8 @@ export class ConductorLoop {
     clearInterval(this.rescanTimer);
     for (const t of this.debounces.values()) clearTimeout(t);
     this.debounces.clear();
+    // Files not read yet are not claimed either: the next start (or the other replica) reads them.
+    this.due.clear();
     for (const t of this.retryTimers.values()) clearTimeout(t);
     this.batches.flush();
     const grace = this.opts.shutdownGraceMs ?? 10_000;
@@ -193,7 +200,7 @@ export class ConductorLoop {
 
   private async scan(): Promise<void> {
     try {
-      for (const name of await this.listIntentFiles()) this.schedule(name, 0);
+      for (const name of await this.listIntentFiles()) this.schedule(name, true);
     } catch (err) {
       this.log.error({ err: (err as Error).message }, `cannot list ${this.opts.handoffDir}`);
     }
@@ -202,47 +209,78 @@ export class ConductorLoop {
   /**
    * Debounces events per file: a file is read once its writer has been quiet for the debounce,
    * counted from the file's last modification, so a file renamed into place whole, or written
-   * long ago, is read at once.
+   * long ago, is read at once. A file is read first, and its modification time checked on the
+   * open file; a change while it waits starts the wait again.
    */
-  private schedule(name: string, debounceMs?: number): void {
+  private schedule(name: string, rescan = false): void {
     if (this.closing) return;
     if (!this.firstSeen.has(name)) this.firstSeen.set(name, Date.now());
-    const pending = this.debounces.get(name);
-    if (pending && debounceMs === 0) return;
-    debounceMs ??= this.quietWait(name);
-    clearTimeout(pending);
+    const waiting = this.debounces.has(name);
+    // A rescan leaves a waiting file as it is.
+    if (rescan && (waiting || this.due.has(name))) return;
+    // An event while it waits means the writer is still at work.
+    if (waiting) this.waitQuiet(name, this.opts.debounceMs);
+    else this.enqueue(name, false);
+  }
+
+  /** Reads the file after `ms` without events for it. */
+  private waitQuiet(name: string, ms: number): void {
+    clearTimeout(this.debounces.get(name));
+    this.due.delete(name);
     this.debounces.set(
       name,
       setTimeout(() => {
         this.debounces.delete(name);
-        const seenAt = this.firstSeen.get(name) ?? Date.now();
-        this.firstSeen.delete(name);
-        void this.reads
-          .run(() => this.handle(name, seenAt))
-          .catch((err: Error) =>
-            this.log.error(
-              { file: name, err: err.message },
-              `failed to process ${join(this.opts.handoffDir, name)}`,
-            ),
-          );
-      }, debounceMs),
+        this.enqueue(name, true);
+      }, ms),
     );
   }
 
-  /** How much longer a file must stay unmodified to have been quiet for the debounce. */
-  private quietWait(name: string): number {
-    const debounce = this.opts.debounceMs;
-    try {
-      const since = Date.now() - lstatSync(join(this.opts.handoffDir, name)).mtimeMs;
-      // A modification time in the future (a shared volume's clock ahead of ours) waits it all.
-      return since >= debounce ? 0 : Math.min(debounce, debounce - since);
-    } catch {
-      return debounce;
+  /** Queues a file for reading; `quiet` when it has been quiet for the debounce. */
+  private enqueue(name: string, quiet: boolean): void {
+    this.due.set(name, quiet);
+    if (this.draining) return;
+    this.draining = true;
+    setImmediate(() => this.drainDue());
+  }
+
+  /**
+   * Reads up to READS_PER_TURN due files, then lets the event loop turn before the next ones: a
+   * burst of thousands is thus submitted while it is read, instead of the API server waiting
+   * until the last file has been read before the first batch goes out.
+   */
+  private drainDue(): void {
+    let read = 0;
+    for (const [name, quiet] of this.due) {
+      if (read++ === READS_PER_TURN || this.closing) break;
+      this.due.delete(name);
+      const seenAt = this.firstSeen.get(name) ?? Date.now();
+      this.firstSeen.delete(name);
+      void this.reads
+        .run(() => this.handle(name, seenAt, quiet))
+        .catch((err: Error) =>
+          this.log.error(
+            { file: name, err: err.message },
+            `failed to process ${join(this.opts.handoffDir, name)}`,
+          ),
+        );
     }
+    if (this.due.size && !this.closing) setImmediate(() => this.drainDue());
+    else this.draining = false;
+  }
+
+  /**
+   * How much longer a file modified at `mtimeMs` must stay unmodified to have been quiet for the
+   * debounce; a modification time in the future (a shared volume's clock ahead of ours) waits it all.
+   */
+  private quietWait(mtimeMs: number): number {
+    const debounce = this.opts.debounceMs;
+    const since = Date.now() - mtimeMs;
+    return since >= debounce ? 0 : Math.min(debounce, debounce - since);
   }
 
   /** Reads, claims, parses and validates one file; an accepted intent joins the batch. */
-  private async handle(name: string, seenAt: number): Promise<void> {
+  private async handle(name: string, seenAt: number, quiet = true): Promise<void> {
     if (this.closing) return;
     const path = join(this.opts.handoffDir, name);
     // A file unchanged since we last read it needs no second read to know its hash.
@@ -261,6 +299,12 @@ export class ConductorLoop {
     // A symlink is never opened: its own lstat names its version.
     const version = read.version ?? (await lstat(path).catch(() => undefined));
     if (!version) return;
+    const wait = quiet ? 0 : this.quietWait(version.mtimeMs);
+    if (wait > 0) {
+      this.firstSeen.set(name, seenAt);
+      this.waitQuiet(name, wait);
+      return;
+    }
     const sha256 = read.ok ? read.sha256 : await fingerprint(path, read.reason, version);
     const size = read.ok ? read.bytes.length : version.size;
     this.known.set(name, { mtimeMs: version.mtimeMs, size: version.size, sha256 });
@@ -284,7 +328,8 @@ export class ConductorLoop {
       throw err;
     });
     // Another replica may have finished the file between our state check and our claim.
-    if (!claimed || (await this.state.refresh().then(() => this.state.finished(name, sha256)))) {
+    if (claimed) this.state.refresh();
+    if (!claimed || this.state.finished(name, sha256)) {
       this.inFlight.delete(key);
       if (claimed) {
         await this.claims.release(key);
@@ -372,7 +417,7 @@ export class ConductorLoop {
         }),
       ),
     );
-    await this.state.refresh();
+    this.state.refresh();
     const mine: AcceptedIntent[] = [];
     await Promise.all(
       batch.map(async (item, i) => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { open, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -56,12 +57,14 @@ export class StateStore {
   private writing?: Promise<void>;
   /** The records of the write under way, until it lands. */
   private writingBatch?: Map<string, FileRecord>;
-  private rereading?: Promise<void>;
-  private nextReread?: Promise<void>;
   private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private lastWrite = 0;
-  /** The file as last read or written; `body`, its records' lines in chunks, when we wrote it. */
-  private cached?: { revision: string; files: Map<string, FileRecord>; body?: Buffer[] };
+  /**
+   * The file as last read or written: its revision and records; `body`, the records' lines in
+   * chunks, when we wrote it; `landing`, the revision of our write under way, whose records the map
+   * already holds.
+   */
+  private cached?: { revision: string; files: Map<string, FileRecord>; body?: Buffer[]; landing?: string };
   /** Each record's line in the file, reused while the record is the same object. */
   private readonly lines = new WeakMap<FileRecord, string>();
 
@@ -73,7 +76,7 @@ export class StateStore {
 
   /** Reads the state from disk; a missing file is an empty state, a corrupt one an error. */
   async load(): Promise<void> {
-    this.files = await this.readDisk();
+    this.files = this.readDisk();
   }
 
   /**
@@ -86,30 +89,14 @@ export class StateStore {
   }
 
   /**
-   * Rereads the file, shared by concurrent callers: a read that began before this call may miss a
-   * write the caller must see, so such callers join the next read, which begins once it ends. A
-   * burst of claims thus costs one or two reads, not one each.
+   * Rereads the file. Synchronous, as a claim is: one small read of the file's start while the
+   * revision is the one last seen, where a trip through the I/O threads would cost ten times more.
    */
-  refresh(): Promise<void> {
-    if (!this.rereading) {
-      this.rereading = this.readDisk()
-        .then((files) => {
-          if (files === this.files) return;
-          // Records of our own that are still being written must not be forgotten.
-          this.files = new Map([...files, ...(this.writingBatch ?? [])]);
-        })
-        .finally(() => {
-          this.rereading = undefined;
-        });
-      return this.rereading;
-    }
-    this.nextReread ??= this.rereading
-      .catch(() => {})
-      .then(() => {
-        this.nextReread = undefined;
-        return this.refresh();
-      });
-    return this.nextReread;
+  refresh(): void {
+    const files = this.readDisk();
+    if (files === this.files) return;
+    // Records of our own that are still being written must not be forgotten.
+    this.files = new Map([...files, ...(this.writingBatch ?? [])]);
   }
 
   /** Records one outcome; resolves once it is on disk. Concurrent calls share one write. */
@@ -137,17 +124,29 @@ export class StateStore {
       this.writingBatch = batch;
       try {
         await this.withLock(async () => {
-          const disk = await this.readDisk();
-          const merged = new Map(disk);
-          for (const [file, rec] of batch) merged.set(file, rec);
-          const body = this.body(disk, batch, merged);
+          const disk = this.readDisk();
+          const last = this.cached;
+          // On top of our own last write (the usual case) the batch is appended, to the records'
+          // map in place and to the document's chunks: the state grows with every intent, and
+          // copying, joining and encoding all of it every 50 ms would cost more than the rest of
+          // the loop.
+          const own = last?.body !== undefined && last.files === disk;
+          const appended = own && [...batch.keys()].every((file) => !disk.has(file));
+          const body = appended ? this.appendTo(last.body!, batch) : undefined;
           const revision = randomBytes(8).toString('hex');
-          await writeFileAtomic(this.path, [Buffer.from(header(revision)), ...body, FOOTER_BYTES]);
+          const merged = own ? disk : new Map(disk);
+          for (const [file, rec] of batch) merged.set(file, rec);
+          // The cached map now holds the file's records, whichever revision a reader finds.
+          if (own) last.landing = revision;
+          const lines = body ?? [Buffer.from(this.serializeLines(merged))];
+          await writeFileAtomic(this.path, [Buffer.from(header(revision)), ...lines, FOOTER_BYTES]);
           this.files = merged;
-          this.cached = { revision, files: merged, body };
+          this.cached = { revision, files: merged, body: lines };
         });
         for (const w of waiters) w.resolve();
       } catch (err) {
+        // A map appended to in place holds records the file may not: read the file afresh.
+        if (this.cached?.landing) this.cached = undefined;
         // Keep the records for the next write; the caller learns this one failed.
         for (const [k, v] of batch) if (!this.pending.has(k)) this.pending.set(k, v);
         for (const w of waiters) w.reject(err as Error);
@@ -159,23 +158,11 @@ export class StateStore {
     this.writing = undefined;
   }
 
-  /**
-   * The records' lines of the document, as chunks. A batch of new files on top of our own last
-   * write (the usual case) adds a chunk to that write's: the state grows with every intent, and
-   * joining and encoding all of it every 50 ms would cost more than the rest of the loop.
-   */
-  private body(
-    disk: Map<string, FileRecord>,
-    batch: Map<string, FileRecord>,
-    merged: Map<string, FileRecord>,
-  ): Buffer[] {
-    const last = this.cached;
-    if (last?.body && last.files === disk && [...batch.keys()].every((file) => !disk.has(file))) {
-      const added = this.serializeLines(batch);
-      const empty = last.body.every((chunk) => chunk.length === 0);
-      return withChunk(last.body, Buffer.from(empty ? added : `,\n${added}`));
-    }
-    return [Buffer.from(this.serializeLines(merged))];
+  /** The chunks of the document's records with the lines of `batch` added. */
+  private appendTo(body: readonly Buffer[], batch: Map<string, FileRecord>): Buffer[] {
+    const added = this.serializeLines(batch);
+    const empty = body.every((chunk) => chunk.length === 0);
+    return withChunk(body, Buffer.from(empty ? added : `,\n${added}`));
   }
 
   private serializeLines(files: Map<string, FileRecord>): string {
@@ -195,10 +182,10 @@ export class StateStore {
    * The records on disk; the cached map itself when the file's revision is the one last seen. The
    * file is replaced by rename, never changed in place, so what one open reads is one revision.
    */
-  private async readDisk(): Promise<Map<string, FileRecord>> {
-    let handle: Awaited<ReturnType<typeof open>>;
+  private readDisk(): Map<string, FileRecord> {
+    let fd: number;
     try {
-      handle = await open(this.path, 'r');
+      fd = openSync(this.path, 'r');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
       throw err;
@@ -208,12 +195,13 @@ export class StateStore {
       const c = this.cached;
       if (c) {
         const head = Buffer.allocUnsafe(HEAD_BYTES);
-        const { bytesRead } = await handle.read(head, 0, HEAD_BYTES, 0);
-        if (REVISION.exec(head.toString('utf8', 0, bytesRead))?.[1] === c.revision) return c.files;
+        const read = readSync(fd, head, 0, HEAD_BYTES, 0);
+        const revision = REVISION.exec(head.toString('utf8', 0, read))?.[1];
+        if (revision === c.revision || revision === c.landing) return c.files;
       }
-      bytes = await handle.readFile();
+      bytes = readFileSync(fd);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
     let doc: StateDocument;
     try {

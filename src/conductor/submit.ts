@@ -45,7 +45,7 @@ export async function submitNetworkIntent(
   const retries = opts.retries ?? SUBMIT_RETRIES;
   for (let attempt = 0; ; attempt++) {
     try {
-      await client.create(ni);
+      await client.createOnly(ni);
       return { outcome: 'created', name, namespace };
     } catch (err) {
       if (err instanceof AlreadyExistsError) return sameSpecOrFailure(client, ni);

@@ -3,7 +3,7 @@ import type { DeleteOptions } from 'kubernetes-types/meta/v1.js';
 import { Connection, type Impersonation } from './connection.js';
 import { Discovery, groupVersionPath, type ResourceInfo } from './discovery.js';
 import { isConflict, NotFoundError } from './errors.js';
-import { type Query, Transport } from './transport.js';
+import { type Query, type RestRequest, Transport } from './transport.js';
 import { type Kind, type KubeObject, kindOf, type ObjectList } from './types.js';
 
 export interface ListOptions {
@@ -135,13 +135,21 @@ export class KubeClient {
   }
 
   async create<T extends KubeObject>(obj: T, opts: { dryRun?: boolean } = {}): Promise<T> {
-    const k = kindOf(obj);
-    return this.transport.json<T>({
+    return this.transport.json<T>(await this.createRequest(obj, opts.dryRun));
+  }
+
+  /** create() for a caller that does not need the created object back: the answer is not parsed. */
+  async createOnly(obj: KubeObject): Promise<void> {
+    await this.transport.sendDiscarding(await this.createRequest(obj));
+  }
+
+  private async createRequest(obj: KubeObject, dryRun = false): Promise<RestRequest> {
+    return {
       method: 'POST',
-      path: await this.path(k, obj.metadata?.namespace),
-      query: { fieldManager: this.fieldManager, dryRun: opts.dryRun ? 'All' : undefined },
+      path: await this.path(kindOf(obj), obj.metadata?.namespace),
+      query: { fieldManager: this.fieldManager, dryRun: dryRun ? 'All' : undefined },
       body: obj,
-    });
+    };
   }
 
   /** PUT: replaces the object; fails with ConflictError when resourceVersion is stale. */

@@ -1,5 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { finished } from 'node:stream/promises';
 import type { Connection, Impersonation } from './connection.js';
 import { type ApiError, apiErrorFrom, connectionError, type StatusBody } from './errors.js';
 
@@ -60,6 +61,22 @@ export class Transport {
     const parsed = text ? safeJson(text) : undefined;
     if ((res.statusCode ?? 0) >= 400) throw this.errorOf(res.statusCode ?? 0, parsed, text, req);
     return parsed as T;
+  }
+
+  /**
+   * Sends one request whose response body the caller does not need: on success the body is
+   * drained unparsed (parsing it costs as much as sending the request); an error status throws.
+   */
+  async sendDiscarding(req: RestRequest): Promise<void> {
+    const res = await this.send(req);
+    if ((res.statusCode ?? 0) >= 400) {
+      const text = await readBody(res, req);
+      throw this.errorOf(res.statusCode ?? 0, safeJson(text), text, req);
+    }
+    res.resume();
+    // Its end gives the socket back for the caller's next request; the request was answered, so a
+    // broken body changes nothing.
+    await finished(res).catch(() => {});
   }
 
   /** Opens a streaming response (a watch); the caller reads and destroys it. */

@@ -232,6 +232,33 @@ describe('conductor-loop against the API server', () => {
     );
   });
 
+  test('a file still being written is read once its writer has been quiet, not before', async (t) => {
+    const client = await testClient(t);
+    await installCrds(client, conductorCrds());
+    const ns = await testNamespace(t, client, 'slow');
+    const dirs = await handoffDir(t);
+    await startLoop(t, client, dirs, { debounceMs: 2_000 });
+
+    // Written in place in two parts: the first alone is not JSON.
+    const text = JSON.stringify(intent(ns, 'slow'));
+    const path = join(dirs.dir, 'intent-slow.json');
+    await writeFile(path, text.slice(0, 10));
+    await new Promise((done) => setTimeout(done, 300));
+    await writeFile(path, text);
+
+    await waitFor(async () => (await readState(dirs.dir))['intent-slow.json'], {
+      description: 'intent-slow.json processed',
+      timeoutMs: 30_000,
+    });
+    assert.equal((await readState(dirs.dir))['intent-slow.json']?.status, 'processed');
+    assert.deepEqual([...(await errorReports(dirs.errors)).keys()], [], 'the partial file was never judged');
+    const items = (await client.list(NetworkIntents, { namespace: ns })).items;
+    assert.deepEqual(
+      items.map((i) => i.spec.target),
+      ['slow'],
+    );
+  });
+
   test('malformed, empty, huge, binary, non-matching and symlinked files', async (t) => {
     const client = await testClient(t);
     await installCrds(client, conductorCrds());

@@ -4,6 +4,7 @@ import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1
 import type { ConfigMap } from 'kubernetes-types/core/v1.js';
 import { KubeClient } from '../../../src/runtime/client/client.js';
 import { MAX_REQUEST_SOCKETS } from '../../../src/runtime/client/connection.js';
+import { AlreadyExistsError } from '../../../src/runtime/client/errors.js';
 import { ConfigMaps, CustomResourceDefinitions } from '../../../src/runtime/client/kinds.js';
 import { kind } from '../../../src/runtime/client/types.js';
 import { type Condition, findCondition, setCondition } from '../../../src/runtime/conditions.js';
@@ -65,6 +66,34 @@ describe('manager', () => {
     );
     clearInterval(sample);
     assert.ok(most > 1 && most <= MAX_REQUEST_SOCKETS, `${most} request sockets at once`);
+  });
+
+  test('createOnly creates without parsing the answer, frees its socket, and fails as create does', async (t) => {
+    const admin = await testClient(t);
+    const ns = await testNamespace(t, admin, 'create-only');
+    const client = await KubeClient.load(await testKubeconfig());
+    t.after(() => client.close());
+    const cm = (i: number): ConfigMap => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `cm-${i}`, namespace: ns },
+      data: { i: String(i) },
+    });
+    for (let i = 0; i < 20; i++) await client.createOnly(cm(i));
+    // One after another: each drained answer gave its socket back for the next request.
+    const { agent } = client.transport.connection;
+    const open = Object.values(agent.sockets).reduce((n, l) => n + (l?.length ?? 0), 0);
+    const free = Object.values(agent.freeSockets).reduce((n, l) => n + (l?.length ?? 0), 0);
+    assert.equal(open + free, 1, `${open} busy and ${free} free sockets after 20 sequential creates`);
+    const listed = await admin.list(ConfigMaps, { namespace: ns, labelSelector: '' });
+    assert.deepEqual(
+      listed.items
+        .filter((c) => c.metadata?.name?.startsWith('cm-'))
+        .map((c) => c.data?.['i'])
+        .sort((a, b) => Number(a) - Number(b)),
+      Array.from({ length: 20 }, (_, i) => String(i)),
+    );
+    await assert.rejects(client.createOnly(cm(3)), AlreadyExistsError);
   });
 
   test('an informer stopped right after it synced stops at once (no watch left hanging)', async (t) => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -38,7 +38,7 @@ test('replicas writing in turn keep every record, and each write is a whole JSON
     ['intent-1.json', processed('aa', 'one')],
     ['intent-2.json', processed('bb', 'two')],
   ]);
-  await b.refresh();
+  b.refresh();
   assert.ok(b.finished('intent-1.json', 'aa'), "b sees a's record after a refresh");
   await b.record('intent-3.json', processed('cc', 'three'));
   // a's last write is no longer the file: appending to it would drop b's record.
@@ -89,7 +89,7 @@ test('a state file without a revision (written by hand) is read, and rewritten w
     join(dir, STATE_FILE),
     JSON.stringify({ version: 1, files: { 'intent-1.json': processed('a2', 'one') } }),
   );
-  await store.refresh();
+  store.refresh();
   assert.ok(store.finished('intent-1.json', 'a2'), 'a hand edit is seen on the next refresh');
   await store.record('intent-2.json', processed('bb', 'two'));
   const doc = await onDisk(dir);
@@ -114,4 +114,22 @@ test('a store recording many batches in turn writes one whole document holding e
   const doc = await onDisk(dir);
   assert.deepEqual(Object.keys(doc.files), names);
   assert.equal(doc.files['intent-59.json']?.cr_name, 'default/intent-59.json');
+});
+
+test('a write that fails keeps its records for the next write, which lands them all', async (t) => {
+  const dir = await handoff(t);
+  const store = new StateStore(dir);
+  await store.load();
+  await store.record('intent-1.json', processed('aa', 'one'));
+  // A non-empty directory in the state file's place makes the rename fail.
+  await rm(join(dir, STATE_FILE));
+  await mkdir(join(dir, STATE_FILE));
+  await writeFile(join(dir, STATE_FILE, 'x'), '');
+  await assert.rejects(store.record('intent-2.json', processed('bb', 'two')));
+  await rm(join(dir, STATE_FILE), { recursive: true });
+  await store.record('intent-3.json', processed('cc', 'three'));
+  assert.deepEqual(Object.keys((await onDisk(dir)).files), ['intent-2.json', 'intent-3.json']);
+  const fresh = new StateStore(dir);
+  await fresh.load();
+  assert.ok(fresh.finished('intent-2.json', 'bb'), 'the failed write’s record landed with the next');
 });
