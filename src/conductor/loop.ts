@@ -66,6 +66,8 @@ export function exitCode(summary: RunSummary): number {
 const READ_CONCURRENCY = 16;
 /** Due files read per turn of the event loop (see drainDue). */
 const READS_PER_TURN = 16;
+/** Accepted intents waiting for a worker, per worker, beyond which reading waits (see drainDue). */
+const READ_AHEAD_PER_WORKER = 4;
 
 /** The delay before an intent that exhausted its retries is tried again, when --period is 0. */
 export const DEFAULT_RETRY_DELAY_MS = 5_000;
@@ -239,20 +241,32 @@ export class ConductorLoop {
   /** Queues a file for reading; `quiet` when it has been quiet for the debounce. */
   private enqueue(name: string, quiet: boolean): void {
     this.due.set(name, quiet);
-    if (this.draining) return;
+    this.resumeReads();
+  }
+
+  private resumeReads(): void {
+    if (this.draining || this.due.size === 0) return;
     this.draining = true;
     setImmediate(() => this.drainDue());
+  }
+
+  /** Intents accepted and not yet with a worker, or with one. */
+  private get backlog(): number {
+    return this.batches.pending + this.pool.busy;
   }
 
   /**
    * Reads up to READS_PER_TURN due files, then lets the event loop turn before the next ones: a
    * burst of thousands is thus submitted while it is read, instead of the API server waiting
-   * until the last file has been read before the first batch goes out.
+   * until the last file has been read before the first batch goes out. Reading pauses while the
+   * workers have enough ahead of them, and resumes as they finish: a burst of any size is held
+   * as names, not as parsed intents, which also keeps the garbage collector's work small.
    */
   private drainDue(): void {
     let read = 0;
+    const ahead = READ_AHEAD_PER_WORKER * this.opts.workers + this.opts.batchSize;
     for (const [name, quiet] of this.due) {
-      if (read++ === READS_PER_TURN || this.closing) break;
+      if (read++ === READS_PER_TURN || this.closing || this.backlog >= ahead) break;
       this.due.delete(name);
       const seenAt = this.firstSeen.get(name) ?? Date.now();
       this.firstSeen.delete(name);
@@ -265,8 +279,8 @@ export class ConductorLoop {
           ),
         );
     }
-    if (this.due.size && !this.closing) setImmediate(() => this.drainDue());
-    else this.draining = false;
+    this.draining = false;
+    if (this.backlog < ahead) this.resumeReads();
   }
 
   /**
@@ -374,7 +388,10 @@ export class ConductorLoop {
       batch.map((item) =>
         this.pool
           .run(() => this.submit(item))
-          .then((result) => this.conclude(item, result))
+          .then((result) => {
+            this.resumeReads();
+            return this.conclude(item, result);
+          })
           .catch((err: Error) => {
             // Left unrecorded: the next scan, or the other replica, tries the file again.
             this.log.error({ file: item.path, err: err.message }, `failed to process ${item.path}`);

@@ -63,12 +63,20 @@ test('configured by environment alone: the seed log lines, metrics, probes, and 
     description: 'the full batch and the invalid file recorded',
     timeoutMs: 60_000,
   });
-  for (const [i, doc] of docs.entries()) {
-    const name = networkIntentName(doc as Intent);
-    assert.ok(loop.messages(`Creating NetworkIntent CR: ${name} in namespace ${ns}`).length === 1, name);
-    assert.ok(loop.messages(`Successfully created NetworkIntent CR: ${ns}/${name}`).length === 1, name);
-    assert.ok(loop.messages(`Successfully processed: ${paths[i]}`).length === 1, paths[i]);
-  }
+  // Log lines reach stderr up to 100 ms after they are made, the state file may be faster.
+  const lines = (i: number) => {
+    const name = networkIntentName(docs[i] as Intent);
+    return [
+      `Creating NetworkIntent CR: ${name} in namespace ${ns}`,
+      `Successfully created NetworkIntent CR: ${ns}/${name}`,
+      `Successfully processed: ${paths[i]}`,
+    ];
+  };
+  await waitFor(() => docs.every((_, i) => lines(i).every((l) => loop.messages(l).length > 0)), {
+    description: 'the seed log lines of the batch',
+    timeoutMs: 10_000,
+  });
+  for (const i of docs.keys()) for (const l of lines(i)) assert.equal(loop.messages(l).length, 1, l);
   const record = loop.records.find((r) => String(r['msg']).startsWith('Successfully created'));
   assert.equal(record?.['level'], 'info');
   assert.equal(record?.['namespace'], ns, 'each record also carries its fields');
