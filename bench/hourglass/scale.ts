@@ -395,6 +395,9 @@ try {
   const raws: Round[] = [];
   const ops: Round[] = [];
   const opNs = (r: number) => `hg-bench-op-${r}`;
+  // An untimed round each first: a process's first thousands of requests also compile its code.
+  await rawRound('hg-bench-raw-warm');
+  await operatorRound(operator, 'hg-bench-op-warm', false);
   for (let r = 0; r < rounds; r++) {
     const rawFirst = r % 4 === 0 || r % 4 === 3;
     for (const side of rawFirst ? ['raw', 'op'] : ['op', 'raw']) {
@@ -414,7 +417,7 @@ try {
   const at500 = await settledMemory(operator);
 
   console.log(
-    `${count} performers, ${concurrency} creates in flight, operator workers: ${values.workers ?? 'default'}, median of ${rounds} rounds`,
+    `${count} performers, ${concurrency} creates in flight, operator workers: ${values.workers ?? 'default'}, median of ${rounds} rounds after an untimed one`,
   );
   report(
     'Performers until all Ready',
