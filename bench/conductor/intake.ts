@@ -289,7 +289,8 @@ try {
     BURST / raw.seconds,
     '>= 0.9',
   );
-  line('latency p50', pct(burst.latencies, 50), 'ms', pct(raw.latencies, 50));
+  line('file-to-CR latency p50', pct(burst.latencies, 50), 'ms', pct(raw.latencies, 50));
+  line('file-to-CR latency p99', pct(burst.latencies, 99), 'ms', pct(raw.latencies, 99));
 
   const steadyCount = RATE * STEADY_SECONDS;
   const rawSteadyNs = await namespace(client, 'rawsteady');
