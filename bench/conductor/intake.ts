@@ -25,7 +25,7 @@ import { KubeClient } from '../../src/runtime/client/client.js';
 import { Namespaces } from '../../src/runtime/client/kinds.js';
 import { installCrds } from '../../src/runtime/crds.js';
 import { waitFor } from '../../src/runtime/wait.js';
-import { cpuSnapshot, cpuSummary } from '../support.js';
+import { cpuSnapshot, cpuSummary, percentile } from '../support.js';
 
 const WORKERS = 8;
 // Smaller runs for a quick look while profiling: BENCH_BURST=500 BENCH_STEADY_SECONDS=5 BENCH_ROUNDS=1.
@@ -37,10 +37,11 @@ const STEADY_SECONDS = Number(process.env['BENCH_STEADY_SECONDS'] ?? 30);
 const LOOP_NODE_ARGS = (process.env['BENCH_LOOP_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
+const pct = (xs: number[], p: number) =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    p,
+  );
 const line = (what: string, v: number, unit: string, base: number, target = '') =>
   console.log(
     `${what}: ${v.toFixed(1)} ${unit} | baseline (minimal client, same concurrency): ${base.toFixed(1)} ${unit} | ratio ${(v / base).toFixed(2)}${target ? ` | target ${target}` : ''}`,

@@ -30,6 +30,8 @@ export class ClaimRegistry {
   /** When the owner file's mtime was last set (a lower bound: set before the call). */
   private touchedAt = 0;
   private timer?: NodeJS.Timeout;
+  private readonly dir: string;
+  private readonly ownerFile: string;
 
   constructor(
     handoffDir: string,
@@ -41,9 +43,6 @@ export class ClaimRegistry {
     this.dir = join(handoffDir, CLAIMS_DIR);
     this.ownerFile = join(this.dir, `${OWNER_PREFIX}${this.owner.replaceAll('/', '_')}`);
   }
-
-  private readonly dir: string;
-  private readonly ownerFile: string;
 
   /** A claim's path, built without join(): one is made per intent file. */
   private path(key: string): string {

@@ -73,10 +73,7 @@ export class Transport {
    */
   async sendDiscarding(req: RestRequest): Promise<void> {
     const res = await this.send(req);
-    if ((res.statusCode ?? 0) >= 400) {
-      const text = await readBody(res, req);
-      throw this.errorOf(res.statusCode ?? 0, safeJson(text), text, req);
-    }
+    await this.throwIfFailed(res, req);
     res.resume();
     // Its end gives the socket back for the caller's next request; the request was answered, so a
     // broken body changes nothing.
@@ -86,11 +83,15 @@ export class Transport {
   /** Opens a streaming response (a watch); the caller reads and destroys it. */
   async stream(req: RestRequest): Promise<IncomingMessage> {
     const res = await this.send({ ...req, timeoutMs: req.timeoutMs ?? 0 }, this.connection.streamAgent);
-    if ((res.statusCode ?? 0) >= 400) {
-      const text = await readBody(res, req);
-      throw this.errorOf(res.statusCode ?? 0, safeJson(text), text, req);
-    }
+    await this.throwIfFailed(res, req);
     return res;
+  }
+
+  /** An error status's body read and thrown as ApiError; a success is left unread for the caller. */
+  private async throwIfFailed(res: IncomingMessage, req: RestRequest): Promise<void> {
+    if ((res.statusCode ?? 0) < 400) return;
+    const text = await readBody(res, req);
+    throw this.errorOf(res.statusCode ?? 0, safeJson(text), text, req);
   }
 
   private errorOf(code: number, parsed: unknown, text: string, req: RestRequest): ApiError {
