@@ -5,6 +5,7 @@ import {
   type Performer,
   Performers,
 } from '../apis/hourglass.eigenlayer.io/performer.js';
+import { isNamespaceTerminating } from '../runtime/client/errors.js';
 import { Nodes, Pods, Services } from '../runtime/client/kinds.js';
 import { objectKey } from '../runtime/client/types.js';
 import { beyondStatus, type Controller } from '../runtime/controller.js';
@@ -14,7 +15,7 @@ import { requeueAfter } from '../runtime/reconcile.js';
 import { APP_NAME, LABEL_APP, LABEL_PERFORMER } from './desired-state.js';
 import { performerEvents } from './events.js';
 import { OwnWrites } from './own-writes.js';
-import { type ReconcileOptions, reconcilePerformer } from './reconcile.js';
+import { type ReconcileOptions, type ReconcileResult, reconcilePerformer } from './reconcile.js';
 
 export const PERFORMER_CONTROLLER = 'performer';
 const PERFORMER_INDEX = 'performer';
@@ -97,12 +98,21 @@ export function setupPerformerController(mgr: Manager, options: PerformerControl
       .reconcile(async (req, ctx) => {
         const performer = performerWrites.get(req.key);
         if (!performer) return; // gone: its finalizer already let it go
-        const result = await reconcilePerformer(ctx.client, performer, {
-          ...reconcileOptions,
-          nodes: nodes.list(),
-          cache,
-          wrote,
-        });
+        let result: ReconcileResult;
+        try {
+          result = await reconcilePerformer(ctx.client, performer, {
+            ...reconcileOptions,
+            nodes: nodes.list(),
+            cache,
+            wrote,
+          });
+        } catch (err) {
+          // A child deleted with its namespace is not made again: the namespace's deletion takes
+          // the Performer too, and that event brings the reconcile that finalizes it. Retrying
+          // would only fail again, once per Performer, until then.
+          if (isNamespaceTerminating(err)) return;
+          throw err;
+        }
         // Not waited for: an Event is a record, not a step, and never holds up the next reconcile.
         // The recorder logs the ones that fail.
         for (const e of performerEvents(performer.status, result.status)) {

@@ -12,7 +12,7 @@ import {
   Performers,
 } from '../apis/hourglass.eigenlayer.io/performer.js';
 import type { KubeClient } from '../runtime/client/client.js';
-import { isAlreadyExists } from '../runtime/client/errors.js';
+import { isAlreadyExists, isNotFound } from '../runtime/client/errors.js';
 import { Nodes, Pods, Services } from '../runtime/client/kinds.js';
 import { setCondition } from './conditions.js';
 import {
@@ -236,8 +236,9 @@ async function finalize(
 ): Promise<ReconcileResult> {
   const { name, namespace } = performerRef(performer);
   if (!performer.metadata?.finalizers?.includes(PERFORMER_FINALIZER)) return { finalized: true };
+  let resourceVersion = performer.metadata.resourceVersion;
   if (performer.status?.phase !== 'Terminating') {
-    await client
+    const updated = await client
       .applyStatus({
         apiVersion: performer.apiVersion,
         kind: performer.kind,
@@ -245,6 +246,8 @@ async function finalize(
         status: { ...performer.status, phase: 'Terminating', ready: false },
       } as Performer)
       .catch(() => undefined);
+    // The finalizer's removal below is conditioned on the version this write made.
+    resourceVersion = updated?.metadata?.resourceVersion ?? resourceVersion;
   }
   await client.delete(Services, serviceName(name), namespace);
   const pods = (await client.list(Pods, { namespace, labelSelector: selector })).items;
@@ -253,12 +256,17 @@ async function finalize(
   if ((await client.list(Pods, { namespace, labelSelector: selector })).items.length > 0) {
     return { status: { ...performer.status, phase: 'Terminating' }, requeueAfterMs: 1000 };
   }
-  await client.patch(Performers, name, namespace, {
-    metadata: {
-      finalizers: performer.metadata.finalizers.filter((f) => f !== PERFORMER_FINALIZER),
-      resourceVersion: performer.metadata.resourceVersion,
-    },
-  });
+  try {
+    await client.patch(Performers, name, namespace, {
+      metadata: {
+        finalizers: performer.metadata.finalizers.filter((f) => f !== PERFORMER_FINALIZER),
+        resourceVersion,
+      },
+    });
+  } catch (err) {
+    // Gone already: a reconcile that read it before its last finalize landed.
+    if (!isNotFound(err)) throw err;
+  }
   return { finalized: true };
 }
 

@@ -127,3 +127,7 @@ export function isRetryable(err: unknown): boolean {
 export const isNotFound = (err: unknown): err is NotFoundError => err instanceof NotFoundError;
 export const isAlreadyExists = (err: unknown): err is AlreadyExistsError => err instanceof AlreadyExistsError;
 export const isConflict = (err: unknown): err is ConflictError => err instanceof ConflictError;
+/** A create refused because its namespace is being deleted; everything in it is about to go. */
+export const isNamespaceTerminating = (err: unknown): err is ForbiddenError =>
+  err instanceof ForbiddenError &&
+  (err.status.details?.causes ?? []).some((c) => c.reason === 'NamespaceTerminating');

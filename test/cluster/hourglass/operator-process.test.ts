@@ -2,15 +2,17 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Node } from 'kubernetes-types/core/v1.js';
 import { Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
-import { Leases, Nodes, Pods, Services } from '../../../src/runtime/client/kinds.js';
+import { Leases, Namespaces, Nodes, Pods, Services } from '../../../src/runtime/client/kinds.js';
 import { LEASE_DURATION_MS, RETRY_PERIOD_MS } from '../../../src/runtime/leader-election.js';
 import { waitFor } from '../../../src/runtime/wait.js';
+import { testNamespace } from '../../support/cluster.js';
 import { isReady, metric, performer, REVISION, setup, startOperator } from './operator-support.js';
 
 /** Start-up, plus a lease that may have to run out, plus scheduling slack on a loaded machine. */
 const CONVERGE_MS = LEASE_DURATION_MS + 2 * RETRY_PERIOD_MS + 45_000;
 const PERFORMER_RECONCILES =
   /^controller_runtime_reconcile_total\{controller="performer",result="success"\} (\d+)/m;
+const PERFORMER_ERRORS = /^controller_runtime_reconcile_errors_total\{controller="performer"\} (\d+)/m;
 
 test('two operators: one leads and reconciles, the other waits', async (t) => {
   const { client, ns } = await setup(t, 'hg-le');
@@ -94,4 +96,30 @@ test('an operator killed mid-upgrade is replaced and the upgrade converges', asy
     (await client.get(Services, 'performer-api', ns)).spec?.selector?.[REVISION],
     pod.metadata?.labels?.[REVISION],
   );
+});
+
+test('a namespace deleted with its Performers goes without a failed reconcile', async (t) => {
+  const { client, ns } = await setup(t, 'hg-nsdel');
+  // The lease lives elsewhere: the namespace's deletion would take it, and the leadership with it.
+  const leaseNs = await testNamespace(t, client, 'hg-lease');
+  const operator = await startOperator(t, ns, [], leaseNs);
+  const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+  for (const name of names) await client.create(performer(ns, name));
+  await waitFor(
+    async () => {
+      const ready = (await client.list(Performers, { namespace: ns })).items.filter((p) => p.status?.ready);
+      return ready.length === names.length;
+    },
+    { description: 'every Performer to be ready', timeoutMs: CONVERGE_MS },
+  );
+  const errorsBefore = await metric(operator.healthPort, PERFORMER_ERRORS);
+
+  // The namespace's Pods and Services go before its Performers are marked for deletion; a Pod
+  // made again in their place is refused while the namespace terminates.
+  await client.delete(Namespaces, ns);
+  await waitFor(async () => !(await client.find(Namespaces, ns)), {
+    description: 'the namespace to be gone, its Performers finalized',
+    timeoutMs: CONVERGE_MS,
+  });
+  assert.equal(await metric(operator.healthPort, PERFORMER_ERRORS), errorsBefore, 'no reconcile failed');
 });

@@ -43,13 +43,15 @@ export interface OperatorProcess {
 }
 
 /**
- * `tutti hourglass-operator` as a process, watching and leasing in one namespace so it leaves
- * the other tests' Performers alone; resolves once it logs that it runs, with its health port.
+ * `tutti hourglass-operator` as a process, watching one namespace so it leaves the other tests'
+ * Performers alone, and leasing there unless told another; resolves once it logs that it runs,
+ * with its health port.
  */
 export async function startOperator(
   t: TestContext,
   ns: string,
   flags: string[] = [],
+  leaseNamespace = ns,
 ): Promise<OperatorProcess> {
   const child = spawn(
     process.execPath,
@@ -58,7 +60,7 @@ export async function startOperator(
       'hourglass-operator',
       `--kubeconfig=${testKubeconfig()}`,
       '--health-port=0',
-      `--leader-election-namespace=${ns}`,
+      `--leader-election-namespace=${leaseNamespace}`,
       `--watch-namespace=${ns}`,
       ...flags,
     ],
