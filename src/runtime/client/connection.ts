@@ -28,21 +28,23 @@ interface Agents {
 }
 
 function agentsFor(tls: AgentOptions): Agents {
-  let context: { secureContext?: ReturnType<typeof createSecureContext> } = {};
+  let options = tls;
   try {
-    context = { secureContext: createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key }) };
+    // The PEMs stay out of the agent's options once they are in the context: an https agent
+    // concatenates ca, cert and key into the pool's name for every request it sends.
+    const { ca, cert, key, ...rest } = tls;
+    options = { ...rest, secureContext: createSecureContext({ ca, cert, key }) };
   } catch {
     // Material TLS cannot read fails each connection with its own error, as before.
   }
   return {
     requests: new Agent({
-      ...tls,
-      ...context,
+      ...options,
       keepAlive: true,
       maxSockets: MAX_REQUEST_SOCKETS,
       maxFreeSockets: MAX_REQUEST_SOCKETS,
     }),
-    streams: new Agent({ ...tls, ...context, keepAlive: false }),
+    streams: new Agent({ ...options, keepAlive: false }),
   };
 }
 
