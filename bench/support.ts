@@ -87,20 +87,25 @@ export async function cpuSnapshot(names: Record<number, string> = {}): Promise<C
   return { at, busy, total, byPid };
 }
 
+/** The CPU milliseconds each process name used between two snapshots. */
+export function cpuByName(a: CpuSnapshot, b: CpuSnapshot): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const [pid, { name, ticks }] of b.byPid)
+    byName.set(name, (byName.get(name) ?? 0) + (ticks - (a.byPid.get(pid)?.ticks ?? 0)) * TICK_MS);
+  return byName;
+}
+
 /**
  * "machine 93% busy over 2.1 s; CPU: kube-apiserver 2400 ms, etcd 600 ms, …": where the CPU of an
  * interval went, by process name (kernel workers' names lose their suffixes), optionally per item.
  */
 export function cpuSummary(a: CpuSnapshot, b: CpuSnapshot, per = 1, top = 6): string {
   if (!b.total) return 'CPU times unavailable';
-  const byName = new Map<string, number>();
-  for (const [pid, { name, ticks }] of b.byPid)
-    byName.set(name, (byName.get(name) ?? 0) + ticks - (a.byPid.get(pid)?.ticks ?? 0));
-  const rows = [...byName]
-    .filter(([, d]) => d > 0)
+  const rows = [...cpuByName(a, b)]
+    .filter(([, ms]) => ms > 0)
     .sort((x, y) => y[1] - x[1])
     .slice(0, top)
-    .map(([name, d]) => `${name} ${((d * TICK_MS) / per).toFixed(per === 1 ? 0 : 2)} ms`);
+    .map(([name, ms]) => `${name} ${(ms / per).toFixed(per === 1 ? 0 : 2)} ms`);
   const busy = (100 * (b.busy - a.busy)) / (b.total - a.total);
   return `machine ${busy.toFixed(0)}% busy over ${((b.at - a.at) / 1000).toFixed(1)} s; CPU${per === 1 ? '' : ` per item`}: ${rows.join(', ')}`;
 }
