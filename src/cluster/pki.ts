@@ -46,8 +46,11 @@ const TEN_YEARS = '3650';
 const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
 /**
- * Creates (once) a CA and a certificate per identity with openssl. P-256 keys: fast to make and
- * accepted by every component for serving, client auth and service-account token signing.
+ * Creates (once) a CA and a certificate per identity with openssl. The identities have P-256 keys:
+ * fast to make, and accepted by every component for serving, client auth and service-account
+ * token signing. The CA's key is RSA-2048, as kubeadm's: the API server checks the CA's signature
+ * on a client certificate on every request and caches nothing, and an RSA signature is cheaper to
+ * check than an ECDSA one (about 7 % less API server CPU per create, planes side by side).
  */
 export async function ensurePki(dir: string, certs: readonly CertSpec[]): Promise<Pki> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -58,7 +61,9 @@ export async function ensurePki(dir: string, certs: readonly CertSpec[]): Promis
       [
         'req',
         '-x509',
-        ...EC_KEY,
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
         '-keyout',
         'ca.key',
         '-out',
