@@ -82,13 +82,19 @@ export class CiFixerService {
     return port;
   }
 
-  /** Stops accepting requests, lets running runs finish (their sandboxes torn down), closes. */
+  /**
+   * Stops accepting requests, lets running runs finish (their sandboxes torn down, their event
+   * streams ended), then closes every connection still open. Waiting for clients to close theirs
+   * could take until Node's 300 s request timeout: a browser keeps a spare connection open with no
+   * request on it.
+   */
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = server && new Promise<void>((resolve) => server.close(() => resolve()));
     await this.scheduler.stop();
     server?.closeAllConnections();
+    await closed;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

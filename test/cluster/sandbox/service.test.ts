@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
@@ -249,6 +251,22 @@ describe('ci-fixer service', () => {
       assert.deepEqual(stream.at(-1), { type: 'end', status: 'succeeded' });
       assert.equal(outputOf(stream, 0, 'stdout'), `run-${i}\n`);
     });
+  });
+
+  test('stop() returns while a client holds a connection open without a request', async (t) => {
+    const { base, service } = await startService(t);
+    // As a browser does when it opens a spare connection ahead of its next request. Waiting for
+    // such a connection to end held stop() until Node's 300 s request timeout.
+    const url = new URL(base);
+    const spare = connect(Number(url.port), url.hostname);
+    t.after(() => spare.destroy());
+    await once(spare, 'connect');
+    const stopped = await Promise.race([
+      service.stop().then(() => true),
+      new Promise<false>((resolve) => setTimeout(resolve, 15_000, false).unref()),
+    ]);
+    assert.ok(stopped, 'stop() returned within 15 s');
+    await once(spare, 'close');
   });
 
   test('the web page starts a run and streams its output in Chromium', async (t) => {
