@@ -22,6 +22,14 @@ export async function pool<T>(
   );
 }
 
+/**
+ * Whether the first side goes first in round `round` (from 0) of rounds taken in ABBA order
+ * (A B, B A, B A, A B, …), so that a drift of the machine over a run weighs on both sides alike.
+ */
+export function firstSideFirst(round: number): boolean {
+  return round % 4 === 0 || round % 4 === 3;
+}
+
 /** The middle value; the mean of the two middle ones for an even count. */
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -32,7 +32,16 @@ import type { Kind, KubeObject } from '../../src/runtime/client/types.js';
 import { installCrds } from '../../src/runtime/crds.js';
 import { Informer } from '../../src/runtime/informer.js';
 import { waitFor } from '../../src/runtime/wait.js';
-import { benchCluster, cpuByName, cpuSnapshot, cpuSummary, median, pool, report } from '../support.js';
+import {
+  benchCluster,
+  cpuByName,
+  cpuSnapshot,
+  cpuSummary,
+  firstSideFirst,
+  median,
+  pool,
+  report,
+} from '../support.js';
 
 const { values } = parseArgs({
   options: {
@@ -419,7 +428,7 @@ try {
   await rawRound('hg-bench-raw-warm');
   await operatorRound(operator, 'hg-bench-op-warm', false);
   for (let r = 0; r < rounds; r++) {
-    const rawFirst = r % 4 === 0 || r % 4 === 3;
+    const rawFirst = firstSideFirst(r);
     for (const side of rawFirst ? ['raw', 'op'] : ['op', 'raw']) {
       if (side === 'raw') raws.push(await rawRound(`hg-bench-raw-${r}`));
       else ops.push(await operatorRound(operator, opNs(r), r === rounds - 1));

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import type { ConfigMap } from 'kubernetes-types/core/v1.js';
 import { KubeClient } from '../../src/runtime/client/client.js';
 import { Namespaces } from '../../src/runtime/client/kinds.js';
-import { benchCluster, median, pool, report } from '../support.js';
+import { benchCluster, firstSideFirst, median, pool, report } from '../support.js';
 
 const { values } = parseArgs({
   options: {
@@ -82,8 +82,7 @@ try {
   await sides.bare(-1);
   const times: Record<keyof typeof sides, number[]> = { client: [], bare: [] };
   for (let r = 0; r < rounds; r++) {
-    const order: (keyof typeof sides)[] =
-      r % 4 === 0 || r % 4 === 3 ? ['client', 'bare'] : ['bare', 'client'];
+    const order: (keyof typeof sides)[] = firstSideFirst(r) ? ['client', 'bare'] : ['bare', 'client'];
     for (const side of order) times[side].push(await sides[side](r));
     console.log(
       `round ${r + 1}: KubeClient ${times.client.at(-1)!.toFixed(0)} µs, bare https ${times.bare.at(-1)!.toFixed(0)} µs of CPU per create`,
