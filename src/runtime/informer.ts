@@ -4,6 +4,7 @@ import type { KubeClient } from './client/client.js';
 import { GoneError } from './client/errors.js';
 import type { Kind, KubeObject, WatchEvent } from './client/types.js';
 import { objectKey } from './client/types.js';
+import { internStrings } from './intern.js';
 import type { Logger } from './log.js';
 import { componentLogger } from './log.js';
 
@@ -62,7 +63,11 @@ export function stripManagedFields<T extends KubeObject>(obj: T): T {
 export class Informer<T extends KubeObject = KubeObject> {
   private readonly store = new Map<string, T>();
   private readonly indexers = new Map<string, IndexFunc<T>>();
-  private readonly indices = new Map<string, Map<string, Set<string>>>();
+  /**
+   * Per index, the keys of the objects under each value: one key as is, more in a Set. Most values
+   * (an owner's uid, a Performer) index one object, and a Set each would cost ~300 bytes.
+   */
+  private readonly indices = new Map<string, Map<string, string | Set<string>>>();
   private readonly handlers: EventHandlers<T>[] = [];
   private readonly chains = new Map<string, Promise<void>>();
   private resourceVersion = '';
@@ -142,9 +147,11 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /** Objects whose index `name` holds `value` (e.g. every object in a namespace). */
   byIndex(name: string, value: string): T[] {
-    const keys = this.indices.get(name)?.get(value);
-    if (!this.indices.has(name)) throw new Error(`no index named ${name}`);
-    return keys ? [...keys].map((k) => this.store.get(k)!).filter(Boolean) : [];
+    const index = this.indices.get(name);
+    if (!index) throw new Error(`no index named ${name}`);
+    const keys = index.get(value);
+    if (keys === undefined) return [];
+    return (typeof keys === 'string' ? [keys] : [...keys]).map((k) => this.store.get(k)!).filter(Boolean);
   }
 
   get lastSyncResourceVersion(): string {
@@ -217,7 +224,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         // Lists carry no kind per item; restore it so that cached objects are complete.
         item.apiVersion ??= this.kind.apiVersion;
         item.kind ??= this.kind.kind;
-        const obj = this.opts.transform(item);
+        const obj = internStrings(this.opts.transform(item));
         fresh.set(objectKey(obj), obj);
       }
       token = page.metadata.continue;
@@ -327,7 +334,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       if (rv) this.resourceVersion = rv;
       return;
     }
-    const obj = this.opts.transform(event.object);
+    const obj = internStrings(this.opts.transform(event.object));
     const key = objectKey(obj);
     const old = this.store.get(key);
     if (event.type === 'DELETED') {
@@ -348,9 +355,10 @@ export class Informer<T extends KubeObject = KubeObject> {
     for (const [name, fn] of this.indexers) {
       const index = this.indices.get(name)!;
       for (const value of fn(obj)) {
-        const set = index.get(value);
-        if (set) set.add(key);
-        else index.set(value, new Set([key]));
+        const keys = index.get(value);
+        if (keys === undefined) index.set(value, key);
+        else if (typeof keys !== 'string') keys.add(key);
+        else if (keys !== key) index.set(value, new Set([keys, key]));
       }
     }
   }
@@ -366,9 +374,12 @@ export class Informer<T extends KubeObject = KubeObject> {
     for (const [name, fn] of this.indexers) {
       const index = this.indices.get(name)!;
       for (const value of fn(obj)) {
-        const set = index.get(value);
-        set?.delete(key);
-        if (set?.size === 0) index.delete(value);
+        const keys = index.get(value);
+        if (keys === key) index.delete(value);
+        else if (typeof keys === 'object') {
+          keys.delete(key);
+          if (keys.size === 1) index.set(value, keys.values().next().value!);
+        }
       }
     }
   }

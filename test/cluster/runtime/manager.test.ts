@@ -111,6 +111,46 @@ describe('manager', () => {
     }
   });
 
+  test('an index follows its objects as they join, move between and leave its values', async (t) => {
+    const admin = await testClient(t);
+    const ns = await testNamespace(t, admin, 'index');
+    const informer = new Informer<ConfigMap>(admin, ConfigMaps, { namespace: ns });
+    informer.addIndex('team', (cm) => (cm.metadata?.labels?.['team'] ? [cm.metadata.labels['team']] : []));
+    informer.start();
+    t.after(() => informer.stop());
+    await informer.waitForSync();
+    const names = (team: string) =>
+      informer
+        .byIndex('team', team)
+        .map((cm) => cm.metadata!.name)
+        .sort();
+    const settled = (want: Record<string, string[]>, description: string) =>
+      waitFor(() => Object.entries(want).every(([team, n]) => names(team).join() === n.join()), {
+        description,
+        timeoutMs: 15_000,
+      });
+    const labelled = (name: string, team: string): ConfigMap => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name, namespace: ns, labels: { team } },
+    });
+    // One object under a value, then two, then one again, then none: each way a value's keys change.
+    await admin.create(labelled('a', 'blue'));
+    await settled({ blue: ['a'] }, 'a under blue');
+    await admin.create(labelled('b', 'blue'));
+    await admin.create(labelled('c', 'blue'));
+    await settled({ blue: ['a', 'b', 'c'] }, 'a, b and c under blue');
+    await admin.apply(labelled('b', 'red'), { fieldManager: 'test' });
+    await admin.delete(ConfigMaps, 'c', ns);
+    await settled({ blue: ['a'], red: ['b'] }, 'b moved to red, c gone');
+    await admin.apply(labelled('a', 'red'), { fieldManager: 'test' });
+    await settled({ blue: [], red: ['a', 'b'] }, 'a moved to red');
+    await admin.delete(ConfigMaps, 'b', ns);
+    await admin.delete(ConfigMaps, 'a', ns);
+    await settled({ red: [] }, 'both deleted');
+    assert.throws(() => informer.byIndex('colour', 'red'), /no index named colour/);
+  });
+
   test('/readyz fails until the caches sync; /metrics reports reconciles with controller-runtime names', async (t) => {
     const admin = await testClient(t);
     const ns = await testNamespace(t, admin, 'mgr');
