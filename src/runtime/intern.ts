@@ -33,6 +33,7 @@ const REPEATED_VALUES = new Set([
 const REPEATED_MEMBERS = new Set(['labels', 'matchLabels', 'selector', 'finalizers']);
 
 export function intern(s: string): string {
+  // Up to 10 characters V8 already keeps one copy.
   if (s.length <= 10 || s.length > MAX_LENGTH) return s;
   const held = pool.get(s);
   if (held !== undefined) return held;
