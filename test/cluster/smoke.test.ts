@@ -20,7 +20,7 @@ import {
 } from '../../src/runtime/client/kinds.js';
 import { kind } from '../../src/runtime/client/types.js';
 import { waitFor } from '../../src/runtime/wait.js';
-import { testClient, testNamespace } from '../support/cluster.js';
+import { shellPod, testClient, testNamespace } from '../support/cluster.js';
 
 const podReady = (p: Pod) =>
   p.status?.phase === 'Running' &&
@@ -152,16 +152,7 @@ describe('local control plane', () => {
   test('exec into a pod returns stdout, stderr and the exit code, non-zero included', async (t) => {
     const client = await testClient(t);
     const ns = await testNamespace(t, client);
-    await client.create({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'shell', namespace: ns },
-      spec: { containers: [{ name: 'main', image: 'busybox', command: ['sleep', 'infinity'] }] },
-    });
-    await waitFor(async () => podReady(await client.get(Pods, 'shell', ns)), {
-      description: 'the pod to be Running',
-      timeoutMs: 30_000,
-    });
+    await shellPod(client, ns);
 
     const ok = await execInPod(client, ns, 'shell', ['sh', '-c', 'echo hello; echo oops >&2']);
     assert.deepEqual(ok, { stdout: 'hello\n', stderr: 'oops\n', exitCode: 0, truncated: false });

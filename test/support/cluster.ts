@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { LocalControlPlane } from '../../src/cluster/control-plane.js';
 import { KubeClient } from '../../src/runtime/client/client.js';
-import { Namespaces, ServiceAccounts } from '../../src/runtime/client/kinds.js';
+import { Namespaces, Pods, ServiceAccounts } from '../../src/runtime/client/kinds.js';
 import type { Kind } from '../../src/runtime/client/types.js';
 import { waitFor } from '../../src/runtime/wait.js';
 
@@ -46,6 +46,23 @@ export async function testNamespace(t: TestContext, client: KubeClient, prefix =
     timeoutMs: 30_000,
   });
   return name;
+}
+
+/**
+ * A Pod `name` in `namespace` that sleeps, once it is Running: something to exec into (the local
+ * plane's kwok runs exec commands on this machine).
+ */
+export async function shellPod(client: KubeClient, namespace: string, name = 'shell'): Promise<void> {
+  await client.create({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace },
+    spec: { containers: [{ name: 'main', image: 'busybox', command: ['sleep', 'infinity'] }] },
+  });
+  await waitFor(async () => (await client.get(Pods, name, namespace)).status?.phase === 'Running', {
+    description: `pod ${namespace}/${name} to be Running`,
+    timeoutMs: 30_000,
+  });
 }
 
 /**

@@ -2,13 +2,16 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { Agent, type AgentOptions, type RequestOptions } from 'node:https';
 import { createSecureContext } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { type ClusterAccess, type Credentials, ExecPlugin, loadKubeconfig } from './kubeconfig.js';
+import {
+  type ClusterAccess,
+  type Credentials,
+  ExecPlugin,
+  type Impersonation,
+  loadKubeconfig,
+} from './kubeconfig.js';
+import { TunnelAgent } from './proxy.js';
 
-/** Who the client speaks as when it is not itself: the `Impersonate-*` headers. */
-export interface Impersonation {
-  readonly user: string;
-  readonly groups?: readonly string[];
-}
+export type { Impersonation };
 
 /**
  * Requests share a bounded pool of keep-alive sockets; watches and other long streams get a
@@ -27,7 +30,7 @@ interface Agents {
   readonly streams: Agent;
 }
 
-function agentsFor(tls: AgentOptions): Agents {
+function agentsFor(tls: AgentOptions, proxy: URL | undefined): Agents {
   let options = tls;
   try {
     // The PEMs stay out of the agent's options once they are in the context: an https agent
@@ -37,14 +40,15 @@ function agentsFor(tls: AgentOptions): Agents {
   } catch {
     // Material TLS cannot read fails each connection with its own error, as before.
   }
+  const agent = (o: AgentOptions) => (proxy ? new TunnelAgent(proxy, o) : new Agent(o));
   return {
-    requests: new Agent({
+    requests: agent({
       ...options,
       keepAlive: true,
       maxSockets: MAX_REQUEST_SOCKETS,
       maxFreeSockets: MAX_REQUEST_SOCKETS,
     }),
-    streams: new Agent({ ...options, keepAlive: false }),
+    streams: agent({ ...options, keepAlive: false }),
   };
 }
 
@@ -72,9 +76,13 @@ export class Connection {
     private readonly dynamicAuth: boolean,
     /** The context's namespace, when the kubeconfig or service account names one. */
     readonly namespace?: string,
+    /** Who requests act as, from the kubeconfig user's `as*` fields. */
+    readonly impersonate?: Impersonation,
+    /** The cluster's `proxy-url`, which every connection tunnels through. */
+    readonly proxy?: URL,
   ) {
     this.currentTls = tls;
-    this.currentAgents = agentsFor(tls);
+    this.currentAgents = agentsFor(tls, proxy);
   }
 
   /** The requests' agent; replaced when an exec plugin issues a new client certificate. */
@@ -120,14 +128,23 @@ export class Connection {
       rejectUnauthorized,
       ...(servername ? { servername } : {}),
     };
-    const conn = new Connection(undefined, access.server, tls, access.credentials, false, access.namespace);
+    const conn = new Connection(
+      undefined,
+      access.server,
+      tls,
+      access.credentials,
+      false,
+      access.namespace,
+      access.impersonate,
+      access.proxy,
+    );
     if (access.credentials instanceof ExecPlugin) {
       access.credentials.onClientCertificate = (newCert, newKey) => {
         // New requests use the new identity; open watches keep theirs until the server ends them.
         conn.currentTls = { ...conn.currentTls, cert: newCert, key: newKey };
         const old = conn.currentAgents;
         conn.retired.push(old);
-        conn.currentAgents = agentsFor(conn.currentTls);
+        conn.currentAgents = agentsFor(conn.currentTls, conn.proxy);
         for (const sockets of Object.values(old.requests.freeSockets))
           for (const s of sockets ?? []) s.destroy();
       };
@@ -175,6 +192,15 @@ export class Connection {
       this.headersAt = Date.now();
     }
     return this.cachedHeaders;
+  }
+
+  /**
+   * The server refused `rejected` (a 401): renews the credentials now rather than when they expire,
+   * as client-go does for exec plugins. True when new ones are in place, so a refused request is
+   * worth sending again.
+   */
+  async renewCredentials(rejected: OutgoingHttpHeaders): Promise<boolean> {
+    return (await this.credentials?.renew?.(rejected)) ?? false;
   }
 
   close(): void {

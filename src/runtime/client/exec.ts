@@ -109,6 +109,8 @@ export async function execInPod(
   return new Promise<ExecResult>((resolve, reject) => {
     const ws = new WebSocket(url, ['v5.channel.k8s.io', 'v4.channel.k8s.io'], {
       ...conn.tls,
+      // Through the kubeconfig's proxy, the streams' agent opens the tunnel.
+      ...(conn.proxy ? { agent: conn.streamAgent } : {}),
       headers: headers as Record<string, string>,
     });
     let status: StatusBody | undefined;

@@ -34,6 +34,14 @@ export interface TlsMaterial {
   readonly servername?: string;
 }
 
+/** Who requests act as instead of the authenticated user: the `Impersonate-*` headers. */
+export interface Impersonation {
+  readonly user: string;
+  readonly uid?: string;
+  readonly groups?: readonly string[];
+  readonly extra?: Readonly<Record<string, readonly string[]>>;
+}
+
 /** Everything needed to reach one API server as one user. */
 export interface ClusterAccess {
   /** The file(s) it came from, or `in-cluster`, for messages. */
@@ -43,6 +51,10 @@ export interface ClusterAccess {
   readonly server: URL;
   readonly tls: TlsMaterial;
   readonly credentials: Credentials;
+  /** The user's `as`, `as-uid`, `as-groups` and `as-user-extra`. */
+  readonly impersonate?: Impersonation;
+  /** The cluster's `proxy-url`: an HTTP proxy that tunnels to the server with CONNECT. */
+  readonly proxy?: URL;
 }
 
 /** The selected user needs client-node (e.g. a legacy `auth-provider`). */
@@ -63,6 +75,7 @@ interface RawCluster {
   'certificate-authority-data'?: string;
   'insecure-skip-tls-verify'?: boolean;
   'tls-server-name'?: string;
+  'proxy-url'?: string;
 }
 interface RawExec {
   command?: string;
@@ -83,6 +96,10 @@ interface RawUser {
   password?: string;
   exec?: RawExec;
   'auth-provider'?: { name?: string };
+  as?: string;
+  'as-uid'?: string;
+  'as-groups'?: string[] | null;
+  'as-user-extra'?: Record<string, string[] | null> | null;
 }
 interface RawContext {
   cluster?: string;
@@ -236,6 +253,7 @@ export async function resolveContext(
   } catch {
     throw new KubeconfigError(`${clusterWhere}: server "${c.server}" is not a URL`);
   }
+  const proxy = proxyUrl(c['proxy-url'], clusterWhere);
   const ca = material(
     c['certificate-authority-data'],
     c['certificate-authority'],
@@ -264,6 +282,7 @@ export async function resolveContext(
       `${userWhere} has ${cert ? 'a client certificate but no client-key' : 'a client key but no client-certificate'}`,
     );
 
+  const impersonate = impersonationOf(u, userWhere);
   const tlsBase = {
     ...(ca ? { ca } : {}),
     rejectUnauthorized: !c['insecure-skip-tls-verify'],
@@ -309,7 +328,47 @@ export async function resolveContext(
     server,
     tls: { ...tlsBase, ...(cert ? { cert } : {}), ...(key ? { key } : {}) },
     credentials,
+    ...(impersonate ? { impersonate } : {}),
+    ...(proxy ? { proxy } : {}),
   };
+}
+
+/** A user's `as*` fields; the others are refused without `as`, as client-go refuses them. */
+function impersonationOf(u: RawUser, where: string): Impersonation | undefined {
+  const groups = u['as-groups'] ?? [];
+  const extra = Object.entries(u['as-user-extra'] ?? {}).map(([k, v]) => [k, v ?? []] as const);
+  if (!u.as) {
+    if (u['as-uid'] || groups.length || extra.length)
+      throw new KubeconfigError(
+        `${where} sets as-uid, as-groups or as-user-extra without as (the user to act as)`,
+      );
+    return undefined;
+  }
+  return {
+    user: u.as,
+    ...(u['as-uid'] ? { uid: u['as-uid'] } : {}),
+    ...(groups.length ? { groups } : {}),
+    ...(extra.length ? { extra: Object.fromEntries(extra) } : {}),
+  };
+}
+
+/**
+ * A cluster's `proxy-url`. client-go also speaks HTTPS and SOCKS5 proxies; those are refused by
+ * name rather than bypassed.
+ */
+function proxyUrl(raw: string | undefined, where: string): URL | undefined {
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new KubeconfigError(`${where}: proxy-url "${raw}" is not a URL`);
+  }
+  if (url.protocol !== 'http:')
+    throw new KubeconfigError(
+      `${where}: proxy-url "${raw}": only http:// proxies are supported, not ${url.protocol.slice(0, -1)}`,
+    );
+  return url;
 }
 
 /** The service account a pod runs as, as client-go's rest.InClusterConfig reads it. */
@@ -370,6 +429,12 @@ function material(
 /** Auth for each request: headers, refreshed as their source requires. */
 export interface Credentials {
   headers(): Promise<Record<string, string>>;
+  /**
+   * The server refused the headers `rejected` (the very object `headers()` gave) with a 401:
+   * renew them now. True when the next `headers()` differ, whether this call or an earlier
+   * one renewed them.
+   */
+  renew?(rejected: object): Promise<boolean>;
 }
 
 class StaticCredentials implements Credentials {
@@ -407,15 +472,25 @@ class TokenFileCredentials implements Credentials {
   }
 
   async headers(): Promise<Record<string, string>> {
-    if (Date.now() - this.readAt >= this.ttlMs) {
-      try {
-        this.readNow();
-      } catch (err) {
-        // Keep the last good token through a transient failure, as client-go does.
-        if (this.readAt === Number.NEGATIVE_INFINITY) throw err;
-      }
-    }
+    if (Date.now() - this.readAt >= this.ttlMs) this.reread();
     return this.cached;
+  }
+
+  /** A token refused before its minute is up may have been rotated already: read the file now. */
+  async renew(rejected: object): Promise<boolean> {
+    if (rejected !== this.cached) return true;
+    const before = this.cached.authorization;
+    this.reread();
+    return this.cached.authorization !== before;
+  }
+
+  private reread(): void {
+    try {
+      this.readNow();
+    } catch (err) {
+      // Keep the last good token through a transient failure, as client-go does.
+      if (this.readAt === Number.NEGATIVE_INFINITY) throw err;
+    }
   }
 }
 
@@ -438,9 +513,13 @@ interface ExecClusterInfo {
   readonly tlsServerName?: string;
 }
 
-/** A client.authentication.k8s.io credential plugin; its credential is kept until it expires. */
+/**
+ * A client.authentication.k8s.io credential plugin; its credential is kept until it expires or the
+ * server refuses it.
+ */
 export class ExecPlugin implements Credentials {
   private status: ExecStatus | undefined;
+  private auth: Record<string, string> = {};
   private expiresAt = Number.POSITIVE_INFINITY;
   private pending: Promise<ExecStatus> | undefined;
   /** Called when a fresh credential carries a different client certificate. */
@@ -456,8 +535,21 @@ export class ExecPlugin implements Credentials {
   }
 
   async headers(): Promise<Record<string, string>> {
-    const s = await this.credential();
-    return s.token ? { authorization: `Bearer ${s.token}` } : {};
+    await this.credential();
+    return this.auth;
+  }
+
+  /** Runs the plugin again, once for all the requests refused with the same credential. */
+  async renew(rejected: object): Promise<boolean> {
+    if (rejected !== this.auth) return true;
+    const before = this.status;
+    if (!this.pending) this.expiresAt = Number.NEGATIVE_INFINITY;
+    const after = await this.credential();
+    return (
+      after.token !== before?.token ||
+      after.clientCertificateData !== before?.clientCertificateData ||
+      after.clientKeyData !== before?.clientKeyData
+    );
   }
 
   /** The cached credential, or a fresh one from the plugin once it has expired. */
@@ -539,6 +631,7 @@ export class ExecPlugin implements Credentials {
     }
     const previous = this.status;
     this.status = s;
+    this.auth = s.token ? { authorization: `Bearer ${s.token}` } : {};
     this.expiresAt = expiresAt;
     if (
       previous &&

@@ -32,30 +32,45 @@ function withQuery(path: string, query: Query | undefined): string {
   return path + qs;
 }
 
+/**
+ * The `Impersonate-*` headers. An extra's key is percent-encoded, as the API server unescapes it:
+ * `/` or a space is no header name character. encodeURIComponent leaves only `(` and `)` of those.
+ */
+function impersonationHeaders(imp: Impersonation): OutgoingHttpHeaders {
+  const h: OutgoingHttpHeaders = { 'impersonate-user': imp.user };
+  if (imp.uid) h['impersonate-uid'] = imp.uid;
+  if (imp.groups?.length) h['impersonate-group'] = [...imp.groups];
+  for (const [key, values] of Object.entries(imp.extra ?? {})) {
+    const name = encodeURIComponent(key).replace(/[()]/g, (c) => (c === '(' ? '%28' : '%29'));
+    if (values.length) h[`impersonate-extra-${name}`] = [...values];
+  }
+  return h;
+}
+
 /** JSON over HTTPS to one API server, with keep-alive, deadlines and typed errors. */
 export class Transport {
+  /** Who requests act as: the caller's choice, else the kubeconfig's `as*`, else nobody. */
+  private readonly identity: OutgoingHttpHeaders;
+
   constructor(
     readonly connection: Connection,
     private readonly impersonate?: Impersonation,
     private readonly userAgent = 'tutti',
-  ) {}
+  ) {
+    const imp = impersonate ?? connection.impersonate;
+    this.identity = imp ? impersonationHeaders(imp) : {};
+  }
 
   with(impersonate: Impersonation | undefined): Transport {
     return new Transport(this.connection, impersonate, this.userAgent);
   }
 
   async headers(extra: OutgoingHttpHeaders = {}): Promise<OutgoingHttpHeaders> {
-    const h: OutgoingHttpHeaders = {
-      ...(await this.connection.authHeaders()),
-      'user-agent': this.userAgent,
-      accept: 'application/json',
-      ...extra,
-    };
-    if (this.impersonate) {
-      h['impersonate-user'] = this.impersonate.user;
-      if (this.impersonate.groups?.length) h['impersonate-group'] = [...this.impersonate.groups];
-    }
-    return h;
+    return this.headersWith(await this.connection.authHeaders(), extra);
+  }
+
+  private headersWith(auth: OutgoingHttpHeaders, extra: OutgoingHttpHeaders): OutgoingHttpHeaders {
+    return { ...auth, 'user-agent': this.userAgent, accept: 'application/json', ...extra, ...this.identity };
   }
 
   /** Sends one request and resolves with the response as JSON; an error status throws ApiError. */
@@ -82,7 +97,7 @@ export class Transport {
 
   /** Opens a streaming response (a watch); the caller reads and destroys it. */
   async stream(req: RestRequest): Promise<IncomingMessage> {
-    const res = await this.send({ ...req, timeoutMs: req.timeoutMs ?? 0 }, this.connection.streamAgent);
+    const res = await this.send({ ...req, timeoutMs: req.timeoutMs ?? 0 }, 'streams');
     await this.throwIfFailed(res, req);
     return res;
   }
@@ -99,11 +114,22 @@ export class Transport {
     return apiErrorFrom(code, status, { method: req.method, path: req.path });
   }
 
-  private async send(req: RestRequest, agent = this.connection.agent): Promise<IncomingMessage> {
+  /**
+   * One request on the requests' pool or, for a stream, a socket of its own. A 401 renews the
+   * credentials once (a token revoked or rotated before it expired) and, when new ones came, sends
+   * the request again: the server did not act on it.
+   */
+  private async send(
+    req: RestRequest,
+    pool: 'requests' | 'streams' = 'requests',
+    renewed = false,
+  ): Promise<IncomingMessage> {
     const target = { method: req.method, path: req.path };
     const payload =
       req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
-    const headers = await this.headers(
+    const auth = await this.connection.authHeaders();
+    const headers = this.headersWith(
+      auth,
       payload === undefined
         ? {}
         : {
@@ -114,10 +140,11 @@ export class Transport {
     const url = this.connection.server;
     const basePath = url.pathname.replace(/\/$/, '');
     const timeoutMs = req.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    return new Promise<IncomingMessage>((resolve, reject) => {
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const r = httpsRequest(
         {
-          agent,
+          // Read per attempt: a renewed client certificate comes with new agents.
+          agent: pool === 'streams' ? this.connection.streamAgent : this.connection.agent,
           host: url.hostname,
           port: url.port || 443,
           method: req.method,
@@ -141,6 +168,11 @@ export class Transport {
       });
       r.end(payload);
     });
+    if (res.statusCode === 401 && !renewed && (await this.connection.renewCredentials(auth))) {
+      res.resume();
+      return this.send(req, pool, true);
+    }
+    return res;
   }
 }
 

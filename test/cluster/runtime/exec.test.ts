@@ -3,32 +3,20 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
-import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { execInPod } from '../../../src/runtime/client/exec.js';
-import { Pods } from '../../../src/runtime/client/kinds.js';
-import { waitFor } from '../../../src/runtime/wait.js';
-import { testClient, testNamespace } from '../../support/cluster.js';
+import { shellPod, testClient, testNamespace } from '../../support/cluster.js';
 
-async function shellPod(t: TestContext): Promise<{ client: KubeClient; ns: string }> {
+async function shellNamespace(t: TestContext): Promise<{ client: KubeClient; ns: string }> {
   const client = await testClient(t);
   const ns = await testNamespace(t, client);
-  await client.create<Pod>({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'shell', namespace: ns },
-    spec: { containers: [{ name: 'main', image: 'busybox', command: ['sleep', 'infinity'] }] },
-  });
-  await waitFor(async () => (await client.get(Pods, 'shell', ns)).status?.phase === 'Running', {
-    description: 'the pod to be Running',
-    timeoutMs: 30_000,
-  });
+  await shellPod(client, ns);
   return { client, ns };
 }
 
 describe('execInPod onOutput', () => {
   test('delivers output while the command is still running, in order', async (t) => {
-    const { client, ns } = await shellPod(t);
+    const { client, ns } = await shellNamespace(t);
     // The local plane's exec runs on this machine: the command waits for a file the test writes
     // only once the first line has reached it, so the command cannot end before that delivery.
     const gate = join(await mkdtemp(join(tmpdir(), 'exec-gate-')), 'go');
@@ -64,7 +52,7 @@ describe('execInPod onOutput', () => {
   });
 
   test('delivers only the bytes kept under maxOutputBytes', async (t) => {
-    const { client, ns } = await shellPod(t);
+    const { client, ns } = await shellNamespace(t);
     let seen = '';
     const result = await execInPod(client, ns, 'shell', ['sh', '-c', 'echo 0123456789; echo abcdef'], {
       maxOutputBytes: 12,
@@ -78,7 +66,7 @@ describe('execInPod onOutput', () => {
   });
 
   test('a throwing listener fails the exec with an error naming it', async (t) => {
-    const { client, ns } = await shellPod(t);
+    const { client, ns } = await shellNamespace(t);
     await assert.rejects(
       execInPod(client, ns, 'shell', ['sh', '-c', 'echo x'], {
         onOutput: () => {

@@ -10,6 +10,7 @@ import {
   type KubeconfigOptions,
   loadKubeconfig,
 } from '../../../src/runtime/client/kubeconfig.js';
+import { Transport } from '../../../src/runtime/client/transport.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tutti-kubeconfig-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -116,6 +117,50 @@ describe('kubeconfig loading', () => {
     assert.deepEqual(await a.credentials.headers(), { authorization: 'Bearer first' });
     writeFileSync(join(dir, 'token'), 'second\n');
     assert.deepEqual(await a.credentials.headers(), { authorization: 'Bearer second' });
+  });
+
+  test('as, as-uid, as-groups and as-user-extra; proxy-url', async () => {
+    const dir = tempDir();
+    const a = await access({
+      path: single(
+        dir,
+        {
+          token: 'abc',
+          as: 'jane',
+          'as-uid': '42',
+          'as-groups': ['devs'],
+          'as-user-extra': { 'example.com/team': ['blue'] },
+        },
+        { server: 'https://h:1', 'proxy-url': 'http://u:p@proxy.example:3128' },
+      ),
+    });
+    assert.deepEqual(a.impersonate, {
+      user: 'jane',
+      uid: '42',
+      groups: ['devs'],
+      extra: { 'example.com/team': ['blue'] },
+    });
+    assert.equal(a.proxy?.href, 'http://u:p@proxy.example:3128/');
+    const plain = await access({ path: single(dir, { token: 'abc' }) });
+    assert.equal(plain.impersonate, undefined);
+    assert.equal(plain.proxy, undefined);
+
+    await assert.rejects(
+      loadKubeconfig({ path: single(dir, { token: 'abc', 'as-groups': ['devs'] }) }),
+      /user "u" sets as-uid, as-groups or as-user-extra without as/,
+    );
+    await assert.rejects(
+      loadKubeconfig({
+        path: single(dir, { token: 'abc' }, { server: 'https://h:1', 'proxy-url': 'socks5://p:1080' }),
+      }),
+      /cluster "k": proxy-url "socks5:\/\/p:1080": only http:\/\/ proxies are supported, not socks5/,
+    );
+    await assert.rejects(
+      loadKubeconfig({
+        path: single(dir, { token: 'abc' }, { server: 'https://h:1', 'proxy-url': 'proxy:3128' }),
+      }),
+      /proxy-url "proxy:3128"/,
+    );
   });
 
   test('$KUBECONFIG merges as kubectl does: first file wins per name, first current-context', async () => {
@@ -325,6 +370,41 @@ process.stdout.write(JSON.stringify({ apiVersion: info.apiVersion, kind: 'ExecCr
     }
   });
 
+  test('a credential the server refused runs the plugin again, once for all the requests refused with it', async () => {
+    const dir = tempDir();
+    plugin(dir);
+    const log = join(dir, 'log');
+    const status = join(dir, 'status');
+    writeFileSync(status, JSON.stringify({ token: 'revoked' }));
+    const a = await access({
+      path: single(dir, {
+        exec: {
+          apiVersion: 'client.authentication.k8s.io/v1',
+          command: './bin/cred',
+          env: [
+            { name: 'LOG', value: log },
+            { name: 'STATUS_FILE', value: status },
+          ],
+        },
+      }),
+    });
+    const refused = await a.credentials.headers();
+    writeFileSync(status, JSON.stringify({ token: 'fresh' }));
+    // Three requests refused with the same headers, their 401s arriving together.
+    assert.deepEqual(await Promise.all([1, 2, 3].map(() => a.credentials.renew!(refused))), [
+      true,
+      true,
+      true,
+    ]);
+    assert.deepEqual(await a.credentials.headers(), { authorization: 'Bearer fresh' });
+    // A late 401 for the old credential: it has been renewed already.
+    assert.equal(await a.credentials.renew!(refused), true);
+    assert.equal(runs(log).length, 2, 'load plus one renewal');
+    // The plugin has nothing better: the refused request is not worth sending again.
+    assert.equal(await a.credentials.renew!(await a.credentials.headers()), false);
+    assert.equal(runs(log).length, 3);
+  });
+
   test('a failing plugin reports its exit code and stderr', async () => {
     const dir = tempDir();
     plugin(dir);
@@ -389,6 +469,32 @@ describe('Connection.load', () => {
       assert.equal(conn.namespace, 'team-a');
       assert.equal(String(conn.tls.ca), 'A');
       assert.deepEqual(await conn.authHeaders(), { authorization: 'Bearer conn' });
+    } finally {
+      conn.close();
+    }
+  });
+
+  test("the kubeconfig's as* fields become Impersonate-* headers; a client's own choice wins", async () => {
+    const file = single(tempDir(), {
+      token: 'conn',
+      as: 'jane',
+      'as-uid': '42',
+      'as-groups': ['devs', 'ops'],
+      'as-user-extra': { 'example.com/team name': ['blue', 'green'], scopes: [] },
+    });
+    const conn = await Connection.load(file);
+    try {
+      const h = await new Transport(conn).headers();
+      assert.equal(h['authorization'], 'Bearer conn');
+      assert.equal(h['impersonate-user'], 'jane');
+      assert.equal(h['impersonate-uid'], '42');
+      assert.deepEqual(h['impersonate-group'], ['devs', 'ops']);
+      // Not header token characters, so percent-encoded, as client-go sends them.
+      assert.deepEqual(h['impersonate-extra-example.com%2Fteam%20name'], ['blue', 'green']);
+      assert.equal(h['impersonate-extra-scopes'], undefined);
+      const own = await new Transport(conn, { user: 'bob' }).headers();
+      assert.equal(own['impersonate-user'], 'bob');
+      assert.equal(own['impersonate-uid'], undefined);
     } finally {
       conn.close();
     }
