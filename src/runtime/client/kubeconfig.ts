@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { proxyFromEnvironment } from './env-proxy.js';
 
 /**
  * Kubeconfig loading and auth as kubectl does it, without @kubernetes/client-node: importing
@@ -210,18 +211,31 @@ export function kubeconfigFiles(opts: KubeconfigOptions = {}): string[] {
  */
 export async function loadKubeconfig(opts: KubeconfigOptions = {}): Promise<ClusterAccess | Unsupported> {
   const files = kubeconfigFiles(opts);
+  const env = opts.env ?? process.env;
   if (files.length === 0) {
-    const env = opts.env ?? process.env;
     if (env['KUBERNETES_SERVICE_HOST'] && env['KUBERNETES_SERVICE_PORT']) {
       if (opts.context)
         throw new KubeconfigError(`context ${opts.context}: in-cluster config has no named contexts`);
-      return inClusterAccess(env, opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR, opts.tokenFileTtlMs);
+      return withEnvironmentProxy(
+        inClusterAccess(env, opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR, opts.tokenFileTtlMs),
+        env,
+      );
     }
     throw new KubeconfigError(
       'no kubeconfig: pass one, set KUBECONFIG, create ~/.kube/config, or run in a pod with a service account',
     );
   }
-  return resolveContext(mergeKubeconfigs(files), opts.context, opts.tokenFileTtlMs);
+  const access = await resolveContext(mergeKubeconfigs(files), opts.context, opts.tokenFileTtlMs);
+  return 'unsupported' in access ? access : withEnvironmentProxy(access, env);
+}
+
+/** Without a `proxy-url`, the proxy HTTPS_PROXY and NO_PROXY choose for the server, as client-go does. */
+function withEnvironmentProxy(access: ClusterAccess, env: NodeJS.ProcessEnv): ClusterAccess {
+  if (access.proxy) return access;
+  const chosen = proxyFromEnvironment(access.server, env);
+  if (!chosen) return access;
+  const proxy = proxyUrl(chosen.value, `environment variable ${chosen.variable}`, 'the proxy');
+  return proxy ? { ...access, proxy } : access;
 }
 
 /** Turns the chosen context of a merged config into cluster access. */
@@ -356,17 +370,17 @@ function impersonationOf(u: RawUser, where: string): Impersonation | undefined {
  * A cluster's `proxy-url`. client-go also speaks HTTPS and SOCKS5 proxies; those are refused by
  * name rather than bypassed.
  */
-function proxyUrl(raw: string | undefined, where: string): URL | undefined {
+function proxyUrl(raw: string | undefined, where: string, what = 'proxy-url'): URL | undefined {
   if (!raw) return undefined;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new KubeconfigError(`${where}: proxy-url "${raw}" is not a URL`);
+    throw new KubeconfigError(`${where}: ${what} "${raw}" is not a URL`);
   }
   if (url.protocol !== 'http:')
     throw new KubeconfigError(
-      `${where}: proxy-url "${raw}": only http:// proxies are supported, not ${url.protocol.slice(0, -1)}`,
+      `${where}: ${what} "${raw}": only http:// proxies are supported, not ${url.protocol.slice(0, -1)}`,
     );
   return url;
 }

@@ -8,9 +8,11 @@ import { describe, type TestContext, test } from 'node:test';
 import type { ConfigMap } from 'kubernetes-types/core/v1.js';
 import { parse, stringify } from 'yaml';
 import { KubeClient } from '../../../src/runtime/client/client.js';
+import { Connection } from '../../../src/runtime/client/connection.js';
 import { ApiError } from '../../../src/runtime/client/errors.js';
 import { execInPod } from '../../../src/runtime/client/exec.js';
 import { ConfigMaps, Namespaces, ServiceAccounts } from '../../../src/runtime/client/kinds.js';
+import { loadKubeconfig } from '../../../src/runtime/client/kubeconfig.js';
 import { Informer } from '../../../src/runtime/informer.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { shellPod, testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
@@ -56,8 +58,11 @@ async function whoAmI(client: KubeClient): Promise<UserInfo> {
   return review.status?.userInfo ?? {};
 }
 
-/** An HTTP proxy that opens CONNECT tunnels, recording each target; with `credentials`, only for them. */
-async function connectProxy(t: TestContext, credentials?: string) {
+/**
+ * An HTTP proxy that opens CONNECT tunnels, recording each target; with `credentials`, only for
+ * them. It resolves the names in `hosts` itself, as a proxy in front of a private network does.
+ */
+async function connectProxy(t: TestContext, credentials?: string, hosts: Record<string, string> = {}) {
   const tunnels: string[] = [];
   const refused: string[] = [];
   const sockets = new Set<Socket>();
@@ -72,7 +77,7 @@ async function connectProxy(t: TestContext, credentials?: string) {
     }
     tunnels.push(req.url ?? '');
     const [host, port] = [req.url!.slice(0, req.url!.lastIndexOf(':')), req.url!.split(':').pop()];
-    const upstream = connect(Number(port), host, () => {
+    const upstream = connect(Number(port), hosts[host] ?? host, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       upstream.write(head);
       upstream.pipe(client);
@@ -166,6 +171,33 @@ describe('kubeconfig fields at work against the API server', () => {
       return true;
     });
     assert.equal(proxy.refused.length, 1);
+  });
+
+  test('HTTPS_PROXY carries a kubeconfig without proxy-url, but never to a loopback server', async (t) => {
+    const admin = (await whoAmI(await testClient(t))).username;
+    const proxy = await connectProxy(t, undefined, { 'apiserver.test': '127.0.0.1' });
+    const env = { ...process.env, HTTPS_PROXY: `127.0.0.1:${proxy.port}`, NO_PROXY: '' };
+    const fromEnv = async (kubeconfig: string) => {
+      const access = await loadKubeconfig({ path: kubeconfig, env });
+      assert.ok(!('unsupported' in access));
+      const client = KubeClient.fromConnection(Connection.fromAccess(access));
+      t.after(() => client.close());
+      return client;
+    };
+    let port = '';
+    // A name only the proxy can resolve: reaching the server at all proves the tunnel.
+    const { kubeconfig } = await variant(t, (doc) => {
+      const cluster = doc.clusters[0]!.cluster;
+      port = new URL(cluster['server'] as string).port;
+      cluster['server'] = `https://apiserver.test:${port}`;
+      cluster['tls-server-name'] = 'localhost';
+    });
+    assert.equal((await whoAmI(await fromEnv(kubeconfig))).username, admin);
+    assert.deepEqual([...new Set(proxy.tunnels)], [`apiserver.test:${port}`]);
+
+    const tunnels = proxy.tunnels.length;
+    assert.equal((await whoAmI(await fromEnv(testKubeconfig()))).username, admin);
+    assert.equal(proxy.tunnels.length, tunnels, '127.0.0.1 is reached directly');
   });
 
   test('a token the server refuses is renewed at once: the exec plugin runs again, the token file is re-read', async (t) => {

@@ -163,6 +163,31 @@ describe('kubeconfig loading', () => {
     );
   });
 
+  test('without proxy-url, HTTPS_PROXY and NO_PROXY choose the proxy, as for kubectl', async () => {
+    const dir = tempDir();
+    const file = single(dir, { token: 'abc' }, { server: 'https://api.example:6443' });
+    const viaEnv = await access({ path: file, env: { HTTPS_PROXY: 'proxy.corp:3128' } });
+    assert.equal(viaEnv.proxy?.href, 'http://proxy.corp:3128/');
+    const excluded = await access({
+      path: file,
+      env: { HTTPS_PROXY: 'proxy.corp:3128', NO_PROXY: '.example' },
+    });
+    assert.equal(excluded.proxy, undefined);
+    const own = single(
+      tempDir(),
+      { token: 'abc' },
+      { server: 'https://api.example', 'proxy-url': 'http://mine:1' },
+    );
+    assert.equal(
+      (await access({ path: own, env: { HTTPS_PROXY: 'proxy.corp:3128' } })).proxy?.host,
+      'mine:1',
+    );
+    await assert.rejects(
+      loadKubeconfig({ path: file, env: { HTTPS_PROXY: 'socks5://proxy.corp:1080' } }),
+      /environment variable HTTPS_PROXY: the proxy "socks5:\/\/proxy.corp:1080": only http:\/\/ proxies are supported/,
+    );
+  });
+
   test('$KUBECONFIG merges as kubectl does: first file wins per name, first current-context', async () => {
     const dir = tempDir();
     const first = writeConfig(join(dir, 'a'), {
