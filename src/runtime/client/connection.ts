@@ -6,8 +6,10 @@ import {
   type ClusterAccess,
   type Credentials,
   ExecPlugin,
+  environmentProxy,
   type Impersonation,
   loadKubeconfig,
+  proxyUrl,
 } from './kubeconfig.js';
 import { TunnelAgent } from './proxy.js';
 
@@ -165,13 +167,17 @@ export class Connection {
       ...(cluster.tlsServerName ? { servername: cluster.tlsServerName } : {}),
     };
     const user = kc.getCurrentUser();
+    const server = new URL(cluster.server);
+    // client-node's headers carry the user's `as` already; its proxy agent is not ours.
     const conn = new Connection(
       kc,
-      new URL(cluster.server),
+      server,
       tls,
       undefined,
       !!(user?.exec || user?.authProvider),
       kc.getContextObject(kc.getCurrentContext())?.namespace,
+      undefined,
+      proxyUrl(cluster.proxyUrl, `cluster "${cluster.name}"`) ?? environmentProxy(server, process.env),
     );
     conn.cachedHeaders = { ...(opts.headers as OutgoingHttpHeaders | undefined) };
     if (user?.username) {

@@ -231,11 +231,14 @@ export async function loadKubeconfig(opts: KubeconfigOptions = {}): Promise<Clus
 
 /** Without a `proxy-url`, the proxy HTTPS_PROXY and NO_PROXY choose for the server, as client-go does. */
 function withEnvironmentProxy(access: ClusterAccess, env: NodeJS.ProcessEnv): ClusterAccess {
-  if (access.proxy) return access;
-  const chosen = proxyFromEnvironment(access.server, env);
-  if (!chosen) return access;
-  const proxy = proxyUrl(chosen.value, `environment variable ${chosen.variable}`, 'the proxy');
+  const proxy = access.proxy ?? environmentProxy(access.server, env);
   return proxy ? { ...access, proxy } : access;
+}
+
+/** The proxy HTTPS_PROXY and NO_PROXY choose for `server`; one we cannot speak is an error. */
+export function environmentProxy(server: URL, env: NodeJS.ProcessEnv): URL | undefined {
+  const chosen = proxyFromEnvironment(server, env);
+  return chosen && proxyUrl(chosen.value, `environment variable ${chosen.variable}`, 'the proxy');
 }
 
 /** Turns the chosen context of a merged config into cluster access. */
@@ -370,7 +373,7 @@ function impersonationOf(u: RawUser, where: string): Impersonation | undefined {
  * A cluster's `proxy-url`. client-go also speaks HTTPS and SOCKS5 proxies; those are refused by
  * name rather than bypassed.
  */
-function proxyUrl(raw: string | undefined, where: string, what = 'proxy-url'): URL | undefined {
+export function proxyUrl(raw: string | undefined, where: string, what = 'proxy-url'): URL | undefined {
   if (!raw) return undefined;
   let url: URL;
   try {

@@ -527,14 +527,20 @@ describe('Connection.load', () => {
 
   test('falls back to client-node for a legacy auth-provider', async () => {
     const expiry = new Date(Date.now() + 3_600_000).toISOString();
-    const file = single(tempDir(), {
-      'auth-provider': { name: 'azure', config: { 'access-token': 'legacy', expiry } },
-    });
+    const file = single(
+      tempDir(),
+      { 'auth-provider': { name: 'azure', config: { 'access-token': 'legacy', expiry } }, as: 'jane' },
+      { server: 'https://127.0.0.1:6443', 'proxy-url': 'http://proxy.corp:3128' },
+    );
     const conn = await Connection.load(file);
     try {
       assert.ok(conn.kubeConfig, 'client-node loaded it');
       assert.equal(conn.server.host, '127.0.0.1:6443');
-      assert.deepEqual(await conn.authHeaders(), { Authorization: 'Bearer legacy' });
+      assert.deepEqual(await conn.authHeaders(), {
+        Authorization: 'Bearer legacy',
+        'Impersonate-User': 'jane',
+      });
+      assert.equal(conn.proxy?.host, 'proxy.corp:3128');
     } finally {
       conn.close();
     }
