@@ -22,12 +22,21 @@ interface Kubeconfig {
   users: { user: Record<string, unknown> }[];
 }
 
+async function testKubeconfigDoc(): Promise<Kubeconfig> {
+  return parse(await readFile(testKubeconfig(), 'utf8')) as Kubeconfig;
+}
+
+/** The API server the test kubeconfig names. */
+async function testServer(): Promise<URL> {
+  return new URL((await testKubeconfigDoc()).clusters[0]!.cluster['server'] as string);
+}
+
 /** The test kubeconfig with its cluster and user changed, written to a directory of its own. */
 async function variant(
   t: TestContext,
   change: (doc: Kubeconfig) => void,
 ): Promise<{ kubeconfig: string; dir: string }> {
-  const doc = parse(await readFile(testKubeconfig(), 'utf8')) as Kubeconfig;
+  const doc = await testKubeconfigDoc();
   change(doc);
   const dir = await mkdtemp(join(tmpdir(), 'tutti-kubeconfig-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
@@ -127,11 +136,7 @@ describe('kubeconfig fields at work against the API server', () => {
     const admin = await testClient(t);
     const ns = await testNamespace(t, admin);
     const proxy = await connectProxy(t, 'tutti:s3cret');
-    const server = new URL(
-      (parse(await readFile(testKubeconfig(), 'utf8')) as Kubeconfig).clusters[0]!.cluster[
-        'server'
-      ] as string,
-    );
+    const server = await testServer();
     const { kubeconfig } = await variant(t, (doc) => {
       doc.clusters[0]!.cluster['proxy-url'] = `http://tutti:s3cret@127.0.0.1:${proxy.port}`;
     });
@@ -184,13 +189,11 @@ describe('kubeconfig fields at work against the API server', () => {
       t.after(() => client.close());
       return client;
     };
-    let port = '';
+    const { port } = await testServer();
     // A name only the proxy can resolve: reaching the server at all proves the tunnel.
     const { kubeconfig } = await variant(t, (doc) => {
-      const cluster = doc.clusters[0]!.cluster;
-      port = new URL(cluster['server'] as string).port;
-      cluster['server'] = `https://apiserver.test:${port}`;
-      cluster['tls-server-name'] = 'localhost';
+      doc.clusters[0]!.cluster['server'] = `https://apiserver.test:${port}`;
+      doc.clusters[0]!.cluster['tls-server-name'] = 'localhost';
     });
     assert.equal((await whoAmI(await fromEnv(kubeconfig))).username, admin);
     assert.deepEqual([...new Set(proxy.tunnels)], [`apiserver.test:${port}`]);
