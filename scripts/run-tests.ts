@@ -14,14 +14,38 @@ import { LocalControlPlane } from '../src/cluster/control-plane.js';
 const TIERS = ['unit', 'cluster', 'e2e'] as const;
 type Tier = (typeof TIERS)[number];
 
-const { values } = parseArgs({
-  options: {
-    'skip-static': { type: 'boolean', default: false },
-    tier: { type: 'string', multiple: true },
-    only: { type: 'string' },
-    concurrency: { type: 'string', default: process.env['TUTTI_TEST_CONCURRENCY'] ?? '4' },
-  },
-});
+const USAGE = `Usage: node --import tsx scripts/run-tests.ts [flags]
+
+  --tier unit|cluster|e2e   run only this tier (repeatable; default all three)
+  --only <substring>        run only the test files whose path contains it
+  --concurrency <n>         test files at once (default 4; env TUTTI_TEST_CONCURRENCY)
+  --skip-static             skip the typecheck and lint that precede a full run
+  -h, --help                show this help
+
+Env: TUTTI_TEST_KUBECONFIG runs the cluster tiers against that cluster instead of a plane of their own.`;
+
+function parseOptions() {
+  return parseArgs({
+    options: {
+      'skip-static': { type: 'boolean', default: false },
+      tier: { type: 'string', multiple: true },
+      only: { type: 'string' },
+      concurrency: { type: 'string', default: process.env['TUTTI_TEST_CONCURRENCY'] ?? '4' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
+let values: ReturnType<typeof parseOptions>['values'];
+try {
+  ({ values } = parseOptions());
+} catch (err) {
+  console.error(`run-tests: ${(err as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const tiers = (values.tier ?? [...TIERS]) as Tier[];
 for (const t of tiers)
   if (!TIERS.includes(t)) throw new Error(`unknown tier ${t}; choose from ${TIERS.join(', ')}`);

@@ -23,6 +23,12 @@ export interface Command {
   run(opts: OptionValues, positionals: string[]): Promise<number | undefined> | number | undefined;
 }
 
+/** `--context`, beside every `--kubeconfig` flag, as kubectl's. */
+export const contextFlag: OptionSpec = {
+  type: 'string',
+  description: "kubeconfig context to use (default: the kubeconfig's current-context)",
+};
+
 /** A user error: printed without a stack trace, exit code 2. */
 export class UsageError extends Error {
   override name = 'UsageError';

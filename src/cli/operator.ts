@@ -1,13 +1,14 @@
 import { operatorModules } from '../operator/modules.js';
 import { runOperator } from '../operator/run.js';
 import type { Command, OptionSpec } from './command.js';
-import { parseInteger } from './command.js';
+import { contextFlag, parseInteger } from './command.js';
 
 export const operatorOptions: Record<string, OptionSpec> = {
   kubeconfig: {
     type: 'string',
     description: 'kubeconfig to use (default: $KUBECONFIG, ~/.kube/config or in-cluster)',
   },
+  context: contextFlag,
   'system-namespace': {
     type: 'string',
     description: "namespace of Tutti's own objects (leases)",
@@ -42,6 +43,7 @@ export const operatorCommand: Command = {
   async run(o) {
     await runOperator({
       kubeconfig: o['kubeconfig'] as string | undefined,
+      context: o['context'] as string | undefined,
       systemNamespace: o['system-namespace'] as string,
       healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
       leaderElection: o['leader-elect'] as boolean,

@@ -2,7 +2,7 @@ import { LocalControlPlane } from '../cluster/control-plane.js';
 import { operatorModules } from '../operator/modules.js';
 import { runOperator } from '../operator/run.js';
 import type { Command } from './command.js';
-import { parseInteger } from './command.js';
+import { contextFlag, parseInteger, UsageError } from './command.js';
 
 /**
  * `tutti up`: Tutti's main job. Targets the cluster $KUBECONFIG names, or else brings up the
@@ -22,6 +22,7 @@ export const upCommand: Command = {
         default: 'tutti',
         env: 'TUTTI_CLUSTER',
       },
+      context: { ...contextFlag, description: `${contextFlag.description}; only with KUBECONFIG set` },
       'health-port': {
         type: 'string',
         description: 'port of /healthz, /readyz and /metrics (0 picks one)',
@@ -40,8 +41,14 @@ export const upCommand: Command = {
   async run(o) {
     const say = (m: string) => process.stderr.write(`tutti: ${m}\n`);
     let kubeconfig = process.env['KUBECONFIG'];
-    if (kubeconfig) say(`using the cluster in KUBECONFIG=${kubeconfig}`);
-    else {
+    const context = o['context'] as string | undefined;
+    if (kubeconfig)
+      say(`using the cluster in KUBECONFIG=${kubeconfig}${context ? ` (context ${context})` : ''}`);
+    else if (context) {
+      throw new UsageError(
+        '--context picks a context of the kubeconfig in KUBECONFIG, and KUBECONFIG is unset',
+      );
+    } else {
       const plane = new LocalControlPlane(o['name'] as string);
       kubeconfig = await plane.up({ onProgress: say });
       const status = await plane.status();
@@ -49,6 +56,7 @@ export const upCommand: Command = {
     }
     const mgr = await runOperator({
       kubeconfig,
+      context,
       systemNamespace: o['system-namespace'] as string,
       healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
       leaderElection: true,
@@ -60,8 +68,8 @@ export const upCommand: Command = {
 Tutti is running (health and metrics on :${mgr.healthPort}). In another shell:
 
   export KUBECONFIG=${kubeconfig}
-  kubectl get nodes
-  kubectl get crds
+  kubectl${context ? ` --context ${context}` : ''} get nodes
+  kubectl${context ? ` --context ${context}` : ''} get crds
 
 Ctrl-C stops Tutti; the local control plane keeps running (tutti cluster down stops it).
 See every command with: tutti --help

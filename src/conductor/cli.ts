@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { type Command, parseDuration, parseInteger, UsageError } from '../cli/command.js';
+import { type Command, contextFlag, parseDuration, parseInteger, UsageError } from '../cli/command.js';
 import { crdsCommand } from '../cli/crds-command.js';
 import { KubeClient } from '../runtime/client/client.js';
 import { HealthServer } from '../runtime/health-server.js';
@@ -100,6 +100,7 @@ const loopCommand: Command = {
       description: 'kubeconfig (default: $KUBECONFIG, ~/.kube/config or in-cluster)',
       env: 'CONDUCTOR_KUBECONFIG',
     },
+    context: contextFlag,
     'claim-timeout': {
       type: 'string',
       description: "take over a crashed replica's files after its claims are this old",
@@ -128,6 +129,7 @@ const loopCommand: Command = {
     const schemaPath = opts['schema'] as string | undefined;
     const validator = IntentValidator.load(schemaPath ?? BUNDLED_SCHEMA);
     const client = await KubeClient.load((opts['kubeconfig'] as string | undefined) || undefined, {
+      context: opts['context'] as string | undefined,
       fieldManager: 'conductor-loop',
       userAgent: 'conductor-loop',
     });

@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gitSyncCrd } from '../apis/tutti/gitsync.js';
-import { type Command, parseDuration, parseInteger, UsageError } from '../cli/command.js';
+import { type Command, contextFlag, parseDuration, parseInteger, UsageError } from '../cli/command.js';
 import { crdsCommand } from '../cli/crds-command.js';
 import { KubeClient } from '../runtime/client/client.js';
 import { installCrds } from '../runtime/crds.js';
@@ -131,9 +131,10 @@ export const gitopsCommands: Command[] = [
     summary:
       'Validate every object of a rendered tree: offline against the CRD schemas in the tree, and with ' +
       'server-side dry-run when --kubeconfig is given. Exits 1 when any object fails.',
-    usage: 'gitops conform <dir> [--kubeconfig <path>]',
+    usage: 'gitops conform <dir> [--kubeconfig <path> [--context <name>]]',
     options: {
       kubeconfig: { type: 'string', description: 'also dry-run every object against this cluster' },
+      context: contextFlag,
     },
     allowPositionals: true,
     async run(o, positionals) {
@@ -142,8 +143,13 @@ export const gitopsCommands: Command[] = [
       const objects = await readTree(positionals[0]!);
       if (objects.length === 0) throw new UsageError(`${positionals[0]}: no YAML objects found`);
       const violations = conformOffline(objects);
+      if (o['context'] && !o['kubeconfig'])
+        throw new UsageError('--context picks a context of --kubeconfig: give both');
       if (o['kubeconfig'] && violations.length === 0) {
-        const client = await KubeClient.load(o['kubeconfig'] as string, { fieldManager: FIELD_MANAGER });
+        const client = await KubeClient.load(o['kubeconfig'] as string, {
+          fieldManager: FIELD_MANAGER,
+          context: o['context'] as string | undefined,
+        });
         try {
           violations.push(...(await conformWithServer(client, objects)));
         } finally {
@@ -176,6 +182,7 @@ export const gitopsCommands: Command[] = [
       dir: { type: 'string', description: 'directory of the repository to apply', default: '/' },
       period: { type: 'string', description: 'time between pulls', default: '30s' },
       kubeconfig: { type: 'string', description: 'kubeconfig of the edge cluster', env: 'KUBECONFIG' },
+      context: contextFlag,
       'cache-dir': {
         type: 'string',
         description: 'where the repository is checked out (default: a temp dir)',
@@ -193,6 +200,7 @@ export const gitopsCommands: Command[] = [
       if (periodMs < 1000) throw new UsageError('--period must be at least 1s');
       const client = await KubeClient.load(o['kubeconfig'] as string | undefined, {
         fieldManager: 'tutti-gitsync',
+        context: o['context'] as string | undefined,
       });
       await installCrds(client, [gitSyncCrd()]);
       const name = o['name'] as string;
@@ -268,6 +276,7 @@ export const gitopsCommands: Command[] = [
         description: 'kubeconfig of the SMO cluster (stores the intents)',
         env: 'KUBECONFIG',
       },
+      context: contextFlag,
       namespace: {
         type: 'string',
         description: 'namespace of the stored intents on the SMO',
@@ -279,17 +288,27 @@ export const gitopsCommands: Command[] = [
           "kubeconfig for reading the edge cluster's bundles (without it, intents stay inProgress)",
         env: 'TUTTI_EDGE_KUBECONFIG',
       },
+      'edge-context': {
+        type: 'string',
+        description: 'context of --edge-kubeconfig (default: its current-context)',
+      },
       port: { type: 'string', description: 'port to listen on', default: String(DEFAULT_INTENT_PORT) },
       host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
     },
     async run(o) {
       if (!o['repo']) throw new UsageError('--repo is required (or TUTTI_GIT_REPO)');
       const port = parseInteger(o['port'] as string, 'port', 0, 65535);
+      if (o['edge-context'] && !o['edge-kubeconfig'])
+        throw new UsageError('--edge-context picks a context of --edge-kubeconfig: give both');
       const smo = await KubeClient.load(o['kubeconfig'] as string | undefined, {
         fieldManager: FIELD_MANAGER,
+        context: o['context'] as string | undefined,
       });
       const edge = o['edge-kubeconfig']
-        ? await KubeClient.load(o['edge-kubeconfig'] as string, { fieldManager: FIELD_MANAGER })
+        ? await KubeClient.load(o['edge-kubeconfig'] as string, {
+            fieldManager: FIELD_MANAGER,
+            context: o['edge-context'] as string | undefined,
+          })
         : undefined;
       const namespace = o['namespace'] as string;
       await smo.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
@@ -323,6 +342,7 @@ export const gitopsCommands: Command[] = [
     options: {
       mode: { type: 'string', description: 'fake, real or both', default: 'fake' },
       kubeconfig: { type: 'string', description: 'the edge cluster for --mode real or both' },
+      context: { ...contextFlag, description: 'context of --kubeconfig for --mode real or both' },
       name: {
         type: 'string',
         description: 'base name of the local control planes (<name>-smo, <name>-edge)',
@@ -346,6 +366,7 @@ export const gitopsCommands: Command[] = [
       const result = await runWfdE2e({
         modes,
         kubeconfig: o['kubeconfig'] as string | undefined,
+        context: o['context'] as string | undefined,
         name: o['name'] as string,
         artifactsRoot: o['artifacts'] as string,
         periodMs: parseDuration(o['period'] as string, 'period'),
@@ -368,6 +389,7 @@ export const gitopsCommands: Command[] = [
       '`tutti operator --module gitops --o2ims-port 8090` serves the same beside the edge controllers.',
     options: {
       kubeconfig: { type: 'string', description: 'kubeconfig of the edge cluster', env: 'KUBECONFIG' },
+      context: contextFlag,
       port: { type: 'string', description: 'port to listen on', default: String(DEFAULT_INVENTORY_PORT) },
       host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
       name: { type: 'string', description: 'the O-Cloud name', default: 'edge1' },
@@ -392,6 +414,7 @@ export const gitopsCommands: Command[] = [
       };
       const client = await KubeClient.load(o['kubeconfig'] as string | undefined, {
         fieldManager: FIELD_MANAGER,
+        context: o['context'] as string | undefined,
       });
       const log = componentLogger('o2ims');
       const { port, runnables } = await startInventory(client, settings, log);

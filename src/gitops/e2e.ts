@@ -35,6 +35,8 @@ export interface E2eOptions {
   readonly modes: readonly E2eMode[];
   /** The edge for `real`. */
   readonly kubeconfig?: string;
+  /** The context of `kubeconfig` to use for `real`. */
+  readonly context?: string;
   /** Base name of the local planes: `<name>-smo`, `<name>-edge`. */
   readonly name: string;
   readonly artifactsRoot: string;
@@ -140,7 +142,10 @@ async function runOne(
   cleanup.push(() => rm(root, { recursive: true, force: true }));
   try {
     const smo = await KubeClient.load(smoKubeconfig, { fieldManager: 'tutti-gitops' });
-    const edge = await KubeClient.load(edgeKubeconfig, { fieldManager: 'tutti-gitsync' });
+    const edge = await KubeClient.load(edgeKubeconfig, {
+      fieldManager: 'tutti-gitsync',
+      context: mode === 'real' ? opts.context : undefined,
+    });
     cleanup.push(async () => {
       smo.close();
       edge.close();

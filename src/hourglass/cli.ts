@@ -1,4 +1,4 @@
-import { type Command, parseDuration, parseInteger, UsageError } from '../cli/command.js';
+import { type Command, contextFlag, parseDuration, parseInteger, UsageError } from '../cli/command.js';
 import { crdsCommand } from '../cli/crds-command.js';
 import { runOperator } from '../operator/run.js';
 import { componentLogger } from '../runtime/log.js';
@@ -58,6 +58,7 @@ const operatorCommand: Command = {
       type: 'string',
       description: 'kubeconfig to use (default: $KUBECONFIG, ~/.kube/config or in-cluster)',
     },
+    context: contextFlag,
     'health-port': {
       type: 'string',
       description: 'port of /healthz, /readyz and /metrics (0 picks one)',
@@ -121,6 +122,7 @@ const operatorCommand: Command = {
     process.env[WORKERS_ENV] = workers;
     await runOperator({
       kubeconfig: o['kubeconfig'] as string | undefined,
+      context: o['context'] as string | undefined,
       systemNamespace: o['leader-election-namespace'] as string,
       healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
       leaderElection: o['leader-elect'] as boolean,
@@ -154,6 +156,11 @@ const executorCommand: Command = {
       description:
         "kubeconfig to use (default: the config's kubernetes.kubeconfig, $KUBECONFIG, ~/.kube/config or in-cluster)",
     },
+    context: {
+      ...contextFlag,
+      description:
+        "kubeconfig context to use (default: the config's kubernetes.context, else the current-context)",
+    },
     'task-port': { type: 'string', description: "port of the task API (default: the config's grpcPort)" },
     'health-port': {
       type: 'string',
@@ -182,6 +189,7 @@ const executorCommand: Command = {
       configPath,
       dataDir: o['data-dir'] as string,
       kubeconfig: o['kubeconfig'] as string | undefined,
+      context: o['context'] as string | undefined,
       healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
       ...(override ? { endpointResolver: endpointResolver({ override: () => override }) } : {}),
     });

@@ -9,6 +9,8 @@ import { operatorModules } from './modules.js';
 
 export interface OperatorOptions {
   kubeconfig?: string;
+  /** The kubeconfig's context; its current-context when absent. */
+  context?: string;
   systemNamespace: string;
   healthPort: number;
   leaderElection: boolean;
@@ -22,7 +24,10 @@ export interface OperatorOptions {
 /** Runs the selected modules' controllers in one manager until SIGTERM. */
 export async function runOperator(opts: OperatorOptions): Promise<Manager> {
   const log = componentLogger('operator');
-  const client = await KubeClient.load(opts.kubeconfig, { fieldManager: 'tutti-operator' });
+  const client = await KubeClient.load(opts.kubeconfig, {
+    fieldManager: 'tutti-operator',
+    context: opts.context,
+  });
   const unknown = opts.only.filter((n) => !operatorModules.some((m) => m.name === n));
   if (unknown.length) {
     throw new Error(

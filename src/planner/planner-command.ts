@@ -1,4 +1,4 @@
-import { type Command, parseInteger } from '../cli/command.js';
+import { type Command, contextFlag, parseInteger } from '../cli/command.js';
 import { KubeClient } from '../runtime/client/client.js';
 import { componentLogger, rootLogger } from '../runtime/log.js';
 import { Manager } from '../runtime/manager.js';
@@ -21,6 +21,7 @@ export const plannerRunCommand: Command = {
       type: 'string',
       description: 'kubeconfig to use (default: $KUBECONFIG, ~/.kube/config or in-cluster)',
     },
+    context: contextFlag,
     namespace: {
       type: 'string',
       description: 'watch intents, profiles and pods in this namespace only (default: every namespace)',
@@ -63,6 +64,7 @@ export const plannerRunCommand: Command = {
     const { config, defaultQueries, queriesSource } = await loadPlannerFiles(v.configPath, v.queriesPath);
     const log = componentLogger('planner');
     const client = await KubeClient.load(o['kubeconfig'] as string | undefined, {
+      context: o['context'] as string | undefined,
       fieldManager: 'tutti-planner',
     });
     const traces = await openTraceStore({

@@ -1,13 +1,16 @@
 import { readFileSync } from 'node:fs';
 import type { ResourceRequirements } from 'kubernetes-types/core/v1.js';
-import { type Command, parseDuration, parseInteger, UsageError } from '../cli/command.js';
+import { type Command, contextFlag, parseDuration, parseInteger, UsageError } from '../cli/command.js';
 import { KubeClient } from '../runtime/client/client.js';
 import { DEFAULT_PORT, DEFAULT_SANDBOX_IMAGE } from './service/defaults.js';
 import { formatChecks, verifyDeployment } from './verify.js';
 
-const kubeconfig = {
-  type: 'string',
-  description: 'kubeconfig file (else $KUBECONFIG, ~/.kube/config or in-cluster)',
+const clusterFlags = {
+  kubeconfig: {
+    type: 'string',
+    description: 'kubeconfig file (else $KUBECONFIG, ~/.kube/config or in-cluster)',
+  },
+  context: contextFlag,
 } as const;
 
 /** The namespace the pod runs in, when in a cluster. */
@@ -57,10 +60,12 @@ export const sandboxCommands: Command[] = [
         type: 'string',
         description: 'a namespace ci-fixer-app must not reach (default kube-system)',
       },
-      kubeconfig,
+      ...clusterFlags,
     },
     async run(o) {
-      const client = await KubeClient.load(o['kubeconfig'] as string | undefined);
+      const client = await KubeClient.load(o['kubeconfig'] as string | undefined, {
+        context: o['context'] as string | undefined,
+      });
       try {
         const results = await verifyDeployment(client, {
           namespace: o['namespace'] as string,
@@ -157,7 +162,7 @@ export const sandboxCommands: Command[] = [
         default: '0',
         env: 'SANDBOX_GPUS',
       },
-      kubeconfig,
+      ...clusterFlags,
     },
     async run(o) {
       const port = parseInteger(o['port'] as string, 'port', 0, 65535);
@@ -171,6 +176,7 @@ export const sandboxCommands: Command[] = [
       const resources = sandboxResources(o);
       const client = await KubeClient.load(o['kubeconfig'] as string | undefined, {
         fieldManager: 'ci-fixer',
+        context: o['context'] as string | undefined,
       });
       // The exec and archive libraries load with the service, not with every start of tutti.
       const { CiFixerService } = await import('./service/server.js');

@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { ConnectionOrigin } from '../runtime/client/connection.js';
 
 /** What the process-exit hook needs to tear a sandbox down from a fresh process. */
 export interface OpenSandbox {
   readonly jobName: string;
   readonly namespace: string;
-  readonly kubeconfig?: string;
+  readonly origin: ConnectionOrigin;
   teardown(): Promise<void>;
 }
 
@@ -54,7 +55,7 @@ function hook(): void {
 }
 
 function reap(sandboxes: OpenSandbox[]): void {
-  const jobs = sandboxes.map((s) => ({ name: s.jobName, namespace: s.namespace, kubeconfig: s.kubeconfig }));
+  const jobs = sandboxes.map((s) => ({ name: s.jobName, namespace: s.namespace, ...s.origin }));
   const script = fileURLToPath(
     new URL(`./reaper${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
   );

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { ResourceRequirements } from 'kubernetes-types/core/v1.js';
 import { KubeClient } from '../runtime/client/client.js';
+import type { ConnectionOrigin } from '../runtime/client/connection.js';
 import { ExecError, type ExecOptions, execInPod } from '../runtime/client/exec.js';
 import { Jobs, Pods } from '../runtime/client/kinds.js';
 import { waitFor } from '../runtime/wait.js';
@@ -29,6 +30,8 @@ export interface SandboxOptions {
   /** Client to use; else one is loaded from `kubeconfig` ($KUBECONFIG, ~/.kube/config, in-cluster). */
   client?: KubeClient;
   kubeconfig?: string;
+  /** The kubeconfig's context to use; its current-context when absent. */
+  context?: string;
   resources?: ResourceRequirements;
   gpus?: number;
   activeDeadlineSeconds?: number;
@@ -112,8 +115,11 @@ export class KubernetesSandbox {
     return this.pod;
   }
 
-  get kubeconfig(): string | undefined {
-    return this.options.kubeconfig;
+  /** The cluster the sandbox runs in, as a fresh process would load it to tear it down. */
+  get origin(): ConnectionOrigin {
+    if (this.client) return this.client.transport.connection.origin;
+    const { kubeconfig, context } = this.options;
+    return { ...(kubeconfig ? { kubeconfig } : {}), ...(context ? { context } : {}) };
   }
 
   get workdir(): string {
@@ -133,7 +139,10 @@ export class KubernetesSandbox {
     this.state = 'starting';
     if (this.options.client) this.client = this.options.client;
     else {
-      this.client = await KubeClient.load(this.options.kubeconfig, { fieldManager: 'ci-fixer' });
+      this.client = await KubeClient.load(this.options.kubeconfig, {
+        fieldManager: 'ci-fixer',
+        context: this.options.context,
+      });
       this.ownsClient = true;
     }
     const spec: SandboxJobSpec = {

@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { parse, stringify } from 'yaml';
 import { LocalControlPlane } from '../../src/cluster/control-plane.js';
 import { KubeClient } from '../../src/runtime/client/client.js';
 import { Namespaces, Pods, ServiceAccounts } from '../../src/runtime/client/kinds.js';
@@ -16,6 +20,27 @@ export function testKubeconfig(): string {
       ? `the test control plane failed to start: ${why}`
       : 'no test cluster: run the suite with `npm test`, or set TUTTI_TEST_KUBECONFIG',
   );
+}
+
+/**
+ * The test kubeconfig with a second context: `plane` reaches the test cluster, and the current
+ * context, `nowhere`, names a port nothing listens on. Only a client that honours a chosen
+ * context gets through. Removed when the test ends.
+ */
+export async function twoContextKubeconfig(t: TestContext): Promise<string> {
+  const config = parse(await readFile(testKubeconfig(), 'utf8'));
+  const current = config.contexts.find((c: { name: string }) => c.name === config['current-context']);
+  const dir = await mkdtemp(join(tmpdir(), 'tutti-contexts-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'kubeconfig');
+  config.clusters.push({ name: 'nowhere', cluster: { server: 'https://127.0.0.1:9' } });
+  config.contexts = [
+    { name: 'plane', context: current.context },
+    { name: 'nowhere', context: { ...current.context, cluster: 'nowhere' } },
+  ];
+  config['current-context'] = 'nowhere';
+  await writeFile(path, stringify(config));
+  return path;
 }
 
 export async function testClient(

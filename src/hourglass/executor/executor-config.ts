@@ -122,6 +122,7 @@ const KUBERNETES_FIELDS = new Set([
   'retryDelay',
   'serviceAccountName',
   'kubeconfig',
+  'context',
 ]);
 
 function kubernetesFields(raw: Raw): Partial<KubernetesConfig> {
@@ -158,6 +159,7 @@ function kubernetesFields(raw: Raw): Partial<KubernetesConfig> {
     retryDelayMs: duration('retryDelay'),
     serviceAccountName: str('serviceAccountName'),
     kubeconfig: str('kubeconfig'),
+    context: str('context'),
   } as Partial<KubernetesConfig>;
 }
 

@@ -25,6 +25,8 @@ export interface ExecutorOptions {
   dataDir: string;
   /** Overrides every `kubernetes.kubeconfig` of the config. */
   kubeconfig?: string;
+  /** Overrides every `kubernetes.context` of the config. */
+  context?: string;
   /** One client for every AVS (otherwise one per kubeconfig). */
   client?: KubeClient;
   /** Port of /healthz, /readyz and /metrics (default 8080; 0 picks one). */
@@ -354,11 +356,13 @@ export class Executor {
 
   private async clientFor(c: AvsPerformerConfig): Promise<KubeClient> {
     if (this.opts.client) return this.opts.client;
-    const path = this.opts.kubeconfig ?? c.kubernetes.kubeconfig ?? '';
-    let client = this.clients.get(path);
+    const path = this.opts.kubeconfig ?? c.kubernetes.kubeconfig;
+    const context = this.opts.context ?? c.kubernetes.context;
+    const at = `${path ?? ''}\n${context ?? ''}`;
+    let client = this.clients.get(at);
     if (!client) {
-      client = await KubeClient.load(path || undefined, { fieldManager: MANAGED_BY });
-      this.clients.set(path, client);
+      client = await KubeClient.load(path, { fieldManager: MANAGED_BY, context });
+      this.clients.set(at, client);
     }
     return client;
   }

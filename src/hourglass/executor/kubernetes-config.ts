@@ -17,6 +17,8 @@ export interface KubernetesConfig {
   serviceAccountName?: string;
   /** A kubeconfig file; in a Pod the ServiceAccount is used when absent. */
   kubeconfig?: string;
+  /** The kubeconfig's context to use; its current-context when absent. */
+  context?: string;
 }
 
 export const DEFAULT_KUBERNETES_CONFIG: KubernetesConfig = {

@@ -122,7 +122,10 @@ export class KubernetesManager {
 
   static async load(config: Partial<KubernetesConfig> = {}): Promise<KubernetesManager> {
     const c = kubernetesConfig(config);
-    return new KubernetesManager(await KubeClient.load(c.kubeconfig, { fieldManager: MANAGED_BY }), c);
+    return new KubernetesManager(
+      await KubeClient.load(c.kubeconfig, { fieldManager: MANAGED_BY, context: c.context }),
+      c,
+    );
   }
 
   /** Fails within `connectionTimeout` when the API server or the Performer API is not there. */

@@ -1,4 +1,4 @@
-import { type Command, parseInteger } from '../../cli/command.js';
+import { type Command, contextFlag, parseInteger } from '../../cli/command.js';
 import { KubeClient } from '../../runtime/client/client.js';
 import { componentLogger } from '../../runtime/log.js';
 import { WorkloadUpdater } from '../workload.js';
@@ -28,15 +28,18 @@ export const samplePluginCommand: Command = {
       type: 'string',
       description: 'kubeconfig for carrying out plans (default: $KUBECONFIG, ~/.kube/config or in-cluster)',
     },
+    context: contextFlag,
   },
   async run(o) {
     const log = componentLogger('sample-plugin');
     const kubeconfig = o['kubeconfig'] as string | undefined;
+    const context = o['context'] as string | undefined;
     let client: KubeClient | undefined;
     try {
-      client = await KubeClient.load(kubeconfig, { fieldManager: 'tutti-planner-plugin' });
+      client = await KubeClient.load(kubeconfig, { fieldManager: 'tutti-planner-plugin', context });
     } catch (err) {
-      if (kubeconfig) throw err;
+      // Only access found by default may be missing; a cluster asked for by name must be there.
+      if (kubeconfig || context) throw err;
       log.warn(
         { err: (err as Error).message },
         'no cluster access: plans naming this plugin will fail to perform',

@@ -1,4 +1,4 @@
-import { type Command, parseInteger, UsageError } from '../../cli/command.js';
+import { type Command, contextFlag, parseInteger, UsageError } from '../../cli/command.js';
 import { KubeClient } from '../../runtime/client/client.js';
 import { WorkloadSimulator } from './workload-sim.js';
 
@@ -28,12 +28,14 @@ export const simulateCommand: Command = {
       type: 'string',
       description: 'kubeconfig to use (default: $KUBECONFIG, ~/.kube/config or in-cluster)',
     },
+    context: contextFlag,
   },
   async run(o) {
     const ref = (o['deployment'] as string | undefined) ?? '';
     const [namespace, name, ...rest] = ref.split('/');
     if (!namespace || !name || rest.length) throw new UsageError('--deployment: give <namespace>/<name>');
     const client = await KubeClient.load(o['kubeconfig'] as string | undefined, {
+      context: o['context'] as string | undefined,
       fieldManager: 'tutti-sim',
     });
     const sim = new WorkloadSimulator({

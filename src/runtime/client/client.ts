@@ -59,8 +59,12 @@ export class KubeClient {
     this.fieldManager = fieldManager;
   }
 
-  static async load(kubeconfigPath?: string, options: ClientOptions = {}): Promise<KubeClient> {
-    return KubeClient.fromConnection(await Connection.load(kubeconfigPath), options);
+  /** Loads as `Connection.load` does; `context` picks one of the kubeconfig's contexts. */
+  static async load(
+    kubeconfigPath?: string,
+    options: ClientOptions & { context?: string } = {},
+  ): Promise<KubeClient> {
+    return KubeClient.fromConnection(await Connection.load(kubeconfigPath, options.context), options);
   }
 
   static fromConnection(connection: Connection, options: ClientOptions = {}): KubeClient {

@@ -54,6 +54,12 @@ function agentsFor(tls: AgentOptions, proxy: URL | undefined): Agents {
   };
 }
 
+/** Where a connection was loaded from: a kubeconfig file (else the defaults) and a context. */
+export interface ConnectionOrigin {
+  kubeconfig?: string;
+  context?: string;
+}
+
 /**
  * How to reach one API server: its URL, a keep-alive TLS agent holding the client identity, and
  * the auth headers. Kubeconfigs are read by our own loader (`kubeconfig.ts`); only users with a
@@ -67,6 +73,8 @@ export class Connection {
   private currentTls: AgentOptions;
   /** Agents replaced by a certificate rotation: their open watches end with close(). */
   private readonly retired: Agents[] = [];
+  /** What `load` was given: enough for another process to load the same cluster and user. */
+  origin: Readonly<ConnectionOrigin> = {};
 
   private constructor(
     /** Set only when client-node loaded the kubeconfig (the auth-provider fallback). */
@@ -107,7 +115,9 @@ export class Connection {
    * kubectl does.
    */
   static async load(path?: string, context?: string): Promise<Connection> {
+    const origin = { ...(path ? { kubeconfig: path } : {}), ...(context ? { context } : {}) };
     const access = await loadKubeconfig({ ...(path ? { path } : {}), ...(context ? { context } : {}) });
+    let conn: Connection;
     if ('unsupported' in access) {
       // Imported only here: client-node's config module pulls in its whole generated API
       // (~77 MB of RSS, most of a second), which no other kubeconfig needs.
@@ -116,9 +126,10 @@ export class Connection {
       if (path) kc.loadFromFile(path);
       else kc.loadFromDefault();
       if (context) kc.setCurrentContext(context);
-      return Connection.fromKubeConfig(kc);
-    }
-    return Connection.fromAccess(access);
+      conn = await Connection.fromKubeConfig(kc);
+    } else conn = Connection.fromAccess(access);
+    conn.origin = origin;
+    return conn;
   }
 
   static fromAccess(access: ClusterAccess): Connection {

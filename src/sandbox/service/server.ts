@@ -27,7 +27,7 @@ export interface CiFixerServiceOptions {
   history?: number;
   workdir?: string;
   /** Passed to every sandbox (resources, gpus, deadlines, command timeout, …). */
-  sandbox?: Omit<SandboxOptions, 'client' | 'kubeconfig'>;
+  sandbox?: Omit<SandboxOptions, 'client' | 'kubeconfig' | 'context'>;
 }
 
 class HttpError extends Error {

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { ConfigMap } from 'kubernetes-types/core/v1.js';
 import { parse, stringify } from 'yaml';
 import { KubeClient } from '../../../src/runtime/client/client.js';
@@ -15,7 +17,13 @@ import { ConfigMaps, Namespaces, ServiceAccounts } from '../../../src/runtime/cl
 import { loadKubeconfig } from '../../../src/runtime/client/kubeconfig.js';
 import { Informer } from '../../../src/runtime/informer.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { shellPod, testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+import {
+  shellPod,
+  testClient,
+  testKubeconfig,
+  testNamespace,
+  twoContextKubeconfig,
+} from '../../support/cluster.js';
 
 interface Kubeconfig {
   clusters: { cluster: Record<string, unknown> }[];
@@ -267,4 +275,38 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
     await writeFile(join(dir, 'token'), status.token);
     assert.equal((await whoAmI(fromFile)).username, robot);
   });
+
+  test('a context asked for by name is used, on the client and on the command line', async (t) => {
+    const kubeconfig = await twoContextKubeconfig(t);
+    const client = await KubeClient.load(kubeconfig, { context: 'plane' });
+    t.after(() => client.close());
+    assert.ok(await client.find(Namespaces, 'default'));
+    assert.deepEqual(client.transport.connection.origin, { kubeconfig, context: 'plane' });
+
+    const dir = await mkdtemp(join(tmpdir(), 'tutti-conform-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'default' } };
+    await writeFile(join(dir, 'cm.yaml'), stringify(cm));
+    const conform = (...flags: string[]) =>
+      tutti('gitops', 'conform', dir, '--kubeconfig', kubeconfig, ...flags);
+
+    const chosen = await conform('--context', 'plane');
+    assert.equal(chosen.code, 0, chosen.stderr);
+    assert.match(chosen.stdout, /1 objects, 0 problems/);
+    const current = await conform();
+    assert.notEqual(current.code, 0);
+    assert.match(current.stderr, /127\.0\.0\.1:9\b/);
+    const unknown = await conform('--context', 'nope');
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /no context named "nope"/);
+  });
 });
+
+function tutti(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const bin = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], (err, stdout, stderr) => {
+      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}

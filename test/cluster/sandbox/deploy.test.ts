@@ -10,7 +10,7 @@ import { ensureBinaries } from '../../../src/cluster/binaries.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { Deployments, Jobs, Pods, Roles, ServiceAccounts } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+import { testClient, testKubeconfig, testNamespace, twoContextKubeconfig } from '../../support/cluster.js';
 import { consumerProject } from '../../unit/sandbox/consumer.js';
 import { applyRbac, sandboxNamespace } from './support.js';
 
@@ -221,21 +221,30 @@ describe('ci-fixer deployment', () => {
   test('sandboxes left open are torn down when their process exits, ends or is signalled', async (t) => {
     const client = await testClient(t);
     const { ns } = await sandboxNamespace(t, client);
-    const script = (ending: string) => `
+    // The last case reaches the cluster through a context other than the current one, which the
+    // reaper, a process of its own, must use too.
+    const kubeconfig = await twoContextKubeconfig(t);
+    const script = (ending: string, options = {}) => `
       import { KubernetesSandbox } from ${JSON.stringify(join(ROOT, 'src/sandbox/index.ts'))};
-      const s = new KubernetesSandbox('busybox', ${JSON.stringify(ns)});
+      const s = new KubernetesSandbox('busybox', ${JSON.stringify(ns)}, ${JSON.stringify(options)});
       await s.init();
       console.log(s.jobName);
       ${ending}
     `;
-    const endings = {
-      'process.exit()': 'process.exit(0);',
-      'end of the program': '',
-      SIGTERM: "process.kill(process.pid, 'SIGTERM'); await new Promise((r) => setTimeout(r, 60_000));",
+    const endings: Record<string, string> = {
+      'process.exit()': script('process.exit(0);'),
+      'end of the program': script(''),
+      SIGTERM: script(
+        "process.kill(process.pid, 'SIGTERM'); await new Promise((r) => setTimeout(r, 60_000));",
+      ),
+      'process.exit() with a kubeconfig context': script('process.exit(0);', {
+        kubeconfig,
+        context: 'plane',
+      }),
     };
-    for (const [how, ending] of Object.entries(endings)) {
+    for (const [how, code] of Object.entries(endings)) {
       const path = join(tmpdir(), `${ns}-exit-${how.replace(/\W/g, '')}.mts`);
-      await writeFile(path, script(ending));
+      await writeFile(path, code);
       const r = await sh(process.execPath, ['--import', 'tsx', path], {
         NODE_PATH: join(ROOT, 'node_modules'),
       });

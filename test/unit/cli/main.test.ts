@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { helpText } from '../../../src/cli/command.js';
+import { commands } from '../../../src/cli/commands.js';
 
 const tutti = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
 
@@ -35,4 +37,18 @@ describe('tutti command groups', () => {
     assert.match(stderr, /unknown command "clustr"/);
     assert.match(stderr, /Commands:/);
   });
+});
+
+test('every command that takes a kubeconfig also takes its context, as kubectl does', () => {
+  const withKubeconfig = commands.filter((c) => c.options?.['kubeconfig'] || c.options?.['edge-kubeconfig']);
+  assert.ok(withKubeconfig.length >= 10, withKubeconfig.map((c) => c.name).join(', '));
+  for (const cmd of withKubeconfig) {
+    const help = helpText(cmd);
+    for (const [file, context] of [
+      ['kubeconfig', 'context'],
+      ['edge-kubeconfig', 'edge-context'],
+    ])
+      if (help.includes(`--${file} <value>`))
+        assert.match(help, new RegExp(`--${context} <value>`), cmd.name);
+  }
 });

@@ -29,7 +29,12 @@ test('executor config: the seed shape, kubernetes defaults and overrides', () =>
         deploymentMode: 'kubernetes',
         kubernetes: { retryDelay: 2 },
       },
-      { avsAddress: '0xBBB', image: 'ghcr.io/acme/other', version: 'v2' },
+      {
+        avsAddress: '0xBBB',
+        image: 'ghcr.io/acme/other',
+        version: 'v2',
+        kubernetes: { kubeconfig: '/etc/edge/kubeconfig', context: 'edge' },
+      },
     ],
   });
   assert.equal(config.grpcPort, 9090);
@@ -49,6 +54,8 @@ test('executor config: the seed shape, kubernetes defaults and overrides', () =>
   });
   assert.equal(config.avsPerformers[1]?.deploymentMode, 'kubernetes', 'the mode defaults to kubernetes');
   assert.equal(config.avsPerformers[1]?.kubernetes.namespace, 'avs-a');
+  assert.equal(config.avsPerformers[1]?.kubernetes.kubeconfig, '/etc/edge/kubeconfig');
+  assert.equal(config.avsPerformers[1]?.kubernetes.context, 'edge');
 });
 
 test('executor config: docker mode, mixed modes and bad fields are rejected clearly', () => {
@@ -87,6 +94,10 @@ test('executor config: docker mode, mixed modes and bad fields are rejected clea
   assert.throws(
     () => parseExecutorConfig({ avsPerformers: [perf({ kubernetes: { namespce: 'x' } })] }),
     /unknown field namespce/,
+  );
+  assert.throws(
+    () => parseExecutorConfig({ avsPerformers: [perf({ kubernetes: { context: 3 } })] }),
+    /avsPerformers\[0\]\.kubernetes: context must be a string/,
   );
   assert.throws(() => parseExecutorConfig({ avsPerformers: [perf({}), perf({})] }), /0xa is listed twice/);
 });
