@@ -41,6 +41,7 @@ export const upCommand: Command = {
   async run(o) {
     const say = (m: string) => process.stderr.write(`tutti: ${m}\n`);
     let kubeconfig = process.env['KUBECONFIG'];
+    const local = !kubeconfig;
     const context = o['context'] as string | undefined;
     if (kubeconfig)
       say(`using the cluster in KUBECONFIG=${kubeconfig}${context ? ` (context ${context})` : ''}`);
@@ -64,14 +65,18 @@ export const upCommand: Command = {
       installCrds: true,
       moduleOptions: o,
     });
+    const kubectl = context ? `kubectl --context ${context}` : 'kubectl';
+    const stops = local
+      ? 'Ctrl-C stops Tutti; the local control plane keeps running (tutti cluster down stops it).'
+      : 'Ctrl-C stops Tutti; the cluster and what Tutti made on it stay.';
     process.stderr.write(`
 Tutti is running (health and metrics on :${mgr.healthPort}). In another shell:
 
   export KUBECONFIG=${kubeconfig}
-  kubectl${context ? ` --context ${context}` : ''} get nodes
-  kubectl${context ? ` --context ${context}` : ''} get crds
+  ${kubectl} get nodes
+  ${kubectl} get crds
 
-Ctrl-C stops Tutti; the local control plane keeps running (tutti cluster down stops it).
+${stops}
 See every command with: tutti --help
 `);
     await new Promise(() => {});

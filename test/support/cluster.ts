@@ -23,12 +23,12 @@ export function testKubeconfig(): string {
 }
 
 /**
- * The test kubeconfig with a second context: `plane` reaches the test cluster, and the current
- * context, `nowhere`, names a port nothing listens on. Only a client that honours a chosen
- * context gets through. Removed when the test ends.
+ * A kubeconfig (the test cluster's by default) with a second context: `plane` reaches its cluster,
+ * and the current context, `nowhere`, names a port nothing listens on. Only a client that honours
+ * a chosen context gets through. Removed when the test ends.
  */
-export async function twoContextKubeconfig(t: TestContext): Promise<string> {
-  const config = parse(await readFile(testKubeconfig(), 'utf8'));
+export async function twoContextKubeconfig(t: TestContext, source = testKubeconfig()): Promise<string> {
+  const config = parse(await readFile(source, 'utf8'));
   const current = config.contexts.find((c: { name: string }) => c.name === config['current-context']);
   const dir = await mkdtemp(join(tmpdir(), 'tutti-contexts-'));
   t.after(() => rm(dir, { recursive: true, force: true }));

@@ -8,8 +8,15 @@ import { commands } from '../../../src/cli/commands.js';
 const tutti = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
 
 function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runWith(process.env, ...args);
+}
+
+function runWith(
+  env: NodeJS.ProcessEnv,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [tutti, ...args], (err, stdout, stderr) => {
+    execFile(process.execPath, [tutti, ...args], { env }, (err, stdout, stderr) => {
       resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
     });
   });
@@ -51,4 +58,10 @@ test('every command that takes a kubeconfig also takes its context, as kubectl d
       if (help.includes(`--${file} <value>`))
         assert.match(help, new RegExp(`--${context} <value>`), cmd.name);
   }
+});
+
+test('tutti up --context without KUBECONFIG is refused before any plane starts', async () => {
+  const { code, stderr } = await runWith({ ...process.env, KUBECONFIG: '' }, 'up', '--context', 'edge');
+  assert.equal(code, 2);
+  assert.match(stderr, /--context picks a context of the kubeconfig in KUBECONFIG, and KUBECONFIG is unset/);
 });
