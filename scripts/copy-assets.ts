@@ -1,9 +1,10 @@
 /**
  * Copies what the compiled code reads at run time next to it in dist/: the .proto files the gRPC
- * services load, the bundled intent schema and the generated CRDs (both resolved relative to the
- * module that reads them, so dist/ must mirror the source tree).
+ * services load, the bundled intent schema, the generated CRDs and the package's name and version
+ * for `tutti --version` (all resolved relative to the module that reads them, so dist/ must mirror
+ * the source tree).
  */
-import { cp, readdir } from 'node:fs/promises';
+import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,3 +19,5 @@ for (const e of entries) {
 }
 for (const dir of ['docs/contracts', 'config/crd'])
   await cp(join(root, dir), join(out, dir), { recursive: true });
+const { name, version, type } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
+await writeFile(join(out, 'package.json'), `${JSON.stringify({ name, version, type }, null, 2)}\n`);

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { type Command, helpText, parseCommandArgs, UsageError } from './command.js';
 import { commands } from './commands.js';
 
@@ -15,8 +16,14 @@ function overview(): string {
     'Commands:',
     ...commandList(commands),
     '',
-    'Run "tutti <command> --help" for the flags of a command.',
+    'Run "tutti <command> --help" for the flags of a command; "tutti --version" prints the version.',
   ].join('\n');
+}
+
+/** The package's version: package.json sits two levels up from both src/cli and dist/cli. */
+async function version(): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'));
+  return `tutti ${pkg.version} (node ${process.version})`;
 }
 
 /** The help of a command group such as `tutti cluster`: its subcommands. */
@@ -44,6 +51,10 @@ export async function main(argv: string[]): Promise<number> {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     console.log(overview());
     return argv.length === 0 ? 2 : 0;
+  }
+  if (argv[0] === '--version' || argv[0] === 'version') {
+    console.log(await version());
+    return 0;
   }
   const { cmd, rest } = resolve(argv);
   if (!cmd) {

@@ -10,7 +10,7 @@ const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 // The images run the compiled dist/, not the sources through tsx: everything the code reads at run
-// time (protos, the intent schema, CRDs) must be found from there too.
+// time (protos, the intent schema, CRDs, the version) must be found from there too.
 test('the compiled build runs on its own: CLI, bundled schema, CRDs and protos', async (t) => {
   // Inside the repository so the compiled code resolves node_modules as in an image.
   const out = join(root, 'node_modules', '.cache', `tutti-build-test-${process.pid}`);
@@ -29,11 +29,14 @@ test('the compiled build runs on its own: CLI, bundled schema, CRDs and protos',
     stdout,
     await readFile(join(root, 'config/crd/intent.nephoran.com_networkintents.yaml'), 'utf8'),
   );
+  const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
+  assert.match((await run(process.execPath, [main, '--version'])).stdout, new RegExp(`^tutti ${version} `));
 
   const loaders = [];
   for (const e of await readdir(join(out, 'src'), { recursive: true, withFileTypes: true })) {
     if (!e.isFile() || !e.name.endsWith('.js')) continue;
     const file = join(e.parentPath, e.name);
+    if (file === main) continue; // runs the CLI when imported; run as a command above
     if (/\.(proto|json)'|config\/crd/.test(await readFile(file, 'utf8'))) loaders.push(file);
   }
   assert.ok(loaders.length >= 3, `modules that load assets: ${loaders.join(', ')}`);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { helpText } from '../../../src/cli/command.js';
@@ -64,4 +65,13 @@ test('tutti up --context without KUBECONFIG is refused before any plane starts',
   const { code, stderr } = await runWith({ ...process.env, KUBECONFIG: '' }, 'up', '--context', 'edge');
   assert.equal(code, 2);
   assert.match(stderr, /--context picks a context of the kubeconfig in KUBECONFIG, and KUBECONFIG is unset/);
+});
+
+test('tutti --version and tutti version print the package version', async () => {
+  const { version } = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8'));
+  for (const arg of ['--version', 'version']) {
+    const { code, stdout } = await run(arg);
+    assert.equal(code, 0);
+    assert.match(stdout, new RegExp(`^tutti ${version.replaceAll('.', '\\.')} \\(node v\\d+`));
+  }
 });
