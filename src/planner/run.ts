@@ -17,9 +17,9 @@ async function readText(path: string, what: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(
-      `${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
+    // Node's message names the code and the path: "ENOENT: no such file or directory, open '…'".
+    const reason = (err as Error).message.replace(/, \w+ '.*'$/, '');
+    throw new ConfigError(`${what} ${path}: ${reason}`);
   }
 }
 
