@@ -126,10 +126,25 @@ export class LocalControlPlane {
         }
         say(`cluster "${this.name}" is not healthy; restarting it`);
         await this.stopAll();
-        return this.start(say, existing.ports);
+        return this.startOnFreePorts(say, existing.ports);
       }
-      return this.start(say);
+      return this.startOnFreePorts(say);
     });
+  }
+
+  /**
+   * Starts the plane; when a component finds its port taken (by a process that bound it after it
+   * was chosen), starts again on other ports.
+   */
+  private async startOnFreePorts(say: (m: string) => void, previousPorts?: Ports): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.start(say, attempt === 1 ? previousPorts : undefined);
+      } catch (err) {
+        if (attempt === 3 || !/address already in use/.test((err as Error).message)) throw err;
+        say('a port was taken while the plane started; starting again on other ports');
+      }
+    }
   }
 
   /** Stops every process, frees every port and removes the cluster's data (logs are kept). */
@@ -346,16 +361,18 @@ leaderElection:
       kwok: `https://127.0.0.1:${state.ports.kwok}/healthz`,
     }[component];
     const rec = state.processes[component]!;
-    await waitFor(
-      async () => {
-        if (!(await isRunning(rec))) throw new Error(`${component} exited; see ${rec.log}`);
-        return probe(url, tls);
-      },
+    const failure = async (message: string) => {
+      const tail = (await readFile(rec.log, 'utf8').catch(() => '')).trim().split('\n').slice(-8).join('\n');
+      return new Error(`${message}\n--- last lines of ${rec.log}:\n${tail}`);
+    };
+    // A component that exited fails the start at once; one that runs gets until the deadline.
+    const outcome = await waitFor(
+      async () => ((await isRunning(rec)) ? (await probe(url, tls)) && 'healthy' : 'exited'),
       { description: `${component} to become healthy at ${url}`, timeoutMs: 60_000, intervalMs: 100 },
     ).catch(async (err: Error) => {
-      const tail = (await readFile(rec.log, 'utf8').catch(() => '')).trim().split('\n').slice(-8).join('\n');
-      throw new Error(`${err.message}\n--- last lines of ${rec.log}:\n${tail}`);
+      throw await failure(err.message);
     });
+    if (outcome === 'exited') throw await failure(`${component} exited before it became healthy at ${url}`);
   }
 
   private async registerNodes(): Promise<void> {

@@ -1,21 +1,13 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { NetworkIntents } from '../../../src/apis/intent.nephoran.com/network-intent.js';
+import { freePort } from '../../../src/cluster/ports.js';
 import { conductorCrds } from '../../../src/conductor/crds.js';
 import { type Intent, networkIntentName } from '../../../src/conductor/intent.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
 import { dropIntent, errorReports, handoffDir, intent, loopProcess, readState } from './support.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
 
 /** One sample of a metric from the exposition text (labels as written, e.g. `{result="created"}`). */
 function sample(text: string, series: string): number | undefined {
