@@ -20,7 +20,10 @@ function overview(): string {
   ].join('\n');
 }
 
-/** The package's version: package.json sits two levels up from both src/cli and dist/cli. */
+/**
+ * The package's version, from two levels up: the repository's package.json, or the one the build
+ * writes into dist/.
+ */
 async function version(): Promise<string> {
   const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'));
   return `tutti ${pkg.version} (node ${process.version})`;

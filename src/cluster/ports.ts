@@ -6,13 +6,10 @@ let ephemeral: readonly [number, number] | undefined;
 /** The range the kernel takes outgoing connections' local ports from (Linux; IANA's elsewhere). */
 function ephemeralRange(): readonly [number, number] {
   if (!ephemeral) {
-    const text = (() => {
-      try {
-        return readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8');
-      } catch {
-        return '';
-      }
-    })();
+    let text = '';
+    try {
+      text = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8');
+    } catch {}
     const [lo, hi] = text.trim().split(/\s+/).map(Number);
     ephemeral = lo && hi ? [lo, hi] : [49152, 65535];
   }
