@@ -56,7 +56,8 @@ export const upCommand: Command = {
       say(`local control plane "${status.name}" is ready at ${status.server} (logs: ${status.logDir})`);
     }
     const mgr = await runOperator({
-      kubeconfig,
+      // $KUBECONFIG may be a list of files: the loader merges it as kubectl does.
+      kubeconfig: local ? kubeconfig : undefined,
       context,
       systemNamespace: o['system-namespace'] as string,
       healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
