@@ -181,7 +181,10 @@ export const gitopsCommands: Command[] = [
       name: { type: 'string', description: 'name of the GitSync resource', default: 'edge1-sync' },
       dir: { type: 'string', description: 'directory of the repository to apply', default: '/' },
       period: { type: 'string', description: 'time between pulls', default: '30s' },
-      kubeconfig: { type: 'string', description: 'kubeconfig of the edge cluster', env: 'KUBECONFIG' },
+      kubeconfig: {
+        type: 'string',
+        description: 'kubeconfig of the edge cluster (default: $KUBECONFIG, ~/.kube/config or in-cluster)',
+      },
       context: contextFlag,
       'cache-dir': {
         type: 'string',
@@ -273,8 +276,8 @@ export const gitopsCommands: Command[] = [
       ...gitFlags,
       kubeconfig: {
         type: 'string',
-        description: 'kubeconfig of the SMO cluster (stores the intents)',
-        env: 'KUBECONFIG',
+        description:
+          'kubeconfig of the SMO cluster, which stores the intents (default: $KUBECONFIG, ~/.kube/config or in-cluster)',
       },
       context: contextFlag,
       namespace: {
@@ -388,7 +391,10 @@ export const gitopsCommands: Command[] = [
       `(${MONITORING_PREFIX}/v1/alarms), built from the cluster's nodes. ` +
       '`tutti operator --module gitops --o2ims-port 8090` serves the same beside the edge controllers.',
     options: {
-      kubeconfig: { type: 'string', description: 'kubeconfig of the edge cluster', env: 'KUBECONFIG' },
+      kubeconfig: {
+        type: 'string',
+        description: 'kubeconfig of the edge cluster (default: $KUBECONFIG, ~/.kube/config or in-cluster)',
+      },
       context: contextFlag,
       port: { type: 'string', description: 'port to listen on', default: String(DEFAULT_INVENTORY_PORT) },
       host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },

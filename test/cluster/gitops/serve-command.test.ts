@@ -21,10 +21,14 @@ const TUTTI = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
 const credentials = { username: 'admin1', password: 's3cret' };
 
 /** Starts the command; resolves with the collection URL it prints, and the process. */
-async function serve(args: string[]): Promise<{ url: string; child: ChildProcess; output: () => string }> {
+async function serve(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ url: string; child: ChildProcess; output: () => string }> {
   const child = spawn(process.execPath, [TUTTI, 'gitops', 'serve', '--port', '0', ...args], {
     env: {
       ...process.env,
+      ...env,
       TUTTI_GIT_USERNAME: credentials.username,
       TUTTI_GIT_PASSWORD: credentials.password,
     },
@@ -62,9 +66,9 @@ test('gitops serve: an intent posted is stored on the SMO, pushed to git, and st
   const repo = await git.createRepository('admin1/edge1-config');
   // The SMO is reached through a context other than the current one.
   const kubeconfig = await twoContextKubeconfig(t);
-  const args = ['--repo', repo, '--kubeconfig', kubeconfig, '--context', 'plane', '--namespace', namespace];
+  const args = ['--repo', repo, '--context', 'plane', '--namespace', namespace];
 
-  const first = await serve(args);
+  const first = await serve([...args, '--kubeconfig', kubeconfig]);
   t.after(() => first.child.kill('SIGKILL'));
   assert.equal(new URL(first.url).pathname, INTENT_PATH);
   const id = `serve-${randomBytes(3).toString('hex')}`;
@@ -104,7 +108,8 @@ test('gitops serve: an intent posted is stored on the SMO, pushed to git, and st
   assert.equal(heads.split('\t')[0], commit, 'the branch points at the commit the intent names');
   assert.equal(await stop(first.child), 0, first.output());
 
-  const second = await serve(args);
+  // Restarted with KUBECONFIG listing files instead, as kubectl reads it.
+  const second = await serve(args, { KUBECONFIG: `${join(root, 'absent.yaml')}:${kubeconfig}` });
   t.after(() => second.child.kill('SIGKILL'));
   const list = (await (await fetch(second.url)).json()) as IntentResource[];
   assert.deepEqual(
