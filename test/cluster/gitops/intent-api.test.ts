@@ -25,7 +25,7 @@ import { kind } from '../../../src/runtime/client/types.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testNamespace } from '../../support/cluster.js';
-import { startEdgeControllers } from './support.js';
+import { startEdgeControllers, tmf921Intent } from './support.js';
 
 const credentials = { username: 'admin1', password: 's3cret' };
 const ValidatingAdmissionPolicies = kind<ValidatingAdmissionPolicy>(
@@ -116,16 +116,7 @@ test('TMF921 intents posted over HTTP are acknowledged, reach the edge, and repo
   assert.equal(notJson.status, 400);
   assert.match(((await notJson.json()) as { message: string }).message, /\(body\): is not valid JSON/);
 
-  const intent = {
-    id,
-    name: 'Stadium 5G',
-    '@type': 'Intent',
-    expression: {
-      '@type': 'JsonLdExpression',
-      expressionLanguage: 'JSON-LD',
-      expressionValue: { requirements: { latency: '<5ms', availability: '>99.9%' } },
-    },
-  };
+  const intent = tmf921Intent(id, { latency: '<5ms', availability: '>99.9%' });
   const created = await post(JSON.stringify(intent));
   assert.equal(created.status, 201);
   assert.equal(created.headers.get('location'), `${INTENT_PATH}/${id}`);

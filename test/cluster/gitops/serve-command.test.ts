@@ -16,6 +16,7 @@ import { GitHttpServer } from '../../../src/gitops/git-http-server.js';
 import { INTENT_PATH, type IntentResource } from '../../../src/gitops/tmf921/intent.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testNamespace, twoContextKubeconfig } from '../../support/cluster.js';
+import { tmf921Intent } from './support.js';
 
 const TUTTI = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
 const credentials = { username: 'admin1', password: 's3cret' };
@@ -75,16 +76,7 @@ test('gitops serve: an intent posted is stored on the SMO, pushed to git, and st
   const created = await fetch(first.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      id,
-      name: 'Stadium 5G',
-      '@type': 'Intent',
-      expression: {
-        '@type': 'JsonLdExpression',
-        expressionLanguage: 'JSON-LD',
-        expressionValue: { requirements: { latency: '<5ms' } },
-      },
-    }),
+    body: JSON.stringify(tmf921Intent(id, { latency: '<5ms' })),
   });
   assert.equal(created.status, 201, await created.clone().text());
   const published = await waitFor(

@@ -49,3 +49,17 @@ export async function startEdgeControllers(
   });
   return mgr;
 }
+
+/** A TMF921 Intent as a client posts it, its requirements in a JSON-LD expression. */
+export function tmf921Intent(id: string, requirements: Record<string, string>) {
+  return {
+    id,
+    name: 'Stadium 5G',
+    '@type': 'Intent',
+    expression: {
+      '@type': 'JsonLdExpression',
+      expressionLanguage: 'JSON-LD',
+      expressionValue: { requirements },
+    },
+  };
+}
