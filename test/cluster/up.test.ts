@@ -5,11 +5,9 @@
  * disturb the tests that share the run's plane.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Performer, Performers } from '../../src/apis/hourglass.eigenlayer.io/performer.js';
 import { LocalControlPlane } from '../../src/cluster/control-plane.js';
@@ -18,40 +16,17 @@ import { CustomResourceDefinitions, Leases } from '../../src/runtime/client/kind
 import { CRD_DIR, readCrds } from '../../src/runtime/crds.js';
 import { waitFor } from '../../src/runtime/wait.js';
 import { twoContextKubeconfig } from '../support/cluster.js';
+import { startTutti } from '../support/command.js';
 
-const TUTTI = fileURLToPath(new URL('../../bin/tutti.js', import.meta.url));
-
-interface Running {
-  child: ChildProcess;
-  stderr: () => string;
-  healthPort: number;
-  kubeconfig: string;
-}
-
-/** Starts `tutti up` and resolves once it says it is running. */
-async function up(args: string[], env: NodeJS.ProcessEnv): Promise<Running> {
-  const child = spawn(process.execPath, [TUTTI, 'up', '--health-port', '0', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d));
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  const banner = await waitFor(
-    () => exited || (/health and metrics on :(\d+)[\s\S]*export KUBECONFIG=(\S+)/.exec(stderr) ?? undefined),
-    { description: 'tutti up to say it is running', timeoutMs: 180_000, intervalMs: 200 },
+/** Starts `tutti up` and resolves once it says it is running, with its health port and kubeconfig. */
+async function up(t: TestContext, args: string[], env: NodeJS.ProcessEnv) {
+  const running = await startTutti(
+    t,
+    ['up', '--health-port', '0', ...args],
+    /health and metrics on :(\d+)[\s\S]*export KUBECONFIG=(\S+)/,
+    env,
   );
-  if (banner === true) throw new Error(`tutti up exited before it ran:\n${stderr}`);
-  return { child, stderr: () => stderr, healthPort: Number(banner[1]), kubeconfig: banner[2]! };
-}
-
-/** Ctrl-C: resolves with the exit code once the process is gone. */
-async function interrupt(r: Running): Promise<number | null> {
-  const exit = once(r.child, 'exit');
-  r.child.kill('SIGINT');
-  const [code] = await exit;
-  return code as number | null;
+  return { ...running, healthPort: Number(running.ready[1]), kubeconfig: running.ready[2]! };
 }
 
 test('tutti up: its own local control plane, every CRD, every controller, a clean stop; then a chosen context of KUBECONFIG', async (t) => {
@@ -61,10 +36,9 @@ test('tutti up: its own local control plane, every CRD, every controller, a clea
   }
   const name = `${process.env['TUTTI_TEST_CLUSTER']}-up`;
   t.after(() => new LocalControlPlane(name).down());
-  const first = await up(['--name', name], { KUBECONFIG: '' });
-  t.after(() => first.child.kill('SIGKILL'));
-  assert.match(first.stderr(), new RegExp(`local control plane "${name}" is ready`));
-  assert.match(first.stderr(), /the local control plane keeps running/);
+  const first = await up(t, ['--name', name], { KUBECONFIG: '' });
+  assert.match(first.output(), new RegExp(`local control plane "${name}" is ready`));
+  assert.match(first.output(), /the local control plane keeps running/);
 
   const readyz = await fetch(`http://127.0.0.1:${first.healthPort}/readyz`);
   assert.equal(readyz.status, 200);
@@ -96,21 +70,20 @@ test('tutti up: its own local control plane, every CRD, every controller, a clea
 
   const lease = await client.get(Leases, 'tutti-operator', 'tutti-system');
   assert.ok(lease.spec?.holderIdentity, 'the running operator holds the lease');
-  assert.equal(await interrupt(first), 0);
+  assert.equal(await first.stop('SIGINT'), 0);
   const released = await client.get(Leases, 'tutti-operator', 'tutti-system');
   assert.ok(!released.spec?.holderIdentity, 'Ctrl-C releases the lease for the next leader');
 
   // KUBECONFIG names a cluster: no plane is started, and --context picks the context. As with
   // kubectl, KUBECONFIG may list several files, some of them absent.
   const kubeconfig = `${join(tmpdir(), 'tutti-absent.yaml')}:${await twoContextKubeconfig(t, first.kubeconfig)}`;
-  const second = await up(['--context', 'plane'], { KUBECONFIG: kubeconfig });
-  t.after(() => second.child.kill('SIGKILL'));
+  const second = await up(t, ['--context', 'plane'], { KUBECONFIG: kubeconfig });
   assert.ok(
-    second.stderr().includes(`using the cluster in KUBECONFIG=${kubeconfig} (context plane)`),
-    second.stderr(),
+    second.output().includes(`using the cluster in KUBECONFIG=${kubeconfig} (context plane)`),
+    second.output(),
   );
-  assert.match(second.stderr(), /kubectl --context plane get nodes/);
-  assert.doesNotMatch(second.stderr(), /local control plane/);
+  assert.match(second.output(), /kubectl --context plane get nodes/);
+  assert.doesNotMatch(second.output(), /local control plane/);
   assert.equal((await fetch(`http://127.0.0.1:${second.healthPort}/readyz`)).status, 200);
-  assert.equal(await interrupt(second), 0);
+  assert.equal(await second.stop('SIGINT'), 0);
 });

@@ -22,25 +22,52 @@ export function testKubeconfig(): string {
   );
 }
 
+/** A kubeconfig as parsed, as far as tests change it. */
+export interface KubeconfigDoc {
+  clusters: { name: string; cluster: Record<string, unknown> }[];
+  users: { name: string; user: Record<string, unknown> }[];
+  contexts: { name: string; context: Record<string, unknown> }[];
+  'current-context'?: string;
+}
+
+/**
+ * A kubeconfig (the test cluster's by default) changed by `change`, written to a directory of its
+ * own that is removed when the test ends.
+ */
+export async function kubeconfigVariant(
+  t: TestContext,
+  change: (doc: KubeconfigDoc) => void,
+  source = testKubeconfig(),
+): Promise<{ kubeconfig: string; dir: string }> {
+  const doc = parse(await readFile(source, 'utf8')) as KubeconfigDoc;
+  change(doc);
+  const dir = await mkdtemp(join(tmpdir(), 'tutti-kubeconfig-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const kubeconfig = join(dir, 'kubeconfig');
+  await writeFile(kubeconfig, stringify(doc));
+  return { kubeconfig, dir };
+}
+
 /**
  * A kubeconfig (the test cluster's by default) with a second context: `plane` reaches its cluster,
  * and the current context, `nowhere`, names a port nothing listens on. Only a client that honours
- * a chosen context gets through. Removed when the test ends.
+ * a chosen context gets through.
  */
 export async function twoContextKubeconfig(t: TestContext, source = testKubeconfig()): Promise<string> {
-  const config = parse(await readFile(source, 'utf8'));
-  const current = config.contexts.find((c: { name: string }) => c.name === config['current-context']);
-  const dir = await mkdtemp(join(tmpdir(), 'tutti-contexts-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const path = join(dir, 'kubeconfig');
-  config.clusters.push({ name: 'nowhere', cluster: { server: 'https://127.0.0.1:9' } });
-  config.contexts = [
-    { name: 'plane', context: current.context },
-    { name: 'nowhere', context: { ...current.context, cluster: 'nowhere' } },
-  ];
-  config['current-context'] = 'nowhere';
-  await writeFile(path, stringify(config));
-  return path;
+  const { kubeconfig } = await kubeconfigVariant(
+    t,
+    (doc) => {
+      const current = doc.contexts.find((c) => c.name === doc['current-context'])!;
+      doc.clusters.push({ name: 'nowhere', cluster: { server: 'https://127.0.0.1:9' } });
+      doc.contexts = [
+        { name: 'plane', context: current.context },
+        { name: 'nowhere', context: { ...current.context, cluster: 'nowhere' } },
+      ];
+      doc['current-context'] = 'nowhere';
+    },
+    source,
+  );
+  return kubeconfig;
 }
 
 export async function testClient(

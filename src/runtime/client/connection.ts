@@ -115,8 +115,11 @@ export class Connection {
    * kubectl does.
    */
   static async load(path?: string, context?: string): Promise<Connection> {
-    const origin = { ...(path ? { kubeconfig: path } : {}), ...(context ? { context } : {}) };
-    const access = await loadKubeconfig({ ...(path ? { path } : {}), ...(context ? { context } : {}) });
+    const origin: ConnectionOrigin = {
+      ...(path ? { kubeconfig: path } : {}),
+      ...(context ? { context } : {}),
+    };
+    const access = await loadKubeconfig({ path: origin.kubeconfig, context: origin.context });
     let conn: Connection;
     if ('unsupported' in access) {
       // Imported only here: client-node's config module pulls in its whole generated API

@@ -3,55 +3,31 @@
  * out, intents kept on the SMO cluster across a restart, and a clean stop on SIGTERM.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { type TestContext, test } from 'node:test';
 import { promisify } from 'node:util';
 import { GitHttpServer } from '../../../src/gitops/git-http-server.js';
 import { INTENT_PATH, type IntentResource } from '../../../src/gitops/tmf921/intent.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testNamespace, twoContextKubeconfig } from '../../support/cluster.js';
+import { startTutti } from '../../support/command.js';
 import { tmf921Intent } from './support.js';
 
-const TUTTI = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
 const credentials = { username: 'admin1', password: 's3cret' };
 
-/** Starts the command; resolves with the collection URL it prints, and the process. */
-async function serve(
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ url: string; child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, [TUTTI, 'gitops', 'serve', '--port', '0', ...args], {
-    env: {
-      ...process.env,
-      ...env,
-      TUTTI_GIT_USERNAME: credentials.username,
-      TUTTI_GIT_PASSWORD: credentials.password,
-    },
-  });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d));
-  child.stderr!.on('data', (d: Buffer) => (output += d));
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  const url = await waitFor(() => exited || /TMF921 intents on (http:\/\/\S+)/.exec(output)?.[1], {
-    description: 'gitops serve to print its URL',
-    timeoutMs: 60_000,
-    intervalMs: 100,
-  });
-  if (url === true) throw new Error(`gitops serve exited before it served:\n${output}`);
-  return { url, child, output: () => output };
-}
-
-async function stop(child: ChildProcess): Promise<number | null> {
-  const exit = once(child, 'exit');
-  child.kill('SIGTERM');
-  return (await exit)[0] as number | null;
+/** Starts the command; resolves once it prints its collection URL. */
+async function serve(t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const running = await startTutti(
+    t,
+    ['gitops', 'serve', '--port', '0', ...args],
+    /TMF921 intents on (http:\/\/\S+)/,
+    { ...env, TUTTI_GIT_USERNAME: credentials.username, TUTTI_GIT_PASSWORD: credentials.password },
+  );
+  return { ...running, url: running.ready[1]! };
 }
 
 test('gitops serve: an intent posted is stored on the SMO, pushed to git, and still there after a restart', async (t) => {
@@ -69,8 +45,7 @@ test('gitops serve: an intent posted is stored on the SMO, pushed to git, and st
   const kubeconfig = await twoContextKubeconfig(t);
   const args = ['--repo', repo, '--context', 'plane', '--namespace', namespace];
 
-  const first = await serve([...args, '--kubeconfig', kubeconfig]);
-  t.after(() => first.child.kill('SIGKILL'));
+  const first = await serve(t, [...args, '--kubeconfig', kubeconfig]);
   assert.equal(new URL(first.url).pathname, INTENT_PATH);
   const id = `serve-${randomBytes(3).toString('hex')}`;
   const created = await fetch(first.url, {
@@ -98,15 +73,14 @@ test('gitops serve: an intent posted is stored on the SMO, pushed to git, and st
     'refs/heads/main',
   ]);
   assert.equal(heads.split('\t')[0], commit, 'the branch points at the commit the intent names');
-  assert.equal(await stop(first.child), 0, first.output());
+  assert.equal(await first.stop(), 0, first.output());
 
   // Restarted with KUBECONFIG listing files instead, as kubectl reads it.
-  const second = await serve(args, { KUBECONFIG: `${join(root, 'absent.yaml')}:${kubeconfig}` });
-  t.after(() => second.child.kill('SIGKILL'));
+  const second = await serve(t, args, { KUBECONFIG: `${join(root, 'absent.yaml')}:${kubeconfig}` });
   const list = (await (await fetch(second.url)).json()) as IntentResource[];
   assert.deepEqual(
     list.map((i) => [i.id, i.lifecycleStatus]),
     [[id, 'inProgress']],
   );
-  assert.equal(await stop(second.child), 0, second.output());
+  assert.equal(await second.stop(), 0, second.output());
 });

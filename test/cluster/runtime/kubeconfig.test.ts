@@ -18,6 +18,8 @@ import { loadKubeconfig } from '../../../src/runtime/client/kubeconfig.js';
 import { Informer } from '../../../src/runtime/informer.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import {
+  type KubeconfigDoc,
+  kubeconfigVariant,
   shellPod,
   testClient,
   testKubeconfig,
@@ -25,32 +27,13 @@ import {
   twoContextKubeconfig,
 } from '../../support/cluster.js';
 
-interface Kubeconfig {
-  clusters: { cluster: Record<string, unknown> }[];
-  users: { user: Record<string, unknown> }[];
-}
-
-async function testKubeconfigDoc(): Promise<Kubeconfig> {
-  return parse(await readFile(testKubeconfig(), 'utf8')) as Kubeconfig;
+async function testKubeconfigDoc(): Promise<KubeconfigDoc> {
+  return parse(await readFile(testKubeconfig(), 'utf8')) as KubeconfigDoc;
 }
 
 /** The API server the test kubeconfig names. */
 async function testServer(): Promise<URL> {
   return new URL((await testKubeconfigDoc()).clusters[0]!.cluster['server'] as string);
-}
-
-/** The test kubeconfig with its cluster and user changed, written to a directory of its own. */
-async function variant(
-  t: TestContext,
-  change: (doc: Kubeconfig) => void,
-): Promise<{ kubeconfig: string; dir: string }> {
-  const doc = await testKubeconfigDoc();
-  change(doc);
-  const dir = await mkdtemp(join(tmpdir(), 'tutti-kubeconfig-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const kubeconfig = join(dir, 'kubeconfig');
-  await writeFile(kubeconfig, stringify(doc));
-  return { kubeconfig, dir };
 }
 
 async function load(t: TestContext, kubeconfig: string): Promise<KubeClient> {
@@ -115,7 +98,7 @@ async function connectProxy(t: TestContext, credentials?: string, hosts: Record<
 
 describe('kubeconfig fields at work against the API server', () => {
   test('as, as-uid, as-groups and as-user-extra: the server sees the user acted as, and its rights', async (t) => {
-    const { kubeconfig } = await variant(t, (doc) => {
+    const { kubeconfig } = await kubeconfigVariant(t, (doc) => {
       Object.assign(doc.users[0]!.user, {
         as: 'jane',
         'as-uid': 'uid-42',
@@ -145,7 +128,7 @@ describe('kubeconfig fields at work against the API server', () => {
     const ns = await testNamespace(t, admin);
     const proxy = await connectProxy(t, 'tutti:s3cret');
     const server = await testServer();
-    const { kubeconfig } = await variant(t, (doc) => {
+    const { kubeconfig } = await kubeconfigVariant(t, (doc) => {
       doc.clusters[0]!.cluster['proxy-url'] = `http://tutti:s3cret@127.0.0.1:${proxy.port}`;
     });
     const client = await load(t, kubeconfig);
@@ -174,7 +157,7 @@ describe('kubeconfig fields at work against the API server', () => {
     assert.ok(proxy.tunnels.every((target) => target === server.host));
 
     // The same proxy without its credentials: the error names the proxy and its answer.
-    const { kubeconfig: noAuth } = await variant(t, (doc) => {
+    const { kubeconfig: noAuth } = await kubeconfigVariant(t, (doc) => {
       doc.clusters[0]!.cluster['proxy-url'] = `http://127.0.0.1:${proxy.port}`;
     });
     const refused = await load(t, noAuth);
@@ -199,7 +182,7 @@ describe('kubeconfig fields at work against the API server', () => {
     };
     const { port } = await testServer();
     // A name only the proxy can resolve: reaching the server at all proves the tunnel.
-    const { kubeconfig } = await variant(t, (doc) => {
+    const { kubeconfig } = await kubeconfigVariant(t, (doc) => {
       doc.clusters[0]!.cluster['server'] = `https://apiserver.test:${port}`;
       doc.clusters[0]!.cluster['tls-server-name'] = 'localhost';
     });
@@ -229,7 +212,7 @@ describe('kubeconfig fields at work against the API server', () => {
 
     // A plugin whose first credential the server refuses (a token revoked before it expired).
     const withPlugin = async (firstToken: string, laterToken: string) => {
-      const { kubeconfig, dir } = await variant(t, (doc) => {
+      const { kubeconfig, dir } = await kubeconfigVariant(t, (doc) => {
         doc.users[0]!.user = {
           exec: {
             apiVersion: 'client.authentication.k8s.io/v1',
@@ -267,7 +250,7 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
     assert.equal(await hopeless.runs(), 2);
 
     // A token file rotated underneath, before its minute of trust is up.
-    const { kubeconfig, dir } = await variant(t, (doc) => {
+    const { kubeconfig, dir } = await kubeconfigVariant(t, (doc) => {
       doc.users[0]!.user = { tokenFile: './token' };
     });
     await writeFile(join(dir, 'token'), 'revoked');

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { Jobs } from '../../../src/runtime/client/kinds.js';
@@ -14,6 +13,7 @@ import { waitFor } from '../../../src/runtime/wait.js';
 import type { Run, RunEvent } from '../../../src/sandbox/service/runs.js';
 import { CiFixerService, type CiFixerServiceOptions } from '../../../src/sandbox/service/server.js';
 import { testClient, testNamespace, twoContextKubeconfig } from '../../support/cluster.js';
+import { startTutti } from '../../support/command.js';
 import { ackedLinesScript, sandboxNamespace, workdir } from './support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -325,30 +325,25 @@ describe('ci-fixer service', () => {
     const client = await testClient(t);
     const ns = await testNamespace(t, client, 'serve');
     const kubeconfig = await twoContextKubeconfig(t);
-    const tutti = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
-    const child = spawn(process.execPath, [
-      tutti,
-      'sandbox',
-      'serve',
-      '--port',
-      '0',
-      '--namespace',
-      ns,
-      '--kubeconfig',
-      kubeconfig,
-      '--context',
-      'plane',
-      '--max-concurrent',
-      '2',
-    ]);
-    t.after(() => child.kill('SIGKILL'));
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d));
-    child.stderr.on('data', (d: Buffer) => (output += d));
-    const port = await waitFor(() => /ci-fixer: listening on :(\d+)/.exec(output)?.[1], {
-      description: 'sandbox serve to listen',
-      timeoutMs: 60_000,
-    });
+    const serve = await startTutti(
+      t,
+      [
+        'sandbox',
+        'serve',
+        '--port',
+        '0',
+        '--namespace',
+        ns,
+        '--kubeconfig',
+        kubeconfig,
+        '--context',
+        'plane',
+        '--max-concurrent',
+        '2',
+      ],
+      /ci-fixer: listening on :(\d+)/,
+    );
+    const port = serve.ready[1];
     const base = `http://127.0.0.1:${port}`;
     // Ready only when the API server answers: the current context's server does not.
     assert.equal((await fetch(`${base}/readyz`)).status, 200);
@@ -359,9 +354,7 @@ describe('ci-fixer service', () => {
     });
     assert.equal(bad.status, 400);
     assert.match(await (await fetch(`${base}/metrics`)).text(), /ci_fixer_runs_active 0/);
-    const exit = once(child, 'exit');
-    child.kill('SIGTERM');
-    assert.equal((await exit)[0], 0, output);
-    assert.match(output, /shutting down; running runs finish first/);
+    assert.equal(await serve.stop(), 0, serve.output());
+    assert.match(serve.output(), /shutting down; running runs finish first/);
   });
 });
