@@ -166,9 +166,11 @@ export class ConductorLoop {
     await this.prepare();
     this.started = true;
     const names = await this.listIntentFiles();
+    const forgotten = this.forgetRemoved(names);
     await Promise.all(names.map((name) => this.reads.run(() => this.handle(name, Date.now()))));
     this.batches.flush();
     await this.batchesDone();
+    await forgotten;
     await this.claims.stop();
     return this.summary;
   }
@@ -201,11 +203,27 @@ export class ConductorLoop {
   }
 
   private async scan(): Promise<void> {
+    let names: string[];
     try {
-      for (const name of await this.listIntentFiles()) this.schedule(name, true);
+      names = await this.listIntentFiles();
     } catch (err) {
       this.log.error({ err: (err as Error).message }, `cannot list ${this.opts.handoffDir}`);
+      return;
     }
+    for (const name of names) this.schedule(name, true);
+    this.forgetRemoved(names).catch((err: Error) =>
+      this.log.error({ err: err.message }, `cannot write ${this.state.path}`),
+    );
+  }
+
+  /**
+   * What is known of files no longer in the directory goes, from memory and from the state file:
+   * both then grow with the directory, not with every file it ever held.
+   */
+  private forgetRemoved(present: readonly string[]): Promise<void> {
+    const here = new Set(present);
+    for (const name of this.known.keys()) if (!here.has(name)) this.known.delete(name);
+    return this.state.forget(this.state.recorded().filter((name) => !here.has(name)));
   }
 
   /**

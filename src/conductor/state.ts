@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { open, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -46,9 +46,10 @@ const HEAD_BYTES = 128;
 const REVISION = /^\{\s*"version":\s*1,\s*"revision":\s*"([0-9a-f]+)"/;
 
 /**
- * `.conductor-state.json`: the outcome of every intent file by name, so that a file is processed
- * again only when its content changes. Replicas sharing the directory merge their records under a
- * lock file; each write is atomic, so a crash leaves the previous state, never a torn one.
+ * `.conductor-state.json`: the outcome of every intent file in the directory by name, so that a
+ * file is processed again only when its content changes. Replicas sharing the directory merge their
+ * records under a lock file; each write is atomic, so a crash leaves the previous state, never a
+ * torn one. The records of files removed from the directory are dropped (`forget`).
  *
  * The file grows with every intent and is rewritten per batch, so a write reuses each record's
  * serialized line, and a reread that finds the revision last seen at the file's start reads no
@@ -57,6 +58,8 @@ const REVISION = /^\{\s*"version":\s*1,\s*"revision":\s*"([0-9a-f]+)"/;
 export class StateStore {
   private files = new Map<string, FileRecord>();
   private pending = new Map<string, FileRecord>();
+  /** Names whose records the next write drops if their files are still gone then. */
+  private forgetting = new Set<string>();
   private writing?: Promise<void>;
   /** The records of the write under way, until it lands. */
   private writingBatch?: Map<string, FileRecord>;
@@ -112,13 +115,32 @@ export class StateStore {
   /** Records outcomes (a batch's) in one atomic write, shared with any concurrent callers. */
   recordAll(records: Iterable<[string, FileRecord]>): Promise<void> {
     for (const [file, rec] of records) this.pending.set(file, rec);
+    return this.scheduleWrite();
+  }
+
+  /** The files this store holds a record of, as of the last read or write. */
+  recorded(): string[] {
+    return [...this.files.keys()];
+  }
+
+  /**
+   * Drops the records of files removed from the directory, so that the state holds a record per
+   * file present rather than per file ever processed. Each file is looked for again under the
+   * lock: one put back meanwhile keeps its record. A file dropped again later is processed again.
+   */
+  forget(files: Iterable<string>): Promise<void> {
+    for (const file of files) this.forgetting.add(file);
+    return this.forgetting.size ? this.scheduleWrite() : Promise.resolve();
+  }
+
+  private scheduleWrite(): Promise<void> {
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (!this.writing) this.writing = this.flushLoop();
     return done;
   }
 
   private async flushLoop(): Promise<void> {
-    while (this.pending.size) {
+    while (this.pending.size || this.forgetting.size) {
       const interval = Math.max(
         STATE_WRITE_INTERVAL_MS,
         (this.lastBytes * 1000) / STATE_WRITE_BYTES_PER_SECOND,
@@ -127,23 +149,33 @@ export class StateStore {
       if (wait > 0) await delay(wait);
       this.lastWrite = performance.now();
       const batch = this.pending;
+      const forgetting = this.forgetting;
       const waiters = this.waiters;
       this.pending = new Map();
+      this.forgetting = new Set();
       this.waiters = [];
       this.writingBatch = batch;
       try {
         await this.withLock(async () => {
           const disk = this.readDisk();
+          const gone = [...forgetting].filter(
+            (file) => disk.has(file) && !batch.has(file) && !this.present(file),
+          );
+          if (!batch.size && !gone.length) {
+            this.files = disk; // nothing to write: what was forgotten is already gone
+            return;
+          }
           const last = this.cached;
           // On top of our own last write (the usual case) the batch is appended, to the records'
           // map in place and to the document's chunks: the state grows with every intent, and
           // copying, joining and encoding all of it every 50 ms would cost more than the rest of
           // the loop.
           const own = last?.body !== undefined && last.files === disk;
-          const appended = own && [...batch.keys()].every((file) => !disk.has(file));
+          const appended = own && !gone.length && [...batch.keys()].every((file) => !disk.has(file));
           const body = appended ? this.appendTo(last.body!, batch) : undefined;
           const revision = randomBytes(8).toString('hex');
           const merged = own ? disk : new Map(disk);
+          for (const file of gone) merged.delete(file);
           for (const [file, rec] of batch) merged.set(file, rec);
           // The cached map now holds the file's records, whichever revision a reader finds.
           if (own) last.landing = revision;
@@ -160,6 +192,7 @@ export class StateStore {
         if (this.cached?.landing) this.cached = undefined;
         // Keep the records for the next write; the caller learns this one failed.
         for (const [k, v] of batch) if (!this.pending.has(k)) this.pending.set(k, v);
+        for (const file of forgetting) this.forgetting.add(file);
         for (const w of waiters) w.reject(err as Error);
         break;
       } finally {
@@ -167,6 +200,11 @@ export class StateStore {
       }
     }
     this.writing = undefined;
+  }
+
+  /** Whether `file` is in the directory (a dangling symlink counts: its record says it was refused). */
+  private present(file: string): boolean {
+    return lstatSync(join(this.dir, file), { throwIfNoEntry: false }) !== undefined;
   }
 
   /** The chunks of the document's records with the lines of `batch` added. */

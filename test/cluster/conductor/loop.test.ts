@@ -204,6 +204,46 @@ describe('conductor-loop against the API server', () => {
     assert.deepEqual([...(await errorReports(dirs.errors)).values()], []);
   });
 
+  test('a removed file is forgotten at the next rescan; dropped again, it is submitted again', async (t) => {
+    const client = await testClient(t);
+    await installCrds(client, conductorCrds());
+    const ns = await testNamespace(t, client, 'forget');
+    const dirs = await handoffDir(t);
+    await startLoop(t, client, dirs, { periodMs: 200 });
+
+    const web = intent(ns, 'web');
+    await dropIntent(dirs.dir, 'intent-web.json', web);
+    await dropIntent(dirs.dir, 'intent-db.json', intent(ns, 'db'));
+    const recorded = await waitFor(
+      async () => {
+        const s = await readState(dirs.dir);
+        return s['intent-web.json'] && s['intent-db.json'] ? s : undefined;
+      },
+      { description: 'both intents processed', timeoutMs: 30_000 },
+    );
+    const [crNamespace, crName] = recorded['intent-web.json']!.cr_name!.split('/') as [string, string];
+
+    await rm(join(dirs.dir, 'intent-web.json'));
+    await waitFor(async () => !('intent-web.json' in (await readState(dirs.dir))), {
+      description: "intent-web.json's record gone from the state",
+      timeoutMs: 30_000,
+    });
+    assert.deepEqual(Object.keys(await readState(dirs.dir)), ['intent-db.json'], 'the other record stays');
+
+    // Its NetworkIntent deleted meanwhile, the same file dropped again makes it anew.
+    await client.delete(NetworkIntents, crName, crNamespace);
+    await waitFor(async () => !(await client.find(NetworkIntents, crName, crNamespace)), {
+      description: 'the NetworkIntent deleted',
+      timeoutMs: 30_000,
+    });
+    await dropIntent(dirs.dir, 'intent-web.json', web);
+    await waitFor(async () => (await readState(dirs.dir))['intent-web.json'], {
+      description: 'intent-web.json processed again',
+      timeoutMs: 30_000,
+    });
+    assert.equal((await client.get(NetworkIntents, crName, crNamespace)).spec.target, 'web');
+  });
+
   test("the debounce counts from a file's last change: a file written long ago is read at once", async (t) => {
     const client = await testClient(t);
     await installCrds(client, conductorCrds());

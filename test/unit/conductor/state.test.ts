@@ -133,3 +133,37 @@ test('a write that fails keeps its records for the next write, which lands them 
   await fresh.load();
   assert.ok(fresh.finished('intent-2.json', 'bb'), 'the failed write’s record landed with the next');
 });
+
+test('the records of removed files are forgotten, unless the file is back by the write', async (t) => {
+  const dir = await handoff(t);
+  const a = new StateStore(dir);
+  const b = new StateStore(dir);
+  await a.load();
+  await b.load();
+  const names = ['intent-1.json', 'intent-2.json', 'intent-3.json', 'intent-4.json'];
+  for (const n of names) await writeFile(join(dir, n), '{}');
+  await a.recordAll(names.map((n) => [n, processed(n, n)]));
+  const revision = (await onDisk(dir)).revision;
+
+  // Asked to forget three, the store looks again: intent-1 is gone, intent-2 and 3 are there
+  // (as a file put back after the directory was listed would be) and keep their records.
+  await rm(join(dir, 'intent-1.json'));
+  await a.forget(['intent-1.json', 'intent-2.json', 'intent-3.json']);
+  assert.deepEqual(Object.keys((await onDisk(dir)).files), names.slice(1));
+  assert.deepEqual(a.recorded(), names.slice(1));
+  assert.equal(a.finished('intent-1.json', 'intent-1.json'), undefined, 'a file dropped again is new');
+
+  // A replica holding the older revision does not bring the forgotten record back,
+  // and forgetting what is already gone writes nothing.
+  await rm(join(dir, 'intent-4.json'));
+  await b.record('intent-5.json', processed('ee', 'five'));
+  const afterB = await onDisk(dir);
+  assert.notEqual(afterB.revision, revision);
+  assert.deepEqual(Object.keys(afterB.files), [...names.slice(1), 'intent-5.json']);
+  await b.forget(['intent-1.json', 'intent-4.json']);
+  await a.forget(['intent-4.json']);
+  const last = await onDisk(dir);
+  assert.deepEqual(Object.keys(last.files), ['intent-2.json', 'intent-3.json', 'intent-5.json']);
+  await a.forget(['intent-1.json', 'intent-4.json']);
+  assert.equal((await onDisk(dir)).revision, last.revision, 'nothing left to forget: no write');
+});
