@@ -223,7 +223,7 @@ export const gitopsCommands: Command[] = [
         client.close();
         return outcome.errors.length ? 1 : 0;
       }
-      const port = Number(o['health-port']);
+      const port = parseInteger(o['health-port'] as string, 'health-port', 0, 65535);
       const health = port ? new HealthServer({ port }) : undefined;
       await health?.start();
       const stop = new AbortController();

@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
@@ -154,10 +154,16 @@ export class EdgeSyncer {
     try {
       objects = await this.readObjects();
     } catch (err) {
+      // Nothing of this commit was applied: the status keeps describing what is.
       return this.report(
         current,
         previous,
-        { commit, objects: 0, pruned: 0, errors: [(err as Error).message] },
+        {
+          commit: previous.commit,
+          objects: previous.objects ?? 0,
+          pruned: 0,
+          errors: [`commit ${commit.slice(0, 12)}: ${(err as Error).message}`],
+        },
         'SourceInvalid',
         previous.inventory ?? [],
         stop,
@@ -174,10 +180,8 @@ export class EdgeSyncer {
         errors.push(`${s.file}#${s.index + 1}: apiVersion, kind and metadata.name are required`);
         continue;
       }
-      if (rank(obj) === 2 && crds.length) {
-        // Custom resources of a CRD applied in this pass need its API served first.
-        await installCrds(this.client, crds.splice(0));
-      }
+      // Custom resources of a CRD applied in this pass need its API served first.
+      if (rank(obj) === 2 && crds.length) await this.establish(crds.splice(0), errors);
       obj.metadata.labels = { ...obj.metadata.labels, [LABEL_SYNCED_BY]: this.opts.name };
       applied.push(entryOf(obj));
       try {
@@ -189,7 +193,7 @@ export class EdgeSyncer {
         );
       }
     }
-    if (crds.length) await installCrds(this.client, crds);
+    if (crds.length) await this.establish(crds, errors);
 
     const keep = new Set(applied.map(entryKey));
     const stale = (previous.inventory ?? [])
@@ -215,6 +219,15 @@ export class EdgeSyncer {
       applied,
       stop,
     );
+  }
+
+  /** Waits for CRDs this pass applied to be served; one that is not is an error of the sync. */
+  private async establish(crds: CustomResourceDefinition[], errors: string[]): Promise<void> {
+    try {
+      await installCrds(this.client, crds);
+    } catch (err) {
+      errors.push(describe(err));
+    }
   }
 
   private async report(
@@ -260,10 +273,14 @@ export class EdgeSyncer {
     errorsGauge.set(labels, outcome.errors.length);
     if (ok) lastSuccess.set(labels, Date.now() / 1000);
     stop();
-    this.opts.log?.info(
-      { commit: outcome.commit, objects: outcome.objects, pruned: outcome.pruned, errors: outcome.errors },
-      reason,
-    );
+    const fields = {
+      commit: outcome.commit,
+      objects: outcome.objects,
+      pruned: outcome.pruned,
+      errors: outcome.errors,
+    };
+    if (ok) this.opts.log?.info(fields, reason);
+    else this.opts.log?.warn(fields, reason);
     return outcome;
   }
 
@@ -285,6 +302,13 @@ export class EdgeSyncer {
   /** The objects in `dir`: the resources its kustomization.yaml lists, or every YAML file. */
   private async readObjects(): Promise<SourcedObject[]> {
     const root = join(this.opts.cacheDir, normalize(`/${this.opts.dir}`));
+    if (
+      !(await stat(root).then(
+        (st) => st.isDirectory(),
+        () => false,
+      ))
+    )
+      throw new Error(`--dir ${this.opts.dir} is not a directory of the repository`);
     const kustomization = await readFile(join(root, 'kustomization.yaml'), 'utf8').catch(() => undefined);
     if (kustomization === undefined) return readTree(root);
     const k = parse(kustomization) as { resources?: string[] } & Record<string, unknown>;

@@ -41,15 +41,27 @@ export async function installCrds(
 ): Promise<void> {
   await Promise.all(crds.map((crd) => client.apply(crd)));
   await Promise.all(
-    crds.map((crd) =>
-      waitFor(
+    crds.map(async (crd) => {
+      const conditions = await waitFor(
         async () => {
           const current = await client.get(CustomResourceDefinitions, crd.metadata!.name!);
-          return current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+          const conditions = current.status?.conditions ?? [];
+          const settled = conditions.some(
+            (c) =>
+              (c.type === 'Established' && c.status === 'True') ||
+              (c.type === 'NamesAccepted' && c.status === 'False'),
+          );
+          return settled && conditions;
         },
         { description: `CRD ${crd.metadata?.name} to be Established`, timeoutMs: opts.timeoutMs ?? 60_000 },
-      ),
-    ),
+      );
+      // A name taken by another CRD is never accepted: no wait would end well.
+      const refused = conditions.find((c) => c.type === 'NamesAccepted' && c.status === 'False');
+      if (refused)
+        throw new Error(
+          `CRD ${crd.metadata?.name}: names not accepted (${refused.reason}): ${refused.message}`,
+        );
+    }),
   );
   // New kinds must not be looked up in discovery documents cached before they existed.
   for (const crd of crds)

@@ -3,6 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
+import { stringify } from 'yaml';
 import { CNBundles, TNBundles } from '../../../src/apis/nephio/bundles.js';
 import { GitSyncs } from '../../../src/apis/tutti/gitsync.js';
 import { gitopsCrds } from '../../../src/gitops/crds.js';
@@ -11,7 +13,7 @@ import { publishTree } from '../../../src/gitops/publish.js';
 import { renderTree } from '../../../src/gitops/render.js';
 import { EdgeSyncer, LABEL_SYNCED_BY } from '../../../src/gitops/sync.js';
 import { translateIntent } from '../../../src/gitops/translate.js';
-import { ConfigMaps } from '../../../src/runtime/client/kinds.js';
+import { ConfigMaps, CustomResourceDefinitions, Namespaces } from '../../../src/runtime/client/kinds.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { metricsRegistry } from '../../../src/runtime/health-server.js';
 import { waitFor } from '../../../src/runtime/wait.js';
@@ -158,4 +160,98 @@ test('bad credentials are reported as such in status', async (t) => {
   const status = (await client.get(GitSyncs, 'edge1-bad-auth')).status!;
   assert.equal(status.conditions![0]!.reason, 'GitAuthFailed');
   assert.doesNotMatch(JSON.stringify(status), /nope/);
+});
+
+/** A CRD of the group sync-test.tutti.dev whose kind is Widget, under the given plural. */
+function widgetCrd(plural: string): CustomResourceDefinition {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.sync-test.tutti.dev` },
+    spec: {
+      group: 'sync-test.tutti.dev',
+      scope: 'Namespaced',
+      names: { kind: 'Widget', plural, singular: plural.replace(/s$/, ''), listKind: 'WidgetList' },
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: 'object', properties: { data: { type: 'string' } } } },
+        },
+      ],
+    },
+  };
+}
+
+test('a commit applied in part, then one that cannot be read: status says so and keeps describing what is applied', async (t) => {
+  const client = await testClient(t, 'tutti-gitops-sync');
+  await installCrds(
+    client,
+    gitopsCrds().filter((c) => c.spec.group === 'tutti.dev'),
+  );
+  // The kind Widget is taken: the repository's CRD asking for it again is never Established.
+  await installCrds(client, [widgetCrd('widgets')]);
+  t.after(async () => {
+    await client.delete(CustomResourceDefinitions, 'widgets.sync-test.tutti.dev');
+    await client.delete(CustomResourceDefinitions, 'gizmos.sync-test.tutti.dev');
+    await client.delete(Namespaces, 'tutti-sync-partial');
+  });
+  const root = await mkdtemp(join(tmpdir(), 'tutti-sync-'));
+  const server = new GitHttpServer({ root: join(root, 'repos'), ...credentials });
+  await server.start(0);
+  t.after(async () => {
+    await server.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+  const repo = await server.createRepository('admin1/edge1-partial');
+  const tree = new Map([
+    ['namespace.yaml', 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: tutti-sync-partial\n'],
+    ['crd.yaml', stringify(widgetCrd('gizmos'))],
+    [
+      'config.yaml',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: tutti-sync-partial\ndata:\n  a: b\n',
+    ],
+  ]);
+  const partial = await publishTree(tree, ['partial'], { repo, credentials });
+  const syncer = new EdgeSyncer(client, {
+    name: 'edge1-partial',
+    repo,
+    branch: 'main',
+    dir: '/',
+    periodMs: 1000,
+    credentials,
+    cacheDir: join(root, 'cache'),
+  });
+  t.after(() => client.delete(GitSyncs, 'edge1-partial'));
+  await syncer.register();
+
+  const outcome = await syncer.syncOnce();
+  assert.match(outcome.errors.join('\n'), /CRD gizmos\.sync-test\.tutti\.dev: names not accepted/);
+  let status = (await client.get(GitSyncs, 'edge1-partial')).status!;
+  assert.equal(status.conditions![0]!.status, 'False');
+  assert.equal(status.conditions![0]!.reason, 'ApplyFailed');
+  assert.equal(status.commit, partial.commit);
+  assert.deepEqual(
+    status.inventory!.map((e) => `${e.kind}/${e.name}`).sort(),
+    [
+      'ConfigMap/settings',
+      'CustomResourceDefinition/gizmos.sync-test.tutti.dev',
+      'Namespace/tutti-sync-partial',
+    ],
+    'what was applied is in the inventory, so that it can be pruned later',
+  );
+  assert.ok(await client.find(ConfigMaps, 'settings', 'tutti-sync-partial'));
+
+  // A commit with a file that is not YAML is not applied at all.
+  const broken = await publishTree(new Map([...tree, ['broken.yaml', 'a: [b\n']]), ['broken'], {
+    repo,
+    credentials,
+  });
+  await syncer.syncOnce();
+  status = (await client.get(GitSyncs, 'edge1-partial')).status!;
+  assert.equal(status.conditions![0]!.reason, 'SourceInvalid');
+  assert.match(status.errors![0]!, new RegExp(`^commit ${broken.commit!.slice(0, 12)}: .*broken\\.yaml`));
+  assert.equal(status.commit, partial.commit, 'the commit applied, not the one refused');
+  assert.equal(status.objects, 3);
 });
