@@ -242,11 +242,14 @@ export class IntentPlanner {
         ...base,
         ...(conflict ? { conflict } : {}),
         ...(degraded ? { degraded } : {}),
-        planning: {
-          status: 'True',
-          reason: p.plan.reachesGoal ? 'PlanCarriedOut' : 'Opportunistic',
-          message: describeActions(actions),
-        },
+        // Planning=True claims the plan is in effect or settling; a failed one is neither.
+        planning: degraded
+          ? { status: 'False', reason: 'ActuationFailed', message: degraded.message }
+          : {
+              status: 'True',
+              reason: p.plan.reachesGoal ? 'PlanCarriedOut' : 'Opportunistic',
+              message: describeActions(actions),
+            },
         lastPlan,
       });
     }

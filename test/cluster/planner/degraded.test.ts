@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type {
+  NamedRuleWithOperations,
+  ValidatingAdmissionPolicy,
+  ValidatingAdmissionPolicyBinding,
+} from 'kubernetes-types/admissionregistration/v1.js';
+import type { Deployment } from 'kubernetes-types/apps/v1.js';
+import { Intents } from '../../../src/apis/ido.intel.com/intent.js';
 import { Deployments } from '../../../src/runtime/client/kinds.js';
+import { kind } from '../../../src/runtime/client/types.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
+import { waitFor } from '../../../src/runtime/wait.js';
 import { intent, simulatedWorkload, startPlanner, waitForCondition } from './support.js';
 
 test('Prometheus down: the intent is Degraded with the reason and nothing is acted on', async (t) => {
@@ -38,4 +47,99 @@ test('Prometheus down: the intent is Degraded with the reason and nothing is act
   assert.equal(degraded.status!.lastPlan, undefined, 'no plan was made');
   assert.equal((await client.get(Deployments, 'web', ns)).spec!.replicas, 1, 'nothing was scaled');
   assert.deepEqual(await traces.recentEvents(`${ns}/web-p95`, 10), [], 'no planning event');
+});
+
+const ValidatingAdmissionPolicies = kind<ValidatingAdmissionPolicy>(
+  'admissionregistration.k8s.io/v1',
+  'ValidatingAdmissionPolicy',
+);
+const ValidatingAdmissionPolicyBindings = kind<ValidatingAdmissionPolicyBinding>(
+  'admissionregistration.k8s.io/v1',
+  'ValidatingAdmissionPolicyBinding',
+);
+
+test('a plan the API server refuses: Planning=False ActuationFailed, Degraded, not carried out', async (t) => {
+  const { client, ns } = await simulatedWorkload(t, 'planner-refused', {
+    name: 'web',
+    replicas: 1,
+    cpu: '500m',
+    load: 200,
+  });
+  // The namespace forbids scaling out, as a site's admission policy would.
+  const policy = `${ns}-no-scale-out`;
+  await client.create<ValidatingAdmissionPolicy>({
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicy',
+    metadata: { name: policy },
+    spec: {
+      failurePolicy: 'Fail',
+      matchConstraints: {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+        resourceRules: [
+          {
+            apiGroups: ['apps'],
+            apiVersions: ['v1'],
+            operations: ['UPDATE'],
+            resources: ['deployments'],
+          } as NamedRuleWithOperations,
+        ],
+      },
+      validations: [
+        { expression: 'object.spec.replicas <= oldObject.spec.replicas', message: 'no scaling out here' },
+      ],
+    },
+  });
+  await client.create<ValidatingAdmissionPolicyBinding>({
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicyBinding',
+    metadata: { name: policy },
+    spec: { policyName: policy, validationActions: ['Deny'] },
+  });
+  t.after(async () => {
+    await client.delete(ValidatingAdmissionPolicyBindings, policy).catch(() => {});
+    await client.delete(ValidatingAdmissionPolicies, policy).catch(() => {});
+  });
+  // Policies take effect a moment after they are created.
+  await waitFor(
+    async () => {
+      const refused = await client
+        .apply<Deployment>(
+          {
+            apiVersion: 'apps/v1',
+            kind: 'Deployment',
+            metadata: { name: 'web', namespace: ns },
+            spec: { replicas: 5 } as Deployment['spec'],
+          },
+          { dryRun: true, fieldManager: 'policy-probe' },
+        )
+        .then(
+          () => false,
+          (err: Error) => /no scaling out here/.test(err.message),
+        );
+      return refused;
+    },
+    { description: 'the admission policy to be in force', timeoutMs: 30_000 },
+  );
+  await startPlanner(t, ns, { actuators: ['scale_out'] });
+  await client.create(
+    intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
+  );
+
+  // Until Prometheus has scraped the simulator the intent is Degraded for want of a value.
+  const failed = await waitFor(
+    async () => {
+      const i = await client.get(Intents, 'web-p95', ns);
+      if (findCondition(i.status?.conditions, 'Degraded')?.reason === 'ActuationFailed') return i;
+      throw new Error(`status now ${JSON.stringify(i.status ?? {})}`);
+    },
+    { description: 'the intent to be Degraded with ActuationFailed', timeoutMs: 90_000, intervalMs: 250 },
+  );
+  const degraded = findCondition(failed.status?.conditions, 'Degraded')!;
+  assert.equal(degraded.status, 'True');
+  assert.match(degraded.message!, /no scaling out here/);
+  const planning = findCondition(failed.status?.conditions, 'Planning')!;
+  assert.deepEqual([planning.status, planning.reason], ['False', 'ActuationFailed']);
+  assert.match(planning.message!, /carrying out the plan failed: .*no scaling out here/);
+  assert.equal(failed.status!.lastPlan!.carriedOut, false);
+  assert.equal((await client.get(Deployments, 'web', ns)).spec!.replicas, 1, 'nothing was scaled');
 });
