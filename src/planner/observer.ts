@@ -21,7 +21,7 @@ export interface ObjectiveFailure {
 }
 
 export type Observation =
-  | { ok: false; reason: 'InvalidTarget' | 'TargetNotFound'; message: string }
+  | { ok: false; reason: 'InvalidTarget' | 'TargetNotFound' | 'DuplicateObjective'; message: string }
   | {
       ok: true;
       target: WorkloadRef;
@@ -118,6 +118,16 @@ export class KpiObserver {
   constructor(private readonly opts: KpiObserverOptions) {}
 
   async observe(intent: Intent, signal?: AbortSignal): Promise<Observation> {
+    // The CRD refuses duplicate names; an intent stored under an older CRD may still have them,
+    // and two goals of one name cannot be planned for or reported.
+    const names = intent.spec.objectives.map((o) => o.name);
+    const twice = names.find((n, i) => names.indexOf(n) !== i);
+    if (twice !== undefined)
+      return {
+        ok: false,
+        reason: 'DuplicateObjective',
+        message: `objective name "${twice}" appears more than once; objective names must be unique`,
+      };
     const ref = parseTargetRef(intent);
     if (typeof ref === 'string') return { ok: false, reason: 'InvalidTarget', message: ref };
     let workload: Deployment | ReplicaSet;

@@ -38,7 +38,12 @@ function describeObjective(name: string, value: number | undefined, g: Goal[stri
 export function nextIntentStatus(intent: Intent, out: IntentOutcome, now = new Date()): IntentStatus {
   const prev = intent.status ?? {};
   const generation = intent.metadata?.generation;
-  const objectives: ObjectiveStatus[] = intent.spec.objectives.map((o) => {
+  // status.objectives is keyed by name: a duplicate (refused by the CRD, but possible in an
+  // intent stored before) is reported once, or no status could be written at all.
+  const specObjectives = intent.spec.objectives.filter(
+    (o, i, all) => all.findIndex((x) => x.name === o.name) === i,
+  );
+  const objectives: ObjectiveStatus[] = specObjectives.map((o) => {
     const current = out.values[o.name];
     const g = out.goal[o.name];
     return current === undefined

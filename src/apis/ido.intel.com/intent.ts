@@ -146,8 +146,12 @@ const specSchema: JSONSchemaProps = {
       type: 'array',
       minItems: MIN_OBJECTIVES,
       maxItems: MAX_OBJECTIVES,
+      // Names key the status's objectives (a list-map too): two objectives of one name could
+      // never be reported, so the API server refuses them.
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['name'],
       items: objectiveSchema,
-    },
+    } as JSONSchemaProps,
   },
 };
 

@@ -89,7 +89,7 @@ test('the status Tutti adds is written through the status subresource', async (t
   });
 });
 
-test("IDO's bounds are enforced by the API server: priority, objective count, target kind", async (t) => {
+test("IDO's bounds are enforced by the API server: priority, objective count and names, target kind", async (t) => {
   const client = await testClient(t);
   await installCrds(client, plannerCrds());
   const ns = await testNamespace(t, client, 'planner-crd');
@@ -109,7 +109,22 @@ test("IDO's bounds are enforced by the API server: priority, objective count, ta
     ['zero', { priority: 0 }, /spec.priority/],
     ['above', { priority: 1.5 }, /spec.priority/],
     ['none', { objectives: [] }, /spec.objectives/],
-    ['six', { objectives: Array(6).fill(objective) }, /spec.objectives/],
+    [
+      'six',
+      { objectives: [...Array(6).keys()].map((i) => ({ ...objective, name: `o${i}` })) },
+      /spec.objectives/,
+    ],
+    // Objective names key the status: two of one name are refused, naming the duplicate.
+    [
+      'twice',
+      {
+        objectives: [
+          { ...objective, name: 'slo' },
+          { ...objective, name: 'slo', value: 2 },
+        ],
+      },
+      /spec.objectives\[1\]: Duplicate value: .*"slo"/,
+    ],
     ['sts', { targetRef: { kind: 'StatefulSet', name: 'a/b' } }, /spec.targetRef.kind/],
   ];
   for (const [name, spec, field] of bad) {

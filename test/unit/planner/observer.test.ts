@@ -5,12 +5,14 @@ import type { Intent } from '../../../src/apis/ido.intel.com/intent.js';
 import { podTargets } from '../../../src/planner/controller.js';
 import {
   cpuMillis,
+  KpiObserver,
   parseTargetRef,
   podInTrouble,
   podState,
   selectorString,
 } from '../../../src/planner/observer.js';
 import { nextIntentStatus } from '../../../src/planner/status.js';
+import type { KubeClient } from '../../../src/runtime/client/client.js';
 
 const intent = (name: string, kind?: string): Intent => ({
   metadata: { name: 'i', namespace: 'shop', generation: 3 },
@@ -137,4 +139,37 @@ test('the status says what was observed and what not, and conditions keep their 
   assert.equal(cond(unmet, 'Degraded').status, 'False');
   assert.equal(cond(unmet, 'Planning').lastTransitionTime, cond(degraded, 'Planning').lastTransitionTime);
   assert.notEqual(cond(unmet, 'Degraded').lastTransitionTime, cond(degraded, 'Degraded').lastTransitionTime);
+});
+
+test('an intent with two objectives of one name is not observed, and its status can still be written', async () => {
+  const twice: Intent = {
+    metadata: { name: 'i', namespace: 'shop' },
+    spec: {
+      targetRef: { name: 'web' },
+      objectives: [
+        { name: 'slo', value: 10, measuredBy: 'shop/p95latency' },
+        { name: 'slo', value: 0.99, measuredBy: 'shop/availability' },
+      ],
+    },
+  };
+  // Refused before anything is read: the client is never asked.
+  const observer = new KpiObserver({
+    client: {} as KubeClient,
+    prometheus: {} as never,
+    profile: () => undefined,
+    defaultQueries: {},
+  });
+  assert.deepEqual(await observer.observe(twice), {
+    ok: false,
+    reason: 'DuplicateObjective',
+    message: 'objective name "slo" appears more than once; objective names must be unique',
+  });
+  // status.objectives is a list-map keyed by name: one entry per name.
+  const status = nextIntentStatus(twice, {
+    values: {},
+    goal: {},
+    degraded: { reason: 'DuplicateObjective', message: 'x' },
+    planning: { status: 'False', reason: 'NotObserved', message: 'not planned' },
+  });
+  assert.deepEqual(status.objectives, [{ name: 'slo' }]);
 });
