@@ -126,7 +126,7 @@ report(
 stop.abort();
 await loop;
 await server.stop();
-await service.settled();
+await service.close();
 await mgr.stop();
 await git.stop();
 await rm(root, { recursive: true, force: true });

@@ -325,11 +325,13 @@ export const gitopsCommands: Command[] = [
       const server = new IntentServer(service, { host: o['host'] as string, log });
       const bound = await server.start(port);
       console.log(`TMF921 intents on http://${o['host']}:${bound}${INTENT_PATH}`);
+      // A withdrawal or intent whose publish the last run did not finish reaches git now.
+      void service.start();
       await new Promise<void>((resolve) => {
         for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
       });
       await server.stop();
-      await service.settled();
+      await service.close();
       smo.close();
       edge?.close();
       return 0;

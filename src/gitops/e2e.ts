@@ -191,7 +191,7 @@ async function runOne(
     const port = await server.start(0);
     cleanup.push(async () => {
       await server.stop();
-      await service.settled();
+      await service.close();
     });
     const url = `http://127.0.0.1:${port}${INTENT_PATH}`;
 

@@ -61,7 +61,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
  *   POST   /tmf-api/intentManagement/v5/intent        201 + Location; 400 naming the bad fields; 409 on a taken id
  *   GET    /tmf-api/intentManagement/v5/intent        every intent
  *   GET    /tmf-api/intentManagement/v5/intent/{id}   one intent, its lifecycleStatus fresh from the edge
- *   DELETE /tmf-api/intentManagement/v5/intent/{id}   204; the edge prunes what it became
+ *   DELETE /tmf-api/intentManagement/v5/intent/{id}   204; 202 while git is unreachable (retried); the edge prunes what it became
  */
 export class IntentServer {
   private server?: Server;
@@ -76,7 +76,13 @@ export class IntentServer {
       this.handle(req, res).catch((err: Error) => {
         if (err instanceof TranslateError) return sendError(res, 400, 'Bad Request', err.message);
         if (err instanceof IntentConflictError) return sendError(res, 409, 'Conflict', err.message);
-        if (err instanceof HttpError) return sendError(res, err.status, 'Bad Request', err.message);
+        if (err instanceof HttpError)
+          return sendError(
+            res,
+            err.status,
+            err.status === 413 ? 'Content Too Large' : 'Bad Request',
+            err.message,
+          );
         this.opts.log?.error({ err, url: req.url }, 'request failed');
         if (!res.headersSent) sendError(res, 500, 'Internal Server Error', err.message);
         else res.end();
@@ -115,8 +121,12 @@ export class IntentServer {
           : sendError(res, 404, 'Not Found', `no intent with id ${id}`);
       }
       if (req.method === 'DELETE') {
-        if (!(await this.service.delete(id)))
-          return sendError(res, 404, 'Not Found', `no intent with id ${id}`);
+        const { found, published } = await this.service.delete(id);
+        if (!found) return sendError(res, 404, 'Not Found', `no intent with id ${id}`);
+        if (!published)
+          return send(res, 202, {
+            message: `intent ${id} is withdrawn; publishing to git failed and is being retried, then the edge prunes it`,
+          });
         res.writeHead(204);
         return void res.end();
       }

@@ -20,7 +20,13 @@ export interface IntentServiceOptions {
   readonly edge?: KubeClient;
   readonly publish: PublishOptions;
   readonly log?: Logger;
+  /** After a failed publish, try again after this long, doubling up to `maxRetryMs` (5 s, 5 min). */
+  readonly retryMs?: number;
+  readonly maxRetryMs?: number;
 }
+
+export const DEFAULT_PUBLISH_RETRY_MS = 5_000;
+export const DEFAULT_MAX_PUBLISH_RETRY_MS = 300_000;
 
 const now = () => new Date().toISOString();
 
@@ -29,11 +35,30 @@ const now = () => new Date().toISOString();
  * repository is re-rendered from every stored intent and pushed (inProgress once pushed, failed
  * when the push fails); then the edge's bundles decide fulfilled or failed. Publishes run one at a
  * time, each with every intent stored so far, so concurrent intents never overwrite each other.
+ * The store is the truth: a failed publish is tried again, with backoff, until the repository
+ * holds what the store does, so no accepted intent or withdrawal is lost to a git outage.
  */
 export class IntentService {
-  private publishing: Promise<unknown> = Promise.resolve();
+  private publishing: Promise<boolean> = Promise.resolve(true);
+  private retry?: NodeJS.Timeout;
+  private retryMs: number;
+  private closed = false;
 
-  constructor(private readonly opts: IntentServiceOptions) {}
+  constructor(private readonly opts: IntentServiceOptions) {
+    this.retryMs = opts.retryMs ?? DEFAULT_PUBLISH_RETRY_MS;
+  }
+
+  /** Publishes what the store holds, in case the last run ended before its publish did. */
+  start(): Promise<boolean> {
+    return this.republish();
+  }
+
+  /** No more retries; waits for the publish under way. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retry);
+    await this.publishing;
+  }
 
   /** Accepts an intent; throws TranslateError (400) or IntentConflictError (409). */
   async create(body: unknown): Promise<IntentRecord> {
@@ -83,21 +108,43 @@ export class IntentService {
     return Promise.all((await this.opts.store.list()).map((r) => this.refresh(r)));
   }
 
-  /** Withdraws an intent: the next publish leaves it out, and the edge prunes its objects. */
-  async delete(id: string): Promise<boolean> {
-    if (!(await this.opts.store.delete(id))) return false;
-    await this.republish();
-    return true;
+  /**
+   * Withdraws an intent: the publish leaves it out, and the edge prunes its objects. `published`
+   * is false when that publish failed: the withdrawal stands and is published by a retry.
+   */
+  async delete(id: string): Promise<{ found: boolean; published: boolean }> {
+    if (!(await this.opts.store.delete(id))) return { found: false, published: false };
+    return { found: true, published: await this.republish() };
   }
 
-  /** Waits for the publishes queued so far (tests, shutdown). */
-  async settled(): Promise<void> {
-    await this.publishing;
-  }
-
-  private republish(): Promise<unknown> {
-    this.publishing = this.publishing.then(() => this.publishAll()).catch(() => undefined);
+  /** Queues a publish of every stored intent; resolves whether it reached the repository. */
+  private republish(): Promise<boolean> {
+    clearTimeout(this.retry);
+    this.retry = undefined;
+    this.publishing = this.publishing
+      .then(() => this.publishAll())
+      .then(
+        () => {
+          this.retryMs = this.opts.retryMs ?? DEFAULT_PUBLISH_RETRY_MS;
+          return true;
+        },
+        () => {
+          this.retryLater();
+          return false;
+        },
+      );
     return this.publishing;
+  }
+
+  private retryLater(): void {
+    if (this.closed || this.retry) return;
+    const wait = this.retryMs;
+    this.retryMs = Math.min(wait * 2, this.opts.maxRetryMs ?? DEFAULT_MAX_PUBLISH_RETRY_MS);
+    this.opts.log?.warn({ retryInMs: wait }, 'publishing again later');
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      void this.republish();
+    }, wait);
   }
 
   private async publishAll(): Promise<void> {

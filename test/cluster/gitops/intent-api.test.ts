@@ -13,6 +13,7 @@ import { CNBundles, TNBundles } from '../../../src/apis/nephio/bundles.js';
 import { ProvisioningRequests } from '../../../src/apis/o2ims/provisioning-request.js';
 import { GitSyncs } from '../../../src/apis/tutti/gitsync.js';
 import { gitopsCrds } from '../../../src/gitops/crds.js';
+import { git } from '../../../src/gitops/git.js';
 import { GitHttpServer } from '../../../src/gitops/git-http-server.js';
 import { LABEL_INTENT, RENDER_NAMESPACE } from '../../../src/gitops/render.js';
 import { EdgeSyncer } from '../../../src/gitops/sync.js';
@@ -92,7 +93,7 @@ async function intentApi(t: TestContext, edge: { siteNamespace?: string } = {}):
   const port = await server.start(0);
   t.after(async () => {
     await server.stop();
-    await service.settled();
+    await service.close();
   });
   // Registered last, so it runs after the sync loop and the server have stopped writing here.
   t.after(() => rm(root, { recursive: true, force: true, maxRetries: 5 }));
@@ -259,4 +260,58 @@ test("an intent the edge cannot provision reports failed through the API, with t
     list.map((i) => [i.id, i.lifecycleStatus]),
     [[id, 'failed']],
   );
+});
+
+test('an intent withdrawn while git is down is answered 202 and leaves the repository once git is back', async (t) => {
+  const client = await testClient(t, 'tutti-gitops-test');
+  const namespace = await testNamespace(t, client, 'smo');
+  const root = await mkdtemp(join(tmpdir(), 'tutti-intent-retry-'));
+  const server = new GitHttpServer({ root: join(root, 'repos'), ...credentials });
+  await server.start(0);
+  const repo = await server.createRepository('admin1/edge1-config');
+  const service = new IntentService({
+    store: new IntentStore(client, namespace),
+    publish: { repo, credentials },
+    retryMs: 200,
+    maxRetryMs: 1_000,
+  });
+  const api = new IntentServer(service);
+  const url = `http://127.0.0.1:${await api.start(0)}${INTENT_PATH}`;
+  t.after(async () => {
+    await api.stop();
+    await service.close();
+    await server.stop();
+    await rm(root, { recursive: true, force: true, maxRetries: 5 });
+  });
+  const bare = join(root, 'repos/admin1/edge1-config.git');
+  const latencyInRepo = () =>
+    git(['show', 'main:apps/intent/cn_capacity.yaml'], { cwd: bare }).then(
+      (yaml) => yaml.includes('retry-1-cn-cap-001'),
+      () => false,
+    );
+
+  const id = 'retry-1';
+  assert.equal(
+    (await fetch(url, { method: 'POST', body: JSON.stringify(tmf921Intent(id, { latency: '<5ms' })) }))
+      .status,
+    201,
+  );
+  await waitFor(latencyInRepo, { description: `intent ${id} pushed`, timeoutMs: 30_000 });
+
+  await server.stop();
+  const withdrawn = await fetch(`${url}/${id}`, { method: 'DELETE' });
+  assert.equal(withdrawn.status, 202);
+  assert.match(
+    ((await withdrawn.json()) as { message: string }).message,
+    /withdrawn; publishing to git failed and is being retried/,
+  );
+  assert.equal((await fetch(`${url}/${id}`)).status, 404);
+  assert.ok(await latencyInRepo(), 'git was down: the repository still holds the intent');
+
+  // No request comes after this: the service's own retry takes the withdrawal to git.
+  await server.start();
+  await waitFor(async () => !(await latencyInRepo()), {
+    description: `intent ${id} gone from the repository once git is back`,
+    timeoutMs: 30_000,
+  });
 });
