@@ -17,16 +17,30 @@ export function expectationsFrom(value: unknown): IntentExpectation[] {
   const base = Array.isArray(value) ? '' : isRecord(value) && 'expectations' in value ? 'expectations' : '';
   const out: IntentExpectation[] = [];
   const problems: Problem[] = [];
+  // Which item made each expectation id: two expectations under one id would overwrite each other.
+  const madeBy = new Map<string, string>();
+  const add = (expectations: IntentExpectation[], at: string, idField: string) => {
+    const taken = expectations.filter((e) => madeBy.has(e.intentExpectationId));
+    if (taken.length) {
+      const ids = taken.map((e) => e.intentExpectationId);
+      problems.push({
+        field: `${at}.${idField}`,
+        message: `makes ${ids.join(', ')}, as ${madeBy.get(ids[0]!)} does; give each intent its own id`,
+      });
+    }
+    for (const e of expectations) madeBy.set(e.intentExpectationId, at);
+    out.push(...expectations);
+  };
   items.forEach((item, i) => {
     const at = items.length > 1 || base ? `${base}[${i}]` : '';
     if (isRecord(item) && 'intentExpectationId' in item) {
       const p = expectationProblems(item, at);
       if (p.length) problems.push(...p);
-      else out.push(item as unknown as IntentExpectation);
+      else add([item as unknown as IntentExpectation], at, 'intentExpectationId');
       return;
     }
     try {
-      out.push(...translateIntent(item));
+      add(translateIntent(item), at, 'id');
     } catch (err) {
       if (!(err instanceof TranslateError)) throw err;
       problems.push(

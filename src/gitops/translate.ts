@@ -279,6 +279,8 @@ function expand(req: IntentRequest, problems: Problem[]): IntentExpectation[] {
       continue;
     }
     const values = Array.isArray(raw) ? raw : [raw];
+    if (values.length === 0)
+      problems.push({ field, message: 'an empty list: give a constraint, or two for a range' });
     values.forEach((v, i) => {
       const f = Array.isArray(raw) ? `${field}[${i}]` : field;
       const c = parseConstraint(v, f, mapping, problems);

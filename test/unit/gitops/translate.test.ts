@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { expectationsFrom } from '../../../src/gitops/input.js';
 import { TranslateError, translateIntent } from '../../../src/gitops/translate.js';
 import { formatQuantity, parseQuantity } from '../../../src/gitops/units.js';
 
@@ -176,6 +177,10 @@ describe('translate the short form', () => {
       { field: 'requirements', message: 'no requirements given' },
     ]);
     assert.equal(problemsOf([1, 2])[0]!.field, '(root)');
+    // An empty range would translate into nothing, and a publish would then empty the repository.
+    assert.deepEqual(problemsOf({ intent: 'x', requirements: { latency: [] } }), [
+      { field: 'requirements.latency', message: 'an empty list: give a constraint, or two for a range' },
+    ]);
   });
 });
 
@@ -238,5 +243,28 @@ describe('translate a TMF921 v5 Intent', () => {
       }).map((p) => p.field),
       ['id', 'expression.expressionValue.requirements.lag'],
     );
+  });
+});
+
+describe('a list of intents', () => {
+  test('two intents that would make the same expectation id are refused, naming the second', () => {
+    const a = { intent: 'a', requirements: { latency: '<5ms', jitter: '<2ms' } };
+    const b = { intent: 'b', requirements: { latency: '<9ms' } };
+    assert.throws(
+      () => expectationsFrom([a, b]),
+      (err: unknown) => {
+        assert.ok(err instanceof TranslateError);
+        assert.deepEqual(err.problems, [
+          { field: '[1].id', message: 'makes cn-cap-001, as [0] does; give each intent its own id' },
+        ]);
+        return true;
+      },
+    );
+    // With ids of their own, both are translated.
+    const ids = expectationsFrom([
+      { ...a, id: 'a' },
+      { ...b, id: 'b' },
+    ]).map((e) => e.intentExpectationId);
+    assert.deepEqual(ids, ['a-cn-cap-001', 'a-tn-cov-001', 'b-cn-cap-001']);
   });
 });
