@@ -11,7 +11,7 @@ import { CpuScaleActuator } from './actuators/cpu-scale.js';
 import { RmPodActuator } from './actuators/rm-pod.js';
 import { scalingActuators } from './actuators/scaling.js';
 import type { PlannerConfig } from './config.js';
-import { KpiObserver, parseTargetRef, podInTrouble, targetKey } from './observer.js';
+import { KpiObserver, parseTargetRef, podInTrouble, profileKey, targetKey } from './observer.js';
 import { IntentPlanner } from './planner.js';
 import { resolveProfile } from './profiles.js';
 import { PrometheusClient } from './prometheus.js';
@@ -50,7 +50,10 @@ export interface PlannerSetupOptions {
   actuators?: readonly Actuator[];
   /** Remote plugins, asked for each round (e.g. `PluginManager.actuators`), after `actuators`. */
   plugins?: () => readonly Actuator[];
-  /** Watch intents and profiles (and pods) in this namespace only; default every namespace. */
+  /**
+   * Watch intents and pods, and write profiles' status, in this namespace only; default every
+   * namespace. Profiles are read in every namespace.
+   */
   namespace?: string;
   prometheus?: PrometheusClient;
 }
@@ -76,7 +79,9 @@ export function podTargets(pod: Pod): string[] {
 export function setupPlanner(mgr: Manager, opts: PlannerSetupOptions): IntentPlanner {
   const { config } = opts;
   const sel = opts.namespace ? { namespace: opts.namespace } : {};
-  const profiles = mgr.informer(KpiProfiles, sel);
+  // Profiles are read in every namespace even with `namespace`: measuredBy may name one anywhere
+  // (IDO's defaults live in `default`), and IDO's planner reads them cluster-wide too.
+  const profiles = mgr.informer(KpiProfiles, {});
   const updater = new WorkloadUpdater(mgr.client);
   const actuators = opts.actuators ?? builtinActuators(config, updater, opts.traces);
   const observer = new KpiObserver({
@@ -114,9 +119,9 @@ export function setupPlanner(mgr: Manager, opts: PlannerSetupOptions): IntentPla
       KpiProfiles,
       (p: KpiProfile) => {
         const k = `${p.metadata?.namespace}/${p.metadata?.name}`;
-        return intentsOf((i) => i.spec.objectives.some((o) => o.measuredBy === k));
+        return intentsOf((i) => i.spec.objectives.some((o) => profileKey(i, o.measuredBy) === k));
       },
-      sel,
+      {},
     )
     .watches(
       Pods,
@@ -164,10 +169,11 @@ export function setupPlanner(mgr: Manager, opts: PlannerSetupOptions): IntentPla
 
   mgr
     .controller('ido-kpiprofiles', { workers: config.monitor.profile.workers })
-    .for(KpiProfiles, sel)
+    .for(KpiProfiles, {})
     .reconcile(async (req) => {
       const p = profiles.get(req.key);
-      if (!p) return;
+      // Status is written only for the profiles of the namespace this planner is given.
+      if (!p || (opts.namespace && p.metadata?.namespace !== opts.namespace)) return;
       const r = resolveProfile(p, opts.defaultQueries);
       const want = { resolved: r.resolved, reason: r.resolved ? '' : r.reason };
       if (p.status?.resolved === want.resolved && (p.status?.reason ?? '') === want.reason) return;

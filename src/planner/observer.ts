@@ -55,6 +55,15 @@ export function parseTargetRef(intent: Intent): WorkloadRef | string {
   return `targetRef.name "${raw}" is not <namespace>/<name>`;
 }
 
+/**
+ * The `<namespace>/<name>` key of an objective's KPIProfile. IDO only ever matched
+ * `<namespace>/<name>`; a bare name is taken in the intent's own namespace, as a bare
+ * targetRef name is.
+ */
+export function profileKey(intent: Intent, measuredBy: string): string {
+  return measuredBy.includes('/') ? measuredBy : `${intent.metadata?.namespace ?? 'default'}/${measuredBy}`;
+}
+
 export function targetKey(ref: WorkloadRef): string {
   return `${ref.kind}/${ref.namespace}/${ref.name}`;
 }
@@ -173,14 +182,13 @@ export class KpiObserver {
     const kindLabel = ref.kind.toLowerCase();
     await Promise.all(
       intent.spec.objectives.map(async (o) => {
-        const profile = this.opts.profile(
-          o.measuredBy.includes('/') ? o.measuredBy : `default/${o.measuredBy}`,
-        );
+        const key = profileKey(intent, o.measuredBy);
+        const profile = this.opts.profile(key);
         if (!profile) {
           failures.push({
             objective: o.name,
             reason: 'ProfileNotFound',
-            message: `${o.name}: KPIProfile ${o.measuredBy} not found`,
+            message: `${o.name}: KPIProfile ${key} not found`,
           });
           return;
         }
