@@ -12,6 +12,7 @@ import { gitopsCrds } from './crds.js';
 import { type E2eMode, runWfdE2e } from './e2e.js';
 import { fluxSync, rootSync } from './engines.js';
 import type { IntentExpectation } from './expectation.js';
+import { redact } from './git.js';
 import { readExpectations } from './input.js';
 import { runFunctionProcess } from './kpt-fn.js';
 import { DEFAULT_INVENTORY_PORT, INVENTORY_PREFIX, MONITORING_PREFIX } from './o2ims/inventory-server.js';
@@ -52,6 +53,18 @@ export const gitFlags = {
     env: 'TUTTI_GIT_PASSWORD',
   },
 } as const;
+
+/** `--repo` for the commands that speak git themselves: over HTTP(S), where credentials go as a header. */
+function httpRepo(o: Record<string, unknown>): string {
+  const repo = o['repo'] as string | undefined;
+  if (!repo) throw new UsageError('--repo is required (or TUTTI_GIT_REPO)');
+  const protocol = URL.canParse(repo) ? new URL(repo).protocol : undefined;
+  if (protocol !== 'http:' && protocol !== 'https:')
+    throw new UsageError(
+      `--repo: "${redact(repo)}" is not an HTTP(S) URL; git is spoken over HTTP(S) (https://git.example.com/org/repo.git)`,
+    );
+  return repo;
+}
 
 export function gitCredentials(o: Record<string, unknown>) {
   return o['username'] || o['password']
@@ -115,12 +128,12 @@ export const gitopsCommands: Command[] = [
     options: { filename, ...gitFlags },
     allowPositionals: true,
     async run(o, positionals) {
-      if (!o['repo']) throw new UsageError('--repo is required (or TUTTI_GIT_REPO)');
+      const repo = httpRepo(o);
       const expectations = await inputs(o, positionals);
       const result = await publishTree(
         renderTree(expectations),
         expectations.map((e) => e.intentExpectationId),
-        { repo: o['repo'] as string, branch: o['branch'] as string, credentials: gitCredentials(o) },
+        { repo, branch: o['branch'] as string, credentials: gitCredentials(o) },
       );
       console.log(result.changed ? `pushed ${result.commit}` : `unchanged at ${result.commit}`);
       return 0;
@@ -198,7 +211,7 @@ export const gitopsCommands: Command[] = [
       once: { type: 'boolean', description: 'sync once and exit (1 when it failed)', default: false },
     },
     async run(o) {
-      if (!o['repo']) throw new UsageError('--repo is required (or TUTTI_GIT_REPO)');
+      const repo = httpRepo(o);
       const periodMs = parseDuration(o['period'] as string, 'period');
       if (periodMs < 1000) throw new UsageError('--period must be at least 1s');
       const client = await KubeClient.load(o['kubeconfig'] as string | undefined, {
@@ -209,7 +222,7 @@ export const gitopsCommands: Command[] = [
       const name = o['name'] as string;
       const syncer = new EdgeSyncer(client, {
         name,
-        repo: o['repo'] as string,
+        repo,
         branch: o['branch'] as string,
         dir: o['dir'] as string,
         periodMs,
@@ -299,7 +312,7 @@ export const gitopsCommands: Command[] = [
       host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
     },
     async run(o) {
-      if (!o['repo']) throw new UsageError('--repo is required (or TUTTI_GIT_REPO)');
+      const repo = httpRepo(o);
       const port = parseInteger(o['port'] as string, 'port', 0, 65535);
       if (o['edge-context'] && !o['edge-kubeconfig'])
         throw new UsageError('--edge-context picks a context of --edge-kubeconfig: give both');
@@ -319,7 +332,7 @@ export const gitopsCommands: Command[] = [
       const service = new IntentService({
         store: new IntentStore(smo, namespace),
         edge,
-        publish: { repo: o['repo'] as string, branch: o['branch'] as string, credentials: gitCredentials(o) },
+        publish: { repo, branch: o['branch'] as string, credentials: gitCredentials(o) },
         log,
       });
       const server = new IntentServer(service, { host: o['host'] as string, log });

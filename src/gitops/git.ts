@@ -79,7 +79,9 @@ export function git(
       if (!err) return resolve(stdout);
       const failure = classify(stderr);
       const where = opts.remote ? ` (${redact(opts.remote)})` : '';
-      const detail = stderr.trim().split('\n').filter(Boolean).slice(-1)[0] ?? err.message;
+      // git's own verdict, not the advice it may print after it.
+      const lines = stderr.trim().split('\n').filter(Boolean);
+      const detail = lines.find((l) => /^(fatal|error):/.test(l)) ?? lines.at(-1) ?? err.message;
       reject(
         new GitError(`git ${args[0]}${where}: ${FAILURE_TEXT[failure]}: ${redact(detail)}`, failure, stderr),
       );

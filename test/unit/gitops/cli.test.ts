@@ -81,6 +81,18 @@ test('gitops publish pushes the rendered tree once, then reports it unchanged; -
   const noRepo = await tutti({ TUTTI_GIT_REPO: '' }, 'gitops', 'publish', '-f', join(dir, 'intent.json'));
   assert.equal(noRepo.code, 2);
   assert.match(noRepo.stderr, /--repo is required/);
+  // An SSH address would meet git's SSH client, which has neither these credentials nor a prompt.
+  const ssh = await tutti(
+    {},
+    'gitops',
+    'publish',
+    '-f',
+    join(dir, 'intent.json'),
+    '--repo',
+    'git@example.invalid:x/y.git',
+  );
+  assert.equal(ssh.code, 2);
+  assert.match(ssh.stderr, /--repo: "git@example\.invalid:x\/y\.git" is not an HTTP\(S\) URL/);
 });
 
 test('gitops manifests prints a RootSync or Flux objects for the repository; an unknown engine is named', async () => {
