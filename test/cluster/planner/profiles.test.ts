@@ -5,10 +5,12 @@ import { plannerCrds } from '../../../src/planner/crds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { testClient, testNamespace } from '../../support/cluster.js';
-import { createWorkload, FAST, intent, startPlanner, waitForCondition } from './support.js';
+import { createWorkload, intent, startPlanner, waitForCondition } from './support.js';
 
 // Rounds an hour apart: anything seen within the test was started by an event, not the timer.
-const EVENTS_ONLY = { controller: { ...FAST.controller, controller_timeout: 3600 } };
+const EVENTS_ONLY = {
+  controller: { plan_cache_ttl: 3000, plan_cache_timeout: 20000, controller_timeout: 3600 },
+};
 
 const availability = (name: string, namespace: string): KpiProfile => ({
   apiVersion: 'ido.intel.com/v1alpha1',
