@@ -24,13 +24,17 @@ export const ANNOTATION_SECURITY_PROFILE = 'hourglass.eigenlayer.io/security-pro
 export const CONTAINER_NAME = 'performer';
 export const PORT_NAME = 'grpc';
 
-/** The `hourglass.eigenlayer.io/avs` label value: lower-cased, `_` → `-`, at most 63 characters. */
+/**
+ * The `hourglass.eigenlayer.io/avs` label value, valid for any avsAddress: lower-cased, `_` → `-`,
+ * any other character a label value may not hold → `-`, at most 63 characters, and no
+ * non-alphanumeric character at either end. A value that was already valid is kept as it was.
+ */
 export function avsLabelValue(avsAddress: string): string {
   return avsAddress
     .toLowerCase()
-    .replaceAll('_', '-')
+    .replace(/[^a-z0-9.-]/g, '-')
     .slice(0, 63)
-    .replace(/[^a-z0-9]+$/, '');
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
 }
 
 export function serviceName(performerName: string): string {

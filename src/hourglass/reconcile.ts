@@ -12,7 +12,7 @@ import {
   Performers,
 } from '../apis/hourglass.eigenlayer.io/performer.js';
 import type { KubeClient } from '../runtime/client/client.js';
-import { isAlreadyExists, isNotFound } from '../runtime/client/errors.js';
+import { InvalidError, isAlreadyExists, isNotFound } from '../runtime/client/errors.js';
 import { Nodes, Pods, Services } from '../runtime/client/kinds.js';
 import { setCondition } from './conditions.js';
 import {
@@ -123,6 +123,14 @@ export async function reconcilePerformer(
   let lastUpgrade = performer.status?.lastUpgrade;
   let requeueAfterMs: number | undefined;
 
+  // Why the API server refused the Pod or Service this spec asks for (422): no retry makes it
+  // valid, so it is reported, and the next change to the spec tries again.
+  let invalid: string | undefined;
+  const refused = <T>(err: unknown): T | undefined => {
+    if (!(err instanceof InvalidError)) throw err;
+    invalid ??= err.message;
+    return undefined;
+  };
   let creating: Promise<Pod | undefined> | undefined;
   // A Pod of this revision that failed, or waited too long for a node, is replaced after a backoff.
   if (current) {
@@ -137,7 +145,7 @@ export async function reconcilePerformer(
         await client.delete(Pods, current.metadata!.name!, namespace, { gracePeriodSeconds: 0 });
         const allNames = pods.map((p) => p.metadata!.name!);
         pods = pods.filter((p) => p !== current);
-        current = await createPod(client, performer, desired, allNames, recreations + 1);
+        current = await createPod(client, performer, desired, allNames, recreations + 1).catch(refused<Pod>);
         if (current) {
           wrote(current, true);
           pods.push(current);
@@ -164,7 +172,7 @@ export async function reconcilePerformer(
       if (!upgrade && taken.includes(podName(name))) requeueAfterMs = 1000;
       // Sent without waiting: the Service's selector below does not depend on it, as a Pod just
       // created is not Ready, so both go to the API server at once.
-      else creating = createPod(client, performer, desired, taken, 0);
+      else creating = createPod(client, performer, desired, taken, 0).catch(refused<Pod>);
     }
   }
 
@@ -182,9 +190,11 @@ export async function reconcilePerformer(
         ? selected
         : revision));
   const applying = !service
-    ? createService(client, buildPerformerService(performer, servingRevision))
+    ? createService(client, buildPerformerService(performer, servingRevision)).catch(refused<Service>)
     : selected !== servingRevision
-      ? client.apply(buildPerformerService(performer, servingRevision), { fieldManager: client.fieldManager })
+      ? client
+          .apply(buildPerformerService(performer, servingRevision), { fieldManager: client.fieldManager })
+          .catch(refused<Service>)
       : undefined;
   const [newPod, applied] = await Promise.all([creating, applying]);
   if (newPod) {
@@ -207,6 +217,8 @@ export async function reconcilePerformer(
     upgrading: !currentReady && older().length > 0,
     lastUpgrade,
     hosting: currentReady ? undefined : hostingCheck(desired, nodes),
+    invalid,
+    newPodName: podName(name, revision),
   });
   if (current && !currentReady && current.status?.phase !== 'Failed') {
     // Past the limit the recreation backoff above decides; a zero here would requeue in a hot loop.
@@ -350,6 +362,10 @@ function performerStatus(
     upgrading: boolean;
     lastUpgrade: string | undefined;
     hosting: { hostable: boolean; message: string } | undefined;
+    /** The API server's reason for refusing the Pod or Service. */
+    invalid?: string | undefined;
+    /** The name an upgrade's Pod takes, for when it is not made yet. */
+    newPodName: string;
   },
 ): PerformerStatus {
   const { name } = performerRef(performer);
@@ -358,16 +374,23 @@ function performerStatus(
   const pullFailure = s.current?.status?.containerStatuses
     ?.map((c) => c.state?.waiting)
     .find((w) => w?.reason && IMAGE_PULL_FAILURES.has(w.reason));
-  const podLabel = s.current ? `Pod ${s.current.metadata?.name}` : 'the Pod';
+  const podLabel = s.current
+    ? `Pod ${s.current.metadata?.name}`
+    : s.upgrading
+      ? `Pod ${s.newPodName}`
+      : 'the Pod';
 
   let phase: PerformerPhase;
-  if (s.upgrading) phase = 'Upgrading';
+  // A spec the API server refuses fails, though a Pod of an earlier spec may still serve.
+  if (s.invalid) phase = 'Failed';
+  else if (s.upgrading) phase = 'Upgrading';
   else if (ready) phase = 'Running';
   else if (failed) phase = 'Failed';
   else phase = 'Pending';
 
   let notReady: { reason: string; message: string };
-  if (s.hosting && !s.hosting.hostable)
+  if (s.invalid) notReady = { reason: 'InvalidSpec', message: s.invalid };
+  else if (s.hosting && !s.hosting.hostable)
     notReady = { reason: 'HardwareUnavailable', message: s.hosting.message };
   else if (pullFailure)
     notReady = {
@@ -398,26 +421,28 @@ function performerStatus(
   );
   conditions = setCondition(
     conditions,
-    s.upgrading
-      ? {
-          type: CONDITION_PROGRESSING,
-          status: 'True',
-          reason: 'Upgrading',
-          message: `${podLabel} replaces the serving Pod once Ready`,
-          observedGeneration: generation,
-        }
-      : ready
+    s.invalid
+      ? { type: CONDITION_PROGRESSING, status: 'False', ...notReady, observedGeneration: generation }
+      : s.upgrading
         ? {
             type: CONDITION_PROGRESSING,
-            status: 'False',
-            reason: 'PodReady',
-            message: 'the performer runs its current spec',
+            status: 'True',
+            reason: 'Upgrading',
+            message: `${podLabel} replaces ${s.serving ? `Pod ${s.serving.metadata?.name}` : 'the serving Pod'} once Ready`,
             observedGeneration: generation,
           }
-        : { type: CONDITION_PROGRESSING, status: 'True', ...notReady, observedGeneration: generation },
+        : ready
+          ? {
+              type: CONDITION_PROGRESSING,
+              status: 'False',
+              reason: 'PodReady',
+              message: 'the performer runs its current spec',
+              observedGeneration: generation,
+            }
+          : { type: CONDITION_PROGRESSING, status: 'True', ...notReady, observedGeneration: generation },
     s.now,
   );
-  const degraded = !ready || s.upgrading ? notReady.reason !== 'PodPending' : false;
+  const degraded = !ready || s.upgrading || s.invalid ? notReady.reason !== 'PodPending' : false;
   conditions = setCondition(
     conditions,
     degraded

@@ -145,12 +145,40 @@ const nameRef: JSONSchemaProps = {
   type: 'object',
   properties: { name: { type: 'string' }, optional: { type: 'boolean' } },
 };
+/**
+ * `hardwareRequirements.customLabels`, as Pod labels must be. Values by pattern; keys by a rule on
+ * this map alone (a schema cannot restrict a map's keys), which runs only when the map changes.
+ */
+const LABEL_NAME = '[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?';
+const LABEL_PREFIX = '[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*';
+const customLabels = {
+  type: 'object',
+  maxProperties: 64,
+  additionalProperties: { type: 'string', maxLength: 63, pattern: `^(${LABEL_NAME})?$` },
+  'x-kubernetes-validations': [
+    {
+      rule: `self.all(k, k.matches('^(${LABEL_PREFIX}/)?${LABEL_NAME}$') && (!k.contains('/') || k.indexOf('/') <= 253))`,
+      message:
+        'a customLabels key is a label key: an optional DNS subdomain prefix and "/", then at most 63 of A-Z, a-z, 0-9, "-", "_", "." starting and ending alphanumeric',
+    },
+  ],
+} as JSONSchemaProps;
+
 /** Kubernetes' own structures (affinity) are validated by the API server when the Pod is made. */
 const opaqueObject = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } as JSONSchemaProps;
 
-const specSchema: JSONSchemaProps = {
+const specSchema = {
   type: 'object',
   required: ['avsAddress', 'image'],
+  // The version is the image's tag: with a tag or digest in the image too, it could only be
+  // ignored, so a Performer would show a version it does not run. Refused instead.
+  'x-kubernetes-validations': [
+    {
+      rule: "!has(self.version) || self.version == '' || !(self.image.contains('@') || self.image.matches(':[^/]*$'))",
+      message: 'version is the image tag: give it in image (with a tag or digest) or in version, not in both',
+      fieldPath: '.version',
+    },
+  ],
   properties: {
     avsAddress: { type: 'string', minLength: 1, description: 'The AVS this performer serves.' },
     image: { type: 'string', minLength: 1, description: 'The performer container image.' },
@@ -227,7 +255,7 @@ const specSchema: JSONSchemaProps = {
         gpuCount: { type: 'integer', format: 'int32', minimum: 0 },
         teeRequired: { type: 'boolean' },
         teeType: { type: 'string', enum: [...TEE_TYPES] },
-        customLabels: stringMap,
+        customLabels,
       },
       'x-kubernetes-validations': [
         {
@@ -238,7 +266,7 @@ const specSchema: JSONSchemaProps = {
     } as JSONSchemaProps,
     imagePullSecrets: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' } } } },
   },
-};
+} as JSONSchemaProps;
 
 const statusSchema: JSONSchemaProps = {
   type: 'object',

@@ -106,6 +106,47 @@ test('the Performer CRD serves, defaults and validates Performers', async (t) =>
     'a name with a dot is a DNS subdomain, not the DNS label the Service name needs',
   );
 
+  // customLabels become Pod labels: keys and values the Pod would refuse are refused here.
+  const labelled = (name: string, customLabels: Record<string, string>) =>
+    performer(ns, name, { avsAddress: '0xa', image: 'i', hardwareRequirements: { customLabels } });
+  assert.match(
+    await rejection(client.create(labelled('bad-label-key', { 'bad key!': 'x' }))),
+    /spec\.hardwareRequirements\.customLabels.*label key/,
+  );
+  assert.match(
+    await rejection(client.create(labelled('bad-label-value', { team: 'blue team!' }))),
+    /spec\.hardwareRequirements\.customLabels\.team/,
+  );
+  assert.match(
+    await rejection(client.create(labelled('long-label-value', { team: 'x'.repeat(64) }))),
+    /spec\.hardwareRequirements\.customLabels\.team/,
+  );
+  await client.create(labelled('good-labels', { team: 'blue', 'acme.io/tier': 'Gold_1', empty: '' }));
+
+  // The version is the image's tag: both at once would leave the version shown but not run.
+  assert.match(
+    await rejection(
+      client.create(performer(ns, 'tag-and-version', { avsAddress: '0xa', image: 'a/b:v1', version: 'v2' })),
+    ),
+    /spec\.version.*not in both/,
+  );
+  assert.match(
+    await rejection(
+      client.create(
+        performer(ns, 'digest-and-version', { avsAddress: '0xa', image: 'a/b@sha256:00', version: 'v2' }),
+      ),
+    ),
+    /spec\.version/,
+  );
+  await client.create(
+    performer(ns, 'registry-port', { avsAddress: '0xa', image: 'reg:5000/a/b', version: 'v2' }),
+  );
+  await client.create(performer(ns, 'pinned', { avsAddress: '0xa', image: 'a/b:v1' }));
+  assert.match(
+    await rejection(client.patch(Performers, 'pinned', ns, { spec: { version: 'v3' } })),
+    /spec\.version.*not in both/,
+  );
+
   // kubectl shows the printer columns.
   const { stdout } = await run('kubectl', ['--kubeconfig', testKubeconfig(), 'get', 'performers', '-n', ns]);
   const header = stdout.split('\n')[0]!.trim().split(/\s+/);

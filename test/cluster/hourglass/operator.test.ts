@@ -135,3 +135,63 @@ test('an image that cannot be pulled is reported as ImagePullFailed, with the re
   assert.equal(p.status?.ready, false);
   assert.equal(p.status?.phase, 'Pending');
 });
+
+test('an upgrade’s Events name the new Pod, and warn when it cannot pull its image while the old one serves', async (t) => {
+  const { client, ns } = await setup(t, 'hg-op-ev');
+  await startController(t, ns);
+  await client.create(performer(ns, 'api'));
+  const before = await waitForPerformer(client, ns, 'api', (p) => p.status?.ready && p, 'api to be ready');
+  await client.patch(Performers, 'api', ns, { spec: { image: 'registry.invalid/acme/perf' } });
+  const events = (reason: string) =>
+    waitFor(
+      async () =>
+        (await client.list(Events, { namespace: ns })).items.find(
+          (e) => e.regarding?.uid === before.metadata?.uid && e.reason === reason,
+        ),
+      { description: `a ${reason} Event about api`, timeoutMs: 60_000 },
+    );
+  const upgrading = await events('Upgrading');
+  const pods = (await client.list(Pods, { namespace: ns })).items;
+  const newPod = pods.find((p) => p.metadata?.name !== 'performer-api');
+  assert.ok(newPod, `a new Pod beside performer-api: ${pods.map((p) => p.metadata?.name)}`);
+  assert.match(
+    upgrading.note ?? '',
+    new RegExp(`^Pod ${newPod.metadata?.name} replaces Pod performer-api\\b`),
+  );
+
+  const pullFailed = await events('ImagePullFailed');
+  assert.equal(pullFailed.type, 'Warning');
+  assert.match(
+    pullFailed.note ?? '',
+    new RegExp(`${newPod.metadata?.name}.*(ErrImagePull|ImagePullBackOff)`),
+  );
+  const p = await client.get(Performers, 'api', ns);
+  assert.equal(p.status?.ready, true, 'the old Pod still serves');
+  assert.equal(p.status?.podName, 'performer-api');
+});
+
+test('a spec the API server refuses is Failed InvalidSpec with a Warning Event quoting the cause', async (t) => {
+  const { client, ns } = await setup(t, 'hg-op-inv');
+  await startController(t, ns);
+  const created = await client.create(
+    performer(ns, 'over', { resources: { requests: { memory: '2Gi' }, limits: { memory: '1Gi' } } }),
+  );
+  const degraded = await waitForPerformer(
+    client,
+    ns,
+    'over',
+    (p) => p.status?.conditions?.find((c) => c.type === 'Degraded' && c.status === 'True'),
+    'over to be Degraded',
+  );
+  assert.equal(degraded.reason, 'InvalidSpec');
+  assert.equal((await client.get(Performers, 'over', ns)).status?.phase, 'Failed');
+  const warning = await waitFor(
+    async () =>
+      (await client.list(Events, { namespace: ns })).items.find(
+        (e) => e.regarding?.uid === created.metadata?.uid && e.reason === 'InvalidSpec',
+      ),
+    { description: 'an InvalidSpec Event about over', timeoutMs: 60_000 },
+  );
+  assert.equal(warning.type, 'Warning');
+  assert.match(warning.note ?? '', /Pod "performer-over" is invalid: .*memory/);
+});

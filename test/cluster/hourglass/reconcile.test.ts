@@ -224,3 +224,57 @@ test('a Failed Pod is recreated; a Performer no node can host is Degraded Hardwa
   assert.ok(recreated, 'a new Pod replaced the long-Pending one');
   assert.equal(recreated.metadata?.annotations?.['hourglass.eigenlayer.io/recreations'], '1');
 });
+
+test('a spec the API server refuses the Pod for is Failed and Degraded InvalidSpec with its cause, not retried in silence', async (t) => {
+  const { client, ns } = await setup(t, 'hg-invalid');
+  // requests above limits pass the CRD but not the Pod's validation.
+  await client.create(performer(ns, 'over', { resources: { requests: { cpu: '2' }, limits: { cpu: '1' } } }));
+  const result = await reconcilePerformer(client, await client.get(Performers, 'over', ns));
+  assert.equal(result.requeueAfterMs, undefined, 'no retry until the spec changes');
+  const failed = await client.get(Performers, 'over', ns);
+  assert.equal(failed.status?.phase, 'Failed');
+  assert.equal(failed.status?.ready, false);
+  const degraded = failed.status?.conditions?.find((c) => c.type === 'Degraded');
+  assert.equal(degraded?.status, 'True');
+  assert.equal(degraded?.reason, 'InvalidSpec');
+  assert.match(degraded?.message ?? '', /Pod "performer-over" is invalid: .*cpu.*limit/);
+  assert.deepEqual(
+    failed.status?.conditions?.map((c) => [c.type, c.status, c.reason]),
+    [
+      ['Available', 'False', 'InvalidSpec'],
+      ['Progressing', 'False', 'InvalidSpec'],
+      ['Degraded', 'True', 'InvalidSpec'],
+    ],
+  );
+  assert.deepEqual((await client.list(Pods, { namespace: ns })).items, []);
+  // Reconciling again changes nothing: no status write.
+  await reconcilePerformer(client, failed);
+  assert.equal(
+    (await client.get(Performers, 'over', ns)).metadata?.resourceVersion,
+    failed.metadata?.resourceVersion,
+  );
+
+  // A Performer stored before the CRD refused bad customLabels: the label's cause is quoted.
+  const stored = await client.get(Performers, 'over', ns);
+  await reconcilePerformer(client, {
+    ...stored,
+    spec: { ...stored.spec, resources: {}, hardwareRequirements: { customLabels: { 'bad key!': 'x' } } },
+  });
+  const labelled = (await client.get(Performers, 'over', ns)).status?.conditions?.find(
+    (c) => c.type === 'Degraded',
+  );
+  assert.equal(labelled?.reason, 'InvalidSpec');
+  assert.match(labelled?.message ?? '', /metadata\.labels: Invalid value: "bad key!"/);
+
+  // Fixed, it runs.
+  await client.patch(Performers, 'over', ns, { spec: { resources: { limits: null, requests: null } } });
+  const p = await reconcileUntil(
+    client,
+    ns,
+    'over',
+    (p) => p.status?.ready && p,
+    'the fixed Performer to be ready',
+  );
+  assert.equal(p.status?.phase, 'Running');
+  assert.equal(p.status?.conditions?.find((c) => c.type === 'Degraded')?.reason, 'AsExpected');
+});

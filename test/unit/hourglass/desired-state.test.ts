@@ -162,6 +162,22 @@ describe('performer Pod and Service', () => {
   test('the avs label value and the container image', () => {
     assert.equal(avsLabelValue(`0x${'A'.repeat(70)}`), `0x${'a'.repeat(61)}`);
     assert.equal(avsLabelValue('My_AVS'), 'my-avs');
+    // Any avsAddress gives a label value the API server accepts, so the Pod can be made.
+    assert.equal(avsLabelValue('hello world!'), 'hello-world');
+    assert.equal(avsLabelValue('_0xAb.C/d_'), '0xab.c-d');
+    assert.equal(avsLabelValue(`ab${'!'.repeat(70)}`), 'ab');
+    assert.equal(avsLabelValue('!!!'), '');
+    const labelValue = /^(([a-z0-9][-a-z0-9_.]*)?[a-z0-9])?$/;
+    for (const a of ['hello world!', ' 0x1 ', 'Ünïcode_AVS', `-${'x.'.repeat(40)}`, '0xabc-def.1']) {
+      const v = avsLabelValue(a);
+      assert.ok(labelValue.test(v) && v.length <= 63, `${JSON.stringify(a)} gave ${JSON.stringify(v)}`);
+    }
+    assert.equal(
+      buildPerformerPod(performer({ avsAddress: 'hello world!' })).metadata?.labels?.[
+        'hourglass.eigenlayer.io/avs'
+      ],
+      'hello-world',
+    );
     assert.equal(containerImage(performer({ image: 'reg:5000/a/b', version: 'v2' })), 'reg:5000/a/b:v2');
     assert.equal(containerImage(performer({ image: 'a/b:pinned', version: 'v2' })), 'a/b:pinned');
     assert.equal(containerImage(performer({ image: 'a/b@sha256:00', version: 'v2' })), 'a/b@sha256:00');
