@@ -49,6 +49,7 @@ export async function loadExecutorConfig(path: string): Promise<ExecutorConfig> 
  */
 export function parseExecutorConfig(raw: unknown): ExecutorConfig {
   if (!isObject(raw)) throw new Error('the config must be a mapping with avsPerformers');
+  rejectUnknownKeys(raw, TOP_LEVEL_KEYS, '');
   const performers = raw['avsPerformers'];
   if (!Array.isArray(performers) || performers.length === 0)
     throw new Error('avsPerformers must list at least one performer');
@@ -70,7 +71,16 @@ export function parseExecutorConfig(raw: unknown): ExecutorConfig {
       'deploymentMode docker is not supported: this executor runs performers as Kubernetes Performer resources; set deploymentMode: kubernetes',
     );
 
-  const shared = isObject(raw['kubernetes']) ? raw['kubernetes'] : {};
+  if (raw['kubernetes'] !== undefined && !isObject(raw['kubernetes']))
+    throw new Error('kubernetes must be a mapping');
+  const shared = (raw['kubernetes'] as Raw | undefined) ?? {};
+  // Checked on its own first, so that its faults are named where they are.
+  const sharedFields = kubernetesFields(shared, 'kubernetes');
+  try {
+    kubernetesConfig(sharedFields);
+  } catch (err) {
+    throw new Error(`kubernetes: ${(err as Error).message}`);
+  }
   const grpcPort = raw['grpcPort'] ?? DEFAULT_EXECUTOR_PORT;
   if (!Number.isInteger(grpcPort) || (grpcPort as number) < 1 || (grpcPort as number) > 65535)
     throw new Error(`grpcPort ${String(grpcPort)} is not a port (1-65535)`);
@@ -79,15 +89,24 @@ export function parseExecutorConfig(raw: unknown): ExecutorConfig {
   const avsPerformers = performers.map((p: unknown, i): AvsPerformerConfig => {
     const at = `avsPerformers[${i}]`;
     if (!isObject(p)) throw new Error(`${at} must be a mapping`);
+    rejectUnknownKeys(p, PERFORMER_KEYS, `${at}.`);
     const avsAddress = p['avsAddress'];
+    if (avsAddress !== undefined && typeof avsAddress !== 'string')
+      throw new Error(
+        `${at}.avsAddress must be a string, got the ${typeof avsAddress} ${String(avsAddress)}: quote it (avsAddress: "0x…"), as YAML reads an unquoted 0x… as a number`,
+      );
     if (typeof avsAddress !== 'string' || !avsAddress.trim()) throw new Error(`${at}.avsAddress is required`);
     if (seen.has(avsAddress.toLowerCase())) throw new Error(`${at}.avsAddress ${avsAddress} is listed twice`);
     seen.add(avsAddress.toLowerCase());
     const { image, version } = imageOf(p, at);
-    const own = isObject(p['kubernetes']) ? p['kubernetes'] : {};
+    if (p['kubernetes'] !== undefined && !isObject(p['kubernetes']))
+      throw new Error(`${at}.kubernetes must be a mapping`);
+    const own = kubernetesFields((p['kubernetes'] as Raw | undefined) ?? {}, `${at}.kubernetes`);
+    const defined = (f: Partial<KubernetesConfig>) =>
+      Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined));
     let kubernetes: KubernetesConfig;
     try {
-      kubernetes = kubernetesConfig(kubernetesFields({ ...shared, ...own }));
+      kubernetes = kubernetesConfig({ ...defined(sharedFields), ...defined(own) });
     } catch (err) {
       throw new Error(`${at}.kubernetes: ${(err as Error).message}`);
     }
@@ -102,6 +121,7 @@ function imageOf(p: Raw, at: string): { image: string; version?: string } {
   if (version !== undefined && typeof version !== 'string') throw new Error(`${at}.version must be a string`);
   if (typeof image === 'string' && image.trim()) return { image, ...(version ? { version } : {}) };
   if (isObject(image)) {
+    rejectUnknownKeys(image, IMAGE_KEYS, `${at}.image.`);
     const repository = image['repository'];
     const tag = image['tag'];
     if (typeof repository !== 'string' || !repository.trim())
@@ -125,29 +145,54 @@ const KUBERNETES_FIELDS = new Set([
   'context',
 ]);
 
-function kubernetesFields(raw: Raw): Partial<KubernetesConfig> {
-  for (const key of Object.keys(raw))
-    if (!KUBERNETES_FIELDS.has(key))
-      throw new Error(`unknown field ${key} (known: ${[...KUBERNETES_FIELDS].join(', ')})`);
+const TOP_LEVEL_KEYS = new Set(['grpcPort', 'kubernetes', 'avsPerformers']);
+const PERFORMER_KEYS = new Set(['avsAddress', 'image', 'version', 'deploymentMode', 'kubernetes']);
+const IMAGE_KEYS = new Set(['repository', 'tag']);
+
+/** A misspelt key would otherwise be ignored silently, and its setting with it. */
+function rejectUnknownKeys(raw: Raw, known: Set<string>, prefix: string): void {
+  for (const key of Object.keys(raw)) {
+    if (known.has(key)) continue;
+    const near = [...known].find((k) => k.toLowerCase() === key.toLowerCase() || editDistance(k, key) <= 2);
+    throw new Error(
+      `unknown key ${prefix}${key}${near ? ` (did you mean ${near}?)` : ''}; known keys here: ${[...known].join(', ')}`,
+    );
+  }
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/** The fields of one `kubernetes` block, each fault named under `at` (e.g. `kubernetes.retryDelay`). */
+function kubernetesFields(raw: Raw, at: string): Partial<KubernetesConfig> {
+  rejectUnknownKeys(raw, KUBERNETES_FIELDS, `${at}.`);
   const duration = (key: string): number | undefined => {
     const v = raw[key];
     if (v === undefined) return undefined;
     if (typeof v === 'number') return v * 1000; // bare numbers are seconds, as in the seed's YAML
-    if (typeof v !== 'string') throw new Error(`${key} must be a duration such as 30s`);
+    if (typeof v !== 'string') throw new Error(`${at}.${key} must be a duration such as 30s`);
     try {
       return parseDuration(v, key);
     } catch {
-      throw new Error(`${key} "${v}" is not a duration (examples: 500ms, 30s, 1m)`);
+      throw new Error(`${at}.${key} "${v}" is not a duration (examples: 500ms, 30s, 1m)`);
     }
   };
   const str = (key: string): string | undefined => {
     const v = raw[key];
-    if (v !== undefined && typeof v !== 'string') throw new Error(`${key} must be a string`);
+    if (v !== undefined && typeof v !== 'string') throw new Error(`${at}.${key} must be a string`);
     return v as string | undefined;
   };
   const int = (key: string): number | undefined => {
     const v = raw[key];
-    if (v !== undefined && typeof v !== 'number') throw new Error(`${key} must be a number`);
+    if (v !== undefined && typeof v !== 'number') throw new Error(`${at}.${key} must be a number`);
     return v as number | undefined;
   };
   return {

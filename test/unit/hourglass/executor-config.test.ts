@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { parseExecutorConfig } from '../../../src/hourglass/executor/executor-config.js';
 import { kubernetesConfig } from '../../../src/hourglass/executor/kubernetes-config.js';
 import { validateCreatePerformerRequest } from '../../../src/hourglass/executor/kubernetes-manager.js';
@@ -89,17 +90,74 @@ test('executor config: docker mode, mixed modes and bad fields are rejected clea
   );
   assert.throws(
     () => parseExecutorConfig({ avsPerformers: [perf({ kubernetes: { connectionTimeout: 'soon' } })] }),
-    /avsPerformers\[0\]\.kubernetes: connectionTimeout "soon" is not a duration/,
+    /avsPerformers\[0\]\.kubernetes\.connectionTimeout "soon" is not a duration/,
   );
   assert.throws(
     () => parseExecutorConfig({ avsPerformers: [perf({ kubernetes: { namespce: 'x' } })] }),
-    /unknown field namespce/,
+    /unknown key avsPerformers\[0\]\.kubernetes\.namespce \(did you mean namespace\?\)/,
   );
   assert.throws(
     () => parseExecutorConfig({ avsPerformers: [perf({ kubernetes: { context: 3 } })] }),
-    /avsPerformers\[0\]\.kubernetes: context must be a string/,
+    /avsPerformers\[0\]\.kubernetes\.context must be a string/,
   );
   assert.throws(() => parseExecutorConfig({ avsPerformers: [perf({}), perf({})] }), /0xa is listed twice/);
+});
+
+test('executor config from YAML: the field at fault is named where it is written', () => {
+  const parse = (text: string) => () => parseExecutorConfig(parseYaml(text));
+  // Unquoted, 0xabc is a YAML integer: the address is there, but not as a string.
+  assert.throws(
+    parse('avsPerformers:\n  - {avsAddress: "0xa", image: img}\n  - {avsAddress: 0xabc, image: img}\n'),
+    /^Error: avsPerformers\[1\]\.avsAddress must be a string, got the number 2748: quote it/,
+  );
+  // A fault in the shared block is named there, not under the first performer.
+  assert.throws(
+    parse('kubernetes: {connectionTimeout: soon}\navsPerformers:\n  - {avsAddress: "0xa", image: img}\n'),
+    /^Error: kubernetes\.connectionTimeout "soon" is not a duration/,
+  );
+  assert.throws(
+    parse('kubernetes: {namespace: Bad_NS}\navsPerformers:\n  - {avsAddress: "0xa", image: img}\n'),
+    /^Error: kubernetes: invalid Kubernetes config: namespace "Bad_NS"/,
+  );
+  // Misspelt keys are refused, not ignored.
+  assert.throws(
+    parse('grpcport: 9600\navsPerformers:\n  - {avsAddress: "0xa", image: img}\n'),
+    /^Error: unknown key grpcport \(did you mean grpcPort\?\)/,
+  );
+  assert.throws(
+    parse('avsPerformers:\n  - {avsAddress: "0xa", image: img, verison: v2}\n'),
+    /^Error: unknown key avsPerformers\[0\]\.verison \(did you mean version\?\)/,
+  );
+  assert.throws(
+    parse('avsPerformers:\n  - {avsAddress: "0xa", image: {repository: img, tga: v1}}\n'),
+    /^Error: unknown key avsPerformers\[0\]\.image\.tga \(did you mean tag\?\)/,
+  );
+  // Every key the docs show is accepted.
+  const config = parseExecutorConfig(
+    parseYaml(
+      [
+        'grpcPort: 9600',
+        'kubernetes:',
+        '  namespace: avs-a',
+        '  operatorNamespace: hourglass-system',
+        '  connectionTimeout: 30s',
+        '  retryAttempts: 3',
+        '  retryDelay: 5s',
+        '  kubeconfig: /etc/executor/kubeconfig',
+        '  context: edge',
+        '  grpcPort: 9091',
+        'avsPerformers:',
+        '  - avsAddress: "0xabc"',
+        '    image: {repository: ghcr.io/acme/squarer, tag: v1.2.0}',
+        '    deploymentMode: kubernetes',
+        '    kubernetes: {serviceAccountName: squarer}',
+        '  - {avsAddress: "0xdef", image: ghcr.io/acme/other, version: v2}',
+      ].join('\n'),
+    ),
+  );
+  assert.equal(config.grpcPort, 9600);
+  assert.equal(config.avsPerformers[0]?.kubernetes.serviceAccountName, 'squarer');
+  assert.equal(config.avsPerformers[1]?.kubernetes.context, 'edge');
 });
 
 test('performer requests are validated before they reach the API server', () => {
