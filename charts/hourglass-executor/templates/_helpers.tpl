@@ -20,3 +20,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- end -}}
+
+{{/* The task API port: config.grpcPort when set, else port; the config, Service and container agree. */}}
+{{- define "hourglass-executor.taskPort" -}}
+{{- (.Values.config).grpcPort | default .Values.port -}}
+{{- end -}}

@@ -128,6 +128,35 @@ test('both charts lint, and the API server accepts what they render', async (t) 
   assert.equal(config.avsPerformers[0]?.kubernetes.namespace, ns);
 });
 
+test('the executor chart: config.grpcPort set in values is the one task port, in config, Service and Pod', async () => {
+  const rendered = objects(
+    await helm(
+      'template',
+      'avs-a',
+      chart('hourglass-executor'),
+      '-n',
+      'avs-a',
+      '--set',
+      'config.grpcPort=9600',
+    ),
+  );
+  const cm = rendered.find((o) => o.kind === 'ConfigMap') as { data: Record<string, string> };
+  // Parsed strictly: a key written twice fails here ("Map keys must be unique").
+  const config = parseExecutorConfig(parseYaml(cm.data['config.yaml']!, { uniqueKeys: true }));
+  assert.equal(config.grpcPort, 9600);
+  const svc = rendered.find((o) => o.kind === 'Service') as {
+    spec: { ports: { name: string; port: number }[] };
+  };
+  assert.equal(svc.spec.ports.find((p) => p.name === 'grpc')?.port, 9600);
+  const sts = rendered.find((o) => o.kind === 'StatefulSet') as {
+    spec: { template: { spec: { containers: { ports: { name: string; containerPort: number }[] }[] } } };
+  };
+  assert.equal(
+    sts.spec.template.spec.containers[0]!.ports.find((p) => p.name === 'grpc')?.containerPort,
+    9600,
+  );
+});
+
 test("an executor's Role in namespace A cannot touch Performers in namespace B", async (t) => {
   const client = await testClient(t);
   await installCrds(client, hourglassCrds());
