@@ -158,18 +158,25 @@ export const gitopsCommands: Command[] = [
       const violations = conformOffline(objects);
       if (o['context'] && !o['kubeconfig'])
         throw new UsageError('--context picks a context of --kubeconfig: give both');
+      let offlineOnly: string[] = [];
       if (o['kubeconfig'] && violations.length === 0) {
         const client = await KubeClient.load(o['kubeconfig'] as string, {
           fieldManager: FIELD_MANAGER,
           context: o['context'] as string | undefined,
         });
         try {
-          violations.push(...(await conformWithServer(client, objects)));
+          const server = await conformWithServer(client, objects);
+          violations.push(...server.problems);
+          offlineOnly = server.offlineOnly;
         } finally {
           client.close();
         }
       }
       printViolations(violations);
+      if (offlineOnly.length)
+        console.log(
+          `${offlineOnly.length} objects checked offline only: their Namespace or CRD comes with the tree and is not on the cluster yet`,
+        );
       console.log(`${objects.length} objects, ${violations.length} problems`);
       return violations.length ? 1 : 0;
     },

@@ -5,7 +5,7 @@ import addFormatsModule from 'ajv-formats';
 import type { CustomResourceDefinition, JSONSchemaProps } from 'kubernetes-types/apiextensions/v1.js';
 import { parseAllDocuments } from 'yaml';
 import type { KubeClient } from '../runtime/client/client.js';
-import { ApiError, InvalidError } from '../runtime/client/errors.js';
+import { ApiError, InvalidError, NotFoundError } from '../runtime/client/errors.js';
 import type { KubeObject } from '../runtime/client/types.js';
 import { ajvProblem } from './expectation-schema.js';
 
@@ -144,16 +144,36 @@ export function conformOffline(objects: readonly SourcedObject[]): Violation[] {
   });
 }
 
+export interface ServerConformance {
+  readonly problems: Violation[];
+  /**
+   * Objects the API server could not check because their Namespace or CRD comes with the tree and
+   * is not on the cluster yet (a dry-run creates nothing): the offline check is all they get.
+   */
+  readonly offlineOnly: string[];
+}
+
 /**
  * Server-side dry-run of every object: the API server's own validation and admission, plus a
- * check that no field the tree sets was pruned by the schema. CRDs and namespaces must be
- * installed for the custom resources in them to be checked.
+ * check that no field the tree sets was pruned by the schema.
  */
 export async function conformWithServer(
   client: KubeClient,
   objects: readonly SourcedObject[],
-): Promise<Violation[]> {
+): Promise<ServerConformance> {
   const problems: Violation[] = [];
+  const offlineOnly: string[] = [];
+  const namespaces = new Set(
+    objects.filter((s) => s.object.kind === 'Namespace').map((s) => s.object.metadata?.name),
+  );
+  const crdKinds = new Set(
+    objects
+      .filter((s) => s.object.kind === 'CustomResourceDefinition')
+      .map((s) => {
+        const spec = (s.object as CustomResourceDefinition).spec;
+        return `${spec.group}/${spec.names.kind}`;
+      }),
+  );
   for (const s of objects) {
     const where = describeObject(s);
     try {
@@ -166,7 +186,9 @@ export async function conformWithServer(
         });
       }
     } catch (err) {
-      if (err instanceof InvalidError && err.causes.length) {
+      if (err instanceof NotFoundError && comesWithTree(s.object, err, namespaces, crdKinds)) {
+        offlineOnly.push(where);
+      } else if (err instanceof InvalidError && err.causes.length) {
         for (const c of err.causes) problems.push({ object: where, field: c.field, message: c.message });
       } else if (err instanceof ApiError) {
         // Server-side apply names an undeclared field only inside its message.
@@ -175,7 +197,20 @@ export async function conformWithServer(
       } else throw err;
     }
   }
-  return problems;
+  return { problems, offlineOnly };
+}
+
+/** Whether what the server lacks for `obj` (its kind, or its namespace) is defined by the tree. */
+function comesWithTree(
+  obj: KubeObject,
+  err: NotFoundError,
+  namespaces: Set<string | undefined>,
+  crdKinds: Set<string>,
+): boolean {
+  const group = obj.apiVersion?.includes('/') ? obj.apiVersion.split('/')[0] : '';
+  if (crdKinds.has(`${group}/${obj.kind}`) && /has no resource for kind/.test(err.message)) return true;
+  const ns = obj.metadata?.namespace;
+  return ns !== undefined && namespaces.has(ns) && err.message.includes(`namespaces "${ns}" not found`);
 }
 
 /** Paths set in `sent` (outside metadata and status) that `returned` lacks. */

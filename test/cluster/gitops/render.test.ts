@@ -50,7 +50,7 @@ test('the API server accepts every rendered object as rendered, without dropping
   for (const s of objects.filter((s) => s.object.kind === 'Namespace')) await client.apply(s.object);
 
   assert.equal(objects.filter((s) => s.object.kind?.endsWith('Bundle')).length, 13);
-  assert.deepEqual(await conformWithServer(client, objects), []);
+  assert.deepEqual(await conformWithServer(client, objects), { problems: [], offlineOnly: [] });
 
   // The same check catches what a schema would silently prune, and what it rejects.
   const cn = structuredClone(objects.find((s) => s.object.kind === 'CNBundle')!);
@@ -58,7 +58,7 @@ test('the API server accepts every rendered object as rendered, without dropping
   spec['capacity']!['colour'] = { condition: 'EQUAL', value: 'blue' };
   const rn = structuredClone(objects.find((s) => s.object.kind === 'RANBundle')!);
   (rn.object as unknown as { spec: Record<string, unknown> }).spec['expectationType'] = 'ServiceCapacity';
-  const problems = await conformWithServer(client, [cn, rn]);
+  const { problems } = await conformWithServer(client, [cn, rn]);
   assert.deepEqual(
     problems.map((p) => [p.object.split(' ')[1], p.field]),
     [
@@ -68,4 +68,40 @@ test('the API server accepts every rendered object as rendered, without dropping
   );
   assert.equal(problems[0]!.message, 'field not declared in schema');
   assert.match(problems[1]!.message, /Unsupported value: "ServiceCapacity"/);
+});
+
+test('a tree whose Namespace and CRD are not on the cluster yet: their objects are checked offline only, not failed', async (t) => {
+  const client = await testClient(t, 'tutti-gitops-test');
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const group = `conform-${suffix}.tutti.dev`;
+  const yaml = [
+    `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: fresh-${suffix}`,
+    `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: things.${group}
+spec:
+  group: ${group}
+  scope: Namespaced
+  names: {kind: Thing, plural: things, singular: thing, listKind: ThingList}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, properties: {size: {type: integer}}}}`,
+    `apiVersion: ${group}/v1\nkind: Thing\nmetadata:\n  name: a\n  namespace: fresh-${suffix}\nsize: 1`,
+    `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  namespace: fresh-${suffix}`,
+    // A namespace neither the tree nor the cluster has is still a problem.
+    `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: nowhere-${suffix}`,
+  ].join('\n---\n');
+  const { problems, offlineOnly } = await conformWithServer(client, parseObjects(yaml, 'tree.yaml'));
+  assert.deepEqual(
+    offlineOnly.map((o) => o.split(' ').slice(1).join(' ')),
+    [`Thing fresh-${suffix}/a`, `ConfigMap fresh-${suffix}/b`],
+  );
+  assert.deepEqual(
+    problems.map((p) => [p.object.split(' ').slice(1).join(' '), p.field]),
+    [[`ConfigMap nowhere-${suffix}/c`, '(object)']],
+  );
+  assert.match(problems[0]!.message, new RegExp(`namespaces "nowhere-${suffix}" not found`));
 });
