@@ -45,6 +45,7 @@ export class LeaderElector {
   private readonly retryPeriodMs: number;
   private observed?: { holder: string; renewTime: string; at: number; transitions: number };
   private leading = false;
+  private reportedMissingNamespace = false;
 
   constructor(private readonly opts: LeaderElectionOptions) {
     this.identity = opts.identity ?? `${hostname()}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
@@ -126,7 +127,7 @@ export class LeaderElector {
     try {
       const lease = await client.find(Leases, name, namespace);
       if (!lease) {
-        await client.create<Lease>({
+        await this.createLease(log, {
           apiVersion: 'coordination.k8s.io/v1',
           kind: 'Lease',
           metadata: { name, namespace },
@@ -139,6 +140,7 @@ export class LeaderElector {
           },
         });
         this.observe(this.identity, now, 0);
+        this.reportedMissingNamespace = false;
         return true;
       }
       const spec = lease.spec ?? {};
@@ -168,6 +170,25 @@ export class LeaderElector {
         log.warn({ err: (err as Error).message }, 'error retrieving or updating the lease');
       }
       return false;
+    }
+  }
+
+  /**
+   * Creates the lease. Its namespace missing is a NotFound too, but no rival's doing: without
+   * saying so a candidate would wait silently for ever. Said once per streak of failures.
+   */
+  private async createLease(log: Logger, lease: Lease): Promise<void> {
+    try {
+      await this.opts.client.create<Lease>(lease);
+    } catch (err) {
+      if (isNotFound(err) && !this.reportedMissingNamespace) {
+        this.reportedMissingNamespace = true;
+        log.error(
+          { namespace: this.opts.leaseNamespace, err: (err as Error).message },
+          `cannot create the leader lease: namespace ${this.opts.leaseNamespace} does not exist; create it or choose another lease namespace (still retrying)`,
+        );
+      }
+      throw err;
     }
   }
 

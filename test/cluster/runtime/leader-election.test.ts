@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
 import { describe, type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { ConfigMaps, Leases } from '../../../src/runtime/client/kinds.js';
-import { LEASE_DURATION_MS, RETRY_PERIOD_MS } from '../../../src/runtime/leader-election.js';
+import { LEASE_DURATION_MS, LeaderElector, RETRY_PERIOD_MS } from '../../../src/runtime/leader-election.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
 
@@ -95,4 +97,33 @@ describe('leader election', () => {
     });
     assert.equal(await stampedBy(client, ns, 'after-release'), c.identity);
   });
+});
+
+test('a lease namespace that does not exist is a logged error naming it, not a silent wait', async (t) => {
+  const client = await testClient(t);
+  const lines: { level: number; msg: string; namespace?: string }[] = [];
+  const logger = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l));
+        done();
+      },
+    }),
+  );
+  const missing = `no-such-ns-${process.pid}`;
+  const elector = new LeaderElector({ client, leaseName: 'elected-mirror', leaseNamespace: missing, logger });
+  const stop = new AbortController();
+  const running = elector.run(stop.signal, { onStartedLeading: () => {}, onStoppedLeading: () => {} });
+  t.after(async () => {
+    stop.abort();
+    await running;
+  });
+  const error = await waitFor(() => lines.find((l) => l.level >= 50), {
+    description: 'an error about the lease namespace',
+    timeoutMs: 10_000,
+  });
+  assert.equal(error.namespace, missing);
+  assert.match(error.msg, new RegExp(`namespace ${missing} does not exist`));
+  assert.equal(elector.isLeader(), false);
 });
