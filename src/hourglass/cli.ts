@@ -185,6 +185,8 @@ const executorCommand: Command = {
       import('./executor/task-server.js'),
       import('./grpc/endpoint-resolver.js'),
     ]);
+    const taskPortFlag = o['task-port'] as string | undefined;
+    const taskPort = taskPortFlag ? parseInteger(taskPortFlag, 'task-port', 0, 65535) : undefined;
     const executor = new Executor({
       configPath,
       dataDir: o['data-dir'] as string,
@@ -193,13 +195,17 @@ const executorCommand: Command = {
       healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
       ...(override ? { endpointResolver: endpointResolver({ override: () => override }) } : {}),
     });
+    // Every port is bound and the kubeconfig loaded before anything is deployed: a failure
+    // exits with nothing left running.
+    await executor.prepare();
+    let tasks: Awaited<ReturnType<typeof startTaskServer>>;
+    try {
+      tasks = await startTaskServer(executor, { port: taskPort ?? executor.currentConfig.grpcPort });
+    } catch (err) {
+      await executor.stop().catch(() => {}); // the bind failure is the one to report
+      throw err;
+    }
     await executor.start();
-    const taskPortFlag = o['task-port'] as string | undefined;
-    const tasks = await startTaskServer(executor, {
-      port: taskPortFlag
-        ? parseInteger(taskPortFlag, 'task-port', 0, 65535)
-        : executor.currentConfig.grpcPort,
-    });
     componentLogger('hourglass-executor').info(
       {
         taskPort: tasks.port,

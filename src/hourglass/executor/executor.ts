@@ -2,10 +2,12 @@ import { type FSWatcher, watch } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { type Performer, Performers } from '../../apis/hourglass.eigenlayer.io/performer.js';
 import { KubeClient } from '../../runtime/client/client.js';
 import { HealthServer } from '../../runtime/health-server.js';
+import { Informer } from '../../runtime/informer.js';
 import { componentLogger } from '../../runtime/log.js';
-import { avsLabelValue } from '../desired-state.js';
+import { avsLabelValue, LABEL_AVS } from '../desired-state.js';
 import type { EndpointResolver } from '../grpc/endpoint-resolver.js';
 import type { PerformerClientOptions, Task, TaskResult } from '../grpc/performer-client.js';
 import { type AvsPerformerConfig, type ExecutorConfig, loadExecutorConfig } from './executor-config.js';
@@ -47,6 +49,8 @@ interface AvsRuntime {
   config: AvsPerformerConfig;
   performer: KubernetesPerformer;
   manager: KubernetesManager;
+  /** The AVS's own Performers, to notice one deleted behind the executor's back. */
+  informer: Informer<Performer>;
 }
 
 /** An AVS whose last attempt failed: why, how often in a row, and the pending retry. */
@@ -82,6 +86,7 @@ export class Executor {
   private reloadTimer: NodeJS.Timeout | undefined;
   private health: HealthServer | undefined;
   private stopping = false;
+  private prepared = false;
   /** The port /healthz, /readyz and /metrics answer on, once started. */
   healthPort = 0;
 
@@ -94,14 +99,42 @@ export class Executor {
   }
 
   /**
-   * Loads the config (failing on a bad one) and the state, serves health and metrics, and
-   * starts bringing every AVS to its configured performer; `settled()` waits for that.
+   * Loads the config, the state and every AVS's kubeconfig, and serves health and metrics;
+   * deploys nothing. Any failure (a bad config, state or kubeconfig, a port in use) is thrown
+   * with nothing left running, so a process can exit on it.
    */
+  async prepare(): Promise<void> {
+    try {
+      await this.load();
+      this.prepared = true;
+    } catch (err) {
+      await this.stop().catch(() => {}); // the first failure is the one to report
+      throw err;
+    }
+  }
+
+  /** `prepare` (unless done), then brings every AVS to its configured performer; `settled()` waits for that. */
   async start(): Promise<void> {
+    if (!this.prepared) await this.prepare();
+    this.enqueue(this.currentConfig);
+    if (this.opts.watchConfig ?? true) this.watchConfig();
+  }
+
+  private async load(): Promise<void> {
     this.config = await loadExecutorConfig(this.opts.configPath);
     await mkdir(this.opts.dataDir, { recursive: true });
     this.state = await loadExecutorState(this.opts.dataDir);
     executorGeneration.set(this.state.generation);
+    // A wrong kubeconfig or context fails now, not in a retry loop.
+    for (const c of this.config.avsPerformers) {
+      try {
+        await this.clientFor(c);
+      } catch (err) {
+        throw new Error(
+          `cannot load the Kubernetes connection for AVS ${c.avsAddress}: ${(err as Error).message}`,
+        );
+      }
+    }
 
     this.health = new HealthServer({ port: this.opts.healthPort ?? 8080 });
     this.health.addHealthCheck('executor', () => !this.stopping);
@@ -115,9 +148,6 @@ export class Executor {
       ),
     );
     this.healthPort = await this.health.start();
-
-    this.enqueue(this.config);
-    if (this.opts.watchConfig ?? true) this.watchConfig();
   }
 
   /** Resolves once every config change seen so far has been applied (or has failed). */
@@ -167,7 +197,10 @@ export class Executor {
     this.watcher?.close();
     clearTimeout(this.reloadTimer);
     for (const f of this.failed.values()) clearTimeout(f.retry);
-    for (const r of this.avs.values()) await r.performer.release();
+    for (const r of this.avs.values()) {
+      await r.informer.stop();
+      await r.performer.release();
+    }
     for (const c of this.clients.values()) c.close();
     await this.health?.stop();
   }
@@ -226,6 +259,7 @@ export class Executor {
         'AVS removed from the config; removing its performers',
       );
       this.clearFailure(k);
+      await runtime.informer.stop();
       await runtime.performer.shutdown();
       this.avs.delete(k);
       executorInService.remove({ avs: runtime.config.avsAddress });
@@ -289,10 +323,37 @@ export class Executor {
       );
       await manager.deletePerformer(name);
     }
-    const runtime: AvsRuntime = { config: c, performer, manager };
+    const informer = new Informer(manager.client, Performers, {
+      namespace: manager.config.namespace,
+      labelSelector: `${LABEL_AVS}=${avsLabelValue(c.avsAddress)},${LABEL_MANAGED_BY}=${MANAGED_BY}`,
+    });
+    const runtime: AvsRuntime = { config: c, performer, manager, informer };
+    informer.addHandler({
+      update: (_old, p) => {
+        if (p.metadata?.deletionTimestamp) this.lost(runtime, p);
+        else performer.observePerformer(p);
+      },
+      delete: (p) => this.lost(runtime, p),
+    });
+    informer.start();
     this.avs.set(k, runtime);
     executorInService.set({ avs: c.avsAddress }, adopted ? 1 : 0);
     return runtime;
+  }
+
+  /** The InService Performer was deleted (by someone else): stop reporting it, and redeploy. */
+  private lost(runtime: AvsRuntime, p: Performer): void {
+    const name = p.metadata?.name;
+    if (this.stopping || !name || this.avs.get(key(runtime.config.avsAddress)) !== runtime) return;
+    if (!runtime.performer.forgetPerformer(name)) return;
+    const { avsAddress } = runtime.config;
+    this.log.warn({ avs: avsAddress, performer: name }, 'the in-service Performer was deleted; redeploying');
+    executorInService.set({ avs: avsAddress }, 0);
+    const k = key(avsAddress);
+    // Saved with the redeploy; a restart before it finds the named Performer gone and redeploys.
+    if (this.state.avs[k]?.performerId === name) delete this.state.avs[k];
+    this.clearFailure(k);
+    if (this.config) this.enqueue(this.config);
   }
 
   /** Deploys the configured image and version unless the InService performer already runs them. */

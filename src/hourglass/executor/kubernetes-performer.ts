@@ -11,7 +11,12 @@ import {
   type TaskResult,
 } from '../grpc/performer-client.js';
 import type { KubernetesConfig } from './kubernetes-config.js';
-import { type CreatePerformerRequest, KubernetesManager } from './kubernetes-manager.js';
+import {
+  type CreatePerformerRequest,
+  KubernetesManager,
+  performerFor,
+  validateCreatePerformerRequest,
+} from './kubernetes-manager.js';
 
 /** A performer's place in a blue-green deployment. */
 export type PerformerResourceStatus = 'Staged' | 'InService';
@@ -161,14 +166,17 @@ export class KubernetesPerformer implements IAvsPerformer {
       .slice(0, 20)
       .replace(/-+$/, '')}-${randomBytes(4).toString('hex')}`;
     const { image: img, version, ...rest } = image;
-    const resource = await manager.createPerformer({
+    const req = {
       ...rest,
       name,
       avsAddress: this.opts.avsAddress,
       image: img,
       ...(version ? { version } : {}),
-    });
-    const endpoint = this.resolve(resource);
+    };
+    validateCreatePerformerRequest(req);
+    // Resolved first: a resolver that fails must not leave a Performer no one tracks.
+    const endpoint = this.resolve(performerFor(req, manager.config));
+    const resource = await manager.createPerformer(req);
     this.performers.set(name, {
       id: name,
       status: 'Staged',
@@ -228,6 +236,25 @@ export class KubernetesPerformer implements IAvsPerformer {
     });
     this.log.info({ performer: performerId }, 'performer adopted');
     return this.listPerformers().find((p) => p.performerId === performerId)!;
+  }
+
+  /**
+   * Drops the InService performer when its Performer was deleted behind the executor's back, so
+   * it is no longer reported or used; true when it was the one in service.
+   */
+  forgetPerformer(performerId: string): boolean {
+    const p = this.performers.get(performerId);
+    if (p?.status !== 'InService') return false;
+    p.client.close();
+    this.performers.delete(performerId);
+    this.log.warn({ performer: performerId }, 'the in-service performer was deleted');
+    return true;
+  }
+
+  /** Takes a newer copy of a tracked Performer (its status: phase, ready). */
+  observePerformer(resource: Performer): void {
+    const p = resource.metadata?.name ? this.performers.get(resource.metadata.name) : undefined;
+    if (p) p.resource = resource;
   }
 
   async runTask(task: Task): Promise<TaskResult> {

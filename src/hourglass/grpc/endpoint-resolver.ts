@@ -27,7 +27,8 @@ export function endpointResolver(
     if (clusterDns) return clusterDnsResolver(performer);
     throw new Error(
       `performer ${performer.metadata?.namespace}/${performer.metadata?.name}: running outside the cluster, ` +
-        `so ${grpcEndpoint(performer)} does not resolve; give the executor an endpoint override`,
+        `so ${grpcEndpoint(performer)} does not resolve; run tutti executor with --performer-endpoint <host:port> ` +
+        '(e.g. a port-forward), or give KubernetesPerformer an endpointResolver',
     );
   };
 }

@@ -318,3 +318,63 @@ test('tutti executor: stopping in the middle of a deploy ends the wait for the n
   // The Performer it was waiting for stays; the next start removes it (the test above).
   assert.equal((await client.list(Performers, { namespace: ns })).items.length, 1);
 });
+
+test('tutti executor: a deleted InService Performer is noticed: not ready, not listed, then redeployed', async (t) => {
+  const { client, ns } = await setup(t, 'hg-exd');
+  await startController(t, ns);
+  const server = await startPerformerServer({ port: 0, host: '127.0.0.1' });
+  t.after(() => server.kill());
+  const { dir, configPath } = await configDir(t, 'hg-exd', ns);
+  // The first performer is served; a replacement is not (port 1 refuses) until the test lets it.
+  let replacementPort = 1;
+  let first: string | undefined;
+  const executor = new Executor({
+    configPath,
+    dataDir: join(dir, 'data'),
+    client,
+    healthPort: 0,
+    endpointResolver: (p) => {
+      first ??= p.metadata!.name;
+      return `127.0.0.1:${first === p.metadata!.name ? server.port : replacementPort}`;
+    },
+    grpc: { retry: { initialDelayMs: 20, maxDelayMs: 100, attemptTimeoutMs: 2000 } },
+    readyTimeoutMs: 90_000,
+    pollIntervalMs: 200,
+    redeployBackoffMs: 200,
+  });
+  await executor.start();
+  const tasks = await startTaskServer(executor, { port: 0, host: '127.0.0.1' });
+  const taskClient = new ExecutorClient(`127.0.0.1:${tasks.port}`);
+  t.after(async () => {
+    taskClient.close();
+    await Promise.all([tasks.close(), executor.stop()]);
+  });
+  const readyz = async () => (await fetch(`http://127.0.0.1:${executor.healthPort}/readyz`)).status;
+  const inService = () =>
+    metric(executor.healthPort, /^hourglass_executor_performer_in_service\{avs="0xAVS_exec"\} (\d+)/m);
+  await executor.settled();
+  const [before] = await taskClient.listPerformers();
+  assert.deepEqual([before?.performerId, before?.status, before?.ready], [first, 'InService', true]);
+  assert.equal(await readyz(), 200);
+
+  await client.delete(Performers, first!, ns);
+  // Until a replacement serves: not listed, not ready, not counted in service.
+  await waitFor(async () => (await taskClient.listPerformers()).every((p) => p.performerId !== first), {
+    description: 'the deleted performer to leave ListPerformers',
+    timeoutMs: 30_000,
+  });
+  assert.ok((await taskClient.listPerformers()).every((p) => p.status !== 'InService'));
+  assert.equal(await readyz(), 500);
+  assert.equal(await inService(), 0);
+  await assert.rejects(taskClient.submitTask(AVS, 'd-1', 'x'), /UNAVAILABLE.*no performer is in service/);
+
+  replacementPort = server.port;
+  const after = await waitFor(
+    async () => (await taskClient.listPerformers()).find((p) => p.status === 'InService' && p.ready),
+    { description: 'a replacement performer in service', timeoutMs: 120_000, intervalMs: 250 },
+  );
+  assert.notEqual(after.performerId, first);
+  assert.equal(await readyz(), 200);
+  assert.equal(await inService(), 1);
+  assert.equal((await taskClient.submitTask(AVS, 'd-2', 'back')).performerId, after.performerId);
+});

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -11,9 +12,20 @@ import {
   STATE_FILE,
   saveExecutorState,
 } from '../../../src/hourglass/executor/executor-state.js';
+import { endpointResolver } from '../../../src/hourglass/grpc/endpoint-resolver.js';
 
 const TUTTI = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
 const run = promisify(execFile);
+
+const KUBECONFIG = `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: here, context: {cluster: c, user: u}}]
+current-context: here
+`;
+
+const CONFIG = 'avsPerformers:\n  - {avsAddress: "0xa", image: perf:v1}\n';
 
 /** `tutti executor` with a config; resolves with its exit code and stderr. */
 async function executor(
@@ -27,9 +39,11 @@ async function executor(
       await writeFile(join(dir, 'config.yaml'), config);
       args.push('--config', join(dir, 'config.yaml'));
     }
-    // No cluster is needed: each of these fails on its input before it reaches one.
+    // No cluster is needed: each of these fails on its input before it reaches one. The
+    // kubeconfig loads but names a server nobody answers on.
+    await writeFile(join(dir, 'kubeconfig'), KUBECONFIG);
     await run(process.execPath, args, {
-      env: { ...process.env, KUBECONFIG: join(dir, 'none') },
+      env: { ...process.env, KUBECONFIG: join(dir, 'kubeconfig') },
       timeout: 60_000,
     });
     return { code: 0, stderr: '' };
@@ -61,7 +75,14 @@ test('tutti executor refuses the docker mode, mixed modes and bad configs, namin
   const duration = await executor(
     'kubernetes: {connectionTimeout: soon}\navsPerformers:\n  - {avsAddress: "0xa", image: perf:v1}\n',
   );
-  assert.match(duration.stderr, /avsPerformers\[0\]\.kubernetes: connectionTimeout "soon" is not a duration/);
+  assert.match(duration.stderr, /tutti executor: .*: kubernetes\.connectionTimeout "soon" is not a duration/);
+  assert.doesNotMatch(duration.stderr, /avsPerformers\[0\]/, 'the shared block is named, not a performer');
+
+  const misspelt = await executor(
+    'grpcport: 9600\navsPerformers:\n  - {avsAddress: "0xa", image: perf:v1}\n',
+  );
+  assert.equal(misspelt.code, 1);
+  assert.match(misspelt.stderr, /unknown key grpcport \(did you mean grpcPort\?\)/);
 
   const noImage = await executor('avsPerformers:\n  - {avsAddress: "0xa"}\n');
   assert.match(noImage.stderr, /avsPerformers\[0\]\.image is required/);
@@ -95,4 +116,53 @@ test('executor state: written atomically, read back, a damaged file named', asyn
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('tutti executor exits 1 when a port is taken or the kubeconfig is wrong, before deploying', async () => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '0.0.0.0', resolve));
+  const port = (taken.address() as AddressInfo).port;
+  try {
+    const task = await executor(CONFIG, '--task-port', String(port));
+    assert.equal(task.code, 1, task.stderr);
+    assert.match(
+      task.stderr,
+      new RegExp(`tutti executor: executor task API: cannot listen on 0\\.0\\.0\\.0:${port}: .*EADDRINUSE`),
+    );
+    assert.doesNotMatch(task.stderr, /deploying performer/);
+
+    const health = await executor(CONFIG, '--task-port', '0', '--health-port', String(port));
+    assert.equal(health.code, 1, health.stderr);
+    assert.match(health.stderr, /tutti executor: .*EADDRINUSE/);
+  } finally {
+    taken.close();
+  }
+
+  const nofile = await executor(CONFIG, '--task-port', '0', '--kubeconfig', '/nonexistent');
+  assert.equal(nofile.code, 1, nofile.stderr);
+  assert.match(
+    nofile.stderr,
+    /tutti executor: cannot load the Kubernetes connection for AVS 0xa: kubeconfig \/nonexistent: cannot read it: ENOENT/,
+  );
+  const context = await executor(CONFIG, '--task-port', '0', '--context', 'nope');
+  assert.equal(context.code, 1, context.stderr);
+  assert.match(context.stderr, /tutti executor: cannot load .*: kubeconfig .*: no context named "nope"/);
+});
+
+test('out of cluster, an unresolvable performer endpoint names the flag that fixes it', () => {
+  const resolve = endpointResolver({ inCluster: false });
+  assert.throws(
+    () =>
+      resolve({
+        apiVersion: 'hourglass.eigenlayer.io/v1alpha1',
+        kind: 'Performer',
+        metadata: { name: 'p', namespace: 'avs-a' },
+        spec: { avsAddress: '0xa', image: 'img' },
+      }),
+    /performer avs-a\/p: running outside the cluster, .* run tutti executor with --performer-endpoint <host:port>/,
+  );
+  assert.equal(
+    endpointResolver({ inCluster: false, override: () => '127.0.0.1:9' })({} as never),
+    '127.0.0.1:9',
+  );
 });
