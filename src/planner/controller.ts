@@ -175,7 +175,7 @@ export function setupPlanner(mgr: Manager, opts: PlannerSetupOptions): IntentPla
       // Status is written only for the profiles of the namespace this planner is given.
       if (!p || (opts.namespace && p.metadata?.namespace !== opts.namespace)) return;
       const r = resolveProfile(p, opts.defaultQueries);
-      const want = { resolved: r.resolved, reason: r.resolved ? '' : r.reason };
+      const want = { resolved: r.resolved, reason: r.resolved ? (r.warning ?? '') : r.reason };
       if (p.status?.resolved === want.resolved && (p.status?.reason ?? '') === want.reason) return;
       try {
         await updateStatus(mgr.client, KpiProfiles, p.metadata!.name!, p.metadata?.namespace, (cur) => {

@@ -2,7 +2,16 @@ import type { DefaultQuery, KpiProfile, KpiType } from '../apis/ido.intel.com/kp
 
 /** A KPIProfile the planner can measure: its query and where to send it, or why it cannot. */
 export type ResolvedProfile =
-  | { resolved: true; key: string; type: KpiType; minimize: boolean; query: string; endpoint: string }
+  | {
+      resolved: true;
+      key: string;
+      type: KpiType;
+      minimize: boolean;
+      query: string;
+      endpoint: string;
+      /** Something that is probably a mistake, for the profile's status.reason. */
+      warning?: string;
+    }
   | { resolved: false; key: string; type: KpiType; minimize: boolean; reason: string };
 
 /**
@@ -18,7 +27,14 @@ export function resolveProfile(
   const type = profile.spec.type;
   const minimize = profile.spec.minimize ?? true;
   const base = { key, type, minimize };
-  if (type === 'availability') return { ...base, resolved: true, query: '', endpoint: '' };
+  // IDO's CRD defaults minimize to true for every type, and a defaulted true cannot be told from
+  // a written one; so it stays, but a KPI that is better higher gets a warning.
+  const warning =
+    minimize && (type === 'availability' || type === 'throughput')
+      ? `minimize is true (the default) for ${type === 'availability' ? 'an' : 'a'} ${type} KPI: objectives on it are upper bounds (want ≤ value); set minimize: false for a lower bound`
+      : undefined;
+  const ok = warning ? { ...base, resolved: true as const, warning } : { ...base, resolved: true as const };
+  if (type === 'availability') return { ...ok, query: '', endpoint: '' };
   const fallback = defaultQueries[key];
   const query = fallback?.query || profile.spec.query || '';
   const rawEndpoint = fallback?.endpoint || profile.spec.props?.['endpoint'];
@@ -40,7 +56,7 @@ export function resolveProfile(
       reason: `profile ${key}: endpoint "${endpoint}" is not an http(s) URL`,
     };
   }
-  return { ...base, resolved: true, query, endpoint };
+  return { ...ok, query, endpoint };
 }
 
 /**

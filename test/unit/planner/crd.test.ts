@@ -53,3 +53,27 @@ test("IDO's %s placeholders take namespace, kind label, name, kind label", () =>
     'histogram_quantile(0.5,sum(irate(response_latency_ms_bucket{namespace="shop",deployment="cart",direction="inbound"}[30s]))by(le,deployment))',
   );
 });
+
+test('an availability or throughput profile left at minimize: true resolves with a warning saying so', () => {
+  const p = (type: KpiProfile['spec']['type'], minimize?: boolean): KpiProfile => ({
+    metadata: { name: 'avail', namespace: 'apps' },
+    spec: {
+      type,
+      query: 'up',
+      props: { endpoint: 'http://p:9090' },
+      ...(minimize === undefined ? {} : { minimize }),
+    },
+  });
+  const warned = resolveProfile(p('availability'), {});
+  assert.equal(warned.resolved, true);
+  assert.equal(
+    warned.resolved && warned.warning,
+    'minimize is true (the default) for an availability KPI: objectives on it are upper bounds (want ≤ value); set minimize: false for a lower bound',
+  );
+  const rps = resolveProfile(p('throughput', true), {});
+  assert.match((rps.resolved && rps.warning) || '', /for a throughput KPI/);
+  for (const quiet of [p('availability', false), p('latency')]) {
+    const r = resolveProfile(quiet, {});
+    assert.equal(r.resolved && r.warning, undefined);
+  }
+});
