@@ -215,7 +215,7 @@ export class KubernetesSandbox {
       const sa = this.options.serviceAccountName ?? 'ci-fixer-sandbox';
       return (
         `${prefix}: the Job created no Pod (does ServiceAccount ${sa} exist in ${this.namespace}? ` +
-        'apply k8s/rbac/k8s.yaml; `kubectl describe job` shows the reason)'
+        `helm install ci-fixer ./chart -n ${this.namespace}; \`kubectl describe job\` shows the reason)`
       );
     }
     const phase = pods?.items[0]?.status?.phase;

@@ -68,7 +68,7 @@ export async function verifyDeployment(client: KubeClient, opts: VerifyOptions):
     await check(`ServiceAccount ${sa} exists in ${ns}`, async () =>
       (await client.find(ServiceAccounts, sa, ns))
         ? undefined
-        : 'not found (kubectl apply -f k8s/rbac/k8s.yaml)',
+        : `not found (helm install ci-fixer ./chart -n ${ns}; k8s/rbac/k8s.yaml is for the default namespace)`,
     );
   }
   await check(`Role ${SANDBOX_MANAGER_ROLE} exists in ${ns}`, async () =>

@@ -119,7 +119,12 @@ function imageOf(p: Raw, at: string): { image: string; version?: string } {
   const image = p['image'];
   const version = p['version'];
   if (version !== undefined && typeof version !== 'string') throw new Error(`${at}.version must be a string`);
-  if (typeof image === 'string' && image.trim()) return { image, ...(version ? { version } : {}) };
+  if (typeof image === 'string' && image.trim()) {
+    // The Performer CRD refuses both, as the version is the image's tag.
+    if (version && (image.includes('@') || /:[^/]*$/.test(image)))
+      throw new Error(`${at}.version: ${image} already has a tag or digest; give the version in one place`);
+    return { image, ...(version ? { version } : {}) };
+  }
   if (isObject(image)) {
     rejectUnknownKeys(image, IMAGE_KEYS, `${at}.image.`);
     const repository = image['repository'];

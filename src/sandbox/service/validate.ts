@@ -56,7 +56,7 @@ export function parseRunRequest(body: unknown): RunRequest {
   if (repo !== undefined && (typeof repo !== 'string' || !REPO.test(repo))) {
     throw new RequestError(
       'repo',
-      `${JSON.stringify(repo)} is not a git URL (https://…, ssh://…, git@host:path)`,
+      `${JSON.stringify(repo)} is not a git URL (https://…, http://…, ssh://…, git://…, file://…, git@host:path)`,
     );
   }
   return {

@@ -101,6 +101,16 @@ test('executor config: docker mode, mixed modes and bad fields are rejected clea
     /avsPerformers\[0\]\.kubernetes\.context must be a string/,
   );
   assert.throws(() => parseExecutorConfig({ avsPerformers: [perf({}), perf({})] }), /0xa is listed twice/);
+  // The Performer would be refused at deploy time: its version is the image's tag.
+  assert.throws(
+    () => parseExecutorConfig({ avsPerformers: [perf({ image: 'reg:5000/sq:v1', version: 'v2' })] }),
+    /avsPerformers\[0\]\.version: reg:5000\/sq:v1 already has a tag or digest; give the version in one place/,
+  );
+  assert.equal(
+    parseExecutorConfig({ avsPerformers: [perf({ image: 'reg:5000/sq', version: 'v2' })] }).avsPerformers[0]!
+      .version,
+    'v2',
+  );
 });
 
 test('executor config from YAML: the field at fault is named where it is written', () => {
