@@ -195,8 +195,13 @@ export class ConfigError extends Error {
 
 function describe(e: ErrorObject): string {
   const path = e.instancePath.slice(1).replace(/\//g, '.');
-  if (e.keyword === 'additionalProperties')
-    return `${path ? `${path}.` : ''}${(e.params as { additionalProperty: string }).additionalProperty}: unknown key`;
+  if (e.keyword === 'additionalProperties') {
+    const key = (e.params as { additionalProperty: string }).additionalProperty;
+    // The scaling pair share IDO's scale_out plugin settings; say so instead of a bare "unknown".
+    const hint =
+      path === 'actuators' && key === 'scale_in' ? ' (scale_in takes its settings from scale_out)' : '';
+    return `${path ? `${path}.` : ''}${key}: unknown key${hint}`;
+  }
   return `${path || '(root)'}: ${e.message}`;
 }
 

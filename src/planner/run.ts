@@ -17,10 +17,13 @@ async function readText(path: string, what: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    // Node's message names the code and the path: "ENOENT: no such file or directory, open '…'".
-    const reason = (err as Error).message.replace(/, \w+ '.*'$/, '');
-    throw new ConfigError(`${what} ${path}: ${reason}`);
+    throw new ConfigError(`${what} ${path}: ${nodeReason(err)}`);
   }
+}
+
+/** Node's message without the syscall and path: "ENOENT: no such file or directory, open '…'". */
+function nodeReason(err: unknown): string {
+  return (err as Error).message.replace(/, \w+( '.*')?$/, '');
 }
 
 /** Parses default_queries.json: `<namespace>/<profile>` → {query, endpoint}. */
@@ -62,12 +65,15 @@ export async function loadPlannerFiles(configPath: string, queriesPath?: string)
     // The configured file (IDO mounts the queries ConfigMap there) or, when it is absent, IDO's
     // default queries built in: the same content the seed's ConfigMap carries.
     const path = config.monitor.profile.queries;
+    let text: string;
     try {
-      return { config, defaultQueries: parseDefaultQueries(await readFile(path, 'utf8'), path) };
+      text = await readFile(path, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new ConfigError(`monitor.profile.queries ${path}: ${nodeReason(err)}`);
       return { config, defaultQueries: { ...DEFAULT_QUERIES }, queriesSource: 'built-in' };
     }
+    return { config, defaultQueries: parseDefaultQueries(text, path) };
   }
   const defaultQueries = queriesPath
     ? parseDefaultQueries(await readText(queriesPath, 'queries file'), queriesPath)
