@@ -7,10 +7,13 @@ import { ConfigError, parsePlannerConfig } from '../../../src/planner/config.js'
 import { loadPlannerFiles } from '../../../src/planner/run.js';
 
 test('an actuators.scale_in section is refused with where its settings go', () => {
-  assert.throws(() => parsePlannerConfig({ actuators: { scale_in: { min_pods: 2 } } }, 'defaults.json'), {
-    name: 'ConfigError',
-    message: 'defaults.json: actuators.scale_in: unknown key (scale_in takes its settings from scale_out)',
-  });
+  assert.throws(
+    () => parsePlannerConfig(JSON.stringify({ actuators: { scale_in: { min_pods: 2 } } }), 'defaults.json'),
+    {
+      name: 'ConfigError',
+      message: 'defaults.json: actuators.scale_in: unknown key (scale_in takes its settings from scale_out)',
+    },
+  );
 });
 
 test('monitor.profile.queries naming a directory is an error naming the key and the path', async (t) => {
