@@ -95,7 +95,8 @@ export class IntentPlanner {
       values: {},
       goal: {},
       planning: { status: 'False', reason, message },
-      ...(degraded ? { degraded: { reason, message } } : {}),
+      // Nothing was observed: Degraded=False says why rather than "Observed".
+      ...(degraded ? { degraded: { reason, message } } : { notDegraded: reason }),
     });
   }
 

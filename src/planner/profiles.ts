@@ -38,7 +38,13 @@ export function resolveProfile(
   const fallback = defaultQueries[key];
   const query = fallback?.query || profile.spec.query || '';
   const rawEndpoint = fallback?.endpoint || profile.spec.props?.['endpoint'];
-  const endpoint = typeof rawEndpoint === 'string' ? rawEndpoint : '';
+  if (rawEndpoint !== undefined && rawEndpoint !== null && typeof rawEndpoint !== 'string')
+    return {
+      ...base,
+      resolved: false,
+      reason: `profile ${key}: spec.props.endpoint must be a string (the Prometheus query URL), got ${typeof rawEndpoint} ${JSON.stringify(rawEndpoint)}`,
+    };
+  const endpoint = rawEndpoint ?? '';
   if (!query) return { ...base, resolved: false, reason: `profile ${key} has no query (spec.query)` };
   if (!endpoint)
     return {

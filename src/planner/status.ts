@@ -19,6 +19,8 @@ export interface IntentOutcome {
   goal: Goal;
   /** Why the intent could not be fully observed or acted on (Degraded), if anything. */
   degraded?: { reason: string; message: string };
+  /** Degraded=False's reason when nothing was observed to be fine (default `Observed`). */
+  notDegraded?: string;
   planning: { status: 'True' | 'False'; reason: string; message: string };
   conflict?: { with: string[]; message: string };
   /** A new plan to report, when one was made this round (empty plans are not reported). */
@@ -92,7 +94,7 @@ export function nextIntentStatus(intent: Intent, out: IntentOutcome, now = new D
   set(
     out.degraded
       ? { type: CONDITION_DEGRADED, status: 'True', ...out.degraded }
-      : { type: CONDITION_DEGRADED, status: 'False', reason: 'Observed', message: '' },
+      : { type: CONDITION_DEGRADED, status: 'False', reason: out.notDegraded ?? 'Observed', message: '' },
   );
   return {
     ...prev,

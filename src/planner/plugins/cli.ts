@@ -1,4 +1,4 @@
-import { type Command, contextFlag, parseInteger } from '../../cli/command.js';
+import { type Command, contextFlag, parseInteger, UsageError } from '../../cli/command.js';
 import { KubeClient } from '../../runtime/client/client.js';
 import { componentLogger } from '../../runtime/log.js';
 import { WorkloadUpdater } from '../workload.js';
@@ -31,6 +31,10 @@ export const samplePluginCommand: Command = {
     context: contextFlag,
   },
   async run(o) {
+    const manager = o['manager'] as string;
+    // Without a port gRPC would dial 443 and fail with a bare ECONNREFUSED.
+    if (!/^[^:\s]+:\d{1,5}$/.test(manager) && !/^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(manager))
+      throw new UsageError(`--manager: "${manager}" must be host:port (e.g. 127.0.0.1:33333)`);
     const log = componentLogger('sample-plugin');
     const kubeconfig = o['kubeconfig'] as string | undefined;
     const context = o['context'] as string | undefined;
@@ -52,7 +56,7 @@ export const samplePluginCommand: Command = {
     // gRPC is loaded by the commands that speak it, not by every start of tutti.
     const { servePlugin } = await import('./serve.js');
     const plugin = await servePlugin(actuator, {
-      manager: o['manager'] as string,
+      manager,
       port: parseInteger(o['port'] as string, 'port', 0, 65535),
       host: o['host'] as string,
       advertise: o['advertise'] as string,

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Intent } from '../../../src/apis/ido.intel.com/intent.js';
+import { plannerRunCommand } from '../../../src/planner/planner-command.js';
+import { samplePluginCommand } from '../../../src/planner/plugins/cli.js';
+import { resolveProfile } from '../../../src/planner/profiles.js';
+import { nextIntentStatus } from '../../../src/planner/status.js';
+
+test('a numeric props.endpoint is reported as not a string, not as missing', () => {
+  const r = resolveProfile(
+    {
+      metadata: { name: 'p95', namespace: 'shop' },
+      spec: { type: 'latency', query: 'up', props: { endpoint: 9090 } },
+    },
+    {},
+  );
+  assert.equal(
+    r.resolved ? '' : r.reason,
+    'profile shop/p95: spec.props.endpoint must be a string (the Prometheus query URL), got number 9090',
+  );
+});
+
+test('an inactive intent is Degraded=False for being inactive, not "Observed"', () => {
+  const intent: Intent = {
+    metadata: { name: 'i', namespace: 'shop' },
+    spec: {
+      targetRef: { name: 'web' },
+      active: false,
+      objectives: [{ name: 'p95', value: 1, measuredBy: 'p95' }],
+    },
+  };
+  const status = nextIntentStatus(intent, {
+    values: {},
+    goal: {},
+    planning: { status: 'False', reason: 'Inactive', message: 'spec.active is false' },
+    notDegraded: 'Inactive',
+  });
+  const degraded = status.conditions!.find((c) => c.type === 'Degraded')!;
+  assert.deepEqual([degraded.status, degraded.reason], ['False', 'Inactive']);
+});
+
+test('planner flags name themselves as the user typed them: --manager needs host:port, -v/--verbosity a number', async () => {
+  await assert.rejects(
+    async () => samplePluginCommand.run({ manager: 'localhost', port: '0', 'max-pods': '8' }, []),
+    {
+      name: 'UsageError',
+      message: '--manager: "localhost" must be host:port (e.g. 127.0.0.1:33333)',
+    },
+  );
+  await assert.rejects(async () => plannerRunCommand.run({ verbosity: 'x' }, []), {
+    name: 'UsageError',
+    message: '-v/--verbosity: "x" must be a whole number from 0 to 10',
+  });
+});
