@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
 import { parseAllDocuments } from 'yaml';
 import type { KubeClient } from './client/client.js';
-import { TooManyRequestsError } from './client/errors.js';
+import { NotFoundError, TooManyRequestsError } from './client/errors.js';
 import { CustomResourceDefinitions } from './client/kinds.js';
 import { waitFor } from './wait.js';
 
@@ -66,20 +66,24 @@ export async function installCrds(
   // New kinds must not be looked up in discovery documents cached before they existed.
   for (const crd of crds)
     for (const v of crd.spec.versions) client.discovery.invalidate(`${crd.spec.group}/${v.name}`);
-  // Established comes before the storage is ready: a list or watch meanwhile gets 429
-  // "storage is (re)initializing".
+  // Established comes before discovery lists the kind (a create meanwhile finds no resource for
+  // it: 404) and before the storage is ready (a list or watch gets 429 "storage is
+  // (re)initializing").
   await Promise.all(
     crds.map((crd) => {
       const served = crd.spec.versions.find((v) => v.served) ?? crd.spec.versions[0]!;
-      const path = `/apis/${crd.spec.group}/${served.name}/${crd.spec.names.plural}`;
+      const apiVersion = `${crd.spec.group}/${served.name}`;
+      const path = `/apis/${apiVersion}/${crd.spec.names.plural}`;
       return waitFor(
-        () =>
-          client.raw(path, { limit: '1' }).then(
+        async () => {
+          await client.discovery.resolve(apiVersion, crd.spec.names.kind);
+          return client.raw(path, { limit: '1' }).then(
             () => true,
             // Anything else (say, no right to list) is not this wait's business.
-            (err: unknown) => !(err instanceof TooManyRequestsError),
-          ),
-        { description: `the storage of ${crd.metadata?.name}`, timeoutMs: opts.timeoutMs ?? 60_000 },
+            (err: unknown) => !(err instanceof TooManyRequestsError || err instanceof NotFoundError),
+          );
+        },
+        { description: `${crd.metadata?.name} to be served`, timeoutMs: opts.timeoutMs ?? 60_000 },
       );
     }),
   );

@@ -19,6 +19,7 @@ import {
   ReplicaSets,
 } from '../../src/runtime/client/kinds.js';
 import { kind } from '../../src/runtime/client/types.js';
+import { installCrds } from '../../src/runtime/crds.js';
 import { waitFor } from '../../src/runtime/wait.js';
 import { shellPod, testClient, testNamespace } from '../support/cluster.js';
 
@@ -238,15 +239,9 @@ describe('local control plane', () => {
         ],
       },
     };
-    await client.create(crd);
     t.after(() => client.delete(CustomResourceDefinitions, `widgets.${group}`));
-    await waitFor(
-      async () =>
-        (await client.get(CustomResourceDefinitions, `widgets.${group}`)).status?.conditions?.some(
-          (c) => c.type === 'Established' && c.status === 'True',
-        ),
-      { description: 'the CRD to be Established', timeoutMs: 30_000 },
-    );
+    // Established comes before discovery lists the kind: installCrds waits for it to be served.
+    await installCrds(client, [crd]);
 
     const Widget = kind(`${group}/v1`, 'Widget');
     const widget = (size: unknown) => ({ ...Widget, metadata: { name: 'w', namespace: ns }, spec: { size } });
