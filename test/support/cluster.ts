@@ -3,11 +3,16 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import type {
+  NamedRuleWithOperations,
+  ValidatingAdmissionPolicy,
+  ValidatingAdmissionPolicyBinding,
+} from 'kubernetes-types/admissionregistration/v1.js';
 import { parse, stringify } from 'yaml';
 import { LocalControlPlane } from '../../src/cluster/control-plane.js';
 import { KubeClient } from '../../src/runtime/client/client.js';
 import { Namespaces, Pods, ServiceAccounts } from '../../src/runtime/client/kinds.js';
-import type { Kind } from '../../src/runtime/client/types.js';
+import { type Kind, kind } from '../../src/runtime/client/types.js';
 import { waitFor } from '../../src/runtime/wait.js';
 
 /** The kubeconfig of the cluster the test run targets; fails the test with the reason when none is up. */
@@ -148,4 +153,49 @@ export async function dedicatedControlPlane(
   await plane.up();
   t.after(() => plane.down());
   return plane;
+}
+
+const ValidatingAdmissionPolicies = kind<ValidatingAdmissionPolicy>(
+  'admissionregistration.k8s.io/v1',
+  'ValidatingAdmissionPolicy',
+);
+const ValidatingAdmissionPolicyBindings = kind<ValidatingAdmissionPolicyBinding>(
+  'admissionregistration.k8s.io/v1',
+  'ValidatingAdmissionPolicyBinding',
+);
+
+/**
+ * A ValidatingAdmissionPolicy that denies, in `namespace`, the requests `rule` matches when
+ * `expression` is false — a site's own rules, as a cluster would have them — with its binding,
+ * both removed when the test ends. Policies take effect a moment after they are made: probe first.
+ */
+export async function denyingPolicy(
+  t: TestContext,
+  client: KubeClient,
+  name: string,
+  opts: { namespace: string; rule: NamedRuleWithOperations; expression: string; message: string },
+): Promise<void> {
+  await client.create<ValidatingAdmissionPolicy>({
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicy',
+    metadata: { name },
+    spec: {
+      failurePolicy: 'Fail',
+      matchConstraints: {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': opts.namespace } },
+        resourceRules: [opts.rule],
+      },
+      validations: [{ expression: opts.expression, message: opts.message }],
+    },
+  });
+  await client.create<ValidatingAdmissionPolicyBinding>({
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicyBinding',
+    metadata: { name },
+    spec: { policyName: name, validationActions: ['Deny'] },
+  });
+  t.after(async () => {
+    await client.delete(ValidatingAdmissionPolicyBindings, name).catch(() => {});
+    await client.delete(ValidatingAdmissionPolicies, name).catch(() => {});
+  });
 }

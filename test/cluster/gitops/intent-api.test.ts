@@ -4,11 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import type {
-  NamedRuleWithOperations,
-  ValidatingAdmissionPolicy,
-  ValidatingAdmissionPolicyBinding,
-} from 'kubernetes-types/admissionregistration/v1.js';
+import type { NamedRuleWithOperations } from 'kubernetes-types/admissionregistration/v1.js';
 import { CNBundles, TNBundles } from '../../../src/apis/nephio/bundles.js';
 import { ProvisioningRequests } from '../../../src/apis/o2ims/provisioning-request.js';
 import { GitSyncs } from '../../../src/apis/tutti/gitsync.js';
@@ -22,21 +18,12 @@ import { IntentServer } from '../../../src/gitops/tmf921/server.js';
 import { IntentService } from '../../../src/gitops/tmf921/service.js';
 import { IntentStore } from '../../../src/gitops/tmf921/store.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
-import { kind } from '../../../src/runtime/client/types.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { testClient, testNamespace } from '../../support/cluster.js';
+import { denyingPolicy, testClient, testNamespace } from '../../support/cluster.js';
 import { startEdgeControllers, tmf921Intent } from './support.js';
 
 const credentials = { username: 'admin1', password: 's3cret' };
-const ValidatingAdmissionPolicies = kind<ValidatingAdmissionPolicy>(
-  'admissionregistration.k8s.io/v1',
-  'ValidatingAdmissionPolicy',
-);
-const ValidatingAdmissionPolicyBindings = kind<ValidatingAdmissionPolicyBinding>(
-  'admissionregistration.k8s.io/v1',
-  'ValidatingAdmissionPolicyBinding',
-);
 
 interface IntentApi {
   client: KubeClient;
@@ -182,29 +169,12 @@ test("an intent the edge cannot provision reports failed through the API, with t
     operations: ['CREATE'],
     resources: ['deployments'],
   };
-  await client.create<ValidatingAdmissionPolicy>({
-    apiVersion: 'admissionregistration.k8s.io/v1',
-    kind: 'ValidatingAdmissionPolicy',
-    metadata: { name: policy },
-    spec: {
-      failurePolicy: 'Fail',
-      matchConstraints: {
-        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': site } },
-        // kubernetes-types leaves `resources` out of NamedRuleWithOperations; the API has it.
-        resourceRules: [deploymentCreates as NamedRuleWithOperations],
-      },
-      validations: [{ expression: 'false', message: 'this site runs no new Deployments' }],
-    },
-  });
-  await client.create<ValidatingAdmissionPolicyBinding>({
-    apiVersion: 'admissionregistration.k8s.io/v1',
-    kind: 'ValidatingAdmissionPolicyBinding',
-    metadata: { name: policy },
-    spec: { policyName: policy, validationActions: ['Deny'] },
-  });
-  t.after(async () => {
-    await client.delete(ValidatingAdmissionPolicyBindings, policy).catch(() => {});
-    await client.delete(ValidatingAdmissionPolicies, policy).catch(() => {});
+  await denyingPolicy(t, client, policy, {
+    namespace: site,
+    // kubernetes-types leaves `resources` out of NamedRuleWithOperations; the API has it.
+    rule: deploymentCreates as NamedRuleWithOperations,
+    expression: 'false',
+    message: 'this site runs no new Deployments',
   });
   // Policies, like RBAC, take effect a moment after they are created.
   await waitFor(

@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type {
-  NamedRuleWithOperations,
-  ValidatingAdmissionPolicy,
-  ValidatingAdmissionPolicyBinding,
-} from 'kubernetes-types/admissionregistration/v1.js';
+import type { NamedRuleWithOperations } from 'kubernetes-types/admissionregistration/v1.js';
 import type { Deployment } from 'kubernetes-types/apps/v1.js';
 import { Intents } from '../../../src/apis/ido.intel.com/intent.js';
 import { Deployments } from '../../../src/runtime/client/kinds.js';
-import { kind } from '../../../src/runtime/client/types.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
 import { waitFor } from '../../../src/runtime/wait.js';
+import { denyingPolicy } from '../../support/cluster.js';
 import { intent, simulatedWorkload, startPlanner, waitForCondition } from './support.js';
 
 test('Prometheus down: the intent is Degraded with the reason and nothing is acted on', async (t) => {
@@ -49,15 +45,6 @@ test('Prometheus down: the intent is Degraded with the reason and nothing is act
   assert.deepEqual(await traces.recentEvents(`${ns}/web-p95`, 10), [], 'no planning event');
 });
 
-const ValidatingAdmissionPolicies = kind<ValidatingAdmissionPolicy>(
-  'admissionregistration.k8s.io/v1',
-  'ValidatingAdmissionPolicy',
-);
-const ValidatingAdmissionPolicyBindings = kind<ValidatingAdmissionPolicyBinding>(
-  'admissionregistration.k8s.io/v1',
-  'ValidatingAdmissionPolicyBinding',
-);
-
 test('a plan the API server refuses: Planning=False ActuationFailed, Degraded, not carried out', async (t) => {
   const { client, ns } = await simulatedWorkload(t, 'planner-refused', {
     name: 'web',
@@ -67,37 +54,17 @@ test('a plan the API server refuses: Planning=False ActuationFailed, Degraded, n
   });
   // The namespace forbids scaling out, as a site's admission policy would.
   const policy = `${ns}-no-scale-out`;
-  await client.create<ValidatingAdmissionPolicy>({
-    apiVersion: 'admissionregistration.k8s.io/v1',
-    kind: 'ValidatingAdmissionPolicy',
-    metadata: { name: policy },
-    spec: {
-      failurePolicy: 'Fail',
-      matchConstraints: {
-        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
-        resourceRules: [
-          {
-            apiGroups: ['apps'],
-            apiVersions: ['v1'],
-            operations: ['UPDATE'],
-            resources: ['deployments'],
-          } as NamedRuleWithOperations,
-        ],
-      },
-      validations: [
-        { expression: 'object.spec.replicas <= oldObject.spec.replicas', message: 'no scaling out here' },
-      ],
-    },
-  });
-  await client.create<ValidatingAdmissionPolicyBinding>({
-    apiVersion: 'admissionregistration.k8s.io/v1',
-    kind: 'ValidatingAdmissionPolicyBinding',
-    metadata: { name: policy },
-    spec: { policyName: policy, validationActions: ['Deny'] },
-  });
-  t.after(async () => {
-    await client.delete(ValidatingAdmissionPolicyBindings, policy).catch(() => {});
-    await client.delete(ValidatingAdmissionPolicies, policy).catch(() => {});
+  await denyingPolicy(t, client, policy, {
+    namespace: ns,
+    // kubernetes-types leaves `resources` out of NamedRuleWithOperations; the API has it.
+    rule: {
+      apiGroups: ['apps'],
+      apiVersions: ['v1'],
+      operations: ['UPDATE'],
+      resources: ['deployments'],
+    } as NamedRuleWithOperations,
+    expression: 'object.spec.replicas <= oldObject.spec.replicas',
+    message: 'no scaling out here',
   });
   // Policies take effect a moment after they are created.
   await waitFor(
