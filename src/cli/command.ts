@@ -143,10 +143,13 @@ export function parseDuration(text: string, flag = 'duration'): number {
   return total;
 }
 
+/** `flag` is a long flag's name, or the flag as written when it starts with "-" (`-v/--verbosity`). */
 export function parseInteger(text: string, flag: string, min: number, max: number): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${flag}: "${text}" must be a whole number from ${min} to ${max}`);
+  // Number('') is 0: an empty value is no number.
+  if (!text.trim() || !Number.isInteger(n) || n < min || n > max) {
+    const name = flag.startsWith('-') ? flag : `--${flag}`;
+    throw new UsageError(`${name}: "${text}" must be a whole number from ${min} to ${max}`);
   }
   return n;
 }

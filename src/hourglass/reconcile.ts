@@ -419,27 +419,21 @@ function performerStatus(
       : { type: CONDITION_AVAILABLE, status: 'False', ...notReady, observedGeneration: generation },
     s.now,
   );
+  let progressing: Pick<Condition, 'status' | 'reason' | 'message'>;
+  if (s.invalid) progressing = { status: 'False', ...notReady };
+  else if (s.upgrading) {
+    const serving = s.serving ? `Pod ${s.serving.metadata?.name}` : 'the serving Pod';
+    progressing = {
+      status: 'True',
+      reason: 'Upgrading',
+      message: `${podLabel} replaces ${serving} once Ready`,
+    };
+  } else if (ready)
+    progressing = { status: 'False', reason: 'PodReady', message: 'the performer runs its current spec' };
+  else progressing = { status: 'True', ...notReady };
   conditions = setCondition(
     conditions,
-    s.invalid
-      ? { type: CONDITION_PROGRESSING, status: 'False', ...notReady, observedGeneration: generation }
-      : s.upgrading
-        ? {
-            type: CONDITION_PROGRESSING,
-            status: 'True',
-            reason: 'Upgrading',
-            message: `${podLabel} replaces ${s.serving ? `Pod ${s.serving.metadata?.name}` : 'the serving Pod'} once Ready`,
-            observedGeneration: generation,
-          }
-        : ready
-          ? {
-              type: CONDITION_PROGRESSING,
-              status: 'False',
-              reason: 'PodReady',
-              message: 'the performer runs its current spec',
-              observedGeneration: generation,
-            }
-          : { type: CONDITION_PROGRESSING, status: 'True', ...notReady, observedGeneration: generation },
+    { type: CONDITION_PROGRESSING, ...progressing, observedGeneration: generation },
     s.now,
   );
   const degraded = !ready || s.upgrading || s.invalid ? notReady.reason !== 'PodPending' : false;

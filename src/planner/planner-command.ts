@@ -1,4 +1,4 @@
-import { type Command, contextFlag, parseInteger, UsageError } from '../cli/command.js';
+import { type Command, contextFlag, parseInteger } from '../cli/command.js';
 import { KubeClient } from '../runtime/client/client.js';
 import { componentLogger, rootLogger } from '../runtime/log.js';
 import { Manager } from '../runtime/manager.js';
@@ -59,13 +59,9 @@ export const plannerRunCommand: Command = {
   },
   async run(o) {
     const verbosity = o['verbosity'] as string | undefined;
-    if (verbosity !== undefined) {
-      // Mostly given as -v (IDO's manifest passes -v 2): the error names both spellings.
-      const level = /^\d+$/.test(verbosity) ? Number(verbosity) : Number.NaN;
-      if (!(level >= 0 && level <= 10))
-        throw new UsageError(`-v/--verbosity: "${verbosity}" must be a whole number from 0 to 10`);
-      if (level >= 2) rootLogger.level = 'debug';
-    }
+    // Mostly given as -v (IDO's manifest passes -v 2): the error names both spellings.
+    if (verbosity !== undefined && parseInteger(verbosity, '-v/--verbosity', 0, 10) >= 2)
+      rootLogger.level = 'debug';
     const v = plannerFileValues(o, '');
     const { config, defaultQueries, queriesSource } = await loadPlannerFiles(v.configPath, v.queriesPath);
     const log = componentLogger('planner');

@@ -33,7 +33,7 @@ export function resolveProfile(
     minimize && (type === 'availability' || type === 'throughput')
       ? `minimize is true (the default) for ${type === 'availability' ? 'an' : 'a'} ${type} KPI: objectives on it are upper bounds (want ≤ value); set minimize: false for a lower bound`
       : undefined;
-  const ok = warning ? { ...base, resolved: true as const, warning } : { ...base, resolved: true as const };
+  const ok = { ...base, resolved: true as const, ...(warning ? { warning } : {}) };
   if (type === 'availability') return { ...ok, query: '', endpoint: '' };
   const fallback = defaultQueries[key];
   const query = fallback?.query || profile.spec.query || '';

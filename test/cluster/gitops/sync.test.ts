@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
 import { stringify } from 'yaml';
 import { CNBundles, TNBundles } from '../../../src/apis/nephio/bundles.js';
@@ -30,12 +30,30 @@ async function publish(repo: string, requirements: Record<string, string>) {
   );
 }
 
-test('sync applies the repository, prunes only what it applied, reports status and recovers from git outages', async (t) => {
+/** A client of the test plane with the GitSync CRD installed. */
+async function syncClient(t: TestContext) {
   const client = await testClient(t, 'tutti-gitops-sync');
   await installCrds(
     client,
     gitopsCrds().filter((c) => c.spec.group === 'tutti.dev'),
   );
+  return client;
+}
+
+/** A git server under a temp root, both gone when the test ends. */
+async function gitServer(t: TestContext) {
+  const root = await mkdtemp(join(tmpdir(), 'tutti-sync-'));
+  const server = new GitHttpServer({ root: join(root, 'repos'), ...credentials });
+  await server.start(0);
+  t.after(async () => {
+    await server.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+  return { root, server };
+}
+
+test('sync applies the repository, prunes only what it applied, reports status and recovers from git outages', async (t) => {
+  const client = await syncClient(t);
   const root = await mkdtemp(join(tmpdir(), 'tutti-sync-'));
   const server = new GitHttpServer({ root: join(root, 'repos'), ...credentials });
   await server.start(0);
@@ -130,18 +148,8 @@ test('sync applies the repository, prunes only what it applied, reports status a
 });
 
 test('bad credentials are reported as such in status', async (t) => {
-  const client = await testClient(t, 'tutti-gitops-sync');
-  await installCrds(
-    client,
-    gitopsCrds().filter((c) => c.spec.group === 'tutti.dev'),
-  );
-  const root = await mkdtemp(join(tmpdir(), 'tutti-sync-'));
-  const server = new GitHttpServer({ root: join(root, 'repos'), ...credentials });
-  await server.start(0);
-  t.after(async () => {
-    await server.stop();
-    await rm(root, { recursive: true, force: true });
-  });
+  const client = await syncClient(t);
+  const { root, server } = await gitServer(t);
   const repo = await server.createRepository('admin1/edge1-config');
   await publish(repo, { latency: '<1ms' });
   const syncer = new EdgeSyncer(client, {
@@ -185,11 +193,7 @@ function widgetCrd(plural: string): CustomResourceDefinition {
 }
 
 test('a commit applied in part, then one that cannot be read: status says so and keeps describing what is applied', async (t) => {
-  const client = await testClient(t, 'tutti-gitops-sync');
-  await installCrds(
-    client,
-    gitopsCrds().filter((c) => c.spec.group === 'tutti.dev'),
-  );
+  const client = await syncClient(t);
   // The kind Widget is taken: the repository's CRD asking for it again is never Established.
   await installCrds(client, [widgetCrd('widgets')]);
   t.after(async () => {
@@ -197,13 +201,7 @@ test('a commit applied in part, then one that cannot be read: status says so and
     await client.delete(CustomResourceDefinitions, 'gizmos.sync-test.tutti.dev');
     await client.delete(Namespaces, 'tutti-sync-partial');
   });
-  const root = await mkdtemp(join(tmpdir(), 'tutti-sync-'));
-  const server = new GitHttpServer({ root: join(root, 'repos'), ...credentials });
-  await server.start(0);
-  t.after(async () => {
-    await server.stop();
-    await rm(root, { recursive: true, force: true });
-  });
+  const { root, server } = await gitServer(t);
   const repo = await server.createRepository('admin1/edge1-partial');
   const tree = new Map([
     ['namespace.yaml', 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: tutti-sync-partial\n'],
