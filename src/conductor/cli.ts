@@ -73,7 +73,7 @@ const loopCommand: Command = {
     once: {
       type: 'boolean',
       description:
-        'process the files present, then exit (0 done, 1 some failed, 3 some wait for the API server)',
+        'process the files present, then exit (0 done, 1 some failed, 3 some not submitted yet: API server unreachable, namespace or CRD missing)',
       default: false,
       env: 'CONDUCTOR_ONCE',
     },

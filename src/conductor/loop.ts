@@ -50,12 +50,12 @@ export interface ConductorLoopOptions {
 export interface RunSummary {
   processed: number;
   failed: number;
-  /** Accepted intents the API server did not take (unreachable); they are tried on the next run. */
+  /** Accepted intents not submitted yet (API server unreachable, no namespace or CRD); tried on the next run. */
   unsubmitted: number;
   skipped: number;
 }
 
-/** `--once` exit codes: 0 all done, 1 some files failed (error files written), 3 some intents wait for the API server. */
+/** `--once` exit codes: 0 all done, 1 some files failed (error files written), 3 some intents wait to be submitted. */
 export function exitCode(summary: RunSummary): number {
   if (summary.unsubmitted > 0) return 3;
   if (summary.failed > 0) return 1;
@@ -514,7 +514,7 @@ export class ConductorLoop {
         metrics.submitErrors.inc({ reason: result.reason });
         this.log.warn(
           { name, namespace: ns, reason: result.reason, err: result.message },
-          `failed to create NetworkIntent CR ${ns}/${name} after retries; kept queued`,
+          `failed to create NetworkIntent CR ${ns}/${name}: ${result.message}; kept queued`,
         );
         if (this.requeue(item)) return { item, requeued: true };
         this.summary.unsubmitted++;

@@ -7,6 +7,7 @@ import {
   ApiError,
   ForbiddenError,
   isRetryable,
+  NotFoundError,
   type StatusBody,
   TooManyRequestsError,
 } from '../runtime/client/errors.js';
@@ -18,7 +19,7 @@ export const SUBMIT_BACKOFF_MS = 200;
 
 export type SubmitResult =
   | { outcome: 'created' | 'exists'; name: string; namespace: string }
-  /** Worth another try later (network, 429, 5xx): the intent stays queued. */
+  /** Worth another try later (network, 429, 5xx, no namespace or CRD yet): the intent stays queued. */
   | { outcome: 'retry'; reason: string; message: string }
   /** Final (Forbidden, Invalid, a different object under the name): an error file is written. */
   | { outcome: 'failed'; reason: string; message: string; status?: StatusBody; forbidden?: ForbiddenDetails };
@@ -49,6 +50,8 @@ export async function submitNetworkIntent(
       return { outcome: 'created', name, namespace };
     } catch (err) {
       if (err instanceof AlreadyExistsError) return sameSpecOrFailure(client, ni);
+      // Nothing is wrong with the intent: what it needs is not there yet. Quick retries cannot help.
+      if (err instanceof NotFoundError) return missingPrerequisite(err, ni);
       if (!isRetryable(err)) return finalFailure(err, ni);
       if (attempt >= retries || opts.signal?.aborted) {
         return { outcome: 'retry', reason: reasonOf(err), message: (err as Error).message };
@@ -77,6 +80,20 @@ async function sameSpecOrFailure(client: KubeClient, ni: NetworkIntent): Promise
     if (isRetryable(err)) return { outcome: 'retry', reason: reasonOf(err), message: (err as Error).message };
     return finalFailure(err, ni);
   }
+}
+
+/**
+ * A create answered NotFound: the namespace does not exist, or the API server does not serve
+ * NetworkIntents (the CRD is not installed). Either can be put right without touching the file,
+ * so the intent waits for it instead of being recorded as failed.
+ */
+function missingPrerequisite(err: NotFoundError, ni: NetworkIntent): SubmitResult {
+  const namespace = ni.metadata!.namespace!;
+  const message =
+    err.status.details?.kind === 'namespaces'
+      ? `namespace ${namespace} does not exist (create it; the intent is retried until then)`
+      : `the API server does not serve NetworkIntents: ${err.message} (install the CRD with \`tutti conductor crds | kubectl apply -f -\`; the intent is retried until then)`;
+  return { outcome: 'retry', reason: 'NotFound', message };
 }
 
 function finalFailure(err: unknown, ni: NetworkIntent): SubmitResult {

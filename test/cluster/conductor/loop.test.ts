@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -7,6 +8,8 @@ import { NetworkIntents } from '../../../src/apis/intent.nephoran.com/network-in
 import { conductorCrds } from '../../../src/conductor/crds.js';
 import type { Intent } from '../../../src/conductor/intent.js';
 import { networkIntentName } from '../../../src/conductor/intent.js';
+import { conductorMetrics } from '../../../src/conductor/metrics.js';
+import { Namespaces } from '../../../src/runtime/client/kinds.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
@@ -425,5 +428,52 @@ describe('conductor-loop against the API server', () => {
       source: 'test',
       reason: 'more cells',
     });
+  });
+
+  test('an intent whose namespace does not exist yet waits for it instead of failing for good', async (t) => {
+    const client = await testClient(t);
+    await installCrds(client, conductorCrds());
+    const later = `later-${randomBytes(4).toString('hex')}`;
+    t.after(() => client.delete(Namespaces, later).catch(() => {}));
+    const dirs = await handoffDir(t);
+    const doc = intent(later, 'web');
+    await dropIntent(dirs.dir, 'intent-later.json', doc);
+
+    const early = loopProcess(t, testKubeconfig(), [`--handoff-dir=${dirs.dir}`, '--once']);
+    assert.equal(await early.exited, 3, 'not submitted yet: exit code 3');
+    assert.equal((await errorReports(dirs.errors)).size, 0, 'a missing namespace is no error file');
+    assert.equal((await readState(dirs.dir))['intent-later.json'], undefined, 'left for the next run');
+    assert.ok(
+      early.records.some((r) => String(r['msg']).includes(`namespace ${later} does not exist`)),
+      'the log names the missing namespace',
+    );
+
+    // A running loop keeps trying, and submits it once the namespace appears.
+    const notFound = async () =>
+      (await conductorMetrics.submitErrors.get()).values.find((v) => v.labels['reason'] === 'NotFound')
+        ?.value ?? 0;
+    const before = await notFound();
+    await startLoop(t, client, dirs, { periodMs: 200 });
+    await waitFor(async () => (await notFound()) >= before + 2, {
+      description: 'the loop to have tried the intent twice',
+      timeoutMs: 10_000,
+    });
+    assert.equal((await readState(dirs.dir))['intent-later.json'], undefined);
+    await client.create({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: later, labels: { 'tutti.dev/test': 'true' } },
+    });
+    const name = networkIntentName(doc as Intent);
+    await waitFor(() => client.find(NetworkIntents, name, later), {
+      description: `NetworkIntent ${later}/${name}`,
+      timeoutMs: 30_000,
+    });
+    const record = await waitFor(async () => (await readState(dirs.dir))['intent-later.json'], {
+      description: 'the state record',
+      timeoutMs: 10_000,
+    });
+    assert.equal(record.status, 'processed');
+    assert.equal((await errorReports(dirs.errors)).size, 0);
   });
 });
