@@ -71,9 +71,12 @@ export class CiFixerService {
       this.handle(req, res).catch((err: unknown) => {
         const e = err instanceof HttpError ? err : new HttpError(500, (err as Error).message);
         if (e.status >= 500) this.log.error({ err: e.message, path: req.url }, 'request failed');
-        if (!res.headersSent)
+        if (!res.headersSent) {
+          // The rest of an oversized body is left unread: close the connection rather than let
+          // the client send its next request on one the server has stopped reading.
+          if (e.status === 413) res.setHeader('connection', 'close');
           sendJson(res, e.status, { error: e.message, ...(e.field ? { field: e.field } : {}) });
-        else res.end();
+        } else res.end();
       });
     });
     this.server = server;
@@ -201,6 +204,9 @@ function sendText(
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
+  if (Number(req.headers['content-length']) > MAX_BODY_BYTES) {
+    throw new HttpError(413, `body: larger than ${MAX_BODY_BYTES} bytes`, 'body');
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -217,6 +218,40 @@ describe('ci-fixer service', () => {
     assert.equal(invalidJson.body['field'], 'body');
     assert.equal((await fetch(`${base}/api/runs/run-nope`)).status, 404);
     assert.equal((await fetch(`${base}/api/runs/run-nope/events`)).status, 404);
+  });
+
+  test('an oversized body gets 413 and closes its connection, so the next request on a fresh one succeeds', async (t) => {
+    const { base } = await startService(t);
+    // One kept-alive socket at a time, as a client with a connection pool reuses it.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    t.after(() => agent.destroy());
+    const request = (method: string, body?: string) =>
+      new Promise<{ status: number; text: string; connection?: string }>((resolve, reject) => {
+        const req = httpRequest(
+          `${base}/api/runs`,
+          { method, agent, headers: body === undefined ? {} : { 'content-type': 'application/json' } },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => {
+              text += chunk;
+            });
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, text, connection: res.headers.connection }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    for (let i = 0; i < 3; i++) {
+      const big = await request('POST', JSON.stringify({ commands: ['x'.repeat(2 * 1024 * 1024)] }));
+      assert.equal(big.status, 413);
+      assert.equal(big.connection, 'close');
+      assert.match(big.text, /"body: larger than 1048576 bytes"/);
+      const next = await request('GET');
+      assert.equal(next.status, 200, 'the request after a 413 is answered');
+    }
   });
 
   test('at most maxConcurrent sandboxes run at once; the rest queue, and a full queue answers 429', async (t) => {
