@@ -17,9 +17,9 @@ export type ReadResult =
   | { ok: true; bytes: Buffer; sha256: string; version: FileVersion }
   | {
       ok: false;
-      reason: 'NotFound' | 'NotRegularFile' | 'Symlink' | 'TooLarge' | 'Empty';
+      reason: 'NotFound' | 'NotRegularFile' | 'Symlink' | 'Unreadable' | 'TooLarge' | 'Empty';
       message: string;
-      /** Absent when the file could not be opened (gone, or a symlink). */
+      /** Absent when the file could not be opened (gone, a symlink, a socket, no permission). */
       version?: FileVersion;
     };
 
@@ -45,6 +45,18 @@ export function readIntentFile(path: string, maxBytes = MAX_INTENT_FILE_BYTES): 
         message: `${path} is a symbolic link; only regular files are read`,
       };
     }
+    // A socket cannot be opened at all; a FIFO or a directory opens and fails the check below.
+    if (code === 'ENXIO' || code === 'EOPNOTSUPP') {
+      return { ok: false, reason: 'NotRegularFile', message: `${path} is not a regular file` };
+    }
+    if (code === 'EACCES' || code === 'EPERM') {
+      return {
+        ok: false,
+        reason: 'Unreadable',
+        message: `${path} cannot be read: permission denied (${code}); the loop reads it again once its permissions change`,
+      };
+    }
+    // Anything else (too many open files, I/O errors) may pass: the file is tried again later.
     throw err;
   }
   try {

@@ -167,7 +167,20 @@ export class ConductorLoop {
     this.started = true;
     const names = await this.listIntentFiles();
     const forgotten = this.forgetRemoved(names);
-    await Promise.all(names.map((name) => this.reads.run(() => this.handle(name, Date.now()))));
+    await Promise.all(
+      names.map((name) =>
+        this.reads
+          .run(() => this.handle(name, Date.now()))
+          .catch((err: Error) => {
+            // One file the system refuses must not end the run for the others; the next run retries it.
+            this.summary.failed++;
+            this.log.error(
+              { file: name, err: err.message },
+              `failed to process ${join(this.opts.handoffDir, name)}: ${err.message}`,
+            );
+          }),
+      ),
+    );
     this.batches.flush();
     await this.batchesDone();
     await forgotten;
@@ -339,7 +352,10 @@ export class ConductorLoop {
     }
     const sha256 = read.ok ? read.sha256 : await fingerprint(path, read.reason, version);
     const size = read.ok ? read.bytes.length : version.size;
-    this.known.set(name, { mtimeMs: version.mtimeMs, size: version.size, sha256 });
+    // chmod changes no mtime: an unreadable file is looked at afresh each time, not by its version.
+    if (read.ok || read.reason !== 'Unreadable') {
+      this.known.set(name, { mtimeMs: version.mtimeMs, size: version.size, sha256 });
+    }
     const key = `${name}@${sha256.slice(0, 16)}`;
     // Checked and marked with no await in between: two events for one file must not both pass.
     if (this.inFlight.has(key)) return;
@@ -646,12 +662,19 @@ function failureRecord(sha256: string, size: number, errorFile: string): FileRec
   return { sha256, size, processed_at: new Date().toISOString(), status: 'failed', error_file: errorFile };
 }
 
-/** A stand-in hash for files that cannot be read, so that each version is reported once. */
+/**
+ * A stand-in hash for files that cannot be read, so that each version is reported once. An
+ * unreadable file's version includes its ctime, which chmod and chown change: fixed permissions
+ * make a new version, read again.
+ */
 async function fingerprint(
   path: string,
   reason: string,
-  info: { size: number; mtimeMs: number },
+  info: { size: number; mtimeMs: number; ctimeMs?: number },
 ): Promise<string> {
   const link = reason === 'Symlink' ? await readlink(path).catch(() => '') : '';
-  return createHash('sha256').update(`${reason}\0${info.size}\0${info.mtimeMs}\0${link}`).digest('hex');
+  const changed = reason === 'Unreadable' ? `\0${info.ctimeMs}` : '';
+  return createHash('sha256')
+    .update(`${reason}\0${info.size}\0${info.mtimeMs}\0${link}${changed}`)
+    .digest('hex');
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse, stringify } from 'yaml';
@@ -364,7 +365,12 @@ describe('conductor-loop against the API server', () => {
     const out = join(dirs.dir, '..', `out-${ns}`);
     t.after(() => rm(out, { recursive: true, force: true }));
     for (let i = 0; i < 5; i++) await dropIntent(dirs.dir, `intent-${i}.json`, intent(ns, `app-${i}`));
-    const ok = loopProcess(t, testKubeconfig(), [`--handoff-dir=${dirs.dir}`, '--once', `--out=${out}`]);
+    const ok = loopProcess(t, testKubeconfig(), [
+      `--handoff-dir=${dirs.dir}`,
+      `--error-dir=${dirs.errors}`,
+      '--once',
+      `--out=${out}`,
+    ]);
     assert.equal(await ok.exited, 0);
     assert.equal((await client.list(NetworkIntents, { namespace: ns })).items.length, 5);
     assert.equal(ok.messages('Successfully processed: ').length, 5);
@@ -376,7 +382,11 @@ describe('conductor-loop against the API server', () => {
     );
 
     await dropIntent(dirs.dir, 'intent-bad.json', '{');
-    const failed = loopProcess(t, testKubeconfig(), [`--handoff-dir=${dirs.dir}`, '--once']);
+    const failed = loopProcess(t, testKubeconfig(), [
+      `--handoff-dir=${dirs.dir}`,
+      `--error-dir=${dirs.errors}`,
+      '--once',
+    ]);
     assert.equal(await failed.exited, 1, 'a failed file gives exit code 1');
     assert.equal(
       failed.messages('Creating NetworkIntent CR').length,
@@ -402,7 +412,11 @@ describe('conductor-loop against the API server', () => {
     await writeFile(unreachable, stringify(kubeconfig));
     t.after(() => rm(unreachable, { force: true }));
     await dropIntent(dirs.dir, 'intent-ran.json', intent(ns, 'ran', { reason: 'more cells' }));
-    const down = loopProcess(t, unreachable, [`--handoff-dir=${dirs.dir}`, '--once']);
+    const down = loopProcess(t, unreachable, [
+      `--handoff-dir=${dirs.dir}`,
+      `--error-dir=${dirs.errors}`,
+      '--once',
+    ]);
     assert.equal(await down.exited, 3, 'unsubmitted intents give exit code 3');
     assert.equal(
       await readState(dirs.dir).then((s) => s['intent-ran.json']),
@@ -430,6 +444,49 @@ describe('conductor-loop against the API server', () => {
     });
   });
 
+  test('--once: a socket or an unreadable file is reported, and the other files are still processed', async (t) => {
+    const client = await testClient(t);
+    await installCrds(client, conductorCrds());
+    const ns = await testNamespace(t, client, 'once-odd');
+    const dirs = await handoffDir(t);
+    // A socket cannot even be opened (ENXIO).
+    const server = createServer();
+    await new Promise<void>((done) => server.listen(join(dirs.dir, 'intent-socket.json'), done));
+    t.after(() => new Promise<void>((done) => server.close(() => done())));
+    await dropIntent(dirs.dir, 'intent-good.json', intent(ns, 'good'));
+    // Permissions do not bind root, who reads any file.
+    const asRoot = process.getuid?.() === 0;
+    const locked = await dropIntent(dirs.dir, 'intent-locked.json', intent(ns, 'locked'));
+    if (!asRoot) await chmod(locked, 0o000);
+
+    const run = loopProcess(t, testKubeconfig(), [
+      `--handoff-dir=${dirs.dir}`,
+      `--error-dir=${dirs.errors}`,
+      '--once',
+    ]);
+    assert.equal(await run.exited, 1, 'a refused file gives exit code 1');
+    const reports = await errorReports(dirs.errors);
+    assert.equal(reports.get('intent-socket.json')?.reason, 'NotRegularFile');
+    assert.match(
+      reports.get('intent-socket.json')?.message ?? '',
+      /intent-socket\.json is not a regular file$/,
+    );
+    const state = await readState(dirs.dir);
+    assert.equal(state['intent-good.json']?.status, 'processed');
+    if (asRoot) return;
+    assert.equal(reports.get('intent-locked.json')?.reason, 'Unreadable');
+    assert.match(reports.get('intent-locked.json')?.message ?? '', /permission denied/);
+    // Readable again, the same content is read and submitted.
+    await chmod(locked, 0o644);
+    const again = loopProcess(t, testKubeconfig(), [
+      `--handoff-dir=${dirs.dir}`,
+      `--error-dir=${dirs.errors}`,
+      '--once',
+    ]);
+    assert.equal(await again.exited, 0);
+    assert.equal((await readState(dirs.dir))['intent-locked.json']?.status, 'processed');
+  });
+
   test('an intent whose namespace does not exist yet waits for it instead of failing for good', async (t) => {
     const client = await testClient(t);
     await installCrds(client, conductorCrds());
@@ -439,7 +496,11 @@ describe('conductor-loop against the API server', () => {
     const doc = intent(later, 'web');
     await dropIntent(dirs.dir, 'intent-later.json', doc);
 
-    const early = loopProcess(t, testKubeconfig(), [`--handoff-dir=${dirs.dir}`, '--once']);
+    const early = loopProcess(t, testKubeconfig(), [
+      `--handoff-dir=${dirs.dir}`,
+      `--error-dir=${dirs.errors}`,
+      '--once',
+    ]);
     assert.equal(await early.exited, 3, 'not submitted yet: exit code 3');
     assert.equal((await errorReports(dirs.errors)).size, 0, 'a missing namespace is no error file');
     assert.equal((await readState(dirs.dir))['intent-later.json'], undefined, 'left for the next run');
