@@ -43,6 +43,11 @@ export interface ExecutorOptions {
   redeployBackoffMs?: number;
   /** Reload the config when its file changes (default on). */
   watchConfig?: boolean;
+  /**
+   * Runs once an AVS's Performers are adopted, before the watch on them starts (tests delete
+   * the adopted one there).
+   */
+  beforeWatch?: (avsAddress: string, adopted: string | undefined) => Promise<void>;
 }
 
 interface AvsRuntime {
@@ -138,15 +143,25 @@ export class Executor {
 
     this.health = new HealthServer({ port: this.opts.healthPort ?? 8080 });
     this.health.addHealthCheck('executor', () => !this.stopping);
-    // Ready once every configured AVS has a performer in service.
-    this.health.addReadyCheck('performers-in-service', () =>
-      this.currentConfig.avsPerformers.every((c) =>
-        this.avs
-          .get(key(c.avsAddress))
-          ?.performer.listPerformers()
-          .some((p) => p.status === 'InService'),
-      ),
-    );
+    // Ready once every configured AVS has a performer in service; until then /readyz says why.
+    this.health.addReadyCheck('performers-in-service', () => {
+      const waiting = this.currentConfig.avsPerformers.filter(
+        (c) =>
+          !this.avs
+            .get(key(c.avsAddress))
+            ?.performer.listPerformers()
+            .some((p) => p.status === 'InService'),
+      );
+      if (waiting.length === 0) return true;
+      throw new Error(
+        waiting
+          .map(
+            (c) =>
+              `AVS ${c.avsAddress} has no performer in service: ${this.failed.get(key(c.avsAddress))?.why ?? 'being deployed'}`,
+          )
+          .join('; '),
+      );
+    });
     this.healthPort = await this.health.start();
   }
 
@@ -274,7 +289,6 @@ export class Executor {
         await this.converge(runtime);
         this.clearFailure(k);
       } catch (err) {
-        this.log.error({ avs: c.avsAddress, err: (err as Error).message }, 'cannot bring the AVS up');
         this.scheduleRetry(k, c.avsAddress, (err as Error).message);
       }
     }
@@ -323,6 +337,7 @@ export class Executor {
       );
       await manager.deletePerformer(name);
     }
+    await this.opts.beforeWatch?.(c.avsAddress, adopted);
     const informer = new Informer(manager.client, Performers, {
       namespace: manager.config.namespace,
       labelSelector: `${LABEL_AVS}=${avsLabelValue(c.avsAddress)},${LABEL_MANAGED_BY}=${MANAGED_BY}`,
@@ -330,20 +345,27 @@ export class Executor {
     const runtime: AvsRuntime = { config: c, performer, manager, informer };
     informer.addHandler({
       update: (_old, p) => {
-        if (p.metadata?.deletionTimestamp) this.lost(runtime, p);
+        if (p.metadata?.deletionTimestamp) this.lost(runtime, p.metadata.name);
         else performer.observePerformer(p);
       },
-      delete: (p) => this.lost(runtime, p),
+      delete: (p) => this.lost(runtime, p.metadata?.name),
     });
-    informer.start();
     this.avs.set(k, runtime);
     executorInService.set({ avs: c.avsAddress }, adopted ? 1 : 0);
+    informer.start();
+    // The watch reports only changes after its first list, so an adopted Performer deleted
+    // before that list is missing from it (or listed as deleting): treat that as a deletion.
+    // The check runs before the watch starts; `lost` ignores a performer already forgotten.
+    if (adopted)
+      void informer.waitForSync().then(() => {
+        const p = informer.get(`${manager.config.namespace}/${adopted}`);
+        if (!p || p.metadata?.deletionTimestamp) this.lost(runtime, adopted);
+      });
     return runtime;
   }
 
   /** The InService Performer was deleted (by someone else): stop reporting it, and redeploy. */
-  private lost(runtime: AvsRuntime, p: Performer): void {
-    const name = p.metadata?.name;
+  private lost(runtime: AvsRuntime, name: string | undefined): void {
     if (this.stopping || !name || this.avs.get(key(runtime.config.avsAddress)) !== runtime) return;
     if (!runtime.performer.forgetPerformer(name)) return;
     const { avsAddress } = runtime.config;
@@ -407,7 +429,11 @@ export class Executor {
     }, delayMs);
     retry.unref();
     this.failed.set(k, { avsAddress, why, count, retry });
-    this.log.info({ avs: avsAddress, inMs: delayMs }, 'will try again');
+    // One line per failed attempt: why, how many in a row, and when the next one is.
+    this.log.error(
+      { avs: avsAddress, err: why, attempt: count, retryInMs: delayMs },
+      'cannot bring the AVS up; will try again',
+    );
   }
 
   private clearFailure(k: string): void {

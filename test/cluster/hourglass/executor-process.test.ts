@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
 import { Executor } from '../../../src/hourglass/executor/executor.js';
+import { saveExecutorState } from '../../../src/hourglass/executor/executor-state.js';
 import {
   ExecutorClient,
   type RunningTaskServer,
@@ -18,7 +19,7 @@ import {
 import { startPerformerServer } from '../../../src/hourglass/grpc/performer-server.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testKubeconfig } from '../../support/cluster.js';
-import { livePerformers, metric, setup, startController } from './operator-support.js';
+import { livePerformers, metric, performer, setup, startController } from './operator-support.js';
 
 const TUTTI = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
 
@@ -377,4 +378,91 @@ test('tutti executor: a deleted InService Performer is noticed: not ready, not l
   assert.equal(await readyz(), 200);
   assert.equal(await inService(), 1);
   assert.equal((await taskClient.submitTask(AVS, 'd-2', 'back')).performerId, after.performerId);
+});
+
+test('tutti executor: an adopted Performer deleted before the watch starts is noticed: not ready, then redeployed', async (t) => {
+  const { client, ns } = await setup(t, 'hg-exw');
+  const server = await startPerformerServer({ port: 0, host: '127.0.0.1' });
+  t.after(() => server.kill());
+  const { dir, configPath } = await configDir(t, 'hg-exw', ns);
+  const dataDir = join(dir, 'data');
+  // What an earlier run left: its InService Performer (v1, as configured), named in the state.
+  await client.create({
+    ...performer(ns, 'in-service', { avsAddress: AVS }),
+    metadata: {
+      name: 'in-service',
+      namespace: ns,
+      labels: {
+        'app.kubernetes.io/managed-by': 'hourglass-executor',
+        'hourglass.eigenlayer.io/avs': '0xavs-exec',
+      },
+    },
+  });
+  await mkdir(dataDir);
+  await saveExecutorState(dataDir, {
+    generation: 1,
+    avs: {
+      [AVS.toLowerCase()]: {
+        performerId: 'in-service',
+        image: 'ghcr.io/acme/perf',
+        version: 'v1',
+        generation: 1,
+        deployedAt: new Date().toISOString(),
+      },
+    },
+  });
+  // No operator yet: a replacement waits for Ready until the test starts one.
+  const executor = new Executor({
+    configPath,
+    dataDir,
+    client,
+    healthPort: 0,
+    endpointResolver: () => `127.0.0.1:${server.port}`,
+    grpc: { retry: { initialDelayMs: 20, maxDelayMs: 100, attemptTimeoutMs: 2000 } },
+    readyTimeoutMs: 90_000,
+    pollIntervalMs: 200,
+    redeployBackoffMs: 200,
+    // Deleted once adopted, before the watch lists: gone by the time it does.
+    beforeWatch: async (_avs, adopted) => {
+      assert.equal(adopted, 'in-service');
+      await client.delete(Performers, adopted, ns);
+      await waitFor(async () => !(await client.find(Performers, adopted, ns)), {
+        description: 'the adopted Performer to be gone',
+        timeoutMs: 30_000,
+      });
+    },
+  });
+  t.after(() => executor.stop());
+  const readyz = async () => {
+    const res = await fetch(`http://127.0.0.1:${executor.healthPort}/readyz`);
+    return { status: res.status, body: await res.text() };
+  };
+  const inService = () =>
+    metric(executor.healthPort, /^hourglass_executor_performer_in_service\{avs="0xAVS_exec"\} (\d+)/m);
+  await executor.start();
+
+  // The replacement's Performer appears only because the deletion was noticed.
+  const replacement = await waitFor(
+    async () => (await livePerformers(client, ns)).find((name) => name !== 'in-service'),
+    { description: 'a replacement Performer to be created', timeoutMs: 30_000, intervalMs: 100 },
+  );
+  assert.ok(executor.performers().every((p) => p.performerId !== 'in-service' && p.status !== 'InService'));
+  assert.deepEqual(await readyz(), {
+    status: 500,
+    body: `[-]performers-in-service failed: AVS ${AVS} has no performer in service: being deployed\nnot ok\n`,
+  });
+  assert.equal(await inService(), 0);
+
+  await startController(t, ns);
+  await waitFor(async () => (await readyz()).status === 200, {
+    description: 'the replacement to be in service',
+    timeoutMs: 120_000,
+    intervalMs: 250,
+  });
+  assert.deepEqual(
+    executor.performers().map((p) => [p.performerId, p.status]),
+    [[replacement, 'InService']],
+  );
+  assert.equal(await inService(), 1);
+  assert.equal(JSON.parse(await readFile(join(dataDir, 'state.json'), 'utf8')).generation, 2);
 });

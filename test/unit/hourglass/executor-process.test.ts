@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -165,4 +167,63 @@ test('out of cluster, an unresolvable performer endpoint names the flag that fix
     endpointResolver({ inCluster: false, override: () => '127.0.0.1:9' })({} as never),
     '127.0.0.1:9',
   );
+});
+
+test('tutti executor keeps trying an API server that does not answer, saying why in its log and /readyz', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hg-exec-unreach-'));
+  await writeFile(join(dir, 'kubeconfig'), KUBECONFIG);
+  await writeFile(join(dir, 'config.yaml'), CONFIG);
+  const child = spawn(
+    process.execPath,
+    [
+      TUTTI,
+      'executor',
+      '--config',
+      join(dir, 'config.yaml'),
+      '--data-dir',
+      join(dir, 'data'),
+      '--task-port',
+      '0',
+      '--health-port',
+      '0',
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, KUBECONFIG: join(dir, 'kubeconfig'), TUTTI_LOG_LEVEL: 'info' },
+    },
+  );
+  const exited = once(child, 'exit');
+  try {
+    const lines = createInterface({ input: child.stderr! });
+    let healthPort = 0;
+    let failure: Record<string, unknown> | undefined;
+    for await (const line of lines) {
+      if (!line.startsWith('{')) continue; // not a log line
+      const e = JSON.parse(line) as Record<string, unknown>;
+      if (e['msg'] === 'executor running') healthPort = e['healthPort'] as number;
+      if (String(e['msg']).startsWith('cannot bring the AVS up')) {
+        failure = e;
+        break;
+      }
+    }
+    assert.ok(failure, 'a failed attempt is logged');
+    assert.equal(failure['msg'], 'cannot bring the AVS up; will try again');
+    assert.equal(failure['avs'], '0xa');
+    assert.match(String(failure['err']), /cannot reach the API server: connect ECONNREFUSED 127\.0\.0\.1:1/);
+    assert.deepEqual([failure['attempt'], failure['retryInMs']], [1, 30_000]);
+
+    assert.notEqual(healthPort, 0);
+    const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
+    assert.equal(res.status, 500);
+    assert.match(
+      await res.text(),
+      /^\[-\]performers-in-service failed: AVS 0xa has no performer in service: .*ECONNREFUSED 127\.0\.0\.1:1\nnot ok\n$/,
+    );
+    assert.equal(child.exitCode, null, 'still running, to try again');
+    child.kill('SIGTERM');
+    assert.deepEqual(await exited, [0, null]);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
 });
