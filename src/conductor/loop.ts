@@ -138,9 +138,9 @@ export class ConductorLoop {
   }
 
   private async prepare(): Promise<void> {
-    await mkdir(this.opts.handoffDir, { recursive: true });
-    await mkdir(this.opts.errorDir, { recursive: true });
-    if (this.opts.outDir) await mkdir(this.opts.outDir, { recursive: true });
+    await makeDir(this.opts.handoffDir, '--handoff-dir');
+    await makeDir(this.opts.errorDir, '--error-dir');
+    if (this.opts.outDir) await makeDir(this.opts.outDir, '--out');
     await this.state.load();
     await this.claims.start();
   }
@@ -656,6 +656,18 @@ function judge(read: ReadResult, validator: IntentValidator): Verdict {
     };
   }
   return { ok: true, intent: result.intent };
+}
+
+/** Creates one of the loop's directories; a failure names the flag and says what is in the way. */
+async function makeDir(path: string, flag: string): Promise<void> {
+  try {
+    await mkdir(path, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // mkdir's own EEXIST names neither the flag nor that a file is where the directory should be.
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new Error(`${flag}: ${path} is not a directory`);
+    throw new Error(`${flag}: cannot create ${path}: ${(err as Error).message}`);
+  }
 }
 
 function failureRecord(sha256: string, size: number, errorFile: string): FileRecord {

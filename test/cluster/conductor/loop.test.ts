@@ -487,6 +487,27 @@ describe('conductor-loop against the API server', () => {
     assert.equal((await readState(dirs.dir))['intent-locked.json']?.status, 'processed');
   });
 
+  test('a --handoff-dir or --error-dir that is a file is named in the error', async (t) => {
+    const dirs = await handoffDir(t);
+    const file = join(dirs.dir, 'not-a-dir');
+    await writeFile(file, '');
+    for (const [flag, args] of [
+      ['--handoff-dir', [`--handoff-dir=${file}`, `--error-dir=${dirs.errors}`]],
+      ['--error-dir', [`--handoff-dir=${dirs.dir}`, `--error-dir=${file}`]],
+      ['--error-dir', [`--handoff-dir=${dirs.dir}`, `--error-dir=${file}/errors`]],
+    ] as const) {
+      const run = loopProcess(t, testKubeconfig(), [...args, '--once']);
+      assert.equal(await run.exited, 1);
+      const target = args.find((a) => a.startsWith(flag))!.slice(flag.length + 1);
+      assert.ok(
+        run
+          .messages('tutti conductor-loop: ')
+          .includes(`tutti conductor-loop: ${flag}: ${target} is not a directory`),
+        `the error names ${flag}: ${JSON.stringify(run.records.map((r) => r['msg']))}`,
+      );
+    }
+  });
+
   test('an intent whose namespace does not exist yet waits for it instead of failing for good', async (t) => {
     const client = await testClient(t);
     await installCrds(client, conductorCrds());
