@@ -7,7 +7,7 @@ import {
 } from '../apis/intent.nephoran.com/network-intent.js';
 import type { KubeClient } from '../runtime/client/client.js';
 import { Deployments } from '../runtime/client/kinds.js';
-import { setCondition } from '../runtime/conditions.js';
+import { removeCondition, setCondition } from '../runtime/conditions.js';
 
 /** Condition types the reconciler writes, in the metav1.Condition shape. */
 export const CONDITION_VALIDATED = 'Validated';
@@ -63,15 +63,21 @@ export async function reconcileNetworkIntent(
 
   const problems = specProblems(ni);
   if (problems.length) {
-    await write('Failed', `invalid spec: ${problems.join('; ')}`, {
-      conditions: setCondition(ni.status?.conditions, {
-        type: CONDITION_VALIDATED,
-        status: 'False',
-        reason: 'InvalidSpec',
-        message: problems.join('; '),
-        observedGeneration: generation,
-      }),
-    });
+    const invalid = {
+      status: 'False',
+      reason: 'InvalidSpec',
+      message: problems.join('; '),
+      observedGeneration: generation,
+    } as const;
+    // Ready too: one left True by an earlier, valid generation would tell `kubectl wait` otherwise.
+    const conditions = setCondition(
+      setCondition(ni.status?.conditions, { type: CONDITION_VALIDATED, ...invalid }),
+      {
+        type: CONDITION_READY,
+        ...invalid,
+      },
+    );
+    await write('Failed', `invalid spec: ${problems.join('; ')}`, { conditions });
     return { done: true };
   }
   let conditions = setCondition(ni.status?.conditions, {
@@ -83,6 +89,8 @@ export async function reconcileNetworkIntent(
   });
   if (ni.spec.intentType !== 'scaling') {
     // Only scaling acts on a workload; the other types are recorded for the A1 policy and GitOps.
+    // A Ready left by an earlier scaling generation spoke of a rollout this intent no longer asks for.
+    conditions = removeCondition(conditions, CONDITION_READY);
     await write('Validated', `intentType ${ni.spec.intentType} needs no workload change`, { conditions });
     return { done: true };
   }

@@ -135,4 +135,39 @@ describe('NetworkIntent reconciler', () => {
     );
     assert.equal(ni.status?.conditions?.find((c) => c.type === 'Validated')?.reason, 'InvalidSpec');
   });
+
+  test('Ready stays truthful when a Deployed intent becomes invalid or stops being a scaling intent', async (t) => {
+    const client = await testClient(t);
+    await installCrds(client, conductorCrds());
+    const ns = await testNamespace(t, client, 'stale');
+    await createDeployment(client, ns, 'web', 1);
+    await waitFor(
+      () =>
+        client.create({
+          apiVersion: 'intent.nephoran.com/v1alpha1',
+          kind: 'NetworkIntent',
+          metadata: { name: 'web', namespace: ns },
+          spec: { intentType: 'scaling', target: 'web', namespace: ns, replicas: 2, source: 'user' },
+        }),
+      { description: 'the NetworkIntent created', timeoutMs: 10_000 },
+    );
+    const deployed = await reconcileUntil(client, ns, 'web', 'Deployed');
+    assert.equal(deployed.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+
+    await client.patch(NetworkIntents, 'web', ns, { spec: { source: 'someone' } });
+    const invalid = await reconcileUntil(client, ns, 'web', 'Failed');
+    const ready = invalid.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.status, 'False', 'an invalid intent is not Ready');
+    assert.equal(ready?.reason, 'InvalidSpec');
+    assert.equal(ready?.observedGeneration, invalid.metadata?.generation);
+    assert.equal(invalid.status?.readyReplicas, undefined, 'no replica counts from an earlier generation');
+
+    await client.patch(NetworkIntents, 'web', ns, { spec: { source: 'user', intentType: 'configuration' } });
+    const validated = await reconcileUntil(client, ns, 'web', 'Validated');
+    assert.deepEqual(
+      validated.status?.conditions?.map((c) => `${c.type}=${c.status}`),
+      ['Validated=True'],
+      'no Ready left from the scaling rollout',
+    );
+  });
 });
