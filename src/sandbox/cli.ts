@@ -162,9 +162,23 @@ export const sandboxCommands: Command[] = [
         default: '0',
         env: 'SANDBOX_GPUS',
       },
+      'pod-name': {
+        type: 'string',
+        description:
+          "the service's own Pod (the chart sets it): sandbox Jobs are owned by it and go when it goes",
+        env: 'POD_NAME',
+      },
+      'pod-uid': { type: 'string', description: 'the UID of that Pod', env: 'POD_UID' },
       ...clusterFlags,
     },
     async run(o) {
+      const podName = (o['pod-name'] as string | undefined) || undefined;
+      const podUid = (o['pod-uid'] as string | undefined) || undefined;
+      if (!podName !== !podUid) {
+        throw new UsageError(
+          `--pod-name and --pod-uid go together (POD_NAME and POD_UID); only --${podName ? 'pod-name' : 'pod-uid'} is set`,
+        );
+      }
       const port = parseInteger(o['port'] as string, 'port', 0, 65535);
       const maxConcurrent = parseInteger(o['max-concurrent'] as string, 'max-concurrent', 1, 1000);
       const maxQueued = parseInteger(o['max-queued'] as string, 'max-queued', 0, 100_000);
@@ -188,6 +202,7 @@ export const sandboxCommands: Command[] = [
         maxConcurrent,
         maxQueued,
         workdir: o['workdir'] as string,
+        ...(podName && podUid ? { pod: { name: podName, uid: podUid } } : {}),
         sandbox: {
           workdir: o['workdir'] as string,
           commandTimeoutMs,

@@ -1,5 +1,6 @@
 import type { Job } from 'kubernetes-types/batch/v1.js';
 import type { ResourceRequirements } from 'kubernetes-types/core/v1.js';
+import type { OwnerReference } from 'kubernetes-types/meta/v1.js';
 
 /** The label every sandbox Job and Pod carries (`kubectl get jobs -l app=ci-fixer-sandbox`). */
 export const SANDBOX_LABEL = { app: 'ci-fixer-sandbox' } as const;
@@ -31,6 +32,8 @@ export interface SandboxJobSpec {
   workdir?: string;
   labels?: Record<string, string>;
   nodeSelector?: Record<string, string>;
+  /** The Job's owners: the garbage collector deletes it (and its Pod) when they are deleted. */
+  ownerReferences?: OwnerReference[];
 }
 
 /** The Job that holds one sandbox: a single Pod idling until commands are exec'd into it. */
@@ -45,7 +48,12 @@ export function sandboxJob(spec: SandboxJobSpec): Job {
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name: spec.name, namespace: spec.namespace, labels },
+    metadata: {
+      name: spec.name,
+      namespace: spec.namespace,
+      labels,
+      ...(spec.ownerReferences?.length ? { ownerReferences: spec.ownerReferences } : {}),
+    },
     spec: {
       backoffLimit: 0,
       activeDeadlineSeconds: deadline,

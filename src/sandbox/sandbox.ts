@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { ResourceRequirements } from 'kubernetes-types/core/v1.js';
+import type { OwnerReference } from 'kubernetes-types/meta/v1.js';
 import { KubeClient } from '../runtime/client/client.js';
 import type { ConnectionOrigin } from '../runtime/client/connection.js';
 import { ExecError, type ExecOptions, execInPod } from '../runtime/client/exec.js';
@@ -43,6 +44,11 @@ export interface SandboxOptions {
   nodeSelector?: Record<string, string>;
   /** Job name prefix; a random suffix is added. */
   namePrefix?: string;
+  /**
+   * Owners of the sandbox's Job (e.g. the Pod of the service that made it): when they are
+   * deleted, the garbage collector deletes the Job, even if its maker died without teardown().
+   */
+  ownerReferences?: OwnerReference[];
   startupTimeoutMs?: number;
   /** Default timeout of each command. */
   commandTimeoutMs?: number;
@@ -157,6 +163,7 @@ export class KubernetesSandbox {
       workdir: this.options.workdir,
       labels: this.options.labels,
       nodeSelector: this.options.nodeSelector,
+      ownerReferences: this.options.ownerReferences,
     };
     trackOpenSandbox(this);
     try {

@@ -1,9 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
 import type { KubeClient } from '../../runtime/client/client.js';
+import { Jobs } from '../../runtime/client/kinds.js';
 import { metricsRegistry } from '../../runtime/health-server.js';
 import { listen } from '../../runtime/http-server.js';
 import { componentLogger } from '../../runtime/log.js';
+import { SANDBOX_LABEL } from '../job.js';
 import { KubernetesSandbox, type SandboxOptions } from '../sandbox.js';
 import { DEFAULT_PORT, DEFAULT_SANDBOX_IMAGE } from './defaults.js';
 import { serviceMetrics } from './metrics.js';
@@ -27,7 +29,13 @@ export interface CiFixerServiceOptions {
   history?: number;
   workdir?: string;
   /** Passed to every sandbox (resources, gpus, deadlines, command timeout, …). */
-  sandbox?: Omit<SandboxOptions, 'client' | 'kubeconfig' | 'context'>;
+  sandbox?: Omit<SandboxOptions, 'client' | 'kubeconfig' | 'context' | 'ownerReferences'>;
+  /**
+   * The service's own Pod, in `namespace`. Its sandbox Jobs are owned by it, so they go when it
+   * goes, even when the process was killed before it could tear them down; and at start the
+   * service deletes the ones an earlier container of the same Pod left behind.
+   */
+  pod?: { name: string; uid: string };
 }
 
 class HttpError extends Error {
@@ -60,13 +68,20 @@ export class CiFixerService {
       workdir: opts.workdir ?? opts.sandbox?.workdir ?? '/workspace',
       log: this.log,
       newSandbox: (image) =>
-        new KubernetesSandbox(image, opts.namespace, { ...opts.sandbox, client: opts.client }),
+        new KubernetesSandbox(image, opts.namespace, {
+          ...opts.sandbox,
+          client: opts.client,
+          ...(opts.pod
+            ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: opts.pod.name, uid: opts.pod.uid }] }
+            : {}),
+        }),
       onRunFinished: (run, seconds) => this.metrics.runFinished(run.status, seconds),
     };
     this.scheduler = new RunScheduler(schedulerOptions);
   }
 
   async start(): Promise<number> {
+    await this.deleteLeftoverSandboxes();
     const server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         const e = err instanceof HttpError ? err : new HttpError(500, (err as Error).message);
@@ -98,6 +113,20 @@ export class CiFixerService {
     await this.scheduler.stop();
     server?.closeAllConnections();
     await closed;
+  }
+
+  /** Deletes the sandbox Jobs owned by this Pod: none of them belongs to a run of this process. */
+  private async deleteLeftoverSandboxes(): Promise<void> {
+    const pod = this.opts.pod;
+    if (!pod) return;
+    const { namespace, client } = this.opts;
+    const jobs = await client.list(Jobs, { namespace, labelSelector: `app=${SANDBOX_LABEL.app}` });
+    for (const job of jobs.items) {
+      if (!job.metadata?.ownerReferences?.some((o) => o.uid === pod.uid)) continue;
+      const name = job.metadata.name!;
+      await client.delete(Jobs, name, namespace, { propagationPolicy: 'Background' });
+      this.log.info({ sandbox: name }, 'deleted a sandbox left by an earlier run of this pod');
+    }
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

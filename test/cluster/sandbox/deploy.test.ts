@@ -71,6 +71,10 @@ describe('ci-fixer deployment', () => {
       requests: { cpu: '250m', memory: '256Mi' },
     });
     assert.equal(pod?.spec?.containers[0]?.ports?.[0]?.containerPort, 3001);
+    // The service learns its own Pod, which then owns its sandbox Jobs.
+    const fieldOf = (name: string) =>
+      pod?.spec?.containers[0]?.env?.find((e) => e.name === name)?.valueFrom?.fieldRef?.fieldPath;
+    assert.deepEqual([fieldOf('POD_NAME'), fieldOf('POD_UID')], ['metadata.name', 'metadata.uid']);
     // The chart's RBAC passes the seed's verification.
     const verified = await tutti('sandbox', 'verify', '-n', ns);
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);

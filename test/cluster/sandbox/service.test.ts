@@ -7,15 +7,17 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
+import type { Pod } from 'kubernetes-types/core/v1.js';
 import { chromium } from 'playwright-core';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
-import { Jobs } from '../../../src/runtime/client/kinds.js';
+import { Jobs, Pods } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
+import { sandboxJob } from '../../../src/sandbox/job.js';
 import type { Run, RunEvent } from '../../../src/sandbox/service/runs.js';
 import { CiFixerService, type CiFixerServiceOptions } from '../../../src/sandbox/service/server.js';
 import { testClient, testNamespace, twoContextKubeconfig } from '../../support/cluster.js';
 import { startTutti } from '../../support/command.js';
-import { ackedLinesScript, sandboxNamespace, workdir } from './support.js';
+import { ackedLinesScript, asApp, sandboxNamespace, workdir } from './support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -287,6 +289,86 @@ describe('ci-fixer service', () => {
       assert.deepEqual(stream.at(-1), { type: 'end', status: 'succeeded' });
       assert.equal(outputOf(stream, 0, 'stdout'), `run-${i}\n`);
     });
+  });
+
+  test("sandbox Jobs are owned by the service's Pod: deleting the Pod deletes them, and a restart removes its leftovers", async (t) => {
+    const admin = await testClient(t);
+    const { ns: podNs } = await sandboxNamespace(t, admin);
+    // The service's Pod, as the chart passes it through the downward API.
+    const pod = await admin.create<Pod>({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'ci-fixer-app-0', namespace: podNs },
+      spec: {
+        securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [
+          {
+            name: 'ci-fixer',
+            image: 'ci-fixer:latest',
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          },
+        ],
+      },
+    });
+    const owner = { name: pod.metadata!.name!, uid: pod.metadata!.uid! };
+    const app = asApp(admin, podNs);
+    const dir = await workdir();
+    const service = new CiFixerService({
+      client: app,
+      namespace: podNs,
+      port: 0,
+      host: '127.0.0.1',
+      workdir: dir,
+      pod: owner,
+    });
+    const base = `http://127.0.0.1:${await service.start()}`;
+    const gate = join(dir, 'go');
+    t.after(async () => {
+      await writeFile(gate, '');
+      await service.stop();
+    });
+    const r = await post(base, { commands: [`while [ ! -f ${gate} ]; do sleep 0.1; done`] });
+    assert.equal(r.status, 201);
+    const job = await waitFor(
+      async () =>
+        (await admin.list(Jobs, { namespace: podNs, labelSelector: 'app=ci-fixer-sandbox' })).items[0],
+      { description: 'the run to create its sandbox Job', timeoutMs: 30_000 },
+    );
+    assert.deepEqual(
+      job.metadata?.ownerReferences?.map((o) => `${o.kind}/${o.name}/${o.uid}`),
+      [`Pod/${owner.name}/${owner.uid}`],
+    );
+
+    // A restart of the container (same Pod) finds a sandbox the killed process left behind, and
+    // deletes it; another Pod's sandbox is not its own and stays.
+    const leftover = sandboxJob({ name: 'leftover', namespace: podNs, image: 'busybox' });
+    leftover.metadata!.ownerReferences = [{ apiVersion: 'v1', kind: 'Pod', ...owner }];
+    await admin.create(leftover);
+    await admin.create(sandboxJob({ name: 'not-ours', namespace: podNs, image: 'busybox' }));
+    const restarted = new CiFixerService({
+      client: app,
+      namespace: podNs,
+      port: 0,
+      host: '127.0.0.1',
+      pod: owner,
+    });
+    await restarted.start();
+    await restarted.stop();
+    await waitFor(async () => !(await admin.find(Jobs, 'leftover', podNs)), {
+      description: 'the leftover sandbox Job to be deleted',
+      timeoutMs: 30_000,
+    });
+    assert.ok(await admin.find(Jobs, 'not-ours', podNs), "another Pod's sandbox Job is left alone");
+
+    // The Pod goes (rolling update, eviction, node loss) while the run holds its sandbox.
+    await admin.delete(Pods, owner.name, podNs, { gracePeriodSeconds: 0 });
+    await waitFor(
+      async () =>
+        !(await admin.find(Jobs, job.metadata!.name!, podNs)) &&
+        (await admin.list(Pods, { namespace: podNs, labelSelector: `job-name=${job.metadata!.name}` })).items
+          .length === 0,
+      { description: 'the garbage collector to delete the sandbox Job and its Pod', timeoutMs: 60_000 },
+    );
   });
 
   test('stop() returns while a client holds a connection open without a request', async (t) => {
