@@ -9,7 +9,12 @@ import {
   TEE_TYPES,
 } from '../../apis/hourglass.eigenlayer.io/performer.js';
 import { KubeClient } from '../../runtime/client/client.js';
-import { isRetryable } from '../../runtime/client/errors.js';
+import {
+  ForbiddenError,
+  isRetryable,
+  NotFoundError,
+  UnauthorizedError,
+} from '../../runtime/client/errors.js';
 import { avsLabelValue, LABEL_AVS } from '../desired-state.js';
 import { type KubernetesConfig, kubernetesConfig } from './kubernetes-config.js';
 
@@ -140,8 +145,15 @@ export class KubernetesManager {
     try {
       await Promise.race([attempt, timedOut]);
     } catch (err) {
+      // A hint only where the answer points at one: a refused connection is neither.
+      const hint =
+        err instanceof NotFoundError
+          ? ' (is the Performer CRD installed?)'
+          : err instanceof ForbiddenError || err instanceof UnauthorizedError
+            ? ' (is the executor allowed to list Performers there?)'
+            : '';
       throw new Error(
-        `cannot list Performers in namespace ${this.config.namespace} (is the Performer CRD installed and the executor allowed?): ${(err as Error).message}`,
+        `cannot list Performers in namespace ${this.config.namespace}${hint}: ${(err as Error).message}`,
       );
     }
   }
