@@ -10,9 +10,10 @@ import { ensureBinaries } from '../../../src/cluster/binaries.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { Deployments, Jobs, Pods, Roles, ServiceAccounts } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
+import { canServiceAccount } from '../../../src/sandbox/verify.js';
 import { testClient, testKubeconfig, testNamespace, twoContextKubeconfig } from '../../support/cluster.js';
 import { consumerProject } from '../../unit/sandbox/consumer.js';
-import { applyRbac, sandboxNamespace } from './support.js';
+import { applyRbac, asApp, sandboxNamespace, workdir } from './support.js';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '../../..');
@@ -78,6 +79,49 @@ describe('ci-fixer deployment', () => {
     // The chart's RBAC passes the seed's verification.
     const verified = await tutti('sandbox', 'verify', '-n', ns);
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+    // Its Role grants exactly what the service calls: a sandbox runs as ci-fixer-app, and nothing
+    // else of jobs and pods is allowed.
+    const { KubernetesSandbox } = await import('../../../src/sandbox/index.js');
+    const sandbox = new KubernetesSandbox('busybox', ns, {
+      client: asApp(client, ns),
+      workdir: await workdir(),
+    });
+    await sandbox.init();
+    assert.equal((await sandbox.runCommand('echo as-ci-fixer-app')).stdout, 'as-ci-fixer-app\n');
+    await sandbox.teardown();
+    const granted: string[] = [];
+    for (const [group, resource, subresource] of [
+      ['batch', 'jobs', ''],
+      ['', 'pods', ''],
+      ['', 'pods', 'exec'],
+      ['', 'pods', 'log'],
+    ]) {
+      for (const verb of [
+        'get',
+        'list',
+        'watch',
+        'create',
+        'update',
+        'patch',
+        'delete',
+        'deletecollection',
+      ]) {
+        const attributes = { group, resource, subresource, verb, namespace: ns };
+        if (await canServiceAccount(client, ns, 'ci-fixer-app', attributes)) {
+          granted.push(`${verb} ${resource}${subresource ? `/${subresource}` : ''}`);
+        }
+      }
+    }
+    assert.deepEqual(granted, [
+      'get jobs',
+      'list jobs',
+      'create jobs',
+      'delete jobs',
+      'list pods',
+      'watch pods',
+      'get pods/exec',
+      'create pods/exec',
+    ]);
 
     await h(
       'upgrade',
