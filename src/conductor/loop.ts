@@ -472,10 +472,17 @@ export class ConductorLoop {
     const mine: AcceptedIntent[] = [];
     await Promise.all(
       batch.map(async (item, i) => {
-        if (held[i] && !this.state.finished(item.file, item.sha256)) {
+        const superseded = this.superseded(item);
+        if (held[i] && !superseded && !this.state.finished(item.file, item.sha256)) {
           metrics.filesSeen.inc();
           mine.push(item);
           return;
+        }
+        if (held[i] && superseded) {
+          this.log.info(
+            { file: item.path, sha256: item.sha256 },
+            `${item.path} changed before its earlier content was submitted; only the new content is`,
+          );
         }
         this.settle(item);
         if (held[i]) {
@@ -485,6 +492,16 @@ export class ConductorLoop {
       }),
     );
     return mine;
+  }
+
+  /**
+   * Whether the file has been read with other content since this intent was accepted (while it
+   * waited for its batch or for the API server): submitting the older content after, or beside,
+   * the newer would leave two NetworkIntents fighting over one target.
+   */
+  private superseded(item: AcceptedIntent): boolean {
+    const current = this.known.get(item.file);
+    return current !== undefined && current.sha256 !== item.sha256;
   }
 
   /** One API submission (the worker's whole job). */

@@ -487,6 +487,52 @@ describe('conductor-loop against the API server', () => {
     assert.equal((await readState(dirs.dir))['intent-locked.json']?.status, 'processed');
   });
 
+  test('a file rewritten while its intent waits to be submitted is submitted with its new content only', async (t) => {
+    const client = await testClient(t);
+    await installCrds(client, conductorCrds());
+    // The namespace does not exist yet, so the first content waits, retried, as during an outage.
+    const later = `later-${randomBytes(4).toString('hex')}`;
+    t.after(() => client.delete(Namespaces, later).catch(() => {}));
+    const dirs = await handoffDir(t);
+    const loop = loopProcess(t, testKubeconfig(), [
+      `--handoff-dir=${dirs.dir}`,
+      `--error-dir=${dirs.errors}`,
+      '--period=200ms',
+      '--batch-interval=50ms',
+      '--debounce=20ms',
+    ]);
+    const first = intent(later, 'web', { replicas: 3 });
+    const second = intent(later, 'web', { replicas: 5 });
+    const [firstName, secondName] = [first, second].map((i) => networkIntentName(i as Intent));
+    const tried = (name: string) => loop.messages(`Creating NetworkIntent CR: ${name} `).length > 0;
+    await dropIntent(dirs.dir, 'intent-web.json', first);
+    await waitFor(() => tried(firstName!), { description: 'the first content tried', timeoutMs: 30_000 });
+    await dropIntent(dirs.dir, 'intent-web.json', second);
+    await waitFor(() => tried(secondName!), { description: 'the new content tried', timeoutMs: 30_000 });
+
+    await client.create({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: later, labels: { 'tutti.dev/test': 'true' } },
+    });
+    await waitFor(() => client.find(NetworkIntents, secondName!, later), {
+      description: `NetworkIntent ${later}/${secondName}`,
+      timeoutMs: 30_000,
+    });
+    // The loop either drops the first content (the message) or, wrongly, submits it.
+    await waitFor(
+      async () =>
+        loop.messages(`${join(dirs.dir, 'intent-web.json')} changed before`).length > 0 ||
+        (await client.find(NetworkIntents, firstName!, later)),
+      { description: 'the first content dropped or submitted', timeoutMs: 30_000 },
+    );
+    const names = (await client.list(NetworkIntents, { namespace: later })).items.map(
+      (i) => i.metadata?.name,
+    );
+    assert.deepEqual(names, [secondName], 'no NetworkIntent for the content the file no longer holds');
+    assert.equal((await readState(dirs.dir))['intent-web.json']?.cr_name, `${later}/${secondName}`);
+  });
+
   test('a --handoff-dir or --error-dir that is a file is named in the error', async (t) => {
     const dirs = await handoffDir(t);
     const file = join(dirs.dir, 'not-a-dir');
