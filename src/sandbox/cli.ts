@@ -134,6 +134,12 @@ export const sandboxCommands: Command[] = [
         default: '10m',
         env: 'SANDBOX_COMMAND_TIMEOUT',
       },
+      'sandbox-startup-timeout': {
+        type: 'string',
+        description: "how long a sandbox's Pod may take to be Running (its image pull included)",
+        default: '2m',
+        env: 'SANDBOX_STARTUP_TIMEOUT',
+      },
       'sandbox-deadline': {
         type: 'string',
         description: "a sandbox Job's activeDeadline",
@@ -185,6 +191,11 @@ export const sandboxCommands: Command[] = [
       const gpus = parseInteger(o['sandbox-gpus'] as string, 'sandbox-gpus', 0, 64);
       const commandTimeoutMs = parseDuration(o['command-timeout'] as string, 'command-timeout');
       const deadlineMs = parseDuration(o['sandbox-deadline'] as string, 'sandbox-deadline');
+      const startupTimeoutMs = parseDuration(
+        o['sandbox-startup-timeout'] as string,
+        'sandbox-startup-timeout',
+      );
+      if (startupTimeoutMs < 1000) throw new UsageError('--sandbox-startup-timeout: at least 1s');
       if (commandTimeoutMs < 1000) throw new UsageError('--command-timeout: at least 1s');
       if (deadlineMs < 60_000) throw new UsageError('--sandbox-deadline: at least 1m');
       const resources = sandboxResources(o);
@@ -206,6 +217,7 @@ export const sandboxCommands: Command[] = [
         sandbox: {
           workdir: o['workdir'] as string,
           commandTimeoutMs,
+          startupTimeoutMs,
           activeDeadlineSeconds: Math.ceil(deadlineMs / 1000),
           ...(resources ? { resources } : {}),
           ...(gpus ? { gpus } : {}),

@@ -457,6 +457,8 @@ describe('ci-fixer service', () => {
         'plane',
         '--max-concurrent',
         '2',
+        '--sandbox-startup-timeout',
+        '2s',
       ],
       /ci-fixer: listening on :(\d+)/,
     );
@@ -471,6 +473,18 @@ describe('ci-fixer service', () => {
     });
     assert.equal(bad.status, 400);
     assert.match(await (await fetch(`${base}/metrics`)).text(), /ci_fixer_runs_active 0/);
+    // The namespace has no ci-fixer-sandbox ServiceAccount: the Job makes no Pod, and the run
+    // fails at the startup timeout given, naming the cause.
+    const stuck = await post(base, { commands: ['true'] });
+    assert.equal(stuck.status, 201);
+    const failed = await waitFor(
+      async () => {
+        const run = (await (await fetch(`${base}/api/runs/${stuck.body['id']}`)).json()) as Run;
+        return run.status === 'error' ? run : undefined;
+      },
+      { description: 'the run to fail at the sandbox startup timeout', timeoutMs: 30_000 },
+    );
+    assert.match(failed.error ?? '', /its Pod was not Running within 2000 ms: the Job created no Pod/);
     assert.equal(await serve.stop(), 0, serve.output());
     assert.match(serve.output(), /shutting down; running runs finish first/);
   });
