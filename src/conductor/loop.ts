@@ -81,6 +81,8 @@ interface AcceptedIntent {
   intent: Intent;
   ni: NetworkIntent;
   seenAt: number;
+  /** Counted in conductor_files_seen_total: an intent retried after an outage is one file seen. */
+  counted?: boolean;
 }
 
 interface KnownVersion {
@@ -474,7 +476,8 @@ export class ConductorLoop {
       batch.map(async (item, i) => {
         const superseded = this.superseded(item);
         if (held[i] && !superseded && !this.state.finished(item.file, item.sha256)) {
-          metrics.filesSeen.inc();
+          if (!item.counted) metrics.filesSeen.inc();
+          item.counted = true;
           mine.push(item);
           return;
         }

@@ -581,12 +581,19 @@ describe('conductor-loop against the API server', () => {
       (await conductorMetrics.submitErrors.get()).values.find((v) => v.labels['reason'] === 'NotFound')
         ?.value ?? 0;
     const before = await notFound();
+    const seen = async () => (await conductorMetrics.filesSeen.get()).values[0]?.value ?? 0;
+    const seenBefore = await seen();
     await startLoop(t, client, dirs, { periodMs: 200 });
-    await waitFor(async () => (await notFound()) >= before + 2, {
-      description: 'the loop to have tried the intent twice',
+    await waitFor(async () => (await notFound()) >= before + 3, {
+      description: 'the loop to have tried the intent three times',
       timeoutMs: 10_000,
     });
     assert.equal((await readState(dirs.dir))['intent-later.json'], undefined);
+    assert.equal(
+      await seen(),
+      seenBefore + 1,
+      'conductor_files_seen_total counts the file once, not each try',
+    );
     await client.create({
       apiVersion: 'v1',
       kind: 'Namespace',
