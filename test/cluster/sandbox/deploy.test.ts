@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { ensureBinaries } from '../../../src/cluster/binaries.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
-import { Deployments, Jobs, Pods, Roles, ServiceAccounts } from '../../../src/runtime/client/kinds.js';
+import { Deployments, Jobs, Pods, Roles, ServiceAccounts, Services } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { canServiceAccount } from '../../../src/sandbox/verify.js';
 import { testClient, testKubeconfig, testNamespace, twoContextKubeconfig } from '../../support/cluster.js';
@@ -141,6 +141,8 @@ describe('ci-fixer deployment', () => {
     const env = upgraded.spec?.template.spec?.containers[0]?.env ?? [];
     assert.equal(env.find((e) => e.name === 'SANDBOX_GPUS')?.value, '1');
     assert.equal(env.find((e) => e.name === 'SANDBOX_MEMORY_LIMIT')?.value, '2Gi');
+    // Two replicas, each holding its own runs: a client must keep reaching the one it started on.
+    assert.equal((await client.get(Services, 'ci-fixer-app', ns)).spec?.sessionAffinity, 'ClientIP');
     assert.match(await h('history', 'ci-fixer', '-n', ns), /2\s.*deployed/);
 
     await h('rollback', 'ci-fixer', '1', '-n', ns, '--wait', '--timeout', '60s');
