@@ -316,6 +316,7 @@ export class KubernetesSandbox {
     const target = posix.resolve(this.workdir, path);
     const maxBytes = opts.maxBytes ?? DEFAULT_MAX_FILE_BYTES;
     const script =
+      'if [ -d "$1/$2" ]; then echo "a directory, not a file" >&2; exit 2; fi; ' +
       'if [ ! -f "$1/$2" ]; then echo "no such file" >&2; exit 2; fi; ' +
       'if [ ! -r "$1/$2" ]; then echo "not readable" >&2; exit 2; fi; ' +
       'tar -c -f - -C "$1" -- "$2" | base64';

@@ -187,6 +187,10 @@ describe('KubernetesSandbox', () => {
       assert.match(err.message, /missing\.txt: no such file/);
       return true;
     });
+    await assert.rejects(
+      sandbox.readFile('src/nested'),
+      /readFile \S+\/src\/nested: a directory, not a file/,
+    );
   });
 
   test('teardown deletes the Job and its Pods, is idempotent, and ends the sandbox', async (t) => {
