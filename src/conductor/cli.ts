@@ -168,7 +168,13 @@ const loopCommand: Command = {
     const health = metricsPort > 0 ? new HealthServer({ port: metricsPort }) : undefined;
     health?.addHealthCheck('loop', () => true);
     health?.addReadyCheck('watching', () => loop.ready);
-    if (health) await health.start();
+    // A port already taken is a configuration mistake: say which flag chose it.
+    if (health) {
+      await health.start().catch((err: Error) => {
+        client.close();
+        throw new Error(`--metrics-port ${metricsPort}: ${err.message}`);
+      });
+    }
     try {
       if (once) {
         const summary = await loop.runOnce();

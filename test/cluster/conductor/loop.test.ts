@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse, stringify } from 'yaml';
@@ -552,6 +552,21 @@ describe('conductor-loop against the API server', () => {
         `the error names ${flag}: ${JSON.stringify(run.records.map((r) => r['msg']))}`,
       );
     }
+  });
+
+  test('a --metrics-port already in use is named in the error', async (t) => {
+    const dirs = await handoffDir(t);
+    const taken = createServer();
+    await new Promise<void>((done) => taken.listen(0, done));
+    t.after(() => new Promise<void>((done) => taken.close(() => done())));
+    const port = (taken.address() as AddressInfo).port;
+    const env = { CONDUCTOR_HANDOFF_DIR: dirs.dir, CONDUCTOR_ERROR_DIR: dirs.errors };
+    const run = loopProcess(t, testKubeconfig(), [`--metrics-port=${port}`], env);
+    assert.equal(await run.exited, 1);
+    assert.ok(
+      run.messages(`tutti conductor-loop: --metrics-port ${port}: listen EADDRINUSE`).length === 1,
+      `the error names --metrics-port: ${JSON.stringify(run.records.map((r) => r['msg']))}`,
+    );
   });
 
   test('an intent whose namespace does not exist yet waits for it instead of failing for good', async (t) => {
