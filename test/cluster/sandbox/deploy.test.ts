@@ -8,7 +8,14 @@ import { promisify } from 'node:util';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { ensureBinaries } from '../../../src/cluster/binaries.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
-import { Deployments, Jobs, Pods, Roles, ServiceAccounts, Services } from '../../../src/runtime/client/kinds.js';
+import {
+  Deployments,
+  Jobs,
+  Pods,
+  Roles,
+  ServiceAccounts,
+  Services,
+} from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { canServiceAccount } from '../../../src/sandbox/verify.js';
 import { testClient, testKubeconfig, testNamespace, twoContextKubeconfig } from '../../support/cluster.js';
@@ -179,6 +186,9 @@ describe('ci-fixer deployment', () => {
     assert.equal(container?.readinessProbe?.httpGet?.path, '/readyz');
     assert.equal(container?.livenessProbe?.httpGet?.path, '/healthz');
     assert.deepEqual(container?.resources?.requests, { cpu: '250m', memory: '256Mi' });
+    const fieldRef = (name: string) =>
+      container?.env?.find((e) => e.name === name)?.valueFrom?.fieldRef?.fieldPath;
+    assert.deepEqual([fieldRef('POD_NAME'), fieldRef('POD_UID')], ['metadata.name', 'metadata.uid']);
     const svc = await sh('kubectl', [
       'get',
       'service',
