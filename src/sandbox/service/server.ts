@@ -81,7 +81,11 @@ export class CiFixerService {
   }
 
   async start(): Promise<number> {
-    await this.deleteLeftoverSandboxes();
+    // Best effort: a leftover still ends at its activeDeadline, so a failed list must not keep
+    // the service down.
+    await this.deleteLeftoverSandboxes().catch((err: Error) =>
+      this.log.warn({ err: err.message }, 'could not delete the sandboxes an earlier run of this pod left'),
+    );
     const server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         const e = err instanceof HttpError ? err : new HttpError(500, (err as Error).message);

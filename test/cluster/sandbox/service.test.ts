@@ -359,6 +359,17 @@ describe('ci-fixer service', () => {
       timeoutMs: 30_000,
     });
     assert.ok(await admin.find(Jobs, 'not-ours', podNs), "another Pod's sandbox Job is left alone");
+    // Leftovers are cleaned up on a best-effort basis: a service that may not list them still starts.
+    const elsewhere = await testNamespace(t, admin, 'nolist');
+    const unlisted = new CiFixerService({
+      client: app,
+      namespace: elsewhere,
+      port: 0,
+      host: '127.0.0.1',
+      pod: owner,
+    });
+    assert.ok((await unlisted.start()) > 0);
+    await unlisted.stop();
 
     // The Pod goes (rolling update, eviction, node loss) while the run holds its sandbox.
     await admin.delete(Pods, owner.name, podNs, { gracePeriodSeconds: 0 });
