@@ -85,6 +85,8 @@ describe('ci-fixer deployment', () => {
     assert.deepEqual([fieldOf('POD_NAME'), fieldOf('POD_UID')], ['metadata.name', 'metadata.uid']);
     const envOf = (name: string) => pod?.spec?.containers[0]?.env?.find((e) => e.name === name)?.value;
     assert.equal(envOf('SANDBOX_STARTUP_TIMEOUT'), '2m');
+    // Running runs may finish on SIGTERM for as long as one command may take.
+    assert.equal(pod?.spec?.terminationGracePeriodSeconds, 600);
     // The chart's RBAC passes the seed's verification.
     const verified = await tutti('sandbox', 'verify', '-n', ns);
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
