@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { type Command, helpText, parseCommandArgs, UsageError } from './command.js';
+import { type Command, closest, didYouMean, helpText, parseCommandArgs, UsageError } from './command.js';
 import { commands } from './commands.js';
 
 function commandList(list: Command[]): string[] {
@@ -63,7 +63,14 @@ export async function main(argv: string[]): Promise<number> {
   if (!cmd) {
     const group = commands.filter((c) => c.name.startsWith(`${argv[0]} `));
     if (!group.length) {
-      console.error(`tutti: unknown command "${argv[0]}"\n\n${overview()}`);
+      const words = [...new Set(commands.map((c) => c.name.split(' ')[0]!)), '--help', '--version'];
+      const guess = closest(argv[0]!, words);
+      // A likely typo gets the one line that fixes it; anything else gets the whole list.
+      console.error(
+        guess
+          ? `tutti: unknown command "${argv[0]}"; did you mean "${guess}"?\nRun "tutti --help" for every command.`
+          : `tutti: unknown command "${argv[0]}"\n\n${overview()}`,
+      );
       return 2;
     }
     const sub = argv[1];
@@ -71,7 +78,9 @@ export async function main(argv: string[]): Promise<number> {
       console.log(groupHelp(argv[0]!, group));
       return 0;
     }
-    const problem = sub === undefined ? 'a command is needed' : `unknown command "${sub}"`;
+    const subs = group.map((c) => c.name.slice(argv[0]!.length + 1).split(' ')[0]!);
+    const problem =
+      sub === undefined ? 'a command is needed' : `unknown command "${sub}"${didYouMean(sub, subs)}`;
     console.error(`tutti ${argv[0]}: ${problem}\n\n${groupHelp(argv[0]!, group)}`);
     return 2;
   }

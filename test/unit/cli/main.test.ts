@@ -40,10 +40,23 @@ describe('tutti command groups', () => {
   });
 
   test('an unknown command gets the overview', async () => {
-    const { code, stderr } = await run('clustr');
+    const { code, stderr } = await run('frobnicate');
     assert.equal(code, 2);
-    assert.match(stderr, /unknown command "clustr"/);
+    assert.match(stderr, /unknown command "frobnicate"/);
     assert.match(stderr, /Commands:/);
+  });
+
+  test('a mistyped command, subcommand or flag gets the closest one suggested', async () => {
+    for (const [args, said] of [
+      [['clustr'], 'tutti: unknown command "clustr"; did you mean "cluster"?'],
+      [['--versoin'], 'tutti: unknown command "--versoin"; did you mean "--version"?'],
+      [['cluster', 'stauts'], 'tutti cluster: unknown command "stauts"; did you mean "status"?'],
+      [['up', '--helth-port', '0'], `tutti up: Unknown option '--helth-port'; did you mean "--health-port"?`],
+    ] as const) {
+      const { code, stderr } = await run(...args);
+      assert.equal(code, 2, args.join(' '));
+      assert.ok(stderr.startsWith(said), `${args.join(' ')}: ${stderr}`);
+    }
   });
 });
 
