@@ -104,4 +104,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that stops early (`tutti cluster status | head -1`) closes the pipe: the rest of the
+// output has nowhere to go, which is no failure of the command, so it still ends with its own code.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  });
+}
+
 process.exitCode = await main(process.argv.slice(2));

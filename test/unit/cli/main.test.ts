@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -87,4 +88,15 @@ test('tutti --version and tutti version print the package version', async () => 
     assert.equal(code, 0);
     assert.match(stdout, new RegExp(`^tutti ${version.replaceAll('.', '\\.')} \\(node v\\d+`));
   }
+});
+
+test('output piped into a reader that stops early (tutti --help | head -1) ends quietly', async () => {
+  const child = spawn(process.execPath, [tutti, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The reader goes away before tutti writes: its writes find the pipe closed (EPIPE).
+  child.stdout.destroy();
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  const [code] = await once(child, 'exit');
+  assert.equal(stderr, '');
+  assert.equal(code, 0);
 });
