@@ -27,7 +27,11 @@ export const operatorOptions: Record<string, OptionSpec> = {
     default: true,
     env: 'TUTTI_LEADER_ELECT',
   },
-  module: { type: 'string', multiple: true, description: 'run only this module (repeatable; default all)' },
+  module: {
+    type: 'string',
+    multiple: true,
+    description: `run only this module (repeatable; default all): ${operatorModules.map((m) => m.name).join(', ')}`,
+  },
   'install-crds': {
     type: 'boolean',
     description: 'install the CRDs from config/crd at start',

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import type { OptionValues } from '../cli/command.js';
+import { closest, type OptionValues, UsageError } from '../cli/command.js';
 import { KubeClient } from '../runtime/client/client.js';
 import { ForbiddenError } from '../runtime/client/errors.js';
 import { CRD_DIR, installCrds, readCrds } from '../runtime/crds.js';
@@ -23,17 +23,23 @@ export interface OperatorOptions {
 
 /** Runs the selected modules' controllers in one manager until SIGTERM. */
 export async function runOperator(opts: OperatorOptions): Promise<Manager> {
+  // A mistyped module is the user's to fix before anything connects anywhere.
+  const unknown = opts.only.filter((n) => !operatorModules.some((m) => m.name === n));
+  if (unknown.length) {
+    const names = operatorModules.map((m) => m.name);
+    const guesses = unknown.map((n) => {
+      const guess = closest(n, names);
+      return `"${n}"${guess ? ` (did you mean "${guess}"?)` : ''}`;
+    });
+    throw new UsageError(
+      `--module: no module named ${guesses.join(', ')}; choose from ${names.join(', ') || '(none yet)'}`,
+    );
+  }
   const log = componentLogger('operator');
   const client = await KubeClient.load(opts.kubeconfig, {
     fieldManager: 'tutti-operator',
     context: opts.context,
   });
-  const unknown = opts.only.filter((n) => !operatorModules.some((m) => m.name === n));
-  if (unknown.length) {
-    throw new Error(
-      `unknown module ${unknown.join(', ')}; choose from ${operatorModules.map((m) => m.name).join(', ') || '(none yet)'}`,
-    );
-  }
   if (opts.installCrds) {
     const crds = await readCrds(fileURLToPath(CRD_DIR));
     await installCrds(client, crds);

@@ -100,3 +100,23 @@ test('output piped into a reader that stops early (tutti --help | head -1) ends 
   assert.equal(stderr, '');
   assert.equal(code, 0);
 });
+
+test('tutti operator --module with no such module is refused before any cluster is reached, naming the modules', async () => {
+  const { code, stderr } = await run(
+    'operator',
+    '--module',
+    'gitopz',
+    '--kubeconfig',
+    '/nonexistent/kubeconfig',
+  );
+  assert.equal(code, 2, stderr);
+  assert.match(
+    stderr,
+    /^tutti operator: --module: no module named "gitopz" \(did you mean "gitops"\?\); choose from gitops, conductor, hourglass, planner\n/,
+  );
+  const help = await run('operator', '--help');
+  assert.match(
+    help.stdout,
+    /--module <value> +run only this module \(repeatable; default all\): gitops, conductor/,
+  );
+});
