@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
-import { lstat, mkdir, readdir, readlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, readdir, readlink, stat, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { stringify } from 'yaml';
 import type { NetworkIntent } from '../apis/intent.nephoran.com/network-intent.js';
 import type { KubeClient } from '../runtime/client/client.js';
@@ -120,6 +120,8 @@ export class ConductorLoop {
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   private readonly abort = new AbortController();
   private watcher?: FSWatcher;
+  private watchedIno?: number;
+  private rewatching?: Promise<boolean>;
   private rescanTimer?: NodeJS.Timeout;
   private closing = false;
   private started = false;
@@ -150,17 +152,64 @@ export class ConductorLoop {
   /** Watches the directory until stop(); files already there are processed first. */
   async start(): Promise<void> {
     await this.prepare();
-    this.watcher = watch(this.opts.handoffDir, { persistent: true }, (_event, name) => {
-      if (name && INTENT_FILE_PATTERN.test(name)) this.schedule(name);
-    });
-    this.watcher.on('error', (err) =>
-      this.log.error({ err: err.message }, 'watch failed; relying on rescans'),
-    );
+    await this.watchDir();
     // Rescans catch what events miss and take over a crashed replica's files after its claims expire.
     const every = this.opts.periodMs > 0 ? this.opts.periodMs : this.opts.claimTimeoutMs;
     this.rescanTimer = setInterval(() => void this.scan(), every);
     await this.scan();
     this.started = true;
+  }
+
+  /**
+   * Watches the handoff directory, anew when it was deleted or replaced (made again, remounted):
+   * a watch follows the directory it began on, not its path, and would otherwise go quiet until
+   * the next rescan. True when a new watch began on a directory other than the first.
+   */
+  private watchDir(force = false): Promise<boolean> {
+    this.rewatching ??= this.rewatch(force).finally(() => {
+      this.rewatching = undefined;
+    });
+    return this.rewatching;
+  }
+
+  private async checkDir(): Promise<void> {
+    try {
+      if (await this.watchDir(true)) await this.scan();
+    } catch (err) {
+      this.log.error(
+        { err: (err as Error).message },
+        'cannot watch the handoff directory; relying on rescans',
+      );
+    }
+  }
+
+  private async rewatch(force: boolean): Promise<boolean> {
+    const dir = this.opts.handoffDir;
+    let ino = await stat(dir).then(
+      (s) => s.ino,
+      () => undefined,
+    );
+    if (ino === undefined) {
+      await makeDir(dir, '--handoff-dir');
+      await makeDir(this.opts.errorDir, '--error-dir');
+      ino = (await stat(dir)).ino;
+      this.log.warn({ dir }, `${dir} was gone; made it again`);
+    }
+    if (this.closing || (this.watcher && !force && ino === this.watchedIno)) return false;
+    const replaced = this.watcher !== undefined;
+    this.watcher?.close();
+    this.watcher = watch(dir, { persistent: true }, (event, name) => {
+      if (name && INTENT_FILE_PATTERN.test(name)) this.schedule(name);
+      // The directory itself deleted or moved away shows as a rename of its own name: that watch
+      // is over. (Its inode alone cannot tell: a directory made again may get the same one.)
+      else if (event === 'rename' && name === basename(dir)) void this.checkDir();
+    });
+    this.watcher.on('error', (err) =>
+      this.log.error({ err: err.message }, 'watch failed; relying on rescans'),
+    );
+    this.watchedIno = ino;
+    if (replaced) this.log.warn({ dir }, `${dir} was replaced; watching the new one`);
+    return replaced;
   }
 
   /** Processes what is in the directory now, waits for every submission, and reports. */
@@ -220,6 +269,7 @@ export class ConductorLoop {
   private async scan(): Promise<void> {
     let names: string[];
     try {
+      await this.watchDir();
       names = await this.listIntentFiles();
     } catch (err) {
       this.log.error({ err: (err as Error).message }, `cannot list ${this.opts.handoffDir}`);

@@ -248,6 +248,36 @@ describe('conductor-loop against the API server', () => {
     assert.equal((await client.get(NetworkIntents, crName, crNamespace)).spec.target, 'web');
   });
 
+  test('a handoff directory deleted and made again is watched again, not only rescanned', async (t) => {
+    const client = await testClient(t);
+    await installCrds(client, conductorCrds());
+    const ns = await testNamespace(t, client, 'rewatch');
+    const dirs = await handoffDir(t);
+    // Rescans ten minutes apart: only the watch can bring the file in within the test.
+    await startLoop(t, client, dirs, { claimTimeoutMs: 600_000 });
+
+    await rm(dirs.dir, { recursive: true });
+    await mkdir(dirs.dir, { recursive: true }); // the loop may have made it first
+    await dropIntent(dirs.dir, 'intent-web.json', intent(ns, 'web'));
+    const record = await waitFor(async () => (await readState(dirs.dir))['intent-web.json'], {
+      description: 'intent-web.json, dropped into the new directory, processed',
+      timeoutMs: 30_000,
+    });
+    assert.equal(record.status, 'processed');
+
+    // Deleted and not made again: the loop makes it, and goes on watching it.
+    await rm(dirs.dir, { recursive: true });
+    await waitFor(async () => (await readdir(dirs.dir).catch(() => undefined)) !== undefined, {
+      description: 'the handoff directory made again',
+      timeoutMs: 30_000,
+    });
+    await dropIntent(dirs.dir, 'intent-db.json', intent(ns, 'db'));
+    await waitFor(async () => (await readState(dirs.dir))['intent-db.json'], {
+      description: 'intent-db.json processed',
+      timeoutMs: 30_000,
+    });
+  });
+
   test("the debounce counts from a file's last change: a file written long ago is read at once", async (t) => {
     const client = await testClient(t);
     await installCrds(client, conductorCrds());
