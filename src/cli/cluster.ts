@@ -35,7 +35,7 @@ export const clusterCommands: Command[] = [
     summary: 'Stop the local control plane and delete its data; safe to repeat. Logs are kept.',
     options: name,
     async run(o) {
-      await new LocalControlPlane(o['name'] as string).down();
+      await new LocalControlPlane(o['name'] as string).down({ onProgress: progress });
       progress(`cluster "${o['name']}" is down`);
       return 0;
     },

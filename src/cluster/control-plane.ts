@@ -116,7 +116,7 @@ export class LocalControlPlane {
   /** Starts the plane, or reuses it when it is already running and ready. Returns the kubeconfig path. */
   async up(opts: UpOptions = {}): Promise<string> {
     const say = opts.onProgress ?? (() => {});
-    return withFileLock(join(this.dir, '..', `${this.name}.lock`), async () => {
+    return this.locked(say, async () => {
       const existing = await this.state();
       if (existing) {
         const status = await this.status();
@@ -130,6 +130,11 @@ export class LocalControlPlane {
       }
       return this.startOnFreePorts(say);
     });
+  }
+
+  /** Runs `work` holding this cluster's lock; `say` hears when another command holds it. */
+  private locked<T>(say: ((m: string) => void) | undefined, work: () => Promise<T>): Promise<T> {
+    return withFileLock(join(this.dir, '..', `${this.name}.lock`), work, say);
   }
 
   /**
@@ -148,8 +153,8 @@ export class LocalControlPlane {
   }
 
   /** Stops every process, frees every port and removes the cluster's data (logs are kept). */
-  async down(): Promise<void> {
-    await withFileLock(join(this.dir, '..', `${this.name}.lock`), async () => {
+  async down(opts: UpOptions = {}): Promise<void> {
+    await this.locked(opts.onProgress, async () => {
       const state = await this.state();
       await this.stopAll();
       if (state) {

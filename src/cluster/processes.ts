@@ -25,6 +25,11 @@ async function procStat(pid: number): Promise<{ state: string; startTicks: numbe
   }
 }
 
+/** When process `pid` started (clock ticks since boot), or undefined when there is no such process. */
+export async function startTicksOf(pid: number): Promise<number | undefined> {
+  return (await procStat(pid))?.startTicks;
+}
+
 export async function isRunning(rec: ProcessRecord): Promise<boolean> {
   const stat = await procStat(rec.pid);
   return !!stat && stat.startTicks === rec.startTicks && stat.state !== 'Z' && stat.state !== 'X';

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { helpText } from '../../../src/cli/command.js';
 import { commands } from '../../../src/cli/commands.js';
+import { startTicksOf } from '../../../src/cluster/processes.js';
+import { startTutti } from '../../support/command.js';
 
 const tutti = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
 
@@ -119,4 +123,43 @@ test('tutti operator --module with no such module is refused before any cluster 
     help.stdout,
     /--module <value> +run only this module \(repeatable; default all\): gitops, conductor/,
   );
+});
+
+test('tutti cluster down: a lock left by a process that is gone is taken over, one held by a live tutti is waited for, saying so', async (t) => {
+  const state = await mkdtemp(join(tmpdir(), 'tutti-state-'));
+  t.after(() => rm(state, { recursive: true, force: true }));
+  const lock = join(state, 'clusters', 'lock-check.lock');
+  await mkdir(dirname(lock), { recursive: true });
+  const env = { ...process.env, TUTTI_STATE_DIR: state };
+  // A live pid that started after the lock was written: its holder is gone and the pid was
+  // given again (as after a reboot).
+  const ticks = await startTicksOf(process.pid);
+  await writeFile(lock, `${process.pid} ${ticks! + 1}`);
+  const down = await new Promise<{ code: number; stderr: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      [tutti, 'cluster', 'down', '--name', 'lock-check'],
+      { env, timeout: 30_000 },
+      (err, _out, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stderr }),
+    );
+  });
+  assert.equal(down.code, 0, down.stderr);
+  assert.match(down.stderr, /cluster "lock-check" is down/);
+
+  // The same pid, started when the lock says: a live holder, waited for until it lets go.
+  await writeFile(lock, `${process.pid} ${ticks}`);
+  const waiting = await startTutti(
+    t,
+    ['cluster', 'down', '--name', 'lock-check'],
+    /waiting for process (\d+), which holds (\S+)/,
+    {
+      TUTTI_STATE_DIR: state,
+    },
+  );
+  assert.equal(Number(waiting.ready[1]), process.pid);
+  assert.equal(waiting.ready[2], lock);
+  const exit = once(waiting.child, 'exit');
+  await rm(lock);
+  assert.equal((await exit)[0], 0, waiting.output());
+  assert.match(waiting.output(), /cluster "lock-check" is down/);
 });
