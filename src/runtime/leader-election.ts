@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Lease } from 'kubernetes-types/coordination/v1.js';
-import type { KubeClient } from './client/client.js';
+import type { CallOptions, KubeClient } from './client/client.js';
 import { isAlreadyExists, isConflict, isNotFound } from './client/errors.js';
 import { Leases } from './client/kinds.js';
 import type { Logger } from './log.js';
@@ -70,13 +70,21 @@ export class LeaderElector {
     });
     while (!signal.aborted) {
       log.info('attempting to acquire leader lease');
-      while (!signal.aborted && !(await this.tryAcquireOrRenew(log))) await this.sleep(signal, true);
+      let acquiredAt = 0;
+      while (!signal.aborted) {
+        const attempt = Date.now();
+        if (await this.tryAcquireOrRenew(log, attempt + this.renewDeadlineMs)) {
+          acquiredAt = attempt;
+          break;
+        }
+        await this.sleep(signal, true);
+      }
       if (signal.aborted) break;
       log.info('successfully acquired lease');
       this.setLeading(true);
       const lost = new AbortController();
       const leading = Promise.resolve(callbacks.onStartedLeading(lost.signal));
-      await this.renewUntilLost(signal, log);
+      await this.renewUntilLost(signal, log, acquiredAt);
       lost.abort(new Error('leadership lost'));
       this.setLeading(false);
       if (signal.aborted) {
@@ -101,8 +109,11 @@ export class LeaderElector {
     await delay(ms, undefined, { signal }).catch(() => {});
   }
 
-  private async renewUntilLost(signal: AbortSignal, log: Logger): Promise<void> {
-    let lastRenew = Date.now();
+  /**
+   * Renews until a renewal has not succeeded within the renew deadline. `lastRenew` is when the
+   * last successful attempt began: the lease's renewTime, from which rivals count.
+   */
+  private async renewUntilLost(signal: AbortSignal, log: Logger, lastRenew: number): Promise<void> {
     while (!signal.aborted) {
       await this.sleep(signal, false);
       if (signal.aborted) return;
@@ -110,24 +121,35 @@ export class LeaderElector {
       // Keep retrying within this period's window; give up once the deadline has passed.
       let renewed = false;
       while (!renewed && Date.now() < deadline && !signal.aborted) {
-        renewed = await this.tryAcquireOrRenew(log);
-        if (!renewed)
-          await delay(Math.min(500, this.retryPeriodMs / 4), undefined, { signal }).catch(() => {});
+        const attempt = Date.now();
+        renewed = await this.tryAcquireOrRenew(log, deadline);
+        if (renewed) lastRenew = attempt;
+        else await delay(Math.min(500, this.retryPeriodMs / 4), undefined, { signal }).catch(() => {});
       }
       if (signal.aborted) return;
       if (!renewed) return;
-      lastRenew = Date.now();
     }
   }
 
-  private async tryAcquireOrRenew(log: Logger): Promise<boolean> {
+  /**
+   * One attempt, cut off at `deadline`: an API server that stops answering would otherwise hold
+   * it for the client's 30 s request timeout, past the lease's expiry, while a rival takes the
+   * lease and both lead.
+   */
+  private async tryAcquireOrRenew(log: Logger, deadline: number): Promise<boolean> {
     const { client, leaseName: name, leaseNamespace: namespace } = this.opts;
     const now = microTime();
     const leaseSeconds = Math.round(this.leaseDurationMs / 1000);
+    const cutOff = new AbortController();
+    const timer = setTimeout(
+      () => cutOff.abort(new Error(`no answer within the renew deadline (${this.renewDeadlineMs} ms)`)),
+      Math.max(0, deadline - Date.now()),
+    );
+    const call = { signal: cutOff.signal };
     try {
-      const lease = await client.find(Leases, name, namespace);
+      const lease = await client.find(Leases, name, namespace, call);
       if (!lease) {
-        await this.createLease(log, {
+        await this.createLease(log, call, {
           apiVersion: 'coordination.k8s.io/v1',
           kind: 'Lease',
           metadata: { name, namespace },
@@ -162,7 +184,7 @@ export class LeaderElector {
         },
       };
       // The resourceVersion in `updated` makes this a compare-and-swap: a rival's write wins.
-      const written = await client.replace(updated);
+      const written = await client.replace(updated, call);
       this.observe(this.identity, now, written.spec?.leaseTransitions ?? 0);
       return true;
     } catch (err) {
@@ -170,6 +192,8 @@ export class LeaderElector {
         log.warn({ err: (err as Error).message }, 'error retrieving or updating the lease');
       }
       return false;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -177,9 +201,9 @@ export class LeaderElector {
    * Creates the lease. Its namespace missing is a NotFound too, but no rival's doing: without
    * saying so a candidate would wait silently for ever. Said once per streak of failures.
    */
-  private async createLease(log: Logger, lease: Lease): Promise<void> {
+  private async createLease(log: Logger, call: CallOptions, lease: Lease): Promise<void> {
     try {
-      await this.opts.client.create<Lease>(lease);
+      await this.opts.client.create<Lease>(lease, call);
     } catch (err) {
       if (isNotFound(err) && !this.reportedMissingNamespace) {
         this.reportedMissingNamespace = true;
@@ -199,23 +223,31 @@ export class LeaderElector {
     }
   }
 
-  /** Gives the lease up (holder cleared, 1 s duration) so another candidate takes over at once. */
+  /**
+   * Gives the lease up (holder cleared, 1 s duration) so another candidate takes over at once;
+   * within the renew deadline, so that an API server that does not answer cannot hold up a
+   * shutdown (the lease then expires by itself).
+   */
   private async release(log: Logger): Promise<void> {
     const { client, leaseName: name, leaseNamespace: namespace } = this.opts;
+    const call = { signal: AbortSignal.timeout(this.renewDeadlineMs) };
     try {
-      const lease = await client.get(Leases, name, namespace);
+      const lease = await client.get(Leases, name, namespace, call);
       if (lease.spec?.holderIdentity !== this.identity) return;
       const now = microTime();
-      await client.replace<Lease>({
-        ...lease,
-        spec: {
-          ...lease.spec,
-          holderIdentity: '',
-          leaseDurationSeconds: 1,
-          renewTime: now,
-          acquireTime: now,
+      await client.replace<Lease>(
+        {
+          ...lease,
+          spec: {
+            ...lease.spec,
+            holderIdentity: '',
+            leaseDurationSeconds: 1,
+            renewTime: now,
+            acquireTime: now,
+          },
         },
-      });
+        call,
+      );
       log.info('released leader lease');
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'failed to release the leader lease');

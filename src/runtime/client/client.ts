@@ -36,6 +36,11 @@ export interface ApplyOptions {
   dryRun?: boolean;
 }
 
+/** Per call: `signal` cancels the request (e.g. a deadline tighter than the default 30 s). */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
 export interface ClientOptions {
   /** Field manager for server-side apply and for writes; one per component. */
   fieldManager?: string;
@@ -101,14 +106,28 @@ export class KubeClient {
     return p;
   }
 
-  async get<T extends KubeObject>(k: Kind<T>, name: string, namespace?: string): Promise<T> {
-    return this.transport.json<T>({ method: 'GET', path: await this.path(k, namespace, name) });
+  async get<T extends KubeObject>(
+    k: Kind<T>,
+    name: string,
+    namespace?: string,
+    opts: CallOptions = {},
+  ): Promise<T> {
+    return this.transport.json<T>({
+      method: 'GET',
+      path: await this.path(k, namespace, name),
+      signal: opts.signal,
+    });
   }
 
   /** Like get, but resolves undefined for an object that does not exist. */
-  async find<T extends KubeObject>(k: Kind<T>, name: string, namespace?: string): Promise<T | undefined> {
+  async find<T extends KubeObject>(
+    k: Kind<T>,
+    name: string,
+    namespace?: string,
+    opts: CallOptions = {},
+  ): Promise<T | undefined> {
     try {
-      return await this.get(k, name, namespace);
+      return await this.get(k, name, namespace, opts);
     } catch (err) {
       if (err instanceof NotFoundError) return undefined;
       throw err;
@@ -138,8 +157,8 @@ export class KubeClient {
     return { ...first, metadata: { resourceVersion: first.metadata.resourceVersion }, items };
   }
 
-  async create<T extends KubeObject>(obj: T, opts: { dryRun?: boolean } = {}): Promise<T> {
-    return this.transport.json<T>(await this.createRequest(obj, opts.dryRun));
+  async create<T extends KubeObject>(obj: T, opts: { dryRun?: boolean } & CallOptions = {}): Promise<T> {
+    return this.transport.json<T>({ ...(await this.createRequest(obj, opts.dryRun)), signal: opts.signal });
   }
 
   /** create() for a caller that does not need the created object back: the answer is not parsed. */
@@ -157,13 +176,14 @@ export class KubeClient {
   }
 
   /** PUT: replaces the object; fails with ConflictError when resourceVersion is stale. */
-  async replace<T extends KubeObject>(obj: T): Promise<T> {
+  async replace<T extends KubeObject>(obj: T, opts: CallOptions = {}): Promise<T> {
     const k = kindOf(obj);
     return this.transport.json<T>({
       method: 'PUT',
       path: await this.path(k, obj.metadata?.namespace, requireName(obj)),
       query: { fieldManager: this.fieldManager },
       body: obj,
+      signal: opts.signal,
     });
   }
 

@@ -1,16 +1,22 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { describe, type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import type { KubeClient } from '../../../src/runtime/client/client.js';
+import { KubeClient } from '../../../src/runtime/client/client.js';
 import { ConfigMaps, Leases } from '../../../src/runtime/client/kinds.js';
-import { LEASE_DURATION_MS, LeaderElector, RETRY_PERIOD_MS } from '../../../src/runtime/leader-election.js';
+import {
+  LEASE_DURATION_MS,
+  LeaderElector,
+  RENEW_DEADLINE_MS,
+  RETRY_PERIOD_MS,
+} from '../../../src/runtime/leader-election.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+import { kubeconfigVariant, testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/elected-mirror.ts', import.meta.url));
 /** Scheduling slack on a loaded two-core machine, on top of what the protocol allows. */
@@ -126,4 +132,114 @@ test('a lease namespace that does not exist is a logged error naming it, not a s
   assert.equal(error.namespace, missing);
   assert.match(error.msg, new RegExp(`namespace ${missing} does not exist`));
   assert.equal(elector.isLeader(), false);
+});
+
+/**
+ * A loopback TCP proxy that can stop answering: bytes stop flowing both ways and new connections
+ * are accepted but never carried on, as when packets to the API server are dropped. Requests
+ * then hang rather than fail, unlike a refused connection.
+ */
+class BlackholeProxy {
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  private silent = false;
+  port = 0;
+  target?: URL;
+
+  constructor() {
+    this.server = createServer((client) => {
+      this.sockets.add(client);
+      client.on('close', () => this.sockets.delete(client));
+      client.on('error', () => {});
+      if (this.silent) return;
+      const upstream = connect(Number(this.target!.port), this.target!.hostname);
+      this.sockets.add(upstream);
+      upstream.on('close', () => {
+        this.sockets.delete(upstream);
+        client.destroy();
+      });
+      upstream.on('error', () => {});
+      client.on('close', () => upstream.destroy());
+      client.on('data', (d) => void (this.silent || upstream.write(d)));
+      upstream.on('data', (d) => void (this.silent || client.write(d)));
+    });
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  goSilent(): void {
+    this.silent = true;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+test('a leader whose API server stops answering steps down within the renew deadline, before a rival leads', async (t) => {
+  const client = await testClient(t);
+  const ns = await testNamespace(t, client, 'le-silent');
+  const proxy = new BlackholeProxy();
+  await proxy.start();
+  const { kubeconfig } = await kubeconfigVariant(t, (d) => {
+    for (const c of d.clusters) {
+      proxy.target ??= new URL(c.cluster['server'] as string);
+      c.cluster['server'] = `https://127.0.0.1:${proxy.port}`;
+    }
+  });
+  const cutOffClient = await KubeClient.load(kubeconfig);
+  const logger = pino({ level: 'silent' });
+  const stopA = new AbortController();
+  const stopB = new AbortController();
+  let aLost = 0;
+  let bLed = 0;
+  const a = new LeaderElector({
+    client: cutOffClient,
+    leaseName: 'silent',
+    leaseNamespace: ns,
+    identity: 'a',
+    logger,
+  });
+  const b = new LeaderElector({ client, leaseName: 'silent', leaseNamespace: ns, identity: 'b', logger });
+  const runA = a.run(stopA.signal, {
+    onStartedLeading: (lost) =>
+      lost.addEventListener('abort', () => {
+        aLost = Date.now();
+      }),
+    onStoppedLeading: () => {},
+  });
+  await waitFor(() => a.isLeader(), { description: 'a to lead', timeoutMs: 10_000 });
+  const runB = b.run(stopB.signal, {
+    onStartedLeading: () => {
+      bLed = Date.now();
+    },
+    onStoppedLeading: () => {},
+  });
+  t.after(async () => {
+    // Refused from here on: a's release fails at once rather than waiting on silence.
+    await proxy.stop();
+    stopA.abort();
+    stopB.abort();
+    await Promise.all([runA, runB]);
+    cutOffClient.close();
+  });
+
+  const silentAt = Date.now();
+  proxy.goSilent();
+  await waitFor(() => bLed > 0, {
+    description: 'b to take the lease a can no longer renew',
+    timeoutMs: LEASE_DURATION_MS + 3 * RETRY_PERIOD_MS + SLACK_MS,
+  });
+  assert.ok(
+    aLost > 0 && aLost < bLed,
+    aLost ? `a led until ${aLost - bLed} ms after b took over` : 'a never stepped down, yet b took over',
+  );
+  assert.ok(
+    aLost - silentAt <= RENEW_DEADLINE_MS + SLACK_MS,
+    `a stepped down ${aLost - silentAt} ms after its API server went silent`,
+  );
 });
