@@ -12,6 +12,31 @@ const name: Record<string, OptionSpec> = {
 };
 const progress = (m: string) => process.stderr.write(`tutti: ${m}\n`);
 
+/** Raised when Ctrl-C (or SIGTERM) ends a start: the command exits 130, as an interrupted one does. */
+export class Interrupted extends Error {
+  override name = 'Interrupted';
+}
+
+/**
+ * `plane.up()`, where Ctrl-C or SIGTERM stops the components started so far (the default would
+ * end this process and leave them running, detached, half a plane nobody asked for).
+ */
+export async function upInterruptibly(plane: LocalControlPlane, say: (m: string) => void): Promise<string> {
+  const abort = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    say(`${sig}: stopping what has started of cluster "${plane.name}"`);
+    abort.abort(new Interrupted(`interrupted while cluster "${plane.name}" started; it is stopped`));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await plane.up({ onProgress: say, signal: abort.signal });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 export const clusterCommands: Command[] = [
   {
     name: 'cluster up',
@@ -22,7 +47,7 @@ export const clusterCommands: Command[] = [
     options: name,
     async run(o) {
       const plane = new LocalControlPlane(o['name'] as string);
-      const kubeconfig = await plane.up({ onProgress: progress });
+      const kubeconfig = await upInterruptibly(plane, progress);
       const status = await plane.status();
       progress(`API server ${status.server}; logs in ${status.logDir}`);
       progress(`use it: export KUBECONFIG=${kubeconfig}`);

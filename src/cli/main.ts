@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { Interrupted } from './cluster.js';
 import { type Command, closest, didYouMean, helpText, parseCommandArgs, UsageError } from './command.js';
 import { commands } from './commands.js';
 
@@ -95,6 +96,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof UsageError) {
       console.error(`tutti ${cmd.name}: ${err.message}`);
       return 2;
+    }
+    if (err instanceof Interrupted) {
+      console.error(`tutti ${cmd.name}: ${err.message}`);
+      return 130;
     }
     // Log lines written before the failure come before its message.
     await import('../runtime/log.js').then((log) => log.flushLogs());

@@ -1,6 +1,7 @@
 import { LocalControlPlane } from '../cluster/control-plane.js';
 import { operatorModules } from '../operator/modules.js';
 import { runOperator } from '../operator/run.js';
+import { upInterruptibly } from './cluster.js';
 import type { Command } from './command.js';
 import { contextFlag, parseInteger, UsageError } from './command.js';
 
@@ -51,7 +52,7 @@ export const upCommand: Command = {
       );
     } else {
       const plane = new LocalControlPlane(o['name'] as string);
-      kubeconfig = await plane.up({ onProgress: say });
+      kubeconfig = await upInterruptibly(plane, say);
       const status = await plane.status();
       say(`local control plane "${status.name}" is ready at ${status.server} (logs: ${status.logDir})`);
     }

@@ -70,6 +70,8 @@ export interface ClusterStatus {
 
 export interface UpOptions {
   onProgress?: (message: string) => void;
+  /** Aborting it (Ctrl-C) stops what has started so far: no half-started plane is left running. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -126,9 +128,9 @@ export class LocalControlPlane {
         }
         say(`cluster "${this.name}" is not healthy; restarting it`);
         await this.stopAll();
-        return this.startOnFreePorts(say, existing.ports);
+        return this.startOnFreePorts(say, opts.signal, existing.ports);
       }
-      return this.startOnFreePorts(say);
+      return this.startOnFreePorts(say, opts.signal);
     });
   }
 
@@ -141,10 +143,14 @@ export class LocalControlPlane {
    * Starts the plane; when a component finds its port taken (by a process that bound it after it
    * was chosen), starts again on other ports.
    */
-  private async startOnFreePorts(say: (m: string) => void, previousPorts?: Ports): Promise<string> {
+  private async startOnFreePorts(
+    say: (m: string) => void,
+    signal: AbortSignal | undefined,
+    previousPorts?: Ports,
+  ): Promise<string> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.start(say, attempt === 1 ? previousPorts : undefined);
+        return await this.start(say, signal, attempt === 1 ? previousPorts : undefined);
       } catch (err) {
         if (attempt === 3 || !/address already in use/.test((err as Error).message)) throw err;
         say('a port was taken while the plane started; starting again on other ports');
@@ -251,9 +257,14 @@ export class LocalControlPlane {
     }
   }
 
-  private async start(say: (m: string) => void, previousPorts?: Ports): Promise<string> {
+  private async start(
+    say: (m: string) => void,
+    signal: AbortSignal | undefined,
+    previousPorts?: Ports,
+  ): Promise<string> {
     const started = Date.now();
     const bins = await ensureBinaries(CONTROL_PLANE_BINARIES, { onProgress: say });
+    signal?.throwIfAborted();
     await mkdir(this.logDir, { recursive: true });
     const configDir = join(this.dir, 'config');
     await mkdir(configDir, { recursive: true });
@@ -336,6 +347,7 @@ leaderElection:
         ['kube-controller-manager', 'kube-scheduler', 'kwok'],
       ] as Component[][]) {
         for (const component of group) {
+          signal?.throwIfAborted();
           state.processes[component] = await startDetached(
             component,
             bins[component as BinaryName],
@@ -344,19 +356,24 @@ leaderElection:
           );
           await this.saveState(state);
         }
-        await Promise.all(group.map((c) => this.waitComponentHealthy(c, state)));
+        await Promise.all(group.map((c) => this.waitComponentHealthy(c, state, signal)));
         say(`${group.join(', ')} ready`);
       }
-      await this.registerNodes();
+      await this.registerNodes(signal);
       say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       return this.kubeconfigPath;
     } catch (err) {
       await this.stopAll();
+      if (signal?.aborted) throw signal.reason;
       throw new Error(`${(err as Error).message}\nlogs: ${this.logDir}`);
     }
   }
 
-  private async waitComponentHealthy(component: Component, state: ClusterState): Promise<void> {
+  private async waitComponentHealthy(
+    component: Component,
+    state: ClusterState,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const tls = await this.adminTls();
     const url = {
       etcd: `http://127.0.0.1:${state.ports.etcd}/health`,
@@ -373,14 +390,14 @@ leaderElection:
     // A component that exited fails the start at once; one that runs gets until the deadline.
     const outcome = await waitFor(
       async () => ((await isRunning(rec)) ? (await probe(url, tls)) && 'healthy' : 'exited'),
-      { description: `${component} to become healthy at ${url}`, timeoutMs: 60_000, intervalMs: 100 },
+      { description: `${component} to become healthy at ${url}`, timeoutMs: 60_000, intervalMs: 100, signal },
     ).catch(async (err: Error) => {
-      throw await failure(err.message);
+      throw signal?.aborted ? err : await failure(err.message);
     });
     if (outcome === 'exited') throw await failure(`${component} exited before it became healthy at ${url}`);
   }
 
-  private async registerNodes(): Promise<void> {
+  private async registerNodes(signal?: AbortSignal): Promise<void> {
     const client = await KubeClient.load(this.kubeconfigPath, { fieldManager: 'tutti-cluster' });
     try {
       for (const node of simulatedNodes()) {
@@ -400,12 +417,13 @@ leaderElection:
             )
           );
         },
-        { description: 'the simulated nodes to be Ready', timeoutMs: 60_000 },
+        { description: 'the simulated nodes to be Ready', timeoutMs: 60_000, signal },
       );
       // Pods can only be created once the namespace's default ServiceAccount exists.
       await waitFor(() => client.find(ServiceAccounts, 'default', 'default'), {
         description: 'the default ServiceAccount (kube-controller-manager at work)',
         timeoutMs: 60_000,
+        signal,
       });
     } finally {
       client.close();

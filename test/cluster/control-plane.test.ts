@@ -9,6 +9,7 @@ import { LocalControlPlane } from '../../src/cluster/control-plane.js';
 import { freePort } from '../../src/cluster/ports.js';
 import { KubeClient } from '../../src/runtime/client/client.js';
 import { Nodes } from '../../src/runtime/client/kinds.js';
+import { startTutti } from '../support/command.js';
 
 test('ports are chosen outside the range the kernel gives outgoing connections', async (t) => {
   const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '');
@@ -50,4 +51,29 @@ test('a port taken between its choice and its bind: the plane starts again on ot
   const client = await KubeClient.load(kubeconfig);
   t.after(() => client.close());
   assert.ok((await client.list(Nodes)).items.length > 0, 'the simulated nodes are there');
+});
+
+test('Ctrl-C while `tutti cluster up` starts the plane stops what had started, rather than leaving half a plane running', async (t) => {
+  if (!process.env['TUTTI_TEST_CLUSTER']) {
+    t.skip('needs a local control plane (TUTTI_TEST_KUBECONFIG names an external cluster)');
+    return;
+  }
+  const name = `${process.env['TUTTI_TEST_CLUSTER']}-interrupted`;
+  const plane = new LocalControlPlane(name);
+  t.after(() => plane.down());
+  const starting = await startTutti(t, ['cluster', 'up', '--name', name], /etcd ready/);
+  assert.equal(await starting.stop('SIGINT'), 130, starting.output());
+  assert.match(
+    starting.output(),
+    new RegExp(`tutti cluster up: interrupted while cluster "${name}" started; it is stopped`),
+  );
+  const status = await plane.status();
+  assert.deepEqual(
+    status.components.filter((c) => c.running).map((c) => c.component),
+    [],
+    'no component is left running',
+  );
+  // The next start is not held up by a lock of the interrupted one.
+  const kubeconfig = await plane.up();
+  assert.equal((await plane.status()).ready, true, kubeconfig);
 });
