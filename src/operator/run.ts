@@ -63,7 +63,13 @@ export async function runOperator(opts: OperatorOptions): Promise<Manager> {
     await m.setup({ mgr, systemNamespace: opts.systemNamespace, options: opts.moduleOptions ?? {} });
   }
   mgr.stopOnSignals();
-  await mgr.start();
+  await mgr.start().catch((err: NodeJS.ErrnoException) => {
+    // Most often a second `tutti up` or operator on this machine: say which flag moves it.
+    if (err.code !== 'EADDRINUSE') throw err;
+    throw new Error(
+      `--health-port ${opts.healthPort} is in use (is another Tutti running?); choose another port, or 0 for any free one`,
+    );
+  });
   log.info({ modules: selected.map((m) => m.name), healthPort: mgr.healthPort }, 'operator running');
   return mgr;
 }

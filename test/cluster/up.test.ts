@@ -5,6 +5,7 @@
  * disturb the tests that share the run's plane.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -17,6 +18,8 @@ import { CRD_DIR, readCrds } from '../../src/runtime/crds.js';
 import { waitFor } from '../../src/runtime/wait.js';
 import { twoContextKubeconfig } from '../support/cluster.js';
 import { startTutti } from '../support/command.js';
+
+const TUTTI = fileURLToPath(new URL('../../bin/tutti.js', import.meta.url));
 
 /** Starts `tutti up` and resolves once it says it is running, with its health port and kubeconfig. */
 async function up(t: TestContext, args: string[], env: NodeJS.ProcessEnv) {
@@ -67,6 +70,22 @@ test('tutti up: its own local control plane, every CRD, every controller, a clea
   );
   assert.equal(ready.status?.phase, 'Running');
   assert.equal(ready.status?.grpcEndpoint, 'performer-up-check.default.svc.cluster.local:9090');
+
+  // A second Tutti on the same health port is told which flag to change.
+  const rival = await new Promise<{ code: number; stderr: string }>((resolve) => {
+    const env = { ...process.env, KUBECONFIG: first.kubeconfig };
+    const args = [TUTTI, 'up', '--health-port', String(first.healthPort)];
+    execFile(process.execPath, args, { env, timeout: 60_000 }, (err, _out, stderr) =>
+      resolve({ code: err ? Number(err.code ?? 1) : 0, stderr }),
+    );
+  });
+  assert.equal(rival.code, 1, rival.stderr);
+  assert.ok(
+    rival.stderr.includes(
+      `tutti up: --health-port ${first.healthPort} is in use (is another Tutti running?); choose another port, or 0 for any free one`,
+    ),
+    rival.stderr,
+  );
 
   const lease = await client.get(Leases, 'tutti-operator', 'tutti-system');
   assert.ok(lease.spec?.holderIdentity, 'the running operator holds the lease');
