@@ -84,9 +84,15 @@ export const clusterCommands: Command[] = [
         if (status.server) console.log(`server:     ${status.server}`);
         if (status.kubeconfig) console.log(`kubeconfig: ${status.kubeconfig}`);
         console.log(`logs:       ${status.logDir}`);
-        for (const c of status.components) {
-          console.log(`  ${c.component.padEnd(24)} ${c.running ? `running (pid ${c.pid})` : 'stopped'}`);
+        if (status.exists) {
+          for (const c of status.components) {
+            console.log(`  ${c.component.padEnd(24)} ${c.running ? `running (pid ${c.pid})` : 'stopped'}`);
+          }
         }
+        // What to do next: the plane is started, and repaired, by the same command.
+        const up = `tutti cluster up${o['name'] === DEFAULT_CLUSTER_NAME ? '' : ` --name ${o['name']}`}`;
+        if (!status.exists) console.log(`start it: ${up}`);
+        else if (!status.ready) console.log(`restart it: ${up} (the logs say why it stopped)`);
       }
       return status.ready ? 0 : 1;
     },

@@ -163,3 +163,19 @@ test('tutti cluster down: a lock left by a process that is gone is taken over, o
   assert.equal((await exit)[0], 0, waiting.output());
   assert.match(waiting.output(), /cluster "lock-check" is down/);
 });
+
+test('tutti cluster status of a cluster never started says how to start it', async (t) => {
+  const state = await mkdtemp(join(tmpdir(), 'tutti-state-'));
+  t.after(() => rm(state, { recursive: true, force: true }));
+  const { code, stdout } = await runWith(
+    { ...process.env, TUTTI_STATE_DIR: state },
+    'cluster',
+    'status',
+    '--name',
+    'hint-check',
+  );
+  assert.equal(code, 1);
+  assert.match(stdout, /^cluster: +hint-check \(not created\)\n/);
+  assert.match(stdout, /\nstart it: tutti cluster up --name hint-check\n$/);
+  assert.doesNotMatch(stdout, /stopped/, 'no component list for a cluster that has none');
+});
