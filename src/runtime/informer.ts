@@ -279,6 +279,9 @@ export class Informer<T extends KubeObject = KubeObject> {
         watchAbort.abort(new Error('watch went silent'));
       }, this.opts.livenessTimeoutMs);
     };
+    // Armed before the request: a server that accepts the connection and never answers would
+    // otherwise hold the informer for ever, as watches have no request timeout.
+    armLiveness();
     try {
       res = await this.client.watchStream(this.kind, {
         namespace: this.selection.namespace,
@@ -290,7 +293,6 @@ export class Informer<T extends KubeObject = KubeObject> {
         signal: watchAbort.signal,
       });
       res.socket?.setKeepAlive(true, 30_000);
-      armLiveness();
       let gotEvent = false;
       for await (const event of watchEvents<T>(res)) {
         armLiveness();

@@ -12,8 +12,9 @@ import { Informer, watchEvents } from '../../../src/runtime/informer.js';
 import { componentLogger } from '../../../src/runtime/log.js';
 import { Manager } from '../../../src/runtime/manager.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { dedicatedControlPlane, testNamespace } from '../../support/cluster.js';
+import { dedicatedControlPlane, testClient, testNamespace } from '../../support/cluster.js';
 import { proxiedKubeconfig } from '../../support/tcp-proxy.js';
+import { blackholeProxied } from './fixtures/blackhole-proxy.js';
 
 const REFLECTED = 'tutti.dev/reconciled-value';
 
@@ -164,6 +165,37 @@ describe('runtime under failure', () => {
     assert.deepEqual(deleted.sort(), ['cm-5', 'cm-6', 'cm-7', 'cm-8', 'cm-9']);
     assert.equal(informer.get(`${ns}/cm-0`)?.data?.['value'], 'new');
     assert.ok(informer.get(`${ns}/cm-added`));
+  });
+});
+
+test('a watch whose request the API server never answers is given up by the liveness timeout', async (t) => {
+  const admin = await testClient(t);
+  const ns = await testNamespace(t, admin, 'silent-watch');
+  const { proxy, kubeconfig } = await blackholeProxied(t);
+  const client = await KubeClient.load(kubeconfig);
+  t.after(() => client.close());
+  const informer = new Informer(client, ConfigMaps, {
+    namespace: ns,
+    livenessTimeoutMs: 2_000,
+    backoffInitialMs: 200,
+    backoffMaxMs: 1_000,
+    logger: componentLogger('silent-watch-test'),
+  });
+  informer.start();
+  t.after(() => informer.stop());
+  await informer.waitForSync();
+
+  // The watch goes quiet and is restarted; the new watch's connection is never answered.
+  proxy.goSilent();
+  await waitFor(() => proxy.swallowed > 0, {
+    description: 'the informer to open a new watch while the server is silent',
+    timeoutMs: 15_000,
+  });
+  proxy.heal();
+  await admin.create(configMap(ns, 'after-silence', 'v'));
+  await waitFor(() => informer.get(`${ns}/after-silence`), {
+    description: 'the informer to see an object created once the server answers again',
+    timeoutMs: 15_000,
   });
 });
 

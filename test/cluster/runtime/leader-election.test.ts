@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { describe, type TestContext, test } from 'node:test';
@@ -16,7 +15,8 @@ import {
   RETRY_PERIOD_MS,
 } from '../../../src/runtime/leader-election.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { kubeconfigVariant, testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+import { blackholeProxied } from './fixtures/blackhole-proxy.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/elected-mirror.ts', import.meta.url));
 /** Scheduling slack on a loaded two-core machine, on top of what the protocol allows. */
@@ -134,63 +134,10 @@ test('a lease namespace that does not exist is a logged error naming it, not a s
   assert.equal(elector.isLeader(), false);
 });
 
-/**
- * A loopback TCP proxy that can stop answering: bytes stop flowing both ways and new connections
- * are accepted but never carried on, as when packets to the API server are dropped. Requests
- * then hang rather than fail, unlike a refused connection.
- */
-class BlackholeProxy {
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
-  private silent = false;
-  port = 0;
-  target?: URL;
-
-  constructor() {
-    this.server = createServer((client) => {
-      this.sockets.add(client);
-      client.on('close', () => this.sockets.delete(client));
-      client.on('error', () => {});
-      if (this.silent) return;
-      const upstream = connect(Number(this.target!.port), this.target!.hostname);
-      this.sockets.add(upstream);
-      upstream.on('close', () => {
-        this.sockets.delete(upstream);
-        client.destroy();
-      });
-      upstream.on('error', () => {});
-      client.on('close', () => upstream.destroy());
-      client.on('data', (d) => void (this.silent || upstream.write(d)));
-      upstream.on('data', (d) => void (this.silent || client.write(d)));
-    });
-  }
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  goSilent(): void {
-    this.silent = true;
-  }
-
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
-
 test('a leader whose API server stops answering steps down within the renew deadline, before a rival leads', async (t) => {
   const client = await testClient(t);
   const ns = await testNamespace(t, client, 'le-silent');
-  const proxy = new BlackholeProxy();
-  await proxy.start();
-  const { kubeconfig } = await kubeconfigVariant(t, (d) => {
-    for (const c of d.clusters) {
-      proxy.target ??= new URL(c.cluster['server'] as string);
-      c.cluster['server'] = `https://127.0.0.1:${proxy.port}`;
-    }
-  });
+  const { proxy, kubeconfig } = await blackholeProxied(t);
   const cutOffClient = await KubeClient.load(kubeconfig);
   const logger = pino({ level: 'silent' });
   const stopA = new AbortController();
