@@ -1,6 +1,6 @@
 import { type BinaryName, CONTROL_PLANE_BINARIES, ensureBinaries } from '../cluster/binaries.js';
-import { DEFAULT_CLUSTER_NAME, LocalControlPlane } from '../cluster/control-plane.js';
-import type { Command, OptionSpec } from './command.js';
+import { clusterNameProblem, DEFAULT_CLUSTER_NAME, LocalControlPlane } from '../cluster/control-plane.js';
+import { type Command, type OptionSpec, UsageError } from './command.js';
 
 const name: Record<string, OptionSpec> = {
   name: {
@@ -11,6 +11,13 @@ const name: Record<string, OptionSpec> = {
   },
 };
 const progress = (m: string) => process.stderr.write(`tutti: ${m}\n`);
+
+/** The local cluster `--name` names; a name it cannot be is the user's to fix (exit 2). */
+export function planeNamed(name: string): LocalControlPlane {
+  const problem = clusterNameProblem(name);
+  if (problem) throw new UsageError(`--name: ${problem}`);
+  return new LocalControlPlane(name);
+}
 
 /** Raised when Ctrl-C (or SIGTERM) ends a start: the command exits 130, as an interrupted one does. */
 export class Interrupted extends Error {
@@ -46,7 +53,7 @@ export const clusterCommands: Command[] = [
       'kubeconfig path on its last line.',
     options: name,
     async run(o) {
-      const plane = new LocalControlPlane(o['name'] as string);
+      const plane = planeNamed(o['name'] as string);
       const kubeconfig = await upInterruptibly(plane, progress);
       const status = await plane.status();
       progress(`API server ${status.server}; logs in ${status.logDir}`);
@@ -60,7 +67,7 @@ export const clusterCommands: Command[] = [
     summary: 'Stop the local control plane and delete its data; safe to repeat. Logs are kept.',
     options: name,
     async run(o) {
-      await new LocalControlPlane(o['name'] as string).down({ onProgress: progress });
+      await planeNamed(o['name'] as string).down({ onProgress: progress });
       progress(`cluster "${o['name']}" is down`);
       return 0;
     },
@@ -75,7 +82,7 @@ export const clusterCommands: Command[] = [
       output: { type: 'string', short: 'o', description: 'output format: text or json', default: 'text' },
     },
     async run(o) {
-      const status = await new LocalControlPlane(o['name'] as string).status();
+      const status = await planeNamed(o['name'] as string).status();
       if (o['output'] === 'json') console.log(JSON.stringify(status, null, 2));
       else {
         console.log(
@@ -102,7 +109,7 @@ export const clusterCommands: Command[] = [
     summary: "Print the path of the local cluster's admin kubeconfig (on the last line).",
     options: name,
     async run(o) {
-      const plane = new LocalControlPlane(o['name'] as string);
+      const plane = planeNamed(o['name'] as string);
       if (!(await plane.state())) {
         process.stderr.write(`tutti: cluster "${o['name']}" is not up; run: tutti cluster up\n`);
         return 1;

@@ -1,7 +1,6 @@
-import { LocalControlPlane } from '../cluster/control-plane.js';
 import { operatorModules } from '../operator/modules.js';
 import { runOperator } from '../operator/run.js';
-import { upInterruptibly } from './cluster.js';
+import { planeNamed, upInterruptibly } from './cluster.js';
 import type { Command } from './command.js';
 import { contextFlag, parseInteger, UsageError } from './command.js';
 
@@ -51,7 +50,7 @@ export const upCommand: Command = {
         '--context picks a context of the kubeconfig in KUBECONFIG, and KUBECONFIG is unset',
       );
     } else {
-      const plane = new LocalControlPlane(o['name'] as string);
+      const plane = planeNamed(o['name'] as string);
       kubeconfig = await upInterruptibly(plane, say);
       const status = await plane.status();
       say(`local control plane "${status.name}" is ready at ${status.server} (logs: ${status.logDir})`);

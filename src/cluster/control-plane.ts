@@ -74,6 +74,12 @@ export interface UpOptions {
   signal?: AbortSignal;
 }
 
+/** Why `name` cannot name a local cluster (it names a directory and a lock file), if it cannot. */
+export function clusterNameProblem(name: string): string | undefined {
+  if (/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) return undefined;
+  return `cluster name "${name}" must be 1 to 63 lower-case letters, digits and '-', starting with a letter or digit`;
+}
+
 /**
  * A real Kubernetes control plane on 127.0.0.1: etcd, kube-apiserver, kube-controller-manager,
  * kube-scheduler, and kwok simulating the nodes, each a detached process, so the plane outlives
@@ -83,9 +89,8 @@ export class LocalControlPlane {
   readonly dir: string;
 
   constructor(readonly name: string = DEFAULT_CLUSTER_NAME) {
-    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) {
-      throw new Error(`cluster name "${name}" must be lower-case letters, digits and '-'`);
-    }
+    const problem = clusterNameProblem(name);
+    if (problem) throw new Error(problem);
     this.dir = clusterDir(name);
   }
 

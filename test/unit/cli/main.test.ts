@@ -179,3 +179,20 @@ test('tutti cluster status of a cluster never started says how to start it', asy
   assert.match(stdout, /\nstart it: tutti cluster up --name hint-check\n$/);
   assert.doesNotMatch(stdout, /stopped/, 'no component list for a cluster that has none');
 });
+
+test('a cluster name that cannot be is a usage error (exit 2) that says what a name may be', async () => {
+  for (const args of [
+    ['cluster', 'up', '--name', 'My_Cluster'],
+    ['cluster', 'down', '--name=-x'],
+    ['cluster', 'status', '--name', 'a'.repeat(64)],
+  ]) {
+    const { code, stderr } = await run(...args);
+    assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
+    assert.match(
+      stderr,
+      /--name: cluster name ".*" must be 1 to 63 lower-case letters, digits and '-', starting with a letter or digit\n$/,
+    );
+  }
+  const up = await runWith({ ...process.env, KUBECONFIG: '' }, 'up', '--name', 'x y');
+  assert.equal(up.code, 2, up.stderr);
+});
