@@ -218,6 +218,8 @@ export class Informer<T extends KubeObject = KubeObject> {
         fieldSelector: this.selection.fieldSelector,
         limit: this.opts.pageSize,
         continue: token,
+        // stop() must not wait for an answer that may take the list's whole 120 s deadline.
+        signal,
       });
       signal.throwIfAborted();
       for (const item of page.items) {

@@ -14,12 +14,12 @@ export interface ListOptions {
   continue?: string;
   resourceVersion?: string;
   resourceVersionMatch?: 'NotOlderThan' | 'Exact';
+  signal?: AbortSignal;
 }
 
 export interface WatchOptions extends ListOptions {
   allowWatchBookmarks?: boolean;
   timeoutSeconds?: number;
-  signal?: AbortSignal;
 }
 
 export type PatchType = 'merge' | 'json' | 'strategic';
@@ -140,6 +140,7 @@ export class KubeClient {
       path: await this.path(k, opts.namespace),
       query: listQuery(opts),
       timeoutMs: 120_000,
+      signal: opts.signal,
     });
   }
 

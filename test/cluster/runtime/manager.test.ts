@@ -16,6 +16,7 @@ import { TerminalError } from '../../../src/runtime/reconcile.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
 import { proxiedKubeconfig } from '../../support/tcp-proxy.js';
+import { blackholeProxied } from './fixtures/blackhole-proxy.js';
 
 /** Parses the Prometheus text format into `name{labels}` → value. */
 function parseMetrics(text: string): Map<string, number> {
@@ -109,6 +110,23 @@ describe('manager', () => {
       ]);
       assert.equal(stopped, 'stopped', `round ${round}: stop() did not return within 10 s`);
     }
+  });
+
+  test('an informer stopped while its list gets no answer stops at once', async (t) => {
+    const admin = await testClient(t);
+    const ns = await testNamespace(t, admin, 'stop-silent');
+    const { proxy, kubeconfig } = await blackholeProxied(t);
+    const client = await KubeClient.load(kubeconfig);
+    t.after(() => client.close());
+    await client.list(ConfigMaps, { namespace: ns }); // discovery done; the list is what hangs
+    proxy.goSilent();
+    const informer = new Informer(client, ConfigMaps, { namespace: ns });
+    informer.start();
+    const stopped = await Promise.race([
+      informer.stop().then(() => 'stopped' as const),
+      new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 10_000).unref()),
+    ]);
+    assert.equal(stopped, 'stopped', 'stop() did not return within 10 s');
   });
 
   test('an index follows its objects as they join, move between and leave its values', async (t) => {
