@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
+import { closest } from '../runtime/suggest.js';
 import { Interrupted } from './cluster.js';
-import { type Command, closest, didYouMean, helpText, parseCommandArgs, UsageError } from './command.js';
+import { type Command, didYouMean, helpText, parseCommandArgs, UsageError } from './command.js';
 import { commands } from './commands.js';
 
 function commandList(list: Command[]): string[] {

@@ -1,10 +1,11 @@
 import { fileURLToPath } from 'node:url';
-import { closest, type OptionValues, UsageError } from '../cli/command.js';
+import { type OptionValues, UsageError } from '../cli/command.js';
 import { KubeClient } from '../runtime/client/client.js';
 import { ForbiddenError } from '../runtime/client/errors.js';
 import { CRD_DIR, installCrds, readCrds } from '../runtime/crds.js';
 import { componentLogger } from '../runtime/log.js';
 import { Manager } from '../runtime/manager.js';
+import { closest } from '../runtime/suggest.js';
 import { operatorModules } from './modules.js';
 
 export interface OperatorOptions {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { parseDuration } from '../../cli/command.js';
+import { closest } from '../../runtime/suggest.js';
 import type { KubernetesConfig } from './kubernetes-config.js';
 import { kubernetesConfig } from './kubernetes-config.js';
 
@@ -158,22 +159,11 @@ const IMAGE_KEYS = new Set(['repository', 'tag']);
 function rejectUnknownKeys(raw: Raw, known: Set<string>, prefix: string): void {
   for (const key of Object.keys(raw)) {
     if (known.has(key)) continue;
-    const near = [...known].find((k) => k.toLowerCase() === key.toLowerCase() || editDistance(k, key) <= 2);
+    const near = closest(key, [...known]);
     throw new Error(
       `unknown key ${prefix}${key}${near ? ` (did you mean ${near}?)` : ''}; known keys here: ${[...known].join(', ')}`,
     );
   }
-}
-
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++)
-      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length]!;
 }
 
 /** The fields of one `kubernetes` block, each fault named under `at` (e.g. `kubernetes.retryDelay`). */
