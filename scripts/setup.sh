@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh machine: Node dependencies, then the local control plane's
 # binaries (built once from the Go module proxy into ~/.cache/tutti, reused afterwards).
+# --tests adds what only the test suite uses: FerretDB, Chromium and Prometheus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tests=0
+case "${1:-}" in
+  --tests) tests=1 ;;
+  "") ;;
+  *) echo "setup: unknown argument '$1' (only --tests)" >&2; exit 2 ;;
+esac
 
 need() {
   command -v "$1" >/dev/null 2>&1 || { echo "setup: '$1' is required but not installed ($2)" >&2; exit 1; }
@@ -22,8 +29,10 @@ fi
 
 if [ -z "${KUBECONFIG:-}" ] || [ "${TUTTI_SETUP_BINARIES:-}" = 1 ]; then
   # --ferretdb: the MongoDB-wire server the planner's MongoDB trace store is tested against.
-  node bin/tutti.js cluster build --ferretdb >/dev/null
+  if [ "$tests" = 1 ]; then node bin/tutti.js cluster build --ferretdb >/dev/null
+  else node bin/tutti.js cluster build >/dev/null; fi
 fi
+[ "$tests" = 1 ] || exit 0
 
 # sandbox: the ci-fixer web page is tested in headless Chromium (playwright-core drives Debian's
 # chromium; no browser download).
