@@ -61,7 +61,10 @@ export class Manager implements InformerSource {
   private elector?: LeaderElector;
   private abort?: AbortController;
   private running?: Promise<void>;
+  /** Runnables that run whether or not this process leads. */
   private leaderWork: Promise<void>[] = [];
+  /** Leader-only runnables of the current term, awaited when it ends. */
+  private termWork: Promise<void>[] = [];
   private leaderAbort?: AbortController;
   healthPort?: number;
 
@@ -223,14 +226,18 @@ export class Manager implements InformerSource {
     stopOn(lost);
     for (const c of this.controllers) c.start();
     for (const r of this.runnables.filter((r) => r.needLeaderElection !== false)) {
-      this.leaderWork.push(this.runRunnable(r, this.leaderAbort.signal));
+      this.termWork.push(this.runRunnable(r, this.leaderAbort.signal));
     }
     this.log.info({ controllers: this.controllers.map((c) => c.name) }, 'controllers started');
   }
 
+  /**
+   * Ends a term: controllers drain and leader-only runnables return before candidacy resumes, so
+   * that a term regained never runs beside the rest of the last one.
+   */
   private async stopLeading(): Promise<void> {
     this.leaderAbort?.abort(new Error('leadership ended'));
-    await Promise.all(this.controllers.map((c) => c.stop()));
+    await Promise.all([...this.controllers.map((c) => c.stop()), ...this.termWork.splice(0)]);
     this.log.info('controllers stopped');
   }
 

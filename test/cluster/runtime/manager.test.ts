@@ -129,6 +129,46 @@ describe('manager', () => {
     assert.equal(stopped, 'stopped', 'stop() did not return within 10 s');
   });
 
+  test('a leader-only runnable of a lost term has returned before a regained term starts it again', async (t) => {
+    const admin = await testClient(t);
+    const ns = await testNamespace(t, admin, 'terms');
+    const { proxy, kubeconfig } = await proxiedKubeconfig(t, testKubeconfig());
+    const mgr = new Manager({
+      client: await KubeClient.load(kubeconfig),
+      name: 'terms',
+      leaderElection: { leaseNamespace: ns },
+    });
+    let running = 0;
+    let starts = 0;
+    const overlaps: number[] = [];
+    mgr.add({
+      name: 'step-finisher',
+      async start(signal) {
+        starts++;
+        if (++running > 1) overlaps.push(running);
+        // Stopping finishes the step under way first, as a real loop's would.
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        await new Promise((resolve) => setTimeout(resolve, 6_000));
+        running--;
+      },
+    });
+    await mgr.start();
+    t.after(() => mgr.stop());
+    await waitFor(() => starts === 1, {
+      description: 'the runnable to start with leadership',
+      timeoutMs: 10_000,
+    });
+
+    proxy.cut(); // renewals fail: leadership is lost after the renew deadline
+    await waitFor(() => !mgr.isLeader(), { description: 'leadership to be lost', timeoutMs: 20_000 });
+    proxy.restore(); // the lease still names this process: it may take it again at once
+    await waitFor(() => starts === 2, {
+      description: 'the runnable to start again with leadership',
+      timeoutMs: 30_000,
+    });
+    assert.deepEqual(overlaps, [], 'two terms of the runnable ran at once');
+  });
+
   test('an index follows its objects as they join, move between and leave its values', async (t) => {
     const admin = await testClient(t);
     const ns = await testNamespace(t, admin, 'index');
