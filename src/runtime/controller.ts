@@ -112,7 +112,13 @@ export class Controller {
             sameGroup(r.apiVersion, ownerKind.apiVersion),
         );
         if (!ref) return [];
-        return [o.metadata?.namespace ? `${o.metadata.namespace}/${ref.name}` : ref.name];
+        const ns = o.metadata?.namespace;
+        if (!ns) return [ref.name];
+        // A cluster-scoped owner (a namespaced one shares its child's namespace) is cached, and
+        // keyed, by its name alone.
+        const cache = this.cache();
+        if (!cache.get(`${ns}/${ref.name}`) && cache.get(ref.name)) return [ref.name];
+        return [`${ns}/${ref.name}`];
       },
     });
     return this;

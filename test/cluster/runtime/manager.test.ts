@@ -2,14 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
 import type { ConfigMap } from 'kubernetes-types/core/v1.js';
+import type { ClusterRole } from 'kubernetes-types/rbac/v1.js';
 import { KubeClient } from '../../../src/runtime/client/client.js';
 import { MAX_REQUEST_SOCKETS } from '../../../src/runtime/client/connection.js';
 import { AlreadyExistsError } from '../../../src/runtime/client/errors.js';
-import { ConfigMaps, CustomResourceDefinitions } from '../../../src/runtime/client/kinds.js';
+import { ClusterRoles, ConfigMaps, CustomResourceDefinitions } from '../../../src/runtime/client/kinds.js';
 import { kind } from '../../../src/runtime/client/types.js';
 import { type Condition, findCondition, setCondition } from '../../../src/runtime/conditions.js';
 import { installCrds } from '../../../src/runtime/crds.js';
-import { Informer } from '../../../src/runtime/informer.js';
+import { Informer, OWNER_UID_INDEX } from '../../../src/runtime/informer.js';
 import { Manager } from '../../../src/runtime/manager.js';
 import { addFinalizer, removeFinalizer, updateStatus } from '../../../src/runtime/objects.js';
 import { TerminalError } from '../../../src/runtime/reconcile.js';
@@ -167,6 +168,60 @@ describe('manager', () => {
       timeoutMs: 30_000,
     });
     assert.deepEqual(overlaps, [], 'two terms of the runnable ran at once');
+  });
+
+  test('owns(): a namespaced child brings back its cluster-scoped owner', async (t) => {
+    const admin = await testClient(t);
+    const ns = await testNamespace(t, admin, 'owns');
+    const name = `tutti-owner-${ns}`;
+    const owner = await admin.create<ClusterRole>({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name, labels: { 'tutti.dev/test': ns } },
+    });
+    t.after(() => admin.delete(ClusterRoles, name).catch(() => {}));
+    const mgr = new Manager({ client: await testClient(t), name: 'owns-test' });
+    const children = new Map<string, number>();
+    const c = mgr
+      .controller('cluster-owner')
+      .for(ClusterRoles, { labelSelector: `tutti.dev/test=${ns}` })
+      .owns(ConfigMaps, { namespace: ns })
+      .reconcile(async (req) => {
+        const role = c.cache<ClusterRole>().get(req.key);
+        if (role)
+          children.set(
+            req.key,
+            mgr.informer(ConfigMaps, { namespace: ns }).byIndex(OWNER_UID_INDEX, role.metadata!.uid!).length,
+          );
+      });
+    await mgr.start();
+    t.after(() => mgr.stop());
+    await waitFor(() => children.get(name) === 0, {
+      description: 'the owner to be reconciled',
+      timeoutMs: 10_000,
+    });
+
+    await admin.create<ConfigMap>({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'child',
+        namespace: ns,
+        ownerReferences: [
+          {
+            apiVersion: owner.apiVersion!,
+            kind: owner.kind!,
+            name,
+            uid: owner.metadata!.uid!,
+            controller: true,
+          },
+        ],
+      },
+    });
+    await waitFor(() => children.get(name) === 1, {
+      description: 'the owner to be reconciled once its child exists',
+      timeoutMs: 10_000,
+    });
   });
 
   test('an index follows its objects as they join, move between and leave its values', async (t) => {
