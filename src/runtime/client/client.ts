@@ -284,9 +284,9 @@ export class KubeClient {
     });
   }
 
-  /** GET of a raw path, e.g. `/readyz` or `/version`. */
+  /** GET of a raw path, e.g. `/version` (JSON, parsed) or `raw<string>('/readyz')` (text, as it is). */
   async raw<T = unknown>(path: string, query?: Query): Promise<T> {
-    return this.transport.json<T>({ method: 'GET', path, query });
+    return (await this.transport.jsonOrText<T>({ method: 'GET', path, query })) as T;
   }
 }
 

@@ -75,11 +75,21 @@ export class Transport {
 
   /** Sends one request and resolves with the response as JSON; an error status throws ApiError. */
   async json<T>(req: RestRequest): Promise<T> {
+    return (await this.parsed(req)).parsed as T;
+  }
+
+  /** Like json(), but an answer that is not JSON (`/readyz` says `ok`) resolves as its text. */
+  async jsonOrText<T>(req: RestRequest): Promise<T | string> {
+    const { text, parsed } = await this.parsed(req);
+    return parsed === undefined && text ? text : (parsed as T);
+  }
+
+  private async parsed(req: RestRequest): Promise<{ text: string; parsed: unknown }> {
     const res = await this.send(req);
     const text = await readBody(res, req);
     const parsed = text ? safeJson(text) : undefined;
     if ((res.statusCode ?? 0) >= 400) throw this.errorOf(res.statusCode ?? 0, parsed, text, req);
-    return parsed as T;
+    return { text, parsed };
   }
 
   /**

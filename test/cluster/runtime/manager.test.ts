@@ -224,6 +224,12 @@ describe('manager', () => {
     });
   });
 
+  test('raw() answers JSON paths parsed and plain-text paths as their text', async (t) => {
+    const client = await testClient(t);
+    assert.match((await client.raw<{ gitVersion: string }>('/version')).gitVersion, /^v1\./);
+    assert.equal(await client.raw<string>('/readyz'), 'ok');
+  });
+
   test('an index follows its objects as they join, move between and leave its values', async (t) => {
     const admin = await testClient(t);
     const ns = await testNamespace(t, admin, 'index');
