@@ -324,6 +324,9 @@ export class Informer<T extends KubeObject = KubeObject> {
         );
         return 'silent';
       }
+      // A socket's error mid-stream says only "aborted" or "read ECONNRESET": name what broke.
+      if (res && typeof (err as NodeJS.ErrnoException).code === 'string' && !signal.aborted)
+        throw new Error(`the connection to the API server broke mid-watch: ${(err as Error).message}`);
       throw err;
     } finally {
       clearTimeout(liveness);

@@ -3,8 +3,10 @@
  * changed is left unreconciled, and no key is ever reconciled twice at once.
  */
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { ConfigMap } from 'kubernetes-types/core/v1.js';
+import { pino } from 'pino';
 import { KubeClient } from '../../../src/runtime/client/client.js';
 import { GoneError } from '../../../src/runtime/client/errors.js';
 import { ConfigMaps } from '../../../src/runtime/client/kinds.js';
@@ -12,7 +14,7 @@ import { Informer, watchEvents } from '../../../src/runtime/informer.js';
 import { componentLogger } from '../../../src/runtime/log.js';
 import { Manager } from '../../../src/runtime/manager.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { dedicatedControlPlane, testClient, testNamespace } from '../../support/cluster.js';
+import { dedicatedControlPlane, testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
 import { proxiedKubeconfig } from '../../support/tcp-proxy.js';
 import { blackholeProxied } from './fixtures/blackhole-proxy.js';
 
@@ -195,6 +197,47 @@ test('a watch whose request the API server never answers is given up by the live
   await admin.create(configMap(ns, 'after-silence', 'v'));
   await waitFor(() => informer.get(`${ns}/after-silence`), {
     description: 'the informer to see an object created once the server answers again',
+    timeoutMs: 15_000,
+  });
+});
+
+test('a watch whose connection breaks says so in its log, then resumes', async (t) => {
+  const admin = await testClient(t);
+  const ns = await testNamespace(t, admin, 'broken-watch');
+  const { proxy, kubeconfig } = await proxiedKubeconfig(t, testKubeconfig());
+  const client = await KubeClient.load(kubeconfig);
+  t.after(() => client.close());
+  const warnings: string[] = [];
+  const logger = pino(
+    { level: 'warn' },
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString().split('\n')) if (l) warnings.push(JSON.parse(l).err ?? '');
+        done();
+      },
+    }),
+  );
+  const informer = new Informer(client, ConfigMaps, {
+    namespace: ns,
+    backoffInitialMs: 200,
+    backoffMaxMs: 1_000,
+    logger,
+  });
+  informer.start();
+  t.after(() => informer.stop());
+  await informer.waitForSync();
+  // Synced means listed: the watch opens right after.
+  await waitFor(() => Object.values(client.transport.connection.streamAgent.sockets).flat().length > 0, {
+    description: 'the watch to open',
+    timeoutMs: 10_000,
+  });
+  proxy.cut();
+  await waitFor(() => warnings.length > 0, { description: 'a warning about the watch', timeoutMs: 10_000 });
+  assert.match(warnings[0]!, /connection to the API server broke mid-watch/);
+  proxy.restore();
+  await admin.create(configMap(ns, 'after-break', 'v'));
+  await waitFor(() => informer.get(`${ns}/after-break`), {
+    description: 'the informer to see an object created after the watch resumed',
     timeoutMs: 15_000,
   });
 });
