@@ -91,13 +91,35 @@ export class KubeClient {
     this.transport.connection.close();
   }
 
-  async resourceInfo(k: Kind): Promise<ResourceInfo> {
-    return this.discovery.resolve(k.apiVersion, k.kind);
+  /**
+   * Where kind `k` is served. `signal` gives up waiting: the discovery request is shared by every
+   * caller, so it runs on, but a caller that was cancelled must not wait out its 30 s deadline.
+   */
+  async resourceInfo(k: Kind, signal?: AbortSignal): Promise<ResourceInfo> {
+    const info = this.discovery.resolve(k.apiVersion, k.kind);
+    if (!signal) return info;
+    signal.throwIfAborted();
+    let onAbort!: () => void;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([info, aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
   }
 
   /** The REST path of a collection or an object of kind `k`. */
-  async path(k: Kind, namespace?: string, name?: string, subresource?: string): Promise<string> {
-    const info = await this.resourceInfo(k);
+  async path(
+    k: Kind,
+    namespace?: string,
+    name?: string,
+    subresource?: string,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    const info = await this.resourceInfo(k, signal);
     let p = groupVersionPath(info.apiVersion);
     if (info.namespaced && namespace) p += `/namespaces/${encodeURIComponent(namespace)}`;
     p += `/${info.resource}`;
@@ -114,7 +136,7 @@ export class KubeClient {
   ): Promise<T> {
     return this.transport.json<T>({
       method: 'GET',
-      path: await this.path(k, namespace, name),
+      path: await this.path(k, namespace, name, undefined, opts.signal),
       signal: opts.signal,
     });
   }
@@ -137,7 +159,7 @@ export class KubeClient {
   async list<T extends KubeObject>(k: Kind<T>, opts: ListOptions = {}): Promise<ObjectList<T>> {
     return this.transport.json<ObjectList<T>>({
       method: 'GET',
-      path: await this.path(k, opts.namespace),
+      path: await this.path(k, opts.namespace, undefined, undefined, opts.signal),
       query: listQuery(opts),
       timeoutMs: 120_000,
       signal: opts.signal,
@@ -159,7 +181,10 @@ export class KubeClient {
   }
 
   async create<T extends KubeObject>(obj: T, opts: { dryRun?: boolean } & CallOptions = {}): Promise<T> {
-    return this.transport.json<T>({ ...(await this.createRequest(obj, opts.dryRun)), signal: opts.signal });
+    return this.transport.json<T>({
+      ...(await this.createRequest(obj, opts.dryRun, opts.signal)),
+      signal: opts.signal,
+    });
   }
 
   /** create() for a caller that does not need the created object back: the answer is not parsed. */
@@ -167,10 +192,10 @@ export class KubeClient {
     await this.transport.sendDiscarding(await this.createRequest(obj));
   }
 
-  private async createRequest(obj: KubeObject, dryRun = false): Promise<RestRequest> {
+  private async createRequest(obj: KubeObject, dryRun = false, signal?: AbortSignal): Promise<RestRequest> {
     return {
       method: 'POST',
-      path: await this.path(kindOf(obj), obj.metadata?.namespace),
+      path: await this.path(kindOf(obj), obj.metadata?.namespace, undefined, undefined, signal),
       query: { fieldManager: this.fieldManager, dryRun: dryRun ? 'All' : undefined },
       body: obj,
     };
@@ -181,7 +206,7 @@ export class KubeClient {
     const k = kindOf(obj);
     return this.transport.json<T>({
       method: 'PUT',
-      path: await this.path(k, obj.metadata?.namespace, requireName(obj)),
+      path: await this.path(k, obj.metadata?.namespace, requireName(obj), undefined, opts.signal),
       query: { fieldManager: this.fieldManager },
       body: obj,
       signal: opts.signal,
@@ -273,7 +298,7 @@ export class KubeClient {
   async watchStream(k: Kind, opts: WatchOptions = {}): Promise<IncomingMessage> {
     return this.transport.stream({
       method: 'GET',
-      path: await this.path(k, opts.namespace),
+      path: await this.path(k, opts.namespace, undefined, undefined, opts.signal),
       query: {
         ...listQuery(opts),
         watch: 1,

@@ -113,21 +113,23 @@ describe('manager', () => {
     }
   });
 
-  test('an informer stopped while its list gets no answer stops at once', async (t) => {
+  test('an informer stopped while its discovery or list gets no answer stops at once', async (t) => {
     const admin = await testClient(t);
     const ns = await testNamespace(t, admin, 'stop-silent');
-    const { proxy, kubeconfig } = await blackholeProxied(t);
-    const client = await KubeClient.load(kubeconfig);
-    t.after(() => client.close());
-    await client.list(ConfigMaps, { namespace: ns }); // discovery done; the list is what hangs
-    proxy.goSilent();
-    const informer = new Informer(client, ConfigMaps, { namespace: ns });
-    informer.start();
-    const stopped = await Promise.race([
-      informer.stop().then(() => 'stopped' as const),
-      new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 10_000).unref()),
-    ]);
-    assert.equal(stopped, 'stopped', 'stop() did not return within 10 s');
+    for (const waitingOn of ['discovery', 'list']) {
+      const { proxy, kubeconfig } = await blackholeProxied(t);
+      const client = await KubeClient.load(kubeconfig);
+      t.after(() => client.close());
+      if (waitingOn === 'list') await client.list(ConfigMaps, { namespace: ns }); // discovery done
+      proxy.goSilent();
+      const informer = new Informer(client, ConfigMaps, { namespace: ns });
+      informer.start();
+      const stopped = await Promise.race([
+        informer.stop().then(() => 'stopped' as const),
+        new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 10_000).unref()),
+      ]);
+      assert.equal(stopped, 'stopped', `stop() waiting on its ${waitingOn} did not return within 10 s`);
+    }
   });
 
   test('a leader-only runnable of a lost term has returned before a regained term starts it again', async (t) => {
