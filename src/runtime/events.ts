@@ -16,6 +16,11 @@ const SERIES_WINDOW_MS = 6 * 60_000;
  * reconciles' own requests behind them.
  */
 const EVENTS_IN_FLIGHT = 4;
+/**
+ * Events waiting their turn, at most (client-go's maxQueuedEvents); more are dropped. While the
+ * API server does not answer, callers that do not wait would otherwise queue events without end.
+ */
+export const MAX_QUEUED_EVENTS = 1000;
 
 /**
  * Records events.k8s.io/v1 Events about objects, as a controller's reporting component. An event
@@ -26,6 +31,7 @@ export class EventRecorder {
   private readonly recent = new Map<string, { name: string; namespace: string; count: number; at: number }>();
   private inFlight = 0;
   private readonly waiting: (() => void)[] = [];
+  private dropping = false;
 
   constructor(
     private readonly client: KubeClient,
@@ -46,8 +52,19 @@ export class EventRecorder {
     const namespace = m.namespace || 'default';
     const dedup = `${m.uid}|${type}|${reason}|${action}|${note}`;
     // A waiter is handed the slot of the event that finished before it.
-    if (this.inFlight >= EVENTS_IN_FLIGHT) await new Promise<void>((go) => this.waiting.push(go));
-    else this.inFlight++;
+    if (this.inFlight >= EVENTS_IN_FLIGHT) {
+      if (this.waiting.length >= MAX_QUEUED_EVENTS) {
+        if (!this.dropping)
+          this.log?.warn(
+            { reason, queued: MAX_QUEUED_EVENTS },
+            'too many events waiting to be sent; dropping',
+          );
+        this.dropping = true;
+        return;
+      }
+      await new Promise<void>((go) => this.waiting.push(go));
+    } else this.inFlight++;
+    this.dropping = false;
     const now = Date.now();
     const seen = this.recent.get(dedup);
     try {
