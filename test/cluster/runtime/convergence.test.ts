@@ -226,9 +226,10 @@ test('a watch whose connection breaks says so in its log, then resumes', async (
   informer.start();
   t.after(() => informer.stop());
   await informer.waitForSync();
-  // Synced means listed: the watch opens right after.
-  await waitFor(() => Object.values(client.transport.connection.streamAgent.sockets).flat().length > 0, {
-    description: 'the watch to open',
+  // Synced means listed; an object seen after that came through the open watch.
+  await admin.create(configMap(ns, 'before-break', 'v'));
+  await waitFor(() => informer.get(`${ns}/before-break`), {
+    description: 'the watch to deliver an event',
     timeoutMs: 10_000,
   });
   proxy.cut();
