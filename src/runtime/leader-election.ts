@@ -73,7 +73,7 @@ export class LeaderElector {
       let acquiredAt = 0;
       while (!signal.aborted) {
         const attempt = Date.now();
-        if (await this.tryAcquireOrRenew(log, attempt + this.renewDeadlineMs)) {
+        if (await this.tryAcquireOrRenew(log, attempt + this.renewDeadlineMs, signal)) {
           acquiredAt = attempt;
           break;
         }
@@ -122,7 +122,7 @@ export class LeaderElector {
       let renewed = false;
       while (!renewed && Date.now() < deadline && !signal.aborted) {
         const attempt = Date.now();
-        renewed = await this.tryAcquireOrRenew(log, deadline);
+        renewed = await this.tryAcquireOrRenew(log, deadline, signal);
         if (renewed) lastRenew = attempt;
         else await delay(Math.min(500, this.retryPeriodMs / 4), undefined, { signal }).catch(() => {});
       }
@@ -134,9 +134,9 @@ export class LeaderElector {
   /**
    * One attempt, cut off at `deadline`: an API server that stops answering would otherwise hold
    * it for the client's 30 s request timeout, past the lease's expiry, while a rival takes the
-   * lease and both lead.
+   * lease and both lead. Cut off at shutdown too: the controllers are told to stop only after it.
    */
-  private async tryAcquireOrRenew(log: Logger, deadline: number): Promise<boolean> {
+  private async tryAcquireOrRenew(log: Logger, deadline: number, stop: AbortSignal): Promise<boolean> {
     const { client, leaseName: name, leaseNamespace: namespace } = this.opts;
     const now = microTime();
     const leaseSeconds = Math.round(this.leaseDurationMs / 1000);
@@ -145,7 +145,7 @@ export class LeaderElector {
       () => cutOff.abort(new Error(`no answer within the renew deadline (${this.renewDeadlineMs} ms)`)),
       Math.max(0, deadline - Date.now()),
     );
-    const call = { signal: cutOff.signal };
+    const call = { signal: AbortSignal.any([cutOff.signal, stop]) };
     try {
       const lease = await client.find(Leases, name, namespace, call);
       if (!lease) {
@@ -188,7 +188,7 @@ export class LeaderElector {
       this.observe(this.identity, now, written.spec?.leaseTransitions ?? 0);
       return true;
     } catch (err) {
-      if (!isConflict(err) && !isAlreadyExists(err) && !isNotFound(err)) {
+      if (!isConflict(err) && !isAlreadyExists(err) && !isNotFound(err) && !stop.aborted) {
         log.warn({ err: (err as Error).message }, 'error retrieving or updating the lease');
       }
       return false;

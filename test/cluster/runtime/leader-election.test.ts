@@ -14,6 +14,7 @@ import {
   RENEW_DEADLINE_MS,
   RETRY_PERIOD_MS,
 } from '../../../src/runtime/leader-election.js';
+import { Manager } from '../../../src/runtime/manager.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
 import { blackholeProxied } from './fixtures/blackhole-proxy.js';
@@ -188,5 +189,48 @@ test('a leader whose API server stops answering steps down within the renew dead
   assert.ok(
     aLost - silentAt <= RENEW_DEADLINE_MS + SLACK_MS,
     `a stepped down ${aLost - silentAt} ms after its API server went silent`,
+  );
+});
+
+test('a leader stopped while its renewal gets no answer stops its controllers at once', async (t) => {
+  const admin = await testClient(t);
+  const ns = await testNamespace(t, admin, 'le-stop');
+  const { proxy, kubeconfig } = await blackholeProxied(t);
+  const mgr = new Manager({
+    client: await KubeClient.load(kubeconfig),
+    name: 'silent-stop',
+    leaderElection: { leaseNamespace: ns },
+    logger: pino({ level: 'silent' }),
+  });
+  let reconciling = false;
+  let stoppedAt = 0;
+  mgr
+    .controller('waits-for-stop')
+    .for(ConfigMaps, { namespace: ns })
+    .reconcile(async (_req, ctx) => {
+      reconciling = true;
+      await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+      stoppedAt = Date.now();
+    });
+  await mgr.start();
+  await admin.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'work', namespace: ns } });
+  await waitFor(() => reconciling, { description: 'a reconcile in flight', timeoutMs: 30_000 });
+
+  proxy.goSilent();
+  // Anything sent now is the lease renewal (the reconcile sends nothing): it hangs.
+  await waitFor(() => proxy.droppedBytes > 0, {
+    description: 'a renewal to be sent to the silent server',
+    timeoutMs: 2 * RETRY_PERIOD_MS + SLACK_MS,
+  });
+  const stopAt = Date.now();
+  const stopped = mgr.stop();
+  t.after(async () => {
+    await proxy.stop(); // the lease release fails at once
+    await stopped;
+  });
+  await waitFor(() => stoppedAt > 0, { description: 'the reconcile to be told to stop', timeoutMs: 15_000 });
+  assert.ok(
+    stoppedAt - stopAt < 3_000,
+    `the controllers were told to stop ${stoppedAt - stopAt} ms after the manager was`,
   );
 });
