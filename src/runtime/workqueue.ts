@@ -9,6 +9,8 @@ import {
 /** Per-key exponential backoff of client-go's default controller rate limiter. */
 export const BACKOFF_BASE_MS = 5;
 export const BACKOFF_MAX_MS = 1_000_000;
+/** Node fires a timer of more than 2^31 - 1 ms (24.8 days) after 1 ms; longer delays wait this long. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface WorkQueueOptions {
   /** Name in the workqueue_* metrics; omit for a queue that reports none. */
@@ -66,14 +68,16 @@ export class WorkQueue<K = string> {
       this.add(key);
       return;
     }
-    const at = Date.now() + delayMs;
+    // requeueAfter(30 days) must not become a reconcile every millisecond: come back sooner, once.
+    const wait = Math.min(delayMs, MAX_TIMER_MS);
+    const at = Date.now() + wait;
     const pending = this.delayed.get(key);
     if (pending && pending.at <= at) return;
     if (pending) clearTimeout(pending.timer);
     const timer = setTimeout(() => {
       this.delayed.delete(key);
       this.add(key);
-    }, delayMs);
+    }, wait);
     this.delayed.set(key, { at, timer });
   }
 

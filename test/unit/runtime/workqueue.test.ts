@@ -62,6 +62,16 @@ describe('WorkQueue', () => {
     q.shutDown();
   });
 
+  test('addAfter of more than 24.8 days (the longest Node timer) or for ever does not come back at once', async () => {
+    const q = new WorkQueue<string>();
+    q.addAfter('in-30-days', 30 * 24 * 3600_000);
+    q.addAfter('never', Number.POSITIVE_INFINITY);
+    q.addAfter('soon', 5);
+    assert.equal(await q.get(), 'soon');
+    assert.equal(q.length, 0);
+    q.shutDown();
+  });
+
   test('addAfter delivers later, and an earlier pending add of the same key wins', async () => {
     const q = new WorkQueue<string>();
     q.addAfter('late', 10_000);
