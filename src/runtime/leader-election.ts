@@ -145,7 +145,11 @@ export class LeaderElector {
       () => cutOff.abort(new Error(`no answer within the renew deadline (${this.renewDeadlineMs} ms)`)),
       Math.max(0, deadline - Date.now()),
     );
-    const call = { signal: AbortSignal.any([cutOff.signal, stop]) };
+    // A listener removed below, not AbortSignal.any: its dependents of a long-lived signal leak.
+    const onStop = () => cutOff.abort(stop.reason);
+    stop.addEventListener('abort', onStop, { once: true });
+    if (stop.aborted) onStop();
+    const call = { signal: cutOff.signal };
     try {
       const lease = await client.find(Leases, name, namespace, call);
       if (!lease) {
@@ -194,6 +198,7 @@ export class LeaderElector {
       return false;
     } finally {
       clearTimeout(timer);
+      stop.removeEventListener('abort', onStop);
     }
   }
 
