@@ -181,10 +181,7 @@ export class KubeClient {
   }
 
   async create<T extends KubeObject>(obj: T, opts: { dryRun?: boolean } & CallOptions = {}): Promise<T> {
-    return this.transport.json<T>({
-      ...(await this.createRequest(obj, opts.dryRun, opts.signal)),
-      signal: opts.signal,
-    });
+    return this.transport.json<T>(await this.createRequest(obj, opts.dryRun, opts.signal));
   }
 
   /** create() for a caller that does not need the created object back: the answer is not parsed. */
@@ -198,6 +195,7 @@ export class KubeClient {
       path: await this.path(kindOf(obj), obj.metadata?.namespace, undefined, undefined, signal),
       query: { fieldManager: this.fieldManager, dryRun: dryRun ? 'All' : undefined },
       body: obj,
+      signal,
     };
   }
 
