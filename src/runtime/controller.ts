@@ -112,13 +112,9 @@ export class Controller {
             sameGroup(r.apiVersion, ownerKind.apiVersion),
         );
         if (!ref) return [];
+        // A namespaced owner shares its child's namespace; a cluster-scoped one is keyed by name.
         const ns = o.metadata?.namespace;
-        if (!ns) return [ref.name];
-        // A cluster-scoped owner (a namespaced one shares its child's namespace) is cached, and
-        // keyed, by its name alone.
-        const cache = this.cache();
-        if (!cache.get(`${ns}/${ref.name}`) && cache.get(ref.name)) return [ref.name];
-        return [`${ns}/${ref.name}`];
+        return [ns && this.cache().namespaced !== false ? `${ns}/${ref.name}` : ref.name];
       },
     });
     return this;

@@ -62,6 +62,8 @@ export function stripManagedFields<T extends KubeObject>(obj: T): T {
  */
 export class Informer<T extends KubeObject = KubeObject> {
   private readonly store = new Map<string, T>();
+  /** Whether the kind is namespaced, once the first list began: objects are keyed `ns/name` or `name`. */
+  namespaced?: boolean;
   private readonly indexers = new Map<string, IndexFunc<T>>();
   /**
    * Per index, the keys of the objects under each value: one key as is, more in a Set. Most values
@@ -208,6 +210,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   private async relist(signal: AbortSignal): Promise<void> {
+    // Known before the first sync ends: owners' keys depend on it (see Controller.owns).
+    this.namespaced = (await this.client.resourceInfo(this.kind, signal)).namespaced;
     const fresh = new Map<string, T>();
     let token: string | undefined;
     let rv = '';

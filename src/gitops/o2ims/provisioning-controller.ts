@@ -7,7 +7,7 @@ import {
 import type { KubeClient } from '../../runtime/client/client.js';
 import { InvalidError, NotFoundError } from '../../runtime/client/errors.js';
 import { Deployments, Services } from '../../runtime/client/kinds.js';
-import { type Kind, type KubeObject, kindOf } from '../../runtime/client/types.js';
+import { type Kind, kindOf } from '../../runtime/client/types.js';
 import { setCondition } from '../../runtime/conditions.js';
 import { OWNER_UID_INDEX } from '../../runtime/informer.js';
 import type { Manager } from '../../runtime/manager.js';
@@ -48,13 +48,9 @@ interface Outcome {
  */
 export function setupProvisioningController(mgr: Manager): void {
   const selector = { labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}` };
-  const toOwner = (o: KubeObject) =>
-    (o.metadata?.ownerReferences ?? [])
-      .filter((r) => r.controller && r.kind === 'ProvisioningRequest')
-      .map((r) => r.name);
   const workloads = WORKLOAD_KINDS.map((k) => mgr.informer(k, selector));
   const controller = mgr.controller('provisioningrequest').for(ProvisioningRequests);
-  for (const k of WORKLOAD_KINDS) controller.watches(k, toOwner, selector);
+  for (const k of WORKLOAD_KINDS) controller.owns(k, selector);
   controller.reconcile(async (req, ctx) => {
     const pr = controller.cache<ProvisioningRequest>().get(req.key);
     if (!pr) return;
