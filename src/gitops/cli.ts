@@ -153,11 +153,12 @@ export const gitopsCommands: Command[] = [
     async run(o, positionals) {
       if (positionals.length !== 1)
         throw new UsageError('give the rendered directory, e.g. tutti gitops conform dist/edge1');
-      const objects = await readTree(positionals[0]!);
-      if (objects.length === 0) throw new UsageError(`${positionals[0]}: no YAML objects found`);
-      const violations = conformOffline(objects);
       if (o['context'] && !o['kubeconfig'])
         throw new UsageError('--context picks a context of --kubeconfig: give both');
+      const objects = await readTree(positionals[0]!);
+      if (objects.length === 0) throw new UsageError(`${positionals[0]}: no YAML objects found`);
+      // With a cluster, kinds the tree does not define are the API server's to judge.
+      const violations = conformOffline(objects, { cluster: Boolean(o['kubeconfig']) });
       let offlineOnly: string[] = [];
       if (o['kubeconfig'] && violations.length === 0) {
         const client = await KubeClient.load(o['kubeconfig'] as string, {

@@ -5,9 +5,10 @@ import addFormatsModule from 'ajv-formats';
 import type { CustomResourceDefinition, JSONSchemaProps } from 'kubernetes-types/apiextensions/v1.js';
 import { parseAllDocuments } from 'yaml';
 import type { KubeClient } from '../runtime/client/client.js';
-import { ApiError, InvalidError, NotFoundError } from '../runtime/client/errors.js';
+import { ApiError, InvalidError } from '../runtime/client/errors.js';
 import type { KubeObject } from '../runtime/client/types.js';
 import { ajvProblem } from './expectation-schema.js';
+import { isMissingNamespace, KindNotServedError, servedKind } from './served-kind.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -104,6 +105,8 @@ export class SchemaValidator {
   validate(s: SourcedObject): Violation[] {
     const obj = s.object;
     const where = describeObject(s);
+    if (typeof obj !== 'object' || Array.isArray(obj))
+      return [{ object: where, field: '(document)', message: `is ${shapeOf(obj)}, not a Kubernetes object` }];
     const problems: Violation[] = [];
     if (!obj.apiVersion) problems.push({ object: where, field: 'apiVersion', message: 'required' });
     if (!obj.kind) problems.push({ object: where, field: 'kind', message: 'required' });
@@ -125,19 +128,36 @@ const BUILT_IN = new Set([
   'apiextensions.k8s.io/v1/CustomResourceDefinition',
 ]);
 
-export function conformOffline(objects: readonly SourcedObject[]): Violation[] {
+/** A YAML document that is not a mapping, in words: `a list`, `the string "hello"`. */
+function shapeOf(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'string'
+    ? `the string ${JSON.stringify(value.slice(0, 40))}`
+    : `the ${typeof value} ${String(value)}`;
+}
+
+/**
+ * Offline checks of every object. A kind that neither the tree's CRDs nor the core kinds above
+ * define is a problem, unless `cluster` says the API server will be asked whether it serves it
+ * (a Deployment, or a CRD already installed).
+ */
+export function conformOffline(
+  objects: readonly SourcedObject[],
+  opts: { cluster?: boolean } = {},
+): Violation[] {
   const crds = objects
     .map((s) => s.object)
-    .filter((o): o is CustomResourceDefinition & KubeObject => o.kind === 'CustomResourceDefinition');
+    .filter((o): o is CustomResourceDefinition & KubeObject => o?.kind === 'CustomResourceDefinition');
   const validator = new SchemaValidator(crds);
   return objects.flatMap((s) => {
     const problems = validator.validate(s);
+    if (problems.length && (!s.object?.apiVersion || !s.object.kind)) return problems;
     const key = `${s.object.apiVersion}/${s.object.kind}`;
-    if (!validator.knows(s.object) && !BUILT_IN.has(key)) {
+    if (!opts.cluster && !validator.knows(s.object) && !BUILT_IN.has(key)) {
       problems.push({
         object: describeObject(s),
         field: 'kind',
-        message: `no CRD in the tree defines ${key}`,
+        message: `no CRD in the tree defines ${key} (give --kubeconfig to ask a cluster)`,
       });
     }
     return problems;
@@ -176,6 +196,21 @@ export async function conformWithServer(
   );
   for (const s of objects) {
     const where = describeObject(s);
+    const group = s.object.apiVersion?.includes('/') ? s.object.apiVersion.split('/')[0] : '';
+    try {
+      await servedKind(client, s.object);
+    } catch (err) {
+      if (!(err instanceof KindNotServedError)) throw err;
+      // A dry-run creates nothing: the tree's own CRD is not there to serve its objects yet.
+      if (crdKinds.has(`${group}/${s.object.kind}`)) offlineOnly.push(where);
+      else
+        problems.push({
+          object: where,
+          field: 'kind',
+          message: `${err.message}; no CRD in the tree defines it`,
+        });
+      continue;
+    }
     try {
       const returned = await client.apply(s.object, { dryRun: true });
       for (const field of droppedFields(s.object, returned)) {
@@ -186,7 +221,8 @@ export async function conformWithServer(
         });
       }
     } catch (err) {
-      if (err instanceof NotFoundError && comesWithTree(s.object, err, namespaces, crdKinds)) {
+      const ns = s.object.metadata?.namespace;
+      if (isMissingNamespace(err, ns) && namespaces.has(ns)) {
         offlineOnly.push(where);
       } else if (err instanceof InvalidError && err.causes.length) {
         for (const c of err.causes) problems.push({ object: where, field: c.field, message: c.message });
@@ -198,19 +234,6 @@ export async function conformWithServer(
     }
   }
   return { problems, offlineOnly };
-}
-
-/** Whether what the server lacks for `obj` (its kind, or its namespace) is defined by the tree. */
-function comesWithTree(
-  obj: KubeObject,
-  err: NotFoundError,
-  namespaces: Set<string | undefined>,
-  crdKinds: Set<string>,
-): boolean {
-  const group = obj.apiVersion?.includes('/') ? obj.apiVersion.split('/')[0] : '';
-  if (crdKinds.has(`${group}/${obj.kind}`) && /has no resource for kind/.test(err.message)) return true;
-  const ns = obj.metadata?.namespace;
-  return ns !== undefined && namespaces.has(ns) && err.message.includes(`namespaces "${ns}" not found`);
 }
 
 /** Paths set in `sent` (outside metadata and status) that `returned` lacks. */

@@ -4,8 +4,9 @@ import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1
 import { conformWithServer, parseObjects, type SourcedObject } from '../../../src/gitops/conform.js';
 import { renderTree } from '../../../src/gitops/render.js';
 import { translateIntent } from '../../../src/gitops/translate.js';
+import { NotFoundError } from '../../../src/runtime/client/errors.js';
 import { installCrds } from '../../../src/runtime/crds.js';
-import { testClient } from '../../support/cluster.js';
+import { testClient, testNamespace } from '../../support/cluster.js';
 
 const intent = {
   id: 'render-test',
@@ -104,4 +105,50 @@ spec:
     [[`ConfigMap nowhere-${suffix}/c`, '(object)']],
   );
   assert.match(problems[0]!.message, new RegExp(`namespaces "nowhere-${suffix}" not found`));
+});
+
+test("conform tells a kind the cluster lacks by discovery's error type, not its wording; a kind neither tree nor cluster defines is named", async (t) => {
+  const client = await testClient(t, 'tutti-gitops-test');
+  // However discovery words "no such kind", the tree's own CRD still explains it.
+  const resolve = client.discovery.resolve.bind(client.discovery);
+  client.discovery.resolve = (apiVersion, kind) =>
+    resolve(apiVersion, kind).catch((err: unknown) => {
+      if (err instanceof NotFoundError)
+        throw new NotFoundError(404, 'NotFound', `${kind} is unknown here`, {}, err.request);
+      throw err;
+    });
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const group = `worded-${suffix}.tutti.dev`;
+  const yaml = [
+    `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: things.${group}
+spec:
+  group: ${group}
+  scope: Cluster
+  names: {kind: Thing, plural: things, singular: thing, listKind: ThingList}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object}}`,
+    `apiVersion: ${group}/v1\nkind: Thing\nmetadata:\n  name: a`,
+    `apiVersion: other-${suffix}.tutti.dev/v1\nkind: Gadget\nmetadata:\n  name: b`,
+    `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: ${await testNamespace(t, client)}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: registry.k8s.io/pause:3.10}]}`,
+  ].join('\n---\n');
+  const { problems, offlineOnly } = await conformWithServer(client, parseObjects(yaml, 'tree.yaml'));
+  assert.deepEqual(offlineOnly, ['tree.yaml#2 Thing a']);
+  assert.deepEqual(problems, [
+    {
+      object: 'tree.yaml#3 Gadget b',
+      field: 'kind',
+      message: `the cluster serves no Gadget in other-${suffix}.tutti.dev/v1 (is its CRD installed?); no CRD in the tree defines it`,
+    },
+  ]);
 });

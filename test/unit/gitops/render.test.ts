@@ -150,7 +150,40 @@ describe('conform offline', () => {
         field: 'spec.capacity.latency.condition',
         message: 'must be one of LESS_THAN, LESS_THAN_OR_EQUAL, GREATER_THAN, GREATER_THAN_OR_EQUAL, EQUAL',
       },
-      { object: 'extra.yaml#1 Thing t', field: 'kind', message: 'no CRD in the tree defines x.io/v1/Thing' },
+      {
+        object: 'extra.yaml#1 Thing t',
+        field: 'kind',
+        message: 'no CRD in the tree defines x.io/v1/Thing (give --kubeconfig to ask a cluster)',
+      },
     ]);
+  });
+
+  test('a document that is not an object is named as such, once, not as a kind without a CRD', () => {
+    const objects = parseObjects(
+      '- a\n- b\n---\nhello\n---\nkind: ConfigMap\nmetadata: {name: m}\n',
+      'x.yaml',
+    );
+    assert.deepEqual(conformOffline(objects), [
+      {
+        object: 'x.yaml#1 (no kind) (no name)',
+        field: '(document)',
+        message: 'is a list, not a Kubernetes object',
+      },
+      {
+        object: 'x.yaml#2 (no kind) (no name)',
+        field: '(document)',
+        message: 'is the string "hello", not a Kubernetes object',
+      },
+      { object: 'x.yaml#3 ConfigMap m', field: 'apiVersion', message: 'required' },
+    ]);
+  });
+
+  test('with a cluster to ask, a kind the tree does not define is left to the API server', () => {
+    const objects = parseObjects(
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\n',
+      'web.yaml',
+    );
+    assert.equal(conformOffline(objects).length, 1);
+    assert.deepEqual(conformOffline(objects, { cluster: true }), []);
   });
 });
