@@ -25,8 +25,16 @@ export interface LeaderElectionOptions {
   readonly logger: Logger;
 }
 
+/** Why a term ended when the lease was lost (not renewed in time), rather than given up at shutdown. */
+export class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+}
+
 export interface LeadershipCallbacks {
-  /** Leadership acquired; `lost` aborts when it is lost or released. */
+  /**
+   * Leadership acquired; `lost` aborts when it is lost (reason: a LeaseLostError) or released at
+   * shutdown (reason: any other error).
+   */
   onStartedLeading(lost: AbortSignal): void | Promise<void>;
   /** Leadership lost (not renewed in time) or released; awaited before candidacy resumes. */
   onStoppedLeading(): void | Promise<void>;
@@ -46,6 +54,8 @@ export class LeaderElector {
   private observed?: { holder: string; renewTime: string; at: number; transitions: number };
   private leading = false;
   private reportedMissingNamespace = false;
+  /** A write to the lease was cut off by the stop: the server may have taken it, and we hold the lease. */
+  private mayHoldLease = false;
 
   constructor(private readonly opts: LeaderElectionOptions) {
     this.identity = opts.identity ?? `${hostname()}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
@@ -71,23 +81,34 @@ export class LeaderElector {
     while (!signal.aborted) {
       log.info('attempting to acquire leader lease');
       let acquiredAt = 0;
+      let acquired = false;
       while (!signal.aborted) {
         const attempt = Date.now();
-        if (await this.tryAcquireOrRenew(log, attempt + this.renewDeadlineMs, signal)) {
+        acquired = await this.tryAcquireOrRenew(log, attempt + this.renewDeadlineMs, signal);
+        if (acquired) {
           acquiredAt = attempt;
           break;
         }
         await this.sleep(signal, true);
       }
-      if (signal.aborted) break;
+      if (signal.aborted) {
+        // Won just as the stop came, or maybe won by a write whose answer the stop cut off: a
+        // lease kept would hold a successor off for its whole duration.
+        if (acquired || this.mayHoldLease) await this.release(log);
+        break;
+      }
       log.info('successfully acquired lease');
       this.setLeading(true);
       const lost = new AbortController();
       const leading = Promise.resolve(callbacks.onStartedLeading(lost.signal));
-      await this.renewUntilLost(signal, log, acquiredAt);
-      lost.abort(new Error('leadership lost'));
+      const deposed = await this.renewUntilLost(signal, log, acquiredAt);
+      lost.abort(
+        deposed
+          ? new LeaseLostError('leader lease lost: renewal did not succeed within the renew deadline')
+          : new Error('leadership released: stopping'),
+      );
       this.setLeading(false);
-      if (signal.aborted) {
+      if (!deposed) {
         await leading.catch(() => {});
         await callbacks.onStoppedLeading();
         await this.release(log);
@@ -110,13 +131,14 @@ export class LeaderElector {
   }
 
   /**
-   * Renews until a renewal has not succeeded within the renew deadline. `lastRenew` is when the
-   * last successful attempt began: the lease's renewTime, from which rivals count.
+   * Renews until a renewal has not succeeded within the renew deadline (resolves true: deposed)
+   * or until `signal` aborts (false). `lastRenew` is when the last successful attempt began: the
+   * lease's renewTime, from which rivals count.
    */
-  private async renewUntilLost(signal: AbortSignal, log: Logger, lastRenew: number): Promise<void> {
+  private async renewUntilLost(signal: AbortSignal, log: Logger, lastRenew: number): Promise<boolean> {
     while (!signal.aborted) {
       await this.sleep(signal, false);
-      if (signal.aborted) return;
+      if (signal.aborted) return false;
       const deadline = lastRenew + this.renewDeadlineMs;
       // Keep retrying within this period's window; give up once the deadline has passed.
       let renewed = false;
@@ -126,9 +148,10 @@ export class LeaderElector {
         if (renewed) lastRenew = attempt;
         else await delay(Math.min(500, this.retryPeriodMs / 4), undefined, { signal }).catch(() => {});
       }
-      if (signal.aborted) return;
-      if (!renewed) return;
+      if (signal.aborted) return false;
+      if (!renewed) return true;
     }
+    return false;
   }
 
   /**
@@ -150,9 +173,11 @@ export class LeaderElector {
     stop.addEventListener('abort', onStop, { once: true });
     if (stop.aborted) onStop();
     const call = { signal: cutOff.signal };
+    let writing = false;
     try {
       const lease = await client.find(Leases, name, namespace, call);
       if (!lease) {
+        writing = true;
         await this.createLease(log, call, {
           apiVersion: 'coordination.k8s.io/v1',
           kind: 'Lease',
@@ -188,10 +213,12 @@ export class LeaderElector {
         },
       };
       // The resourceVersion in `updated` makes this a compare-and-swap: a rival's write wins.
+      writing = true;
       const written = await client.replace(updated, call);
       this.observe(this.identity, now, written.spec?.leaseTransitions ?? 0);
       return true;
     } catch (err) {
+      if (writing && stop.aborted) this.mayHoldLease = true;
       if (!isConflict(err) && !isAlreadyExists(err) && !isNotFound(err) && !stop.aborted) {
         log.warn({ err: (err as Error).message }, 'error retrieving or updating the lease');
       }

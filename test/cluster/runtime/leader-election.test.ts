@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { describe, type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { Lease } from 'kubernetes-types/coordination/v1.js';
 import { pino } from 'pino';
 import { KubeClient } from '../../../src/runtime/client/client.js';
 import { ConfigMaps, Leases } from '../../../src/runtime/client/kinds.js';
@@ -232,5 +233,57 @@ test('a leader stopped while its renewal gets no answer stops its controllers at
   assert.ok(
     stoppedAt - stopAt < 3_000,
     `the controllers were told to stop ${stoppedAt - stopAt} ms after the manager was`,
+  );
+});
+
+test('a lease won as the elector stops is released, though the answer to the winning write came too late', async (t) => {
+  const admin = await testClient(t);
+  const ns = await testNamespace(t, admin, 'le-late');
+  // A free lease: the candidate's first attempt writes it.
+  await admin.create<Lease>({
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { name: 'late', namespace: ns },
+    spec: { holderIdentity: '', leaseDurationSeconds: 1 },
+  });
+  // The API server takes the winning write; its answer is still in transit when the stop comes.
+  let written!: () => void;
+  const wrote = new Promise<void>((resolve) => (written = resolve));
+  let held = false;
+  const lateAnswers = Object.create(admin) as KubeClient;
+  lateAnswers.replace = async (obj, opts = {}) => {
+    if (held) return admin.replace(obj, opts);
+    held = true;
+    await admin.replace(obj);
+    written();
+    return new Promise((_, reject) => {
+      const signal = opts.signal!;
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    });
+  };
+  const elector = new LeaderElector({
+    client: lateAnswers,
+    leaseName: 'late',
+    leaseNamespace: ns,
+    identity: 'late-winner',
+    logger: pino({ level: 'silent' }),
+  });
+  const stop = new AbortController();
+  let led = false;
+  const running = elector.run(stop.signal, {
+    onStartedLeading: () => {
+      led = true;
+    },
+    onStoppedLeading: () => {},
+  });
+  await wrote;
+  assert.equal((await admin.get(Leases, 'late', ns)).spec?.holderIdentity, 'late-winner');
+  stop.abort(new Error('stopping'));
+  await running;
+  assert.equal(led, false, 'a candidate stopped before it knew it had won never leads');
+  assert.equal(
+    (await admin.get(Leases, 'late', ns)).spec?.holderIdentity,
+    '',
+    'the lease the stopped candidate won is given up, not left to expire',
   );
 });
