@@ -186,24 +186,40 @@ export async function ensureBinaries(
   }
   const builds = [...new Set(missing.map(buildOf))];
   for (const build of builds) {
-    await withFileLock(join(cacheDir(), 'locks', `build-${build.id}.lock`), async () => {
-      const wanted = (Object.keys(build.binaries) as BinaryName[]).filter((n) => missing.includes(n));
-      const stillMissing: BinaryName[] = [];
-      for (const n of wanted) if (!(await isExecutable(cachedPath(n)))) stillMissing.push(n);
-      if (stillMissing.length > 0) await goBuild(build, stillMissing, options);
-    });
+    const wanted = (Object.keys(build.binaries) as BinaryName[]).filter((n) => missing.includes(n));
+    await withFileLock(
+      join(cacheDir(), 'locks', `build-${build.id}.lock`),
+      async () => {
+        const stillMissing: BinaryName[] = [];
+        for (const n of wanted) if (!(await isExecutable(cachedPath(n)))) stillMissing.push(n);
+        if (stillMissing.length > 0) await goBuild(build, stillMissing, options);
+      },
+      {
+        // A build takes minutes: whoever waits on it hears who builds what, and where it logs.
+        onWait: options.onProgress,
+        purpose: `building ${wanted.join(', ')} from ${build.module}@${build.version} (log: ${buildLogPath(build)})`,
+      },
+    );
     for (const n of missing) if (n in build.binaries) found[n] = cachedPath(n);
   }
   return found;
 }
 
+function buildDir(build: GoBuild): string {
+  return join(cacheDir(), 'build', `${build.id}-${build.version}`);
+}
+
+function buildLogPath(build: GoBuild): string {
+  return join(buildDir(build), 'build.log');
+}
+
 async function goBuild(build: GoBuild, names: BinaryName[], options: EnsureOptions): Promise<void> {
   const say = options.onProgress ?? (() => {});
-  const workDir = join(cacheDir(), 'build', `${build.id}-${build.version}`);
+  const workDir = buildDir(build);
   const binDir = join(cacheDir(), 'bin', `${build.id}-${build.version}`);
   const stagingDir = `${binDir}.partial-${process.pid}`;
   await mkdir(workDir, { recursive: true });
-  const logPath = join(workDir, 'build.log');
+  const logPath = buildLogPath(build);
   const log = createWriteStream(logPath, { flags: 'a' });
   const env = { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: process.env['GOTOOLCHAIN'] ?? 'auto' };
   const go = (args: string[]) => run('go', args, workDir, env, log, logPath);

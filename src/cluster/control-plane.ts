@@ -123,7 +123,7 @@ export class LocalControlPlane {
   /** Starts the plane, or reuses it when it is already running and ready. Returns the kubeconfig path. */
   async up(opts: UpOptions = {}): Promise<string> {
     const say = opts.onProgress ?? (() => {});
-    return this.locked(say, async () => {
+    return this.locked(say, 'starting', async () => {
       const existing = await this.state();
       if (existing) {
         const status = await this.status();
@@ -140,8 +140,15 @@ export class LocalControlPlane {
   }
 
   /** Runs `work` holding this cluster's lock; `say` hears when another command holds it. */
-  private locked<T>(say: ((m: string) => void) | undefined, work: () => Promise<T>): Promise<T> {
-    return withFileLock(join(this.dir, '..', `${this.name}.lock`), work, say);
+  private locked<T>(
+    say: ((m: string) => void) | undefined,
+    doing: 'starting' | 'stopping',
+    work: () => Promise<T>,
+  ): Promise<T> {
+    return withFileLock(join(this.dir, '..', `${this.name}.lock`), work, {
+      onWait: say,
+      purpose: `${doing} cluster "${this.name}"`,
+    });
   }
 
   /**
@@ -165,7 +172,7 @@ export class LocalControlPlane {
 
   /** Stops every process, frees every port and removes the cluster's data (logs are kept). */
   async down(opts: UpOptions = {}): Promise<void> {
-    await this.locked(opts.onProgress, async () => {
+    await this.locked(opts.onProgress, 'stopping', async () => {
       const state = await this.state();
       await this.stopAll();
       if (state) {

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startTicksOf } from './processes.js';
@@ -13,12 +13,12 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Whether the process that wrote a lock holding `text` ("<pid> <start ticks>") still runs. The
- * start time tells the holder from a later process given the same pid, as after a reboot (the
- * state directory outlives it): without it such a lock would be waited on for ever.
+ * Whether the process that wrote a lock holding `text` ("<pid> <start ticks>" on its first line)
+ * still runs. The start time tells the holder from a later process given the same pid, as after a
+ * reboot (the state directory outlives it): without it such a lock would be waited on for ever.
  */
 async function holderAlive(text: string): Promise<{ pid: number; alive: boolean }> {
-  const [pid, ticks] = text
+  const [pid, ticks] = (text.split('\n')[0] ?? '')
     .trim()
     .split(/\s+/)
     .map((n) => Number.parseInt(n, 10));
@@ -26,6 +26,20 @@ async function holderAlive(text: string): Promise<{ pid: number; alive: boolean 
   if (ticks === undefined || !Number.isFinite(ticks)) return { pid, alive: true };
   const started = await startTicksOf(pid);
   return { pid, alive: started === undefined || started === ticks };
+}
+
+/** "12:04:31 (3 min ago)": when a lock was taken, in the waiting user's local time. */
+function since(taken: Date, now = new Date()): string {
+  const clock = taken.toTimeString().slice(0, 8);
+  const minutes = Math.floor((now.getTime() - taken.getTime()) / 60_000);
+  return `${clock} (${minutes < 1 ? 'less than a minute' : `${minutes} min`} ago)`;
+}
+
+export interface FileLockOptions {
+  /** Hears once, while a live holder keeps the lock, who holds it, since when and for what. */
+  onWait?: (message: string) => void;
+  /** What the holder does, e.g. "building etcd": written into the lock for those who wait on it. */
+  purpose?: string;
 }
 
 /**
@@ -36,24 +50,32 @@ async function holderAlive(text: string): Promise<{ pid: number; alive: boolean 
 export async function withFileLock<T>(
   path: string,
   work: () => Promise<T>,
-  onWait?: (message: string) => void,
+  { onWait, purpose }: FileLockOptions = {},
 ): Promise<T> {
   await mkdir(dirname(path), { recursive: true });
   const self = `${process.pid} ${(await startTicksOf(process.pid)) ?? ''}`.trim();
   let told = false;
   for (;;) {
     try {
-      await writeFile(path, self, { flag: 'wx' });
+      await writeFile(path, purpose ? `${self}\n${purpose}\n` : self, { flag: 'wx' });
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = await holderAlive(await readFile(path, 'utf8').catch(() => ''));
+      const text = await readFile(path, 'utf8').catch(() => '');
+      const holder = await holderAlive(text);
       if (!holder.alive) {
         await rm(path, { force: true });
         continue;
       }
       if (!told) {
-        onWait?.(`waiting for process ${holder.pid}, which holds ${path}`);
+        const taken = await stat(path).then(
+          (s) => ` since ${since(s.mtime)}`,
+          () => '',
+        );
+        const doing = text.split('\n')[1]?.trim();
+        onWait?.(
+          `waiting for process ${holder.pid}, which holds ${path}${taken}${doing ? `: ${doing}` : ''}`,
+        );
         told = true;
       }
       await delay(250);

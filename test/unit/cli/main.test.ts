@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { helpText } from '../../../src/cli/command.js';
 import { commands } from '../../../src/cli/commands.js';
+import { ETCD_VERSION } from '../../../src/cluster/binaries.js';
 import { startTicksOf } from '../../../src/cluster/processes.js';
 import { startTutti } from '../../support/command.js';
 
@@ -195,4 +196,48 @@ test('a cluster name that cannot be is a usage error (exit 2) that says what a n
   }
   const up = await runWith({ ...process.env, KUBECONFIG: '' }, 'up', '--name', 'x y');
   assert.equal(up.code, 2, up.stderr);
+});
+
+test('tutti cluster build waiting on a build another tutti holds says once who builds what, since when, and where it logs', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'tutti-build-lock-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const cache = join(dir, 'cache');
+  const given = join(dir, 'given');
+  const fakeGo = join(dir, 'path');
+  // Every binary is given but etcd, so both commands build etcd alone; the `go` they find runs
+  // as long as the tutti that started it, which so holds the build lock until the test ends it.
+  await mkdir(given);
+  for (const name of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'kwokctl']) {
+    await writeFile(join(given, name), '#!/bin/sh\n', { mode: 0o755 });
+  }
+  await mkdir(fakeGo);
+  await writeFile(
+    join(fakeGo, 'go'),
+    '#!/bin/sh\nwhile kill -0 $PPID 2>/dev/null; do sleep 0.2; done\nexit 1\n',
+    { mode: 0o755 },
+  );
+  const env = {
+    TUTTI_CACHE_DIR: cache,
+    TUTTI_BIN_DIR: given,
+    KUBEBUILDER_ASSETS: '',
+    PATH: `${fakeGo}:${process.env['PATH']}`,
+  };
+  const args = ['cluster', 'build', '--no-helm'];
+  const holder = await startTutti(t, args, /building etcd from (\S+)/, env);
+  const waiting = await startTutti(t, args, /waiting for process .*/, env);
+  const lock = join(cache, 'locks', 'build-etcd.lock');
+  const log = join(cache, 'build', `etcd-${ETCD_VERSION}`, 'build.log');
+  assert.equal(
+    waiting.ready[0],
+    `waiting for process ${holder.child.pid}, which holds ${lock} since ${waiting.ready[0].match(/\d\d:\d\d:\d\d/)?.[0]} (less than a minute ago): building etcd from go.etcd.io/etcd/server/v3@${ETCD_VERSION} (log: ${log})`,
+  );
+  // The holder finishes (here: its etcd appears, and it is gone); the waiter finds it built.
+  const built = join(cache, 'bin', `etcd-${ETCD_VERSION}`, 'etcd');
+  await mkdir(dirname(built), { recursive: true });
+  await writeFile(built, '#!/bin/sh\n', { mode: 0o755 });
+  await holder.stop('SIGKILL');
+  const exit = once(waiting.child, 'exit');
+  assert.equal((await exit)[0], 0, waiting.output());
+  assert.match(waiting.output(), new RegExp(`etcd +${built}`));
+  assert.equal(waiting.output().match(/waiting for process/g)?.length, 1, waiting.output());
 });
