@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { finished } from 'node:stream/promises';
 import type { Connection, Impersonation } from './connection.js';
 import { type ApiError, apiErrorFrom, connectionError, type StatusBody } from './errors.js';
+import { isStaleSocketFailure, MAX_RETRY_AFTER_RETRIES, pause, retryAfterSeconds } from './retry.js';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -125,19 +126,59 @@ export class Transport {
   }
 
   /**
-   * One request on the requests' pool or, for a stream, a socket of its own. A 401 renews the
-   * credentials once (a token revoked or rotated before it expired) and, when new ones came, sends
-   * the request again: the server did not act on it.
+   * One request on the requests' pool or, for a stream, a socket of its own, sent again when the
+   * server did not act on it:
+   * - a 401 renews the credentials once (a token revoked or rotated before it expired) and, when
+   *   new ones came, sends the request again;
+   * - a 429 or 5xx with `Retry-After` is sent again after the advised wait, up to
+   *   MAX_RETRY_AFTER_RETRIES times, as client-go does; a wait that would outlast the request's
+   *   deadline is not begun, and the answer stands;
+   * - a failure on a kept-alive socket the server had just closed is sent once more.
+   * The deadline covers every attempt and every wait; `signal` ends any of them.
    */
-  private async send(
+  private async send(req: RestRequest, pool: 'requests' | 'streams' = 'requests'): Promise<IncomingMessage> {
+    const timeoutMs = req.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : undefined;
+    let renewed = false;
+    let resent = false;
+    let retries = 0;
+    for (;;) {
+      const auth = await this.connection.authHeaders();
+      const res = await this.attempt(req, pool, auth, deadline, timeoutMs, !resent);
+      if (res === 'stale-socket') {
+        resent = true;
+        continue;
+      }
+      if (res.statusCode === 401 && !renewed && (await this.connection.renewCredentials(auth))) {
+        renewed = true;
+        res.resume();
+        continue;
+      }
+      const waitSeconds = retryAfterSeconds(res.statusCode ?? 0, res.headers['retry-after']);
+      if (waitSeconds === undefined || retries >= MAX_RETRY_AFTER_RETRIES) return res;
+      const waitMs = waitSeconds * 1000;
+      if (deadline !== undefined && Date.now() + waitMs >= deadline) return res;
+      retries++;
+      res.resume();
+      await pause(waitMs, req.signal);
+    }
+  }
+
+  /**
+   * Sends the request once. Resolves 'stale-socket' instead of failing when `mayResend` and it
+   * went out on a kept-alive socket that the server had closed.
+   */
+  private attempt(
     req: RestRequest,
-    pool: 'requests' | 'streams' = 'requests',
-    renewed = false,
-  ): Promise<IncomingMessage> {
+    pool: 'requests' | 'streams',
+    auth: OutgoingHttpHeaders,
+    deadline: number | undefined,
+    timeoutMs: number,
+    mayResend: boolean,
+  ): Promise<IncomingMessage | 'stale-socket'> {
     const target = { method: req.method, path: req.path };
     const payload =
       req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
-    const auth = await this.connection.authHeaders();
     const headers = this.headersWith(
       auth,
       payload === undefined
@@ -149,8 +190,7 @@ export class Transport {
     );
     const url = this.connection.server;
     const basePath = url.pathname.replace(/\/$/, '');
-    const timeoutMs = req.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const r = httpsRequest(
         {
           // Read per attempt: a renewed client certificate comes with new agents.
@@ -169,20 +209,20 @@ export class Transport {
         },
       );
       const timer =
-        timeoutMs > 0
-          ? setTimeout(() => r.destroy(new Error(`no complete response within ${timeoutMs} ms`)), timeoutMs)
+        deadline !== undefined
+          ? setTimeout(
+              () => r.destroy(new Error(`no complete response within ${timeoutMs} ms`)),
+              Math.max(0, deadline - Date.now()),
+            )
           : undefined;
-      r.on('error', (err) => {
+      r.on('error', (err: NodeJS.ErrnoException) => {
         if (timer) clearTimeout(timer);
-        reject(req.signal?.aborted ? (req.signal.reason ?? err) : connectionError(err, target));
+        if (req.signal?.aborted) reject(req.signal.reason ?? err);
+        else if (mayResend && isStaleSocketFailure(err, r.reusedSocket)) resolve('stale-socket');
+        else reject(connectionError(err, target));
       });
       r.end(payload);
     });
-    if (res.statusCode === 401 && !renewed && (await this.connection.renewCredentials(auth))) {
-      res.resume();
-      return this.send(req, pool, true);
-    }
-    return res;
   }
 }
 

@@ -1,0 +1,38 @@
+import { setTimeout as delay } from 'node:timers/promises';
+
+/**
+ * How many times a request is sent again when the server asks for it with `Retry-After`:
+ * client-go's default (rest.Request's maxRetries), after which its answer is the error.
+ */
+export const MAX_RETRY_AFTER_RETRIES = 10;
+
+/**
+ * The seconds the server asks us to wait before sending the request again, or undefined when it
+ * does not ask. As client-go reads it: only a 429 or a 5xx asks, only with a `Retry-After` of whole
+ * seconds (an HTTP date, or a 5xx without the header, is an answer, not a request to retry). Any
+ * verb qualifies: the server says it did not act on the request.
+ */
+export function retryAfterSeconds(status: number, header: string | string[] | undefined): number | undefined {
+  if (status !== 429 && status < 500) return undefined;
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || !/^\s*\d+\s*$/.test(value)) return undefined;
+  return Number(value);
+}
+
+/**
+ * A request that failed because the server had closed the idle keep-alive socket it went out on:
+ * the server never read it, so sending it again on a new connection is safe for any verb. Node's
+ * documented remedy (`request.reusedSocket`); a "socket hang up" carries ECONNRESET too.
+ */
+export function isStaleSocketFailure(err: NodeJS.ErrnoException, reusedSocket: boolean): boolean {
+  return reusedSocket && err.code === 'ECONNRESET';
+}
+
+/** Waits `ms`, or rejects with the signal's own reason as soon as it aborts. */
+export async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    await delay(ms, undefined, { signal });
+  } catch (err) {
+    throw signal?.aborted ? signal.reason : err;
+  }
+}

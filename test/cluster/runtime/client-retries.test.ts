@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { describe, type TestContext, test } from 'node:test';
+import { KubeClient } from '../../../src/runtime/client/client.js';
+import { TooManyRequestsError, UnavailableError } from '../../../src/runtime/client/errors.js';
+import { ConfigMaps } from '../../../src/runtime/client/kinds.js';
+import { MAX_RETRY_AFTER_RETRIES } from '../../../src/runtime/client/retry.js';
+import { waitFor } from '../../../src/runtime/wait.js';
+import { testClient, testNamespace } from '../../support/cluster.js';
+import {
+  type FaultInjectingProxy,
+  faultInjected,
+  type SeenRequest,
+} from './fixtures/fault-injecting-proxy.js';
+
+/** A client through a fault-injecting proxy, with a namespace of its own and discovery done. */
+async function setup(
+  t: TestContext,
+): Promise<{ proxy: FaultInjectingProxy; client: KubeClient; ns: string }> {
+  const ns = await testNamespace(t, await testClient(t));
+  const { proxy, kubeconfig } = await faultInjected(t);
+  const client = await KubeClient.load(kubeconfig, { fieldManager: 'tutti-test' });
+  t.after(() => client.close());
+  // Discovery and a kept-alive socket, so that the faults below meet the request under test.
+  await client.list(ConfigMaps, { namespace: ns });
+  return { proxy, client, ns };
+}
+
+const configMap = (ns: string, name: string) => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, namespace: ns },
+  data: { k: 'v' },
+});
+
+const creates = (ns: string) => (r: SeenRequest) =>
+  r.method === 'POST' && r.url.startsWith(`/api/v1/namespaces/${ns}/configmaps`);
+const gets = (ns: string, name: string) => (r: SeenRequest) =>
+  r.method === 'GET' && r.url === `/api/v1/namespaces/${ns}/configmaps/${name}`;
+
+describe('requests the server asks to retry (Retry-After)', () => {
+  test('a create answered 429 with Retry-After is sent again, and creates the object once', async (t) => {
+    const { proxy, client, ns } = await setup(t);
+    proxy.fail(creates(ns), 2, 429, '0');
+    const created = await client.create(configMap(ns, 'throttled'));
+    assert.equal(created.metadata?.name, 'throttled');
+    assert.equal(proxy.count(creates(ns)), 3, 'two 429s, then the create that went through');
+    const all = await client.list(ConfigMaps, { namespace: ns });
+    assert.deepEqual(
+      all.items.map((c) => c.metadata?.name).filter((n) => n === 'throttled'),
+      ['throttled'],
+    );
+  });
+
+  test('a 503 with Retry-After is waited out and sent again', async (t) => {
+    const { proxy, client, ns } = await setup(t);
+    await client.create(configMap(ns, 'cm'));
+    proxy.fail(gets(ns, 'cm'), 1, 503, '1');
+    const got = await client.get(ConfigMaps, 'cm', ns);
+    assert.deepEqual(got.data, { k: 'v' });
+    assert.equal(proxy.count(gets(ns, 'cm')), 2);
+  });
+
+  test('a 503 without Retry-After is the answer, as client-go takes it', async (t) => {
+    const { proxy, client, ns } = await setup(t);
+    proxy.fail(gets(ns, 'cm'), 1, 503);
+    await assert.rejects(client.get(ConfigMaps, 'cm', ns), UnavailableError);
+    assert.equal(proxy.count(gets(ns, 'cm')), 1);
+  });
+
+  test(`after ${MAX_RETRY_AFTER_RETRIES} retries the 429 is the answer`, async (t) => {
+    const { proxy, client, ns } = await setup(t);
+    proxy.fail(creates(ns), 1000, 429, '0');
+    await assert.rejects(client.create(configMap(ns, 'never')), (err: unknown) => {
+      assert.ok(err instanceof TooManyRequestsError, String(err));
+      assert.equal(err.retryAfterSeconds, 0);
+      return true;
+    });
+    assert.equal(proxy.count(creates(ns)), 1 + MAX_RETRY_AFTER_RETRIES);
+  });
+
+  test("the caller's signal ends the wait", async (t) => {
+    const { proxy, client, ns } = await setup(t);
+    // Within get()'s 30 s deadline, so that the wait is begun.
+    proxy.fail(gets(ns, 'cm'), 1, 429, '20');
+    const caller = new AbortController();
+    const call = client.get(ConfigMaps, 'cm', ns, { signal: caller.signal });
+    await waitFor(() => proxy.count(gets(ns, 'cm')) === 1, {
+      description: 'the proxy to answer the get with a 429',
+      timeoutMs: 10_000,
+    });
+    const reason = new Error('the caller gave up');
+    caller.abort(reason);
+    await assert.rejects(call, (err) => err === reason);
+    assert.equal(proxy.count(gets(ns, 'cm')), 1);
+  });
+
+  test("a wait longer than the request's deadline is not begun: the 429 is the answer", async (t) => {
+    const { proxy, client, ns } = await setup(t);
+    proxy.fail(gets(ns, 'cm'), 1, 429, '600');
+    const call = client.transport.json({
+      method: 'GET',
+      path: `/api/v1/namespaces/${ns}/configmaps/cm`,
+      timeoutMs: 20_000,
+    });
+    await assert.rejects(call, TooManyRequestsError);
+    assert.equal(proxy.count(gets(ns, 'cm')), 1);
+  });
+});
+
+describe('a kept-alive socket the server closed as the request arrived', () => {
+  test('a get is sent again on a new connection', async (t) => {
+    const { proxy, client, ns } = await setup(t);
+    await client.create(configMap(ns, 'cm'));
+    proxy.hangUp(gets(ns, 'cm'), 1);
+    const got = await client.get(ConfigMaps, 'cm', ns);
+    assert.deepEqual(got.data, { k: 'v' });
+    assert.equal(proxy.count(gets(ns, 'cm')), 2);
+  });
+
+  test('a create is sent again (the server never read it) and creates the object', async (t) => {
+    const { proxy, client, ns } = await setup(t);
+    proxy.hangUp(creates(ns), 1);
+    await client.create(configMap(ns, 'resent'));
+    assert.equal(proxy.count(creates(ns)), 2);
+    assert.ok(await client.find(ConfigMaps, 'resent', ns));
+  });
+
+  test('only once: a second hang-up is the answer', async (t) => {
+    const { proxy, client, ns } = await setup(t);
+    // Two sockets in the pool, so that the resend goes out on a kept-alive one too.
+    await Promise.all([
+      client.list(ConfigMaps, { namespace: ns }),
+      client.list(ConfigMaps, { namespace: ns }),
+    ]);
+    proxy.hangUp(gets(ns, 'cm'), 2);
+    await assert.rejects(client.get(ConfigMaps, 'cm', ns), /socket hang up|ECONNRESET/);
+    assert.equal(proxy.count(gets(ns, 'cm')), 2);
+  });
+});

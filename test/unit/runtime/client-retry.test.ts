@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { isStaleSocketFailure, pause, retryAfterSeconds } from '../../../src/runtime/client/retry.js';
+
+describe('retryAfterSeconds (which answers ask to be sent again, as client-go reads them)', () => {
+  test('a 429 or any 5xx with whole seconds asks', () => {
+    assert.equal(retryAfterSeconds(429, '1'), 1);
+    assert.equal(retryAfterSeconds(500, '0'), 0);
+    assert.equal(retryAfterSeconds(503, ' 7 '), 7);
+    assert.equal(retryAfterSeconds(504, ['3', '9']), 3);
+  });
+
+  test('without the header, or with a date or a fraction, the answer stands', () => {
+    assert.equal(retryAfterSeconds(429, undefined), undefined);
+    assert.equal(retryAfterSeconds(503, undefined), undefined);
+    assert.equal(retryAfterSeconds(503, 'Wed, 21 Oct 2026 07:28:00 GMT'), undefined);
+    assert.equal(retryAfterSeconds(429, '1.5'), undefined);
+    assert.equal(retryAfterSeconds(429, '-1'), undefined);
+    assert.equal(retryAfterSeconds(429, ''), undefined);
+  });
+
+  test('other statuses never ask, whatever the header says', () => {
+    for (const status of [200, 201, 400, 401, 404, 409, 410, 422]) {
+      assert.equal(retryAfterSeconds(status, '1'), undefined, `HTTP ${status}`);
+    }
+  });
+});
+
+describe('isStaleSocketFailure', () => {
+  const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+  test('a reset on a reused socket may be sent again', () => {
+    assert.equal(isStaleSocketFailure(reset, true), true);
+  });
+  test('not on a new socket, nor for another error', () => {
+    assert.equal(isStaleSocketFailure(reset, false), false);
+    assert.equal(
+      isStaleSocketFailure(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }), true),
+      false,
+    );
+    assert.equal(isStaleSocketFailure(new Error('no complete response within 10 ms'), true), false);
+  });
+});
+
+describe('pause', () => {
+  test("rejects with the signal's own reason when it aborts", async () => {
+    const controller = new AbortController();
+    const waiting = pause(60_000, controller.signal);
+    const reason = new Error('stopped');
+    controller.abort(reason);
+    await assert.rejects(waiting, (err) => err === reason);
+  });
+
+  test('rejects at once for a signal already aborted', async () => {
+    const reason = new Error('already');
+    await assert.rejects(pause(60_000, AbortSignal.abort(reason)), (err) => err === reason);
+  });
+});
