@@ -7,7 +7,7 @@ export interface GitCredentials {
 }
 
 /** Why a remote operation failed, in words a user acts on. */
-export type GitFailure = 'auth' | 'unreachable' | 'not-found' | 'rejected' | 'other';
+export type GitFailure = 'auth' | 'unreachable' | 'not-found' | 'rejected' | 'declined' | 'other';
 
 export class GitError extends Error {
   override name = 'GitError';
@@ -38,14 +38,16 @@ function classify(stderr: string): GitFailure {
   }
   if (/repository .* not found|returned error: 404\b/i.test(stderr)) return 'not-found';
   if (/\[rejected\]|non-fast-forward|fetch first/i.test(stderr)) return 'rejected';
+  // The server's own refusal (a pre-receive hook, a protected branch): pushing again cannot help.
+  if (/\[remote rejected\]/.test(stderr)) return 'declined';
   return 'other';
 }
 
-const FAILURE_TEXT: Record<GitFailure, string> = {
-  auth: 'authentication failed (check the username and password or token)',
+const FAILURE_TEXT: Record<Exclude<GitFailure, 'auth'>, string> = {
   unreachable: 'the git server cannot be reached',
   'not-found': 'the repository does not exist',
   rejected: 'the push was rejected because the branch moved',
+  declined: 'the server refused the push',
   other: 'git failed',
 };
 
@@ -79,14 +81,44 @@ export function git(
       if (!err) return resolve(stdout);
       const failure = classify(stderr);
       const where = opts.remote ? ` (${redact(opts.remote)})` : '';
-      // git's own verdict, not the advice it may print after it.
-      const lines = stderr.trim().split('\n').filter(Boolean);
-      const detail = lines.find((l) => /^(fatal|error):/.test(l)) ?? lines.at(-1) ?? err.message;
+      const text =
+        failure === 'auth'
+          ? `authentication failed: ${
+              username !== undefined || password !== undefined
+                ? 'the server refused the username and password or token given'
+                : 'the server asks for credentials and none were given (TUTTI_GIT_USERNAME, TUTTI_GIT_PASSWORD)'
+            }`
+          : FAILURE_TEXT[failure];
+      const detail = failureDetail(stderr, failure) ?? (failure === 'auth' ? undefined : err.message);
       reject(
-        new GitError(`git ${args[0]}${where}: ${FAILURE_TEXT[failure]}: ${redact(detail)}`, failure, stderr),
+        new GitError(
+          `git ${args[0]}${where}: ${text}${detail ? `: ${redact(detail)}` : ''}`,
+          failure,
+          stderr,
+        ),
       );
     });
   });
+}
+
+/** git's own verdict, not the advice it may print after it; undefined when it says nothing more. */
+function failureDetail(stderr: string, failure: GitFailure): string | undefined {
+  const lines = stderr
+    .trim()
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  if (failure === 'declined') {
+    // `! [remote rejected] main -> main (pre-receive hook declined)`, and what the hook said.
+    const refused = lines.find((l) => l.includes('[remote rejected]'))?.replace(/^!\s*/, '');
+    const said = lines.filter((l) => l.startsWith('remote:')).map((l) => l.slice(7).trim());
+    return [refused, ...said].filter(Boolean).join('; ');
+  }
+  // Prompts are off, so after a refused login git only says that it could not ask for one.
+  if (failure === 'auth') return lines.find((l) => /Authentication failed/i.test(l));
+  return (
+    lines.find((l) => l.startsWith('fatal:')) ?? lines.find((l) => l.startsWith('error:')) ?? lines.at(-1)
+  );
 }
 
 /** A URL with any password in it blanked, for messages and logs. */

@@ -75,7 +75,10 @@ test('gitops publish pushes the rendered tree once, then reports it unchanged; -
     repo,
   );
   assert.notEqual(denied.code, 0);
-  assert.match(denied.stderr, /authentication failed \(check the username and password or token\)/);
+  assert.match(
+    denied.stderr,
+    /authentication failed: the server refused the username and password or token given/,
+  );
   assert.doesNotMatch(denied.stderr, /\n\s+at /, 'an error, not a stack trace');
 
   const noRepo = await tutti({ TUTTI_GIT_REPO: '' }, 'gitops', 'publish', '-f', join(dir, 'intent.json'));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -22,7 +22,7 @@ async function gitServer(t: { after(fn: () => Promise<void>): void }) {
     await server.stop();
     await rm(root, { recursive: true, force: true });
   });
-  return { server, repo: await server.createRepository('admin1/edge1-config') };
+  return { server, root, repo: await server.createRepository('admin1/edge1-config') };
 }
 
 /** What a user cloning the repository sees. */
@@ -86,6 +86,50 @@ test('a push with bad credentials is reported as an authentication failure', asy
     },
   );
   await assert.rejects(publishTree(tree, ['cn-cap-001'], { repo }), { failure: 'auth' });
+});
+
+test('an authentication failure says whether credentials were refused or missing, not how git failed to prompt', async (t) => {
+  const { repo } = await gitServer(t);
+  const tree = renderTree(translateIntent({ intent: 'x', requirements: { latency: '<1ms' } }));
+  await assert.rejects(
+    publishTree(tree, [], { repo, credentials: { username: 'admin1', password: 'wrong' } }),
+    (err: Error) => {
+      assert.match(
+        err.message,
+        /authentication failed: the server refused the username and password or token given$/,
+      );
+      return true;
+    },
+  );
+  await assert.rejects(publishTree(tree, [], { repo }), (err: Error) => {
+    assert.match(
+      err.message,
+      /authentication failed: the server asks for credentials and none were given \(TUTTI_GIT_USERNAME, TUTTI_GIT_PASSWORD\)$/,
+    );
+    return true;
+  });
+});
+
+test('a push the server refuses (a pre-receive hook) says so with its reason, and is not retried', async (t) => {
+  const { root, repo } = await gitServer(t);
+  const bare = join(root, 'admin1/edge1-config.git');
+  const calls = join(bare, 'hook-calls');
+  await writeFile(
+    join(bare, 'hooks/pre-receive'),
+    `#!/bin/sh\necho call >> '${calls}'\necho "main is protected: changes need a review" >&2\nexit 1\n`,
+    { mode: 0o755 },
+  );
+  const tree = renderTree(translateIntent({ intent: 'x', requirements: { latency: '<1ms' } }));
+  await assert.rejects(publishTree(tree, ['cn-cap-001'], { repo, credentials }), (err: unknown) => {
+    assert.ok(err instanceof GitError);
+    assert.equal(err.failure, 'declined');
+    assert.match(
+      err.message,
+      /^git push \(.*\): the server refused the push: \[remote rejected\] HEAD -> main \(pre-receive hook declined\); main is protected: changes need a review$/,
+    );
+    return true;
+  });
+  assert.equal((await readFile(calls, 'utf8')).trim().split('\n').length, 1);
 });
 
 test('an unreachable server is reported as such', async (t) => {
