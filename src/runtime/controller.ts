@@ -151,11 +151,14 @@ export class Controller {
     return this.sources.map((w) => this.opts.informers.informer(w.kind, w));
   }
 
-  /** Starts the workers; events start flowing into the queue. */
-  start(): void {
+  /**
+   * Starts the workers; events start flowing into the queue. Resolves once they have stopped;
+   * rejects if a worker loop breaks (the manager then stops with that error).
+   */
+  start(): Promise<void> {
     if (!this.primary || !this.reconciler)
       throw new Error(`controller ${this.name} needs for() and reconcile()`);
-    if (this.queue) return;
+    if (this.queue) return this.workersDone!;
     this.queue = new WorkQueue<string>({ name: this.name });
     this.abort = new AbortController();
     if (!this.handlersRegistered) {
@@ -182,6 +185,7 @@ export class Controller {
     maxConcurrentReconciles.set({ controller: this.name }, this.workers);
     const loops = Array.from({ length: this.workers }, () => this.work(this.queue!, this.abort!.signal));
     this.workersDone = Promise.all(loops).then(() => {});
+    return this.workersDone;
   }
 
   /** Stops intake and waits for in-flight reconciles to finish. */
@@ -190,7 +194,8 @@ export class Controller {
     if (!queue) return;
     this.abort?.abort(new Error(`controller ${this.name} stopping`));
     await queue.shutDownWithDrain();
-    await this.workersDone;
+    // A broken worker loop is reported through start()'s promise.
+    await this.workersDone?.catch(() => {});
     this.queue = undefined;
   }
 

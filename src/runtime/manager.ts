@@ -12,7 +12,10 @@ export interface Runnable {
   readonly name: string;
   /** Started only while this process leads (default true), like controllers. */
   readonly needLeaderElection?: boolean;
-  /** Runs until `signal` aborts; resolves once stopped. */
+  /**
+   * Runs until `signal` aborts; resolves once stopped. Throwing or rejecting before then stops
+   * the manager with that error, as controller-runtime's manager does.
+   */
   start(signal: AbortSignal): Promise<void>;
 }
 
@@ -66,6 +69,10 @@ export class Manager implements InformerSource {
   /** Leader-only runnables of the current term, awaited when it ends. */
   private termWork: Promise<void>[] = [];
   private leaderAbort?: AbortController;
+  private stopping?: Promise<void>;
+  /** What stopped the manager, when something it ran failed. */
+  private failure?: Error;
+  private exitWhenStopped = false;
   healthPort?: number;
 
   constructor(private readonly opts: ManagerOptions) {
@@ -74,6 +81,11 @@ export class Manager implements InformerSource {
     if (opts.healthPort !== undefined) {
       this.health = new HealthServer({ port: opts.healthPort, host: opts.healthHost });
       this.health.addHealthCheck('ping', () => true);
+      // Fails from the moment something the manager runs has failed, through the graceful stop.
+      this.health.addHealthCheck('runnables', () => {
+        if (this.failure) throw this.failure;
+        return true;
+      });
       this.health.addReadyCheck('informers-synced', () => this.hasSynced());
     }
   }
@@ -138,6 +150,8 @@ export class Manager implements InformerSource {
   async start(): Promise<void> {
     if (this.running) throw new Error('manager already started');
     this.abort = new AbortController();
+    this.stopping = undefined;
+    this.failure = undefined;
     const signal = this.abort.signal;
     // Every informer waiting to sync and every runnable listens on it: many listeners, no leak.
     setMaxListeners(0, signal);
@@ -159,9 +173,11 @@ export class Manager implements InformerSource {
       const le = this.opts.leaderElection;
       if (!le) {
         await this.lead(signal);
-        await new Promise<void>((resolve) =>
-          signal.addEventListener('abort', () => resolve(), { once: true }),
-        );
+        // Something started by lead() may have failed, and so stopped the manager, already.
+        if (!signal.aborted)
+          await new Promise<void>((resolve) =>
+            signal.addEventListener('abort', () => resolve(), { once: true }),
+          );
         await this.stopLeading();
         return;
       }
@@ -187,12 +203,20 @@ export class Manager implements InformerSource {
     );
   }
 
-  /** Graceful stop: controllers drain (within the budget), the lease is released, informers stop. */
-  async stop(): Promise<void> {
-    if (!this.abort || this.abort.signal.aborted) return;
+  /**
+   * Graceful stop: controllers drain (within the budget), the lease is released, informers stop.
+   * Resolves once stopped, also when called again meanwhile.
+   */
+  stop(): Promise<void> {
+    if (!this.abort) return Promise.resolve();
+    this.stopping ??= this.shutDown(this.abort);
+    return this.stopping;
+  }
+
+  private async shutDown(abort: AbortController): Promise<void> {
     const budget = this.opts.gracefulShutdownMs ?? GRACEFUL_SHUTDOWN_MS;
     this.log.info({ budgetMs: budget }, 'stopping');
-    this.abort.abort(new Error('manager stopping'));
+    abort.abort(new Error('manager stopping'));
     const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), budget).unref());
     const done = (async () => {
       await this.running;
@@ -204,19 +228,40 @@ export class Manager implements InformerSource {
       this.log.error({ budgetMs: budget }, 'graceful stop exceeded its budget; abandoning in-flight work');
     }
     this.running = undefined;
-    this.log.info('stopped');
+    if (this.failure) this.log.error({ err: this.failure.message }, 'stopped after a failure');
+    else this.log.info('stopped');
+    // A failure is the process's end too: its exit status and a restart are what tell the operator.
+    if (this.exitWhenStopped) process.exit(this.failure ? 1 : 0);
   }
 
-  /** SIGTERM and SIGINT stop the manager gracefully, then exit. */
+  /**
+   * The manager owns the process: SIGTERM and SIGINT stop it gracefully, then exit 0; when
+   * something it runs fails, it stops gracefully and exits 1 (a pod restarts, its restart count
+   * and last log lines say why). Without `exit`, signals only stop the manager.
+   */
   stopOnSignals(exit = true): void {
+    this.exitWhenStopped = exit;
     const onSignal = (sig: NodeJS.Signals) => {
       this.log.info({ signal: sig }, 'signal received; shutting down');
-      void this.stop().finally(() => {
-        if (exit) process.exit(0);
-      });
+      void this.stop();
     };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
+  }
+
+  /**
+   * Something the manager runs failed: stop with its error. Only the first counts; one that
+   * fails as it is told to stop is no failure.
+   */
+  private fail(what: string, err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    if (this.failure || !this.abort || this.abort.signal.aborted) {
+      this.log.error({ failed: what, err: message }, `${what} failed while the manager stopped`);
+      return;
+    }
+    this.failure = new Error(`${what} failed: ${message}`, { cause: err });
+    this.log.error({ failed: what, err: message }, `${what} failed; stopping the manager`);
+    void this.stop();
   }
 
   private async lead(lost: AbortSignal): Promise<void> {
@@ -224,9 +269,11 @@ export class Manager implements InformerSource {
     const stopOn = (s: AbortSignal) =>
       s.addEventListener('abort', () => this.leaderAbort?.abort(s.reason), { once: true });
     stopOn(lost);
-    for (const c of this.controllers) c.start();
+    const term = this.leaderAbort.signal;
+    for (const c of this.controllers)
+      this.termWork.push(this.supervise(`controller ${c.name}`, term, () => c.start()));
     for (const r of this.runnables.filter((r) => r.needLeaderElection !== false)) {
-      this.termWork.push(this.runRunnable(r, this.leaderAbort.signal));
+      this.termWork.push(this.runRunnable(r, term));
     }
     this.log.info({ controllers: this.controllers.map((c) => c.name) }, 'controllers started');
   }
@@ -241,12 +288,16 @@ export class Manager implements InformerSource {
     this.log.info('controllers stopped');
   }
 
-  private async runRunnable(r: Runnable, signal: AbortSignal): Promise<void> {
+  private runRunnable(r: Runnable, signal: AbortSignal): Promise<void> {
+    return this.supervise(`runnable ${r.name}`, signal, () => r.start(signal));
+  }
+
+  /** Runs `run` until `signal` aborts; a failure before then stops the manager. */
+  private async supervise(what: string, signal: AbortSignal, run: () => Promise<void>): Promise<void> {
     try {
-      await r.start(signal);
+      await run();
     } catch (err) {
-      if (!signal.aborted)
-        this.log.error({ runnable: r.name, err: (err as Error).message }, 'runnable failed');
+      if (!signal.aborted) this.fail(what, err);
     }
   }
 }
