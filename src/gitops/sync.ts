@@ -130,7 +130,29 @@ export class EdgeSyncer {
 
   async syncOnce(): Promise<SyncOutcome> {
     const stop = duration.startTimer({ sync: this.opts.name });
-    const current = await this.client.get(GitSyncs, this.opts.name);
+    try {
+      return await this.attempt(stop);
+    } catch (err) {
+      // The edge's API server did not answer, or refused: no status could say so, the metrics must.
+      const labels = { sync: this.opts.name };
+      runs.inc({ ...labels, result: 'error' });
+      errorsGauge.set(labels, 1);
+      stop();
+      throw err;
+    }
+  }
+
+  /** The GitSync; one deleted while the sync runs is created again, or the sync would stop for good. */
+  private async gitSync(): Promise<GitSync> {
+    const found = await this.client.find(GitSyncs, this.opts.name);
+    if (found) return found;
+    this.opts.log?.warn({}, 'the GitSync was deleted: created again, with an empty inventory');
+    await this.register();
+    return this.client.get(GitSyncs, this.opts.name);
+  }
+
+  private async attempt(stop: () => void): Promise<SyncOutcome> {
+    const current = await this.gitSync();
     const previous = current.status ?? {};
     let commit: string;
     try {

@@ -13,11 +13,12 @@ import { publishTree } from '../../../src/gitops/publish.js';
 import { renderTree } from '../../../src/gitops/render.js';
 import { EdgeSyncer, LABEL_SYNCED_BY } from '../../../src/gitops/sync.js';
 import { translateIntent } from '../../../src/gitops/translate.js';
+import { KubeClient } from '../../../src/runtime/client/client.js';
 import { ConfigMaps, CustomResourceDefinitions, Namespaces } from '../../../src/runtime/client/kinds.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { metricsRegistry } from '../../../src/runtime/health-server.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { testClient } from '../../support/cluster.js';
+import { testClient, twoContextKubeconfig } from '../../support/cluster.js';
 
 const credentials = { username: 'admin1', password: 's3cret' };
 
@@ -252,4 +253,55 @@ test('a commit applied in part, then one that cannot be read: status says so and
   assert.match(status.errors![0]!, new RegExp(`^commit ${broken.commit!.slice(0, 12)}: .*broken\\.yaml`));
   assert.equal(status.commit, partial.commit, 'the commit applied, not the one refused');
   assert.equal(status.objects, 3);
+});
+
+test('a GitSync deleted while the sync runs is created again and syncing goes on', async (t) => {
+  const client = await syncClient(t);
+  const { root, server } = await gitServer(t);
+  const repo = await server.createRepository('admin1/edge1-config');
+  const syncer = new EdgeSyncer(client, {
+    name: 'edge1-deleted',
+    repo,
+    branch: 'main',
+    dir: '/',
+    periodMs: 1000,
+    credentials,
+    cacheDir: join(root, 'cache'),
+  });
+  t.after(() => client.delete(GitSyncs, 'edge1-deleted'));
+  await syncer.register();
+  await client.delete(GitSyncs, 'edge1-deleted');
+  await waitFor(async () => !(await client.find(GitSyncs, 'edge1-deleted')), {
+    description: 'the GitSync to be deleted',
+    timeoutMs: 30_000,
+  });
+  const published = await publish(repo, { latency: '<1ms' });
+  const outcome = await syncer.syncOnce();
+  assert.deepEqual(outcome.errors, []);
+  const status = (await client.get(GitSyncs, 'edge1-deleted')).status!;
+  assert.equal(status.commit, published.commit);
+  assert.equal(status.conditions![0]!.reason, 'Synced');
+});
+
+test('a sync whose edge cluster cannot be reached counts as a failed run in the metrics', async (t) => {
+  const { root, server } = await gitServer(t);
+  const repo = await server.createRepository('admin1/edge1-config');
+  // Its current context names a port nothing listens on: an edge that went away.
+  const gone = await KubeClient.load(await twoContextKubeconfig(t), { fieldManager: 'tutti-gitsync' });
+  t.after(() => gone.close());
+  const syncer = new EdgeSyncer(gone, {
+    name: 'edge1-gone',
+    repo,
+    branch: 'main',
+    dir: '/',
+    periodMs: 1000,
+    credentials,
+    cacheDir: join(root, 'cache'),
+  });
+  await assert.rejects(syncer.syncOnce(), /cannot reach the API server/);
+  const runs = await metricsRegistry.getSingleMetric('tutti_gitsync_runs_total')!.get();
+  assert.deepEqual(
+    runs.values.filter((v) => v.labels['sync'] === 'edge1-gone').map((v) => [v.labels['result'], v.value]),
+    [['error', 1]],
+  );
 });
