@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { DeleteOptions } from 'kubernetes-types/meta/v1.js';
 import { Connection, type Impersonation } from './connection.js';
 import { Discovery, groupVersionPath, type ResourceInfo } from './discovery.js';
-import { isConflict, NotFoundError } from './errors.js';
+import { isConflict, isResourceExpired, NotFoundError } from './errors.js';
 import { type Query, type RestRequest, Transport } from './transport.js';
 import { type Kind, type KubeObject, kindOf, type ObjectList } from './types.js';
 
@@ -166,13 +166,24 @@ export class KubeClient {
     });
   }
 
-  /** Every object, following `continue` tokens page by page. */
+  /**
+   * Every object, following `continue` tokens page by page. When a token expires between pages
+   * (410 Expired: its snapshot was compacted away while we read), the pages so far are dropped
+   * for one full list without `limit`, as client-go's pager does.
+   */
   async listAll<T extends KubeObject>(k: Kind<T>, opts: ListOptions = {}): Promise<ObjectList<T>> {
     const first = await this.list(k, { limit: 500, ...opts });
     const items = first.items;
     let token = first.metadata.continue;
     while (token) {
-      const page = await this.list(k, { ...opts, limit: opts.limit ?? 500, continue: token });
+      let page: ObjectList<T>;
+      try {
+        page = await this.list(k, { ...opts, limit: opts.limit ?? 500, continue: token });
+      } catch (err) {
+        if (!isResourceExpired(err)) throw err;
+        const { limit: _limit, continue: _continue, ...whole } = opts;
+        return this.list(k, whole);
+      }
       items.push(...page.items);
       token = page.metadata.continue;
     }

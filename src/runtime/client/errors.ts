@@ -124,6 +124,13 @@ export function isRetryable(err: unknown): boolean {
   return err instanceof UnavailableError || err instanceof TooManyRequestsError;
 }
 
+/**
+ * A 410 whose reason is `Expired`: the resourceVersion a continue token or list names has been
+ * compacted away. client-go's `IsResourceExpired`.
+ */
+export const isResourceExpired = (err: unknown): err is GoneError =>
+  err instanceof GoneError && err.reason === 'Expired';
+
 export const isNotFound = (err: unknown): err is NotFoundError => err instanceof NotFoundError;
 export const isAlreadyExists = (err: unknown): err is AlreadyExistsError => err instanceof AlreadyExistsError;
 export const isConflict = (err: unknown): err is ConflictError => err instanceof ConflictError;

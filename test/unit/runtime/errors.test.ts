@@ -7,6 +7,7 @@ import {
   ForbiddenError,
   GoneError,
   InvalidError,
+  isResourceExpired,
   isRetryable,
   NotFoundError,
   TooManyRequestsError,
@@ -89,4 +90,11 @@ describe('waitFor', () => {
       /timed out after 50 ms waiting for the server to answer; last error: still booting/,
     );
   });
+});
+
+test('isResourceExpired: a 410 Expired (a compacted continue token), not any 410', () => {
+  const request = { method: 'GET', path: '/api/v1/configmaps' };
+  assert.equal(isResourceExpired(apiErrorFrom(410, { reason: 'Expired', code: 410 }, request)), true);
+  assert.equal(isResourceExpired(apiErrorFrom(410, { reason: 'Gone', code: 410 }, request)), false);
+  assert.equal(isResourceExpired(apiErrorFrom(400, { reason: 'Expired', code: 400 }, request)), false);
 });
