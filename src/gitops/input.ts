@@ -61,7 +61,10 @@ export async function readExpectations(file: string): Promise<IntentExpectation[
     throw new Error(`${file}: ${(err as Error).message}`);
   }
   try {
-    return expectationsFrom(value);
+    const expectations = expectationsFrom(value);
+    // Published, an empty tree would withdraw every intent from the edge: never from a slip.
+    if (expectations.length === 0) throw new Error(`${file}: holds no intent or expectation`);
+    return expectations;
   } catch (err) {
     if (err instanceof TranslateError) throw new Error(`${file}: ${err.message}`);
     throw err;

@@ -96,6 +96,16 @@ test('gitops publish pushes the rendered tree once, then reports it unchanged; -
   );
   assert.equal(ssh.code, 2);
   assert.match(ssh.stderr, /--repo: "git@example\.invalid:x\/y\.git" is not an HTTP\(S\) URL/);
+
+  // An empty file would publish an empty tree and withdraw every intent from the edge.
+  for (const empty of ['[]', '{"expectations": []}']) {
+    await writeFile(join(dir, 'empty.json'), empty);
+    const refused = await tutti(env, 'gitops', 'publish', '-f', join(dir, 'empty.json'), '--repo', repo);
+    assert.equal(refused.code, 2, refused.stdout);
+    assert.match(refused.stderr, /empty\.json: holds no intent or expectation/);
+  }
+  const head = await tutti(env, 'gitops', 'publish', '-f', join(dir, 'intent.json'), '--repo', repo);
+  assert.match(head.stdout, new RegExp(`^unchanged at ${commit}$`, 'm'));
 });
 
 test('gitops manifests prints a RootSync or Flux objects for the repository; an unknown engine is named', async () => {
