@@ -119,6 +119,67 @@ export function connectionError(err: Error, request: { method: string; path: str
   );
 }
 
+/** A TLS handshake with the API server that failed: its certificate, or TLS itself. */
+export class TlsError extends UnavailableError {
+  override name = 'TlsError';
+  constructor(
+    message: string,
+    request: { method: string; path: string },
+    /** Node's (OpenSSL's) code: `SELF_SIGNED_CERT_IN_CHAIN`, `ERR_TLS_CERT_ALTNAME_INVALID`, … */
+    readonly tlsCode: string,
+  ) {
+    super(0, 'ServiceUnavailable', message, {}, request);
+  }
+}
+
+/** Node's codes for a server certificate that no trusted CA signed. */
+const UNTRUSTED = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_CHAIN_TOO_LONG',
+  'INVALID_CA',
+]);
+const OUT_OF_DATE = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
+
+/**
+ * `err` as a TlsError naming the server, what failed and what to check, when it is a TLS failure;
+ * undefined for any other error. `kubeconfig` is the file the connection came from, when known.
+ */
+export function tlsError(
+  err: NodeJS.ErrnoException,
+  request: { method: string; path: string },
+  server: URL,
+  kubeconfig?: string,
+): TlsError | undefined {
+  const code = err.code ?? '';
+  const at = `${request.method} ${request.path}: the API server ${server.href.replace(/\/$/, '')}`;
+  const file = kubeconfig ? `the kubeconfig ${kubeconfig}` : 'the kubeconfig';
+  const why = `${err.message} (${code})`;
+  let message: string;
+  if (UNTRUSTED.has(code))
+    message =
+      `${at} presented a certificate signed by an authority we do not trust: ${why}; check the ` +
+      `cluster's certificate-authority or certificate-authority-data in ${file}, and that its server is the API server meant`;
+  else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    message =
+      `${at} presented a certificate that is not valid for the name it was reached by: ${why}; check the ` +
+      `cluster's server (or its tls-server-name) in ${file} against the names in the API server's certificate`;
+  else if (OUT_OF_DATE.has(code))
+    message =
+      `${at} presented a certificate outside its validity period: ${why}; check this machine's clock, ` +
+      "or renew the API server's certificate";
+  else if (code.startsWith('ERR_SSL_') || code === 'EPROTO')
+    message = `${at} did not complete a TLS handshake: ${why}; check that the cluster's server in ${file} is the API server's https address`;
+  else return undefined;
+  return new TlsError(message, request, code);
+}
+
 /** Errors worth trying again: the server was unreachable, overloaded or failing. */
 export function isRetryable(err: unknown): boolean {
   return err instanceof UnavailableError || err instanceof TooManyRequestsError;

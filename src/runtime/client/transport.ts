@@ -2,7 +2,7 @@ import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { finished } from 'node:stream/promises';
 import type { Connection, Impersonation } from './connection.js';
-import { type ApiError, apiErrorFrom, connectionError, type StatusBody } from './errors.js';
+import { type ApiError, apiErrorFrom, connectionError, type StatusBody, tlsError } from './errors.js';
 import { isStaleSocketFailure, MAX_RETRY_AFTER_RETRIES, pause, retryAfterSeconds } from './retry.js';
 
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -219,7 +219,10 @@ export class Transport {
         if (timer) clearTimeout(timer);
         if (req.signal?.aborted) reject(req.signal.reason ?? err);
         else if (mayResend && isStaleSocketFailure(err, r.reusedSocket)) resolve('stale-socket');
-        else reject(connectionError(err, target));
+        else {
+          const { server, origin } = this.connection;
+          reject(tlsError(err, target, server, origin.kubeconfig) ?? connectionError(err, target));
+        }
       });
       r.end(payload);
     });

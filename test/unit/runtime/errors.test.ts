@@ -10,7 +10,9 @@ import {
   isResourceExpired,
   isRetryable,
   NotFoundError,
+  TlsError,
   TooManyRequestsError,
+  tlsError,
   UnavailableError,
 } from '../../../src/runtime/client/errors.js';
 import { exitCodeOf } from '../../../src/runtime/client/exec.js';
@@ -97,4 +99,39 @@ test('isResourceExpired: a 410 Expired (a compacted continue token), not any 410
   assert.equal(isResourceExpired(apiErrorFrom(410, { reason: 'Expired', code: 410 }, request)), true);
   assert.equal(isResourceExpired(apiErrorFrom(410, { reason: 'Gone', code: 410 }, request)), false);
   assert.equal(isResourceExpired(apiErrorFrom(400, { reason: 'Expired', code: 400 }, request)), false);
+});
+
+describe('tlsError', () => {
+  const request = { method: 'GET', path: '/version' };
+  const server = new URL('https://10.0.0.1:6443');
+  const failed = (code: string, message = 'failed') => Object.assign(new Error(message), { code });
+
+  test('an untrusted certificate names the server, the code and the CA settings to check', () => {
+    const err = tlsError(
+      failed('UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'),
+      request,
+      server,
+      'kc.yaml',
+    );
+    assert.ok(err instanceof TlsError);
+    assert.equal(err.tlsCode, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+    assert.match(err.message, /^GET \/version: the API server https:\/\/10\.0\.0\.1:6443 presented/);
+    assert.match(err.message, /unable to verify the first certificate \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/);
+    assert.match(err.message, /certificate-authority-data in the kubeconfig kc\.yaml/);
+    assert.ok(isRetryable(err), 'still an UnavailableError: a certificate being rotated heals');
+  });
+
+  test('a wrong name, an expired certificate and a broken handshake each say what to check', () => {
+    assert.match(
+      tlsError(failed('ERR_TLS_CERT_ALTNAME_INVALID'), request, server)!.message,
+      /tls-server-name/,
+    );
+    assert.match(tlsError(failed('CERT_HAS_EXPIRED'), request, server)!.message, /clock/);
+    assert.match(tlsError(failed('ERR_SSL_WRONG_VERSION_NUMBER'), request, server)!.message, /https address/);
+  });
+
+  test('any other failure is not a TLS one', () => {
+    assert.equal(tlsError(failed('ECONNREFUSED'), request, server), undefined);
+    assert.equal(tlsError(new Error('no complete response within 10 ms'), request, server), undefined);
+  });
 });
