@@ -9,14 +9,14 @@ import { Deployments, Pods, ReplicaSets } from '../runtime/client/kinds.js';
 import { availability } from './actuators/rm-pod.js';
 import { formatQuery, resolveProfile } from './profiles.js';
 import type { PrometheusClient } from './prometheus.js';
-import type { ContainerCpu, Goal, PlanState, PodState } from './state.js';
+import { type ContainerCpu, type Goal, type PlanState, type PodState, unmeetable } from './state.js';
 import type { WorkloadRef } from './workload.js';
 
 /** Why one objective has no value this round. */
 export interface ObjectiveFailure {
   objective: string;
   /** CamelCase, for the Degraded condition's reason. */
-  reason: 'ProfileNotFound' | 'ProfileUnresolved' | 'QueryFailed';
+  reason: 'ProfileNotFound' | 'ProfileUnresolved' | 'QueryFailed' | 'InvalidObjective';
   message: string;
 }
 
@@ -199,6 +199,10 @@ export class KpiObserver {
           tolerance: o.tolerance ?? 0,
           type: resolved.type,
         };
+        // Still observed below, so that the status shows where the objective stands.
+        const invalid = unmeetable(goal[o.name]!);
+        if (invalid)
+          failures.push({ objective: o.name, reason: 'InvalidObjective', message: `${o.name}: ${invalid}` });
         if (!resolved.resolved) {
           failures.push({
             objective: o.name,

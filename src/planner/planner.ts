@@ -171,13 +171,20 @@ export class IntentPlanner {
       const base = observed(o);
       const p = plans.get(k);
       if (!p) {
+        const invalid = o.ok ? o.failures.filter((f) => f.reason === 'InvalidObjective') : [];
         outcomes.set(k, {
           ...base,
-          planning: {
-            status: 'False',
-            reason: 'NotObserved',
-            message: 'not planned: the intent could not be observed in full',
-          },
+          planning: invalid.length
+            ? {
+                status: 'False',
+                reason: 'InvalidObjective',
+                message: `not planned: ${invalid.map((f) => f.message).join('; ')}`,
+              }
+            : {
+                status: 'False',
+                reason: 'NotObserved',
+                message: 'not planned: the intent could not be observed in full',
+              },
         });
         continue;
       }

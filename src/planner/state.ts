@@ -48,6 +48,21 @@ export function objectiveMet(current: number | undefined, g: GoalObjective): boo
   return g.minimize ? current <= bound(g) : current >= bound(g);
 }
 
+/**
+ * Why an objective can never be met whatever the planner does, or undefined. KPIs are never
+ * negative and availability is a fraction of pods: a goal outside that range (a typo, mostly)
+ * would otherwise send the planner to the closest reachable state, max_pods or cpu_max.
+ */
+export function unmeetable(g: GoalObjective): string | undefined {
+  if (g.value < 0) return `value ${g.value} is negative; a ${g.type} KPI never is`;
+  const b = bound(g);
+  if (g.minimize && g.type === 'latency' && b <= 0)
+    return `a latency of at most ${+b.toFixed(4)} can never be met`;
+  if (!g.minimize && g.type === 'availability' && b > 1)
+    return `an availability of at least ${+b.toFixed(4)} can never be met: it is a fraction of pods, at most 1`;
+  return undefined;
+}
+
 /** The goal test: every objective met in its direction, within tolerance. */
 export function isGoal(state: PlanState, goal: Goal): boolean {
   for (const name in goal) if (!objectiveMet(state.objectives[name], goal[name]!)) return false;

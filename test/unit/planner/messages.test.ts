@@ -4,6 +4,7 @@ import type { Intent } from '../../../src/apis/ido.intel.com/intent.js';
 import { plannerRunCommand } from '../../../src/planner/planner-command.js';
 import { samplePluginCommand } from '../../../src/planner/plugins/cli.js';
 import { resolveProfile } from '../../../src/planner/profiles.js';
+import { unmeetable } from '../../../src/planner/state.js';
 import { nextIntentStatus } from '../../../src/planner/status.js';
 
 test('a numeric props.endpoint is reported as not a string, not as missing', () => {
@@ -51,4 +52,31 @@ test('planner flags name themselves as the user typed them: --manager needs host
     name: 'UsageError',
     message: '-v/--verbosity: "x" must be a whole number from 0 to 10',
   });
+});
+
+test('objectives no workload can meet are named with the reason; reachable ones are not', () => {
+  const g = (
+    type: 'latency' | 'availability' | 'throughput',
+    value: number,
+    minimize: boolean,
+    tolerance = 0,
+  ) => unmeetable({ type, value, minimize, tolerance });
+  assert.equal(g('latency', -5, true), 'value -5 is negative; a latency KPI never is');
+  assert.equal(g('throughput', -1, false), 'value -1 is negative; a throughput KPI never is');
+  assert.equal(g('latency', 0, true), 'a latency of at most 0 can never be met');
+  assert.equal(
+    g('availability', 1, false, -0.5),
+    'an availability of at least 1.5 can never be met: it is a fraction of pods, at most 1',
+  );
+  assert.equal(
+    g('availability', 1.2, false),
+    'an availability of at least 1.2 can never be met: it is a fraction of pods, at most 1',
+  );
+  for (const ok of [
+    g('latency', 15, true, 0.1),
+    g('availability', 1, false),
+    g('throughput', 0, false),
+    g('latency', 1e9, true),
+  ])
+    assert.equal(ok, undefined);
 });
