@@ -1,7 +1,70 @@
 import { operatorModules } from '../operator/modules.js';
-import { runOperator } from '../operator/run.js';
-import type { Command, OptionSpec } from './command.js';
-import { contextFlag, parseInteger } from './command.js';
+import { type OperatorOptions, runOperator } from '../operator/run.js';
+import { componentLogger, flushLogs, LOG_FORMATS, type LogFormat, setLogFormat } from '../runtime/log.js';
+import type { Manager } from '../runtime/manager.js';
+import { Interrupted } from './cluster.js';
+import type { Command, OptionSpec, OptionValues } from './command.js';
+import { contextFlag, parseInteger, UsageError } from './command.js';
+
+/** `--log-format`, on the commands that run controllers. */
+export const logFormatOption: Record<string, OptionSpec> = {
+  'log-format': {
+    type: 'string',
+    description: `log lines on stderr: ${LOG_FORMATS.join(' or ')}; unset, text on a terminal and json elsewhere, as in a Pod`,
+    env: 'TUTTI_LOG_FORMAT',
+  },
+};
+
+/** Applies `--log-format` (or TUTTI_LOG_FORMAT); a format that is none is the user's to fix. */
+export function useLogFormat(o: OptionValues): void {
+  const f = o['log-format'] as string | undefined;
+  if (f === undefined) return;
+  if (!LOG_FORMATS.includes(f as LogFormat)) {
+    throw new UsageError(`--log-format: "${f}" is no log format; choose ${LOG_FORMATS.join(' or ')}`);
+  }
+  setLogFormat(f as LogFormat);
+}
+
+/** After this long without its caches synced, a start says what it still waits for. */
+const SLOW_START_MS = 30_000;
+
+/**
+ * `runOperator`, where Ctrl-C or SIGTERM before it is running ends the command with a message
+ * and exit code 130, as an interrupted `tutti cluster up` does (without this the signal ends the
+ * process silently, halfway through installing the CRDs). Its own handlers stop it gracefully
+ * once it runs.
+ */
+export async function startOperator(opts: OperatorOptions, say: (m: string) => void): Promise<Manager> {
+  let onSignal!: (sig: NodeJS.Signals) => void;
+  const interrupted = new Promise<never>((_, reject) => {
+    onSignal = (sig) => {
+      say(`${sig}: stopping Tutti before it was running`);
+      // What was logged so far comes before the command's last word.
+      flushLogs();
+      reject(new Interrupted('interrupted while Tutti started; it is stopped (CRDs it installed stay)'));
+      // A start cannot be called off halfway: once the command has said so, the process ends.
+      setImmediate(() => process.exit(130));
+    };
+  });
+  // Registered before the manager's own: they run first, and end the process before it.
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const slow = setTimeout(
+    () =>
+      say(
+        `still starting after ${SLOW_START_MS / 1000} s: the caches have not synced; ` +
+          'the warnings logged name the resources that fail to list or watch',
+      ),
+    SLOW_START_MS,
+  );
+  try {
+    return await Promise.race([runOperator(opts), interrupted]);
+  } finally {
+    clearTimeout(slow);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
 
 export const operatorOptions: Record<string, OptionSpec> = {
   kubeconfig: {
@@ -43,18 +106,28 @@ export const operatorCommand: Command = {
   name: 'operator',
   summary: "Run every module's controllers in one process, with leader election, health and metrics.",
   // Modules' own flags (e.g. conductor's --a1-endpoint) sit beside the operator's.
-  options: Object.assign({}, operatorOptions, ...operatorModules.map((m) => m.options ?? {})),
+  options: Object.assign(
+    {},
+    operatorOptions,
+    logFormatOption,
+    ...operatorModules.map((m) => m.options ?? {}),
+  ),
   async run(o) {
-    await runOperator({
-      kubeconfig: o['kubeconfig'] as string | undefined,
-      context: o['context'] as string | undefined,
-      systemNamespace: o['system-namespace'] as string,
-      healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
-      leaderElection: o['leader-elect'] as boolean,
-      only: (o['module'] as string[] | undefined) ?? [],
-      installCrds: o['install-crds'] as boolean,
-      moduleOptions: o,
-    });
+    useLogFormat(o);
+    await startOperator(
+      {
+        kubeconfig: o['kubeconfig'] as string | undefined,
+        context: o['context'] as string | undefined,
+        systemNamespace: o['system-namespace'] as string,
+        healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
+        leaderElection: o['leader-elect'] as boolean,
+        only: (o['module'] as string[] | undefined) ?? [],
+        installCrds: o['install-crds'] as boolean,
+        moduleOptions: o,
+      },
+      // In a Pod, its log: lines like every other.
+      (m) => componentLogger('operator').info(m),
+    );
     // Runs until SIGTERM/SIGINT, which the manager handles.
     await new Promise(() => {});
     return 0;

@@ -1,8 +1,39 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { operatorModules } from '../operator/modules.js';
-import { runOperator } from '../operator/run.js';
+import { Leases } from '../runtime/client/kinds.js';
+import { flushLogs } from '../runtime/log.js';
+import type { Manager } from '../runtime/manager.js';
 import { planeNamed, upInterruptibly } from './cluster.js';
 import type { Command } from './command.js';
 import { contextFlag, parseInteger, UsageError } from './command.js';
+import { logFormatOption, startOperator, useLogFormat } from './operator.js';
+
+/** The Lease the operator's manager elects its leader on (named after the manager). */
+const OPERATOR_LEASE = 'tutti-operator';
+/** Leading is a request or two away, unless another Tutti holds the lease: then it is said. */
+const LEAD_NOTE_MS = 2_000;
+
+/**
+ * Resolves once this process leads, so runs the controllers; says once, if it does not lead
+ * soon, who holds the lease instead (another Tutti on the cluster, or one that just stopped).
+ */
+async function leading(mgr: Manager, leaseNamespace: string, say: (m: string) => void): Promise<void> {
+  const noteAt = Date.now() + LEAD_NOTE_MS;
+  let told = false;
+  while (!mgr.isLeader()) {
+    if (!told && Date.now() >= noteAt) {
+      told = true;
+      const lease = await mgr.client.get(Leases, OPERATOR_LEASE, leaseNamespace).catch(() => undefined);
+      const holder = lease?.spec?.holderIdentity;
+      say(
+        `caches synced; the controllers start once this process leads: lease ${leaseNamespace}/${OPERATOR_LEASE} ` +
+          `is held by ${holder ? `"${holder}"` : 'another process'}, another Tutti on this cluster or one that ` +
+          'stopped without releasing it; waiting until it is released or expires',
+      );
+    }
+    await delay(100);
+  }
+}
 
 /**
  * `tutti up`: Tutti's main job. Targets the cluster $KUBECONFIG names, or else brings up the
@@ -36,9 +67,11 @@ export const upCommand: Command = {
         env: 'TUTTI_SYSTEM_NAMESPACE',
       },
     },
+    logFormatOption,
     ...operatorModules.map((m) => m.options ?? {}),
   ),
   async run(o) {
+    useLogFormat(o);
     const say = (m: string) => process.stderr.write(`tutti: ${m}\n`);
     let kubeconfig = process.env['KUBECONFIG'];
     const local = !kubeconfig;
@@ -55,23 +88,33 @@ export const upCommand: Command = {
       const status = await plane.status();
       say(`local control plane "${status.name}" is ready at ${status.server} (logs: ${status.logDir})`);
     }
-    const mgr = await runOperator({
-      // $KUBECONFIG may be a list of files: the loader merges it as kubectl does.
-      kubeconfig: local ? kubeconfig : undefined,
-      context,
-      systemNamespace: o['system-namespace'] as string,
-      healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
-      leaderElection: true,
-      only: [],
-      installCrds: true,
-      moduleOptions: o,
-    });
+    say(
+      `starting Tutti (${operatorModules.map((m) => m.name).join(', ')}): installing the CRDs, syncing the caches, electing a leader`,
+    );
+    const systemNamespace = o['system-namespace'] as string;
+    const mgr = await startOperator(
+      {
+        // $KUBECONFIG may be a list of files: the loader merges it as kubectl does.
+        kubeconfig: local ? kubeconfig : undefined,
+        context,
+        systemNamespace,
+        healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
+        leaderElection: true,
+        only: [],
+        installCrds: true,
+        moduleOptions: o,
+      },
+      say,
+    );
+    await leading(mgr, systemNamespace, say);
     const kubectl = context ? `kubectl --context ${context}` : 'kubectl';
     const stops = local
       ? 'Ctrl-C stops Tutti; the local control plane keeps running (tutti cluster down stops it).'
       : 'Ctrl-C stops Tutti; the cluster and what Tutti made on it stay.';
+    // The banner comes after every line logged on the way, as it comes after what they tell.
+    flushLogs();
     process.stderr.write(`
-Tutti is running (health and metrics on :${mgr.healthPort}). In another shell:
+Tutti is ready: caches synced, controllers running (health and metrics on :${mgr.healthPort}). In another shell:
 
   export KUBECONFIG=${kubeconfig}
   ${kubectl} get nodes

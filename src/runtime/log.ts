@@ -3,6 +3,60 @@ import { type Logger, pino } from 'pino';
 
 export type { Logger };
 
+/** How log lines read: JSON for machines (a Pod's log), text for a person at a terminal. */
+export type LogFormat = 'json' | 'text';
+export const LOG_FORMATS: readonly LogFormat[] = ['json', 'text'];
+
+/** TUTTI_LOG_FORMAT when it names a format, else text on a terminal and JSON anywhere else. */
+export function defaultLogFormat(
+  env: string | undefined = process.env['TUTTI_LOG_FORMAT'],
+  terminal = process.stderr.isTTY === true,
+): LogFormat {
+  return env === 'json' || env === 'text' ? env : terminal ? 'text' : 'json';
+}
+
+let format = defaultLogFormat();
+
+/** Sets how the lines written from now on read (a command's --log-format). */
+export function setLogFormat(f: LogFormat): void {
+  format = f;
+}
+
+/** A value as `key=value` shows it: bare when it reads unambiguously, else quoted as JSON. */
+function textValue(v: unknown): string {
+  if (typeof v === 'string') return /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v);
+  if (v !== null && typeof v === 'object' && 'message' in v && 'type' in v) {
+    return JSON.stringify((v as { message: unknown }).message);
+  }
+  return JSON.stringify(v);
+}
+
+/**
+ * One JSON log line as a person reads it: `09:38:42.169 INFO  operator caches synced
+ * informers=15`; local time, level, component, message, then the other fields as key=value.
+ */
+export function textLogLine(json: string): string {
+  let rec: Record<string, unknown>;
+  try {
+    rec = JSON.parse(json);
+  } catch {
+    return json;
+  }
+  const { time, level, component, msg, ...rest } = rec;
+  const when = typeof time === 'string' ? new Date(time) : new Date();
+  const clock = `${when.toTimeString().slice(0, 8)}.${String(when.getMilliseconds()).padStart(3, '0')}`;
+  const fields = Object.entries(rest).map(([k, v]) => `${k}=${textValue(v)}`);
+  const head = [
+    clock,
+    String(level ?? '')
+      .toUpperCase()
+      .padEnd(5),
+    component,
+    msg,
+  ].filter((p) => p !== undefined && p !== '');
+  return `${[...head, ...fields].join(' ')}\n`;
+}
+
 const LOG_FLUSH_MS = 100;
 const LOG_FLUSH_BYTES = 16 * 1024;
 
@@ -16,7 +70,8 @@ class StderrSink {
   private lines: string[] = [];
   private size = 0;
 
-  write(line: string): void {
+  write(json: string): void {
+    const line = format === 'text' ? textLogLine(json) : json;
     this.lines.push(line);
     this.size += line.length;
     if (this.size >= LOG_FLUSH_BYTES) this.flush();
@@ -56,8 +111,8 @@ export function flushLogs(): void {
 }
 
 /**
- * The process-wide structured logger: JSON lines on stderr, level from TUTTI_LOG_LEVEL (default
- * info). Components take a child logger carrying their name; reconciles add controller, key and
+ * The process-wide structured logger: lines on stderr (JSON, or text on a terminal; see
+ * defaultLogFormat), level from TUTTI_LOG_LEVEL (default info). Components take a child logger carrying their name; reconciles add controller, key and
  * reconcile id.
  */
 export const rootLogger: Logger = pino(

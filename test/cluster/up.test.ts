@@ -21,12 +21,12 @@ import { startTutti } from '../support/command.js';
 
 const TUTTI = fileURLToPath(new URL('../../bin/tutti.js', import.meta.url));
 
-/** Starts `tutti up` and resolves once it says it is running, with its health port and kubeconfig. */
+/** Starts `tutti up` and resolves once it says it is ready, with its health port and kubeconfig. */
 async function up(t: TestContext, args: string[], env: NodeJS.ProcessEnv) {
   const running = await startTutti(
     t,
     ['up', '--health-port', '0', ...args],
-    /health and metrics on :(\d+)[\s\S]*export KUBECONFIG=(\S+)/,
+    /Tutti is ready: .*health and metrics on :(\d+)[\s\S]*export KUBECONFIG=(\S+)/,
     env,
   );
   return { ...running, healthPort: Number(running.ready[1]), kubeconfig: running.ready[2]! };
@@ -42,6 +42,13 @@ test('tutti up: its own local control plane, every CRD, every controller, a clea
   const first = await up(t, ['--name', name], { KUBECONFIG: '' });
   assert.match(first.output(), new RegExp(`local control plane "${name}" is ready`));
   assert.match(first.output(), /the local control plane keeps running/);
+  // Ready means ready: the banner comes after the caches synced and the controllers started,
+  // and (stderr being no terminal here) the log lines are JSON, as in a Pod.
+  const banner = first.output().indexOf('Tutti is ready');
+  for (const line of ['"msg":"caches synced"', '"msg":"controllers started"']) {
+    const at = first.output().indexOf(line);
+    assert.ok(at >= 0 && at < banner, `${line} comes before the banner:\n${first.output()}`);
+  }
 
   const readyz = await fetch(`http://127.0.0.1:${first.healthPort}/readyz`);
   assert.equal(readyz.status, 200);
@@ -89,20 +96,43 @@ test('tutti up: its own local control plane, every CRD, every controller, a clea
 
   const lease = await client.get(Leases, 'tutti-operator', 'tutti-system');
   assert.ok(lease.spec?.holderIdentity, 'the running operator holds the lease');
+  // A second Tutti on the cluster does not claim to be ready while the first runs the
+  // controllers: it says who holds the lease, and is ready once the first stops.
+  const second = await startTutti(
+    t,
+    ['up', '--health-port', '0'],
+    /the controllers start once this process leads: lease tutti-system\/tutti-operator is held by "([^"]+)"/,
+    { KUBECONFIG: first.kubeconfig },
+  );
+  assert.equal(second.ready[1], lease.spec?.holderIdentity);
+  assert.doesNotMatch(second.output(), /Tutti is ready/);
   assert.equal(await first.stop('SIGINT'), 0);
+  await waitFor(() => /Tutti is ready/.test(second.output()), {
+    description: 'the second `tutti up` to be ready once the first released the lease',
+    timeoutMs: 60_000,
+  });
+  const taken = await client.get(Leases, 'tutti-operator', 'tutti-system');
+  assert.notEqual(taken.spec?.holderIdentity, lease.spec?.holderIdentity, 'the second Tutti leads now');
+  assert.equal(await second.stop('SIGINT'), 0);
   const released = await client.get(Leases, 'tutti-operator', 'tutti-system');
   assert.ok(!released.spec?.holderIdentity, 'Ctrl-C releases the lease for the next leader');
 
   // KUBECONFIG names a cluster: no plane is started, and --context picks the context. As with
   // kubectl, KUBECONFIG may list several files, some of them absent.
   const kubeconfig = `${join(tmpdir(), 'tutti-absent.yaml')}:${await twoContextKubeconfig(t, first.kubeconfig)}`;
-  const second = await up(t, ['--context', 'plane'], { KUBECONFIG: kubeconfig });
+  // --log-format text: the lines a person reads at a terminal, no JSON.
+  const third = await up(t, ['--context', 'plane', '--log-format', 'text'], { KUBECONFIG: kubeconfig });
   assert.ok(
-    second.output().includes(`using the cluster in KUBECONFIG=${kubeconfig} (context plane)`),
-    second.output(),
+    third.output().includes(`using the cluster in KUBECONFIG=${kubeconfig} (context plane)`),
+    third.output(),
   );
-  assert.match(second.output(), /kubectl --context plane get nodes/);
-  assert.doesNotMatch(second.output(), /local control plane/);
-  assert.equal((await fetch(`http://127.0.0.1:${second.healthPort}/readyz`)).status, 200);
-  assert.equal(await second.stop('SIGINT'), 0);
+  assert.match(third.output(), /kubectl --context plane get nodes/);
+  assert.doesNotMatch(third.output(), /local control plane/);
+  assert.match(
+    third.output(),
+    /^\d\d:\d\d:\d\d\.\d{3} INFO {2}operator caches synced informers=\d+ controllers=\d+$/m,
+  );
+  assert.doesNotMatch(third.output(), /"level"/);
+  assert.equal((await fetch(`http://127.0.0.1:${third.healthPort}/readyz`)).status, 200);
+  assert.equal(await third.stop('SIGINT'), 0);
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -10,6 +11,7 @@ import { helpText } from '../../../src/cli/command.js';
 import { commands } from '../../../src/cli/commands.js';
 import { ETCD_VERSION } from '../../../src/cluster/binaries.js';
 import { startTicksOf } from '../../../src/cluster/processes.js';
+import { waitFor } from '../../../src/runtime/wait.js';
 import { startTutti } from '../../support/command.js';
 
 const tutti = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
@@ -240,4 +242,57 @@ test('tutti cluster build waiting on a build another tutti holds says once who b
   assert.equal((await exit)[0], 0, waiting.output());
   assert.match(waiting.output(), new RegExp(`etcd +${built}`));
   assert.equal(waiting.output().match(/waiting for process/g)?.length, 1, waiting.output());
+});
+
+test('Ctrl-C while tutti up or tutti operator installs the CRDs ends it with a message and exit code 130, as for tutti cluster up', async (t) => {
+  // The cluster's proxy takes each connection and never answers: the command's first requests,
+  // the CRDs' install, hang there for as long as the test wants.
+  const connected: Socket[] = [];
+  const proxy = createServer((socket) => connected.push(socket));
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const s of connected) s.destroy();
+    proxy.close();
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'tutti-hung-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const kubeconfig = join(dir, 'kubeconfig');
+  await writeFile(
+    kubeconfig,
+    `apiVersion: v1
+kind: Config
+clusters:
+- name: hung
+  cluster:
+    server: https://cluster.invalid:6443
+    insecure-skip-tls-verify: true
+    proxy-url: http://127.0.0.1:${(proxy.address() as AddressInfo).port}
+users:
+- name: someone
+  user: {token: t}
+contexts:
+- name: hung
+  context: {cluster: hung, user: someone}
+current-context: hung
+`,
+  );
+  for (const [args, name, ready] of [
+    [['up', '--health-port', '0'], 'up', /starting Tutti/],
+    // The operator says nothing before: its connection to the cluster is what tells.
+    [['operator', '--health-port', '0', '--kubeconfig', kubeconfig], 'operator', /^/],
+  ] as const) {
+    const before = connected.length;
+    const starting = await startTutti(t, args, ready, { KUBECONFIG: kubeconfig });
+    await waitFor(() => connected.length > before, {
+      description: `tutti ${name} to reach the cluster`,
+      timeoutMs: 30_000,
+    });
+    assert.equal(await starting.stop('SIGINT'), 130, starting.output());
+    assert.match(
+      starting.output(),
+      new RegExp(
+        `\\ntutti ${name}: interrupted while Tutti started; it is stopped \\(CRDs it installed stay\\)\\n$`,
+      ),
+    );
+  }
 });
