@@ -10,7 +10,7 @@ import { contextFlag, parseInteger, UsageError } from './command.js';
 export const logFormatOption: Record<string, OptionSpec> = {
   'log-format': {
     type: 'string',
-    description: `log lines on stderr: ${LOG_FORMATS.join(' or ')}; unset, text on a terminal and json elsewhere, as in a Pod`,
+    description: `log lines on stderr: ${LOG_FORMATS.join(' or ')}; unset, text on a terminal and json elsewhere, as in a Pod; TUTTI_LOG_LEVEL sets the level`,
     env: 'TUTTI_LOG_FORMAT',
   },
 };

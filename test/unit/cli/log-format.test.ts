@@ -54,6 +54,6 @@ test('--log-format that names no format is a usage error naming the formats; --h
   );
   assert.match(
     help,
-    /--log-format <value> +log lines on stderr: json or text; unset, text on a terminal and json elsewhere, as in a Pod \(env TUTTI_LOG_FORMAT\)/,
+    /--log-format <value> +log lines on stderr: json or text; unset, text on a terminal and json elsewhere, as in a Pod; TUTTI_LOG_LEVEL sets the level \(env TUTTI_LOG_FORMAT\)/,
   );
 });
