@@ -1,5 +1,5 @@
 import type { KubeClient } from '../runtime/client/client.js';
-import type { ResourceInfo } from '../runtime/client/discovery.js';
+import { KindNotFoundError, type ResourceInfo } from '../runtime/client/discovery.js';
 import { NotFoundError } from '../runtime/client/errors.js';
 import { type KubeObject, kind } from '../runtime/client/types.js';
 
@@ -15,9 +15,8 @@ export class KindNotServedError extends Error {
 }
 
 /**
- * Where the cluster serves `obj`'s kind. Discovery answers a group-version it does not know with an
- * empty list, so its only NotFoundError is "no such kind": that becomes a KindNotServedError, which
- * callers can tell from a missing object or namespace without reading the message.
+ * Where the cluster serves `obj`'s kind. Discovery's "no such kind" becomes a KindNotServedError,
+ * which callers can tell from a missing object or namespace without reading the message.
  */
 export async function servedKind(client: KubeClient, obj: KubeObject): Promise<ResourceInfo> {
   const apiVersion = obj.apiVersion ?? '';
@@ -25,7 +24,7 @@ export async function servedKind(client: KubeClient, obj: KubeObject): Promise<R
   try {
     return await client.resourceInfo(kind(apiVersion, k));
   } catch (err) {
-    if (err instanceof NotFoundError) throw new KindNotServedError(apiVersion, k);
+    if (err instanceof KindNotFoundError) throw new KindNotServedError(apiVersion, k);
     throw err;
   }
 }

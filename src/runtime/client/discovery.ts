@@ -14,6 +14,23 @@ interface ApiResourceList {
   resources: { name: string; kind: string; namespaced: boolean }[];
 }
 
+/** Discovery lists no such kind in its group-version: its CRD is not installed, or not served yet. */
+export class KindNotFoundError extends NotFoundError {
+  override name = 'KindNotFoundError';
+  constructor(
+    readonly apiVersion: string,
+    readonly kind: string,
+  ) {
+    super(
+      404,
+      'NotFound',
+      `the server has no resource for kind ${kind} in ${apiVersion} (is its CRD installed?)`,
+      {},
+      { method: 'GET', path: groupVersionPath(apiVersion) },
+    );
+  }
+}
+
 export function groupVersionPath(apiVersion: string): string {
   return apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
 }
@@ -30,15 +47,7 @@ export class Discovery {
   async resolve(apiVersion: string, kind: string): Promise<ResourceInfo> {
     const found =
       (await this.load(apiVersion, false)).get(kind) ?? (await this.load(apiVersion, true)).get(kind);
-    if (!found) {
-      throw new NotFoundError(
-        404,
-        'NotFound',
-        `the server has no resource for kind ${kind} in ${apiVersion} (is its CRD installed?)`,
-        {},
-        { method: 'GET', path: groupVersionPath(apiVersion) },
-      );
-    }
+    if (!found) throw new KindNotFoundError(apiVersion, kind);
     return found;
   }
 

@@ -4,7 +4,7 @@ import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1
 import { conformWithServer, parseObjects, type SourcedObject } from '../../../src/gitops/conform.js';
 import { renderTree } from '../../../src/gitops/render.js';
 import { translateIntent } from '../../../src/gitops/translate.js';
-import { NotFoundError } from '../../../src/runtime/client/errors.js';
+import { KindNotFoundError } from '../../../src/runtime/client/discovery.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { testClient, testNamespace } from '../../support/cluster.js';
 
@@ -113,8 +113,7 @@ test("conform tells a kind the cluster lacks by discovery's error type, not its 
   const resolve = client.discovery.resolve.bind(client.discovery);
   client.discovery.resolve = (apiVersion, kind) =>
     resolve(apiVersion, kind).catch((err: unknown) => {
-      if (err instanceof NotFoundError)
-        throw new NotFoundError(404, 'NotFound', `${kind} is unknown here`, {}, err.request);
+      if (err instanceof KindNotFoundError) err.message = `${kind} is unknown here`;
       throw err;
     });
   const suffix = Math.random().toString(36).slice(2, 8);

@@ -17,6 +17,7 @@ import { waitFor } from '../../../src/runtime/wait.js';
 import { dedicatedControlPlane, testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
 import { proxiedKubeconfig } from '../../support/tcp-proxy.js';
 import { blackholeProxied } from './fixtures/blackhole-proxy.js';
+import { compactEtcd } from './fixtures/etcd.js';
 
 const REFLECTED = 'tutti.dev/reconciled-value';
 
@@ -244,16 +245,6 @@ test('a watch whose connection breaks says so in its log, then resumes', async (
 });
 
 /** Compacts etcd's whole history up to its current revision, through etcd's JSON gateway. */
-async function compactEtcd(etcdUrl: string): Promise<void> {
-  const post = async (path: string, body: unknown) => {
-    const res = await fetch(`${etcdUrl}${path}`, { method: 'POST', body: JSON.stringify(body) });
-    if (!res.ok) throw new Error(`etcd ${path}: HTTP ${res.status} ${await res.text()}`);
-    return (await res.json()) as { header: { revision: string } };
-  };
-  const { header } = await post('/v3/kv/range', { key: Buffer.from('/').toString('base64') });
-  await post('/v3/kv/compaction', { revision: header.revision, physical: true });
-}
-
 async function watchOutcome(client: KubeClient, namespace: string, rv: string): Promise<'gone' | 'events'> {
   try {
     const res = await client.watchStream(ConfigMaps, { namespace, resourceVersion: rv, timeoutSeconds: 5 });
