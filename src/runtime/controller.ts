@@ -74,9 +74,12 @@ export class Controller {
   private workersDone?: Promise<void>;
   private handlersRegistered = false;
   private readonly workers: number;
+  /** What reconciles get as ctx.client: for a leader-only controller, fenced by the term. */
+  private client: KubeClient;
 
   constructor(private readonly opts: ControllerOptions) {
     this.workers = opts.workers ?? 1;
+    this.client = opts.client;
   }
 
   get name(): string {
@@ -152,13 +155,14 @@ export class Controller {
   }
 
   /**
-   * Starts the workers; events start flowing into the queue. Resolves once they have stopped;
-   * rejects if a worker loop breaks (the manager then stops with that error).
+   * Starts the workers; events start flowing into the queue; reconciles get `client`. Resolves
+   * once they have stopped; rejects if a worker loop breaks (the manager then stops with that error).
    */
-  start(): Promise<void> {
+  start(client = this.opts.client): Promise<void> {
     if (!this.primary || !this.reconciler)
       throw new Error(`controller ${this.name} needs for() and reconcile()`);
     if (this.queue) return this.workersDone!;
+    this.client = client;
     this.queue = new WorkQueue<string>({ name: this.name });
     this.abort = new AbortController();
     if (!this.handlersRegistered) {
@@ -229,7 +233,7 @@ export class Controller {
       result =
         (await this.reconciler!(
           { key, namespace, name },
-          { client: this.opts.client, log, reconcileId, signal },
+          { client: this.client, log, reconcileId, signal },
         )) ?? undefined;
     } catch (err) {
       reconcileErrors.inc({ controller: this.name });

@@ -1,10 +1,11 @@
 import { setMaxListeners } from 'node:events';
 import type { KubeClient } from './client/client.js';
+import type { RestRequest } from './client/transport.js';
 import type { Kind, KubeObject } from './client/types.js';
 import { Controller, type InformerSource } from './controller.js';
 import { HealthServer } from './health-server.js';
 import { Informer, type InformerOptions } from './informer.js';
-import { LeaderElector } from './leader-election.js';
+import { LeaderElector, LeaseLostError } from './leader-election.js';
 import { componentLogger, type Logger } from './log.js';
 
 /** Something the manager runs besides controllers: a server, a periodic loop. */
@@ -14,9 +15,10 @@ export interface Runnable {
   readonly needLeaderElection?: boolean;
   /**
    * Runs until `signal` aborts; resolves once stopped. Throwing or rejecting before then stops
-   * the manager with that error, as controller-runtime's manager does.
+   * the manager with that error, as controller-runtime's manager does. `client` is the manager's;
+   * for a leader-only runnable, fenced by the term: it refuses every request once the lease is lost.
    */
-  start(signal: AbortSignal): Promise<void>;
+  start(signal: AbortSignal, client?: KubeClient): Promise<void>;
 }
 
 export interface ManagerOptions {
@@ -162,7 +164,7 @@ export class Manager implements InformerSource {
     for (const c of this.controllers) c.informers();
     for (const inf of this.informersByKey.values()) inf.start();
     for (const r of this.runnables.filter((r) => r.needLeaderElection === false)) {
-      this.leaderWork.push(this.runRunnable(r, signal));
+      this.leaderWork.push(this.runRunnable(r, signal, this.client));
     }
     let ready!: () => void;
     const synced = new Promise<void>((resolve) => (ready = resolve));
@@ -237,7 +239,9 @@ export class Manager implements InformerSource {
   /**
    * The manager owns the process: SIGTERM and SIGINT stop it gracefully, then exit 0; when
    * something it runs fails, it stops gracefully and exits 1 (a pod restarts, its restart count
-   * and last log lines say why). Without `exit`, signals only stop the manager.
+   * and last log lines say why); when the lease is lost, it exits 1 at once, as client-go's
+   * components do, so that nothing this process started writes as a leader it no longer is.
+   * Without `exit`, signals only stop the manager.
    */
   stopOnSignals(exit = true): void {
     this.exitWhenStopped = exit;
@@ -265,15 +269,31 @@ export class Manager implements InformerSource {
   }
 
   private async lead(lost: AbortSignal): Promise<void> {
-    this.leaderAbort = new AbortController();
-    const stopOn = (s: AbortSignal) =>
-      s.addEventListener('abort', () => this.leaderAbort?.abort(s.reason), { once: true });
-    stopOn(lost);
-    const term = this.leaderAbort.signal;
+    const leaderAbort = new AbortController();
+    this.leaderAbort = leaderAbort;
+    // Aborted only when the lease is lost: a graceful stop still holds it while work drains.
+    const fence = new AbortController();
+    lost.addEventListener(
+      'abort',
+      () => {
+        if (lost.reason instanceof LeaseLostError) {
+          fence.abort(lost.reason);
+          if (this.exitWhenStopped) {
+            // Code may write through clients the fence does not cover (one captured at setup).
+            this.log.error({ err: lost.reason.message }, 'leader election lost; exiting');
+            process.exit(1);
+          }
+        }
+        leaderAbort.abort(lost.reason);
+      },
+      { once: true },
+    );
+    const client = this.opts.leaderElection ? fencedClient(this.client, fence.signal) : this.client;
+    const term = leaderAbort.signal;
     for (const c of this.controllers)
-      this.termWork.push(this.supervise(`controller ${c.name}`, term, () => c.start()));
+      this.termWork.push(this.supervise(`controller ${c.name}`, term, () => c.start(client)));
     for (const r of this.runnables.filter((r) => r.needLeaderElection !== false)) {
-      this.termWork.push(this.runRunnable(r, term));
+      this.termWork.push(this.runRunnable(r, term, client));
     }
     this.log.info({ controllers: this.controllers.map((c) => c.name) }, 'controllers started');
   }
@@ -288,8 +308,8 @@ export class Manager implements InformerSource {
     this.log.info('controllers stopped');
   }
 
-  private runRunnable(r: Runnable, signal: AbortSignal): Promise<void> {
-    return this.supervise(`runnable ${r.name}`, signal, () => r.start(signal));
+  private runRunnable(r: Runnable, signal: AbortSignal, client: KubeClient): Promise<void> {
+    return this.supervise(`runnable ${r.name}`, signal, () => r.start(signal, client));
   }
 
   /** Runs `run` until `signal` aborts; a failure before then stops the manager. */
@@ -300,4 +320,43 @@ export class Manager implements InformerSource {
       if (!signal.aborted) this.fail(what, err);
     }
   }
+}
+
+/**
+ * `client` with every request it sends cut off when `fence` aborts, and refused after: a deposed
+ * leader's requests in flight are cancelled and it sends none once it knows it lost the lease.
+ * The fence sits on the transport, so that every call (get, patch, apply, delete…) passes it.
+ */
+function fencedClient(client: KubeClient, fence: AbortSignal): KubeClient {
+  const transport = new Proxy(client.transport, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const req = args[0];
+        if (!isRestRequest(req)) return value.apply(target, args);
+        fence.throwIfAborted();
+        if (!req.signal) return value.apply(target, [{ ...req, signal: fence }, ...args.slice(1)]);
+        // Either signal cuts it off; listeners removed after, as dependents of a long-lived
+        // signal (AbortSignal.any) leak in Node.
+        const both = new AbortController();
+        const signals = [req.signal, fence];
+        const onAbort = (e: Event) => both.abort((e.target as AbortSignal).reason);
+        for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
+        if (req.signal.aborted) both.abort(req.signal.reason);
+        return Promise.resolve(
+          value.apply(target, [{ ...req, signal: both.signal }, ...args.slice(1)]),
+        ).finally(() => {
+          for (const s of signals) s.removeEventListener('abort', onAbort);
+        });
+      };
+    },
+  });
+  const fenced = Object.create(client) as KubeClient;
+  Object.defineProperty(fenced, 'transport', { value: transport });
+  return fenced;
+}
+
+function isRestRequest(x: unknown): x is RestRequest {
+  return typeof x === 'object' && x !== null && 'method' in x && 'path' in x;
 }
