@@ -193,26 +193,33 @@ export class EdgeSyncer {
     }
 
     const errors: string[] = [];
-    const applied: InventoryEntry[] = [];
-    const ordered = [...objects].sort((a, b) => rank(a.object) - rank(b.object));
-    const crds: CustomResourceDefinition[] = [];
-    for (const s of ordered) {
+    const toApply: { source: SourcedObject; obj: KubeObject }[] = [];
+    for (const s of [...objects].sort((a, b) => rank(a.object) - rank(b.object))) {
       const obj = structuredClone(s.object);
       if (!obj.apiVersion || !obj.kind || !obj.metadata?.name) {
         errors.push(`${s.file}#${s.index + 1}: apiVersion, kind and metadata.name are required`);
         continue;
       }
+      obj.metadata.labels = { ...obj.metadata.labels, [LABEL_SYNCED_BY]: this.opts.name };
+      toApply.push({ source: s, obj });
+    }
+    await this.recordBeforeApply(
+      current,
+      toApply.map((a) => entryOf(a.obj)),
+    );
+
+    const applied: InventoryEntry[] = [];
+    const crds: CustomResourceDefinition[] = [];
+    for (const { source: s, obj } of toApply) {
       // Custom resources of a CRD applied in this pass need its API served first.
       if (rank(obj) === 2 && crds.length) await this.establish(crds.splice(0), errors);
-      obj.metadata.labels = { ...obj.metadata.labels, [LABEL_SYNCED_BY]: this.opts.name };
       applied.push(entryOf(obj));
       try {
         await this.client.apply(obj);
         if (obj.kind === 'CustomResourceDefinition') crds.push(obj as CustomResourceDefinition);
       } catch (err) {
-        errors.push(
-          `${s.file}#${s.index + 1} ${obj.kind} ${entryOf(obj).namespace ?? ''}/${obj.metadata.name}: ${describe(err)}`,
-        );
+        const e = entryOf(obj);
+        errors.push(`${s.file}#${s.index + 1} ${e.kind} ${e.namespace ?? ''}/${e.name}: ${describe(err)}`);
       }
     }
     if (crds.length) await this.establish(crds, errors);
@@ -241,6 +248,25 @@ export class EdgeSyncer {
       applied,
       stop,
     );
+  }
+
+  /**
+   * Adds what this pass is about to apply to the inventory before applying it, so that a sync
+   * killed between the apply and its status write still prunes those objects once they leave git.
+   * The status after the pass narrows the inventory to what the commit holds.
+   */
+  private async recordBeforeApply(current: GitSync, planned: InventoryEntry[]): Promise<void> {
+    const inventory = current.status?.inventory ?? [];
+    const known = new Set(inventory.map(entryKey));
+    const added = planned.filter((e) => !known.has(entryKey(e)) && known.add(entryKey(e)));
+    if (!added.length) return;
+    // The whole status, not only the inventory: server-side apply drops the fields a manager stops sending.
+    await this.client.applyStatus<GitSync>({
+      apiVersion: 'tutti.dev/v1alpha1',
+      kind: 'GitSync',
+      metadata: { name: this.opts.name },
+      status: { ...current.status, inventory: [...inventory, ...added] },
+    } as GitSync);
   }
 
   /** Waits for CRDs this pass applied to be served; one that is not is an error of the sync. */

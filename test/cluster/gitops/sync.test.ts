@@ -305,3 +305,65 @@ test('a sync whose edge cluster cannot be reached counts as a failed run in the 
     [['error', 1]],
   );
 });
+
+test('a sync killed between applying a commit and writing its status still prunes what it applied', async (t) => {
+  const client = await syncClient(t);
+  const { root, server } = await gitServer(t);
+  const repo = await server.createRepository('admin1/edge1-crash');
+  t.after(() => client.delete(Namespaces, 'tutti-sync-crash'));
+  const namespace = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: tutti-sync-crash\n';
+  const config = (name: string) =>
+    `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: tutti-sync-crash\ndata:\n  a: b\n`;
+  const options = {
+    name: 'edge1-crash',
+    repo,
+    branch: 'main',
+    dir: '/',
+    periodMs: 1000,
+    credentials,
+    cacheDir: join(root, 'cache'),
+  };
+  t.after(() => client.delete(GitSyncs, 'edge1-crash'));
+  await publishTree(new Map([['namespace.yaml', namespace]]), ['base'], { repo, credentials });
+  await new EdgeSyncer(client, options).syncOnce();
+
+  // The process dies after applying the next commit, before its status is written.
+  const added = await publishTree(
+    new Map([
+      ['namespace.yaml', namespace],
+      // A path publish owns, so that the next publish removes it.
+      ['apps/intent/cn_capacity.yaml', config('late')],
+    ]),
+    ['late'],
+    { repo, credentials },
+  );
+  const dying = new Proxy(client, {
+    get(target, property) {
+      if (property === 'applyStatus')
+        return async (obj: { status?: { commit?: string } }) => {
+          if (obj.status?.commit === added.commit) throw new Error('killed before the status write');
+          return target.applyStatus(obj as never);
+        };
+      const value = Reflect.get(target, property);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  await assert.rejects(new EdgeSyncer(dying, options).syncOnce(), /killed before the status write/);
+  assert.ok(await client.find(ConfigMaps, 'late', 'tutti-sync-crash'), 'the object was applied');
+
+  // It leaves git before the next sync, which a restarted process runs: the object is pruned.
+  const removed = await publishTree(new Map([['namespace.yaml', namespace]]), ['base'], {
+    repo,
+    credentials,
+  });
+  const outcome = await new EdgeSyncer(client, { ...options, cacheDir: join(root, 'cache-2') }).syncOnce();
+  assert.deepEqual(outcome.errors, []);
+  assert.equal(outcome.pruned, 1);
+  assert.equal(await client.find(ConfigMaps, 'late', 'tutti-sync-crash'), undefined);
+  const status = (await client.get(GitSyncs, 'edge1-crash')).status!;
+  assert.equal(status.commit, removed.commit);
+  assert.deepEqual(
+    status.inventory!.map((e) => `${e.kind}/${e.name}`),
+    ['Namespace/tutti-sync-crash'],
+  );
+});
