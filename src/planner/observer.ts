@@ -171,7 +171,8 @@ export class KpiObserver {
     const intentKey = `${intent.metadata?.namespace}/${intent.metadata?.name}`;
     const state: PlanState = {
       intent: intentKey,
-      target: ref,
+      // Its generation makes the actuators' changes conditional on the spec observed here.
+      target: { ...ref, generation: workload.metadata?.generation ?? 0 },
       replicas: workload.spec?.replicas ?? 1,
       cpu,
       pods: podStates,

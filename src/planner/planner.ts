@@ -11,6 +11,7 @@ import type { KpiObserver, Observation } from './observer.js';
 import { type Goal, isGoal, type PlanState } from './state.js';
 import { type IntentOutcome, nextIntentStatus } from './status.js';
 import type { TraceStore } from './trace/store.js';
+import { WorkloadChangedError } from './workload.js';
 
 export interface IntentPlannerOptions {
   client: KubeClient;
@@ -31,6 +32,9 @@ interface Settling {
   /** The intents' generations when it was made: a spec change ends the wait. */
   generations: string;
 }
+
+/** A plan dropped because its workload changed underneath it is made again this soon. */
+const REPLAN_AFTER_CHANGE_MS = 1000;
 
 const key = (i: Intent) => `${i.metadata?.namespace}/${i.metadata?.name}`;
 const generations = (intents: readonly Intent[]) =>
@@ -165,6 +169,7 @@ export class IntentPlanner {
 
     const outcomes = new Map<string, IntentOutcome>();
     let performed = false;
+    let changed = false;
     for (const [i, intent] of intents.entries()) {
       const k = key(intent);
       const o = observations[i]!;
@@ -241,6 +246,19 @@ export class IntentPlanner {
         };
         log.info({ intent: k, target, actions: describeActions(actions) }, 'plan carried out');
       } catch (err) {
+        if (err instanceof WorkloadChangedError) {
+          // Not a fault: the plan was made for a spec that is gone; the next round plans afresh.
+          const message = `not carried out: ${err.message}; it is planned again from what is there now`;
+          outcomes.set(k, {
+            ...base,
+            ...(conflict ? { conflict } : {}),
+            planning: { status: 'False', reason: 'WorkloadChanged', message },
+            lastPlan: { actions: toStatus(actions), time, carriedOut: false, message },
+          });
+          changed = true;
+          log.info({ intent: k, target, err: err.message }, 'plan dropped: the workload changed');
+          continue;
+        }
         const message = `carrying out the plan failed: ${(err as Error).message}`;
         degraded = { reason: 'ActuationFailed', message };
         lastPlan = { actions: toStatus(actions), time, carriedOut: false, message };
@@ -283,6 +301,7 @@ export class IntentPlanner {
         });
     }
     for (const intent of intents) await this.writeStatus(intent, outcomes.get(key(intent))!);
+    if (changed) return Math.min(REPLAN_AFTER_CHANGE_MS, period);
     return performed ? Math.min(config.controller.plan_cache_ttl || period, period) : period;
   }
 

@@ -18,7 +18,8 @@ export interface PodState {
 export interface PlanState {
   /** `<namespace>/<name>` of the intent. */
   intent: string;
-  target: { kind: TargetKind; namespace: string; name: string };
+  /** `generation`: the workload's metadata.generation when observed (see WorkloadRef). */
+  target: { kind: TargetKind; namespace: string; name: string; generation?: number };
   replicas: number;
   /** Per container, in the pod template's order. */
   cpu: Record<string, ContainerCpu>;

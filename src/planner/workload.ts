@@ -1,6 +1,7 @@
 import type { Deployment, ReplicaSet } from 'kubernetes-types/apps/v1.js';
 import type { TargetKind } from '../apis/ido.intel.com/intent.js';
 import type { KubeClient } from '../runtime/client/client.js';
+import { ConflictError } from '../runtime/client/errors.js';
 import { Deployments, Pods, ReplicaSets } from '../runtime/client/kinds.js';
 import type { Kind } from '../runtime/client/types.js';
 
@@ -8,7 +9,20 @@ export interface WorkloadRef {
   kind: TargetKind;
   namespace: string;
   name: string;
+  /**
+   * The workload's metadata.generation when it was observed. With it, a change is made only
+   * while the spec is still the one observed (or one this updater made from it).
+   */
+  generation?: number;
 }
+
+/** The workload's spec changed since it was observed: someone else scaled or edited it. */
+export class WorkloadChangedError extends Error {
+  override name = 'WorkloadChangedError';
+}
+
+/** A patch whose resourceVersion lost a race with a status update is sent again this often. */
+const CONFLICT_RETRIES = 5;
 
 const KINDS: Record<TargetKind, Kind<Deployment | ReplicaSet>> = {
   Deployment: Deployments,
@@ -26,12 +40,15 @@ export function millicores(m: number): string {
  * fields the action is about.
  */
 export class WorkloadUpdater {
+  /** Per workload, the generations this updater's own patches moved it between (latest last). */
+  private readonly own = new Map<string, { from: number; to: number }[]>();
+
   constructor(private readonly client: KubeClient) {}
 
   async setReplicas(ref: WorkloadRef, replicas: number): Promise<void> {
     if (!Number.isInteger(replicas) || replicas < 0)
       throw new Error(`replicas must be a whole number ≥ 0, got ${replicas}`);
-    await this.client.patch(KINDS[ref.kind], ref.name, ref.namespace, { spec: { replicas } }, 'strategic');
+    await this.patch(ref, { spec: { replicas } });
   }
 
   /** Sets one container's CPU request and limit (millicores) in the pod template. */
@@ -52,7 +69,51 @@ export class WorkloadUpdater {
         },
       },
     };
-    await this.client.patch(KINDS[ref.kind], ref.name, ref.namespace, patch, 'strategic');
+    await this.patch(ref, patch);
+  }
+
+  /**
+   * A strategic merge patch. With `ref.generation`, it is made only on the spec observed: the
+   * generation is checked on a fresh read and the patch carries that read's resourceVersion, so
+   * nothing can change in between (a status update in between costs a retry, not a refusal).
+   */
+  private async patch(ref: WorkloadRef, patch: { spec: object }): Promise<void> {
+    const kind = KINDS[ref.kind];
+    if (ref.generation === undefined) {
+      await this.client.patch(kind, ref.name, ref.namespace, patch, 'strategic');
+      return;
+    }
+    const key = `${ref.kind}/${ref.namespace}/${ref.name}`;
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.client.get(kind, ref.name, ref.namespace);
+      const expected = this.expectedGeneration(key, ref.generation);
+      const now = current.metadata?.generation ?? 0;
+      if (now !== expected)
+        throw new WorkloadChangedError(
+          `${ref.kind} ${ref.namespace}/${ref.name} changed since it was observed (generation ${expected}, now ${now}: its spec was edited or scaled by someone else)`,
+        );
+      try {
+        const done = await this.client.patch(
+          kind,
+          ref.name,
+          ref.namespace,
+          { metadata: { resourceVersion: current.metadata?.resourceVersion }, ...patch },
+          'strategic',
+        );
+        const to = done.metadata?.generation ?? now;
+        if (to !== now) this.own.set(key, [...(this.own.get(key) ?? []), { from: now, to }].slice(-4));
+        return;
+      } catch (err) {
+        if (!(err instanceof ConflictError) || attempt >= CONFLICT_RETRIES) throw err;
+      }
+    }
+  }
+
+  /** The observed generation, carried forward over the patches this updater made from it. */
+  private expectedGeneration(key: string, observed: number): number {
+    let g = observed;
+    for (const hop of this.own.get(key) ?? []) if (hop.from === g) g = hop.to;
+    return g;
   }
 
   /** Deletes a pod; its controller replaces it. False when it was already gone. */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Pod } from 'kubernetes-types/core/v1.js';
+import type { Action } from '../../../src/planner/actuator.js';
 import { CpuScaleActuator } from '../../../src/planner/actuators/cpu-scale.js';
 import { RmPodActuator } from '../../../src/planner/actuators/rm-pod.js';
 import { scalingActuators } from '../../../src/planner/actuators/scaling.js';
@@ -102,5 +103,17 @@ test('every actuator carries out its action on the workload, with the seed Clust
     },
     { description: 'the removed pod to be replaced', timeoutMs: 60_000 },
   );
+
+  // One plan, two changes to the spec observed once: the second is made on top of the first, not
+  // refused as a change by someone else.
+  o = await observe();
+  const both: Action[] = [
+    { name: 'scale_out', properties: { factor: 1, replicas: 2 } },
+    { name: 'cpu_scale', properties: { container: 'app', cpu: 800 } },
+  ];
+  for (const a of [scaleOut, scaleIn, rm, cpu]) await a.perform(o.state, both);
+  o = await observe();
+  assert.equal(o.state.replicas, 2);
+  assert.deepEqual(o.state.cpu.app, { request: 800, limit: 1600 });
   await traces.close();
 });

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Intents } from '../../../src/apis/ido.intel.com/intent.js';
+import type { Actuator } from '../../../src/planner/actuator.js';
 import { Deployments } from '../../../src/runtime/client/kinds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
+import { waitFor } from '../../../src/runtime/wait.js';
 import { intent, simulatedWorkload, startPlanner, waitForCondition } from './support.js';
 
 test('an objective that can never be met (a negative latency) is refused, not chased up to max_pods', async (t) => {
@@ -26,4 +29,65 @@ test('an objective that can never be met (a negative latency) is refused, not ch
   assert.equal(refused.status!.lastPlan, undefined, 'no plan was made');
   assert.equal((await client.get(Deployments, 'web', ns)).spec!.replicas, 1, 'nothing was scaled');
   assert.deepEqual(await traces.recentEvents(`${ns}/web-p95`, 10), [], 'no planning event');
+});
+
+test('a Deployment scaled by someone else while a plan is carried out is not scaled back: the plan is dropped and made again', async (t) => {
+  // 35 ms against 15 ms on one replica: the planner scales out, one replica at a time at first.
+  const { client, ns } = await simulatedWorkload(t, 'planner-raced', {
+    name: 'web',
+    replicas: 1,
+    cpu: '500m',
+    load: 200,
+  });
+  // Between planning and acting, an operator scales the Deployment to 6 (kubectl scale).
+  let scaled = false;
+  const operator: Actuator = {
+    name: 'operator',
+    group: 'test',
+    nextState: () => [],
+    async perform() {
+      if (scaled) return;
+      scaled = true;
+      await client.patch(Deployments, 'web', ns, { spec: { replicas: 6 } });
+    },
+    async effect() {},
+  };
+  await startPlanner(t, ns, { actuators: ['scale_out'], before: [operator] });
+  await client.create(
+    intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
+  );
+
+  // The plan made for one replica: 2. Later plans start from 6 and never propose 2.
+  const raced = await waitFor(
+    async () => {
+      const i = await client.get(Intents, 'web-p95', ns);
+      if (i.status?.lastPlan?.actions[0]?.properties?.['replicas'] === 2) return i;
+      throw new Error(`status now ${JSON.stringify(i.status ?? {})}`);
+    },
+    { description: 'the plan for one replica to be reported', timeoutMs: 90_000, intervalMs: 100 },
+  );
+  assert.equal(raced.status!.lastPlan!.carriedOut, false);
+  assert.match(
+    raced.status!.lastPlan!.message!,
+    new RegExp(`^not carried out: Deployment ${ns}/web changed since it was observed \\(generation 1, now 2`),
+  );
+  assert.ok(
+    (await client.get(Deployments, 'web', ns)).spec!.replicas! >= 6,
+    "the operator's 6 replicas were not scaled back to 2",
+  );
+  // Not a fault: the intent is not Degraded, and the next round plans from 6 replicas.
+  await waitFor(
+    async () => {
+      const i = await client.get(Intents, 'web-p95', ns);
+      const planning = findCondition(i.status?.conditions, 'Planning');
+      if (
+        planning?.reason !== 'WorkloadChanged' &&
+        findCondition(i.status?.conditions, 'Degraded')?.status === 'False'
+      )
+        return true;
+      throw new Error(`status now ${JSON.stringify(i.status ?? {})}`);
+    },
+    { description: 'the intent to be planned again', timeoutMs: 30_000, intervalMs: 250 },
+  );
+  assert.ok((await client.get(Deployments, 'web', ns)).spec!.replicas! >= 6);
 });

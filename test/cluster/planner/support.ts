@@ -12,6 +12,7 @@ import {
   type DefaultQuery,
   type KpiProfile,
 } from '../../../src/apis/ido.intel.com/kpi-profile.js';
+import type { Actuator } from '../../../src/planner/actuator.js';
 import { type PlannerConfig, parsePlannerConfig } from '../../../src/planner/config.js';
 import { builtinActuators, setupPlanner } from '../../../src/planner/controller.js';
 import { plannerCrds } from '../../../src/planner/crds.js';
@@ -113,6 +114,8 @@ export async function startPlanner(
   opts: {
     config?: Parameters<typeof parsePlannerConfig>[0];
     actuators?: string[];
+    /** Performed before the built-in ones (a stand-in for what happens while a plan is carried out). */
+    before?: Actuator[];
     defaultQueries?: Record<string, DefaultQuery>;
     as?: Impersonation;
   } = {},
@@ -128,7 +131,10 @@ export async function startPlanner(
     defaultQueries: opts.defaultQueries ?? {},
     traces,
     namespace,
-    actuators: builtinActuators(config, new WorkloadUpdater(client), traces, opts.actuators),
+    actuators: [
+      ...(opts.before ?? []),
+      ...builtinActuators(config, new WorkloadUpdater(client), traces, opts.actuators),
+    ],
   });
   await mgr.start();
   t.after(async () => {
