@@ -1,10 +1,8 @@
-import { mkdir, readFile, stat } from 'node:fs/promises';
-import { join, normalize } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
 import type { Condition } from 'kubernetes-types/meta/v1.js';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { parse } from 'yaml';
 import { type GitSync, type GitSyncStatus, GitSyncs, type InventoryEntry } from '../apis/tutti/gitsync.js';
 import type { KubeClient } from '../runtime/client/client.js';
 import { ApiError, InvalidError } from '../runtime/client/errors.js';
@@ -12,8 +10,9 @@ import { type KubeObject, kind } from '../runtime/client/types.js';
 import { installCrds } from '../runtime/crds.js';
 import { metricsRegistry } from '../runtime/health-server.js';
 import type { Logger } from '../runtime/log.js';
-import { parseObjects, readTree, type SourcedObject } from './conform.js';
+import type { SourcedObject } from './conform.js';
 import { type GitCredentials, GitError, git } from './git.js';
+import { readSource } from './sync-source.js';
 
 /** Label on every object a GitSync applied: only these may it prune. */
 export const LABEL_SYNCED_BY = 'gitops.tutti.dev/synced-by';
@@ -174,7 +173,7 @@ export class EdgeSyncer {
 
     let objects: SourcedObject[];
     try {
-      objects = await this.readObjects();
+      objects = await readSource(this.opts.cacheDir, this.opts.dir);
     } catch (err) {
       // Nothing of this commit was applied: the status keeps describing what is.
       return this.report(
@@ -345,35 +344,6 @@ export class EdgeSyncer {
     await git(['checkout', '--quiet', '--force', '--detach', 'FETCH_HEAD'], { cwd: dir });
     await git(['clean', '--quiet', '-d', '--force', '-x'], { cwd: dir });
     return (await git(['rev-parse', 'HEAD'], { cwd: dir })).trim();
-  }
-
-  /** The objects in `dir`: the resources its kustomization.yaml lists, or every YAML file. */
-  private async readObjects(): Promise<SourcedObject[]> {
-    const root = join(this.opts.cacheDir, normalize(`/${this.opts.dir}`));
-    if (
-      !(await stat(root).then(
-        (st) => st.isDirectory(),
-        () => false,
-      ))
-    )
-      throw new Error(`--dir ${this.opts.dir} is not a directory of the repository`);
-    const kustomization = await readFile(join(root, 'kustomization.yaml'), 'utf8').catch(() => undefined);
-    if (kustomization === undefined) return readTree(root);
-    const k = parse(kustomization) as { resources?: string[] } & Record<string, unknown>;
-    const extra = Object.keys(k).filter((key) => !['apiVersion', 'kind', 'resources'].includes(key));
-    if (extra.length) {
-      throw new Error(
-        `kustomization.yaml uses ${extra.join(', ')}; only resources are supported (use Flux for more)`,
-      );
-    }
-    const out: SourcedObject[] = [];
-    for (const r of k.resources ?? []) {
-      const path = normalize(r);
-      if (path.startsWith('..') || path.startsWith('/'))
-        throw new Error(`kustomization.yaml: resource ${r} is outside ${this.opts.dir}`);
-      out.push(...parseObjects(await readFile(join(root, path), 'utf8'), path));
-    }
-    return out;
   }
 }
 

@@ -367,3 +367,60 @@ test('a sync killed between applying a commit and writing its status still prune
     ['Namespace/tutti-sync-crash'],
   );
 });
+
+test('a kustomization may list a kustomize base; a missing or unusable resource is named by its path in the repository', async (t) => {
+  const client = await syncClient(t);
+  const { root, server } = await gitServer(t);
+  const repo = await server.createRepository('admin1/edge1-bases');
+  t.after(() => client.delete(Namespaces, 'tutti-sync-bases'));
+  const cacheDir = join(root, 'cache');
+  const syncer = new EdgeSyncer(client, {
+    name: 'edge1-bases',
+    repo,
+    branch: 'main',
+    dir: 'site',
+    periodMs: 1000,
+    credentials,
+    cacheDir,
+  });
+  t.after(() => client.delete(GitSyncs, 'edge1-bases'));
+  const kustomization = (...resources: string[]) => stringify({ resources });
+  const files = new Map([
+    ['site/namespace.yaml', 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: tutti-sync-bases\n'],
+    ['site/base/kustomization.yaml', kustomization('settings.yaml')],
+    [
+      'site/base/settings.yaml',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-base\n  namespace: tutti-sync-bases\ndata:\n  a: b\n',
+    ],
+    ['site/plain/notes.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\n'],
+  ]);
+  const sync = async (...resources: string[]) => {
+    const published = await publishTree(
+      new Map([...files, ['site/kustomization.yaml', kustomization(...resources)]]),
+      ['bases'],
+      { repo, credentials },
+    );
+    const outcome = await syncer.syncOnce();
+    return { commit: published.commit.slice(0, 12), outcome };
+  };
+
+  // A directory holding a kustomization is a base: its resources are applied.
+  const based = await sync('namespace.yaml', 'base');
+  assert.deepEqual(based.outcome.errors, []);
+  assert.equal(based.outcome.objects, 2);
+  const applied = await client.get(ConfigMaps, 'from-base', 'tutti-sync-bases');
+  assert.equal(applied.metadata?.labels?.[LABEL_SYNCED_BY], 'edge1-bases');
+
+  const missing = await sync('namespace.yaml', 'base', 'missing.yaml');
+  assert.deepEqual(missing.outcome.errors, [
+    `commit ${missing.commit}: site/kustomization.yaml lists missing.yaml, but the repository has no site/missing.yaml`,
+  ]);
+  const plain = await sync('namespace.yaml', 'plain');
+  assert.deepEqual(plain.outcome.errors, [
+    `commit ${plain.commit}: site/kustomization.yaml lists the directory plain, which has no kustomization.yaml; a directory resource must be a kustomize base`,
+  ]);
+  const status = (await client.get(GitSyncs, 'edge1-bases')).status!;
+  assert.equal(status.conditions![0]!.reason, 'SourceInvalid');
+  assert.ok(!JSON.stringify(status).includes(cacheDir), 'no path of the checkout on this machine');
+  assert.ok(await client.find(ConfigMaps, 'from-base', 'tutti-sync-bases'), 'nothing refused is pruned');
+});
