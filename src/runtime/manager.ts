@@ -273,6 +273,8 @@ export class Manager implements InformerSource {
     this.leaderAbort = leaderAbort;
     // Aborted only when the lease is lost: a graceful stop still holds it while work drains.
     const fence = new AbortController();
+    // Every request of the term listens on it.
+    setMaxListeners(0, fence.signal);
     lost.addEventListener(
       'abort',
       () => {

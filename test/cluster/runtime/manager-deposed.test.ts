@@ -61,3 +61,45 @@ test('a deposed leader: a reconcile under way when the lease is lost writes noth
   const cm = await admin.get(ConfigMaps, 'work', ns);
   assert.equal(cm.metadata?.annotations?.['tutti.dev/written-by'], undefined);
 });
+
+test("a leader's many requests at once through the fenced client raise no listener-leak warning", async (t) => {
+  const admin = await testClient(t);
+  const ns = await testNamespace(t, admin, 'fenced');
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const mgr = new Manager({
+    client: admin,
+    name: 'fenced',
+    leaderElection: { leaseNamespace: ns },
+    logger: pino({ level: 'silent' }),
+  });
+  let created: number | undefined;
+  mgr.add({
+    name: 'burst',
+    async start(signal, client) {
+      // Each request in flight listens on the term's fence.
+      const made = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          client!.create({
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: `cm-${i}`, namespace: ns },
+          }),
+        ),
+      );
+      created = made.length;
+      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    },
+  });
+  await mgr.start();
+  t.after(() => mgr.stop());
+  await waitFor(() => created, { description: 'the 40 ConfigMaps to be created', timeoutMs: 30_000 });
+  // A warning is emitted on the next tick after the listener that exceeds the limit.
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(
+    warnings.map((w) => w.message),
+    [],
+  );
+});
