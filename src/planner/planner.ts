@@ -1,4 +1,4 @@
-import { type Intent, Intents, type LastPlan } from '../apis/ido.intel.com/intent.js';
+import { CONDITION_PLANNING, type Intent, Intents, type LastPlan } from '../apis/ido.intel.com/intent.js';
 import type { KubeClient } from '../runtime/client/client.js';
 import { NotFoundError } from '../runtime/client/errors.js';
 import type { Logger } from '../runtime/log.js';
@@ -111,7 +111,7 @@ export class IntentPlanner {
     const observations = await Promise.all(intents.map((i) => this.opts.observer.observe(i, signal)));
     const now = Date.now();
 
-    const settling = this.settling.get(target);
+    const settling = this.settling.get(target) ?? settlingFromStatus(intents);
     const rolledOut = observations.every((o) => !o.ok || o.rolledOut);
     if (settling && settling.generations === generations(intents)) {
       const age = now - settling.time;
@@ -322,6 +322,26 @@ export class IntentPlanner {
       if (!(err instanceof NotFoundError)) throw err;
     }
   }
+}
+
+/** Planning reasons that say the intent's last plan was carried out and may still be settling. */
+const IN_EFFECT = new Set(['PlanCarriedOut', 'Opportunistic', 'Settling']);
+
+/**
+ * A plan carried out by an earlier planner (before a restart, or by the last leader) settles as
+ * one of this planner's would: its status says when it was made and that the spec is unchanged.
+ */
+function settlingFromStatus(intents: readonly Intent[]): Settling | undefined {
+  let time = Number.NEGATIVE_INFINITY;
+  for (const i of intents) {
+    const plan = i.status?.lastPlan;
+    const planning = i.status?.conditions?.find((c) => c.type === CONDITION_PLANNING);
+    if (!plan?.carriedOut || !planning || !IN_EFFECT.has(planning.reason)) continue;
+    if (planning.observedGeneration !== i.metadata?.generation) continue;
+    const t = Date.parse(plan.time);
+    if (t > time) time = t;
+  }
+  return Number.isFinite(time) ? { time, generations: generations(intents) } : undefined;
 }
 
 function toStatus(actions: readonly Action[]): LastPlan['actions'] {
