@@ -7,7 +7,7 @@ import { KubeClient } from '../runtime/client/client.js';
 import { installCrds } from '../runtime/crds.js';
 import { HealthServer } from '../runtime/health-server.js';
 import { componentLogger } from '../runtime/log.js';
-import { conformOffline, conformWithServer, readTree, type Violation } from './conform.js';
+import { conformOffline, conformWithServer, describeObject, scanTree, type Violation } from './conform.js';
 import { gitopsCrds } from './crds.js';
 import { type E2eMode, runWfdE2e } from './e2e.js';
 import { fluxSync, rootSync } from './engines.js';
@@ -155,18 +155,23 @@ export const gitopsCommands: Command[] = [
         throw new UsageError('give the rendered directory, e.g. tutti gitops conform dist/edge1');
       if (o['context'] && !o['kubeconfig'])
         throw new UsageError('--context picks a context of --kubeconfig: give both');
-      const objects = await readTree(positionals[0]!);
-      if (objects.length === 0) throw new UsageError(`${positionals[0]}: no YAML objects found`);
+      const { objects, unreadable } = await scanTree(positionals[0]!);
+      if (objects.length === 0 && unreadable.length === 0)
+        throw new UsageError(`${positionals[0]}: no YAML objects found`);
       // With a cluster, kinds the tree does not define are the API server's to judge.
-      const violations = conformOffline(objects, { cluster: Boolean(o['kubeconfig']) });
+      const offline = conformOffline(objects, { cluster: Boolean(o['kubeconfig']) });
+      const violations = [...unreadable, ...offline];
       let offlineOnly: string[] = [];
-      if (o['kubeconfig'] && violations.length === 0) {
+      if (o['kubeconfig']) {
+        // Every other object still meets the server: one bad object must not hide the rest's problems.
+        const failed = new Set(offline.map((v) => v.object));
+        const skip = new Set(objects.filter((s) => failed.has(describeObject(s))));
         const client = await KubeClient.load(o['kubeconfig'] as string, {
           fieldManager: FIELD_MANAGER,
           context: o['context'] as string | undefined,
         });
         try {
-          const server = await conformWithServer(client, objects);
+          const server = await conformWithServer(client, objects, { skip });
           violations.push(...server.problems);
           offlineOnly = server.offlineOnly;
         } finally {

@@ -29,27 +29,62 @@ export interface Violation {
 /** Files a repository holds that are not objects to apply. */
 const NOT_OBJECTS = new Set(['kustomization.yaml', 'Kptfile']);
 
-/** Every object in the YAML files under `dir`, in path order. */
-export async function readTree(dir: string): Promise<SourcedObject[]> {
+/** The objects of a tree, and every YAML document in it that could not be parsed. */
+export interface TreeContents {
+  readonly objects: SourcedObject[];
+  readonly unreadable: Violation[];
+}
+
+/** Every object in the YAML files under `dir`, in path order; documents that do not parse are listed, not fatal. */
+export async function scanTree(dir: string): Promise<TreeContents> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
   const files = entries
     .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name) && !NOT_OBJECTS.has(e.name))
     .map((e) => relative(dir, join(e.parentPath, e.name)))
     .filter((f) => !f.split('/').some((part) => part.startsWith('.')))
     .sort();
-  const out: SourcedObject[] = [];
-  for (const file of files) out.push(...parseObjects(await readFile(join(dir, file), 'utf8'), file));
-  return out;
+  const objects: SourcedObject[] = [];
+  const unreadable: Violation[] = [];
+  for (const file of files) {
+    const read = scanObjects(await readFile(join(dir, file), 'utf8'), file);
+    objects.push(...read.objects);
+    unreadable.push(...read.unreadable);
+  }
+  return { objects, unreadable };
+}
+
+/** Every object in the YAML files under `dir`, in path order; throws at a document that does not parse. */
+export async function readTree(dir: string): Promise<SourcedObject[]> {
+  const { objects, unreadable } = await scanTree(dir);
+  const first = unreadable[0];
+  if (first) throw new Error(`${first.object.replace(/#\d+$/, '')}: ${first.message}`);
+  return objects;
+}
+
+/** The objects of one YAML file, and each of its documents that does not parse. */
+export function scanObjects(text: string, file: string): TreeContents {
+  const objects: SourcedObject[] = [];
+  const unreadable: Violation[] = [];
+  parseAllDocuments(text).forEach((doc, index) => {
+    if (doc.errors.length) {
+      // The parser's first line says what and where; the rest quotes the text, over several lines.
+      unreadable.push({
+        object: `${file}#${index + 1}`,
+        field: '(document)',
+        message: doc.errors[0]!.message.split('\n')[0]!,
+      });
+      return;
+    }
+    const object = doc.toJS() as KubeObject | null;
+    if (object !== null) objects.push({ file, index, object });
+  });
+  return { objects, unreadable };
 }
 
 export function parseObjects(text: string, file: string): SourcedObject[] {
-  const out: SourcedObject[] = [];
-  parseAllDocuments(text).forEach((doc, index) => {
-    if (doc.errors.length) throw new Error(`${file}: ${doc.errors[0]!.message}`);
-    const object = doc.toJS() as KubeObject | null;
-    if (object !== null) out.push({ file, index, object });
-  });
-  return out;
+  const { objects, unreadable } = scanObjects(text, file);
+  if (unreadable[0]) throw new Error(`${file}: ${unreadable[0].message}`);
+  return objects;
 }
 
 export function describeObject(s: SourcedObject): string {
@@ -180,6 +215,10 @@ export interface ServerConformance {
 export async function conformWithServer(
   client: KubeClient,
   objects: readonly SourcedObject[],
+  opts: {
+    /** Objects the offline check already failed: still part of the tree, not sent to the server. */
+    readonly skip?: ReadonlySet<SourcedObject>;
+  } = {},
 ): Promise<ServerConformance> {
   const problems: Violation[] = [];
   const offlineOnly: string[] = [];
@@ -195,6 +234,7 @@ export async function conformWithServer(
       }),
   );
   for (const s of objects) {
+    if (opts.skip?.has(s)) continue;
     const where = describeObject(s);
     const group = s.object.apiVersion?.includes('/') ? s.object.apiVersion.split('/')[0] : '';
     try {

@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
 import { conformWithServer, parseObjects, type SourcedObject } from '../../../src/gitops/conform.js';
 import { renderTree } from '../../../src/gitops/render.js';
 import { translateIntent } from '../../../src/gitops/translate.js';
 import { KindNotFoundError } from '../../../src/runtime/client/discovery.js';
 import { installCrds } from '../../../src/runtime/crds.js';
-import { testClient, testNamespace } from '../../support/cluster.js';
+import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
 
 const intent = {
   id: 'render-test',
@@ -150,4 +155,35 @@ spec:
       message: `the cluster serves no Gadget in other-${suffix}.tutti.dev/v1 (is its CRD installed?); no CRD in the tree defines it`,
     },
   ]);
+});
+
+test('conform --kubeconfig reports every problem of a tree, offline and from the server, not only the first', async (t) => {
+  const client = await testClient(t, 'tutti-gitops-test');
+  const namespace = await testNamespace(t, client);
+  const dir = await mkdtemp(join(tmpdir(), 'tutti-conform-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'broken.yaml'), 'a: [b\n');
+  await writeFile(join(dir, 'nameless.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n');
+  await writeFile(
+    join(dir, 'server.yaml'),
+    `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_A_Name\n  namespace: ${namespace}\n`,
+  );
+  const tutti = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
+  const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      [tutti, 'gitops', 'conform', dir, '--kubeconfig', testKubeconfig()],
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+  assert.equal(run.code, 1, run.stderr);
+  const lines = run.stderr.trim().split('\n');
+  assert.equal(lines.length, 3, run.stderr);
+  assert.match(lines[0]!, /^broken\.yaml#1: \(document\): /);
+  assert.equal(lines[1], 'nameless.yaml#1 ConfigMap (no name): metadata.name: required');
+  assert.match(
+    lines[2]!,
+    new RegExp(`^server\\.yaml#1 ConfigMap ${namespace}/Not_A_Name: metadata\\.name: .*RFC 1123`),
+  );
+  assert.match(run.stdout, /2 objects, 3 problems/);
 });
