@@ -1,11 +1,33 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { pino } from 'pino';
 import { Manager } from '../../../src/runtime/manager.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { testClient, testKubeconfig } from '../../support/cluster.js';
+import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+import { proxiedKubeconfig } from '../../support/tcp-proxy.js';
+
+/** Runs `program` (an ES module's body) under tsx, collecting its stderr, until it exits. */
+function runProgram(t: TestContext, program: string) {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const out = { stderr: '' };
+  child.stderr!.on('data', (d: Buffer) => {
+    out.stderr += d.toString();
+  });
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  /** The exit code, or 'hung' when the process still runs after `ms`. */
+  const exit = (ms: number) =>
+    Promise.race([exited, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), ms).unref())]);
+  return { out, exit };
+}
+
+const src = (path: string) => JSON.stringify(new URL(`../../../src/runtime/${path}`, import.meta.url).href);
 
 test('a runnable that fails fails /healthz naming it and stops the manager', async (t) => {
   const mgr = new Manager({
@@ -63,9 +85,10 @@ test('a runnable that fails fails /healthz naming it and stops the manager', asy
 });
 
 test('a process whose manager owns it exits 1 when a runnable fails, naming the runnable', async (t) => {
-  const src = (path: string) => JSON.stringify(new URL(`../../../src/runtime/${path}`, import.meta.url).href);
   // The manager as a command runs it: stopOnSignals() makes it the process's owner.
-  const program = `
+  const { out, exit } = runProgram(
+    t,
+    `
     const { KubeClient } = await import(${src('client/client.ts')});
     const { Manager } = await import(${src('manager.ts')});
     const mgr = new Manager({ client: await KubeClient.load(${JSON.stringify(testKubeconfig())}), name: 'doomed' });
@@ -73,21 +96,39 @@ test('a process whose manager owns it exits 1 when a runnable fails, naming the 
     mgr.stopOnSignals();
     await mgr.start();
     await new Promise(() => {});
-  `;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program], {
-    stdio: ['ignore', 'ignore', 'pipe'],
+  `,
+  );
+  const code = await exit(60_000);
+  assert.notEqual(code, 'hung', `the process kept running after its runnable failed:\n${out.stderr}`);
+  assert.equal(code, 1, `exit status, stderr:\n${out.stderr}`);
+  assert.match(out.stderr, /runnable exporter failed: upstream refused the connection/);
+});
+
+test('a process whose manager owns it exits 1 as soon as it loses the lease', async (t) => {
+  const ns = await testNamespace(t, await testClient(t), 'lease-exit');
+  const { proxy, kubeconfig } = await proxiedKubeconfig(t, testKubeconfig());
+  const { out, exit } = runProgram(
+    t,
+    `
+    const { KubeClient } = await import(${src('client/client.ts')});
+    const { Manager } = await import(${src('manager.ts')});
+    const mgr = new Manager({
+      client: await KubeClient.load(${JSON.stringify(kubeconfig)}),
+      name: 'deposed',
+      leaderElection: { leaseNamespace: ${JSON.stringify(ns)} },
+    });
+    mgr.stopOnSignals();
+    await mgr.start();
+    await new Promise(() => {});
+  `,
+  );
+  await waitFor(() => out.stderr.includes('successfully acquired lease'), {
+    description: 'the process to lead',
+    timeoutMs: 30_000,
   });
-  t.after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const exit = once(child, 'exit').then(([code]) => code as number | null);
-  const timeout = new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 60_000).unref());
-  const code = await Promise.race([exit, timeout]);
-  assert.notEqual(code, 'hung', `the process kept running after its runnable failed:\n${stderr}`);
-  assert.equal(code, 1, `exit status, stderr:\n${stderr}`);
-  assert.match(stderr, /runnable exporter failed: upstream refused the connection/);
+  proxy.cut(); // renewals fail: the lease is lost at the renew deadline
+  const code = await exit(60_000);
+  assert.notEqual(code, 'hung', `the process kept running without its lease:\n${out.stderr}`);
+  assert.equal(code, 1, `exit status, stderr:\n${out.stderr}`);
+  assert.match(out.stderr, /leader election lost; exiting/);
 });
