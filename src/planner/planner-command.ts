@@ -1,4 +1,4 @@
-import { type Command, contextFlag, parseInteger } from '../cli/command.js';
+import { type Command, contextFlag, parseInteger, UsageError } from '../cli/command.js';
 import { KubeClient } from '../runtime/client/client.js';
 import { componentLogger, rootLogger } from '../runtime/log.js';
 import { Manager } from '../runtime/manager.js';
@@ -24,7 +24,8 @@ export const plannerRunCommand: Command = {
     context: contextFlag,
     namespace: {
       type: 'string',
-      description: 'watch intents, profiles and pods in this namespace only (default: every namespace)',
+      description:
+        'watch intents and pods, and write KPIProfile status, in this namespace only (default: every namespace); KPIProfiles are read in every namespace',
       env: 'PLANNER_NAMESPACE',
     },
     'health-port': {
@@ -63,6 +64,18 @@ export const plannerRunCommand: Command = {
     if (verbosity !== undefined && parseInteger(verbosity, '-v/--verbosity', 0, 10) >= 2)
       rootLogger.level = 'debug';
     const v = plannerFileValues(o, '');
+    // Flags are checked before any file, kubeconfig or port is touched.
+    const healthPort = parseInteger(o['health-port'] as string, 'health-port', 0, 65535);
+    const pluginPort = o['plugin-port'] as string | undefined;
+    const pluginPortNumber =
+      pluginPort === undefined || pluginPort === 'off'
+        ? undefined
+        : parseInteger(pluginPort, 'plugin-port', 0, 65535);
+    const unknown = v.actuators?.find((a) => !(ACTUATOR_NAMES as readonly string[]).includes(a));
+    if (unknown !== undefined)
+      throw new UsageError(
+        `--actuator: unknown actuator "${unknown}"; choose from ${ACTUATOR_NAMES.join(', ')}`,
+      );
     const { config, defaultQueries, queriesSource } = await loadPlannerFiles(v.configPath, v.queriesPath);
     const log = componentLogger('planner');
     const client = await KubeClient.load(o['kubeconfig'] as string | undefined, {
@@ -77,22 +90,18 @@ export const plannerRunCommand: Command = {
     const mgr = new Manager({
       client,
       name: 'tutti-planner',
-      healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
+      healthPort,
       leaderElection: o['leader-elect']
         ? { leaseNamespace: o['leader-election-namespace'] as string }
         : undefined,
       logger: log,
     });
     const namespace = o['namespace'] as string | undefined;
-    const pluginPort = o['plugin-port'] as string | undefined;
     const plugins =
       pluginPort === 'off'
         ? undefined
         : await (await import('./plugins/manager.js')).PluginManager.start({
-            port:
-              pluginPort === undefined
-                ? config.planner.astar.plugin_manager_port
-                : parseInteger(pluginPort, 'plugin-port', 0, 65535),
+            port: pluginPortNumber ?? config.planner.astar.plugin_manager_port,
             reserved: ACTUATOR_NAMES,
           });
     if (plugins)

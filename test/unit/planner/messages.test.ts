@@ -80,3 +80,27 @@ test('objectives no workload can meet are named with the reason; reachable ones 
   ])
     assert.equal(ok, undefined);
 });
+
+test('bad tutti planner flags are refused before any file or kubeconfig is read', async () => {
+  // A kubeconfig that cannot exist: reading it would fail with another message.
+  const base = {
+    kubeconfig: '/nonexistent/kubeconfig',
+    config: '/nonexistent/defaults.json',
+    'health-port': '8081',
+  };
+  await assert.rejects(async () => plannerRunCommand.run({ ...base, 'health-port': 'abc' }, []), {
+    name: 'UsageError',
+    message: '--health-port: "abc" must be a whole number from 0 to 65535',
+  });
+  await assert.rejects(async () => plannerRunCommand.run({ ...base, 'plugin-port': '70000' }, []), {
+    name: 'UsageError',
+    message: '--plugin-port: "70000" must be a whole number from 0 to 65535',
+  });
+  await assert.rejects(
+    async () => plannerRunCommand.run({ ...base, actuator: ['scale_out', 'scale_up'] }, []),
+    {
+      name: 'UsageError',
+      message: '--actuator: unknown actuator "scale_up"; choose from scale_out, scale_in, rm_pod, cpu_scale',
+    },
+  );
+});
