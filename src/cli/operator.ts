@@ -49,16 +49,29 @@ export async function startOperator(opts: OperatorOptions, say: (m: string) => v
   // Registered before the manager's own: they run first, and end the process before it.
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const slow = setTimeout(
-    () =>
-      say(
-        `still starting after ${SLOW_START_MS / 1000} s: the caches have not synced; ` +
-          'the warnings logged name the resources that fail to list or watch',
-      ),
-    SLOW_START_MS,
-  );
+  let mgr: Manager | undefined;
+  const slow = setTimeout(() => {
+    const waiting = mgr?.unsynced() ?? [];
+    say(
+      `still starting after ${SLOW_START_MS / 1000} s: ` +
+        (!mgr
+          ? 'still reaching the API server and installing the CRDs (is it answering?)'
+          : waiting.length
+            ? `the caches have not synced: ${waiting.join('; ')} (the warnings logged say why)`
+            : 'the caches have just synced'),
+    );
+  }, SLOW_START_MS);
   try {
-    return await Promise.race([runOperator(opts), interrupted]);
+    return await Promise.race([
+      runOperator({
+        ...opts,
+        onManager: (m) => {
+          mgr = m;
+          opts.onManager?.(m);
+        },
+      }),
+      interrupted,
+    ]);
   } finally {
     clearTimeout(slow);
     process.off('SIGINT', onSignal);

@@ -20,6 +20,8 @@ export interface OperatorOptions {
   installCrds: boolean;
   /** Parsed flags for the modules that declare options of their own. */
   moduleOptions?: OptionValues;
+  /** Called with the manager once the modules are set up, before it starts. */
+  onManager?: (mgr: Manager) => void;
 }
 
 /** Runs the selected modules' controllers in one manager until SIGTERM. */
@@ -63,6 +65,7 @@ export async function runOperator(opts: OperatorOptions): Promise<Manager> {
   for (const m of selected) {
     await m.setup({ mgr, systemNamespace: opts.systemNamespace, options: opts.moduleOptions ?? {} });
   }
+  opts.onManager?.(mgr);
   mgr.stopOnSignals();
   await mgr.start().catch((err: NodeJS.ErrnoException) => {
     // Most often a second `tutti up` or operator on this machine: say which flag moves it.

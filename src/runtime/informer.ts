@@ -105,6 +105,17 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.addIndex(OWNER_UID_INDEX, (o) => (o.metadata?.ownerReferences ?? []).map((r) => r.uid));
   }
 
+  /** What it lists and watches, as a user would name it: `Pod (v1) in namespace x, labels a=b`. */
+  get target(): string {
+    const { namespace, labelSelector, fieldSelector } = this.selection;
+    return [
+      `${this.kind.kind} (${this.kind.apiVersion})`,
+      namespace ? ` in namespace ${namespace}` : '',
+      labelSelector ? `, labels ${labelSelector}` : '',
+      fieldSelector ? `, fields ${fieldSelector}` : '',
+    ].join('');
+  }
+
   /** True once the first list has been cached and its add events delivered. */
   hasSynced(): boolean {
     return this.synced;

@@ -88,7 +88,11 @@ export class Manager implements InformerSource {
         if (this.failure) throw this.failure;
         return true;
       });
-      this.health.addReadyCheck('informers-synced', () => this.hasSynced());
+      this.health.addReadyCheck('informers-synced', () => {
+        const waiting = this.unsynced();
+        if (waiting.length) throw new Error(`not synced: ${waiting.join('; ')}`);
+        return true;
+      });
     }
   }
 
@@ -144,8 +148,12 @@ export class Manager implements InformerSource {
   }
 
   hasSynced(): boolean {
-    for (const inf of this.informersByKey.values()) if (!inf.hasSynced()) return false;
-    return true;
+    return this.unsynced().length === 0;
+  }
+
+  /** What the informers that have not synced yet list and watch. */
+  unsynced(): string[] {
+    return [...this.informersByKey.values()].filter((i) => !i.hasSynced()).map((i) => i.target);
   }
 
   /** Starts everything; resolves once the informers have synced (leadership may come later). */

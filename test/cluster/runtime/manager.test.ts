@@ -302,7 +302,11 @@ describe('manager', () => {
     assert.equal((await get('/healthz')).status, 200);
     const notReady = await get('/readyz');
     assert.equal(notReady.status, 500, 'not ready while the API server is unreachable');
-    assert.match(await notReady.text(), /\[-\]informers-synced failed/);
+    assert.match(
+      await notReady.text(),
+      new RegExp(`\\[-\\]informers-synced failed: not synced: ConfigMap \\(v1\\) in namespace ${ns}`),
+    );
+    assert.deepEqual(mgr.unsynced(), [`ConfigMap (v1) in namespace ${ns}`]);
 
     proxy.restore();
     await started;
