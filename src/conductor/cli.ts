@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type Command, contextFlag, parseDuration, parseInteger, UsageError } from '../cli/command.js';
 import { crdsCommand } from '../cli/crds-command.js';
 import { KubeClient } from '../runtime/client/client.js';
@@ -24,8 +24,7 @@ const loopCommand: Command = {
     },
     'error-dir': {
       type: 'string',
-      description: 'directory for <file>.<timestamp>.error reports',
-      default: './handoff/errors',
+      description: 'directory for <file>.<timestamp>.error reports (default: <handoff-dir>/errors)',
       env: 'CONDUCTOR_ERROR_DIR',
     },
     schema: {
@@ -125,7 +124,8 @@ const loopCommand: Command = {
     const metricsPort = parseInteger(str('metrics-port'), 'metrics-port', 0, 65535);
     const once = opts['once'] === true;
     const handoffDir = resolve(str('handoff-dir'));
-    const errorDir = resolve(str('error-dir'));
+    // Beside the intents they report on, wherever those are watched.
+    const errorDir = resolve((opts['error-dir'] as string | undefined) ?? join(handoffDir, 'errors'));
     const schemaPath = opts['schema'] as string | undefined;
     const validator = IntentValidator.load(schemaPath ?? BUNDLED_SCHEMA);
     const client = await KubeClient.load((opts['kubeconfig'] as string | undefined) || undefined, {

@@ -412,12 +412,10 @@ describe('conductor-loop against the API server', () => {
     );
 
     await dropIntent(dirs.dir, 'intent-bad.json', '{');
-    const failed = loopProcess(t, testKubeconfig(), [
-      `--handoff-dir=${dirs.dir}`,
-      `--error-dir=${dirs.errors}`,
-      '--once',
-    ]);
+    // Without --error-dir, reports go beside the intents: <handoff-dir>/errors.
+    const failed = loopProcess(t, testKubeconfig(), [`--handoff-dir=${dirs.dir}`, '--once']);
     assert.equal(await failed.exited, 1, 'a failed file gives exit code 1');
+    assert.match((await readdir(dirs.errors)).join(' '), /^intent-bad\.json\.\S+\.error$/);
     assert.equal(
       failed.messages('Creating NetworkIntent CR').length,
       0,
