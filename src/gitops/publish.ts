@@ -46,6 +46,24 @@ export async function publishTree(
   expectationIds: readonly string[],
   opts: PublishOptions,
 ): Promise<PublishResult> {
+  return publishRendered(async () => ({ tree, expectationIds }), opts);
+}
+
+/** A tree to publish and the expectation ids its commit message names. */
+export interface Rendering {
+  readonly tree: RenderedTree;
+  readonly expectationIds: readonly string[];
+}
+
+/**
+ * Like publishTree, with the tree rendered from the branch as checked out (`checkout` holds it, or
+ * nothing on a new branch): called again for each push attempt, so what it keeps from the branch
+ * is never stale.
+ */
+export async function publishRendered(
+  render: (checkout: string) => Promise<Rendering>,
+  opts: PublishOptions,
+): Promise<PublishResult> {
   const branch = opts.branch ?? DEFAULT_BRANCH;
   const author = opts.author ?? DEFAULT_AUTHOR;
   const remote = { credentials: opts.credentials, remote: opts.repo };
@@ -64,6 +82,7 @@ export async function publishTree(
         });
         await git(['checkout', '--quiet', '--force', '-B', branch, 'FETCH_HEAD'], { cwd: dir });
       }
+      const { tree, expectationIds } = await render(dir);
       await writeTree(dir, tree);
       await git(['add', '--all', '--', '.'], { cwd: dir });
       const status = await git(['status', '--porcelain'], { cwd: dir });

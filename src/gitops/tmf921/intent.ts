@@ -36,6 +36,8 @@ export interface IntentRecord {
   statusMessage: string;
   expectationIds: string[];
   commit?: string;
+  /** Digest of the expectations last published for it: a publish leaves its status alone unless they changed. */
+  publishedDigest?: string;
   creationDate: string;
   lastUpdate: string;
   statusChangeDate: string;

@@ -1,13 +1,14 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { KubeClient } from '../../runtime/client/client.js';
 import type { Logger } from '../../runtime/log.js';
 import type { IntentExpectation } from '../expectation.js';
-import { type PublishOptions, publishTree } from '../publish.js';
-import { renderTree } from '../render.js';
+import { type PublishOptions, publishRendered } from '../publish.js';
+import { publishedExpectations } from '../published.js';
+import { canonicalExpectation, renderTree } from '../render.js';
 import { TranslateError, translateIntent } from '../translate.js';
 import { edgeReport } from './edge-status.js';
 import type { IntentRecord, LifecycleStatus } from './intent.js';
-import type { IntentStore } from './store.js';
+import type { IntentStore, UnreadableIntent } from './store.js';
 
 /** The id is already taken (409). */
 export class IntentConflictError extends Error {
@@ -29,6 +30,31 @@ export const DEFAULT_PUBLISH_RETRY_MS = 5_000;
 export const DEFAULT_MAX_PUBLISH_RETRY_MS = 300_000;
 
 const now = () => new Date().toISOString();
+
+/** Identifies what an intent became, so a publish can tell whether its content changed. */
+function digestOf(expectations: readonly IntentExpectation[]): string {
+  const canonical = JSON.stringify(expectations.map(canonicalExpectation));
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}
+
+/** A stored intent that cannot be read, as the API shows it: failed, saying what is wrong. */
+function unreadableRecord(u: UnreadableIntent): IntentRecord {
+  const at = u.created ?? now();
+  return {
+    intent: { id: u.id },
+    id: u.id,
+    lifecycleStatus: 'failed',
+    statusMessage: `${u.problem}; ${KEPT}`,
+    expectationIds: [],
+    creationDate: at,
+    lastUpdate: at,
+    statusChangeDate: at,
+  };
+}
+
+/** What publishing does with an intent it cannot render. */
+const KEPT =
+  'not published: the repository keeps what was published for it before until the ConfigMap is fixed or the intent is withdrawn (DELETE)';
 
 /**
  * The TMF921 intent lifecycle: an accepted intent is acknowledged, translated and stored; the
@@ -101,11 +127,13 @@ export class IntentService {
   /** The intent with its status brought up to date from the edge. */
   async get(id: string): Promise<IntentRecord | undefined> {
     const r = await this.opts.store.get(id);
+    if (r && 'problem' in r) return unreadableRecord(r);
     return r && this.refresh(r);
   }
 
   async list(): Promise<IntentRecord[]> {
-    return Promise.all((await this.opts.store.list()).map((r) => this.refresh(r)));
+    const { records, unreadable } = await this.opts.store.scan();
+    return [...(await Promise.all(records.map((r) => this.refresh(r)))), ...unreadable.map(unreadableRecord)];
   }
 
   /**
@@ -147,27 +175,59 @@ export class IntentService {
     }, wait);
   }
 
+  /**
+   * Publishes every stored intent. One that cannot be rendered (its ConfigMap edited by hand) is
+   * marked failed, saying why, and skipped: the others still publish, and the expectations it was
+   * published with before are kept in the repository, read back from the branch, so a broken
+   * record never withdraws an intent from the edge unasked.
+   */
   private async publishAll(): Promise<void> {
-    const records = await this.opts.store.list();
-    const expectations: IntentExpectation[] = records.flatMap((r) => translateIntent(r.intent));
+    const { records, unreadable } = await this.opts.store.scan();
+    const publishable: { r: IntentRecord; expectations: IntentExpectation[] }[] = [];
+    const broken = new Map(unreadable.map((u) => [u.id, u.problem]));
+    for (const r of records) {
+      try {
+        publishable.push({ r, expectations: translateIntent(r.intent) });
+      } catch (err) {
+        broken.set(
+          r.id,
+          `${this.opts.store.where(r.id)}: the stored intent does not translate: ${(err as Error).message}`,
+        );
+      }
+    }
+    for (const [id, problem] of broken)
+      this.opts.log?.error({ intent: id, problem }, `intent ${id} not published`);
     try {
-      const result = await publishTree(
-        renderTree(expectations),
-        expectations.map((e) => e.intentExpectationId),
-        this.opts.publish,
-      );
-      for (const r of records) {
-        if (r.commit && r.lifecycleStatus !== 'acknowledged' && r.lifecycleStatus !== 'failed') continue;
+      const result = await publishRendered(async (checkout) => {
+        const kept = broken.size ? await publishedExpectations(checkout, new Set(broken.keys())) : [];
+        const expectations = [...publishable.flatMap((p) => p.expectations), ...kept];
+        return {
+          tree: renderTree(expectations),
+          expectationIds: expectations.map((e) => e.intentExpectationId),
+        };
+      }, this.opts.publish);
+      for (const { r, expectations } of publishable) {
+        // A status the edge reported stands unless this intent's own content changed.
+        const digest = digestOf(expectations);
+        if (r.commit && r.publishedDigest === digest && r.lifecycleStatus !== 'acknowledged') continue;
         r.commit = result.commit;
+        r.publishedDigest = digest;
         await this.save(r, 'inProgress', `published in commit ${result.commit}; waiting for the edge`);
       }
+      for (const r of records.filter((x) => broken.has(x.id))) {
+        const message = `${broken.get(r.id)}; ${KEPT}`;
+        // Published again once fixed, even with the content it had before.
+        delete r.publishedDigest;
+        if (r.lifecycleStatus !== 'failed' || r.statusMessage !== message)
+          await this.save(r, 'failed', message);
+      }
       this.opts.log?.info(
-        { commit: result.commit, intents: records.length, changed: result.changed },
+        { commit: result.commit, intents: publishable.length, changed: result.changed },
         'published',
       );
     } catch (err) {
       this.opts.log?.error({ err }, 'publish failed');
-      for (const r of records.filter((x) => x.lifecycleStatus === 'acknowledged'))
+      for (const { r } of publishable.filter((x) => x.r.lifecycleStatus === 'acknowledged'))
         await this.save(r, 'failed', `publishing to git failed: ${(err as Error).message}`);
       throw err;
     }
@@ -175,7 +235,12 @@ export class IntentService {
 
   private async refresh(r: IntentRecord): Promise<IntentRecord> {
     if (!this.opts.edge || !r.commit || r.lifecycleStatus === 'acknowledged') return r;
-    const expectations = translateIntent(r.intent);
+    let expectations: IntentExpectation[];
+    try {
+      expectations = translateIntent(r.intent);
+    } catch {
+      return r; // edited by hand into one that does not translate: the publish marked it failed
+    }
     const report = await edgeReport(this.opts.edge, r.id, expectations).catch((err: Error) => ({
       status: r.lifecycleStatus as 'inProgress',
       message: `the edge cannot be read: ${err.message}`,
@@ -191,7 +256,9 @@ export class IntentService {
     r.statusMessage = message;
     r.lastUpdate = at;
     // A withdrawn intent must not come back through a late status write.
-    if (await this.opts.store.get(r.id)) await this.opts.store.save(r);
+    const stored = await this.opts.store.get(r.id);
+    // Nor must a record edited by hand into one that cannot be read be overwritten.
+    if (stored && !('problem' in stored)) await this.opts.store.save(r);
     return r;
   }
 }

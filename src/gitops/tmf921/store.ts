@@ -3,6 +3,14 @@ import type { KubeClient } from '../../runtime/client/client.js';
 import { ConfigMaps } from '../../runtime/client/kinds.js';
 import type { IntentRecord } from './intent.js';
 
+/** A stored intent whose record cannot be read: its ConfigMap was edited by hand. */
+export interface UnreadableIntent {
+  readonly id: string;
+  /** What is wrong, naming the ConfigMap. */
+  readonly problem: string;
+  readonly created?: string;
+}
+
 export const LABEL_TMF921 = 'intent.tutti.dev/tmf921';
 const KEY = 'intent.json';
 
@@ -21,19 +29,61 @@ export class IntentStore {
     return `tmf921-intent-${id}`;
   }
 
-  async list(): Promise<IntentRecord[]> {
+  /** Every stored intent, and the ConfigMaps whose record cannot be read (edited by hand). */
+  async scan(): Promise<{ records: IntentRecord[]; unreadable: UnreadableIntent[] }> {
     const cms = await this.client.listAll(ConfigMaps, {
       namespace: this.namespace,
       labelSelector: `${LABEL_TMF921}=true`,
     });
-    return cms.items
-      .map((cm) => JSON.parse(cm.data?.[KEY] ?? '{}') as IntentRecord)
-      .sort((a, b) => a.creationDate.localeCompare(b.creationDate) || a.id.localeCompare(b.id));
+    const records: IntentRecord[] = [];
+    const unreadable: UnreadableIntent[] = [];
+    for (const cm of cms.items) {
+      const read = this.read(cm);
+      if ('problem' in read) unreadable.push(read);
+      else records.push(read);
+    }
+    records.sort((a, b) => a.creationDate.localeCompare(b.creationDate) || a.id.localeCompare(b.id));
+    return { records, unreadable };
   }
 
-  async get(id: string): Promise<IntentRecord | undefined> {
+  async list(): Promise<IntentRecord[]> {
+    return (await this.scan()).records;
+  }
+
+  async get(id: string): Promise<IntentRecord | UnreadableIntent | undefined> {
     const cm = await this.client.find(ConfigMaps, this.name(id), this.namespace);
-    return cm ? (JSON.parse(cm.data?.[KEY] ?? '{}') as IntentRecord) : undefined;
+    return cm && this.read(cm);
+  }
+
+  /** `<namespace>/<name>` of an intent's ConfigMap, as a user would look it up. */
+  where(id: string): string {
+    return `ConfigMap ${this.namespace}/${this.name(id)}`;
+  }
+
+  private read(cm: ConfigMap): IntentRecord | UnreadableIntent {
+    const id = cm.metadata!.name!.slice(this.name('').length);
+    const problem = (message: string) => ({
+      id,
+      problem: `${this.where(id)}: ${message}`,
+      created: cm.metadata?.creationTimestamp,
+    });
+    const text = cm.data?.[KEY];
+    if (text === undefined) return problem(`has no ${KEY}`);
+    let r: unknown;
+    try {
+      r = JSON.parse(text);
+    } catch (err) {
+      return problem(`${KEY} is not valid JSON: ${(err as Error).message}`);
+    }
+    const record = r as Partial<IntentRecord> | null;
+    if (
+      typeof record !== 'object' ||
+      record === null ||
+      typeof record.intent !== 'object' ||
+      record.id !== id
+    )
+      return problem(`${KEY} is not an intent record of id ${id}`);
+    return record as IntentRecord;
   }
 
   /** Creates the record; AlreadyExistsError when the id is taken. */

@@ -13,11 +13,12 @@ import { git } from '../../../src/gitops/git.js';
 import { GitHttpServer } from '../../../src/gitops/git-http-server.js';
 import { LABEL_INTENT, RENDER_NAMESPACE } from '../../../src/gitops/render.js';
 import { EdgeSyncer } from '../../../src/gitops/sync.js';
-import { INTENT_PATH, type IntentResource } from '../../../src/gitops/tmf921/intent.js';
+import { INTENT_PATH, type IntentRecord, type IntentResource } from '../../../src/gitops/tmf921/intent.js';
 import { IntentServer } from '../../../src/gitops/tmf921/server.js';
 import { IntentService } from '../../../src/gitops/tmf921/service.js';
 import { IntentStore } from '../../../src/gitops/tmf921/store.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
+import { ConfigMaps } from '../../../src/runtime/client/kinds.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { denyingPolicy, testClient, testNamespace } from '../../support/cluster.js';
@@ -27,6 +28,7 @@ const credentials = { username: 'admin1', password: 's3cret' };
 
 interface IntentApi {
   client: KubeClient;
+  store: IntentStore;
   id: string;
   /** The intent collection's URL. */
   url: string;
@@ -71,8 +73,9 @@ async function intentApi(t: TestContext, edge: { siteNamespace?: string } = {}):
     ...edge,
   });
 
+  const store = new IntentStore(client, smoNamespace);
   const service = new IntentService({
-    store: new IntentStore(client, smoNamespace),
+    store,
     edge: client,
     publish: { repo, credentials },
   });
@@ -87,7 +90,7 @@ async function intentApi(t: TestContext, edge: { siteNamespace?: string } = {}):
   const url = `http://127.0.0.1:${port}${INTENT_PATH}`;
   const post = (body: string) =>
     fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
-  return { client, id, url, post };
+  return { client, store, id, url, post };
 }
 
 test('TMF921 intents posted over HTTP are acknowledged, reach the edge, and report fulfilled from the bundles on the edge', async (t) => {
@@ -204,7 +207,7 @@ test("an intent the edge cannot provision reports failed through the API, with t
     { description: `the admission policy to deny Deployments in ${site}`, timeoutMs: 30_000 },
   );
 
-  const { id, url, post } = await intentApi(t, { siteNamespace: site });
+  const { client: edge, store, id, url, post } = await intentApi(t, { siteNamespace: site });
   const created = await post(
     JSON.stringify({ id, intent: 'edge refuses', requirements: { latency: '<5ms' } }),
   );
@@ -229,6 +232,29 @@ test("an intent the edge cannot provision reports failed through the API, with t
   assert.deepEqual(
     list.map((i) => [i.id, i.lifecycleStatus]),
     [[id, 'failed']],
+  );
+
+  // Another intent's publish leaves the status the edge reported alone, even before it is read again.
+  const other = `${id}-other`;
+  assert.equal(
+    (await post(JSON.stringify({ id: other, intent: 'another', requirements: { jitter: '<2ms' } }))).status,
+    201,
+  );
+  const stored = async (intent: string) => (await store.get(intent)) as IntentRecord | undefined;
+  await waitFor(async () => (await stored(other))?.lifecycleStatus === 'inProgress', {
+    description: `intent ${other} to be published`,
+    timeoutMs: 60_000,
+  });
+  const reported = await stored(id);
+  assert.equal(reported?.lifecycleStatus, 'failed');
+  assert.match(reported.statusMessage, /this site runs no new Deployments/);
+  assert.equal((await fetch(`${url}/${other}`, { method: 'DELETE' })).status, 204);
+  await waitFor(
+    async () => !(await edge.find(TNBundles, `tn-bundle-${other}-tn-cov-001`, RENDER_NAMESPACE)),
+    {
+      description: `the bundle of intent ${other} to be pruned from the edge`,
+      timeoutMs: 60_000,
+    },
   );
 });
 
@@ -284,4 +310,101 @@ test('an intent withdrawn while git is down is answered 202 and leaves the repos
     description: `intent ${id} gone from the repository once git is back`,
     timeoutMs: 30_000,
   });
+});
+
+test('a stored intent edited by hand into one that cannot be published is reported failed, keeps its published expectations, and the others still publish', async (t) => {
+  const client = await testClient(t, 'tutti-gitops-test');
+  const namespace = await testNamespace(t, client, 'smo');
+  const root = await mkdtemp(join(tmpdir(), 'tutti-intent-broken-'));
+  const server = new GitHttpServer({ root: join(root, 'repos'), ...credentials });
+  await server.start(0);
+  const repo = await server.createRepository('admin1/edge1-config');
+  const service = new IntentService({
+    store: new IntentStore(client, namespace),
+    publish: { repo, credentials },
+    retryMs: 200,
+    maxRetryMs: 1_000,
+  });
+  const api = new IntentServer(service);
+  const url = `http://127.0.0.1:${await api.start(0)}${INTENT_PATH}`;
+  t.after(async () => {
+    await api.stop();
+    await service.close();
+    await server.stop();
+    await rm(root, { recursive: true, force: true, maxRetries: 5 });
+  });
+  const bare = join(root, 'repos/admin1/edge1-config.git');
+  const inRepo = (expectationId: string) =>
+    git(['show', 'main:apps/intent/cn_capacity.yaml'], { cwd: bare }).then(
+      (yaml) => yaml.includes(`expectation-${expectationId}`),
+      () => false,
+    );
+  const post = async (id: string) => {
+    const res = await fetch(url, {
+      method: 'POST',
+      body: JSON.stringify(tmf921Intent(id, { latency: '<5ms' })),
+    });
+    assert.equal(res.status, 201, await res.text());
+    await waitFor(() => inRepo(`${id}-cn-cap-001`), {
+      description: `intent ${id} pushed`,
+      timeoutMs: 30_000,
+    });
+  };
+  const edit = async (id: string, change: (json: string) => string) => {
+    const cm = await client.get(ConfigMaps, `tmf921-intent-${id}`, namespace);
+    cm.data!['intent.json'] = change(cm.data!['intent.json']!);
+    await client.replace(cm);
+  };
+  const lifecycle = async (id: string) => {
+    const r = (await (await fetch(`${url}/${id}`)).json()) as IntentResource;
+    return {
+      status: r.lifecycleStatus,
+      message: String(r.characteristic.find((c) => c.name === 'statusMessage')?.value),
+    };
+  };
+
+  await post('hand-1');
+  await post('hand-2');
+  // One no longer translates, the other is no longer JSON.
+  await edit('hand-1', (json) => json.replace('<5ms', '5 parsecs'));
+  await edit('hand-2', (json) => json.slice(0, 20));
+
+  await post('hand-3');
+  for (const id of ['hand-1', 'hand-2'])
+    assert.ok(
+      await inRepo(`${id}-cn-cap-001`),
+      `what intent ${id} was published with stays in the repository`,
+    );
+  // The statuses are written once the push is done.
+  const translated = await waitFor(
+    async () => {
+      const l = await lifecycle('hand-1');
+      return l.status === 'failed' && l;
+    },
+    { description: 'intent hand-1 to be reported failed', timeoutMs: 30_000 },
+  );
+  assert.match(
+    translated.message,
+    new RegExp(
+      `^ConfigMap ${namespace}/tmf921-intent-hand-1: the stored intent does not translate: expression\\.expressionValue\\.requirements\\.latency: "parsecs" is not a unit of time.*; not published: the repository keeps what was published for it before`,
+    ),
+  );
+  const unreadable = await lifecycle('hand-2');
+  assert.equal(unreadable.status, 'failed');
+  assert.match(
+    unreadable.message,
+    new RegExp(`^ConfigMap ${namespace}/tmf921-intent-hand-2: intent\\.json is not valid JSON`),
+  );
+  assert.equal((await lifecycle('hand-3')).status, 'inProgress');
+  const list = (await (await fetch(url)).json()) as IntentResource[];
+  assert.deepEqual(list.map((i) => [i.id, i.lifecycleStatus]).sort(), [
+    ['hand-1', 'failed'],
+    ['hand-2', 'failed'],
+    ['hand-3', 'inProgress'],
+  ]);
+
+  // A withdrawn broken intent does leave the repository.
+  assert.equal((await fetch(`${url}/hand-1`, { method: 'DELETE' })).status, 204);
+  assert.equal(await inRepo('hand-1-cn-cap-001'), false);
+  assert.ok(await inRepo('hand-3-cn-cap-001'));
 });
