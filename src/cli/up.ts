@@ -12,6 +12,8 @@ import { logFormatOption, startOperator, useLogFormat } from './operator.js';
 const OPERATOR_LEASE = 'tutti-operator';
 /** Leading is a request or two away, unless another Tutti holds the lease: then it is said. */
 const LEAD_NOTE_MS = 2_000;
+/** The local control plane `tutti up` brings up when KUBECONFIG is unset. */
+const LOCAL_CLUSTER = 'tutti';
 
 /**
  * Resolves once this process leads, so runs the controllers; says once, if it does not lead
@@ -50,7 +52,7 @@ export const upCommand: Command = {
       name: {
         type: 'string',
         description: 'local cluster name (when KUBECONFIG is unset)',
-        default: 'tutti',
+        default: LOCAL_CLUSTER,
         env: 'TUTTI_CLUSTER',
       },
       context: { ...contextFlag, description: `${contextFlag.description}; only with KUBECONFIG set` },
@@ -76,9 +78,14 @@ export const upCommand: Command = {
     let kubeconfig = process.env['KUBECONFIG'];
     const local = !kubeconfig;
     const context = o['context'] as string | undefined;
-    if (kubeconfig)
+    if (kubeconfig) {
       say(`using the cluster in KUBECONFIG=${kubeconfig}${context ? ` (context ${context})` : ''}`);
-    else if (context) {
+      // Not an error: TUTTI_CLUSTER may be set for the other commands.
+      if (o['name'] !== LOCAL_CLUSTER)
+        say(
+          `--name ${o['name']} is not used: KUBECONFIG is set (unset KUBECONFIG to have tutti up start its own cluster)`,
+        );
+    } else if (context) {
       throw new UsageError(
         '--context picks a context of the kubeconfig in KUBECONFIG, and KUBECONFIG is unset',
       );

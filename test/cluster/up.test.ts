@@ -121,11 +121,14 @@ test('tutti up: its own local control plane, every CRD, every controller, a clea
   // kubectl, KUBECONFIG may list several files, some of them absent.
   const kubeconfig = `${join(tmpdir(), 'tutti-absent.yaml')}:${await twoContextKubeconfig(t, first.kubeconfig)}`;
   // --log-format text: the lines a person reads at a terminal, no JSON.
-  const third = await up(t, ['--context', 'plane', '--log-format', 'text'], { KUBECONFIG: kubeconfig });
+  const third = await up(t, ['--context', 'plane', '--log-format', 'text', '--name', 'elsewhere'], {
+    KUBECONFIG: kubeconfig,
+  });
   assert.ok(
     third.output().includes(`using the cluster in KUBECONFIG=${kubeconfig} (context plane)`),
     third.output(),
   );
+  assert.match(third.output(), /--name elsewhere is not used: KUBECONFIG is set/);
   assert.match(third.output(), /kubectl --context plane get nodes/);
   assert.doesNotMatch(third.output(), /local control plane/);
   assert.match(
