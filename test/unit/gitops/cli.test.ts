@@ -11,10 +11,23 @@ import { GitHttpServer } from '../../../src/gitops/git-http-server.js';
 
 const TUTTI = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
 
+/**
+ * Runs tutti and resolves with its exit code and output. A child that could not be started, or
+ * that a signal ended, has no exit code of its own: that rejects, naming why, rather than passing
+ * for an exit code the assertions would misreport.
+ */
 function tutti(env: NodeJS.ProcessEnv, ...args: string[]) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, [TUTTI, ...args], { env: { ...process.env, ...env } }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [TUTTI, ...args],
+      { env: { ...process.env, ...env } },
+      (err, stdout, stderr) => {
+        if (!err) return resolve({ code: 0, stdout, stderr });
+        if (typeof err.code === 'number') return resolve({ code: err.code, stdout, stderr });
+        const why = err.signal ? `was ended by ${err.signal}` : `could not run: ${err.message}`;
+        reject(new Error(`tutti ${args.join(' ')} ${why}\nstderr: ${stderr}`));
+      },
     );
   });
 }
@@ -122,9 +135,9 @@ test('gitops manifests prints a RootSync or Flux objects for the repository; an 
   assert.deepEqual(kinds.filter(Boolean).sort(), ['GitRepository', 'Kustomization']);
 
   const argo = await tutti({}, 'gitops', 'manifests', '--engine', 'argo', '--repo', repo);
-  assert.equal(argo.code, 2);
+  assert.equal(argo.code, 2, argo.stderr);
   assert.match(argo.stderr, /--engine: "argo" is not configsync or flux/);
   const period = await tutti({}, 'gitops', 'manifests', '--repo', repo, '--period', 'soon');
-  assert.equal(period.code, 2);
+  assert.equal(period.code, 2, period.stderr);
   assert.match(period.stderr, /--period: "soon" is not a duration/);
 });
