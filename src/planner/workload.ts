@@ -4,6 +4,9 @@ import type { KubeClient } from '../runtime/client/client.js';
 import { ConflictError } from '../runtime/client/errors.js';
 import { Deployments, Pods, ReplicaSets } from '../runtime/client/kinds.js';
 import type { Kind } from '../runtime/client/types.js';
+import { healthy } from './actuators/rm-pod.js';
+import { podState } from './observer.js';
+import type { PodState } from './state.js';
 
 export interface WorkloadRef {
   kind: TargetKind;
@@ -117,7 +120,29 @@ export class WorkloadUpdater {
   }
 
   /** Deletes a pod; its controller replaces it. False when it was already gone. */
-  async removePod(namespace: string, pod: string): Promise<boolean> {
-    return this.client.delete(Pods, pod, namespace);
+  /**
+   * Deletes a pod the plan chose, only as it is now: one that was unhealthy when observed and has
+   * recovered since is left (WorkloadChangedError), and the delete carries the uid and
+   * resourceVersion just read, so a pod replaced or changed in between is not deleted in its
+   * stead. Listed, not got: the seed's ClusterRole grants list, watch and delete on pods.
+   */
+  async removePod(namespace: string, pod: string, observed?: PodState): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      const [current] = (await this.client.list(Pods, { namespace, fieldSelector: `metadata.name=${pod}` }))
+        .items;
+      if (!current || current.metadata?.deletionTimestamp) return false;
+      if (observed && !healthy(observed) && healthy(podState(current))) {
+        throw new WorkloadChangedError(
+          `pod ${namespace}/${pod} recovered since it was observed (ready, not failed, no restarts): not removed`,
+        );
+      }
+      const { uid, resourceVersion } = current.metadata ?? {};
+      try {
+        return await this.client.delete(Pods, pod, namespace, { preconditions: { uid, resourceVersion } });
+      } catch (err) {
+        // The pod changed (a status update) between the read and the delete: judge it again.
+        if (!(err instanceof ConflictError) || attempt >= CONFLICT_RETRIES) throw err;
+      }
+    }
   }
 }

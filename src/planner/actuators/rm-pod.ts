@@ -87,7 +87,7 @@ export class RmPodActuator implements Actuator {
     for (const a of plan) {
       const pod = a.properties['name'];
       if (a.name === this.name && typeof pod === 'string' && pod in state.pods)
-        await this.updater.removePod(state.target.namespace, pod);
+        await this.updater.removePod(state.target.namespace, pod, state.pods[pod]);
     }
   }
 

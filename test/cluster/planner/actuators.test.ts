@@ -13,7 +13,7 @@ import { plannerCrds } from '../../../src/planner/crds.js';
 import { KpiObserver } from '../../../src/planner/observer.js';
 import { PrometheusClient } from '../../../src/planner/prometheus.js';
 import { JsonLinesTraceStore } from '../../../src/planner/trace/jsonl-store.js';
-import { WorkloadUpdater } from '../../../src/planner/workload.js';
+import { WorkloadChangedError, WorkloadUpdater } from '../../../src/planner/workload.js';
 import { Deployments, Pods } from '../../../src/runtime/client/kinds.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
@@ -103,6 +103,19 @@ test('every actuator carries out its action on the workload, with the seed Clust
     },
     { description: 'the removed pod to be replaced', timeoutMs: 60_000 },
   );
+
+  // A pod observed unhealthy that has recovered since is not removed: the plan is dropped.
+  o = await observe();
+  const [recovered] = await ready(1);
+  const name = recovered!.metadata!.name!;
+  await assert.rejects(
+    rm.perform({ ...o.state, pods: { [name]: { ready: false, restarts: 0, failed: false } } }, [
+      { name: 'rm_pod', properties: { name } },
+    ]),
+    (err: Error) =>
+      err instanceof WorkloadChangedError && /recovered since it was observed/.test(err.message),
+  );
+  assert.equal((await admin.get(Pods, name, ns)).metadata?.deletionTimestamp, undefined, 'the pod stays');
 
   // One plan, two changes to the spec observed once: the second is made on top of the first, not
   // refused as a change by someone else.
