@@ -15,5 +15,7 @@ export interface OperatorModule {
   readonly name: string;
   /** Flags this module adds to `tutti operator`; their values arrive in `OperatorContext.options`. */
   readonly options?: Record<string, OptionSpec>;
+  /** Refuses bad values of its flags (a UsageError) before anything connects to the cluster. */
+  check?(options: OptionValues): void;
   setup(ctx: OperatorContext): void | Promise<void>;
 }

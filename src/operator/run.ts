@@ -38,6 +38,8 @@ export async function runOperator(opts: OperatorOptions): Promise<Manager> {
       `--module: no module named ${guesses.join(', ')}; choose from ${names.join(', ') || '(none yet)'}`,
     );
   }
+  const selected = operatorModules.filter((m) => opts.only.length === 0 || opts.only.includes(m.name));
+  for (const m of selected) m.check?.(opts.moduleOptions ?? {});
   const log = componentLogger('operator');
   const client = await KubeClient.load(opts.kubeconfig, {
     fieldManager: 'tutti-operator',
@@ -61,7 +63,6 @@ export async function runOperator(opts: OperatorOptions): Promise<Manager> {
     leaderElection: opts.leaderElection ? { leaseNamespace: opts.systemNamespace } : undefined,
     logger: log,
   });
-  const selected = operatorModules.filter((m) => opts.only.length === 0 || opts.only.includes(m.name));
   for (const m of selected) {
     await m.setup({ mgr, systemNamespace: opts.systemNamespace, options: opts.moduleOptions ?? {} });
   }

@@ -8,6 +8,7 @@ import { WorkloadUpdater } from './workload.js';
 export const plannerOperatorModule: OperatorModule = {
   name: 'planner',
   options: plannerFileOptions('planner-'),
+  check: (options) => void plannerFileValues(options, 'planner-'),
   async setup({ mgr, options }) {
     const v = plannerFileValues(options ?? {}, 'planner-');
     const { config, defaultQueries } = await loadPlannerFiles(v.configPath, v.queriesPath);

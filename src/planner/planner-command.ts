@@ -1,4 +1,4 @@
-import { type Command, contextFlag, parseInteger, UsageError } from '../cli/command.js';
+import { type Command, contextFlag, parseInteger } from '../cli/command.js';
 import { KubeClient } from '../runtime/client/client.js';
 import { componentLogger, rootLogger } from '../runtime/log.js';
 import { Manager } from '../runtime/manager.js';
@@ -71,11 +71,6 @@ export const plannerRunCommand: Command = {
       pluginPort === undefined || pluginPort === 'off'
         ? undefined
         : parseInteger(pluginPort, 'plugin-port', 0, 65535);
-    const unknown = v.actuators?.find((a) => !(ACTUATOR_NAMES as readonly string[]).includes(a));
-    if (unknown !== undefined)
-      throw new UsageError(
-        `--actuator: unknown actuator "${unknown}"; choose from ${ACTUATOR_NAMES.join(', ')}`,
-      );
     const { config, defaultQueries, queriesSource } = await loadPlannerFiles(v.configPath, v.queriesPath);
     const log = componentLogger('planner');
     const client = await KubeClient.load(o['kubeconfig'] as string | undefined, {

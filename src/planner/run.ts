@@ -2,8 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_QUERIES, type DefaultQuery } from '../apis/ido.intel.com/kpi-profile.js';
-import type { OptionSpec, OptionValues } from '../cli/command.js';
+import { type OptionSpec, type OptionValues, UsageError } from '../cli/command.js';
 import { ConfigError, DEFAULT_CONFIG, type PlannerConfig, parsePlannerConfig } from './config.js';
+import { ACTUATOR_NAMES } from './controller.js';
 
 /** The planner's settings files, read at start: IDO's defaults.json and default_queries.json. */
 export interface PlannerFiles {
@@ -109,11 +110,18 @@ export const plannerFileOptions = (prefix: string): Record<string, OptionSpec> =
   },
 });
 
+/** The planner's file flags; an unknown actuator is the user's to fix before anything starts. */
 export function plannerFileValues(o: OptionValues, prefix: string) {
+  const actuators = o[`${prefix}actuator`] as string[] | undefined;
+  const unknown = actuators?.find((a) => !(ACTUATOR_NAMES as readonly string[]).includes(a));
+  if (unknown !== undefined)
+    throw new UsageError(
+      `--${prefix}actuator: unknown actuator "${unknown}"; choose from ${ACTUATOR_NAMES.join(', ')}`,
+    );
   return {
     configPath: (o[`${prefix}config`] as string | undefined) ?? '',
     queriesPath: o[`${prefix}queries`] as string | undefined,
     traceDir: o[`${prefix}trace-dir`] as string,
-    actuators: o[`${prefix}actuator`] as string[] | undefined,
+    actuators,
   };
 }

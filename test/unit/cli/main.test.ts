@@ -128,6 +128,21 @@ test('tutti operator --module with no such module is refused before any cluster 
   );
 });
 
+test("a module's bad flag (--planner-actuator) is refused before any cluster is reached", async () => {
+  const { code, stderr } = await run(
+    'operator',
+    '--planner-actuator',
+    'scale_up',
+    '--kubeconfig',
+    '/nonexistent/kubeconfig',
+  );
+  assert.equal(code, 2, stderr);
+  assert.equal(
+    stderr,
+    'tutti operator: --planner-actuator: unknown actuator "scale_up"; choose from scale_out, scale_in, rm_pod, cpu_scale\n',
+  );
+});
+
 test('tutti cluster down: a lock left by a process that is gone is taken over, one held by a live tutti is waited for, saying so', async (t) => {
   const state = await mkdtemp(join(tmpdir(), 'tutti-state-'));
   t.after(() => rm(state, { recursive: true, force: true }));
