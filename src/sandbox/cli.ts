@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs';
 import type { ResourceRequirements } from 'kubernetes-types/core/v1.js';
 import { type Command, contextFlag, parseDuration, parseInteger, UsageError } from '../cli/command.js';
 import { KubeClient } from '../runtime/client/client.js';
-import { DEFAULT_PORT, DEFAULT_SANDBOX_IMAGE } from './service/defaults.js';
+import { parseQuantity } from '../runtime/quantity.js';
+import {
+  DEFAULT_HISTORY,
+  DEFAULT_HISTORY_BYTES,
+  DEFAULT_PORT,
+  DEFAULT_RUN_OUTPUT_BYTES,
+  DEFAULT_SANDBOX_IMAGE,
+} from './service/defaults.js';
 import { formatChecks, verifyDeployment } from './verify.js';
 
 const clusterFlags = {
@@ -39,6 +46,20 @@ function sandboxResources(o: Record<string, unknown>): ResourceRequirements | un
     out[section] = { ...out[section], [resource]: value };
   }
   return out.requests || out.limits ? out : undefined;
+}
+
+/** A byte count written as a number or a quantity (`64Mi`, `1G`). */
+function parseBytes(text: string, flag: string): number {
+  let n: number;
+  try {
+    n = parseQuantity(text);
+  } catch {
+    n = Number.NaN;
+  }
+  if (!text.trim() || !Number.isSafeInteger(n) || n < 0) {
+    throw new UsageError(`--${flag}: "${text}" is not a byte count (examples: 1048576, 512Ki, 64Mi)`);
+  }
+  return n;
 }
 
 export const sandboxCommands: Command[] = [
@@ -122,6 +143,26 @@ export const sandboxCommands: Command[] = [
         default: '100',
         env: 'MAX_QUEUED_RUNS',
       },
+      history: {
+        type: 'string',
+        description: 'finished runs kept for GET /api/runs',
+        default: String(DEFAULT_HISTORY),
+        env: 'RUN_HISTORY',
+      },
+      'history-bytes': {
+        type: 'string',
+        description:
+          'output the finished runs keep together (bytes, or 64Mi); past it the oldest are forgotten',
+        default: `${DEFAULT_HISTORY_BYTES / 2 ** 20}Mi`,
+        env: 'RUN_HISTORY_BYTES',
+      },
+      'run-output-bytes': {
+        type: 'string',
+        description:
+          'output a run keeps (bytes, or 16Mi); the rest is streamed but not kept, and the run says so',
+        default: `${DEFAULT_RUN_OUTPUT_BYTES / 2 ** 20}Mi`,
+        env: 'RUN_OUTPUT_BYTES',
+      },
       workdir: {
         type: 'string',
         description: 'working directory in the sandbox',
@@ -188,6 +229,14 @@ export const sandboxCommands: Command[] = [
       const port = parseInteger(o['port'] as string, 'port', 0, 65535);
       const maxConcurrent = parseInteger(o['max-concurrent'] as string, 'max-concurrent', 1, 1000);
       const maxQueued = parseInteger(o['max-queued'] as string, 'max-queued', 0, 100_000);
+      const history = parseInteger(o['history'] as string, 'history', 1, 100_000);
+      const historyBytes = parseBytes(o['history-bytes'] as string, 'history-bytes');
+      const runOutputBytes = parseBytes(o['run-output-bytes'] as string, 'run-output-bytes');
+      if (runOutputBytes > historyBytes) {
+        throw new UsageError(
+          `--run-output-bytes (${runOutputBytes}) is larger than --history-bytes (${historyBytes}): a finished run would not fit in the history`,
+        );
+      }
       const gpus = parseInteger(o['sandbox-gpus'] as string, 'sandbox-gpus', 0, 64);
       const commandTimeoutMs = parseDuration(o['command-timeout'] as string, 'command-timeout');
       const deadlineMs = parseDuration(o['sandbox-deadline'] as string, 'sandbox-deadline');
@@ -212,6 +261,9 @@ export const sandboxCommands: Command[] = [
         image: o['image'] as string,
         maxConcurrent,
         maxQueued,
+        history,
+        historyBytes,
+        runOutputBytes,
         workdir: o['workdir'] as string,
         ...(podName && podUid ? { pod: { name: podName, uid: podUid } } : {}),
         sandbox: {

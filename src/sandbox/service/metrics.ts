@@ -32,11 +32,36 @@ export function serviceMetrics(scheduler: () => RunScheduler) {
       this.set(scheduler().queuedCount);
     },
   });
+  new Gauge({
+    name: 'ci_fixer_history_output_bytes',
+    help: 'Output held by the finished runs kept in the history (UTF-8 bytes).',
+    registers: [registry],
+    collect() {
+      this.set(scheduler().retainedHistoryBytes);
+    },
+  });
+  const forgotten = new Counter({
+    name: 'ci_fixer_runs_forgotten_total',
+    help: 'Finished runs dropped from the history, by reason: history (run count), history-bytes (their output).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const dropped = new Counter({
+    name: 'ci_fixer_output_dropped_bytes_total',
+    help: "Output streamed but not kept, past a run's output limit (UTF-8 bytes).",
+    registers: [registry],
+  });
   return {
     registry,
     runFinished(result: string, seconds: number) {
       runsTotal.inc({ result });
       runDuration.observe(seconds);
+    },
+    runForgotten(reason: string) {
+      forgotten.inc({ reason });
+    },
+    outputDropped(bytes: number) {
+      dropped.inc(bytes);
     },
   };
 }

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { posix } from 'node:path';
 import type { Logger } from 'pino';
-import type { CommandResult } from '../sandbox.js';
+import type { CommandResult, OutputStream } from '../sandbox.js';
+import { KeptOutput } from './kept-output.js';
 import type { RunRequest } from './validate.js';
 
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'error';
@@ -15,6 +16,11 @@ export interface Step {
   timedOut?: boolean;
   stdout: string;
   stderr: string;
+  /**
+   * Some of its output is not stored: cut by the sandbox's per-command limit, or past the run's
+   * output limit (the stream then ends with a line saying how many bytes were not kept).
+   */
+  truncated?: boolean;
 }
 
 export interface Run {
@@ -30,6 +36,8 @@ export interface Run {
   /** Why the run could not be carried out (sandbox failed to start, lost its pod, …). */
   error?: string;
   steps: Step[];
+  /** Some output of its steps was not kept (see each step's `truncated`). */
+  outputTruncated?: boolean;
 }
 
 /** What the server streams for a run (one server-sent event each). */
@@ -63,11 +71,32 @@ export interface RunSchedulerOptions {
   maxQueued: number;
   /** Finished runs kept for GET /api/runs. */
   history: number;
+  /**
+   * Output (UTF-8 bytes) the finished runs may hold together; past it the oldest are forgotten.
+   * Running runs are bounded by `runOutputBytes` each.
+   */
+  historyBytes: number;
+  /** Output a run stores; the rest is streamed live only, and the stored streams say so. */
+  runOutputBytes: number;
   /** Directory in the sandbox under which each run gets its own. */
   workdir: string;
   newSandbox(image: string): RunSandbox;
   log: Logger;
   onRunFinished?(run: Run, seconds: number): void;
+  /** A finished run left the history: beyond `history` runs, or beyond `historyBytes`. */
+  onRunForgotten?(run: Run, reason: ForgetReason): void;
+  /** Output of a run was not stored (past `runOutputBytes`). */
+  onOutputDropped?(bytes: number): void;
+}
+
+export type ForgetReason = 'history' | 'history-bytes';
+
+/** A run's bookkeeping besides what its JSON shows. */
+interface RunState {
+  run: Run;
+  output: KeptOutput;
+  /** Steps run in order, so those below this index have started. */
+  stepsStarted: number;
 }
 
 export class QueueFullError extends Error {
@@ -80,20 +109,42 @@ export function isFinished(run: Run): boolean {
   return FINISHED.has(run.status);
 }
 
+const STREAMS: readonly OutputStream[] = ['stdout', 'stderr'];
+
+function stepEnd(index: number, step: Step): RunEvent {
+  return {
+    type: 'step-end',
+    index,
+    status: step.status,
+    ...(step.exitCode !== undefined ? { exitCode: step.exitCode } : {}),
+    ...(step.timedOut ? { timedOut: true } : {}),
+  };
+}
+
 /**
  * Runs CI jobs in sandboxes, at most `maxConcurrent` at once and the rest in FIFO order: clone the
  * repository when one is given, then the commands in order, stopping at the first failure.
+ *
+ * A run's events are not stored: a subscriber's replay is rebuilt from the run's state. Every
+ * change of state and the event telling it happen in one synchronous step, so the state at
+ * subscription holds exactly the events sent before it, and the live ones follow.
  */
 export class RunScheduler {
-  private readonly runs = new Map<string, Run>();
-  private readonly events = new Map<string, RunEvent[]>();
+  private readonly runs = new Map<string, RunState>();
   private readonly queue: Run[] = [];
   private readonly emitter = new EventEmitter();
   private readonly inFlight = new Set<Promise<void>>();
   private active = 0;
   private stopped = false;
+  /** Output bytes held by the finished runs in `runs`. */
+  private finishedOutputBytes = 0;
 
   constructor(private readonly opts: RunSchedulerOptions) {
+    if (opts.runOutputBytes > opts.historyBytes) {
+      throw new RangeError(
+        `runOutputBytes (${opts.runOutputBytes}) is larger than historyBytes (${opts.historyBytes}): a finished run could not be kept`,
+      );
+    }
     this.emitter.setMaxListeners(0);
   }
 
@@ -103,6 +154,11 @@ export class RunScheduler {
 
   get queuedCount(): number {
     return this.queue.length;
+  }
+
+  /** Output bytes the finished runs still kept hold together. */
+  get retainedHistoryBytes(): number {
+    return this.finishedOutputBytes;
   }
 
   submit(req: RunRequest): Run {
@@ -128,33 +184,31 @@ export class RunScheduler {
         }),
       ),
     };
-    this.runs.set(id, run);
-    this.events.set(id, [{ type: 'status', status: 'queued' }]);
+    this.runs.set(id, { run, output: new KeptOutput(this.opts.runOutputBytes), stepsStarted: 0 });
     this.queue.push(run);
-    this.forgetOldRuns();
     this.pump();
     return run;
   }
 
   get(id: string): Run | undefined {
-    return this.runs.get(id);
+    return this.runs.get(id)?.run;
   }
 
   /** Newest first. */
   list(): Run[] {
-    return [...this.runs.values()].reverse();
+    return [...this.runs.values()].map((s) => s.run).reverse();
   }
 
   /**
-   * Replays a run's events so far, then delivers new ones until its end event; returns the
-   * unsubscribe function, or undefined for an unknown run.
+   * Replays a run so far, then delivers new events until its end event; returns the unsubscribe
+   * function, or undefined for an unknown run. The replay carries a step's stored output as one
+   * `output` event per stream (stdout first), not in the pieces it arrived in.
    */
   subscribe(id: string, listener: (event: RunEvent) => void): (() => void) | undefined {
-    const past = this.events.get(id);
-    if (!past) return undefined;
-    for (const e of past) listener(e);
-    const last = past[past.length - 1];
-    if (last?.type === 'end') return () => {};
+    const state = this.runs.get(id);
+    if (!state) return undefined;
+    for (const e of replay(state)) listener(e);
+    if (isFinished(state.run)) return () => {};
     this.emitter.on(id, listener);
     return () => this.emitter.off(id, listener);
   }
@@ -164,13 +218,13 @@ export class RunScheduler {
     this.stopped = true;
     for (const run of this.queue.splice(0)) {
       run.error = 'the service shut down before the run started';
+      this.skipRemaining(run);
       this.finish(run, 'error');
     }
     await Promise.allSettled([...this.inFlight]);
   }
 
   private emit(run: Run, event: RunEvent): void {
-    this.events.get(run.id)?.push(event);
     this.emitter.emit(run.id, event);
   }
 
@@ -189,6 +243,7 @@ export class RunScheduler {
 
   private async execute(run: Run): Promise<void> {
     const log = this.opts.log.child({ run: run.id });
+    const state = this.runs.get(run.id)!;
     run.status = 'running';
     run.startedAt = new Date().toISOString();
     let sandbox: RunSandbox | undefined;
@@ -205,16 +260,18 @@ export class RunScheduler {
       for (const [index, step] of run.steps.entries()) {
         if (failed) {
           step.status = 'skipped';
-          this.emit(run, { type: 'step-end', index, status: 'skipped' });
+          this.emit(run, stepEnd(index, step));
           continue;
         }
         step.status = 'running';
+        state.stepsStarted = index + 1;
         this.emit(run, { type: 'step-start', index, command: step.command });
         const isClone = run.repo !== undefined && index === 0;
         // Output goes out as the command writes it; the pieces add up to the final result.
-        const onOutput = (stream: 'stdout' | 'stderr', text: string) => {
-          step[stream] += text;
-          this.emit(run, { type: 'output', index, stream, text });
+        const received = { stdout: 0, stderr: 0 };
+        const onOutput = (stream: OutputStream, text: string) => {
+          received[stream] += text.length;
+          this.record(state, index, stream, text);
         };
         const r = isClone
           ? await sandbox.runCommand('git clone --depth 1 -- "$REPO" .', {
@@ -223,26 +280,23 @@ export class RunScheduler {
               onOutput,
             })
           : await sandbox.runCommand(step.command, { cwd, onOutput });
-        step.stdout = r.stdout;
-        step.stderr = r.stderr;
+        // What the sandbox did not stream (a sandbox without live output) is recorded now.
+        for (const stream of STREAMS) this.record(state, index, stream, r[stream].slice(received[stream]));
+        this.closeOutput(state, index);
         step.exitCode = r.exitCode;
         if (r.timedOut) step.timedOut = true;
+        if (r.truncated) step.truncated = true;
         step.status = r.exitCode === 0 ? 'succeeded' : 'failed';
-        this.emit(run, {
-          type: 'step-end',
-          index,
-          status: step.status,
-          exitCode: r.exitCode,
-          ...(r.timedOut ? { timedOut: true } : {}),
-        });
+        this.emit(run, stepEnd(index, step));
         failed = r.exitCode !== 0;
       }
       this.finish(run, failed ? 'failed' : 'succeeded');
     } catch (err) {
       run.error = (err as Error).message;
       log.warn({ err: run.error }, 'run could not be carried out');
-      for (const step of run.steps)
-        if (step.status === 'pending' || step.status === 'running') step.status = 'skipped';
+      const current = state.stepsStarted - 1;
+      if (run.steps[current]?.status === 'running') this.closeOutput(state, current);
+      this.skipRemaining(run);
       this.finish(run, 'error');
     } finally {
       await sandbox
@@ -250,6 +304,38 @@ export class RunScheduler {
         .catch((err: Error) => log.warn({ err: err.message }, 'sandbox teardown failed'));
     }
     log.info({ status: run.status }, 'run finished');
+  }
+
+  /** Stores what the run's output limit allows of a piece, and sends all of it live. */
+  private record(state: RunState, index: number, stream: OutputStream, text: string): void {
+    if (!text) return;
+    const step = state.run.steps[index]!;
+    const kept = state.output.keep(index, stream, text);
+    step[stream] += kept;
+    if (kept.length < text.length) {
+      step.truncated = true;
+      state.run.outputTruncated = true;
+      this.opts.onOutputDropped?.(Buffer.byteLength(text) - Buffer.byteLength(kept));
+    }
+    this.emit(state.run, { type: 'output', index, stream, text });
+  }
+
+  /** Ends a step's streams that lost output with the line saying how much. */
+  private closeOutput(state: RunState, index: number): void {
+    for (const stream of STREAMS) {
+      const marker = state.output.close(index, stream);
+      if (!marker) continue;
+      state.run.steps[index]![stream] += marker;
+      this.emit(state.run, { type: 'output', index, stream, text: marker });
+    }
+  }
+
+  private skipRemaining(run: Run): void {
+    for (const [index, step] of run.steps.entries()) {
+      if (step.status !== 'pending' && step.status !== 'running') continue;
+      step.status = 'skipped';
+      this.emit(run, stepEnd(index, step));
+    }
   }
 
   private finish(run: Run, status: RunStatus): void {
@@ -260,13 +346,52 @@ export class RunScheduler {
     this.emit(run, { type: 'status', status, ...(run.error ? { error: run.error } : {}) });
     this.emit(run, { type: 'end', status });
     this.emitter.removeAllListeners(run.id);
+    this.finishedOutputBytes += this.runs.get(run.id)?.output.bytes ?? 0;
+    this.forgetOldRuns();
   }
 
+  /** Oldest first, finished runs go while there are more than `history` or they hold too much. */
   private forgetOldRuns(): void {
-    const finished = [...this.runs.values()].filter(isFinished);
-    for (const run of finished.slice(0, Math.max(0, finished.length - this.opts.history))) {
-      this.runs.delete(run.id);
-      this.events.delete(run.id);
+    const finished = [...this.runs.values()].filter((s) => isFinished(s.run));
+    let kept = finished.length;
+    const overBytes: string[] = [];
+    for (const state of finished) {
+      const reason: ForgetReason | undefined =
+        kept > this.opts.history
+          ? 'history'
+          : this.finishedOutputBytes > this.opts.historyBytes
+            ? 'history-bytes'
+            : undefined;
+      if (!reason) break;
+      this.runs.delete(state.run.id);
+      this.finishedOutputBytes -= state.output.bytes;
+      kept--;
+      if (reason === 'history-bytes') overBytes.push(state.run.id);
+      this.opts.onRunForgotten?.(state.run, reason);
     }
+    if (overBytes.length > 0) {
+      this.opts.log.info(
+        { runs: overBytes, keptBytes: this.finishedOutputBytes, limitBytes: this.opts.historyBytes },
+        'forgot the oldest finished runs: the output of finished runs passed its limit',
+      );
+    }
+  }
+}
+
+/** The events that brought a run to its present state, rebuilt from that state. */
+function* replay({ run, stepsStarted }: RunState): Generator<RunEvent> {
+  yield { type: 'status', status: 'queued' };
+  if (run.sandbox) yield { type: 'status', status: 'running', sandbox: run.sandbox };
+  for (const [index, step] of run.steps.entries()) {
+    if (index < stepsStarted) {
+      yield { type: 'step-start', index, command: step.command };
+      for (const stream of STREAMS)
+        if (step[stream]) yield { type: 'output', index, stream, text: step[stream] };
+    }
+    if (step.status !== 'pending' && step.status !== 'running') yield stepEnd(index, step);
+  }
+  if (isFinished(run)) {
+    yield { type: 'status', status: run.status, ...(run.error ? { error: run.error } : {}) };
+    yield { type: 'end', status: run.status };
   }
 }

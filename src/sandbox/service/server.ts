@@ -7,7 +7,13 @@ import { listen } from '../../runtime/http-server.js';
 import { componentLogger } from '../../runtime/log.js';
 import { SANDBOX_LABEL } from '../job.js';
 import { KubernetesSandbox, type SandboxOptions } from '../sandbox.js';
-import { DEFAULT_PORT, DEFAULT_SANDBOX_IMAGE } from './defaults.js';
+import {
+  DEFAULT_HISTORY,
+  DEFAULT_HISTORY_BYTES,
+  DEFAULT_PORT,
+  DEFAULT_RUN_OUTPUT_BYTES,
+  DEFAULT_SANDBOX_IMAGE,
+} from './defaults.js';
 import { serviceMetrics } from './metrics.js';
 import { PAGE_HTML } from './page.js';
 import { QueueFullError, type Run, RunScheduler, type RunSchedulerOptions } from './runs.js';
@@ -26,7 +32,12 @@ export interface CiFixerServiceOptions {
   image?: string;
   maxConcurrent?: number;
   maxQueued?: number;
+  /** Finished runs kept. */
   history?: number;
+  /** Output (bytes) the finished runs keep together; past it the oldest are forgotten. */
+  historyBytes?: number;
+  /** Output (bytes) a run stores; the rest is only streamed. */
+  runOutputBytes?: number;
   workdir?: string;
   /** Passed to every sandbox (resources, gpus, deadlines, command timeout, …). */
   sandbox?: Omit<SandboxOptions, 'client' | 'kubeconfig' | 'context' | 'ownerReferences'>;
@@ -64,7 +75,9 @@ export class CiFixerService {
       defaultImage: opts.image ?? DEFAULT_SANDBOX_IMAGE,
       maxConcurrent: opts.maxConcurrent ?? 4,
       maxQueued: opts.maxQueued ?? 100,
-      history: opts.history ?? 200,
+      history: opts.history ?? DEFAULT_HISTORY,
+      historyBytes: opts.historyBytes ?? DEFAULT_HISTORY_BYTES,
+      runOutputBytes: opts.runOutputBytes ?? DEFAULT_RUN_OUTPUT_BYTES,
       workdir: opts.workdir ?? opts.sandbox?.workdir ?? '/workspace',
       log: this.log,
       newSandbox: (image) =>
@@ -76,6 +89,8 @@ export class CiFixerService {
             : {}),
         }),
       onRunFinished: (run, seconds) => this.metrics.runFinished(run.status, seconds),
+      onRunForgotten: (_run, reason) => this.metrics.runForgotten(reason),
+      onOutputDropped: (bytes) => this.metrics.outputDropped(bytes),
     };
     this.scheduler = new RunScheduler(schedulerOptions);
   }
