@@ -85,6 +85,12 @@ describe('ci-fixer deployment', () => {
     assert.deepEqual([fieldOf('POD_NAME'), fieldOf('POD_UID')], ['metadata.name', 'metadata.uid']);
     const envOf = (name: string) => pod?.spec?.containers[0]?.env?.find((e) => e.name === name)?.value;
     assert.equal(envOf('SANDBOX_STARTUP_TIMEOUT'), '2m');
+    // What the service keeps of runs is bounded, well inside its memory limit.
+    assert.deepEqual(['RUN_HISTORY', 'RUN_HISTORY_BYTES', 'RUN_OUTPUT_BYTES'].map(envOf), [
+      '200',
+      '64Mi',
+      '16Mi',
+    ]);
     // Running runs may finish on SIGTERM for as long as one command may take.
     assert.equal(pod?.spec?.terminationGracePeriodSeconds, 600);
     // The chart's RBAC passes the seed's verification.

@@ -93,6 +93,11 @@ function outputOf(stream: RunEvent[], index: number, which: 'stdout' | 'stderr')
     .join('');
 }
 
+/** The events other than output: what a replay must give in the same order as the live stream. */
+function withoutOutput(stream: RunEvent[]): RunEvent[] {
+  return stream.filter((e) => e.type !== 'output');
+}
+
 /** A git repository on this machine, which the sandbox (kwok's exec runs here) can clone. */
 async function gitRepo(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'sandbox-repo-'));
@@ -151,8 +156,15 @@ describe('ci-fixer service', () => {
       list.runs.map((r) => [r.id, r.status]),
       [[id, 'failed']],
     );
-    // A late subscriber gets the whole history.
-    assert.deepEqual(await events(base, id), stream);
+    // A late subscriber gets the whole history: the same events, each step's output in one piece.
+    const late = await events(base, id);
+    assert.deepEqual(withoutOutput(late), withoutOutput(stream));
+    for (const [index, step] of run.steps.entries()) {
+      for (const which of ['stdout', 'stderr'] as const) {
+        assert.equal(outputOf(late, index, which), outputOf(stream, index, which), `step ${index} ${which}`);
+        assert.equal(step[which], outputOf(stream, index, which));
+      }
+    }
     // The sandbox is gone once the run ended.
     await waitFor(async () => (await client.list(Jobs, { namespace: ns })).items.length === 0, {
       description: 'the run sandbox Job to be deleted',
@@ -199,6 +211,46 @@ describe('ci-fixer service', () => {
     ]);
     const run = (await (await fetch(`${base}/api/runs/${id}`)).json()) as Run;
     assert.equal(run.steps[0]?.stdout, 'line 1\nline 2\nline 3\n');
+  });
+
+  test("output past a run's limit is streamed but not kept; finished runs past the history's byte limit are forgotten, oldest first", async (t) => {
+    const { base } = await startService(t, { runOutputBytes: 1000, historyBytes: 2500 });
+    const finished = async (commands: string[]) => {
+      const created = await post(base, { commands });
+      assert.equal(created.status, 201);
+      const id = created.body['id'] as string;
+      return { id, stream: await events(base, id) };
+    };
+    const chatty = await finished(["head -c 3000 /dev/zero | tr '\\0' x", 'echo next']);
+    const marker = "\n[output truncated: 2000 bytes not kept, past the run's limit of 1000 bytes]\n";
+    assert.equal(outputOf(chatty.stream, 0, 'stdout'), `${'x'.repeat(3000)}${marker}`);
+    const run = (await (await fetch(`${base}/api/runs/${chatty.id}`)).json()) as Run;
+    assert.equal(run.status, 'succeeded');
+    assert.equal(run.outputTruncated, true);
+    assert.equal(run.steps[0]?.stdout, `${'x'.repeat(1000)}${marker}`);
+    assert.equal(run.steps[0]?.truncated, true);
+    assert.equal(
+      run.steps[1]?.stdout,
+      "\n[output truncated: 5 bytes not kept, past the run's limit of 1000 bytes]\n",
+    );
+    // A late subscriber gets what was kept.
+    assert.equal(outputOf(await events(base, chatty.id), 0, 'stdout'), run.steps[0]?.stdout);
+
+    // 1000 bytes each: with the chatty run's 1000, the history passes 2500, and the oldest goes.
+    const second = await finished(['head -c 1000 /dev/zero']);
+    assert.equal((await fetch(`${base}/api/runs/${chatty.id}`)).status, 200);
+    const third = await finished(['head -c 1000 /dev/zero']);
+    assert.equal((await fetch(`${base}/api/runs/${chatty.id}`)).status, 404);
+    assert.equal((await fetch(`${base}/api/runs/${chatty.id}/events`)).status, 404);
+    const list = (await (await fetch(`${base}/api/runs`)).json()) as { runs: { id: string }[] };
+    assert.deepEqual(
+      list.runs.map((r) => r.id),
+      [third.id, second.id],
+    );
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /ci_fixer_runs_forgotten_total\{reason="history-bytes"\} 1\n/);
+    assert.match(metrics, /ci_fixer_output_dropped_bytes_total 2005\n/);
+    assert.match(metrics, /ci_fixer_history_output_bytes 2000\n/);
   });
 
   test('bad requests get 400 naming the field; unknown runs 404', async (t) => {
