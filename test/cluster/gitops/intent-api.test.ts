@@ -258,10 +258,11 @@ test("an intent the edge cannot provision reports failed through the API, with t
   );
 });
 
-test('an intent withdrawn while git is down is answered 202 and leaves the repository once git is back', async (t) => {
+/** The intent API over a store in a fresh namespace, publishing to a git server of its own. */
+async function serviceWithGit(t: TestContext, prefix: string) {
   const client = await testClient(t, 'tutti-gitops-test');
   const namespace = await testNamespace(t, client, 'smo');
-  const root = await mkdtemp(join(tmpdir(), 'tutti-intent-retry-'));
+  const root = await mkdtemp(join(tmpdir(), prefix));
   const server = new GitHttpServer({ root: join(root, 'repos'), ...credentials });
   await server.start(0);
   const repo = await server.createRepository('admin1/edge1-config');
@@ -280,6 +281,11 @@ test('an intent withdrawn while git is down is answered 202 and leaves the repos
     await rm(root, { recursive: true, force: true, maxRetries: 5 });
   });
   const bare = join(root, 'repos/admin1/edge1-config.git');
+  return { client, namespace, server, url, bare };
+}
+
+test('an intent withdrawn while git is down is answered 202 and leaves the repository once git is back', async (t) => {
+  const { server, url, bare } = await serviceWithGit(t, 'tutti-intent-retry-');
   const latencyInRepo = () =>
     git(['show', 'main:apps/intent/cn_capacity.yaml'], { cwd: bare }).then(
       (yaml) => yaml.includes('retry-1-cn-cap-001'),
@@ -313,27 +319,7 @@ test('an intent withdrawn while git is down is answered 202 and leaves the repos
 });
 
 test('a stored intent edited by hand into one that cannot be published is reported failed, keeps its published expectations, and the others still publish', async (t) => {
-  const client = await testClient(t, 'tutti-gitops-test');
-  const namespace = await testNamespace(t, client, 'smo');
-  const root = await mkdtemp(join(tmpdir(), 'tutti-intent-broken-'));
-  const server = new GitHttpServer({ root: join(root, 'repos'), ...credentials });
-  await server.start(0);
-  const repo = await server.createRepository('admin1/edge1-config');
-  const service = new IntentService({
-    store: new IntentStore(client, namespace),
-    publish: { repo, credentials },
-    retryMs: 200,
-    maxRetryMs: 1_000,
-  });
-  const api = new IntentServer(service);
-  const url = `http://127.0.0.1:${await api.start(0)}${INTENT_PATH}`;
-  t.after(async () => {
-    await api.stop();
-    await service.close();
-    await server.stop();
-    await rm(root, { recursive: true, force: true, maxRetries: 5 });
-  });
-  const bare = join(root, 'repos/admin1/edge1-config.git');
+  const { client, namespace, url, bare } = await serviceWithGit(t, 'tutti-intent-broken-');
   const inRepo = (expectationId: string) =>
     git(['show', 'main:apps/intent/cn_capacity.yaml'], { cwd: bare }).then(
       (yaml) => yaml.includes(`expectation-${expectationId}`),
