@@ -53,6 +53,11 @@ async function gitServer(t: TestContext) {
   return { root, server };
 }
 
+/** A sync of the whole of `repo`'s main branch, its checkout under `root`. */
+function syncOptions(name: string, repo: string, root: string) {
+  return { name, repo, branch: 'main', dir: '/', periodMs: 1000, credentials, cacheDir: join(root, 'cache') };
+}
+
 test('sync applies the repository, prunes only what it applied, reports status and recovers from git outages', async (t) => {
   const client = await syncClient(t);
   const root = await mkdtemp(join(tmpdir(), 'tutti-sync-'));
@@ -213,15 +218,7 @@ test('a commit applied in part, then one that cannot be read: status says so and
     ],
   ]);
   const partial = await publishTree(tree, ['partial'], { repo, credentials });
-  const syncer = new EdgeSyncer(client, {
-    name: 'edge1-partial',
-    repo,
-    branch: 'main',
-    dir: '/',
-    periodMs: 1000,
-    credentials,
-    cacheDir: join(root, 'cache'),
-  });
+  const syncer = new EdgeSyncer(client, syncOptions('edge1-partial', repo, root));
   t.after(() => client.delete(GitSyncs, 'edge1-partial'));
   await syncer.register();
 
@@ -259,15 +256,7 @@ test('a GitSync deleted while the sync runs is created again and syncing goes on
   const client = await syncClient(t);
   const { root, server } = await gitServer(t);
   const repo = await server.createRepository('admin1/edge1-config');
-  const syncer = new EdgeSyncer(client, {
-    name: 'edge1-deleted',
-    repo,
-    branch: 'main',
-    dir: '/',
-    periodMs: 1000,
-    credentials,
-    cacheDir: join(root, 'cache'),
-  });
+  const syncer = new EdgeSyncer(client, syncOptions('edge1-deleted', repo, root));
   t.after(() => client.delete(GitSyncs, 'edge1-deleted'));
   await syncer.register();
   await client.delete(GitSyncs, 'edge1-deleted');
@@ -289,15 +278,7 @@ test('a sync whose edge cluster cannot be reached counts as a failed run in the 
   // Its current context names a port nothing listens on: an edge that went away.
   const gone = await KubeClient.load(await twoContextKubeconfig(t), { fieldManager: 'tutti-gitsync' });
   t.after(() => gone.close());
-  const syncer = new EdgeSyncer(gone, {
-    name: 'edge1-gone',
-    repo,
-    branch: 'main',
-    dir: '/',
-    periodMs: 1000,
-    credentials,
-    cacheDir: join(root, 'cache'),
-  });
+  const syncer = new EdgeSyncer(gone, syncOptions('edge1-gone', repo, root));
   await assert.rejects(syncer.syncOnce(), /cannot reach the API server/);
   const runs = await metricsRegistry.getSingleMetric('tutti_gitsync_runs_total')!.get();
   assert.deepEqual(
@@ -314,15 +295,7 @@ test('a sync killed between applying a commit and writing its status still prune
   const namespace = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: tutti-sync-crash\n';
   const config = (name: string) =>
     `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: tutti-sync-crash\ndata:\n  a: b\n`;
-  const options = {
-    name: 'edge1-crash',
-    repo,
-    branch: 'main',
-    dir: '/',
-    periodMs: 1000,
-    credentials,
-    cacheDir: join(root, 'cache'),
-  };
+  const options = syncOptions('edge1-crash', repo, root);
   t.after(() => client.delete(GitSyncs, 'edge1-crash'));
   await publishTree(new Map([['namespace.yaml', namespace]]), ['base'], { repo, credentials });
   await new EdgeSyncer(client, options).syncOnce();
@@ -374,15 +347,7 @@ test('a kustomization may list a kustomize base; a missing or unusable resource 
   const repo = await server.createRepository('admin1/edge1-bases');
   t.after(() => client.delete(Namespaces, 'tutti-sync-bases'));
   const cacheDir = join(root, 'cache');
-  const syncer = new EdgeSyncer(client, {
-    name: 'edge1-bases',
-    repo,
-    branch: 'main',
-    dir: 'site',
-    periodMs: 1000,
-    credentials,
-    cacheDir,
-  });
+  const syncer = new EdgeSyncer(client, { ...syncOptions('edge1-bases', repo, root), dir: 'site' });
   t.after(() => client.delete(GitSyncs, 'edge1-bases'));
   const kustomization = (...resources: string[]) => stringify({ resources });
   const files = new Map([
