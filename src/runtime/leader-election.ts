@@ -6,6 +6,7 @@ import { isAlreadyExists, isConflict, isNotFound } from './client/errors.js';
 import { Leases } from './client/kinds.js';
 import type { Logger } from './log.js';
 import { leaderElectionMasterStatus } from './metrics.js';
+import { eitherSignal } from './signals.js';
 import { microTime } from './time.js';
 
 /** client-go's defaults: how long a lease holds, how long a leader keeps trying to renew, how often. */
@@ -163,15 +164,12 @@ export class LeaderElector {
     const { client, leaseName: name, leaseNamespace: namespace } = this.opts;
     const now = microTime();
     const leaseSeconds = Math.round(this.leaseDurationMs / 1000);
-    const cutOff = new AbortController();
+    const overdue = new AbortController();
     const timer = setTimeout(
-      () => cutOff.abort(new Error(`no answer within the renew deadline (${this.renewDeadlineMs} ms)`)),
+      () => overdue.abort(new Error(`no answer within the renew deadline (${this.renewDeadlineMs} ms)`)),
       Math.max(0, deadline - Date.now()),
     );
-    // A listener removed below, not AbortSignal.any: its dependents of a long-lived signal leak.
-    const onStop = () => cutOff.abort(stop.reason);
-    stop.addEventListener('abort', onStop, { once: true });
-    if (stop.aborted) onStop();
+    const cutOff = eitherSignal(stop, overdue.signal);
     const call = { signal: cutOff.signal };
     let writing = false;
     try {
@@ -225,7 +223,7 @@ export class LeaderElector {
       return false;
     } finally {
       clearTimeout(timer);
-      stop.removeEventListener('abort', onStop);
+      cutOff.dispose();
     }
   }
 

@@ -1,6 +1,5 @@
 import { setMaxListeners } from 'node:events';
 import type { KubeClient } from './client/client.js';
-import type { RestRequest } from './client/transport.js';
 import type { Kind, KubeObject } from './client/types.js';
 import { Controller, type InformerSource } from './controller.js';
 import { HealthServer } from './health-server.js';
@@ -298,7 +297,7 @@ export class Manager implements InformerSource {
       },
       { once: true },
     );
-    const client = this.opts.leaderElection ? fencedClient(this.client, fence.signal) : this.client;
+    const client = this.opts.leaderElection ? this.client.fencedBy(fence.signal) : this.client;
     const term = leaderAbort.signal;
     for (const c of this.controllers)
       this.termWork.push(this.supervise(`controller ${c.name}`, term, () => c.start(client)));
@@ -330,43 +329,4 @@ export class Manager implements InformerSource {
       if (!signal.aborted) this.fail(what, err);
     }
   }
-}
-
-/**
- * `client` with every request it sends cut off when `fence` aborts, and refused after: a deposed
- * leader's requests in flight are cancelled and it sends none once it knows it lost the lease.
- * The fence sits on the transport, so that every call (get, patch, apply, delete…) passes it.
- */
-function fencedClient(client: KubeClient, fence: AbortSignal): KubeClient {
-  const transport = new Proxy(client.transport, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        const req = args[0];
-        if (!isRestRequest(req)) return value.apply(target, args);
-        fence.throwIfAborted();
-        if (!req.signal) return value.apply(target, [{ ...req, signal: fence }, ...args.slice(1)]);
-        // Either signal cuts it off; listeners removed after, as dependents of a long-lived
-        // signal (AbortSignal.any) leak in Node.
-        const both = new AbortController();
-        const signals = [req.signal, fence];
-        const onAbort = (e: Event) => both.abort((e.target as AbortSignal).reason);
-        for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
-        if (req.signal.aborted) both.abort(req.signal.reason);
-        return Promise.resolve(
-          value.apply(target, [{ ...req, signal: both.signal }, ...args.slice(1)]),
-        ).finally(() => {
-          for (const s of signals) s.removeEventListener('abort', onAbort);
-        });
-      };
-    },
-  });
-  const fenced = Object.create(client) as KubeClient;
-  Object.defineProperty(fenced, 'transport', { value: transport });
-  return fenced;
-}
-
-function isRestRequest(x: unknown): x is RestRequest {
-  return typeof x === 'object' && x !== null && 'method' in x && 'path' in x;
 }

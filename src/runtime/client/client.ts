@@ -83,6 +83,14 @@ export class KubeClient {
     return new KubeClient(transport, new Discovery(transport), this.fieldManager);
   }
 
+  /**
+   * The same client, every request of which `fence` cuts off when it aborts, and refused after:
+   * a deposed leader's work sends nothing once it knows it lost the lease.
+   */
+  fencedBy(fence: AbortSignal): KubeClient {
+    return new KubeClient(this.transport.fencedBy(fence), this.discovery, this.fieldManager);
+  }
+
   withFieldManager(fieldManager: string): KubeClient {
     return new KubeClient(this.transport, this.discovery, fieldManager);
   }

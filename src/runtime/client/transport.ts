@@ -1,6 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { finished } from 'node:stream/promises';
+import { eitherSignal } from '../signals.js';
 import type { Connection, Impersonation } from './connection.js';
 import { type ApiError, apiErrorFrom, connectionError, type StatusBody, tlsError } from './errors.js';
 import { isStaleSocketFailure, MAX_RETRY_AFTER_RETRIES, pause, retryAfterSeconds } from './retry.js';
@@ -57,13 +58,20 @@ export class Transport {
     readonly connection: Connection,
     private readonly impersonate?: Impersonation,
     private readonly userAgent = 'tutti',
+    /** Cuts off every request in flight when it aborts, and refuses new ones after. */
+    private readonly fence?: AbortSignal,
   ) {
     const imp = impersonate ?? connection.impersonate;
     this.identity = imp ? impersonationHeaders(imp) : {};
   }
 
   with(impersonate: Impersonation | undefined): Transport {
-    return new Transport(this.connection, impersonate, this.userAgent);
+    return new Transport(this.connection, impersonate, this.userAgent, this.fence);
+  }
+
+  /** The same transport, its every request also ended by `fence` (see KubeClient.fencedBy). */
+  fencedBy(fence: AbortSignal): Transport {
+    return new Transport(this.connection, this.impersonate, this.userAgent, fence);
   }
 
   async headers(extra: OutgoingHttpHeaders = {}): Promise<OutgoingHttpHeaders> {
@@ -137,6 +145,17 @@ export class Transport {
    * The deadline covers every attempt and every wait; `signal` ends any of them.
    */
   private async send(req: RestRequest, pool: 'requests' | 'streams' = 'requests'): Promise<IncomingMessage> {
+    if (!this.fence) return this.sendAgain(req, pool);
+    this.fence.throwIfAborted();
+    const { signal, dispose } = eitherSignal(...(req.signal ? [req.signal] : []), this.fence);
+    try {
+      return await this.sendAgain({ ...req, signal }, pool);
+    } finally {
+      dispose();
+    }
+  }
+
+  private async sendAgain(req: RestRequest, pool: 'requests' | 'streams'): Promise<IncomingMessage> {
     const timeoutMs = req.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : undefined;
     let renewed = false;
