@@ -27,6 +27,23 @@ async function createDeployment(client: KubeClient, ns: string, name: string, re
 }
 
 /** Runs the reconciler as a controller would: again after each requeue, until done or the deadline. */
+/**
+ * A scaling NetworkIntent for `target`, 2 replicas; retried while its CRD, just installed, is not
+ * served yet.
+ */
+async function createIntent(client: KubeClient, ns: string, name: string, target: string, source: string) {
+  await waitFor(
+    () =>
+      client.create({
+        apiVersion: 'intent.nephoran.com/v1alpha1',
+        kind: 'NetworkIntent',
+        metadata: { name, namespace: ns },
+        spec: { intentType: 'scaling', target, namespace: ns, replicas: 2, source },
+      }),
+    { description: 'the NetworkIntent created', timeoutMs: 10_000 },
+  );
+}
+
 async function reconcileUntil(client: KubeClient, ns: string, name: string, phase: string) {
   return waitFor(
     async () => {
@@ -91,16 +108,7 @@ describe('NetworkIntent reconciler', () => {
     const client = await testClient(t);
     await installCrds(client, conductorCrds());
     const ns = await testNamespace(t, client, 'missing');
-    await waitFor(
-      () =>
-        client.create({
-          apiVersion: 'intent.nephoran.com/v1alpha1',
-          kind: 'NetworkIntent',
-          metadata: { name: 'later', namespace: ns },
-          spec: { intentType: 'scaling', target: 'later', namespace: ns, replicas: 2, source: 'user' },
-        }),
-      { description: 'the NetworkIntent created', timeoutMs: 10_000 },
-    );
+    await createIntent(client, ns, 'later', 'later', 'user');
     const result = await reconcileNetworkIntent(client, ns, 'later');
     assert.ok('requeueAfterMs' in result, 'a missing target is looked at again');
     const failed = await client.get(NetworkIntents, 'later', ns);
@@ -116,16 +124,7 @@ describe('NetworkIntent reconciler', () => {
     const client = await testClient(t);
     await installCrds(client, conductorCrds());
     const ns = await testNamespace(t, client, 'invalid');
-    await waitFor(
-      () =>
-        client.create({
-          apiVersion: 'intent.nephoran.com/v1alpha1',
-          kind: 'NetworkIntent',
-          metadata: { name: 'bad', namespace: ns },
-          spec: { intentType: 'scaling', target: '', namespace: ns, replicas: 2, source: 'conductor-loop' },
-        }),
-      { description: 'the NetworkIntent created', timeoutMs: 10_000 },
-    );
+    await createIntent(client, ns, 'bad', '', 'conductor-loop');
     assert.deepEqual(await reconcileNetworkIntent(client, ns, 'bad'), { done: true });
     const ni = await client.get(NetworkIntents, 'bad', ns);
     assert.equal(ni.status?.phase, 'Failed');
@@ -141,16 +140,7 @@ describe('NetworkIntent reconciler', () => {
     await installCrds(client, conductorCrds());
     const ns = await testNamespace(t, client, 'stale');
     await createDeployment(client, ns, 'web', 1);
-    await waitFor(
-      () =>
-        client.create({
-          apiVersion: 'intent.nephoran.com/v1alpha1',
-          kind: 'NetworkIntent',
-          metadata: { name: 'web', namespace: ns },
-          spec: { intentType: 'scaling', target: 'web', namespace: ns, replicas: 2, source: 'user' },
-        }),
-      { description: 'the NetworkIntent created', timeoutMs: 10_000 },
-    );
+    await createIntent(client, ns, 'web', 'web', 'user');
     const deployed = await reconcileUntil(client, ns, 'web', 'Deployed');
     assert.equal(deployed.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
 

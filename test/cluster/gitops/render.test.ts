@@ -76,25 +76,30 @@ test('the API server accepts every rendered object as rendered, without dropping
   assert.match(problems[1]!.message, /Unsupported value: "ServiceCapacity"/);
 });
 
+/** A CRD of kind Thing in `group`, as YAML; `schema` is its openAPIV3Schema in flow style. */
+function thingCrd(group: string, scope: 'Namespaced' | 'Cluster', schema: string): string {
+  return `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: things.${group}
+spec:
+  group: ${group}
+  scope: ${scope}
+  names: {kind: Thing, plural: things, singular: thing, listKind: ThingList}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: ${schema}}`;
+}
+
 test('a tree whose Namespace and CRD are not on the cluster yet: their objects are checked offline only, not failed', async (t) => {
   const client = await testClient(t, 'tutti-gitops-test');
   const suffix = Math.random().toString(36).slice(2, 8);
   const group = `conform-${suffix}.tutti.dev`;
   const yaml = [
     `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: fresh-${suffix}`,
-    `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: things.${group}
-spec:
-  group: ${group}
-  scope: Namespaced
-  names: {kind: Thing, plural: things, singular: thing, listKind: ThingList}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema: {openAPIV3Schema: {type: object, properties: {size: {type: integer}}}}`,
+    thingCrd(group, 'Namespaced', '{type: object, properties: {size: {type: integer}}}'),
     `apiVersion: ${group}/v1\nkind: Thing\nmetadata:\n  name: a\n  namespace: fresh-${suffix}\nsize: 1`,
     `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  namespace: fresh-${suffix}`,
     // A namespace neither the tree nor the cluster has is still a problem.
@@ -124,19 +129,7 @@ test("conform tells a kind the cluster lacks by discovery's error type, not its 
   const suffix = Math.random().toString(36).slice(2, 8);
   const group = `worded-${suffix}.tutti.dev`;
   const yaml = [
-    `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: things.${group}
-spec:
-  group: ${group}
-  scope: Cluster
-  names: {kind: Thing, plural: things, singular: thing, listKind: ThingList}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema: {openAPIV3Schema: {type: object}}`,
+    thingCrd(group, 'Cluster', '{type: object}'),
     `apiVersion: ${group}/v1\nkind: Thing\nmetadata:\n  name: a`,
     `apiVersion: other-${suffix}.tutti.dev/v1\nkind: Gadget\nmetadata:\n  name: b`,
     `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: ${await testNamespace(t, client)}
