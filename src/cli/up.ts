@@ -1,8 +1,8 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { operatorModules } from '../operator/modules.js';
 import { Leases } from '../runtime/client/kinds.js';
 import { flushLogs } from '../runtime/log.js';
 import type { Manager } from '../runtime/manager.js';
+import { waitFor } from '../runtime/wait.js';
 import { planeNamed, upInterruptibly } from './cluster.js';
 import type { Command } from './command.js';
 import { contextFlag, parseInteger, UsageError } from './command.js';
@@ -20,21 +20,17 @@ const LOCAL_CLUSTER = 'tutti';
  * soon, who holds the lease instead (another Tutti on the cluster, or one that just stopped).
  */
 async function leading(mgr: Manager, leaseNamespace: string, say: (m: string) => void): Promise<void> {
-  const noteAt = Date.now() + LEAD_NOTE_MS;
-  let told = false;
-  while (!mgr.isLeader()) {
-    if (!told && Date.now() >= noteAt) {
-      told = true;
-      const lease = await mgr.client.get(Leases, OPERATOR_LEASE, leaseNamespace).catch(() => undefined);
-      const holder = lease?.spec?.holderIdentity;
-      say(
-        `caches synced; the controllers start once this process leads: lease ${leaseNamespace}/${OPERATOR_LEASE} ` +
-          `is held by ${holder ? `"${holder}"` : 'another process'}, another Tutti on this cluster or one that ` +
-          'stopped without releasing it; waiting until it is released or expires',
-      );
-    }
-    await delay(100);
-  }
+  const led = () => mgr.isLeader();
+  const soon = await waitFor(led, { description: 'leadership', timeoutMs: LEAD_NOTE_MS }).catch(() => false);
+  if (soon) return;
+  const lease = await mgr.client.get(Leases, OPERATOR_LEASE, leaseNamespace).catch(() => undefined);
+  const holder = lease?.spec?.holderIdentity;
+  say(
+    `caches synced; the controllers start once this process leads: lease ${leaseNamespace}/${OPERATOR_LEASE} ` +
+      `is held by ${holder ? `"${holder}"` : 'another process'}, another Tutti on this cluster or one that ` +
+      'stopped without releasing it; waiting until it is released or expires',
+  );
+  await waitFor(led, { description: 'leadership', timeoutMs: Number.POSITIVE_INFINITY });
 }
 
 /**

@@ -12,7 +12,8 @@ export function defaultLogFormat(
   env: string | undefined = process.env['TUTTI_LOG_FORMAT'],
   terminal = process.stderr.isTTY === true,
 ): LogFormat {
-  return env === 'json' || env === 'text' ? env : terminal ? 'text' : 'json';
+  if (LOG_FORMATS.includes(env as LogFormat)) return env as LogFormat;
+  return terminal ? 'text' : 'json';
 }
 
 let format = defaultLogFormat();
@@ -112,8 +113,8 @@ export function flushLogs(): void {
 
 /**
  * The process-wide structured logger: lines on stderr (JSON, or text on a terminal; see
- * defaultLogFormat), level from TUTTI_LOG_LEVEL (default info). Components take a child logger carrying their name; reconciles add controller, key and
- * reconcile id.
+ * defaultLogFormat), level from TUTTI_LOG_LEVEL (default info). Components take a child logger
+ * carrying their name; reconciles add controller, key and reconcile id.
  */
 export const rootLogger: Logger = pino(
   {
