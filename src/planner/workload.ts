@@ -119,15 +119,15 @@ export class WorkloadUpdater {
     return g;
   }
 
-  /** Deletes a pod; its controller replaces it. False when it was already gone. */
   /**
-   * Deletes a pod the plan chose, only as it is now: one that was unhealthy when observed and has
-   * recovered since is left (WorkloadChangedError), and the delete carries the uid and
-   * resourceVersion just read, so a pod replaced or changed in between is not deleted in its
-   * stead. Listed, not got: the seed's ClusterRole grants list, watch and delete on pods.
+   * Deletes a pod the plan chose, which its controller replaces; false when it was already gone.
+   * Only as it is now: one that was unhealthy when observed and has recovered since is left
+   * (WorkloadChangedError), and the delete carries the uid and resourceVersion just read, so a pod
+   * replaced or changed in between is not deleted in its stead. Listed, not got: the seed's
+   * ClusterRole grants list, watch and delete on pods.
    */
   async removePod(namespace: string, pod: string, observed?: PodState): Promise<boolean> {
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 1; ; attempt++) {
       const [current] = (await this.client.list(Pods, { namespace, fieldSelector: `metadata.name=${pod}` }))
         .items;
       if (!current || current.metadata?.deletionTimestamp) return false;
