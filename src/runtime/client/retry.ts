@@ -1,10 +1,14 @@
 import { setTimeout as delay } from 'node:timers/promises';
 
 /**
- * How many times a request is sent again when the server asks for it with `Retry-After`:
- * client-go's default (rest.Request's maxRetries), after which its answer is the error.
+ * How many times a request is sent again when the server asks for it with `Retry-After`, or when
+ * a GET's connection was reset (one budget for both): client-go's default (rest.Request's
+ * maxRetries), after which the answer, or the connection's failure, is the error.
  */
 export const MAX_RETRY_AFTER_RETRIES = 10;
+
+/** How long a GET whose connection was reset waits before it is sent again: client-go's second. */
+export const RESET_RETRY_WAIT_MS = 1000;
 
 /**
  * The seconds the server asks us to wait before sending the request again, or undefined when it
@@ -26,6 +30,16 @@ export function retryAfterSeconds(status: number, header: string | string[] | un
  */
 export function isStaleSocketFailure(err: NodeJS.ErrnoException, reusedSocket: boolean): boolean {
   return reusedSocket && err.code === 'ECONNRESET';
+}
+
+/**
+ * A GET whose connection was reset or closed before it was answered, which client-go sends again
+ * (`net.IsConnectionReset(err) || net.IsProbableEOF(err)`): Node says ECONNRESET for both (a
+ * "socket hang up" is the early EOF), EPIPE for a request written to a closed connection. Only a
+ * GET: another verb may have been carried out before the connection broke.
+ */
+export function isResetGet(method: string, err: NodeJS.ErrnoException): boolean {
+  return method === 'GET' && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
 }
 
 /** Waits `ms`, or rejects with the signal's own reason as soon as it aborts. */

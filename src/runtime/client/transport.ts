@@ -3,8 +3,22 @@ import { request as httpsRequest } from 'node:https';
 import { finished } from 'node:stream/promises';
 import { eitherSignal } from '../signals.js';
 import type { Connection, Impersonation } from './connection.js';
-import { type ApiError, apiErrorFrom, connectionError, type StatusBody, tlsError } from './errors.js';
-import { isStaleSocketFailure, MAX_RETRY_AFTER_RETRIES, pause, retryAfterSeconds } from './retry.js';
+import {
+  type ApiError,
+  apiErrorFrom,
+  connectionError,
+  type StatusBody,
+  tlsError,
+  type UnavailableError,
+} from './errors.js';
+import {
+  isResetGet,
+  isStaleSocketFailure,
+  MAX_RETRY_AFTER_RETRIES,
+  pause,
+  RESET_RETRY_WAIT_MS,
+  retryAfterSeconds,
+} from './retry.js';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -47,6 +61,11 @@ function impersonationHeaders(imp: Impersonation): OutgoingHttpHeaders {
     if (values.length) h[`impersonate-extra-${name}`] = [...values];
   }
   return h;
+}
+
+/** A GET whose connection was reset before it was answered, with the error it fails with if not sent again. */
+class ResetGet {
+  constructor(readonly error: UnavailableError) {}
 }
 
 /** JSON over HTTPS to one API server, with keep-alive, deadlines and typed errors. */
@@ -141,7 +160,11 @@ export class Transport {
    * - a 429 or 5xx with `Retry-After` is sent again after the advised wait, up to
    *   MAX_RETRY_AFTER_RETRIES times, as client-go does; a wait that would outlast the request's
    *   deadline is not begun, and the answer stands;
-   * - a failure on a kept-alive socket the server had just closed is sent once more.
+   * - a failure on a kept-alive socket the server had just closed is sent once more;
+   * - a GET whose connection was reset or closed before it was answered is sent again after
+   *   RESET_RETRY_WAIT_MS, as client-go does, within the same MAX_RETRY_AFTER_RETRIES and
+   *   deadline; other verbs are not, as the server may have acted on them. Only the request: once answered,
+   *   a body (a watch) that breaks is the caller's to handle.
    * The deadline covers every attempt and every wait; `signal` ends any of them.
    */
   private async send(req: RestRequest, pool: 'requests' | 'streams' = 'requests'): Promise<IncomingMessage> {
@@ -161,11 +184,20 @@ export class Transport {
     let renewed = false;
     let resent = false;
     let retries = 0;
+    /** Whether one more retry, after waiting `waitMs`, is within the budget and the deadline. */
+    const mayRetryAfter = (waitMs: number) =>
+      retries < MAX_RETRY_AFTER_RETRIES && (deadline === undefined || Date.now() + waitMs < deadline);
     for (;;) {
       const auth = await this.connection.authHeaders();
       const res = await this.attempt(req, pool, auth, deadline, timeoutMs, !resent);
       if (res === 'stale-socket') {
         resent = true;
+        continue;
+      }
+      if (res instanceof ResetGet) {
+        if (!mayRetryAfter(RESET_RETRY_WAIT_MS)) throw res.error;
+        retries++;
+        await pause(RESET_RETRY_WAIT_MS, req.signal);
         continue;
       }
       if (res.statusCode === 401 && !renewed && (await this.connection.renewCredentials(auth))) {
@@ -174,9 +206,9 @@ export class Transport {
         continue;
       }
       const waitSeconds = retryAfterSeconds(res.statusCode ?? 0, res.headers['retry-after']);
-      if (waitSeconds === undefined || retries >= MAX_RETRY_AFTER_RETRIES) return res;
+      if (waitSeconds === undefined) return res;
       const waitMs = waitSeconds * 1000;
-      if (deadline !== undefined && Date.now() + waitMs >= deadline) return res;
+      if (!mayRetryAfter(waitMs)) return res;
       retries++;
       res.resume();
       await pause(waitMs, req.signal);
@@ -185,7 +217,8 @@ export class Transport {
 
   /**
    * Sends the request once. Resolves 'stale-socket' instead of failing when `mayResend` and it
-   * went out on a kept-alive socket that the server had closed.
+   * went out on a kept-alive socket that the server had closed, and a ResetGet when it is a GET
+   * whose connection was reset.
    */
   private attempt(
     req: RestRequest,
@@ -194,7 +227,7 @@ export class Transport {
     deadline: number | undefined,
     timeoutMs: number,
     mayResend: boolean,
-  ): Promise<IncomingMessage | 'stale-socket'> {
+  ): Promise<IncomingMessage | 'stale-socket' | ResetGet> {
     const target = { method: req.method, path: req.path };
     const payload =
       req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
@@ -240,7 +273,9 @@ export class Transport {
         else if (mayResend && isStaleSocketFailure(err, r.reusedSocket)) resolve('stale-socket');
         else {
           const { server, origin } = this.connection;
-          reject(tlsError(err, target, server, origin.kubeconfig) ?? connectionError(err, target));
+          const failure = tlsError(err, target, server, origin.kubeconfig) ?? connectionError(err, target);
+          if (isResetGet(req.method, err)) resolve(new ResetGet(failure));
+          else reject(failure);
         }
       });
       r.end(payload);

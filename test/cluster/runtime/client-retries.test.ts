@@ -125,15 +125,83 @@ describe('a kept-alive socket the server closed as the request arrived', () => {
     assert.ok(await client.find(ConfigMaps, 'resent', ns));
   });
 
-  test('only once: a second hang-up is the answer', async (t) => {
+  test('only once: a second hang-up of a create is the answer', async (t) => {
     const { proxy, client, ns } = await setup(t);
     // Two sockets in the pool, so that the resend goes out on a kept-alive one too.
     await Promise.all([
       client.list(ConfigMaps, { namespace: ns }),
       client.list(ConfigMaps, { namespace: ns }),
     ]);
-    proxy.hangUp(gets(ns, 'cm'), 2);
-    await assert.rejects(client.get(ConfigMaps, 'cm', ns), /socket hang up|ECONNRESET/);
-    assert.equal(proxy.count(gets(ns, 'cm')), 2);
+    proxy.hangUp(creates(ns), 2);
+    await assert.rejects(client.create(configMap(ns, 'hung-up')), /socket hang up|ECONNRESET/);
+    assert.equal(proxy.count(creates(ns)), 2);
+    assert.equal(await client.find(ConfigMaps, 'hung-up', ns), undefined);
+  });
+});
+
+describe('a connection reset before the answer (client-go sends a GET again, no other verb)', () => {
+  test('a get is sent again a second later, until it is answered', async (t) => {
+    const { proxy, client, ns } = await setup(t);
+    await client.create(configMap(ns, 'cm'));
+    proxy.hangUp(gets(ns, 'cm'), 3);
+    const got = await client.get(ConfigMaps, 'cm', ns);
+    assert.deepEqual(got.data, { k: 'v' });
+    assert.equal(proxy.count(gets(ns, 'cm')), 4, 'three connections closed, then the get answered');
+  });
+
+  test('a create on a new connection that is reset is not sent again: the reset is the answer', async (t) => {
+    const { proxy, client, ns } = await setup(t);
+    // The first hang-up meets the kept-alive socket of setup(), which the server may have closed
+    // unread: that create is sent again at once, on a new connection, whose reset stands.
+    proxy.hangUp(creates(ns), 2);
+    await assert.rejects(client.create(configMap(ns, 'reset')), (err: unknown) => {
+      assert.ok(err instanceof UnavailableError, String(err));
+      assert.match(err.message, /cannot reach the API server: (socket hang up|.*ECONNRESET)/);
+      return true;
+    });
+    assert.equal(proxy.count(creates(ns)), 2);
+    assert.equal(await client.find(ConfigMaps, 'reset', ns), undefined);
+  });
+
+  test('a watch whose opening GET is reset is sent again and opens', async (t) => {
+    const { proxy, client, ns } = await setup(t);
+    const watches = (r: SeenRequest) =>
+      r.method === 'GET' &&
+      r.url.startsWith(`/api/v1/namespaces/${ns}/configmaps?`) &&
+      r.url.includes('watch=1');
+    proxy.hangUp(watches, 1);
+    const stream = await client.watchStream(ConfigMaps, { namespace: ns });
+    t.after(() => stream.destroy());
+    assert.equal(stream.statusCode, 200);
+    assert.equal(proxy.count(watches), 2);
+  });
+
+  test("the request's deadline ends the retries: the connection's failure is the answer", async (t) => {
+    const { proxy, client, ns } = await setup(t);
+    proxy.hangUp(gets(ns, 'cm'), 1000);
+    const call = client.transport.json({
+      method: 'GET',
+      path: `/api/v1/namespaces/${ns}/configmaps/cm`,
+      timeoutMs: 2_500,
+    });
+    await assert.rejects(call, UnavailableError);
+    // Each retry waits a second and none is begun past the deadline: at most three sends, and
+    // the kept-alive socket's immediate resend.
+    assert.ok(proxy.count(gets(ns, 'cm')) <= 4, `sent ${proxy.count(gets(ns, 'cm'))} times`);
+  });
+
+  test("the caller's signal ends the retries", async (t) => {
+    const { proxy, client, ns } = await setup(t);
+    proxy.hangUp(gets(ns, 'cm'), 1000);
+    const caller = new AbortController();
+    const call = client.get(ConfigMaps, 'cm', ns, { signal: caller.signal });
+    // Past the kept-alive socket's one resend: the get is being retried.
+    await waitFor(() => proxy.count(gets(ns, 'cm')) >= 3, {
+      description: 'the get to be sent again after a reset',
+      timeoutMs: 20_000,
+    });
+    const reason = new Error('the caller gave up');
+    caller.abort(reason);
+    await assert.rejects(call, (err) => err === reason);
   });
 });

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isStaleSocketFailure, pause, retryAfterSeconds } from '../../../src/runtime/client/retry.js';
+import {
+  isResetGet,
+  isStaleSocketFailure,
+  pause,
+  retryAfterSeconds,
+} from '../../../src/runtime/client/retry.js';
 
 describe('retryAfterSeconds (which answers ask to be sent again, as client-go reads them)', () => {
   test('a 429 or any 5xx with whole seconds asks', () => {
@@ -38,6 +43,23 @@ describe('isStaleSocketFailure', () => {
       false,
     );
     assert.equal(isStaleSocketFailure(new Error('no complete response within 10 ms'), true), false);
+  });
+});
+
+describe('isResetGet (client-go sends a GET again after a reset or an early EOF)', () => {
+  const failure = (message: string, code?: string) => Object.assign(new Error(message), { code });
+  test('a GET whose connection was reset, hung up or broken', () => {
+    assert.equal(isResetGet('GET', failure('read ECONNRESET', 'ECONNRESET')), true);
+    assert.equal(isResetGet('GET', failure('socket hang up', 'ECONNRESET')), true);
+    assert.equal(isResetGet('GET', failure('write EPIPE', 'EPIPE')), true);
+  });
+  test('no other verb, and no other failure', () => {
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+      assert.equal(isResetGet(method, failure('socket hang up', 'ECONNRESET')), false, method);
+    }
+    assert.equal(isResetGet('GET', failure('connect ECONNREFUSED', 'ECONNREFUSED')), false);
+    assert.equal(isResetGet('GET', failure('no complete response within 10 ms')), false);
+    assert.equal(isResetGet('GET', failure('self-signed', 'SELF_SIGNED_CERT_IN_CHAIN')), false);
   });
 });
 
