@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import type { KubeClient } from './client.js';
-import type { StatusBody } from './errors.js';
+import { type StatusBody, tlsError } from './errors.js';
 import { Pods } from './kinds.js';
 
 export interface ExecOptions {
@@ -82,7 +82,8 @@ export function exitCodeOf(status: StatusBody): number | undefined {
 /**
  * Runs `command` in a pod through the API server's exec subresource (WebSocket, channel protocol
  * v5 with v4 as fallback) and resolves once the command has finished, with its output and exit
- * code. A non-zero exit resolves; failing to run the command rejects with ExecError.
+ * code. A non-zero exit resolves; failing to run the command rejects with ExecError, or with a
+ * TlsError (as any request does) when the TLS handshake with the API server failed.
  */
 export async function execInPod(
   client: KubeClient,
@@ -99,8 +100,8 @@ export async function execInPod(
   params.set('stderr', 'true');
   if (opts.stdin !== undefined) params.set('stdin', 'true');
   if (opts.container) params.set('container', opts.container);
-  const path = `${await client.path(Pods, namespace, pod, 'exec')}?${params}`;
-  const url = new URL(conn.server.pathname.replace(/\/$/, '') + path, conn.server);
+  const execPath = await client.path(Pods, namespace, pod, 'exec');
+  const url = new URL(`${conn.server.pathname.replace(/\/$/, '')}${execPath}?${params}`, conn.server);
   url.protocol = url.protocol === 'http:' ? 'ws:' : 'wss:';
   const headers = await client.transport.headers();
   const stdout = new CappedBuffer(opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT);
@@ -213,7 +214,12 @@ export async function execInPod(
         );
       });
     });
-    ws.on('error', (err) => finish(new ExecError(`exec in ${namespace}/${pod}: ${err.message}`)));
+    ws.on('error', (err: NodeJS.ErrnoException) =>
+      finish(
+        tlsError(err, { method: 'GET', path: execPath }, conn.server, conn.origin.kubeconfig) ??
+          new ExecError(`exec in ${namespace}/${pod}: ${err.message}`),
+      ),
+    );
     // The server closes the stream after the command ended and the status was sent.
     ws.on('close', () => finish());
   });
