@@ -45,6 +45,19 @@ export interface ServedPlugin {
  * planner's plugin manager. Registration happens only once the service is up, because the
  * manager checks that it can reach the plugin before it accepts it.
  */
+/**
+ * Why a Register call failed, as a person reads it. grpc-js words an unreachable manager as
+ * `No connection established. Last error: Error: connect ECONNREFUSED …. Resolution note: `;
+ * that becomes `cannot reach it: connect ECONNREFUSED …`.
+ */
+export function registerFailure(err: grpc.ServiceError): string {
+  if (err.code === grpc.status.DEADLINE_EXCEEDED) return 'no answer in time';
+  const details = err.details || err.message;
+  if (err.code !== grpc.status.UNAVAILABLE) return details;
+  const cause = /Last error: (?:Error: )?(.*?)\.?(?:\s*Resolution note:.*)?$/s.exec(details)?.[1];
+  return `cannot reach it: ${cause || details}`;
+}
+
 export async function servePlugin(actuator: Actuator, opts: ServePluginOptions): Promise<ServedPlugin> {
   const log = componentLogger('plugin', { plugin: actuator.name });
   const server = new grpc.Server();
@@ -115,11 +128,7 @@ export async function servePlugin(actuator: Actuator, opts: ServePluginOptions):
           err
             ? reject(
                 new Error(
-                  `registering "${actuator.name}" with the plugin manager at ${opts.manager} failed: ${
-                    err.code === grpc.status.DEADLINE_EXCEEDED
-                      ? 'no answer in time'
-                      : err.details || err.message
-                  }`,
+                  `registering "${actuator.name}" with the plugin manager at ${opts.manager} failed: ${registerFailure(err)}`,
                 ),
               )
             : resolve(res),

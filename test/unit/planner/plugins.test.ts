@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { AStarPlanner } from '../../../src/planner/astar.js';
 import { type PluginEvent, PluginManager } from '../../../src/planner/plugins/manager.js';
@@ -164,6 +167,40 @@ test('registration refuses bad requests, taken names and plugins it cannot reach
   assert.deepEqual(
     manager.plugins().map((p) => p.address),
     [`127.0.0.1:${first.port}`],
+  );
+});
+
+test('tutti planner sample-plugin says when the plugin manager cannot be reached', async () => {
+  // A port nobody listens on: bound, then freed.
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const port = (probe.address() as { port: number }).port;
+  await new Promise((resolve) => probe.close(resolve));
+
+  const run = promisify(execFile)(
+    process.execPath,
+    [
+      join(import.meta.dirname, '../../../bin/tutti.js'),
+      'planner',
+      'sample-plugin',
+      '--manager',
+      `127.0.0.1:${port}`,
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+    ],
+    { env: { ...process.env, KUBECONFIG: '/nonexistent/kubeconfig' }, timeout: 60_000 },
+  );
+  const failed = await run.then(
+    () => assert.fail('sample-plugin registered with nothing listening'),
+    (err: { code: number; stderr: string }) => err,
+  );
+  assert.equal(failed.code, 1);
+  const lastLine = failed.stderr.trimEnd().split('\n').at(-1);
+  assert.equal(
+    lastLine,
+    `tutti planner sample-plugin: registering "scale_out_by_two" with the plugin manager at 127.0.0.1:${port} failed: cannot reach it: connect ECONNREFUSED 127.0.0.1:${port}`,
   );
 });
 
