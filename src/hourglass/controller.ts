@@ -118,6 +118,8 @@ export function setupPerformerController(mgr: Manager, options: PerformerControl
         for (const e of performerEvents(performer.status, result.status)) {
           void recorder.record(performer, e.type, e.reason, e.action, e.note);
         }
+        // Reported in status; thrown so that the queue retries it with backoff and it is logged.
+        if (result.failedCreate) throw result.failedCreate;
         if (result.requeueAfterMs !== undefined) return requeueAfter(result.requeueAfterMs);
       })
   );

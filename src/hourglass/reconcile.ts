@@ -12,7 +12,13 @@ import {
   Performers,
 } from '../apis/hourglass.eigenlayer.io/performer.js';
 import type { KubeClient } from '../runtime/client/client.js';
-import { InvalidError, isAlreadyExists, isNotFound } from '../runtime/client/errors.js';
+import {
+  ForbiddenError,
+  InvalidError,
+  isAlreadyExists,
+  isNamespaceTerminating,
+  isNotFound,
+} from '../runtime/client/errors.js';
 import { Nodes, Pods, Services } from '../runtime/client/kinds.js';
 import { setCondition } from './conditions.js';
 import {
@@ -73,6 +79,12 @@ export interface ReconcileResult {
   requeueAfterMs?: number;
   /** The Performer is gone from the operator's point of view: finalizer removed. */
   finalized?: boolean;
+  /**
+   * Why a Pod or Service could not be made although the spec is valid (a 403: a ServiceAccount
+   * the namespace lacks, say). The status says so already; the caller retries with backoff, as
+   * nothing about the Performer itself will change when the cause is fixed.
+   */
+  failedCreate?: ForbiddenError;
 }
 
 const IMAGE_PULL_FAILURES = new Set([
@@ -123,12 +135,15 @@ export async function reconcilePerformer(
   let lastUpgrade = performer.status?.lastUpgrade;
   let requeueAfterMs: number | undefined;
 
-  // Why the API server refused the Pod or Service this spec asks for (422): no retry makes it
-  // valid, so it is reported, and the next change to the spec tries again.
+  // Why the API server refused the Pod or Service this spec asks for. Invalid (422): no retry
+  // makes it valid, so it is reported, and the next change to the spec tries again. Forbidden
+  // (403): reported, and retried, as what forbids it may change without the Performer.
   let invalid: string | undefined;
+  let forbidden: ForbiddenError | undefined;
   const refused = <T>(err: unknown): T | undefined => {
-    if (!(err instanceof InvalidError)) throw err;
-    invalid ??= err.message;
+    if (err instanceof InvalidError) invalid ??= err.message;
+    else if (err instanceof ForbiddenError && !isNamespaceTerminating(err)) forbidden ??= err;
+    else throw err;
     return undefined;
   };
   let creating: Promise<Pod | undefined> | undefined;
@@ -218,6 +233,7 @@ export async function reconcilePerformer(
     lastUpgrade,
     hosting: currentReady ? undefined : hostingCheck(desired, nodes),
     invalid,
+    forbidden: forbidden?.message,
     newPodName: podName(name, revision),
   });
   if (current && !currentReady && current.status?.phase !== 'Failed') {
@@ -238,7 +254,11 @@ export async function reconcilePerformer(
     const updated = await client.patch(Performers, name, namespace, { status: patch }, 'merge', 'status');
     wrote(updated, false);
   }
-  return { status, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
+  return {
+    status,
+    ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}),
+    ...(forbidden ? { failedCreate: forbidden } : {}),
+  };
 }
 
 async function finalize(
@@ -362,8 +382,10 @@ function performerStatus(
     upgrading: boolean;
     lastUpgrade: string | undefined;
     hosting: { hostable: boolean; message: string } | undefined;
-    /** The API server's reason for refusing the Pod or Service. */
+    /** The API server's reason for refusing the Pod or Service as invalid. */
     invalid?: string | undefined;
+    /** The API server's reason for forbidding the Pod or Service. */
+    forbidden?: string | undefined;
     /** The name an upgrade's Pod takes, for when it is not made yet. */
     newPodName: string;
   },
@@ -390,6 +412,7 @@ function performerStatus(
 
   let notReady: { reason: string; message: string };
   if (s.invalid) notReady = { reason: 'InvalidSpec', message: s.invalid };
+  else if (s.forbidden) notReady = { reason: 'FailedCreate', message: s.forbidden };
   else if (s.hosting && !s.hosting.hostable)
     notReady = { reason: 'HardwareUnavailable', message: s.hosting.message };
   else if (pullFailure)
@@ -428,7 +451,7 @@ function performerStatus(
       reason: 'Upgrading',
       message: `${podLabel} replaces ${serving} once Ready`,
     };
-  } else if (ready)
+  } else if (ready && !s.forbidden)
     progressing = { status: 'False', reason: 'PodReady', message: 'the performer runs its current spec' };
   else progressing = { status: 'True', ...notReady };
   conditions = setCondition(
@@ -436,7 +459,8 @@ function performerStatus(
     { type: CONDITION_PROGRESSING, ...progressing, observedGeneration: generation },
     s.now,
   );
-  const degraded = !ready || s.upgrading || s.invalid ? notReady.reason !== 'PodPending' : false;
+  const degraded =
+    !ready || s.upgrading || s.invalid || s.forbidden ? notReady.reason !== 'PodPending' : false;
   conditions = setCondition(
     conditions,
     degraded

@@ -170,6 +170,39 @@ test('an upgrade’s Events name the new Pod, and warn when it cannot pull its i
   assert.equal(p.status?.podName, 'performer-api');
 });
 
+test('a Pod the API server forbids is Degraded FailedCreate with a Warning Event, and runs once its ServiceAccount exists', async (t) => {
+  const { client, ns } = await setup(t, 'hg-op-forbid');
+  await startController(t, ns);
+  const created = await client.create(performer(ns, 'sa', { config: { serviceAccountName: 'runner' } }));
+  const degraded = await waitForPerformer(
+    client,
+    ns,
+    'sa',
+    (p) => p.status?.conditions?.find((c) => c.type === 'Degraded' && c.status === 'True'),
+    'sa to be Degraded',
+  );
+  assert.equal(degraded.reason, 'FailedCreate');
+  assert.equal((await client.get(Performers, 'sa', ns)).status?.phase, 'Pending');
+  const warning = await waitFor(
+    async () =>
+      (await client.list(Events, { namespace: ns })).items.find(
+        (e) => e.regarding?.uid === created.metadata?.uid && e.reason === 'FailedCreate',
+      ),
+    { description: 'a FailedCreate Event about sa', timeoutMs: 60_000 },
+  );
+  assert.equal(warning.type, 'Warning');
+  assert.match(warning.note ?? '', /serviceaccount "runner" not found/);
+
+  await client.create({
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name: 'runner', namespace: ns },
+  });
+  const p = await waitForPerformer(client, ns, 'sa', (p) => p.status?.ready && p, 'sa to be ready');
+  assert.equal(p.status?.phase, 'Running');
+  assert.equal(p.status?.conditions?.find((c) => c.type === 'Degraded')?.reason, 'AsExpected');
+});
+
 test('a spec the API server refuses is Failed InvalidSpec with a Warning Event quoting the cause', async (t) => {
   const { client, ns } = await setup(t, 'hg-op-inv');
   await startController(t, ns);

@@ -8,6 +8,7 @@ import {
 } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
 import { type ReconcileOptions, reconcilePerformer } from '../../../src/hourglass/reconcile.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
+import { ForbiddenError } from '../../../src/runtime/client/errors.js';
 import { Pods, Services } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { performer, REVISION, setup as setupNamespace } from './operator-support.js';
@@ -223,6 +224,48 @@ test('a Failed Pod is recreated; a Performer no node can host is Degraded Hardwa
   );
   assert.ok(recreated, 'a new Pod replaced the long-Pending one');
   assert.equal(recreated.metadata?.annotations?.['hourglass.eigenlayer.io/recreations'], '1');
+});
+
+test('a Pod the API server forbids (no such ServiceAccount) is Degraded FailedCreate with its cause and retried; once allowed it runs', async (t) => {
+  const { client, ns } = await setup(t, 'hg-forbid');
+  await client.create(performer(ns, 'sa', { config: { serviceAccountName: 'runner' } }));
+  const result = await reconcilePerformer(client, await client.get(Performers, 'sa', ns));
+  assert.ok(result.failedCreate instanceof ForbiddenError, 'the caller is told to retry');
+  const pending = await client.get(Performers, 'sa', ns);
+  assert.equal(pending.status?.phase, 'Pending');
+  assert.equal(pending.status?.ready, false);
+  assert.deepEqual(
+    pending.status?.conditions?.map((c) => [c.type, c.status, c.reason]),
+    [
+      ['Available', 'False', 'FailedCreate'],
+      ['Progressing', 'True', 'FailedCreate'],
+      ['Degraded', 'True', 'FailedCreate'],
+    ],
+  );
+  const degraded = pending.status?.conditions?.find((c) => c.type === 'Degraded');
+  assert.match(degraded?.message ?? '', /serviceaccount "runner" not found/);
+  assert.deepEqual((await client.list(Pods, { namespace: ns })).items, []);
+  // Retried with nothing changed: the same answer, no status write.
+  assert.ok((await reconcilePerformer(client, pending)).failedCreate);
+  assert.equal(
+    (await client.get(Performers, 'sa', ns)).metadata?.resourceVersion,
+    pending.metadata?.resourceVersion,
+  );
+
+  await client.create({
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name: 'runner', namespace: ns },
+  });
+  const p = await reconcileUntil(
+    client,
+    ns,
+    'sa',
+    (p) => p.status?.ready && p,
+    'the allowed Performer to be ready',
+  );
+  assert.equal(p.status?.phase, 'Running');
+  assert.equal(p.status?.conditions?.find((c) => c.type === 'Degraded')?.reason, 'AsExpected');
 });
 
 test('a spec the API server refuses the Pod for is Failed and Degraded InvalidSpec with its cause, not retried in silence', async (t) => {
