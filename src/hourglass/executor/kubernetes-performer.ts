@@ -94,6 +94,12 @@ interface ManagedPerformer {
 /** Condition reasons that mean a performer will not become Ready without a change. */
 const HOPELESS_REASONS = new Set(['HardwareUnavailable', 'ImagePullFailed']);
 
+/** A wait's failure, with what the operator last reported wrong with the Performer (a FailedCreate, say). */
+function withProblem(message: string, performer: Performer | undefined): string {
+  const degraded = performer?.status?.conditions?.find((c) => c.type === 'Degraded' && c.status === 'True');
+  return degraded ? `${message} (last reported: ${degraded.reason}: ${degraded.message})` : message;
+}
+
 /**
  * `IAvsPerformer` on Kubernetes: performers are Performer resources that the Hourglass operator
  * runs; this class stages, promotes and removes them blue-green (one InService, at most one
@@ -349,7 +355,7 @@ export class KubernetesPerformer implements IAvsPerformer {
         return current.status?.ready === true && { failed: undefined };
       },
       { description: `Performer ${performerId} to be Ready`, timeoutMs, intervalMs },
-    ).catch((err: Error) => ({ failed: err.message }));
+    ).catch((err: Error) => ({ failed: withProblem(err.message, performer.resource) }));
     if (outcome.failed) throw new Error(`performer ${performerId} did not become Ready: ${outcome.failed}`);
     await waitFor(async () => (await performer.client.checkHealth()) === 'SERVING', {
       description: `performer ${performerId} at ${performer.endpoint} to serve gRPC health`,

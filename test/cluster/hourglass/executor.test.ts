@@ -83,6 +83,32 @@ test('the Kubernetes manager: Performer CRUD with defaults', async (t) => {
   );
 });
 
+/** Writes a Performer's status as the operator does when it cannot run it, and goes on trying. */
+async function reportDegraded(
+  client: KubeClient,
+  ns: string,
+  version: string,
+  reason: string,
+  message: string,
+) {
+  const performer = await waitFor(
+    async () =>
+      (await client.list(Performers, { namespace: ns })).items.find((p) => p.spec.version === version),
+    { description: `a Performer of version ${version} in ${ns}`, timeoutMs: 30_000 },
+  );
+  const at = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  await client.applyStatus({
+    apiVersion: performer.apiVersion,
+    kind: performer.kind,
+    metadata: { name: performer.metadata!.name!, namespace: ns },
+    status: {
+      phase: 'Pending',
+      ready: false,
+      conditions: [{ type: 'Degraded', status: 'True', reason, message, lastTransitionTime: at }],
+    },
+  } as Performer);
+}
+
 test('blue-green on reference performers: deploy, promote with a task in flight, rollback, one deploy at a time, shutdown', async (t) => {
   const client = await testClient(t, 'hourglass-executor');
   await installCrds(client, hourglassCrds());
@@ -151,10 +177,12 @@ test('blue-green on reference performers: deploy, promote with a task in flight,
   assert.equal((await performer.runTask({ taskId: 'next', payload: 'on-v2' })).result.toString(), 'on-v2');
   assert.equal(v2.tasksReceived, 1);
 
-  // v3 never gets Ready: rolled back, v2 still serves.
+  // v3 never gets Ready, its Pod forbidden: rolled back, saying why; v2 still serves.
+  const third = performer.deploy({ image: 'ghcr.io/acme/perf', version: 'v3' });
+  await reportDegraded(client, ns, 'v3', 'FailedCreate', 'serviceaccount "runner" not found');
   await assert.rejects(
-    performer.deploy({ image: 'ghcr.io/acme/perf', version: 'v3' }),
-    /deploy of ghcr\.io\/acme\/perf v3 rolled back: performer 0xavs-[0-9a-f]+ did not become Ready: timed out/,
+    third,
+    /deploy of ghcr\.io\/acme\/perf v3 rolled back: performer 0xavs-[0-9a-f]+ did not become Ready: timed out.*\(last reported: FailedCreate: serviceaccount "runner" not found\)/,
   );
   assert.deepEqual(await livePerformers(client, ns), [d2.performerId]);
   assert.deepEqual(
