@@ -33,17 +33,20 @@ export async function startTaskServer(
     ) => {
       const { avsAddress, taskId, payload } = call.request;
       const id = taskId.toString();
-      const stopTimer = executorTaskDuration.startTimer({ avs: avsAddress });
+      const stopTimer = executorTaskDuration.startTimer();
       executor.submitTask(avsAddress, { taskId: id, payload }).then(
         (r) => {
-          stopTimer();
+          stopTimer({ avs: avsAddress });
           executorTasks.inc({ avs: avsAddress, result: 'ok' });
           callback(null, { taskId, result: r.result, performerId: r.performerId });
         },
         (err: Error) => {
-          stopTimer();
           const [code, result] = statusOf(err);
-          executorTasks.inc({ avs: avsAddress, result });
+          // An AVS it does not serve is the caller's word: as a label it would let any caller
+          // add series without end, so all of them count under one empty label.
+          const avs = result === 'unknown_avs' ? '' : avsAddress;
+          stopTimer({ avs });
+          executorTasks.inc({ avs, result });
           callback({ code, details: err.message, name: err.name, message: err.message });
         },
       );
