@@ -141,7 +141,7 @@ export function setupProvisioningController(mgr: Manager): void {
           }
         : {
             state: 'fulfilled',
-            details: `${live.length} workloads ready in namespace ${namespace}`,
+            details: `${live.length === 1 ? 'one object' : `${live.length} objects`} ready in namespace ${namespace} (${[...new Set(live.map((w) => w.kind))].join(', ')})`,
             conditions: [validated, { type: 'Provisioned', status: 'True', reason: 'WorkloadsReady' }],
           };
     await report(client, current, { ...outcome, resources: { namespace, resources } });

@@ -67,6 +67,7 @@ test('bundles become ProvisioningRequests, fulfilled by Ready workloads, and cle
   });
   const ps = pr.status!.provisioningStatus!;
   assert.equal(ps.provisioningState, 'fulfilled');
+  assert.equal(ps.provisioningDetails, `2 objects ready in namespace ${site} (Deployment, Service)`);
   assert.equal(pr.status!.observedGeneration, pr.metadata.generation);
   assert.ok(ps.updateTime);
   assert.equal(ps.provisionedResourceSet!.namespace, site);
