@@ -155,8 +155,35 @@ export class Manager implements InformerSource {
     return [...this.informersByKey.values()].filter((i) => !i.hasSynced()).map((i) => i.target);
   }
 
-  /** Starts everything; resolves once the informers have synced (leadership may come later). */
-  async start(): Promise<void> {
+  /**
+   * Starts everything; resolves once the informers have synced (leadership may come later).
+   * `signal` calls the start off: the manager stops as `stop()` does (a lease it won is released)
+   * and the start rejects with the signal's reason.
+   */
+  async start(signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const stopOnAbort = () => void this.stop();
+    const stopWhenAborted = () => {
+      if (signal?.aborted) stopOnAbort();
+      else signal?.addEventListener('abort', stopOnAbort, { once: true });
+    };
+    try {
+      await this.startUntilSynced(stopWhenAborted);
+    } finally {
+      signal?.removeEventListener('abort', stopOnAbort);
+    }
+    if (signal?.aborted) {
+      await this.stop();
+      throw signal.reason;
+    }
+    this.log.info(
+      { informers: this.informersByKey.size, controllers: this.controllers.length },
+      'caches synced',
+    );
+  }
+
+  /** `onStarted` is called once everything has started, so that `stop()` stops all of it. */
+  private async startUntilSynced(onStarted: () => void): Promise<void> {
     if (this.running) throw new Error('manager already started');
     this.abort = new AbortController();
     this.stopping = undefined;
@@ -205,11 +232,8 @@ export class Manager implements InformerSource {
         onStoppedLeading: () => this.stopLeading(),
       });
     })();
+    onStarted();
     await synced;
-    this.log.info(
-      { informers: this.informersByKey.size, controllers: this.controllers.length },
-      'caches synced',
-    );
   }
 
   /**

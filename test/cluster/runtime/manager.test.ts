@@ -6,7 +6,12 @@ import type { ClusterRole } from 'kubernetes-types/rbac/v1.js';
 import { KubeClient } from '../../../src/runtime/client/client.js';
 import { MAX_REQUEST_SOCKETS } from '../../../src/runtime/client/connection.js';
 import { AlreadyExistsError } from '../../../src/runtime/client/errors.js';
-import { ClusterRoles, ConfigMaps, CustomResourceDefinitions } from '../../../src/runtime/client/kinds.js';
+import {
+  ClusterRoles,
+  ConfigMaps,
+  CustomResourceDefinitions,
+  Leases,
+} from '../../../src/runtime/client/kinds.js';
 import { kind } from '../../../src/runtime/client/types.js';
 import { type Condition, findCondition, setCondition } from '../../../src/runtime/conditions.js';
 import { installCrds } from '../../../src/runtime/crds.js';
@@ -270,6 +275,40 @@ describe('manager', () => {
     await admin.delete(ConfigMaps, 'a', ns);
     await settled({ red: [] }, 'both deleted');
     assert.throws(() => informer.byIndex('colour', 'red'), /no index named colour/);
+  });
+
+  test('a start called off before the caches sync stops what started (health server, informers) and rejects with the reason', async (t) => {
+    const admin = await testClient(t);
+    const ns = await testNamespace(t, admin, 'called-off');
+    const { proxy, kubeconfig } = await proxiedKubeconfig(t, testKubeconfig());
+    const client = await KubeClient.load(kubeconfig, { fieldManager: 'called-off-test' });
+    t.after(() => client.close());
+    // The informer cannot list: the caches never sync.
+    proxy.cut();
+    const mgr = new Manager({
+      client,
+      name: 'called-off',
+      healthPort: 0,
+      healthHost: '127.0.0.1',
+      leaderElection: { leaseNamespace: ns },
+      informerDefaults: { backoffInitialMs: 100, backoffMaxMs: 500 },
+    });
+    mgr.informer(ConfigMaps, { namespace: ns });
+    const abort = new AbortController();
+    const starting = mgr.start(abort.signal);
+    t.after(() => mgr.stop());
+    const port = await waitFor(() => mgr.healthPort, {
+      description: 'the health server to listen',
+      timeoutMs: 10_000,
+    });
+    assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 500);
+    const reason = new Error('called off');
+    abort.abort(reason);
+    await assert.rejects(starting, (err) => err === reason);
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'the health server is closed');
+    // Leader election begins once the caches sync: it never began.
+    proxy.restore();
+    assert.equal(await admin.find(Leases, 'called-off', ns), undefined);
   });
 
   test('/readyz fails until the caches sync; /metrics reports reconciles with controller-runtime names', async (t) => {
