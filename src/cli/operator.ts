@@ -27,28 +27,31 @@ export function useLogFormat(o: OptionValues): void {
 
 /** After this long without its caches synced, a start says what it still waits for. */
 const SLOW_START_MS = 30_000;
+/** What calls a start off, as they stop a running operator. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 /**
- * `runOperator`, where Ctrl-C or SIGTERM before it is running ends the command with a message
- * and exit code 130, as an interrupted `tutti cluster up` does (without this the signal ends the
- * process silently, halfway through installing the CRDs). Its own handlers stop it gracefully
- * once it runs.
+ * `runOperator`, where Ctrl-C or SIGTERM before it is running calls the start off: what has
+ * started stops (the manager, its informers, health server and any lease it won) and the command
+ * ends with a message and exit code 130, as an interrupted `tutti cluster up` does (without this
+ * the signal ends the process silently, halfway through installing the CRDs). A second signal
+ * meanwhile ends the process at once. Once it runs, the manager's own handlers stop it gracefully.
  */
 export async function startOperator(opts: OperatorOptions, say: (m: string) => void): Promise<Manager> {
-  let onSignal!: (sig: NodeJS.Signals) => void;
-  const interrupted = new Promise<never>((_, reject) => {
-    onSignal = (sig) => {
-      say(`${sig}: stopping Tutti before it was running`);
-      // What was logged so far comes before the command's last word.
-      flushLogs();
-      reject(new Interrupted('interrupted while Tutti started; it is stopped (CRDs it installed stay)'));
-      // A start cannot be called off halfway: once the command has said so, the process ends.
-      setImmediate(() => process.exit(130));
-    };
-  });
-  // Registered before the manager's own: they run first, and end the process before it.
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const abort = new AbortController();
+  const forceExit = () => process.exit(130);
+  const onSignal = (sig: NodeJS.Signals) => {
+    // Stopping waits on the API server; one who asks again does not want to wait.
+    for (const s of STOP_SIGNALS) {
+      process.off(s, onSignal);
+      process.once(s, forceExit);
+    }
+    say(`${sig}: stopping Tutti before it was running`);
+    // What was logged so far comes before the command's last word.
+    flushLogs();
+    abort.abort(new Interrupted('interrupted while Tutti started; it is stopped (CRDs it installed stay)'));
+  };
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
   let mgr: Manager | undefined;
   const slow = setTimeout(() => {
     const waiting = mgr?.unsynced() ?? [];
@@ -62,20 +65,27 @@ export async function startOperator(opts: OperatorOptions, say: (m: string) => v
     );
   }, SLOW_START_MS);
   try {
-    return await Promise.race([
-      runOperator({
-        ...opts,
-        onManager: (m) => {
-          mgr = m;
-          opts.onManager?.(m);
-        },
-      }),
-      interrupted,
-    ]);
+    const running = await runOperator({
+      ...opts,
+      signal: abort.signal,
+      onManager: (m) => {
+        mgr = m;
+        opts.onManager?.(m);
+      },
+    });
+    // From here a signal stops it gracefully, as a running operator.
+    running.stopOnSignals();
+    return running;
+  } catch (err) {
+    // What the stop logged comes before the command's last word.
+    flushLogs();
+    throw err;
   } finally {
     clearTimeout(slow);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const s of STOP_SIGNALS) {
+      process.off(s, onSignal);
+      process.off(s, forceExit);
+    }
   }
 }
 

@@ -1,11 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { type OptionValues, UsageError } from '../cli/command.js';
 import { KubeClient } from '../runtime/client/client.js';
-import { ForbiddenError } from '../runtime/client/errors.js';
+import { AlreadyExistsError, ForbiddenError } from '../runtime/client/errors.js';
 import { CRD_DIR, installCrds, readCrds } from '../runtime/crds.js';
 import { componentLogger } from '../runtime/log.js';
 import { Manager } from '../runtime/manager.js';
 import { closest } from '../runtime/suggest.js';
+import type { OperatorModule } from './module.js';
 import { operatorModules } from './modules.js';
 
 export interface OperatorOptions {
@@ -22,10 +23,34 @@ export interface OperatorOptions {
   moduleOptions?: OptionValues;
   /** Called with the manager once the modules are set up, before it starts. */
   onManager?: (mgr: Manager) => void;
+  /**
+   * Calls the start off: what has started stops (the manager too, releasing a lease it won), the
+   * client is closed, and runOperator rejects with the signal's reason. With it, signals are the
+   * caller's to handle, and to hand to the manager (`stopOnSignals()`) once it runs; without it,
+   * the manager handles them from its start.
+   */
+  signal?: AbortSignal;
 }
 
 /** Runs the selected modules' controllers in one manager until SIGTERM. */
 export async function runOperator(opts: OperatorOptions): Promise<Manager> {
+  const selected = selectedModules(opts);
+  opts.signal?.throwIfAborted();
+  const client = await KubeClient.load(opts.kubeconfig, {
+    fieldManager: 'tutti-operator',
+    context: opts.context,
+  });
+  try {
+    return await startOn(client, selected, opts);
+  } catch (err) {
+    // Nothing of a start that failed or was called off may keep the process alive.
+    client.close();
+    throw opts.signal?.aborted ? opts.signal.reason : err;
+  }
+}
+
+/** The modules `--module` names (all when none), their flags checked; a mistyped one is a UsageError. */
+function selectedModules(opts: OperatorOptions): OperatorModule[] {
   // A mistyped module is the user's to fix before anything connects anywhere.
   const unknown = opts.only.filter((n) => !operatorModules.some((m) => m.name === n));
   if (unknown.length) {
@@ -40,22 +65,23 @@ export async function runOperator(opts: OperatorOptions): Promise<Manager> {
   }
   const selected = operatorModules.filter((m) => opts.only.length === 0 || opts.only.includes(m.name));
   for (const m of selected) m.check?.(opts.moduleOptions ?? {});
+  return selected;
+}
+
+/** Installs the CRDs, sets the modules up on a manager and starts it, all on `client`. */
+async function startOn(
+  client: KubeClient,
+  selected: readonly OperatorModule[],
+  opts: OperatorOptions,
+): Promise<Manager> {
+  const { signal } = opts;
   const log = componentLogger('operator');
-  const client = await KubeClient.load(opts.kubeconfig, {
-    fieldManager: 'tutti-operator',
-    context: opts.context,
-  });
   if (opts.installCrds) {
     const crds = await readCrds(fileURLToPath(CRD_DIR));
-    await installCrds(client, crds);
+    await installCrds(client, crds, { signal });
     log.info({ crds: crds.map((c) => c.metadata?.name) }, 'CRDs installed');
   }
-  try {
-    await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: opts.systemNamespace } });
-  } catch (err) {
-    // Installed by a chart, the operator may not create namespaces: its own must exist already.
-    if (!(err instanceof ForbiddenError)) throw err;
-  }
+  await ensureNamespace(client, opts.systemNamespace, signal);
   const mgr = new Manager({
     client,
     name: 'tutti-operator',
@@ -64,11 +90,13 @@ export async function runOperator(opts: OperatorOptions): Promise<Manager> {
     logger: log,
   });
   for (const m of selected) {
+    signal?.throwIfAborted();
     await m.setup({ mgr, systemNamespace: opts.systemNamespace, options: opts.moduleOptions ?? {} });
   }
   opts.onManager?.(mgr);
-  mgr.stopOnSignals();
-  await mgr.start().catch((err: NodeJS.ErrnoException) => {
+  // Without a caller to handle them, SIGTERM and SIGINT stop the manager from its start on.
+  if (!signal) mgr.stopOnSignals();
+  await mgr.start(signal).catch((err: NodeJS.ErrnoException) => {
     // Most often a second `tutti up` or operator on this machine: say which flag moves it.
     if (err.code !== 'EADDRINUSE') throw err;
     throw new Error(
@@ -77,4 +105,22 @@ export async function runOperator(opts: OperatorOptions): Promise<Manager> {
   });
   log.info({ modules: selected.map((m) => m.name), healthPort: mgr.healthPort }, 'operator running');
   return mgr;
+}
+
+/**
+ * Creates the namespace of Tutti's own objects unless it exists. A create, not an apply: there is
+ * nothing to apply but its name, and a create can be called off.
+ */
+async function ensureNamespace(
+  client: KubeClient,
+  name: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  try {
+    await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, { signal });
+  } catch (err) {
+    if (err instanceof AlreadyExistsError) return;
+    // Installed by a chart, the operator may not create namespaces: its own must exist already.
+    if (!(err instanceof ForbiddenError)) throw err;
+  }
 }

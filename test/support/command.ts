@@ -12,8 +12,11 @@ export interface RunningCommand {
   readonly ready: RegExpExecArray;
   /** Its stdout and stderr so far, interleaved. */
   output(): string;
-  /** Sends `signal` and resolves with the exit code once the process is gone. */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /**
+   * Sends `signal` and resolves with the exit code once the process is gone; with `withinMs`,
+   * fails (with the output) when it is still running that long after.
+   */
+  stop(signal?: NodeJS.Signals, withinMs?: number): Promise<number | null>;
 }
 
 /**
@@ -43,9 +46,16 @@ export async function startTutti(
     child,
     ready: match,
     output: () => output,
-    async stop(signal = 'SIGTERM') {
+    async stop(signal = 'SIGTERM', withinMs = Number.POSITIVE_INFINITY) {
       const exit = once(child, 'exit');
       child.kill(signal);
+      await waitFor(() => exited, {
+        description: `tutti ${args.join(' ')} to exit after ${signal}`,
+        timeoutMs: withinMs,
+        intervalMs: 50,
+      }).catch((err: Error) => {
+        throw new Error(`${err.message}; its output:\n${output}`);
+      });
       return (await exit)[0] as number | null;
     },
   };
