@@ -47,6 +47,8 @@ export async function startTutti(
     ready: match,
     output: () => output,
     async stop(signal = 'SIGTERM', withinMs = Number.POSITIVE_INFINITY) {
+      // Gone already (an earlier signal ended it): no exit event is left to wait for.
+      if (exited) return child.exitCode;
       const exit = once(child, 'exit');
       child.kill(signal);
       await waitFor(() => exited, {

@@ -2,6 +2,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { Agent, type AgentOptions, type RequestOptions } from 'node:https';
 import { createSecureContext } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { ClientClosedError } from './errors.js';
 import {
   type ClusterAccess,
   type Credentials,
@@ -75,6 +76,7 @@ export class Connection {
   private readonly retired: Agents[] = [];
   /** What `load` was given: enough for another process to load the same cluster and user. */
   origin: Readonly<ConnectionOrigin> = {};
+  private lifetime = new AbortController();
 
   private constructor(
     /** Set only when client-node loaded the kubeconfig (the auth-provider fallback). */
@@ -223,7 +225,24 @@ export class Connection {
     return (await this.credentials?.renew?.(rejected)) ?? false;
   }
 
+  /**
+   * Aborted by the next close(): a request begun before it is neither retried nor sent again
+   * after it, and its retry waits end.
+   */
+  get closed(): AbortSignal {
+    return this.lifetime.signal;
+  }
+
+  /**
+   * Ends every request, stream and retry wait under way, with ClientClosedError, and closes the
+   * sockets, so that nothing of this connection keeps the process alive. Like Node's
+   * `Agent.destroy()`, it does not disable the connection: a request begun later opens a new
+   * socket (a test's cleanup may still delete what it made).
+   */
   close(): void {
+    const ended = this.lifetime;
+    this.lifetime = new AbortController();
+    ended.abort(new ClientClosedError(`the client of ${this.server.origin} is closed`));
     for (const a of [...this.retired, this.currentAgents]) {
       a.requests.destroy();
       a.streams.destroy();

@@ -119,6 +119,11 @@ export function connectionError(err: Error, request: { method: string; path: str
   );
 }
 
+/** A request made, or still under way, after its client was closed: it is not sent (again). */
+export class ClientClosedError extends Error {
+  override name = 'ClientClosedError';
+}
+
 /** A TLS handshake with the API server that failed: its certificate, or TLS itself. */
 export class TlsError extends UnavailableError {
   override name = 'TlsError';

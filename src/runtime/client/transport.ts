@@ -165,7 +165,8 @@ export class Transport {
    *   RESET_RETRY_WAIT_MS, as client-go does, within the same MAX_RETRY_AFTER_RETRIES and
    *   deadline; other verbs are not, as the server may have acted on them. Only the request: once answered,
    *   a body (a watch) that breaks is the caller's to handle.
-   * The deadline covers every attempt and every wait; `signal` ends any of them.
+   * The deadline covers every attempt and every wait; `signal` ends any of them, and so does the
+   * connection's close(), after which nothing is sent (ClientClosedError).
    */
   private async send(req: RestRequest, pool: 'requests' | 'streams' = 'requests'): Promise<IncomingMessage> {
     if (!this.fence) return this.sendAgain(req, pool);
@@ -187,9 +188,12 @@ export class Transport {
     /** Whether one more retry, after waiting `waitMs`, is within the budget and the deadline. */
     const mayRetryAfter = (waitMs: number) =>
       retries < MAX_RETRY_AFTER_RETRIES && (deadline === undefined || Date.now() + waitMs < deadline);
+    // Closing the connection ends this request wherever it is, and it is not sent again.
+    const { closed } = this.connection;
     for (;;) {
+      closed.throwIfAborted();
       const auth = await this.connection.authHeaders();
-      const res = await this.attempt(req, pool, auth, deadline, timeoutMs, !resent);
+      const res = await this.attempt(req, pool, auth, { deadline, timeoutMs, closed }, !resent);
       if (res === 'stale-socket') {
         resent = true;
         continue;
@@ -197,7 +201,7 @@ export class Transport {
       if (res instanceof ResetGet) {
         if (!mayRetryAfter(RESET_RETRY_WAIT_MS)) throw res.error;
         retries++;
-        await pause(RESET_RETRY_WAIT_MS, req.signal);
+        await this.wait(RESET_RETRY_WAIT_MS, req.signal, closed);
         continue;
       }
       if (res.statusCode === 401 && !renewed && (await this.connection.renewCredentials(auth))) {
@@ -211,7 +215,18 @@ export class Transport {
       if (!mayRetryAfter(waitMs)) return res;
       retries++;
       res.resume();
-      await pause(waitMs, req.signal);
+      await this.wait(waitMs, req.signal, closed);
+    }
+  }
+
+  /** Waits before a retry until `signal` aborts or the connection closes. */
+  private async wait(ms: number, signal: AbortSignal | undefined, closed: AbortSignal): Promise<void> {
+    if (!signal) return pause(ms, closed);
+    const either = eitherSignal(signal, closed);
+    try {
+      await pause(ms, either.signal);
+    } finally {
+      either.dispose();
     }
   }
 
@@ -224,10 +239,10 @@ export class Transport {
     req: RestRequest,
     pool: 'requests' | 'streams',
     auth: OutgoingHttpHeaders,
-    deadline: number | undefined,
-    timeoutMs: number,
+    limits: { deadline: number | undefined; timeoutMs: number; closed: AbortSignal },
     mayResend: boolean,
   ): Promise<IncomingMessage | 'stale-socket' | ResetGet> {
+    const { deadline, timeoutMs, closed } = limits;
     const target = { method: req.method, path: req.path };
     const payload =
       req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
@@ -270,6 +285,7 @@ export class Transport {
       r.on('error', (err: NodeJS.ErrnoException) => {
         if (timer) clearTimeout(timer);
         if (req.signal?.aborted) reject(req.signal.reason ?? err);
+        else if (closed.aborted) reject(closed.reason);
         else if (mayResend && isStaleSocketFailure(err, r.reusedSocket)) resolve('stale-socket');
         else {
           const { server, origin } = this.connection;
