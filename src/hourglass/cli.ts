@@ -1,6 +1,6 @@
 import { type Command, contextFlag, parseDuration, parseInteger, UsageError } from '../cli/command.js';
 import { crdsCommand } from '../cli/crds-command.js';
-import { runOperator } from '../operator/run.js';
+import { startOperator } from '../cli/operator.js';
 import { componentLogger } from '../runtime/log.js';
 import { DEFAULT_PERFORMER_WORKERS } from './controller.js';
 import { hourglassCrds } from './crds.js';
@@ -120,15 +120,19 @@ const operatorCommand: Command = {
     const workers = o['workers'] as string;
     parseInteger(workers, 'workers', 1, 1024);
     process.env[WORKERS_ENV] = workers;
-    await runOperator({
-      kubeconfig: o['kubeconfig'] as string | undefined,
-      context: o['context'] as string | undefined,
-      systemNamespace: o['leader-election-namespace'] as string,
-      healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
-      leaderElection: o['leader-elect'] as boolean,
-      only: ['hourglass'],
-      installCrds: o['install-crds'] as boolean,
-    });
+    // As `tutti operator --module hourglass` starts: Ctrl-C during the start calls it off (exit 130).
+    await startOperator(
+      {
+        kubeconfig: o['kubeconfig'] as string | undefined,
+        context: o['context'] as string | undefined,
+        systemNamespace: o['leader-election-namespace'] as string,
+        healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
+        leaderElection: o['leader-elect'] as boolean,
+        only: ['hourglass'],
+        installCrds: o['install-crds'] as boolean,
+      },
+      (m) => componentLogger('operator').info(m),
+    );
     // Runs until SIGTERM/SIGINT, which the manager handles.
     await new Promise(() => {});
     return 0;

@@ -328,5 +328,6 @@ test('Ctrl-C while tutti up or tutti operator installs the CRDs stops the start:
     // The operator says nothing before: its connection to the cluster is what tells.
     interrupted(['operator'], 'operator', /^/),
     interrupted(['operator'], 'operator', /^/, true),
+    interrupted(['hourglass-operator'], 'hourglass-operator', /^/),
   ]);
 });
