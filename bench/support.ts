@@ -1,4 +1,5 @@
 import { LocalControlPlane } from '../src/cluster/control-plane.js';
+import type { KubeClient } from '../src/runtime/client/client.js';
 
 /** A kubeconfig for a benchmark: $KUBECONFIG when set, else a local plane of the bench's own. */
 export async function benchCluster(name: string): Promise<{ kubeconfig: string; done: () => Promise<void> }> {
@@ -6,6 +7,22 @@ export async function benchCluster(name: string): Promise<{ kubeconfig: string; 
   const plane = new LocalControlPlane(`bench-${name}`);
   const kubeconfig = await plane.up();
   return { kubeconfig, done: () => plane.down() };
+}
+
+/** The API server's own /metrics, as text. */
+export async function apiServerMetrics(client: KubeClient): Promise<string> {
+  const res = await client.transport.stream({ method: 'GET', path: '/metrics', timeoutMs: 60_000 });
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The CPU seconds the API server has used so far (its process_cpu_seconds_total). */
+export async function apiServerCpuSeconds(client: KubeClient): Promise<number> {
+  const line = (await apiServerMetrics(client))
+    .split('\n')
+    .find((l) => l.startsWith('process_cpu_seconds_total '));
+  return Number(line?.split(' ')[1]);
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */

@@ -33,6 +33,7 @@ import { installCrds } from '../../src/runtime/crds.js';
 import { Informer } from '../../src/runtime/informer.js';
 import { waitFor } from '../../src/runtime/wait.js';
 import {
+  apiServerMetrics,
   benchCluster,
   cpuByName,
   cpuSnapshot,
@@ -191,11 +192,8 @@ const API_CPU = 'cpu';
  * verb, and its CPU seconds.
  */
 async function apiRequests(): Promise<Map<string, number>> {
-  const res = await client.transport.stream({ method: 'GET', path: '/metrics', timeoutMs: 60_000 });
-  const chunks: Buffer[] = [];
-  for await (const c of res) chunks.push(c as Buffer);
   const counts = new Map<string, number>();
-  for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
+  for (const line of (await apiServerMetrics(client)).split('\n')) {
     if (line.startsWith('process_cpu_seconds_total ')) counts.set(API_CPU, Number(line.split(' ')[1]));
     if (!line.startsWith('apiserver_request_total{')) continue;
     const label = (l: string) => new RegExp(`${l}="([^"]*)"`).exec(line)?.[1] ?? '';

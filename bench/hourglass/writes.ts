@@ -16,7 +16,7 @@ import { KubeClient } from '../../src/runtime/client/client.js';
 import { CustomResourceDefinitions, Namespaces } from '../../src/runtime/client/kinds.js';
 import { kind } from '../../src/runtime/client/types.js';
 import { CRD_DIR, installCrds, readCrds } from '../../src/runtime/crds.js';
-import { benchCluster, median, pool } from '../support.js';
+import { apiServerCpuSeconds, benchCluster, median, pool } from '../support.js';
 
 const { values } = parseArgs({
   options: {
@@ -101,26 +101,15 @@ function runningStatus(name: string): Performer['status'] {
   };
 }
 
-async function apiServerCpuSeconds(): Promise<number> {
-  const res = await client.transport.stream({ method: 'GET', path: '/metrics', timeoutMs: 60_000 });
-  const chunks: Buffer[] = [];
-  for await (const c of res) chunks.push(c as Buffer);
-  const line = Buffer.concat(chunks)
-    .toString('utf8')
-    .split('\n')
-    .find((l) => l.startsWith('process_cpu_seconds_total '));
-  return Number(line?.split(' ')[1]);
-}
-
 /** The API server's CPU per request, in ms, over `count` requests with `inflight` in flight. */
 async function cpuPerRequest(send: (i: number) => Promise<unknown>): Promise<number> {
-  const before = await apiServerCpuSeconds();
+  const before = await apiServerCpuSeconds(client);
   await pool(
     Array.from({ length: count }, (_, i) => i),
     inflight,
     send,
   );
-  return ((await apiServerCpuSeconds()) - before) * (1000 / count);
+  return ((await apiServerCpuSeconds(client)) - before) * (1000 / count);
 }
 
 type Figures = Record<string, number[]>;

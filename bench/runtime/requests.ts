@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import type { ConfigMap } from 'kubernetes-types/core/v1.js';
 import { KubeClient } from '../../src/runtime/client/client.js';
 import { Namespaces } from '../../src/runtime/client/kinds.js';
-import { benchCluster, median, pool, report } from '../support.js';
+import { apiServerCpuSeconds, benchCluster, median, pool, report } from '../support.js';
 
 const { values } = parseArgs({
   options: {
@@ -95,20 +95,9 @@ try {
       stream.end(body);
     });
 
-  async function apiServerCpuSeconds(): Promise<number> {
-    const res = await client.transport.stream({ method: 'GET', path: '/metrics', timeoutMs: 60_000 });
-    const chunks: Buffer[] = [];
-    for await (const c of res) chunks.push(c as Buffer);
-    const line = Buffer.concat(chunks)
-      .toString('utf8')
-      .split('\n')
-      .find((l) => l.startsWith('process_cpu_seconds_total '));
-    return Number(line?.split(' ')[1]);
-  }
-
   /** This process's CPU and the API server's per request, in µs, over `count` creates with `inflight` in flight. */
   async function cpuPerRequest(send: (i: number) => Promise<unknown>): Promise<{ own: number; api: number }> {
-    const api0 = await apiServerCpuSeconds();
+    const api0 = await apiServerCpuSeconds(client);
     const c0 = process.cpuUsage();
     await pool(
       Array.from({ length: count }, (_, i) => i),
@@ -116,7 +105,7 @@ try {
       send,
     );
     const c = process.cpuUsage(c0);
-    const api = (await apiServerCpuSeconds()) - api0;
+    const api = (await apiServerCpuSeconds(client)) - api0;
     return { own: (c.user + c.system) / count, api: (api * 1e6) / count };
   }
   const sides = {

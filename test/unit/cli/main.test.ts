@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { describe, type TestContext, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { helpText } from '../../../src/cli/command.js';
 import { commands } from '../../../src/cli/commands.js';
@@ -13,6 +12,7 @@ import { ETCD_VERSION } from '../../../src/cluster/binaries.js';
 import { startTicksOf } from '../../../src/cluster/processes.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { startTutti } from '../../support/command.js';
+import { hungCluster } from '../../support/hung-cluster.js';
 
 const tutti = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
 
@@ -258,39 +258,6 @@ test('tutti cluster build waiting on a build another tutti holds says once who b
   assert.match(waiting.output(), new RegExp(`etcd +${built}`));
   assert.equal(waiting.output().match(/waiting for process/g)?.length, 1, waiting.output());
 });
-
-/** A "cluster" that takes each connection and never answers: requests to it hang for as long as the test wants. */
-async function hungCluster(t: TestContext): Promise<{ kubeconfig: string; connected: Socket[] }> {
-  const connected: Socket[] = [];
-  const hung = createServer((socket) => connected.push(socket));
-  await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const s of connected) s.destroy();
-    hung.close();
-  });
-  const dir = await mkdtemp(join(tmpdir(), 'tutti-hung-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const kubeconfig = join(dir, 'kubeconfig');
-  await writeFile(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters:
-- name: hung
-  cluster:
-    server: https://127.0.0.1:${(hung.address() as AddressInfo).port}
-    insecure-skip-tls-verify: true
-users:
-- name: someone
-  user: {token: t}
-contexts:
-- name: hung
-  context: {cluster: hung, user: someone}
-current-context: hung
-`,
-  );
-  return { kubeconfig, connected };
-}
 
 test('Ctrl-C while tutti up or tutti operator installs the CRDs stops the start: a message, exit code 130, and the process ends by itself, or at once on a second Ctrl-C', async (t) => {
   const interrupted = async (args: readonly string[], name: string, ready: RegExp, twice = false) => {
