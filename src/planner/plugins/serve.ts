@@ -41,11 +41,6 @@ export interface ServedPlugin {
 }
 
 /**
- * Serves any `Actuator` as a plugin (plugin.proto's ActuatorPlugin) and registers it with the
- * planner's plugin manager. Registration happens only once the service is up, because the
- * manager checks that it can reach the plugin before it accepts it.
- */
-/**
  * Why a Register call failed, as a person reads it. grpc-js words an unreachable manager as
  * `No connection established. Last error: Error: connect ECONNREFUSED …. Resolution note: `;
  * that becomes `cannot reach it: connect ECONNREFUSED …`.
@@ -58,6 +53,11 @@ export function registerFailure(err: grpc.ServiceError): string {
   return `cannot reach it: ${cause || details}`;
 }
 
+/**
+ * Serves any `Actuator` as a plugin (plugin.proto's ActuatorPlugin) and registers it with the
+ * planner's plugin manager. Registration happens only once the service is up, because the
+ * manager checks that it can reach the plugin before it accepts it.
+ */
 export async function servePlugin(actuator: Actuator, opts: ServePluginOptions): Promise<ServedPlugin> {
   const log = componentLogger('plugin', { plugin: actuator.name });
   const server = new grpc.Server();
