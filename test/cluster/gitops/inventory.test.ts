@@ -396,6 +396,11 @@ test('tutti operator --module gitops --o2ims-port serves O2IMS until it is stopp
     { description: `the operator's O2IMS API on port ${port}`, timeoutMs: 60_000 },
   );
   assert.equal(ocloud.name, 'edge-op');
+  // Stopped once it runs: a SIGTERM before its caches sync calls the start off (exit 130).
+  await waitFor(() => stderr.includes('"msg":"operator running"'), {
+    description: 'the operator to say it runs',
+    timeoutMs: 60_000,
+  });
   child.kill('SIGTERM');
   assert.equal(await exited, 0, stderr.slice(-2000));
   await assert.rejects(fetch(`http://127.0.0.1:${port}${INVENTORY_PREFIX}/v1`));
