@@ -37,7 +37,11 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
  * the signal ends the process silently, halfway through installing the CRDs). A second signal
  * meanwhile ends the process at once. Once it runs, the manager's own handlers stop it gracefully.
  */
-export async function startOperator(opts: OperatorOptions, say: (m: string) => void): Promise<Manager> {
+export async function startOperator(
+  opts: OperatorOptions,
+  // In a Pod, its log: lines like every other.
+  say: (m: string) => void = (m) => componentLogger('operator').info(m),
+): Promise<Manager> {
   const abort = new AbortController();
   const forceExit = () => process.exit(130);
   const onSignal = (sig: NodeJS.Signals) => {
@@ -137,20 +141,16 @@ export const operatorCommand: Command = {
   ),
   async run(o) {
     useLogFormat(o);
-    await startOperator(
-      {
-        kubeconfig: o['kubeconfig'] as string | undefined,
-        context: o['context'] as string | undefined,
-        systemNamespace: o['system-namespace'] as string,
-        healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
-        leaderElection: o['leader-elect'] as boolean,
-        only: (o['module'] as string[] | undefined) ?? [],
-        installCrds: o['install-crds'] as boolean,
-        moduleOptions: o,
-      },
-      // In a Pod, its log: lines like every other.
-      (m) => componentLogger('operator').info(m),
-    );
+    await startOperator({
+      kubeconfig: o['kubeconfig'] as string | undefined,
+      context: o['context'] as string | undefined,
+      systemNamespace: o['system-namespace'] as string,
+      healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
+      leaderElection: o['leader-elect'] as boolean,
+      only: (o['module'] as string[] | undefined) ?? [],
+      installCrds: o['install-crds'] as boolean,
+      moduleOptions: o,
+    });
     // Runs until SIGTERM/SIGINT, which the manager handles.
     await new Promise(() => {});
     return 0;

@@ -121,18 +121,15 @@ const operatorCommand: Command = {
     parseInteger(workers, 'workers', 1, 1024);
     process.env[WORKERS_ENV] = workers;
     // As `tutti operator --module hourglass` starts: Ctrl-C during the start calls it off (exit 130).
-    await startOperator(
-      {
-        kubeconfig: o['kubeconfig'] as string | undefined,
-        context: o['context'] as string | undefined,
-        systemNamespace: o['leader-election-namespace'] as string,
-        healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
-        leaderElection: o['leader-elect'] as boolean,
-        only: ['hourglass'],
-        installCrds: o['install-crds'] as boolean,
-      },
-      (m) => componentLogger('operator').info(m),
-    );
+    await startOperator({
+      kubeconfig: o['kubeconfig'] as string | undefined,
+      context: o['context'] as string | undefined,
+      systemNamespace: o['leader-election-namespace'] as string,
+      healthPort: parseInteger(o['health-port'] as string, 'health-port', 0, 65535),
+      leaderElection: o['leader-elect'] as boolean,
+      only: ['hourglass'],
+      installCrds: o['install-crds'] as boolean,
+    });
     // Runs until SIGTERM/SIGINT, which the manager handles.
     await new Promise(() => {});
     return 0;

@@ -122,11 +122,10 @@ test('installCrds called off rejects with the reason it was given: before it beg
     description: 'the CRD to be applied',
     timeoutMs: 30_000,
   });
+  // Without the signal the wait would end only at its 60 s deadline, with an error of its own.
   const reason = new Error('called off while waiting');
-  const abortedAt = Date.now();
   abort.abort(reason);
   await assert.rejects(installing, (err) => err === reason);
-  assert.ok(Date.now() - abortedAt < 1_000, `rejected ${Date.now() - abortedAt} ms after the abort`);
 });
 
 test('Ctrl-C while tutti operator installs the CRDs: a message, exit code 130, and the process ends by itself at once', async (t) => {
