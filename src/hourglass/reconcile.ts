@@ -16,6 +16,7 @@ import {
   ForbiddenError,
   InvalidError,
   isAlreadyExists,
+  isConflict,
   isNamespaceTerminating,
   isNotFound,
 } from '../runtime/client/errors.js';
@@ -71,6 +72,8 @@ export const DEFAULT_PENDING_TIMEOUT_MS = 300_000;
 export const DEFAULT_RECREATE_BACKOFF_MS = 10_000;
 export const DEFAULT_PENDING_STATUS_DELAY_MS = 10_000;
 export const DEFAULT_MAX_RECREATE_BACKOFF_MS = 300_000;
+/** After a status write refused as stale: a fallback, the newer version's event comes sooner. */
+const CONFLICT_RETRY_MS = 1000;
 
 export interface ReconcileResult {
   /** The status written (or that would be, for a Performer being deleted). */
@@ -246,13 +249,18 @@ export async function reconcilePerformer(
     current && !performer.status?.conditions ? untilReported(status, current, now, options) : 0;
   if (reportIn > 0) requeueAfterMs = Math.min(requeueAfterMs ?? Number.POSITIVE_INFINITY, reportIn);
   else if (!isDeepStrictEqual(status, performer.status)) {
-    // A merge patch rather than server-side apply: the operator is the status's only writer, and
-    // the API server spends ~20% less CPU on it (bench/hourglass). Fields the new status leaves
-    // out are removed with nulls.
-    const patch: Record<string, unknown> = { ...status };
-    for (const k of Object.keys(performer.status ?? {})) if (!(k in status)) patch[k] = null;
-    const updated = await client.patch(Performers, name, namespace, { status: patch }, 'merge', 'status');
-    wrote(updated, false);
+    // A PUT of the object as read, rather than a patch: the API server spends ~25% less CPU on it
+    // than on a merge patch, and ~40% less than on server-side apply (bench/hourglass/writes.ts).
+    // Its resourceVersion makes it conditional: a status computed from an object that changed
+    // since is refused, and the change's own event brings the next reconcile. managedFields are
+    // left out; the server keeps its own.
+    const { managedFields: _, ...metadata } = performer.metadata ?? {};
+    try {
+      wrote(await client.replaceStatus({ ...performer, metadata, status }), false);
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+      return { status: performer.status, requeueAfterMs: CONFLICT_RETRY_MS };
+    }
   }
   return {
     status,

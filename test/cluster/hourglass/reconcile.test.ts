@@ -76,6 +76,23 @@ test('create: Pod and Service exist, the status is Running and ready with the en
   });
 });
 
+test('a status computed from a Performer that changed since is not written over the newer one', async (t) => {
+  const { client, ns } = await setup(t, 'hg-stale');
+  const created = await client.create(performer(ns, 'web'));
+  await reconcileUntil(client, ns, 'web', (p) => p.status?.ready, 'the Performer to be ready');
+  const current = await client.get(Performers, 'web', ns);
+  // A reconcile on the object as first created (no status, an old resourceVersion) would write
+  // Running again with new times; the API server refuses it as stale.
+  const result = await reconcilePerformer(client, {
+    ...created,
+    metadata: { ...current.metadata, resourceVersion: created.metadata?.resourceVersion },
+  });
+  assert.equal(result.requeueAfterMs !== undefined, true, 'a refused write is tried again');
+  const after = await client.get(Performers, 'web', ns);
+  assert.equal(after.metadata?.resourceVersion, current.metadata?.resourceVersion);
+  assert.deepEqual(after.status, current.status);
+});
+
 test('a Pod merely starting: the Performer reads Pending, and its first status waits for the Pod to be Ready or the delay', async (t) => {
   const { client, ns } = await setup(t, 'hg-first');
   await client.create(performer(ns, 'quick'));
