@@ -29,7 +29,7 @@ const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
   strategic: 'application/strategic-merge-patch+json',
 };
 
-export interface ApplyOptions {
+export interface ApplyOptions extends CallOptions {
   /** Take ownership of fields another manager set (a controller usually should). */
   force?: boolean;
   fieldManager?: string;
@@ -230,13 +230,15 @@ export class KubeClient {
     });
   }
 
-  async replaceStatus<T extends KubeObject>(obj: T): Promise<T> {
+  /** PUT to the status subresource; like replace(), conditioned on resourceVersion when it is set. */
+  async replaceStatus<T extends KubeObject>(obj: T, opts: CallOptions = {}): Promise<T> {
     const k = kindOf(obj);
     return this.transport.json<T>({
       method: 'PUT',
-      path: await this.path(k, obj.metadata?.namespace, requireName(obj), 'status'),
+      path: await this.path(k, obj.metadata?.namespace, requireName(obj), 'status', opts.signal),
       query: { fieldManager: this.fieldManager },
       body: obj,
+      signal: opts.signal,
     });
   }
 
@@ -247,13 +249,15 @@ export class KubeClient {
     patch: unknown,
     type: PatchType = 'merge',
     subresource?: string,
+    opts: CallOptions = {},
   ): Promise<T> {
     return this.transport.json<T>({
       method: 'PATCH',
-      path: await this.path(k, namespace, name, subresource),
+      path: await this.path(k, namespace, name, subresource, opts.signal),
       query: { fieldManager: this.fieldManager },
       body: patch,
       contentType: PATCH_CONTENT_TYPE[type],
+      signal: opts.signal,
     });
   }
 
@@ -275,7 +279,7 @@ export class KubeClient {
     const k = kindOf(obj);
     return this.transport.json<T>({
       method: 'PATCH',
-      path: await this.path(k, obj.metadata?.namespace, requireName(obj), subresource),
+      path: await this.path(k, obj.metadata?.namespace, requireName(obj), subresource, opts.signal),
       query: {
         fieldManager: opts.fieldManager ?? this.fieldManager,
         force: opts.force ?? true,
@@ -283,16 +287,24 @@ export class KubeClient {
       },
       body: obj,
       contentType: 'application/apply-patch+yaml',
+      signal: opts.signal,
     });
   }
 
   /** Deletes an object; resolves false when it was already gone. */
-  async delete(k: Kind, name: string, namespace?: string, opts: DeleteOptions = {}): Promise<boolean> {
+  async delete(
+    k: Kind,
+    name: string,
+    namespace?: string,
+    opts: DeleteOptions & CallOptions = {},
+  ): Promise<boolean> {
+    const { signal, ...deleteOpts } = opts;
     try {
       await this.transport.json({
         method: 'DELETE',
-        path: await this.path(k, namespace, name),
-        body: { kind: 'DeleteOptions', apiVersion: 'v1', ...opts },
+        path: await this.path(k, namespace, name, undefined, signal),
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', ...deleteOpts },
+        signal,
       });
       return true;
     } catch (err) {
@@ -302,12 +314,13 @@ export class KubeClient {
   }
 
   async deleteCollection(k: Kind, opts: ListOptions & DeleteOptions = {}): Promise<void> {
-    const { namespace, labelSelector, fieldSelector, ...deleteOpts } = opts;
+    const { namespace, labelSelector, fieldSelector, signal, ...deleteOpts } = opts;
     await this.transport.json({
       method: 'DELETE',
-      path: await this.path(k, namespace),
+      path: await this.path(k, namespace, undefined, undefined, signal),
       query: { labelSelector, fieldSelector },
       body: { kind: 'DeleteOptions', apiVersion: 'v1', ...deleteOpts },
+      signal,
     });
   }
 
@@ -327,8 +340,8 @@ export class KubeClient {
   }
 
   /** GET of a raw path, e.g. `/version` (JSON, parsed) or `raw<string>('/readyz')` (text, as it is). */
-  async raw<T = unknown>(path: string, query?: Query): Promise<T> {
-    return (await this.transport.jsonOrText<T>({ method: 'GET', path, query })) as T;
+  async raw<T = unknown>(path: string, query?: Query, opts: CallOptions = {}): Promise<T> {
+    return (await this.transport.jsonOrText<T>({ method: 'GET', path, query, signal: opts.signal })) as T;
   }
 }
 

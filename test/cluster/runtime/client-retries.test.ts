@@ -94,6 +94,49 @@ describe('requests the server asks to retry (Retry-After)', () => {
     assert.equal(proxy.count(gets(ns, 'cm')), 1);
   });
 
+  test("every verb takes the caller's signal, which ends its wait as it does a get's", async (t) => {
+    const { proxy, client, ns } = await setup(t);
+    await client.create(configMap(ns, 'cm'));
+    const at = (method: string, path: string) => (r: SeenRequest) =>
+      r.method === method && r.url.split('?')[0]!.endsWith(path);
+    const cm = `/namespaces/${ns}/configmaps/cm`;
+    const calls: [string, (r: SeenRequest) => boolean, (signal: AbortSignal) => Promise<unknown>][] = [
+      [
+        'patch',
+        at('PATCH', cm),
+        (signal) => client.patch(ConfigMaps, 'cm', ns, { data: { k: 'w' } }, 'merge', undefined, { signal }),
+      ],
+      ['apply', at('PATCH', cm), (signal) => client.apply(configMap(ns, 'cm'), { signal })],
+      [
+        'replaceStatus',
+        at('PUT', `${cm}/status`),
+        (signal) => client.replaceStatus(configMap(ns, 'cm'), { signal }),
+      ],
+      ['delete', at('DELETE', cm), (signal) => client.delete(ConfigMaps, 'cm', ns, { signal })],
+      [
+        'deleteCollection',
+        at('DELETE', `/namespaces/${ns}/configmaps`),
+        (signal) => client.deleteCollection(ConfigMaps, { namespace: ns, signal }),
+      ],
+      ['raw', at('GET', '/version'), (signal) => client.raw('/version', undefined, { signal })],
+    ];
+    for (const [verb, match, call] of calls) {
+      const before = proxy.count(match);
+      proxy.fail(match, 1, 429, '20');
+      const caller = new AbortController();
+      const sent = call(caller.signal);
+      await waitFor(() => proxy.count(match) === before + 1, {
+        description: `the proxy to answer the ${verb} with a 429`,
+        timeoutMs: 10_000,
+      });
+      const reason = new Error(`the caller gave up its ${verb}`);
+      caller.abort(reason);
+      await assert.rejects(sent, (err) => err === reason, verb);
+      assert.equal(proxy.count(match), before + 1, `${verb} is not sent again`);
+    }
+    assert.equal((await client.get(ConfigMaps, 'cm', ns)).data?.['k'], 'v', 'nothing was changed');
+  });
+
   test("a wait longer than the request's deadline is not begun: the 429 is the answer", async (t) => {
     const { proxy, client, ns } = await setup(t);
     proxy.fail(gets(ns, 'cm'), 1, 429, '600');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { type AddressInfo, connect, createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
@@ -11,7 +11,7 @@ import type { ConfigMap } from 'kubernetes-types/core/v1.js';
 import { parse, stringify } from 'yaml';
 import { KubeClient } from '../../../src/runtime/client/client.js';
 import { Connection } from '../../../src/runtime/client/connection.js';
-import { ApiError } from '../../../src/runtime/client/errors.js';
+import { ApiError, ClientClosedError } from '../../../src/runtime/client/errors.js';
 import { execInPod } from '../../../src/runtime/client/exec.js';
 import { ConfigMaps, Namespaces, ServiceAccounts } from '../../../src/runtime/client/kinds.js';
 import { loadKubeconfig } from '../../../src/runtime/client/kubeconfig.js';
@@ -167,6 +167,39 @@ describe('kubeconfig fields at work against the API server', () => {
       return true;
     });
     assert.equal(proxy.refused.length, 1);
+  });
+
+  test('proxy-url: close() ends a tunnel the proxy never opens, rather than holding it for 30 s', async (t) => {
+    const accepted: Socket[] = [];
+    let closed = 0;
+    // Takes the connection and never answers its CONNECT.
+    const silent = createNetServer((socket) => {
+      accepted.push(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => closed++);
+      socket.resume(); // reads (and drops) the CONNECT, and so sees the client hang up
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      for (const s of accepted) s.destroy();
+      silent.close();
+    });
+    const { kubeconfig } = await kubeconfigVariant(t, (doc) => {
+      doc.clusters[0]!.cluster['proxy-url'] = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    });
+    const client = await load(t, kubeconfig);
+    const pending = client.raw('/version');
+    await waitFor(() => accepted.length > 0, {
+      description: 'the proxy to be asked for a tunnel',
+      timeoutMs: 10_000,
+    });
+    const ended = assert.rejects(pending, ClientClosedError);
+    client.close();
+    await waitFor(() => closed === accepted.length, {
+      description: 'the client to close its connections to the proxy',
+      timeoutMs: 10_000,
+    });
+    await ended;
   });
 
   test('HTTPS_PROXY carries a kubeconfig without proxy-url, but never to a loopback server', async (t) => {
