@@ -38,14 +38,35 @@ export function millicores(m: number): string {
 }
 
 /**
+ * Per workload, the generations this process's own patches moved it between (latest last). Shared
+ * by every updater, so that a plugin performing after the built-in actuators of the same plan is
+ * sent the generation they left behind (`plannedGeneration`), not taken to be someone else.
+ */
+const own = new Map<string, { from: number; to: number }[]>();
+
+const workloadKey = (ref: WorkloadRef) => `${ref.kind}/${ref.namespace}/${ref.name}`;
+
+/** The observed generation, carried forward over the patches made from it in this process. */
+function expectedGeneration(key: string, observed: number): number {
+  let g = observed;
+  for (const hop of own.get(key) ?? []) if (hop.from === g) g = hop.to;
+  return g;
+}
+
+/**
+ * The generation a change to `ref` may still be made on: the observed one, or the one this
+ * process's own changes made from it; undefined when `ref` carries none.
+ */
+export function plannedGeneration(ref: WorkloadRef): number | undefined {
+  return ref.generation === undefined ? undefined : expectedGeneration(workloadKey(ref), ref.generation);
+}
+
+/**
  * The one path by which every actuator changes a workload: strategic merge patches through the
  * KubeClient (the `patch` and `delete` verbs the planner's ClusterRole grants), touching only the
  * fields the action is about.
  */
 export class WorkloadUpdater {
-  /** Per workload, the generations this updater's own patches moved it between (latest last). */
-  private readonly own = new Map<string, { from: number; to: number }[]>();
-
   constructor(private readonly client: KubeClient) {}
 
   async setReplicas(ref: WorkloadRef, replicas: number): Promise<void> {
@@ -86,10 +107,10 @@ export class WorkloadUpdater {
       await this.client.patch(kind, ref.name, ref.namespace, patch, 'strategic');
       return;
     }
-    const key = `${ref.kind}/${ref.namespace}/${ref.name}`;
+    const key = workloadKey(ref);
     for (let attempt = 1; ; attempt++) {
       const current = await this.client.get(kind, ref.name, ref.namespace);
-      const expected = this.expectedGeneration(key, ref.generation);
+      const expected = expectedGeneration(key, ref.generation);
       const now = current.metadata?.generation ?? 0;
       if (now !== expected)
         throw new WorkloadChangedError(
@@ -104,19 +125,12 @@ export class WorkloadUpdater {
           'strategic',
         );
         const to = done.metadata?.generation ?? now;
-        if (to !== now) this.own.set(key, [...(this.own.get(key) ?? []), { from: now, to }].slice(-4));
+        if (to !== now) own.set(key, [...(own.get(key) ?? []), { from: now, to }].slice(-4));
         return;
       } catch (err) {
         if (!(err instanceof ConflictError) || attempt >= CONFLICT_RETRIES) throw err;
       }
     }
-  }
-
-  /** The observed generation, carried forward over the patches this updater made from it. */
-  private expectedGeneration(key: string, observed: number): number {
-    let g = observed;
-    for (const hop of this.own.get(key) ?? []) if (hop.from === g) g = hop.to;
-    return g;
   }
 
   /**

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Action, Actuator, Candidate } from '../actuator.js';
 import type { Goal, PlanState } from '../state.js';
+import { plannedGeneration, WorkloadChangedError } from '../workload.js';
 import {
   actionToWire,
   candidateFromWire,
@@ -8,6 +9,7 @@ import {
   type NextStateResponseMessage,
   type ProtocolError,
   stateToWire,
+  WORKLOAD_CHANGED,
 } from './wire.js';
 
 /** What a RemoteActuator reports back to the manager that made it. */
@@ -32,8 +34,10 @@ const GONE = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, gr
 
 /**
  * A registered plugin seen as an `Actuator`. NextState failures never fail a plan: the plugin
- * offers nothing and the failure is reported; Perform and Effect failures are thrown. Once the
- * plugin is gone, every call answers at once (no candidates, or an error saying why).
+ * offers nothing and the failure is reported; Perform and Effect failures are thrown, a Perform
+ * answered ABORTED ("the workload changed, nothing done") as a `WorkloadChangedError`, so that
+ * the planner drops the plan as it does for its own actuators. Once the plugin is gone, every
+ * call answers at once (no candidates, or an error saying why).
  */
 export class RemoteActuator implements Actuator {
   readonly name: string;
@@ -77,10 +81,15 @@ export class RemoteActuator implements Actuator {
 
   async perform(state: PlanState, plan: readonly Action[]): Promise<void> {
     this.ensurePresent('Perform');
+    // The built-in actuators perform first: a change they made to the spec in this plan is the
+    // planner's own, so the plugin is told the generation they left, not the one observed.
+    const generation = plannedGeneration(state.target);
+    const sent = generation === undefined ? state : { ...state, target: { ...state.target, generation } };
     await this.call(
       'Perform',
-      { state: stateToWire(state), plan: plan.map(actionToWire) },
+      { state: stateToWire(sent), plan: plan.map(actionToWire) },
       this.timeouts.perform,
+      true,
     );
   }
 
@@ -96,8 +105,12 @@ export class RemoteActuator implements Actuator {
       );
   }
 
-  /** One unary call with a deadline; failures are reported to the manager and thrown. */
-  private call<T>(method: string, request: object, timeoutMs: number): Promise<T> {
+  /**
+   * One unary call with a deadline; failures are reported to the manager and thrown. With
+   * `acts`, an answer of WORKLOAD_CHANGED is thrown as a WorkloadChangedError, not reported: the
+   * plugin did its job in refusing.
+   */
+  private call<T>(method: string, request: object, timeoutMs: number, acts = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const fn = (this.client as unknown as Record<string, UnaryMethod<T>>)[method]!;
       fn.call(
@@ -106,6 +119,12 @@ export class RemoteActuator implements Actuator {
         { deadline: Date.now() + timeoutMs },
         (err: grpc.ServiceError | null, res?: T) => {
           if (!err) return resolve(res!);
+          if (acts && err.code === WORKLOAD_CHANGED)
+            return reject(
+              new WorkloadChangedError(
+                `plugin "${this.name}" (${this.info.address}) did not act: ${err.details || err.message}`,
+              ),
+            );
           const what =
             err.code === grpc.status.DEADLINE_EXCEEDED
               ? `no answer within ${timeoutMs} ms`

@@ -8,7 +8,9 @@ export const SCALE_OUT_BY_TWO = 'scale_out_by_two';
  * The sample plugin's actuator: doubles the replicas in one step, up to `maxPods`. It predicts
  * with the proportional prior (latency falls with capacity, throughput and availability stay) and
  * keeps no model, so effect only counts. Perform patches spec.replicas through the same update
- * path as the built-in actuators.
+ * path as the built-in actuators, on the spec observed: given `state.target.generation`, the
+ * updater refuses a workload changed since (WorkloadChangedError, which the plugin answers
+ * ABORTED); without one (a planner that sends none) it scales unconditionally.
  */
 export class ScaleOutByTwoActuator implements Actuator {
   readonly name = SCALE_OUT_BY_TWO;

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { componentLogger } from '../../runtime/log.js';
 import type { Actuator } from '../actuator.js';
+import { WorkloadChangedError } from '../workload.js';
 import {
   ActuatorPluginClient,
   actionFromWire,
@@ -15,6 +16,7 @@ import {
   ProtocolError,
   type RegisterResponseMessage,
   stateFromWire,
+  WORKLOAD_CHANGED,
 } from './wire.js';
 
 export interface ServePluginOptions {
@@ -56,17 +58,23 @@ export function registerFailure(err: grpc.ServiceError): string {
 /**
  * Serves any `Actuator` as a plugin (plugin.proto's ActuatorPlugin) and registers it with the
  * planner's plugin manager. Registration happens only once the service is up, because the
- * manager checks that it can reach the plugin before it accepts it.
+ * manager checks that it can reach the plugin before it accepts it. The actuator gets
+ * `state.target.generation` as the planner observed it (undefined from a planner that sends
+ * none); a `WorkloadChangedError` from its perform answers ABORTED, which the planner takes as
+ * "the workload changed, nothing done" and drops the plan.
  */
 export async function servePlugin(actuator: Actuator, opts: ServePluginOptions): Promise<ServedPlugin> {
   const log = componentLogger('plugin', { plugin: actuator.name });
   const server = new grpc.Server();
   const failed = (method: string, err: unknown): grpc.ServiceError => {
     const bad = err instanceof ProtocolError;
+    // Only Perform acts on the workload; the planner drops the plan for this code, not a fault.
+    const changed = method === 'Perform' && err instanceof WorkloadChangedError;
     const message = (err as Error).message ?? String(err);
-    if (!bad) log.error({ err, method }, 'actuator call failed');
+    if (changed) log.info({ method, err: message }, 'not carried out: the workload changed');
+    else if (!bad) log.error({ err, method }, 'actuator call failed');
     return Object.assign(new Error(message), {
-      code: bad ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL,
+      code: changed ? WORKLOAD_CHANGED : bad ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL,
       details: message,
       metadata: new grpc.Metadata(),
     });

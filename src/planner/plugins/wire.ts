@@ -25,6 +25,11 @@ export const ActuatorPluginClient = loaded.tutti.planner.v1.ActuatorPlugin;
 /** IDO's registration service, served only to refuse IDO plugins with a reason. */
 export const IdoRegistrationClient = loaded.plugins.Registration;
 export const PROTOCOL_VERSION = 'v1';
+/**
+ * The status a plugin's Perform answers with when the workload changed since it was observed and
+ * nothing was done (plugin.proto, ActuatorPlugin.Perform); the planner drops the plan for it.
+ */
+export const WORKLOAD_CHANGED = grpc.status.ABORTED;
 
 // Messages as @grpc/proto-loader presents them (camelCase fields, enums as strings).
 
@@ -48,7 +53,8 @@ type WireKpiType = 'KPI_TYPE_UNSPECIFIED' | 'LATENCY' | 'AVAILABILITY' | 'THROUG
 
 export interface StateMessage {
   intent: string;
-  target: { kind: string; namespace: string; name: string } | null;
+  /** `generation` 0: not given (a workload's is never 0), decoded as undefined. */
+  target: { kind: string; namespace: string; name: string; generation: number } | null;
   replicas: number;
   containers: { name: string; request: number; limit: number }[];
   pods: Record<string, PodState>;
@@ -91,7 +97,12 @@ export class ProtocolError extends Error {
 export function stateToWire(s: PlanState): StateMessage {
   return {
     intent: s.intent,
-    target: { kind: s.target.kind, namespace: s.target.namespace, name: s.target.name },
+    target: {
+      kind: s.target.kind,
+      namespace: s.target.namespace,
+      name: s.target.name,
+      generation: s.target.generation ?? 0,
+    },
     replicas: s.replicas,
     containers: Object.entries(s.cpu).map(([name, c]) => ({ name, request: c.request, limit: c.limit })),
     pods: s.pods,
@@ -105,6 +116,10 @@ export function stateFromWire(m: StateMessage | null | undefined, field = 'state
   const kind = m.target.kind;
   if (kind !== 'Deployment' && kind !== 'ReplicaSet')
     throw new ProtocolError(`${field}.target.kind: must be Deployment or ReplicaSet, got "${kind}"`);
+  // Absent from a peer built before the field: proto3 reads it as 0, as does proto-loader's default.
+  const generation = m.target.generation ?? 0;
+  if (!Number.isSafeInteger(generation) || generation < 0)
+    throw new ProtocolError(`${field}.target.generation: must be a whole number ≥ 0, got ${generation}`);
   if (!Number.isInteger(m.replicas) || m.replicas < 0)
     throw new ProtocolError(`${field}.replicas: must be a whole number ≥ 0, got ${m.replicas}`);
   const cpu: Record<string, ContainerCpu> = {};
@@ -119,7 +134,13 @@ export function stateFromWire(m: StateMessage | null | undefined, field = 'state
   }
   return {
     intent: m.intent,
-    target: { kind: kind as TargetKind, namespace: m.target.namespace, name: m.target.name },
+    target: {
+      kind: kind as TargetKind,
+      namespace: m.target.namespace,
+      name: m.target.name,
+      // 0 is "not given": no generation, so the change is made unconditionally (see WorkloadRef).
+      ...(generation > 0 ? { generation } : {}),
+    },
     replicas: m.replicas,
     cpu,
     pods,

@@ -116,6 +116,8 @@ export async function startPlanner(
     actuators?: string[];
     /** Performed before the built-in ones (a stand-in for what happens while a plan is carried out). */
     before?: Actuator[];
+    /** Remote plugins, asked for each round (e.g. `PluginManager.actuators`). */
+    plugins?: () => readonly Actuator[];
     defaultQueries?: Record<string, DefaultQuery>;
     as?: Impersonation;
   } = {},
@@ -135,6 +137,7 @@ export async function startPlanner(
       ...(opts.before ?? []),
       ...builtinActuators(config, new WorkloadUpdater(client), traces, opts.actuators),
     ],
+    ...(opts.plugins ? { plugins: opts.plugins } : {}),
   });
   await mgr.start();
   t.after(async () => {
