@@ -244,8 +244,25 @@ export class Connection {
     this.lifetime = new AbortController();
     ended.abort(new ClientClosedError(`the client of ${this.server.origin} is closed`));
     for (const a of [...this.retired, this.currentAgents]) {
+      endQueued(a.requests, ended.signal.reason as Error);
       a.requests.destroy();
       a.streams.destroy();
     }
+  }
+}
+
+/**
+ * Ends the requests an agent holds back until one of its sockets comes free: `destroy()` alone
+ * would free the sockets for them, and they would be sent on new ones. A request that has no
+ * socket reports an error only when given one, so each is failed as the agent fails a request
+ * whose connection could not be made.
+ */
+function endQueued(agent: Agent, reason: Error): void {
+  type Queued = { onSocket(socket: undefined, err: Error): void };
+  const queues = agent.requests as unknown as Record<string, Queued[] | undefined>;
+  for (const name of Object.keys(queues)) {
+    const queued = queues[name] ?? [];
+    delete queues[name];
+    for (const req of queued) req.onSocket(undefined, reason);
   }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KubeClient } from '../../../src/runtime/client/client.js';
+import { MAX_REQUEST_SOCKETS } from '../../../src/runtime/client/connection.js';
 import { ClientClosedError } from '../../../src/runtime/client/errors.js';
 import { ConfigMaps } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
@@ -30,4 +31,28 @@ test('close() ends the requests under way, discovery included, instead of sendin
   });
   client.close();
   await assert.rejects(later, /the client of https:\/\/127\.0\.0\.1:\d+ is closed/);
+});
+
+test('close() also ends the requests still waiting for one of the pool’s sockets', async (t) => {
+  const { kubeconfig, connected } = await hungCluster(t);
+  const client = await KubeClient.load(kubeconfig, { fieldManager: 'test' });
+  // More than the pool's sockets: the rest wait in the agent's queue for a socket to come free.
+  const requests = Array.from({ length: MAX_REQUEST_SOCKETS + 8 }, (_, i) =>
+    client.transport.json({ method: 'GET', path: `/api/v1/namespaces/ns/configmaps/cm-${i}` }),
+  );
+  const outcomes = requests.map((r) =>
+    r.then(
+      () => 'answered',
+      (err: Error) => err,
+    ),
+  );
+  await waitFor(() => connected.length >= MAX_REQUEST_SOCKETS, {
+    description: 'the pool to open all its sockets',
+    timeoutMs: 10_000,
+  });
+  const seen = connected.length;
+  client.close();
+  for (const outcome of await Promise.all(outcomes))
+    assert.ok(outcome instanceof ClientClosedError, String(outcome));
+  assert.equal(connected.length, seen, 'no queued request was sent on a new socket');
 });
