@@ -38,18 +38,19 @@ export function millicores(m: number): string {
 }
 
 /**
- * Per workload, the generations this process's own patches moved it between (latest last). Shared
- * by every updater, so that a plugin performing after the built-in actuators of the same plan is
- * sent the generation they left behind (`plannedGeneration`), not taken to be someone else.
+ * Per workload, the generations this process's own patches moved it between (latest last), and
+ * the uid of the object they were made to. Shared by every updater, so that a plugin performing
+ * after the built-in actuators of the same plan is sent the generation they left behind
+ * (`plannedGeneration`), not taken to be someone else.
  */
-const own = new Map<string, { from: number; to: number }[]>();
+const own = new Map<string, { uid: string | undefined; hops: { from: number; to: number }[] }>();
 
 const workloadKey = (ref: WorkloadRef) => `${ref.kind}/${ref.namespace}/${ref.name}`;
 
 /** The observed generation, carried forward over the patches made from it in this process. */
 function expectedGeneration(key: string, observed: number): number {
   let g = observed;
-  for (const hop of own.get(key) ?? []) if (hop.from === g) g = hop.to;
+  for (const hop of own.get(key)?.hops ?? []) if (hop.from === g) g = hop.to;
   return g;
 }
 
@@ -110,6 +111,9 @@ export class WorkloadUpdater {
     const key = workloadKey(ref);
     for (let attempt = 1; ; attempt++) {
       const current = await this.client.get(kind, ref.name, ref.namespace);
+      const uid = current.metadata?.uid;
+      // A workload deleted and made again under its name counts its generations from 1 anew.
+      if (own.get(key)?.uid !== uid) own.delete(key);
       const expected = expectedGeneration(key, ref.generation);
       const now = current.metadata?.generation ?? 0;
       if (now !== expected)
@@ -125,7 +129,8 @@ export class WorkloadUpdater {
           'strategic',
         );
         const to = done.metadata?.generation ?? now;
-        if (to !== now) own.set(key, [...(own.get(key) ?? []), { from: now, to }].slice(-4));
+        if (to !== now)
+          own.set(key, { uid, hops: [...(own.get(key)?.hops ?? []), { from: now, to }].slice(-4) });
         return;
       } catch (err) {
         if (!(err instanceof ConflictError) || attempt >= CONFLICT_RETRIES) throw err;

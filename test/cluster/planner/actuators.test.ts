@@ -128,5 +128,21 @@ test('every actuator carries out its action on the workload, with the seed Clust
   o = await observe();
   assert.equal(o.state.replicas, 2);
   assert.deepEqual(o.state.cpu.app, { request: 800, limit: 1600 });
+
+  // A workload deleted and made again under its name counts its generations from 1 anew: the
+  // changes made to the one before do not make the new one look changed by someone else.
+  // Twice, so that the second new one meets the change made to the first at its generation 1.
+  for (let round = 0; round < 2; round++) {
+    await admin.delete(Deployments, 'web', ns);
+    await waitFor(async () => !(await admin.find(Deployments, 'web', ns)), {
+      description: 'the Deployment to be gone',
+      timeoutMs: 30_000,
+    });
+    await createWorkload(admin, ns, 'web', 1, '500m');
+    o = await observe();
+    assert.equal(o.state.target.generation, 1);
+    await scaleOut.perform(o.state, [{ name: 'scale_out', properties: { factor: 1, replicas: 2 } }]);
+    assert.equal((await admin.get(Deployments, 'web', ns)).spec!.replicas, 2);
+  }
   await traces.close();
 });
