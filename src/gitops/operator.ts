@@ -3,7 +3,7 @@ import { parseDuration, parseInteger, UsageError } from '../cli/command.js';
 import type { OperatorModule } from '../operator/module.js';
 import { setupBundleControllers } from './o2ims/bundle-controller.js';
 import { setupProvisioningController } from './o2ims/provisioning-controller.js';
-import { type InventorySettings, startInventory } from './o2ims/serve.js';
+import { type InventorySettings, listenInventory } from './o2ims/serve.js';
 
 /** gitops's flags on `tutti operator`. */
 export const gitopsOperatorOptions: Record<string, OptionSpec> = {
@@ -54,7 +54,9 @@ export const gitopsOperatorModule: OperatorModule = {
     setupBundleControllers(mgr);
     setupProvisioningController(mgr);
     if (!inventory) return;
-    const started = await startInventory(mgr.client, { ...inventory, namespace: systemNamespace }, mgr.log);
-    for (const r of started.runnables) mgr.add(r);
+    const o2ims = await listenInventory(mgr.client, { ...inventory, namespace: systemNamespace }, mgr.log);
+    // Listening from here: stopped when the manager stops, also when it never gets to run.
+    mgr.onStop('o2ims-server', () => o2ims.server.stop());
+    mgr.add(o2ims.notifier);
   },
 };

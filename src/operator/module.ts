@@ -17,5 +17,11 @@ export interface OperatorModule {
   readonly options?: Record<string, OptionSpec>;
   /** Refuses bad values of its flags (a UsageError) before anything connects to the cluster. */
   check?(options: OptionValues): void;
+  /**
+   * Adds the module's controllers and runnables to `ctx.mgr`. Whatever it opens that outlives a
+   * call (a server listening, a database client) it hands to `ctx.mgr.onStop` as soon as it is
+   * open: the manager may never start (a later module's setup fails) or its start may fail, and an
+   * open handle would keep the process from ending.
+   */
   setup(ctx: OperatorContext): void | Promise<void>;
 }

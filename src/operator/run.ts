@@ -89,13 +89,20 @@ async function startOn(
     leaderElection: opts.leaderElection ? { leaseNamespace: opts.systemNamespace } : undefined,
     logger: log,
   });
-  for (const m of selected) {
-    signal?.throwIfAborted();
-    await m.setup({ mgr, systemNamespace: opts.systemNamespace, options: opts.moduleOptions ?? {} });
+  try {
+    for (const m of selected) {
+      signal?.throwIfAborted();
+      await m.setup({ mgr, systemNamespace: opts.systemNamespace, options: opts.moduleOptions ?? {} });
+    }
+  } catch (err) {
+    // What the modules set up so far (a server listening, a store open) is released.
+    await mgr.stop();
+    throw err;
   }
   opts.onManager?.(mgr);
   // Without a caller to handle them, SIGTERM and SIGINT stop the manager from its start on.
   if (!signal) mgr.stopOnSignals();
+  // A start that fails or is called off has stopped the manager, and released what the setups opened.
   await mgr.start(signal).catch((err: NodeJS.ErrnoException) => {
     // Most often a second `tutti up` or operator on this machine: say which flag moves it.
     if (err.code !== 'EADDRINUSE') throw err;

@@ -16,6 +16,8 @@ export const plannerOperatorModule: OperatorModule = {
       mongoEndpoint: config.generic.mongo_endpoint,
       traceDir: v.traceDir,
     });
+    // A MongoDB client keeps the process alive: closed once reconciles, which record to it, have drained.
+    mgr.onStop('planner-traces', () => traces.close());
     const actuators = builtinActuators(config, new WorkloadUpdater(mgr.client), traces, v.actuators);
     setupPlanner(mgr, { config, defaultQueries, traces, actuators });
   },

@@ -2,7 +2,9 @@ import { type Command, contextFlag, parseInteger } from '../cli/command.js';
 import { KubeClient } from '../runtime/client/client.js';
 import { componentLogger, rootLogger } from '../runtime/log.js';
 import { Manager } from '../runtime/manager.js';
+import type { Actuator } from './actuator.js';
 import { ACTUATOR_NAMES, builtinActuators, setupPlanner } from './controller.js';
+import type { PluginManager } from './plugins/manager.js';
 import { loadPlannerFiles, plannerFileOptions, plannerFileValues } from './run.js';
 import { openTraceStore } from './trace/open.js';
 import { WorkloadUpdater } from './workload.js';
@@ -77,11 +79,6 @@ export const plannerRunCommand: Command = {
       context: o['context'] as string | undefined,
       fieldManager: 'tutti-planner',
     });
-    const traces = await openTraceStore({
-      mongoEndpoint: config.generic.mongo_endpoint,
-      traceDir: v.traceDir,
-    });
-    const actuators = builtinActuators(config, new WorkloadUpdater(client), traces, v.actuators);
     const mgr = new Manager({
       client,
       name: 'tutti-planner',
@@ -92,32 +89,45 @@ export const plannerRunCommand: Command = {
       logger: log,
     });
     const namespace = o['namespace'] as string | undefined;
-    const plugins =
-      pluginPort === 'off'
-        ? undefined
-        : await (await import('./plugins/manager.js')).PluginManager.start({
-            port: pluginPortNumber ?? config.planner.astar.plugin_manager_port,
-            reserved: ACTUATOR_NAMES,
-          });
-    if (plugins)
-      mgr.add({
-        name: 'plugin-manager',
-        needLeaderElection: false,
-        start: async (signal) => {
-          await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
-          await plugins.close();
-        },
+    let plugins: PluginManager | undefined;
+    let actuators: Actuator[];
+    try {
+      const traces = await openTraceStore({
+        mongoEndpoint: config.generic.mongo_endpoint,
+        traceDir: v.traceDir,
       });
-    setupPlanner(mgr, {
-      config,
-      defaultQueries,
-      traces,
-      actuators,
-      ...(plugins ? { plugins: () => plugins.actuators() } : {}),
-      ...(namespace ? { namespace } : {}),
-    });
+      // Closed once the reconciles that use them have drained, also when the start fails: a MongoDB
+      // client or a listening gRPC server would keep the process from ending.
+      mgr.onStop('planner-traces', () => traces.close());
+      actuators = builtinActuators(config, new WorkloadUpdater(client), traces, v.actuators);
+      if (pluginPort !== 'off') {
+        const started = await (await import('./plugins/manager.js')).PluginManager.start({
+          port: pluginPortNumber ?? config.planner.astar.plugin_manager_port,
+          reserved: ACTUATOR_NAMES,
+        });
+        mgr.onStop('plugin-manager', () => started.close());
+        plugins = started;
+      }
+      const live = plugins;
+      setupPlanner(mgr, {
+        config,
+        defaultQueries,
+        traces,
+        actuators,
+        ...(live ? { plugins: () => live.actuators() } : {}),
+        ...(namespace ? { namespace } : {}),
+      });
+    } catch (err) {
+      await mgr.stop();
+      client.close();
+      throw err;
+    }
     mgr.stopOnSignals();
-    await mgr.start();
+    // A start that fails has stopped the manager and released what was opened above.
+    await mgr.start().catch((err: unknown) => {
+      client.close();
+      throw err;
+    });
     log.info(
       {
         healthPort: mgr.healthPort,

@@ -46,6 +46,9 @@ export interface ManagerOptions {
   >;
 }
 
+/** How something set up beside a manager is released: a server closed, a database client closed. */
+export type StopHook = () => void | Promise<void>;
+
 /** SIGTERM to exit: the budget Kubernetes' default terminationGracePeriodSeconds allows. */
 export const GRACEFUL_SHUTDOWN_MS = 30_000;
 
@@ -74,6 +77,10 @@ export class Manager implements InformerSource {
   /** What stopped the manager, when something it ran failed. */
   private failure?: Error;
   private exitWhenStopped = false;
+  /** What `onStop` registered and has not run yet. */
+  private stopHooks: { name: string; fn: StopHook }[] = [];
+  /** Set once the hooks ran: one registered later runs at once, as nothing would run it. */
+  private released = false;
   healthPort?: number;
 
   constructor(private readonly opts: ManagerOptions) {
@@ -146,6 +153,19 @@ export class Manager implements InformerSource {
     this.runnables.push(runnable);
   }
 
+  /**
+   * Releases what a setup opened beside the manager (a server listening, a database client) once
+   * the manager stops, whatever stops it: `stop()` (also when `start()` was never called, as after
+   * a setup that failed part-way), a failure, or a `start()` that fails or is called off. Hooks run
+   * once, together, after the manager's own shutdown (reconciles have drained and may no longer use
+   * what they release), within what is left of the graceful budget; one that throws is logged and
+   * keeps no other from running. Registered after the manager stopped, a hook runs at once.
+   */
+  onStop(name: string, fn: StopHook): void {
+    if (this.released) void this.runHooks([{ name, fn }]);
+    else this.stopHooks.push({ name, fn });
+  }
+
   hasSynced(): boolean {
     return this.unsynced().length === 0;
   }
@@ -157,24 +177,31 @@ export class Manager implements InformerSource {
 
   /**
    * Starts everything; resolves once the informers have synced (leadership may come later).
-   * `signal` calls the start off: the manager stops as `stop()` does (a lease it won is released)
-   * and the start rejects with the signal's reason.
+   * `signal` calls the start off: the manager stops as `stop()` does (a lease it won is released,
+   * the `onStop` hooks run) and the start rejects with the signal's reason. A start that fails (the
+   * health port taken) stops it the same way, and rejects with its error. Neither ends the
+   * process, even after `stopOnSignals()`: that is the caller's, once it has said why.
    */
   async start(signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
-    const stopOnAbort = () => void this.stop();
+    if (this.running) throw new Error('manager already started');
+    if (signal?.aborted) {
+      // Nothing started: only what the setups opened is left to release.
+      await this.releaseWithin(this.opts.gracefulShutdownMs ?? GRACEFUL_SHUTDOWN_MS);
+      throw signal.reason;
+    }
+    const stopOnAbort = () => void this.stopStarting();
     const stopWhenAborted = () => {
       if (signal?.aborted) stopOnAbort();
       else signal?.addEventListener('abort', stopOnAbort, { once: true });
     };
     try {
       await this.startUntilSynced(stopWhenAborted);
+      signal?.throwIfAborted();
+    } catch (err) {
+      await this.stopStarting();
+      throw signal?.aborted ? signal.reason : err;
     } finally {
       signal?.removeEventListener('abort', stopOnAbort);
-    }
-    if (signal?.aborted) {
-      await this.stop();
-      throw signal.reason;
     }
     this.log.info(
       { informers: this.informersByKey.size, controllers: this.controllers.length },
@@ -184,9 +211,9 @@ export class Manager implements InformerSource {
 
   /** `onStarted` is called once everything has started, so that `stop()` stops all of it. */
   private async startUntilSynced(onStarted: () => void): Promise<void> {
-    if (this.running) throw new Error('manager already started');
     this.abort = new AbortController();
     this.stopping = undefined;
+    this.released = false;
     this.failure = undefined;
     const signal = this.abort.signal;
     // Every informer waiting to sync and every runnable listens on it: many listeners, no leak.
@@ -237,34 +264,75 @@ export class Manager implements InformerSource {
   }
 
   /**
-   * Graceful stop: controllers drain (within the budget), the lease is released, informers stop.
-   * Resolves once stopped, also when called again meanwhile.
+   * Graceful stop: controllers drain (within the budget), the lease is released, informers stop,
+   * then the `onStop` hooks run. Resolves once stopped, also when called again meanwhile. On a
+   * manager never started, it only runs the hooks.
    */
   stop(): Promise<void> {
-    if (!this.abort) return Promise.resolve();
-    this.stopping ??= this.shutDown(this.abort);
+    this.stopping ??= this.shutDown(this.abort, true);
     return this.stopping;
   }
 
-  private async shutDown(abort: AbortController): Promise<void> {
+  /** A start that failed or was called off stops as `stop()` does, but leaves the process to its caller. */
+  private stopStarting(): Promise<void> {
+    this.stopping ??= this.shutDown(this.abort, false);
+    return this.stopping;
+  }
+
+  /** `abort` is undefined when the manager never started: only the hooks are left to run. */
+  private async shutDown(abort: AbortController | undefined, mayExit: boolean): Promise<void> {
     const budget = this.opts.gracefulShutdownMs ?? GRACEFUL_SHUTDOWN_MS;
+    if (!abort) {
+      await this.releaseWithin(budget);
+      return;
+    }
     this.log.info({ budgetMs: budget }, 'stopping');
+    const deadline = Date.now() + budget;
     abort.abort(new Error('manager stopping'));
-    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), budget).unref());
     const done = (async () => {
       await this.running;
       await Promise.all(this.leaderWork);
       await Promise.all([...this.informersByKey.values()].map((i) => i.stop()));
       await this.health?.stop();
     })();
-    if ((await Promise.race([done, timeout])) === 'timeout') {
+    if ((await within(done, budget)) === 'timeout') {
       this.log.error({ budgetMs: budget }, 'graceful stop exceeded its budget; abandoning in-flight work');
     }
     this.running = undefined;
+    await this.releaseWithin(deadline - Date.now());
     if (this.failure) this.log.error({ err: this.failure.message }, 'stopped after a failure');
     else this.log.info('stopped');
     // A failure is the process's end too: its exit status and a restart are what tell the operator.
-    if (this.exitWhenStopped) process.exit(this.failure ? 1 : 0);
+    if (this.exitWhenStopped && mayExit) process.exit(this.failure ? 1 : 0);
+  }
+
+  /** Runs the hooks, waiting for them up to `ms`; past it they go on, unawaited. */
+  private async releaseWithin(ms: number): Promise<void> {
+    this.released = true;
+    const hooks = this.stopHooks.splice(0);
+    if (!hooks.length) return;
+    if ((await within(this.runHooks(hooks), Math.max(ms, 0))) === 'timeout') {
+      this.log.error(
+        { hooks: hooks.map((h) => h.name) },
+        'releasing what was set up exceeded the graceful budget; not waiting for it',
+      );
+    }
+  }
+
+  /** Runs every hook at once; one that throws is logged and keeps no other from running. */
+  private async runHooks(hooks: readonly { name: string; fn: StopHook }[]): Promise<void> {
+    await Promise.all(
+      hooks.map(async ({ name, fn }) => {
+        try {
+          await fn();
+        } catch (err) {
+          this.log.error(
+            { hook: name, err: err instanceof Error ? err.message : String(err) },
+            `stop hook ${name} failed`,
+          );
+        }
+      }),
+    );
   }
 
   /**
@@ -353,4 +421,13 @@ export class Manager implements InformerSource {
       if (!signal.aborted) this.fail(what, err);
     }
   }
+}
+
+/** `work`'s end, or 'timeout' after `ms`, whichever comes first. */
+function within(work: Promise<void>, ms: number): Promise<'done' | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms).unref();
+  });
+  return Promise.race([work.then(() => 'done' as const), timeout]).finally(() => clearTimeout(timer));
 }

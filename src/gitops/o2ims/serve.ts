@@ -13,16 +13,16 @@ export interface InventorySettings {
 }
 
 /**
- * Starts the O2IMS APIs and returns the runnables that run with the manager: the server, which
- * every replica runs (reads need no leadership), and the notifier, which only the leader runs so
- * that each change is sent once. Binding happens here, so a taken port fails the operator's start
- * rather than a log line later. Subscriptions are kept in `namespace`.
+ * Starts the O2IMS APIs and returns the notifier, which only the leader runs so that each change
+ * is sent once; the server answers from here on, on every replica (reads need no leadership),
+ * until `server.stop()`. Binding happens here, so a taken port fails the operator's start rather
+ * than a log line later. Subscriptions are kept in `namespace`.
  */
-export async function startInventory(
+export async function listenInventory(
   client: KubeClient,
   settings: InventorySettings & { namespace: string },
   log: Logger,
-): Promise<{ port: number; server: InventoryServer; runnables: Runnable[] }> {
+): Promise<{ port: number; server: InventoryServer; notifier: Runnable }> {
   const store = new SubscriptionStore(client, settings.namespace);
   const server = new InventoryServer(client, {
     name: settings.name,
@@ -42,6 +42,26 @@ export async function startInventory(
     `serving O2IMS on ${INVENTORY_PREFIX}/v1 and ${MONITORING_PREFIX}/v1`,
   );
   const notifier = new InventoryNotifier({ inventory: () => server.inventory(), store, log });
+  return {
+    port,
+    server,
+    notifier: {
+      name: 'o2ims-notifier',
+      start: (signal) => notifier.run(settings.notifyPeriodMs, signal),
+    },
+  };
+}
+
+/**
+ * `listenInventory` for a process without a manager (`tutti gitops o2ims`): the server is stopped
+ * by a runnable of its own, which runs whether or not the process leads, when its signal aborts.
+ */
+export async function startInventory(
+  client: KubeClient,
+  settings: InventorySettings & { namespace: string },
+  log: Logger,
+): Promise<{ port: number; server: InventoryServer; runnables: Runnable[] }> {
+  const { port, server, notifier } = await listenInventory(client, settings, log);
   const runnables: Runnable[] = [
     {
       name: 'o2ims-server',
@@ -52,7 +72,7 @@ export async function startInventory(
         await server.stop();
       },
     },
-    { name: 'o2ims-notifier', start: (signal) => notifier.run(settings.notifyPeriodMs, signal) },
+    notifier,
   ];
   return { port, server, runnables };
 }
