@@ -193,6 +193,8 @@ export class Transport {
     for (;;) {
       closed.throwIfAborted();
       const auth = await this.connection.authHeaders();
+      // Called off before it was sent: Node would hold it until a socket came free.
+      req.signal?.throwIfAborted();
       const res = await this.attempt(req, pool, auth, { deadline, timeoutMs, closed }, !resent);
       if (res === 'stale-socket') {
         resent = true;
@@ -275,6 +277,19 @@ export class Transport {
           resolve(res);
         },
       );
+      // A request still queued for one of the pool's sockets learns of its abort only once it is
+      // given one, which a pool of hung requests may not do before their deadline: it ends here.
+      const { signal } = req;
+      if (signal && !r.socket) {
+        const onAbort = () => {
+          if (r.socket) return;
+          if (timer) clearTimeout(timer);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        r.once('socket', () => signal.removeEventListener('abort', onAbort));
+        r.once('close', () => signal.removeEventListener('abort', onAbort));
+      }
       const timer =
         deadline !== undefined
           ? setTimeout(

@@ -56,3 +56,34 @@ test('close() also ends the requests still waiting for one of the pool’s socke
     assert.ok(outcome instanceof ClientClosedError, String(outcome));
   assert.equal(connected.length, seen, 'no queued request was sent on a new socket');
 });
+
+test("the caller's signal ends a request still waiting for one of the pool's sockets", async (t) => {
+  const { kubeconfig, connected } = await hungCluster(t);
+  const client = await KubeClient.load(kubeconfig, { fieldManager: 'test' });
+  t.after(() => client.close());
+  const get = (i: number, signal?: AbortSignal) =>
+    client.transport.json({ method: 'GET', path: `/api/v1/namespaces/ns/configmaps/cm-${i}`, signal });
+  const hung = Array.from({ length: MAX_REQUEST_SOCKETS }, (_, i) => get(i).catch(() => {}));
+  await waitFor(() => connected.length >= MAX_REQUEST_SOCKETS, {
+    description: 'the pool to open all its sockets',
+    timeoutMs: 10_000,
+  });
+  const caller = new AbortController();
+  let outcome: unknown;
+  void get(-1, caller.signal).then(
+    () => (outcome = 'answered'),
+    (err) => (outcome = err),
+  );
+  const queued = client.transport.connection.agent.requests;
+  await waitFor(() => Object.values(queued).some((q) => q?.length), {
+    description: 'the request to wait in the queue',
+    timeoutMs: 10_000,
+  });
+  const reason = new Error('the caller gave up');
+  caller.abort(reason);
+  // Without its own end, it would wait for a socket until the others' 30 s deadline.
+  await waitFor(() => outcome !== undefined, { description: 'the queued request to end', timeoutMs: 10_000 });
+  assert.equal(outcome, reason);
+  client.close();
+  await Promise.all(hung);
+});
