@@ -4,15 +4,11 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { type Intent, Intents } from '../../../src/apis/ido.intel.com/intent.js';
 import type { Actuator } from '../../../src/planner/actuator.js';
 import { PluginManager } from '../../../src/planner/plugins/manager.js';
 import { ScaleOutByTwoActuator } from '../../../src/planner/plugins/scale-by-two.js';
 import { servePlugin } from '../../../src/planner/plugins/serve.js';
-import { stateToWire } from '../../../src/planner/plugins/wire.js';
 import type { PlanState } from '../../../src/planner/state.js';
 import { WorkloadChangedError, WorkloadUpdater } from '../../../src/planner/workload.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
@@ -21,6 +17,7 @@ import { findCondition } from '../../../src/runtime/conditions.js';
 import { watchEvents } from '../../../src/runtime/informer.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+import { performBeforeGeneration } from '../../unit/planner/fixtures/plugin-before-generation.js';
 import { workload } from '../../unit/planner/support.js';
 import { createWorkload, intent, simulatedWorkload, startPlanner } from './support.js';
 
@@ -200,27 +197,8 @@ test('the sample plugin scales only the spec observed when given its generation,
   );
 
   // The same Perform from a client of the protocol as it was before generations: it acts.
-  const old = grpc.loadPackageDefinition(
-    protoLoader.loadSync(
-      fileURLToPath(new URL('../../unit/planner/fixtures/plugin-before-generation.proto', import.meta.url)),
-      { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true },
-    ),
-  ) as unknown as { tutti: { planner: { v1: { ActuatorPlugin: grpc.ServiceClientConstructor } } } };
-  const oldClient = new old.tutti.planner.v1.ActuatorPlugin(
-    `127.0.0.1:${plugin.port}`,
-    grpc.credentials.createInsecure(),
-  );
-  t.after(() => oldClient.close());
-  const { generation: _, ...target } = stateToWire(start).target!;
-  await new Promise<void>((resolve, reject) =>
-    oldClient['Perform']!(
-      {
-        state: { ...stateToWire(start), target },
-        plan: [{ name: 'scale_out_by_two', properties: { replicas: { number: 2 } } }],
-      },
-      { deadline: Date.now() + 30_000 },
-      (err: grpc.ServiceError | null) => (err ? reject(err) : resolve()),
-    ),
-  );
+  await performBeforeGeneration(t, `127.0.0.1:${plugin.port}`, start, [
+    { name: 'scale_out_by_two', properties: { replicas: { number: 2 } } },
+  ]);
   assert.equal((await client.get(Deployments, 'web', ns)).spec!.replicas, 2);
 });

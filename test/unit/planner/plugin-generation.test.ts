@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import type { Action, Actuator } from '../../../src/planner/actuator.js';
 import { type PluginEvent, PluginManager } from '../../../src/planner/plugins/manager.js';
 import { PluginCallError } from '../../../src/planner/plugins/remote-actuator.js';
@@ -10,6 +7,7 @@ import { servePlugin } from '../../../src/planner/plugins/serve.js';
 import { stateFromWire, stateToWire } from '../../../src/planner/plugins/wire.js';
 import type { PlanState } from '../../../src/planner/state.js';
 import { WorkloadChangedError } from '../../../src/planner/workload.js';
+import { performBeforeGeneration } from './fixtures/plugin-before-generation.js';
 import { p95Goal, workload } from './support.js';
 
 /** A state as the planner observed it: the Deployment at generation 7. */
@@ -113,29 +111,7 @@ test('a plugin is given the observed generation, and a perform refused for a cha
 
 test('a planner built before generations (its state has none) reaches a plugin, which is given none', async (t) => {
   const { actuator, plugin } = await served(t);
-  // The protocol as it was before the field was added.
-  const old = grpc.loadPackageDefinition(
-    protoLoader.loadSync(fileURLToPath(new URL('fixtures/plugin-before-generation.proto', import.meta.url)), {
-      keepCase: false,
-      longs: Number,
-      enums: String,
-      defaults: true,
-      oneofs: true,
-    }),
-  ) as unknown as { tutti: { planner: { v1: { ActuatorPlugin: grpc.ServiceClientConstructor } } } };
-  const client = new old.tutti.planner.v1.ActuatorPlugin(
-    `127.0.0.1:${plugin.port}`,
-    grpc.credentials.createInsecure(),
-  );
-  t.after(() => client.close());
-  const { generation: _, ...target } = stateToWire(observed()).target!;
-  await new Promise<void>((resolve, reject) =>
-    client['Perform']!(
-      { state: { ...stateToWire(observed()), target }, plan: [] },
-      { deadline: Date.now() + 10_000 },
-      (err: grpc.ServiceError | null) => (err ? reject(err) : resolve()),
-    ),
-  );
+  await performBeforeGeneration(t, `127.0.0.1:${plugin.port}`, observed(), []);
   assert.deepEqual(actuator.seen, [
     { method: 'Perform', target: { kind: 'Deployment', namespace: 'shop', name: 'web' } },
   ]);
