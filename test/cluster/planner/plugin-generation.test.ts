@@ -4,8 +4,6 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
-import { type Intent, Intents } from '../../../src/apis/ido.intel.com/intent.js';
-import type { Actuator } from '../../../src/planner/actuator.js';
 import { PluginManager } from '../../../src/planner/plugins/manager.js';
 import { ScaleOutByTwoActuator } from '../../../src/planner/plugins/scale-by-two.js';
 import { servePlugin } from '../../../src/planner/plugins/serve.js';
@@ -14,12 +12,11 @@ import { WorkloadChangedError, WorkloadUpdater } from '../../../src/planner/work
 import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { Deployments } from '../../../src/runtime/client/kinds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
-import { watchEvents } from '../../../src/runtime/informer.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
 import { performBeforeGeneration } from '../../unit/planner/fixtures/plugin-before-generation.js';
 import { workload } from '../../unit/planner/support.js';
-import { createWorkload, intent, simulatedWorkload, startPlanner } from './support.js';
+import { createWorkload, racedPlanner, replanned, simulatedWorkload } from './support.js';
 
 /** The sample plugin, served on loopback and registered with a manager of the test's own. */
 async function samplePlugin(t: TestContext, client: KubeClient, maxPods: number) {
@@ -54,30 +51,10 @@ test('a Deployment scaled by someone else before a plugin carries out its plan i
     load: 200,
   });
   const { manager } = await samplePlugin(t, client, 7);
-  // Between planning and acting, an operator scales the Deployment to 6 (kubectl scale).
-  let scaled = false;
-  const operator: Actuator = {
-    name: 'operator',
-    group: 'test',
-    nextState: () => [],
-    async perform() {
-      if (scaled) return;
-      scaled = true;
-      await client.patch(Deployments, 'web', ns, { spec: { replicas: 6 } });
-    },
-    async effect() {},
-  };
-  await startPlanner(t, ns, { actuators: [], before: [operator], plugins: () => manager.actuators() });
-  // Every status the intent takes: the dropped plan's stands only until the next round, a second.
-  const statuses: Intent[] = [];
-  const watch = await client.watchStream(Intents, { namespace: ns });
-  t.after(() => watch.destroy());
-  void (async () => {
-    for await (const e of watchEvents<Intent>(watch)) statuses.push(e.object);
-  })().catch(() => {});
-  await client.create(
-    intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
-  );
+  const { statuses } = await racedPlanner(t, client, ns, {
+    actuators: [],
+    plugins: () => manager.actuators(),
+  });
 
   const raced = await waitFor(() => statuses.find((i) => i.status?.lastPlan), {
     description: 'the first plan to be reported',
@@ -107,20 +84,8 @@ test('a Deployment scaled by someone else before a plugin carries out its plan i
   );
 
   // Not a fault: the intent is not Degraded, and the next round plans from 6 replicas.
-  const replanned = await waitFor(
-    async () => {
-      const i = await client.get(Intents, 'web-p95', ns);
-      const p = findCondition(i.status?.conditions, 'Planning');
-      if (
-        p?.reason !== 'WorkloadChanged' &&
-        findCondition(i.status?.conditions, 'Degraded')?.status === 'False'
-      )
-        return i;
-      throw new Error(`status now ${JSON.stringify(i.status ?? {})}`);
-    },
-    { description: 'the intent to be planned again', timeoutMs: 30_000, intervalMs: 250 },
-  );
-  assert.equal(replanned.status!.lastPlan!.carriedOut, false, 'nothing carried out since');
+  const again = await replanned(client, ns);
+  assert.equal(again.status!.lastPlan!.carriedOut, false, 'nothing carried out since');
   assert.equal((await client.get(Deployments, 'web', ns)).spec!.replicas, 6);
 });
 

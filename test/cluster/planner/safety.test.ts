@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Intent, Intents } from '../../../src/apis/ido.intel.com/intent.js';
-import type { Actuator } from '../../../src/planner/actuator.js';
+import { Intents } from '../../../src/apis/ido.intel.com/intent.js';
 import { Deployments } from '../../../src/runtime/client/kinds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
-import { watchEvents } from '../../../src/runtime/informer.js';
 import { updateStatus } from '../../../src/runtime/objects.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { intent, simulatedWorkload, startPlanner, waitForCondition } from './support.js';
+import {
+  intent,
+  racedPlanner,
+  replanned,
+  simulatedWorkload,
+  startPlanner,
+  waitForCondition,
+} from './support.js';
 
 test('an objective that can never be met (a negative latency) is refused, not chased up to max_pods', async (t) => {
   // Overloaded: a reachable p95 bound would be planned for at once.
@@ -41,30 +46,7 @@ test('a Deployment scaled by someone else while a plan is carried out is not sca
     cpu: '500m',
     load: 200,
   });
-  // Between planning and acting, an operator scales the Deployment to 6 (kubectl scale).
-  let scaled = false;
-  const operator: Actuator = {
-    name: 'operator',
-    group: 'test',
-    nextState: () => [],
-    async perform() {
-      if (scaled) return;
-      scaled = true;
-      await client.patch(Deployments, 'web', ns, { spec: { replicas: 6 } });
-    },
-    async effect() {},
-  };
-  await startPlanner(t, ns, { actuators: ['scale_out'], before: [operator] });
-  // Every status the intent takes: the dropped plan's stands only until the next round, a second.
-  const statuses: Intent[] = [];
-  const watch = await client.watchStream(Intents, { namespace: ns });
-  t.after(() => watch.destroy());
-  void (async () => {
-    for await (const e of watchEvents<Intent>(watch)) statuses.push(e.object);
-  })().catch(() => {});
-  await client.create(
-    intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
-  );
+  const { statuses } = await racedPlanner(t, client, ns, { actuators: ['scale_out'] });
 
   // The plan made for one replica: 2. Later plans start from 6 and never propose 2.
   const raced = await waitFor(
@@ -81,19 +63,7 @@ test('a Deployment scaled by someone else while a plan is carried out is not sca
     "the operator's 6 replicas were not scaled back to 2",
   );
   // Not a fault: the intent is not Degraded, and the next round plans from 6 replicas.
-  await waitFor(
-    async () => {
-      const i = await client.get(Intents, 'web-p95', ns);
-      const planning = findCondition(i.status?.conditions, 'Planning');
-      if (
-        planning?.reason !== 'WorkloadChanged' &&
-        findCondition(i.status?.conditions, 'Degraded')?.status === 'False'
-      )
-        return true;
-      throw new Error(`status now ${JSON.stringify(i.status ?? {})}`);
-    },
-    { description: 'the intent to be planned again', timeoutMs: 30_000, intervalMs: 250 },
-  );
+  await replanned(client, ns);
   assert.ok((await client.get(Deployments, 'web', ns)).spec!.replicas! >= 6);
 });
 

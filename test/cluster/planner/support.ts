@@ -24,6 +24,7 @@ import type { Impersonation } from '../../../src/runtime/client/connection.js';
 import { ClusterRoleBindings, ClusterRoles, Deployments } from '../../../src/runtime/client/kinds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
 import { installCrds } from '../../../src/runtime/crds.js';
+import { watchEvents } from '../../../src/runtime/informer.js';
 import { Manager } from '../../../src/runtime/manager.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
@@ -252,4 +253,56 @@ export async function simulatedWorkload(
   const { sim, prometheus } = await simulate(t, client, ns, w.name, w.load);
   await createProfiles(client, ns, prometheus.queryUrl);
   return { client, ns, sim, prometheus };
+}
+
+/**
+ * A planner for `web-p95` (p95 ≤ 15 ms on `web`) whose first plan is raced: between planning and
+ * acting, an operator scales the Deployment to 6, as `kubectl scale` would. Every status the
+ * intent takes is in `statuses`, since the dropped plan's stands only until the next round.
+ */
+export async function racedPlanner(
+  t: TestContext,
+  client: KubeClient,
+  ns: string,
+  opts: Omit<Parameters<typeof startPlanner>[2], 'before'>,
+): Promise<{ statuses: Intent[] }> {
+  let scaled = false;
+  const operator: Actuator = {
+    name: 'operator',
+    group: 'test',
+    nextState: () => [],
+    async perform() {
+      if (scaled) return;
+      scaled = true;
+      await client.patch(Deployments, 'web', ns, { spec: { replicas: 6 } });
+    },
+    async effect() {},
+  };
+  await startPlanner(t, ns, { ...opts, before: [operator] });
+  const statuses: Intent[] = [];
+  const watch = await client.watchStream(Intents, { namespace: ns });
+  t.after(() => watch.destroy());
+  void (async () => {
+    for await (const e of watchEvents<Intent>(watch)) statuses.push(e.object);
+  })().catch(() => {});
+  await client.create(
+    intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
+  );
+  return { statuses };
+}
+
+/** Waits until `web-p95` is planned again after a dropped plan: not WorkloadChanged, not Degraded. */
+export function replanned(client: KubeClient, ns: string): Promise<Intent> {
+  return waitFor(
+    async () => {
+      const i = await client.get(Intents, 'web-p95', ns);
+      if (
+        findCondition(i.status?.conditions, 'Planning')?.reason !== 'WorkloadChanged' &&
+        findCondition(i.status?.conditions, 'Degraded')?.status === 'False'
+      )
+        return i;
+      throw new Error(`status now ${JSON.stringify(i.status ?? {})}`);
+    },
+    { description: 'the intent to be planned again', timeoutMs: 30_000, intervalMs: 250 },
+  );
 }
