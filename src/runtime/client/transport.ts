@@ -277,10 +277,23 @@ export class Transport {
           resolve(res);
         },
       );
-      // A request still queued for one of the pool's sockets learns of its abort only once it is
-      // given one, which a pool of hung requests may not do before their deadline: it ends here.
+      const timer =
+        deadline !== undefined
+          ? setTimeout(
+              () => {
+                const late = new Error(`no complete response within ${timeoutMs} ms`);
+                r.destroy(late);
+                // Still queued for a socket, it would hear of it only once given one (below).
+                if (!r.socket) reject(connectionError(late, target));
+              },
+              Math.max(0, deadline - Date.now()),
+            )
+          : undefined;
+      // A request still queued for one of the pool's sockets learns of its abort, or its deadline,
+      // only once it is given one, which a pool of hung requests may not do for a long time: it
+      // ends here.
       const { signal } = req;
-      if (signal && !r.socket) {
+      if (signal) {
         const onAbort = () => {
           if (r.socket) return;
           if (timer) clearTimeout(timer);
@@ -290,13 +303,6 @@ export class Transport {
         r.once('socket', () => signal.removeEventListener('abort', onAbort));
         r.once('close', () => signal.removeEventListener('abort', onAbort));
       }
-      const timer =
-        deadline !== undefined
-          ? setTimeout(
-              () => r.destroy(new Error(`no complete response within ${timeoutMs} ms`)),
-              Math.max(0, deadline - Date.now()),
-            )
-          : undefined;
       r.on('error', (err: NodeJS.ErrnoException) => {
         if (timer) clearTimeout(timer);
         if (req.signal?.aborted) reject(req.signal.reason ?? err);

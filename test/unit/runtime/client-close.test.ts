@@ -87,3 +87,28 @@ test("the caller's signal ends a request still waiting for one of the pool's soc
   client.close();
   await Promise.all(hung);
 });
+
+test("a request still waiting for one of the pool's sockets ends at its own deadline", async (t) => {
+  const { kubeconfig, connected } = await hungCluster(t);
+  const client = await KubeClient.load(kubeconfig, { fieldManager: 'test' });
+  t.after(() => client.close());
+  const hung = Array.from({ length: MAX_REQUEST_SOCKETS }, (_, i) =>
+    client.transport
+      .json({ method: 'GET', path: `/api/v1/namespaces/ns/configmaps/cm-${i}`, timeoutMs: 60_000 })
+      .catch(() => {}),
+  );
+  await waitFor(() => connected.length >= MAX_REQUEST_SOCKETS, {
+    description: 'the pool to open all its sockets',
+    timeoutMs: 10_000,
+  });
+  let outcome: unknown;
+  void client.transport.json({ method: 'GET', path: '/api/v1/namespaces', timeoutMs: 500 }).then(
+    () => (outcome = 'answered'),
+    (err) => (outcome = err),
+  );
+  // Without its own end, it would wait for a socket until the others' 60 s deadline.
+  await waitFor(() => outcome !== undefined, { description: 'the queued request to end', timeoutMs: 10_000 });
+  assert.match(String(outcome), /no complete response within 500 ms/);
+  client.close();
+  await Promise.all(hung);
+});
