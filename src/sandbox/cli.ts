@@ -212,7 +212,8 @@ export const sandboxCommands: Command[] = [
       'pod-name': {
         type: 'string',
         description:
-          "the service's own Pod (the chart sets it): sandbox Jobs are owned by it and go when it goes",
+          "the service's own Pod (the chart sets it): sandbox Jobs are owned by it and go when it goes, " +
+          'and the Ready Pods with its labels are the replicas whose runs it lists and forwards to',
         env: 'POD_NAME',
       },
       'pod-uid': { type: 'string', description: 'the UID of that Pod', env: 'POD_UID' },

@@ -17,7 +17,8 @@ export const PAGE_HTML = `<!doctype html>
   .succeeded { color: #176b2c; } .failed, .error { color: #b00020; } .running, .queued { color: #8a6d00; }
   pre { background: #111; color: #eee; padding: .8rem; white-space: pre-wrap; min-height: 4rem; }
   .stderr { color: #ff9e9e; } .cmd { color: #8fd3ff; }
-  #form-error { color: #b00020; }
+  #form-error, #partial { color: #b00020; }
+  #partial { white-space: pre-line; }
 </style>
 </head>
 <body>
@@ -31,6 +32,7 @@ export const PAGE_HTML = `<!doctype html>
     <div id="form-error" role="alert"></div>
   </form>
   <h2>Runs</h2>
+  <div id="partial" role="status"></div>
   <ul id="runs"></ul>
 </aside>
 <main>
@@ -45,7 +47,12 @@ let source = null;
 
 async function refreshRuns() {
   const res = await fetch('/api/runs');
-  const runs = (await res.json()).runs;
+  const body = await res.json();
+  const runs = body.runs;
+  // Replicas that did not answer: their runs are missing from the list, and the page says so.
+  $('partial').textContent = (body.partial || [])
+    .map((p) => 'Not listed: the runs of ' + (p.pod ? 'replica ' + p.replica + ' (' + p.pod + ')' : 'other replicas') + ': ' + p.error)
+    .join('\\n');
   const list = $('runs');
   list.replaceChildren(...runs.map((run) => {
     const li = document.createElement('li');

@@ -81,6 +81,11 @@ export interface RunSchedulerOptions {
   /** Directory in the sandbox under which each run gets its own. */
   workdir: string;
   newSandbox(image: string): RunSandbox;
+  /**
+   * This replica's token (see peers.ts), put in every run id so that any replica knows which one
+   * holds the run; without it ids are `run-<time>-<random>`.
+   */
+  replica?: string;
   log: Logger;
   onRunFinished?(run: Run, seconds: number): void;
   /** A finished run left the history: beyond `history` runs, or beyond `historyBytes`. */
@@ -166,7 +171,8 @@ export class RunScheduler {
     if (this.queue.length >= this.opts.maxQueued) {
       throw new QueueFullError(`${this.queue.length} runs are already waiting; try again later`);
     }
-    const id = `run-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    const replica = this.opts.replica ? `${this.opts.replica}-` : '';
+    const id = `run-${replica}${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
     const clone = req.repo
       ? [{ command: `git clone --depth 1 ${req.repo} .`, status: 'pending' as const }]
       : [];

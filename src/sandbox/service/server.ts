@@ -14,8 +14,10 @@ import {
   DEFAULT_RUN_OUTPUT_BYTES,
   DEFAULT_SANDBOX_IMAGE,
 } from './defaults.js';
+import { forwardGet, getJson } from './forward.js';
 import { serviceMetrics } from './metrics.js';
 import { PAGE_HTML } from './page.js';
+import { PEER_HEADER, type Peer, Peers, replicaOf, replicaToken } from './peers.js';
 import { QueueFullError, type Run, RunScheduler, type RunSchedulerOptions } from './runs.js';
 import { parseRunRequest, RequestError } from './validate.js';
 
@@ -23,6 +25,8 @@ import { parseRunRequest, RequestError } from './validate.js';
 const MAX_BODY_BYTES = 1024 * 1024;
 /** SSE comment sent this often so proxies do not cut a quiet stream. */
 const SSE_KEEPALIVE_MS = 15_000;
+/** How long another replica may take to answer a list, or to start answering a forwarded request. */
+const DEFAULT_PEER_TIMEOUT_MS = 2000;
 
 export interface CiFixerServiceOptions {
   client: KubeClient;
@@ -47,6 +51,20 @@ export interface CiFixerServiceOptions {
    * service deletes the ones an earlier container of the same Pod left behind.
    */
   pod?: { name: string; uid: string };
+  /**
+   * How long another replica may take to answer `GET /api/runs`, or to start answering a request
+   * forwarded to it (an event stream then runs as long as it lasts). Default 2 s.
+   */
+  peerTimeoutMs?: number;
+  /** How long the list of the other replicas is reused before the API server is asked again. Default 5 s. */
+  peerCacheMs?: number;
+}
+
+/** What `GET /api/runs` says of a replica whose runs it could not list. */
+interface PartialEntry {
+  replica?: string;
+  pod?: string;
+  error: string;
 }
 
 class HttpError extends Error {
@@ -54,6 +72,7 @@ class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly field?: string,
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
   }
@@ -68,6 +87,9 @@ export class CiFixerService {
   private readonly metrics;
   private server?: Server;
   private readonly log = componentLogger('ci-fixer');
+  /** The other replicas, when the service knows its own Pod; without it, it is alone. */
+  private readonly peers?: Peers;
+  private port = 0;
 
   constructor(private readonly opts: CiFixerServiceOptions) {
     this.metrics = serviceMetrics(() => this.scheduler);
@@ -79,6 +101,7 @@ export class CiFixerService {
       historyBytes: opts.historyBytes ?? DEFAULT_HISTORY_BYTES,
       runOutputBytes: opts.runOutputBytes ?? DEFAULT_RUN_OUTPUT_BYTES,
       workdir: opts.workdir ?? opts.sandbox?.workdir ?? '/workspace',
+      ...(opts.pod ? { replica: replicaToken(opts.pod.uid) } : {}),
       log: this.log,
       newSandbox: (image) =>
         new KubernetesSandbox(image, opts.namespace, {
@@ -93,6 +116,16 @@ export class CiFixerService {
       onOutputDropped: (bytes) => this.metrics.outputDropped(bytes),
     };
     this.scheduler = new RunScheduler(schedulerOptions);
+    if (opts.pod) {
+      this.peers = new Peers({
+        client: opts.client,
+        namespace: opts.namespace,
+        pod: opts.pod,
+        port: () => this.port,
+        ...(opts.peerCacheMs !== undefined ? { ttlMs: opts.peerCacheMs } : {}),
+        log: this.log,
+      });
+    }
   }
 
   async start(): Promise<number> {
@@ -109,13 +142,21 @@ export class CiFixerService {
           // The rest of an oversized body is left unread: close the connection rather than let
           // the client send its next request on one the server has stopped reading.
           if (e.status === 413) res.setHeader('connection', 'close');
-          sendJson(res, e.status, { error: e.message, ...(e.field ? { field: e.field } : {}) });
+          sendJson(res, e.status, {
+            error: e.message,
+            ...(e.field ? { field: e.field } : {}),
+            ...e.details,
+          });
         } else res.end();
       });
     });
     this.server = server;
     const port = await listen(server, this.opts.port ?? DEFAULT_PORT, this.opts.host ?? '0.0.0.0');
-    this.log.info({ port, namespace: this.opts.namespace }, 'ci-fixer listening');
+    this.port = port;
+    this.log.info(
+      { port, namespace: this.opts.namespace, ...(this.peers ? { replica: this.peers.self } : {}) },
+      'ci-fixer listening',
+    );
     return port;
   }
 
@@ -168,16 +209,95 @@ export class CiFixerService {
       const registry = Registry.merge([metricsRegistry, this.metrics.registry]);
       sendText(res, 200, await registry.metrics(), registry.contentType);
     } else if (path === '/api/runs') {
-      if (method === 'GET') sendJson(res, 200, { runs: this.scheduler.list().map(summary) });
+      if (method === 'GET') sendJson(res, 200, await this.listRuns(req));
       else if (method === 'POST') await this.createRun(req, res);
       else throw new HttpError(405, `${method} is not allowed on /api/runs (GET, POST)`);
     } else {
       const m = /^\/api\/runs\/([\w-]+)(\/events)?$/.exec(path);
       if (!m || method !== 'GET') throw new HttpError(404, `no route for ${method} ${path}`);
       const run = this.scheduler.get(m[1]!);
-      if (!run) throw new HttpError(404, `run ${m[1]} not found`);
-      if (m[2]) this.streamEvents(req, res, run);
+      if (!run) await this.forward(req, res, m[1]!, path);
+      else if (m[2]) this.streamEvents(req, res, run);
       else sendJson(res, 200, run);
+    }
+  }
+
+  /**
+   * This replica's runs and every other Ready replica's, newest first. A replica that does not
+   * answer within the peer timeout is named in `partial` rather than left out unsaid.
+   */
+  private async listRuns(req: IncomingMessage): Promise<{ runs: unknown[]; partial?: PartialEntry[] }> {
+    const local = this.scheduler.list().map(summary);
+    if (!this.peers || req.headers[PEER_HEADER]) return { runs: local };
+    const partial: PartialEntry[] = [];
+    let peers: Peer[] = [];
+    try {
+      peers = await this.peers.list();
+    } catch (err) {
+      partial.push({ error: `could not list the other replicas: ${(err as Error).message}` });
+    }
+    const timeout = this.opts.peerTimeoutMs ?? DEFAULT_PEER_TIMEOUT_MS;
+    const theirs = await Promise.all(
+      peers.map(async (peer) => {
+        try {
+          const body = (await getJson(peer, '/api/runs', timeout)) as { runs?: unknown };
+          if (!Array.isArray(body.runs)) throw new Error('answered without a list of runs');
+          return body.runs as { createdAt?: string }[];
+        } catch (err) {
+          partial.push({ replica: peer.replica, pod: peer.pod, error: (err as Error).message });
+          return [];
+        }
+      }),
+    );
+    const runs = [...local, ...theirs.flat()].sort((a, b) =>
+      String(b.createdAt ?? '').localeCompare(String(a.createdAt ?? '')),
+    );
+    if (partial.length > 0) {
+      this.log.warn({ partial }, 'listed runs without some replicas');
+      return { runs, partial };
+    }
+    return { runs };
+  }
+
+  /**
+   * A run this replica does not hold: forwarded to the replica its id names. That replica gone
+   * (no Ready Pod of the service has its token) means its runs went with it: 404 saying so; one
+   * that does not answer, 503. A request that was itself forwarded is never forwarded again.
+   */
+  private async forward(req: IncomingMessage, res: ServerResponse, id: string, path: string): Promise<void> {
+    const replica = replicaOf(id);
+    if (!this.peers || !replica || replica === this.peers.self || req.headers[PEER_HEADER]) {
+      throw new HttpError(404, `run ${id} not found`);
+    }
+    let peer: Peer | undefined;
+    try {
+      peer = await this.peers.find(replica);
+    } catch (err) {
+      throw new HttpError(
+        503,
+        `run ${id} is held by replica ${replica}, and the replicas could not be listed: ${(err as Error).message}`,
+        undefined,
+        { replica },
+      );
+    }
+    if (!peer) {
+      const pod = this.peers.podOf(replica);
+      throw new HttpError(
+        404,
+        `run ${id} was held by replica ${replica}${pod ? ` (pod ${pod})` : ''}, which is gone: no Ready Pod of this service is that replica, and its runs went with it`,
+        undefined,
+        { replica, ...(pod ? { pod } : {}) },
+      );
+    }
+    try {
+      await forwardGet(peer, path, req, res, this.opts.peerTimeoutMs ?? DEFAULT_PEER_TIMEOUT_MS);
+    } catch (err) {
+      throw new HttpError(
+        503,
+        `run ${id} is held by replica ${peer.replica} (pod ${peer.pod}), which does not answer: ${(err as Error).message}; its runs cannot be read, and if it has gone they went with it`,
+        undefined,
+        { replica: peer.replica, pod: peer.pod },
+      );
     }
   }
 
