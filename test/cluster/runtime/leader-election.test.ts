@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Lease } from 'kubernetes-types/coordination/v1.js';
 import { pino } from 'pino';
 import { KubeClient } from '../../../src/runtime/client/client.js';
+import { MAX_REQUEST_SOCKETS } from '../../../src/runtime/client/connection.js';
 import { ConfigMaps, Leases } from '../../../src/runtime/client/kinds.js';
 import {
   LEASE_DURATION_MS,
@@ -19,6 +20,7 @@ import { Manager } from '../../../src/runtime/manager.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
 import { blackholeProxied } from './fixtures/blackhole-proxy.js';
+import { faultInjected, type SeenRequest } from './fixtures/fault-injecting-proxy.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/elected-mirror.ts', import.meta.url));
 /** Scheduling slack on a loaded two-core machine, on top of what the protocol allows. */
@@ -286,4 +288,46 @@ test('a lease won as the elector stops is released, though the answer to the win
     '',
     'the lease the stopped candidate won is given up, not left to expire',
   );
+});
+
+test('a leader whose every socket is held by requests that hang steps down at the renew deadline', async (t) => {
+  const admin = await testClient(t);
+  const ns = await testNamespace(t, admin, 'le-queued');
+  const { proxy, kubeconfig } = await faultInjected(t);
+  const client = await KubeClient.load(kubeconfig);
+  const logger = pino({ level: 'silent' });
+  const stop = new AbortController();
+  let lostAt = 0;
+  const elector = new LeaderElector({
+    client,
+    leaseName: 'queued',
+    leaseNamespace: ns,
+    identity: 'a',
+    logger,
+  });
+  const running = elector.run(stop.signal, {
+    onStartedLeading: (lost) => lost.addEventListener('abort', () => (lostAt = Date.now())),
+    onStoppedLeading: () => {},
+  });
+  t.after(async () => {
+    stop.abort();
+    client.close();
+    await running;
+  });
+  await waitFor(() => elector.isLeader(), { description: 'the elector to lead', timeoutMs: 10_000 });
+
+  // Reads the server never answers take every socket of the pool; the renewals queue behind them.
+  const hung = (r: SeenRequest) => r.method === 'GET' && r.url.includes('/configmaps/');
+  const never = new Promise<void>(() => {});
+  for (let i = 0; i < MAX_REQUEST_SOCKETS; i++) proxy.before(hung, () => never);
+  for (let i = 0; i < MAX_REQUEST_SOCKETS; i++) void client.get(ConfigMaps, `held-${i}`, ns).catch(() => {});
+  await waitFor(() => proxy.count(hung) === MAX_REQUEST_SOCKETS, {
+    description: 'the hanging reads to take every socket',
+    timeoutMs: 10_000,
+  });
+  // Within the renew deadline, not the held reads' 30 s: a lease that expired meanwhile may be a rival's.
+  await waitFor(() => lostAt > 0, {
+    description: 'the leader to step down',
+    timeoutMs: RENEW_DEADLINE_MS + RETRY_PERIOD_MS + SLACK_MS,
+  });
 });
