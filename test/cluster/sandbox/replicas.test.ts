@@ -10,7 +10,7 @@ import { PEER_ADDRESS_ANNOTATION, replicaToken } from '../../../src/sandbox/serv
 import type { Run, RunEvent } from '../../../src/sandbox/service/runs.js';
 import { CiFixerService } from '../../../src/sandbox/service/server.js';
 import { testClient } from '../../support/cluster.js';
-import { sandboxNamespace, workdir } from './support.js';
+import { runEvents, sandboxNamespace, workdir } from './support.js';
 
 /** The labels the chart gives the service's Pods, plus one that differs between revisions. */
 const LABELS = { app: 'ci-fixer', 'app.kubernetes.io/instance': 'ci-fixer' };
@@ -114,32 +114,6 @@ async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
   return { status: res.status, body: (await res.json()) as T };
 }
 
-/** Reads a run's server-sent events until the stream ends, telling `onEvent` of each on arrival. */
-async function events(base: string, id: string, onEvent?: (e: RunEvent) => void): Promise<RunEvent[]> {
-  const res = await fetch(`${base}/api/runs/${id}/events`);
-  assert.equal(res.status, 200);
-  assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
-  const out: RunEvent[] = [];
-  let buffer = '';
-  const decoder = new TextDecoder();
-  for await (const chunk of res.body!) {
-    buffer += decoder.decode(chunk, { stream: true });
-    for (let i = buffer.indexOf('\n\n'); i >= 0; i = buffer.indexOf('\n\n')) {
-      const data = buffer
-        .slice(0, i)
-        .split('\n')
-        .find((l) => l.startsWith('data: '));
-      if (data) {
-        const event = JSON.parse(data.slice(6)) as RunEvent;
-        out.push(event);
-        onEvent?.(event);
-      }
-      buffer = buffer.slice(i + 2);
-    }
-  }
-  return out;
-}
-
 function stdoutOf(stream: RunEvent[]): string {
   return stream.map((e) => (e.type === 'output' && e.stream === 'stdout' ? e.text : '')).join('');
 }
@@ -168,7 +142,7 @@ describe('ci-fixer replicas', () => {
     let stream: RunEvent[];
     try {
       assert.match(onA, new RegExp(`^run-${a.replica}-`));
-      stream = await events(b.base, onA, (e) => {
+      stream = await runEvents(b.base, onA, (e) => {
         if (e.type === 'output' && e.text.includes('first')) void writeFile(gate, '');
       });
     } finally {

@@ -17,7 +17,7 @@ import type { Run, RunEvent } from '../../../src/sandbox/service/runs.js';
 import { CiFixerService, type CiFixerServiceOptions } from '../../../src/sandbox/service/server.js';
 import { testClient, testNamespace, twoContextKubeconfig } from '../../support/cluster.js';
 import { startTutti } from '../../support/command.js';
-import { ackedLinesScript, asApp, sandboxNamespace, workdir } from './support.js';
+import { ackedLinesScript, asApp, runEvents, sandboxNamespace, workdir } from './support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -57,33 +57,6 @@ async function post(base: string, body: unknown, raw?: string) {
     body: raw ?? JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-/** Reads a run's server-sent events until its end event, telling `onEvent` of each on arrival. */
-async function events(base: string, id: string, onEvent?: (e: RunEvent) => void): Promise<RunEvent[]> {
-  const res = await fetch(`${base}/api/runs/${id}/events`);
-  assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
-  const out: RunEvent[] = [];
-  let buffer = '';
-  const decoder = new TextDecoder();
-  for await (const chunk of res.body!) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let i = buffer.indexOf('\n\n');
-    while (i >= 0) {
-      const data = buffer
-        .slice(0, i)
-        .split('\n')
-        .find((l) => l.startsWith('data: '));
-      if (data) {
-        const event = JSON.parse(data.slice(6)) as RunEvent;
-        out.push(event);
-        onEvent?.(event);
-      }
-      buffer = buffer.slice(i + 2);
-      i = buffer.indexOf('\n\n');
-    }
-  }
-  return out;
 }
 
 /** A step's output on one stream, as the events carried it. */
@@ -130,7 +103,7 @@ describe('ci-fixer service', () => {
     assert.equal(created.status, 201);
     const id = created.body['id'] as string;
 
-    const stream = await events(base, id);
+    const stream = await runEvents(base, id);
     const steps = stream.filter((e) => e.type === 'step-end');
     assert.deepEqual(
       steps.map((e) => [e.status, e.exitCode]),
@@ -157,7 +130,7 @@ describe('ci-fixer service', () => {
       [[id, 'failed']],
     );
     // A late subscriber gets the whole history: the same events, each step's output in one piece.
-    const late = await events(base, id);
+    const late = await runEvents(base, id);
     assert.deepEqual(withoutOutput(late), withoutOutput(stream));
     for (const [index, step] of run.steps.entries()) {
       for (const which of ['stdout', 'stderr'] as const) {
@@ -191,7 +164,7 @@ describe('ci-fixer service', () => {
     assert.equal(created.status, 201);
     const id = created.body['id'] as string;
     const seen: string[] = [];
-    const stream = await events(base, id, (e) => {
+    const stream = await runEvents(base, id, (e) => {
       if (e.type === 'step-end') seen.push(`step-end ${e.index}`);
       if (e.type !== 'output') return;
       for (const line of e.text.split('\n').filter(Boolean)) {
@@ -219,7 +192,7 @@ describe('ci-fixer service', () => {
       const created = await post(base, { commands });
       assert.equal(created.status, 201);
       const id = created.body['id'] as string;
-      return { id, stream: await events(base, id) };
+      return { id, stream: await runEvents(base, id) };
     };
     const chatty = await finished(["head -c 3000 /dev/zero | tr '\\0' x", 'echo next']);
     const marker = "\n[output truncated: 2000 bytes not kept, past the run's limit of 1000 bytes]\n";
@@ -234,7 +207,7 @@ describe('ci-fixer service', () => {
       "\n[output truncated: 5 bytes not kept, past the run's limit of 1000 bytes]\n",
     );
     // A late subscriber gets what was kept.
-    assert.equal(outputOf(await events(base, chatty.id), 0, 'stdout'), run.steps[0]?.stdout);
+    assert.equal(outputOf(await runEvents(base, chatty.id), 0, 'stdout'), run.steps[0]?.stdout);
 
     // 1000 bytes each: with the chatty run's 1000, the history passes 2500, and the oldest goes.
     const second = await finished(['head -c 1000 /dev/zero']);
@@ -336,7 +309,7 @@ describe('ci-fixer service', () => {
     assert.ok((await client.list(Jobs, { namespace: ns })).items.length <= 2);
 
     await writeFile(join(gate, 'go'), '');
-    const outputs = await Promise.all(ids.map((id) => events(base, id)));
+    const outputs = await Promise.all(ids.map((id) => runEvents(base, id)));
     outputs.forEach((stream, i) => {
       assert.deepEqual(stream.at(-1), { type: 'end', status: 'succeeded' });
       assert.equal(outputOf(stream, 0, 'stdout'), `run-${i}\n`);

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { Namespaces } from '../../../src/runtime/client/kinds.js';
 import type { KubeObject } from '../../../src/runtime/client/types.js';
 import { waitFor } from '../../../src/runtime/wait.js';
+import type { RunEvent } from '../../../src/sandbox/service/runs.js';
 import { testNamespace } from '../../support/cluster.js';
 
 export const RBAC_MANIFEST = join(import.meta.dirname, '../../../k8s/rbac/k8s.yaml');
@@ -76,4 +78,34 @@ export function ackedLinesScript(dir: string): string {
     `while [ ! -f "${dir}/ack-$n" ]; do i=$((i+1)); [ $i -gt 1200 ] && { echo "line $n never acknowledged" >&2; exit 9; }; sleep 0.05; done; ` +
     'done'
   );
+}
+
+/** Reads a run's server-sent events until the stream ends, telling `onEvent` of each on arrival. */
+export async function runEvents(
+  base: string,
+  id: string,
+  onEvent?: (e: RunEvent) => void,
+): Promise<RunEvent[]> {
+  const res = await fetch(`${base}/api/runs/${id}/events`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+  const out: RunEvent[] = [];
+  let buffer = '';
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body!) {
+    buffer += decoder.decode(chunk, { stream: true });
+    for (let i = buffer.indexOf('\n\n'); i >= 0; i = buffer.indexOf('\n\n')) {
+      const data = buffer
+        .slice(0, i)
+        .split('\n')
+        .find((l) => l.startsWith('data: '));
+      if (data) {
+        const event = JSON.parse(data.slice(6)) as RunEvent;
+        out.push(event);
+        onEvent?.(event);
+      }
+      buffer = buffer.slice(i + 2);
+    }
+  }
+  return out;
 }
