@@ -67,8 +67,9 @@ export interface PeersOptions {
 }
 
 /**
- * The other replicas of the service: the Ready Pods in its namespace with its own Pod's labels
- * (less the per-revision ones), listed through the API server and cached for `ttlMs`.
+ * The other replicas of the service: the Pods in its namespace with its own Pod's labels (less the
+ * per-revision ones) and an IP, Ready or not (one failing its readiness probe, as when the API
+ * server blips, still holds its runs), listed through the API server and cached for `ttlMs`.
  */
 export class Peers {
   readonly self: string;
@@ -82,7 +83,7 @@ export class Peers {
     this.seen.set(this.self, opts.pod.name);
   }
 
-  /** The other Ready replicas, from the cache when it is younger than `maxAgeMs`. */
+  /** The other replicas, from the cache when it is younger than `maxAgeMs`. */
   async list(maxAgeMs = this.opts.ttlMs ?? 5000): Promise<Peer[]> {
     if (this.cached && Date.now() - this.cached.at < maxAgeMs) return this.cached.peers;
     // Concurrent requests share one list call.
@@ -117,7 +118,7 @@ export class Peers {
     for (const p of pods) {
       const name = p.metadata?.name;
       const uid = p.metadata?.uid;
-      if (!name || !uid || name === pod.name || !isReady(p)) continue;
+      if (!name || !uid || name === pod.name) continue;
       const address = this.address(p);
       if (!address) continue;
       const replica = replicaToken(uid);
@@ -160,8 +161,4 @@ export class Peers {
     this.seen.set(replica, pod);
     if (this.seen.size > REMEMBERED_REPLICAS) this.seen.delete(this.seen.keys().next().value!);
   }
-}
-
-function isReady(p: Pod): boolean {
-  return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }

@@ -223,7 +223,7 @@ export class CiFixerService {
   }
 
   /**
-   * This replica's runs and every other Ready replica's, newest first. A replica that does not
+   * This replica's runs and every other replica's, newest first. A replica that does not
    * answer within the peer timeout is named in `partial` rather than left out unsaid.
    */
   private async listRuns(req: IncomingMessage): Promise<{ runs: unknown[]; partial?: PartialEntry[] }> {
@@ -261,7 +261,7 @@ export class CiFixerService {
 
   /**
    * A run this replica does not hold: forwarded to the replica its id names. That replica gone
-   * (no Ready Pod of the service has its token) means its runs went with it: 404 saying so; one
+   * (no Pod of the service has its token) means its runs went with it: 404 saying so; one
    * that does not answer, 503. A request that was itself forwarded is never forwarded again.
    */
   private async forward(req: IncomingMessage, res: ServerResponse, id: string, path: string): Promise<void> {
@@ -284,7 +284,7 @@ export class CiFixerService {
       const pod = this.peers.podOf(replica);
       throw new HttpError(
         404,
-        `run ${id} was held by replica ${replica}${pod ? ` (pod ${pod})` : ''}, which is gone: no Ready Pod of this service is that replica, and its runs went with it`,
+        `run ${id} was held by replica ${replica}${pod ? ` (pod ${pod})` : ''}, which is gone: no Pod of this service is that replica, and its runs went with it`,
         undefined,
         { replica, ...(pod ? { pod } : {}) },
       );

@@ -176,6 +176,31 @@ describe('ci-fixer replicas', () => {
     }
   });
 
+  test('a replica whose Pod is not Ready still answers for its runs through the others', async (t) => {
+    const { ns, admin, replica } = await replicaSet(t);
+    const a = await replica('ci-fixer-app-a');
+    const b = await replica('ci-fixer-app-b');
+    const onA = await post(a.base, ['echo on-a']);
+    await finished(a.base, onA);
+    // Its readiness probe fails (as when its API server blips), but it still holds its runs.
+    await admin.patch(
+      Pods,
+      a.pod,
+      ns,
+      { status: { conditions: [{ type: 'Ready', status: 'False', reason: 'ProbeFailed' }] } },
+      'strategic',
+      'status',
+    );
+    const fetched = await getJson<Run>(`${b.base}/api/runs/${onA}`);
+    assert.equal(fetched.status, 200, JSON.stringify(fetched.body));
+    assert.equal(fetched.body.steps[0]?.stdout, 'on-a\n');
+    const list = await getJson<RunList>(`${b.base}/api/runs`);
+    assert.deepEqual(
+      list.body.runs.map((run) => run.id),
+      [onA],
+    );
+  });
+
   test('a replica that does not answer is named in the list and in the error of its runs; one that is gone, too', async (t) => {
     const { ns, admin, pod, replica } = await replicaSet(t);
     const a = await replica('ci-fixer-app-a');
