@@ -38,6 +38,10 @@ function classify(stderr: string): GitFailure {
   }
   if (/repository .* not found|returned error: 404\b/i.test(stderr)) return 'not-found';
   if (/\[rejected\]|non-fast-forward|fetch first/i.test(stderr)) return 'rejected';
+  // Another push moved the branch after the server advertised it to us: the server's ref update
+  // fails on the old value, a lost race like the above, not a refusal.
+  if (/\[remote rejected\][^\n]*\((failed to (update ref|lock)|cannot lock ref)/.test(stderr))
+    return 'rejected';
   // The server's own refusal (a pre-receive hook, a protected branch): pushing again cannot help.
   if (/\[remote rejected\]/.test(stderr)) return 'declined';
   return 'other';

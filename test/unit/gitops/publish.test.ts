@@ -138,3 +138,36 @@ test('an unreachable server is reported as such', async (t) => {
   const tree = renderTree(translateIntent({ intent: 'x', requirements: { latency: '<1ms' } }));
   await assert.rejects(publishTree(tree, [], { repo, credentials }), { failure: 'unreachable' });
 });
+
+test('a publisher that loses the race for the branch on the server retries on top of the winner, losing neither', async (t) => {
+  const { root, repo } = await gitServer(t);
+  const bare = join(root, 'admin1/edge1-config.git');
+  const tree = (requirements: Record<string, string>) =>
+    renderTree(translateIntent({ intent: 'x', requirements }));
+  await publishTree(tree({ latency: '<1ms' }), ['cn-cap-001'], { repo, credentials });
+
+  // Another publisher's commit, ready on a side branch.
+  const other = await clone(repo, t);
+  await writeFile(join(other, 'README.md'), 'edge1\n');
+  const id = ['-c', 'user.name=other', '-c', 'user.email=other@example.com'];
+  await run('git', ['add', 'README.md'], { cwd: other });
+  await run('git', [...id, 'commit', '--quiet', '-m', 'readme'], { cwd: other });
+  await run('git', ['push', '--quiet', join(bare), 'HEAD:refs/heads/other'], { cwd: other });
+  // It lands on main while the server receives our push, after the client saw the old main: the
+  // server then refuses our ref update, as it does when two pushes reach it together.
+  await writeFile(
+    join(bare, 'hooks/pre-receive'),
+    `#!/bin/sh\nif [ ! -e raced ]; then touch raced; env -u GIT_QUARANTINE_PATH -u GIT_OBJECT_DIRECTORY -u GIT_ALTERNATE_OBJECT_DIRECTORIES git update-ref refs/heads/main refs/heads/other; fi\n`,
+    { mode: 0o755 },
+  );
+
+  const result = await publishTree(tree({ latency: '<1ms', jitter: '<2ms' }), ['cn-cap-001', 'tn-cov-001'], {
+    repo,
+    credentials,
+  });
+  assert.equal(result.changed, true);
+  const dir = await clone(repo, t);
+  assert.equal(await readFile(join(dir, 'README.md'), 'utf8'), 'edge1\n');
+  assert.ok(await readFile(join(dir, 'apps/intent/tn_coverage.yaml'), 'utf8'));
+  assert.equal((await run('git', ['rev-parse', 'HEAD'], { cwd: dir })).stdout.trim(), result.commit);
+});
