@@ -85,8 +85,13 @@ function entryOf(o: KubeObject): InventoryEntry {
   };
 }
 
+/**
+ * An object's identity: its group, not its version, since one object is served at every version of
+ * its group — an object moved from `autoscaling/v1` to `autoscaling/v2` in git is still the same.
+ */
 function entryKey(e: InventoryEntry): string {
-  return `${e.apiVersion}/${e.kind}/${e.namespace ?? ''}/${e.name}`;
+  const group = e.apiVersion.includes('/') ? e.apiVersion.slice(0, e.apiVersion.lastIndexOf('/')) : '';
+  return `${group}/${e.kind}/${e.namespace ?? ''}/${e.name}`;
 }
 
 /**

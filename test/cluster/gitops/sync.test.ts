@@ -15,6 +15,7 @@ import { EdgeSyncer, LABEL_SYNCED_BY } from '../../../src/gitops/sync.js';
 import { translateIntent } from '../../../src/gitops/translate.js';
 import { KubeClient } from '../../../src/runtime/client/client.js';
 import { ConfigMaps, CustomResourceDefinitions, Namespaces } from '../../../src/runtime/client/kinds.js';
+import { kind } from '../../../src/runtime/client/types.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { metricsRegistry } from '../../../src/runtime/health-server.js';
 import { waitFor } from '../../../src/runtime/wait.js';
@@ -388,4 +389,64 @@ test('a kustomization may list a kustomize base; a missing or unusable resource 
   assert.equal(status.conditions![0]!.reason, 'SourceInvalid');
   assert.ok(!JSON.stringify(status).includes(cacheDir), 'no path of the checkout on this machine');
   assert.ok(await client.find(ConfigMaps, 'from-base', 'tutti-sync-bases'), 'nothing refused is pruned');
+});
+
+test('an object whose apiVersion changes in git (autoscaling/v1 to v2) is the same object: applied, never pruned', async (t) => {
+  const client = await syncClient(t);
+  const { root, server } = await gitServer(t);
+  const repo = await server.createRepository('admin1/edge1-version');
+  t.after(() => client.delete(Namespaces, 'tutti-sync-version'));
+  t.after(() => client.delete(GitSyncs, 'edge1-version'));
+  const namespace = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: tutti-sync-version\n';
+  const hpa = (apiVersion: string, max: number) =>
+    stringify({
+      apiVersion,
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'upf', namespace: 'tutti-sync-version' },
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'upf' },
+        minReplicas: 1,
+        maxReplicas: max,
+      },
+    });
+  const HPAs = kind('autoscaling/v2', 'HorizontalPodAutoscaler');
+  const options = syncOptions('edge1-version', repo, root);
+  await publishTree(
+    new Map([
+      ['namespace.yaml', namespace],
+      ['hpa.yaml', hpa('autoscaling/v1', 3)],
+    ]),
+    ['v1'],
+    { repo, credentials },
+  );
+  assert.deepEqual((await new EdgeSyncer(client, options).syncOnce()).errors, []);
+  assert.ok(await client.find(HPAs, 'upf', 'tutti-sync-version'));
+
+  // The same HPA, written for the newer API version.
+  const moved = await publishTree(
+    new Map([
+      ['namespace.yaml', namespace],
+      ['hpa.yaml', hpa('autoscaling/v2', 5)],
+    ]),
+    ['v2'],
+    { repo, credentials },
+  );
+  const outcome = await new EdgeSyncer(client, options).syncOnce();
+  assert.deepEqual(outcome.errors, []);
+  assert.equal(outcome.pruned, 0);
+  const live = await client.find(HPAs, 'upf', 'tutti-sync-version');
+  assert.equal(
+    (live as { spec?: { maxReplicas?: number } } | undefined)?.spec?.maxReplicas,
+    5,
+    'the HPA is on the edge',
+  );
+  const status = (await client.get(GitSyncs, 'edge1-version')).status!;
+  assert.equal(status.commit, moved.commit);
+  assert.deepEqual(status.inventory!.map((e) => `${e.apiVersion} ${e.kind}/${e.name}`).sort(), [
+    'autoscaling/v2 HorizontalPodAutoscaler/upf',
+    'v1 Namespace/tutti-sync-version',
+  ]);
+  // Later syncs keep it.
+  assert.equal((await new EdgeSyncer(client, options).syncOnce()).pruned, 0);
+  assert.ok(await client.find(HPAs, 'upf', 'tutti-sync-version'));
 });
