@@ -167,11 +167,16 @@ export class InventoryNotifier {
   async check(): Promise<number> {
     const now = inventoryObjects(await this.opts.inventory());
     const prior = this.last;
-    this.last = now;
-    if (!prior) return 0;
+    if (!prior) {
+      this.last = now;
+      return 0;
+    }
     const changes = inventoryChanges(prior, now);
     if (changes.length === 0) return 0;
+    // The snapshot moves on only once there is someone to tell: changes seen while the
+    // subscriptions cannot be read are sent at the next check, not dropped.
     const subscriptions = await this.opts.store.list();
+    this.last = now;
     const sent = await Promise.all(subscriptions.flatMap((s) => changes.map((c) => this.deliver(s, c))));
     return sent.filter(Boolean).length;
   }

@@ -405,3 +405,66 @@ test('tutti operator --module gitops --o2ims-port serves O2IMS until it is stopp
   assert.equal(await exited, 0, stderr.slice(-2000));
   await assert.rejects(fetch(`http://127.0.0.1:${port}${INVENTORY_PREFIX}/v1`));
 });
+
+test('a change seen while the subscriptions cannot be read is notified at the next check, not dropped', async (t) => {
+  const client = await testClient(t);
+  const ns = await testNamespace(t, client, 'o2ims-blip');
+  let failList = false;
+  const blipping = new Proxy(client, {
+    get(target, property) {
+      if (property === 'listAll' && failList)
+        return async () => {
+          failList = false;
+          throw new Error('the API server did not answer');
+        };
+      const value = Reflect.get(target, property);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const store = new SubscriptionStore(blipping, ns);
+  const server = new InventoryServer(client, { name: 'edge1', subscriptions: store });
+  const received: InventoryChangeNotification[] = [];
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c));
+    req.on('end', () => {
+      received.push(JSON.parse(body) as InventoryChangeNotification);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
+  await store.create({
+    subscriptionId: 'blip',
+    callback: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/notify`,
+  });
+  const notifier = new InventoryNotifier({
+    inventory: () => server.inventory(),
+    store,
+    log: pino({ level: 'silent' }),
+  });
+  await notifier.check();
+
+  const label = `o2ims-test.tutti.dev/${ns}`;
+  await client.patch(Nodes, 'tutti-worker-2', undefined, { metadata: { labels: { [label]: 'yes' } } });
+  t.after(() =>
+    client.patch(Nodes, 'tutti-worker-2', undefined, { metadata: { labels: { [label]: null } } }),
+  );
+  // The change is seen while listing the subscriptions fails.
+  await waitFor(
+    async () =>
+      hasLabel(
+        (await server.inventory()).resources.find((r) => r.description === 'tutti-worker-2'),
+        label,
+      ),
+    { description: 'the label change in the inventory', timeoutMs: 10_000 },
+  );
+  failList = true;
+  await assert.rejects(notifier.check(), /did not answer/);
+
+  await notifier.check();
+  assert.ok(
+    received.some((n) => n.notificationEventType === 1 && hasLabel(n.postObjectState, label)),
+    'the subscriber hears of the modified resource',
+  );
+});
