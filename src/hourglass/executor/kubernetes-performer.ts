@@ -48,7 +48,7 @@ export interface PerformerCreationResult {
 export interface DeploymentResult {
   performerId: string;
   endpoint: string;
-  /** The performer it replaced, now removed. */
+  /** The performer it replaced: removed, or, when its deletion failed, by the next deploy. */
   replaced?: string;
 }
 
@@ -89,6 +89,8 @@ interface ManagedPerformer {
   inFlight: number;
   drained?: () => void;
   resource?: Performer;
+  /** Its removal failed (a rollback's, or a promotion's of the old one): retried before the next create. */
+  leftover?: boolean;
 }
 
 /** Condition reasons that mean a performer will not become Ready without a change. */
@@ -140,17 +142,16 @@ export class KubernetesPerformer implements IAvsPerformer {
       await this.promotePerformer(staged.performerId);
       return { ...staged, ...(replaced ? { replaced } : {}) };
     } catch (err) {
-      if (staged && this.performers.get(staged.performerId)?.status === 'Staged') {
-        this.log.warn(
-          { performer: staged.performerId, err: (err as Error).message },
-          'deploy failed; rolling back',
-        );
-        await this.removePerformer(staged.performerId).catch((e: Error) =>
+      const stagedId = staged?.performerId;
+      if (stagedId && this.performers.get(stagedId)?.status === 'Staged') {
+        this.log.warn({ performer: stagedId, err: (err as Error).message }, 'deploy failed; rolling back');
+        await this.removePerformer(stagedId).catch((e: Error) => {
+          this.markLeftover(stagedId);
           this.log.error(
-            { performer: staged?.performerId, err: e.message },
-            'rollback could not remove the performer',
-          ),
-        );
+            { performer: stagedId, err: e.message },
+            'rollback could not remove the performer; the next deploy removes it',
+          );
+        });
       }
       throw new Error(
         `deploy of ${image.image}${image.version ? ` ${image.version}` : ''} rolled back: ${(err as Error).message}`,
@@ -165,6 +166,13 @@ export class KubernetesPerformer implements IAvsPerformer {
 
   async createPerformer(image: PerformerImage): Promise<PerformerCreationResult> {
     const manager = this.requireRunning('create a performer');
+    // Otherwise a leftover would stay Staged, and refuse every create after it.
+    for (const p of [...this.performers.values()].filter((p) => p.leftover))
+      await this.removePerformer(p.id).catch((err: Error) => {
+        throw new Error(`cannot remove performer ${p.id} left by an earlier deploy: ${err.message}`, {
+          cause: err,
+        });
+      });
     const staged = [...this.performers.values()].find((p) => p.status === 'Staged');
     if (staged) throw new Error(`performer ${staged.id} is already staged; promote or remove it first`);
     const name = `${avsLabelValue(this.opts.avsAddress)
@@ -209,7 +217,14 @@ export class KubernetesPerformer implements IAvsPerformer {
     if (previous) {
       previous.status = 'Staged';
       await this.drain(previous);
-      await this.removePerformer(previous.id);
+      // The promotion stands: the new performer serves whether or not the old one is gone yet.
+      await this.removePerformer(previous.id).catch((err: Error) => {
+        this.markLeftover(previous.id);
+        this.log.warn(
+          { performer: previous.id, err: err.message },
+          'could not remove the replaced performer; the next deploy removes it',
+        );
+      });
     }
   }
 
@@ -378,6 +393,11 @@ export class KubernetesPerformer implements IAvsPerformer {
         resolve();
       };
     });
+  }
+
+  private markLeftover(performerId: string): void {
+    const p = this.performers.get(performerId);
+    if (p) p.leftover = true;
   }
 
   private inService(): ManagedPerformer | undefined {

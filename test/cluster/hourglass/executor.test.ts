@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
+import type {
+  NamedRuleWithOperations,
+  ValidatingAdmissionPolicyBinding,
+} from 'kubernetes-types/admissionregistration/v1.js';
 import {
   PERFORMER_FINALIZER,
   type Performer,
@@ -11,9 +15,10 @@ import { KubernetesManager } from '../../../src/hourglass/executor/kubernetes-ma
 import { KubernetesPerformer } from '../../../src/hourglass/executor/kubernetes-performer.js';
 import { startPerformerServer } from '../../../src/hourglass/grpc/performer-server.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
+import { kind } from '../../../src/runtime/client/types.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { testClient, testNamespace } from '../../support/cluster.js';
+import { denyingPolicy, testClient, testNamespace } from '../../support/cluster.js';
 import { livePerformers } from './operator-support.js';
 
 /** Writes a Performer's status as the operator does once its Pod is Ready. */
@@ -232,4 +237,119 @@ test('runTask refuses while the executor drains for shutdown; the task in flight
   assert.equal((await task).result.toString(), 'done');
   await stopping;
   assert.deepEqual(await livePerformers(client, ns), []);
+});
+
+const ValidatingAdmissionPolicyBindings = kind<ValidatingAdmissionPolicyBinding>(
+  'admissionregistration.k8s.io/v1',
+  'ValidatingAdmissionPolicyBinding',
+);
+
+/**
+ * Performer deletions in `ns` refused by an admission policy (as an API server that fails them
+ * would), until the returned function lifts the policy. Both wait until the API server acts on it.
+ */
+async function refuseDeletions(t: TestContext, client: KubeClient, ns: string, probe: string) {
+  const policy = `${ns}-no-performer-deletes`;
+  await denyingPolicy(t, client, policy, {
+    namespace: ns,
+    rule: {
+      apiGroups: ['hourglass.eigenlayer.io'],
+      apiVersions: ['v1alpha1'],
+      operations: ['DELETE'],
+      resources: ['performers'],
+    } as NamedRuleWithOperations,
+    expression: 'false',
+    message: 'no Performer deletions here',
+  });
+  const denied = () =>
+    client.delete(Performers, probe, ns, { dryRun: ['All'] }).then(
+      () => false,
+      (err: Error) => /no Performer deletions here/.test(err.message),
+    );
+  await waitFor(denied, { description: `Performer deletions in ${ns} to be refused`, timeoutMs: 30_000 });
+  return async () => {
+    await client.delete(ValidatingAdmissionPolicyBindings, policy);
+    await waitFor(async () => !(await denied()), {
+      description: `Performer deletions in ${ns} to be allowed again`,
+      timeoutMs: 30_000,
+    });
+  };
+}
+
+test('a performer whose rollback could not be removed does not block the next deploy', async (t) => {
+  const client = await testClient(t, 'hourglass-executor');
+  await installCrds(client, hourglassCrds());
+  const ns = await testNamespace(t, client, 'hg-leftover');
+  const server = await startPerformerServer({ port: 0, host: '127.0.0.1' });
+  t.after(() => server.kill());
+  const performer = new KubernetesPerformer({
+    avsAddress: '0xleft',
+    manager: new KubernetesManager(client, { namespace: ns, retryAttempts: 1 }),
+    endpointResolver: () => `127.0.0.1:${server.port}`,
+    readyTimeoutMs: 20_000,
+    pollIntervalMs: 50,
+  });
+  t.after(() => performer.shutdown());
+  await performer.initialize();
+  const first = performer.deploy({ image: 'img', version: 'v1' });
+  const v1 = (await reportReady(client, ns, 'v1')).metadata!.name!;
+  await first;
+
+  // v2 cannot be pulled, and its rollback cannot delete it: it is left behind.
+  const allowDeletions = await refuseDeletions(t, client, ns, v1);
+  const second = performer.deploy({ image: 'img', version: 'v2' });
+  await reportDegraded(client, ns, 'v2', 'ImagePullFailed', 'no such image');
+  await assert.rejects(second, /rolled back: .*ImagePullFailed/);
+  assert.equal((await performer.runTask({ taskId: 'still-v1', payload: 'x' })).result.toString(), 'x');
+
+  // Once deletions work again, the next deploy goes through and the leftover is removed.
+  await allowDeletions();
+  const third = performer.deploy({ image: 'img', version: 'v3' });
+  const v3 = (await reportReady(client, ns, 'v3')).metadata!.name!;
+  const d3 = await third;
+  assert.equal(d3.performerId, v3);
+  assert.deepEqual(
+    performer.listPerformers().map((p) => [p.performerId, p.status]),
+    [[v3, 'InService']],
+  );
+  assert.deepEqual(await livePerformers(client, ns), [v3]);
+});
+
+test('a promotion whose old performer cannot be deleted yet is a deploy that succeeded', async (t) => {
+  const client = await testClient(t, 'hourglass-executor');
+  await installCrds(client, hourglassCrds());
+  const ns = await testNamespace(t, client, 'hg-undeleted');
+  const server = await startPerformerServer({ port: 0, host: '127.0.0.1' });
+  t.after(() => server.kill());
+  const performer = new KubernetesPerformer({
+    avsAddress: '0xold',
+    manager: new KubernetesManager(client, { namespace: ns, retryAttempts: 1 }),
+    endpointResolver: () => `127.0.0.1:${server.port}`,
+    readyTimeoutMs: 20_000,
+    pollIntervalMs: 50,
+  });
+  t.after(() => performer.shutdown());
+  await performer.initialize();
+  const first = performer.deploy({ image: 'img', version: 'v1' });
+  const v1 = (await reportReady(client, ns, 'v1')).metadata!.name!;
+  await first;
+
+  // v2 becomes Ready and is promoted; only the removal of v1 fails.
+  const allowDeletions = await refuseDeletions(t, client, ns, v1);
+  const second = performer.deploy({ image: 'img', version: 'v2' });
+  const v2 = (await reportReady(client, ns, 'v2')).metadata!.name!;
+  const d2 = await second;
+  assert.equal(d2.performerId, v2);
+  assert.equal(performer.listPerformers().find((p) => p.status === 'InService')?.performerId, v2);
+
+  // The next deploy removes v1 as well as v2.
+  await allowDeletions();
+  const third = performer.deploy({ image: 'img', version: 'v3' });
+  const v3 = (await reportReady(client, ns, 'v3')).metadata!.name!;
+  await third;
+  assert.deepEqual(
+    performer.listPerformers().map((p) => [p.performerId, p.status]),
+    [[v3, 'InService']],
+  );
+  assert.deepEqual(await livePerformers(client, ns), [v3]);
 });
