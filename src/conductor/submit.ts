@@ -49,7 +49,19 @@ export async function submitNetworkIntent(
       await client.createOnly(ni);
       return { outcome: 'created', name, namespace };
     } catch (err) {
-      if (err instanceof AlreadyExistsError) return sameSpecOrFailure(client, ni);
+      if (err instanceof AlreadyExistsError) {
+        const met = await sameSpecOrFailure(client, ni);
+        if (met) return met;
+        // Deleted between our create and our read: create it again, as one more try.
+        if (attempt >= retries) {
+          return {
+            outcome: 'retry',
+            reason: 'NotFound',
+            message: `NetworkIntent ${namespace}/${name} was deleted while it was submitted`,
+          };
+        }
+        continue;
+      }
       // Nothing is wrong with the intent: what it needs is not there yet. Quick retries cannot help.
       if (err instanceof NotFoundError) return missingPrerequisite(err, ni);
       if (!isRetryable(err)) return finalFailure(err, ni);
@@ -65,11 +77,21 @@ export async function submitNetworkIntent(
   }
 }
 
-async function sameSpecOrFailure(client: KubeClient, ni: NetworkIntent): Promise<SubmitResult> {
+/** What an AlreadyExists means; undefined when the object is gone by the time it is read. */
+async function sameSpecOrFailure(client: KubeClient, ni: NetworkIntent): Promise<SubmitResult | undefined> {
   const name = ni.metadata!.name!;
   const namespace = ni.metadata!.namespace!;
   try {
     const existing = await client.get(NetworkIntents, name, namespace);
+    // One being deleted (held by a finalizer) is about to vanish: counting it as this intent's
+    // would record the file as processed with no NetworkIntent left. Its successor is made once it is gone.
+    if (existing.metadata?.deletionTimestamp) {
+      return {
+        outcome: 'retry',
+        reason: 'Terminating',
+        message: `NetworkIntent ${namespace}/${name} is being deleted; the intent is created anew once it is gone`,
+      };
+    }
     if (isDeepStrictEqual(existing.spec, ni.spec)) return { outcome: 'exists', name, namespace };
     return {
       outcome: 'failed',
@@ -77,6 +99,7 @@ async function sameSpecOrFailure(client: KubeClient, ni: NetworkIntent): Promise
       message: `NetworkIntent ${namespace}/${name} already exists with a different spec`,
     };
   } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
     if (isRetryable(err)) return { outcome: 'retry', reason: reasonOf(err), message: (err as Error).message };
     return finalFailure(err, ni);
   }

@@ -8,12 +8,12 @@ import { parse, stringify } from 'yaml';
 import { NetworkIntents } from '../../../src/apis/intent.nephoran.com/network-intent.js';
 import { conductorCrds } from '../../../src/conductor/crds.js';
 import type { Intent } from '../../../src/conductor/intent.js';
-import { networkIntentName } from '../../../src/conductor/intent.js';
+import { networkIntentName, toNetworkIntent } from '../../../src/conductor/intent.js';
 import { conductorMetrics } from '../../../src/conductor/metrics.js';
 import { Namespaces } from '../../../src/runtime/client/kinds.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+import { releaseFinalizersAtEnd, testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
 import {
   dropIntent,
   errorReports,
@@ -648,6 +648,52 @@ describe('conductor-loop against the API server', () => {
       timeoutMs: 30_000,
     });
     const record = await waitFor(async () => (await readState(dirs.dir))['intent-later.json'], {
+      description: 'the state record',
+      timeoutMs: 10_000,
+    });
+    assert.equal(record.status, 'processed');
+    assert.equal((await errorReports(dirs.errors)).size, 0);
+  });
+});
+
+describe('conductor-loop and a NetworkIntent being deleted', () => {
+  test('an intent whose NetworkIntent is still being deleted is created anew once that one is gone', async (t) => {
+    const client = await testClient(t);
+    await installCrds(client, conductorCrds());
+    const ns = await testNamespace(t, client, 'terminating');
+    releaseFinalizersAtEnd(t, client, NetworkIntents, ns);
+    const doc = intent(ns, 'web');
+    const name = networkIntentName(doc as Intent);
+    // The same intent submitted before and deleted since, held in deletion by a finalizer (as the
+    // controller's A1 finalizer holds it while the policy is deleted).
+    const old = await client.create({
+      ...toNetworkIntent(doc as Intent),
+      metadata: { ...toNetworkIntent(doc as Intent).metadata, finalizers: ['test.tutti.dev/hold'] },
+    });
+    await client.delete(NetworkIntents, name, ns);
+
+    const attempts = async () =>
+      (await conductorMetrics.intentsSubmitted.get()).values.reduce((n, v) => n + v.value, 0) +
+      (await conductorMetrics.submitErrors.get()).values.reduce((n, v) => n + v.value, 0);
+    const before = await attempts();
+    const dirs = await handoffDir(t);
+    await startLoop(t, client, dirs, { periodMs: 200 });
+    await dropIntent(dirs.dir, 'intent-web.json', doc);
+    await waitFor(async () => (await attempts()) > before, {
+      description: 'the loop to have met the NetworkIntent being deleted',
+      timeoutMs: 30_000,
+    });
+
+    await client.patch(NetworkIntents, name, ns, { metadata: { finalizers: null } });
+    const made = await waitFor(
+      async () => {
+        const ni = await client.find(NetworkIntents, name, ns);
+        return ni && ni.metadata?.uid !== old.metadata?.uid ? ni : undefined;
+      },
+      { description: `NetworkIntent ${ns}/${name} made anew`, timeoutMs: 30_000 },
+    );
+    assert.equal(made.metadata?.deletionTimestamp, undefined);
+    const record = await waitFor(async () => (await readState(dirs.dir))['intent-web.json'], {
       description: 'the state record',
       timeoutMs: 10_000,
     });
