@@ -9,7 +9,7 @@ import { Informer } from '../../runtime/informer.js';
 import { componentLogger } from '../../runtime/log.js';
 import { avsLabelValue, LABEL_AVS } from '../desired-state.js';
 import type { EndpointResolver } from '../grpc/endpoint-resolver.js';
-import type { PerformerClientOptions, Task, TaskResult } from '../grpc/performer-client.js';
+import type { CallOptions, PerformerClientOptions, Task, TaskResult } from '../grpc/performer-client.js';
 import { type AvsPerformerConfig, type ExecutorConfig, loadExecutorConfig } from './executor-config.js';
 import {
   executorConfigReloads,
@@ -189,7 +189,11 @@ export class Executor {
   }
 
   /** Runs a task on the InService performer of `avsAddress`. */
-  async submitTask(avsAddress: string, task: Task): Promise<TaskResult & { performerId: string }> {
+  async submitTask(
+    avsAddress: string,
+    task: Task,
+    opts: CallOptions = {},
+  ): Promise<TaskResult & { performerId: string }> {
     const runtime = this.avs.get(key(avsAddress));
     if (!runtime || this.stopping)
       throw new UnknownAvsError(
@@ -198,7 +202,7 @@ export class Executor {
           : `this executor serves no AVS ${avsAddress} (it serves ${[...this.avs.values()].map((r) => r.config.avsAddress).join(', ') || 'none yet'})`,
       );
     const performerId = runtime.performer.listPerformers().find((p) => p.status === 'InService')?.performerId;
-    const result = await runtime.performer.runTask(task);
+    const result = await runtime.performer.runTask(task, opts);
     return { ...result, performerId: performerId ?? '' };
   }
 

@@ -5,6 +5,7 @@ import { waitFor } from '../../runtime/wait.js';
 import { avsLabelValue } from '../desired-state.js';
 import { type EndpointResolver, endpointResolver } from '../grpc/endpoint-resolver.js';
 import {
+  type CallOptions,
   PerformerClient,
   type PerformerClientOptions,
   type Task,
@@ -58,7 +59,7 @@ export interface IAvsPerformer {
   deploy(image: PerformerImage): Promise<DeploymentResult>;
   createPerformer(image: PerformerImage): Promise<PerformerCreationResult>;
   promotePerformer(performerId: string): Promise<void>;
-  runTask(task: Task): Promise<TaskResult>;
+  runTask(task: Task, opts?: CallOptions): Promise<TaskResult>;
   removePerformer(performerId: string): Promise<void>;
   listPerformers(): PerformerMetadata[];
   shutdown(): Promise<void>;
@@ -278,7 +279,7 @@ export class KubernetesPerformer implements IAvsPerformer {
     if (p) p.resource = resource;
   }
 
-  async runTask(task: Task): Promise<TaskResult> {
+  async runTask(task: Task, opts: CallOptions = {}): Promise<TaskResult> {
     if (this.state === 'draining' || this.state === 'shut down')
       throw new Error(`cannot run task ${task.taskId}: the performer is ${this.state}`);
     const performer = this.inService();
@@ -288,7 +289,7 @@ export class KubernetesPerformer implements IAvsPerformer {
       );
     performer.inFlight++;
     try {
-      return await performer.client.executeTask(task);
+      return await performer.client.executeTask(task, opts);
     } finally {
       performer.inFlight--;
       if (performer.inFlight === 0) performer.drained?.();

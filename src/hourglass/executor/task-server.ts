@@ -34,7 +34,10 @@ export async function startTaskServer(
       const { avsAddress, taskId, payload } = call.request;
       const id = taskId.toString();
       const stopTimer = executorTaskDuration.startTimer();
-      executor.submitTask(avsAddress, { taskId: id, payload }).then(
+      // The caller's deadline bounds the retries on the performer (Infinity when it set none).
+      const d = call.getDeadline();
+      const deadline = d instanceof Date ? d.getTime() : d;
+      executor.submitTask(avsAddress, { taskId: id, payload }, { deadline }).then(
         (r) => {
           stopTimer({ avs: avsAddress });
           executorTasks.inc({ avs: avsAddress, result: 'ok' });

@@ -22,6 +22,11 @@ export interface Task {
   payload: Uint8Array | string;
 }
 
+export interface CallOptions {
+  /** When the caller stops waiting (ms since the epoch): no try outlasts it, and none starts after. */
+  deadline?: number;
+}
+
 export interface TaskResult {
   taskId: string;
   result: Buffer;
@@ -81,12 +86,13 @@ export class PerformerClient {
     };
   }
 
-  async executeTask(task: Task): Promise<TaskResult> {
+  async executeTask(task: Task, opts: CallOptions = {}): Promise<TaskResult> {
     if (!task.taskId) throw new Error('a task needs a taskId');
     const request = { taskId: Buffer.from(task.taskId), payload: Buffer.from(task.payload) };
     try {
-      const res = await this.withRetries((deadline) =>
-        unary<TaskResponseMessage>(this.service, 'ExecuteTask', request, deadline),
+      const res = await this.withRetries(
+        (deadline) => unary<TaskResponseMessage>(this.service, 'ExecuteTask', request, deadline),
+        opts.deadline,
       );
       return { taskId: res.taskId.toString(), result: res.result };
     } catch (err) {
@@ -112,12 +118,15 @@ export class PerformerClient {
     this.health.close();
   }
 
-  private async withRetries<T>(call: (deadline: number) => Promise<T>): Promise<T> {
+  private async withRetries<T>(
+    call: (deadline: number) => Promise<T>,
+    callerDeadline = Infinity,
+  ): Promise<T> {
     this.calls++;
     for (let attempt = 1; ; attempt++) {
       if (!this.breaker.tryAcquire()) throw new CircuitOpenError(this.endpoint, this.breaker.retryInMs());
       try {
-        const result = await call(Date.now() + this.policy.attemptTimeoutMs);
+        const result = await call(Math.min(Date.now() + this.policy.attemptTimeoutMs, callerDeadline));
         this.breaker.recordSuccess();
         this.lastError = undefined;
         return result;
@@ -129,9 +138,11 @@ export class PerformerClient {
         }
         this.breaker.recordFailure();
         this.lastError = (err as Error).message;
-        if (attempt >= this.policy.maxAttempts)
-          throw new PerformerUnavailableError(this.endpoint, attempt, err);
         const wait = backoffDelay(this.policy, attempt);
+        // A try after the caller has given up would run a task whose result no one receives, and
+        // that the caller may well submit again.
+        if (attempt >= this.policy.maxAttempts || Date.now() + wait >= callerDeadline)
+          throw new PerformerUnavailableError(this.endpoint, attempt, err);
         this.retries++;
         this.opts.onRetry?.(attempt, err, wait);
         await delay(wait);

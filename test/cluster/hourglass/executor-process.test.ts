@@ -470,3 +470,62 @@ test('tutti executor: an adopted Performer deleted before the watch starts is no
   assert.equal(await inService(), 1);
   assert.equal(JSON.parse(await readFile(join(dataDir, 'state.json'), 'utf8')).generation, 2);
 });
+
+test("tutti executor: a task whose caller's deadline has passed is not run when the performer comes back", async (t) => {
+  const { client, ns } = await setup(t, 'hg-deadline');
+  await startController(t, ns);
+  const avs = '0xAVS_deadline';
+  const performerServer = await startPerformerServer({ port: 0, host: '127.0.0.1' });
+  const port = performerServer.port;
+  const dir = await mkdtemp(join(tmpdir(), 'hg-deadline-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const configPath = join(dir, 'config.yaml');
+  await writeFile(
+    configPath,
+    stringify({
+      kubernetes: { namespace: ns, connectionTimeout: '10s', retryDelay: '200ms' },
+      avsPerformers: [{ avsAddress: avs, image: { repository: 'ghcr.io/acme/perf', tag: 'v1' } }],
+    }),
+  );
+  const executor = new Executor({
+    configPath,
+    dataDir: join(dir, 'data'),
+    client,
+    healthPort: 0,
+    endpointResolver: () => `127.0.0.1:${port}`,
+    // The executor's retries would outlast the caller's deadline many times over.
+    grpc: {
+      retry: { initialDelayMs: 50, maxDelayMs: 50, maxAttempts: 1000, attemptTimeoutMs: 5000 },
+      circuitBreaker: { failureThreshold: 1000 },
+    },
+    readyTimeoutMs: 90_000,
+    pollIntervalMs: 200,
+    watchConfig: false,
+  });
+  await executor.start();
+  const tasks = await startTaskServer(executor, { port: 0, host: '127.0.0.1' });
+  const taskClient = new ExecutorClient(`127.0.0.1:${tasks.port}`);
+  t.after(async () => {
+    taskClient.close();
+    await Promise.all([tasks.close(), executor.stop()]);
+  });
+  await executor.settled();
+  assert.deepEqual(executor.failures(), {});
+
+  // The performer goes away; the caller waits one second: told it is unavailable, or given up.
+  performerServer.kill();
+  await assert.rejects(taskClient.submitTask(avs, 'late', 'x', 1000), /UNAVAILABLE|DEADLINE_EXCEEDED/);
+  const back = await startPerformerServer({ port, host: '127.0.0.1' });
+  t.after(() => back.kill());
+  const counted = (result: string) =>
+    metric(
+      executor.healthPort,
+      new RegExp(`^hourglass_executor_tasks_total\\{avs="${avs}",result="${result}"\\} (\\d+)`, 'm'),
+    );
+  await waitFor(async () => (await counted('ok')) + (await counted('unavailable')) === 1, {
+    description: 'the executor to finish with the task',
+    timeoutMs: 30_000,
+  });
+  assert.equal(await counted('unavailable'), 1);
+  assert.equal(back.tasksReceived, 0, 'the task was not run after its caller gave up');
+});

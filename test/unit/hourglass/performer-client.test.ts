@@ -179,3 +179,30 @@ test('the performer process killed and restarted mid-way: retries carry the task
   assert.equal(strict.breaker.state, 'closed');
   await restarting;
 });
+
+test("no try starts after the caller's deadline: a task is not run once its caller has given up", async (t) => {
+  const gone = await startPerformerServer({ port: 0, host: '127.0.0.1' });
+  const port = gone.port;
+  gone.kill();
+  // Retries enough to outlast the deadline many times over.
+  const client = new PerformerClient(`127.0.0.1:${port}`, {
+    retry: { initialDelayMs: 50, maxDelayMs: 50, maxAttempts: 1000, attemptTimeoutMs: 2000 },
+    circuitBreaker: { failureThreshold: 1000 },
+  });
+  t.after(() => client.close());
+  const deadline = Date.now() + 500;
+  const outcome = client.executeTask({ taskId: 'late', payload: 'x' }, { deadline }).then(
+    (r) => r,
+    (e: unknown) => e,
+  );
+  // The performer comes back only once the caller has stopped waiting.
+  await waitFor(() => Date.now() > deadline, {
+    description: "the caller's deadline to pass",
+    timeoutMs: 5000,
+  });
+  const back = await startPerformerServer({ port, host: '127.0.0.1' });
+  t.after(() => back.kill());
+  const err = await outcome;
+  assert.ok(err instanceof PerformerUnavailableError, `expected unavailable, got ${JSON.stringify(err)}`);
+  assert.equal(back.tasksReceived, 0, 'the task never reached the performer');
+});
