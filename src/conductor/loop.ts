@@ -700,6 +700,9 @@ type Verdict =
   | { ok: true; intent: Intent }
   | { ok: false; reason: string; message: string; errors?: string[] };
 
+/** A namespace name: a DNS-1123 label. */
+const NAMESPACE_NAME = /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
 /** Whether a file's content is an intent to submit, and if not, why (in the seed's words). */
 function judge(read: ReadResult, validator: IntentValidator): Verdict {
   if (!read.ok) return { ok: false, reason: read.reason, message: read.message };
@@ -712,6 +715,19 @@ function judge(read: ReadResult, validator: IntentValidator): Verdict {
       reason: 'ValidationFailed',
       message: 'jsonschema validation failed',
       errors: result.errors,
+    };
+  }
+  const ns = result.intent.namespace;
+  // The API server answers a create in such a namespace with NotFound, which reads as "not made
+  // yet": the intent would wait for a namespace that can never exist.
+  if (!NAMESPACE_NAME.test(ns)) {
+    return {
+      ok: false,
+      reason: 'ValidationFailed',
+      message: 'jsonschema validation failed',
+      errors: [
+        `at '/namespace': '${ns}' is not a valid namespace name (at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit)`,
+      ],
     };
   }
   const allowed = result.intent.constraints?.allowed_namespaces;

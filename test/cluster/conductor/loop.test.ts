@@ -701,3 +701,38 @@ describe('conductor-loop and a NetworkIntent being deleted', () => {
     assert.equal((await errorReports(dirs.errors)).size, 0);
   });
 });
+
+describe('conductor-loop and a namespace that cannot exist', () => {
+  test('an intent naming an invalid namespace gets an error file, not retries for ever', async (t) => {
+    const client = await testClient(t);
+    await installCrds(client, conductorCrds());
+    const ns = await testNamespace(t, client, 'badns');
+    const dirs = await handoffDir(t);
+    await startLoop(t, client, dirs, { periodMs: 200 });
+    await dropIntent(dirs.dir, 'intent-upper.json', intent('Web_Apps', 'web'));
+    await dropIntent(dirs.dir, 'intent-good.json', intent(ns, 'web'));
+
+    const reports = await waitFor(
+      async () => {
+        const r = await errorReports(dirs.errors);
+        return r.has('intent-upper.json') ? r : undefined;
+      },
+      { description: 'an error file for intent-upper.json', timeoutMs: 15_000 },
+    );
+    const report = reports.get('intent-upper.json')!;
+    assert.equal(report.reason, 'ValidationFailed');
+    assert.match(
+      report.errors?.join('\n') ?? '',
+      /at '\/namespace': 'Web_Apps' is not a valid namespace name/,
+    );
+    const state = await waitFor(
+      async () => {
+        const s = await readState(dirs.dir);
+        return s['intent-upper.json'] && s['intent-good.json'] ? s : undefined;
+      },
+      { description: 'both files recorded', timeoutMs: 15_000 },
+    );
+    assert.equal(state['intent-upper.json']!.status, 'failed');
+    assert.equal(state['intent-good.json']!.status, 'processed');
+  });
+});
