@@ -54,11 +54,15 @@ export class JsonLinesTraceStore implements TraceStore {
     this.models.set(`${m.intent}\0${m.actuator}\0${m.objective}`, m);
   }
 
-  /** Appends one line; writes are serialised so that lines never interleave. */
+  /**
+   * Appends one line; writes are serialised so that lines never interleave. A failed write (a
+   * full disk) is its caller's to hear of; the chain goes on, so the writes after it are tried.
+   */
   private append(file: string, record: unknown): Promise<void> {
     const line = `${JSON.stringify(record)}\n`;
-    this.writes = this.writes.then(() => appendFile(join(this.dir, file), line));
-    return this.writes;
+    const write = this.writes.then(() => appendFile(join(this.dir, file), line));
+    this.writes = write.catch(() => {});
+    return write;
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -169,6 +169,22 @@ test('embedded store: a record cut short by a crash is skipped, a corrupt one in
   t.after(() => rm(bad, { recursive: true, force: true }));
   await appendFile(join(bad, 'events.jsonl'), '{"intent":"a"}\nnot json\n{"intent":"b"}\n');
   await assert.rejects(JsonLinesTraceStore.open(bad), /events.jsonl:2: not a JSON record/);
+});
+
+test('embedded store: a write that failed does not fail the writes after it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'traces-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const store = await JsonLinesTraceStore.open(dir);
+  const [first, second] = linearHistory('shop/web');
+  // The file cannot be appended to for a while (a full disk would say ENOSPC).
+  await mkdir(join(dir, 'events.jsonl'));
+  await assert.rejects(store.recordEvent(first!), /EISDIR/);
+  await rmdir(join(dir, 'events.jsonl'));
+
+  await store.recordEvent(second!);
+  await store.close();
+  const reopened = await JsonLinesTraceStore.open(dir);
+  assert.deepEqual(await reopened.recentEvents('shop/web', 10), [second]);
 });
 
 test('MongoDB store: indexes for the actuators’ look-ups are created', async (t) => {
