@@ -353,25 +353,30 @@ export class KubernetesSandbox {
   private async close(): Promise<void> {
     this.state = 'closing';
     const client = this.client;
-    try {
-      if (!client) return;
-      await client.delete(Jobs, this.jobName, this.namespace, { propagationPolicy: 'Background' });
-      const selector = `job-name=${this.jobName}`;
-      await waitFor(
-        async () =>
-          !(await client.find(Jobs, this.jobName, this.namespace)) &&
-          (await client.list(Pods, { namespace: this.namespace, labelSelector: selector })).items.length ===
-            0,
-        {
-          description: `Job ${this.namespace}/${this.jobName} and its Pods to be deleted`,
-          timeoutMs: TEARDOWN_TIMEOUT_MS,
-        },
-      );
-    } finally {
-      this.state = 'closed';
-      untrackSandbox(this);
-      this.closeClient();
+    if (client) {
+      try {
+        await client.delete(Jobs, this.jobName, this.namespace, { propagationPolicy: 'Background' });
+        const selector = `job-name=${this.jobName}`;
+        await waitFor(
+          async () =>
+            !(await client.find(Jobs, this.jobName, this.namespace)) &&
+            (await client.list(Pods, { namespace: this.namespace, labelSelector: selector })).items.length ===
+              0,
+          {
+            description: `Job ${this.namespace}/${this.jobName} and its Pods to be deleted`,
+            timeoutMs: TEARDOWN_TIMEOUT_MS,
+          },
+        );
+      } catch (err) {
+        // The Job may still be there: the next teardown() tries again, and the sandbox stays
+        // tracked, so the exit teardown still deletes it.
+        this.closing = undefined;
+        throw err;
+      }
     }
+    this.state = 'closed';
+    untrackSandbox(this);
+    this.closeClient();
   }
 
   private closeClient(): void {

@@ -3,17 +3,19 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Pod } from 'kubernetes-types/core/v1.js';
-import type { KubeClient } from '../../../src/runtime/client/client.js';
+import { KubeClient } from '../../../src/runtime/client/client.js';
 import { Jobs, Pods } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
+import { openSandboxCount } from '../../../src/sandbox/exit-teardown.js';
 import {
   KubernetesSandbox,
   SandboxFileError,
   SandboxStartError,
   SandboxStateError,
 } from '../../../src/sandbox/index.js';
-import { testClient } from '../../support/cluster.js';
-import { ackedLinesScript, sandboxNamespace, workdir } from './support.js';
+import { testClient, testKubeconfig } from '../../support/cluster.js';
+import { proxiedKubeconfig } from '../../support/tcp-proxy.js';
+import { ackedLinesScript, asApp, sandboxNamespace, workdir } from './support.js';
 
 const IMAGE = 'nikolaik/python-nodejs:python3.11-nodejs20-bullseye';
 
@@ -207,6 +209,29 @@ describe('KubernetesSandbox', () => {
     await assert.rejects(sandbox.init(), SandboxStateError);
     // A sandbox that never started tears down without a call to the cluster.
     await new KubernetesSandbox(IMAGE, ns, { client: app }).teardown();
+  });
+
+  test('a teardown the API server failed leaves the sandbox to a later teardown, which deletes its Job', async (t) => {
+    const client = await testClient(t);
+    const { ns } = await sandboxNamespace(t, client);
+    const { proxy, kubeconfig } = await proxiedKubeconfig(t, testKubeconfig());
+    const through = await KubeClient.load(kubeconfig, { fieldManager: 'tutti-test' });
+    t.after(() => through.close());
+    const sandbox = new KubernetesSandbox(IMAGE, ns, { client: asApp(through, ns) });
+    await sandbox.init();
+    proxy.cut();
+    await assert.rejects(sandbox.teardown());
+    assert.ok(await client.find(Jobs, sandbox.jobName, ns), 'the Job is still there');
+    assert.equal(openSandboxCount(), 1, 'the sandbox is still torn down at exit');
+    await assert.rejects(sandbox.runCommand('true'), SandboxStateError);
+    proxy.restore();
+    await sandbox.teardown();
+    assert.equal(await client.find(Jobs, sandbox.jobName, ns), undefined);
+    assert.equal(
+      (await client.list(Pods, { namespace: ns, labelSelector: `job-name=${sandbox.jobName}` })).items.length,
+      0,
+    );
+    assert.equal(openSandboxCount(), 0);
   });
 
   test('a finished sandbox Job is removed by its TTL', async (t) => {
