@@ -282,19 +282,25 @@ export class IntentPlanner {
     if (performed) this.settling.set(target, { time: now, generations: generations(intents) });
 
     // Trace first, then let the actuators learn from the history that now includes this round.
+    // A trace store that fails (full, unreachable) costs the history, not the status: what was
+    // done to the workload is reported all the same.
     for (const intent of intents) {
       const p = plans.get(key(intent));
       if (!p) continue;
-      await this.opts.traces.recordEvent({
-        intent: key(intent),
-        time: new Date(now).toISOString(),
-        current: { ...p.state.objectives },
-        desired: Object.fromEntries(Object.entries(p.goal).map(([n, g]) => [n, g.value])),
-        replicas: p.state.replicas,
-        resources: structuredClone(p.state.cpu),
-        pods: Object.keys(p.state.pods),
-        plan: [...p.plan.actions],
-      });
+      await this.opts.traces
+        .recordEvent({
+          intent: key(intent),
+          time: new Date(now).toISOString(),
+          current: { ...p.state.objectives },
+          desired: Object.fromEntries(Object.entries(p.goal).map(([n, g]) => [n, g.value])),
+          replicas: p.state.replicas,
+          resources: structuredClone(p.state.cpu),
+          pods: Object.keys(p.state.pods),
+          plan: [...p.plan.actions],
+        })
+        .catch((err: unknown) => {
+          log.warn({ intent: key(intent), err }, 'recording the planning event failed');
+        });
       for (const actuator of actuators)
         await actuator.effect(p.state, p.goal).catch((err: unknown) => {
           log.warn({ intent: key(intent), actuator: actuator.name, err }, 'refitting the model failed');

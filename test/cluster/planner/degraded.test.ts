@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { NamedRuleWithOperations } from 'kubernetes-types/admissionregistration/v1.js';
 import type { Deployment } from 'kubernetes-types/apps/v1.js';
@@ -109,4 +111,40 @@ test('a plan the API server refuses: Planning=False ActuationFailed, Degraded, n
   assert.match(planning.message!, /carrying out the plan failed: .*no scaling out here/);
   assert.equal(failed.status!.lastPlan!.carriedOut, false);
   assert.equal((await client.get(Deployments, 'web', ns)).spec!.replicas, 1, 'nothing was scaled');
+});
+
+test('a trace store that cannot be written: the plan carried out is still reported in the status', async (t) => {
+  // 35 ms against 15 ms on one replica: the first round scales out.
+  const { client, ns } = await simulatedWorkload(t, 'planner-untraced', {
+    name: 'web',
+    replicas: 1,
+    cpu: '500m',
+    load: 200,
+  });
+  const { traceDir } = await startPlanner(t, ns, { actuators: ['scale_out'] });
+  // Planning events cannot be appended (as on a full disk).
+  await mkdir(join(traceDir, 'events.jsonl'));
+  await client.create(
+    intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
+  );
+
+  const scaled = await waitFor(
+    async () => {
+      const replicas = (await client.get(Deployments, 'web', ns)).spec!.replicas!;
+      return replicas > 1 ? replicas : undefined;
+    },
+    { description: 'the planner to scale web out', timeoutMs: 90_000 },
+  );
+  // The status says what was done to the workload, whatever became of its trace.
+  const reported = await waitFor(
+    async () => {
+      const i = await client.get(Intents, 'web-p95', ns);
+      if (i.status?.lastPlan?.carriedOut) return i;
+      throw new Error(`status now ${JSON.stringify(i.status ?? {})}`);
+    },
+    { description: 'the plan carried out to be reported', timeoutMs: 30_000, intervalMs: 250 },
+  );
+  const replicas = reported.status!.lastPlan!.actions.at(-1)!.properties!['replicas'];
+  assert.ok(typeof replicas === 'number' && replicas > 1 && replicas <= scaled + 1, `lastPlan ${replicas}`);
+  assert.notEqual(findCondition(reported.status?.conditions, 'Degraded')?.reason, 'ActuationFailed');
 });

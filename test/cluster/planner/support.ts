@@ -122,7 +122,7 @@ export async function startPlanner(
     defaultQueries?: Record<string, DefaultQuery>;
     as?: Impersonation;
   } = {},
-): Promise<{ mgr: Manager; traces: JsonLinesTraceStore; config: PlannerConfig }> {
+): Promise<{ mgr: Manager; traces: JsonLinesTraceStore; traceDir: string; config: PlannerConfig }> {
   const own = await KubeClient.load(testKubeconfig(), { fieldManager: 'tutti-planner' });
   const client = opts.as ? own.impersonating(opts.as) : own;
   const config = parsePlannerConfig(opts.config ?? FAST, 'test config');
@@ -147,7 +147,7 @@ export async function startPlanner(
     await traces.close();
     await rm(dir, { recursive: true, force: true });
   });
-  return { mgr, traces, config };
+  return { mgr, traces, traceDir: dir, config };
 }
 
 export function intent(
