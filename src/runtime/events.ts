@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Event } from 'kubernetes-types/events/v1.js';
 import type { KubeClient } from './client/client.js';
+import { NotFoundError } from './client/errors.js';
 import { Events } from './client/kinds.js';
 import type { KubeObject } from './client/types.js';
 import type { Logger } from './log.js';
@@ -71,10 +72,17 @@ export class EventRecorder {
       if (seen && now - seen.at < SERIES_WINDOW_MS) {
         seen.count++;
         seen.at = now;
-        await this.client.patch(Events, seen.name, seen.namespace, {
-          series: { count: seen.count, lastObservedTime: microTime() },
-        });
-        return;
+        try {
+          await this.client.patch(Events, seen.name, seen.namespace, {
+            series: { count: seen.count, lastObservedTime: microTime() },
+          });
+          return;
+        } catch (err) {
+          // The Event was deleted (by hand, or its TTL): start anew, as client-go does, rather
+          // than lose every repeat for as long as they keep coming.
+          if (!(err instanceof NotFoundError)) throw err;
+          this.recent.delete(dedup);
+        }
       }
       const created = await this.client.create<Event>({
         apiVersion: 'events.k8s.io/v1',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KubeClient } from '../../../src/runtime/client/client.js';
-import { ConfigMaps } from '../../../src/runtime/client/kinds.js';
+import { ConfigMaps, Events } from '../../../src/runtime/client/kinds.js';
 import { EventRecorder, MAX_QUEUED_EVENTS } from '../../../src/runtime/events.js';
 import { testClient, testNamespace } from '../../support/cluster.js';
 import { blackholeProxied } from './fixtures/blackhole-proxy.js';
@@ -33,4 +33,25 @@ test('while the API server does not answer, events past the queue bound are drop
     new Promise<'queued'>((resolve) => setTimeout(() => resolve('queued'), 10_000).unref()),
   ]);
   assert.equal(past, 'dropped', 'an event past the bound was queued behind the others');
+});
+
+test('an event repeated after its Event was deleted is recorded again', async (t) => {
+  const admin = await testClient(t);
+  const ns = await testNamespace(t, admin, 'events-again');
+  const regarding = await admin.create({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'subject', namespace: ns },
+  });
+  const recorder = new EventRecorder(admin, 'tutti.dev/events-test', 'test-0');
+  const events = async () => (await admin.list(Events, { namespace: ns })).items;
+  await recorder.record(regarding, 'Warning', 'Failing', 'Test', 'still failing');
+  const [first] = await events();
+  assert.ok(first, 'the first event was recorded');
+  // Deleted by hand, or by its TTL: the series it began is gone with it.
+  await admin.delete(Events, first.metadata!.name!, ns);
+  await recorder.record(regarding, 'Warning', 'Failing', 'Test', 'still failing');
+  const after = await events();
+  assert.equal(after.length, 1, 'the repeat was lost with the deleted Event');
+  assert.equal(after[0]!.note, 'still failing');
 });
