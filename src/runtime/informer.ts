@@ -270,7 +270,12 @@ export class Informer<T extends KubeObject = KubeObject> {
       const old = this.store.get(key);
       this.upsert(key, obj);
       if (!old) this.dispatch(key, (h) => h.add?.(obj));
-      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion)
+      else if (old.metadata?.uid !== obj.metadata?.uid) {
+        // Deleted and made again during the gap: another object, which an update (filtered by
+        // predicates such as beyondStatus, or read as a change of the old one) would hide.
+        this.dispatch(key, (h) => h.delete?.(old));
+        this.dispatch(key, (h) => h.add?.(obj));
+      } else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion)
         this.dispatch(key, (h) => h.update?.(old, obj));
     }
   }
