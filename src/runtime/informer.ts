@@ -241,8 +241,9 @@ export class Informer<T extends KubeObject = KubeObject> {
         // Lists carry no kind per item; restore it so that cached objects are complete.
         item.apiVersion ??= this.kind.apiVersion;
         item.kind ??= this.kind.kind;
-        const obj = internStrings(this.opts.transform(item));
-        fresh.set(objectKey(obj), obj);
+        const key = objectKey(item);
+        const obj = this.shape(item) ?? this.store.get(key);
+        if (obj) fresh.set(key, obj);
       }
       token = page.metadata.continue;
       rv ||= page.metadata.resourceVersion ?? '';
@@ -361,18 +362,35 @@ export class Informer<T extends KubeObject = KubeObject> {
       if (rv) this.resourceVersion = rv;
       return;
     }
-    const obj = internStrings(this.opts.transform(event.object));
-    const key = objectKey(obj);
+    const key = objectKey(event.object);
     const old = this.store.get(key);
+    const obj = this.shape(event.object);
     if (event.type === 'DELETED') {
       this.remove(key);
-      this.dispatch(key, (h) => h.delete?.(obj));
-    } else {
+      const last = obj ?? old;
+      if (last) this.dispatch(key, (h) => h.delete?.(last));
+    } else if (obj) {
       this.upsert(key, obj);
       if (old) this.dispatch(key, (h) => h.update?.(old, obj));
       else this.dispatch(key, (h) => h.add?.(obj));
     }
     if (rv) this.resourceVersion = rv;
+  }
+
+  /**
+   * The object as cached, or undefined when the transform throws on it: that object keeps its last
+   * cached state (if any), as in client-go, rather than the informer failing on it for ever.
+   */
+  private shape(obj: T): T | undefined {
+    try {
+      return internStrings(this.opts.transform(obj));
+    } catch (err) {
+      this.log.error(
+        { key: objectKey(obj), err: (err as Error).message },
+        'transform failed; object not cached',
+      );
+      return undefined;
+    }
   }
 
   private upsert(key: string, obj: T): void {

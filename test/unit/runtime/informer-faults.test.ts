@@ -1,6 +1,6 @@
 /**
  * The informer against a scripted API server: what its handlers and a controller see when a watch
- * breaks off.
+ * breaks off or an object cannot be cached.
  */
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
@@ -160,4 +160,62 @@ test('a controller that skips status-only updates reconciles an object made agai
     description: 'the object made again to be reconciled',
     timeoutMs: 5_000,
   });
+});
+
+test('an object whose transform throws is left out, and the informer goes on with the others', async (t) => {
+  const server = new FakeServer();
+  server.put('a', 'uid-a');
+  const inf = informer(server, (o) => {
+    if ((o as { data?: Record<string, string> }).data?.['broken']) throw new Error('cannot shape this one');
+    return o;
+  });
+  const added: string[] = [];
+  const deleted: string[] = [];
+  inf.addHandler({
+    add: (o) => void added.push(o.metadata!.name!),
+    delete: (o) => void deleted.push(o.metadata!.name!),
+  });
+  inf.start();
+  t.after(() => inf.stop());
+  await inf.waitForSync();
+  await waitFor(() => server.watching === 1, { description: 'the watch to open', timeoutMs: 5_000 });
+
+  server.put('bad', 'uid-bad', { broken: 'yes' });
+  server.put('b', 'uid-b');
+  server.put('a', 'uid-a', { broken: 'now' });
+  server.remove('b');
+  server.put('c', 'uid-c');
+  await waitFor(() => added.includes('c'), {
+    description: 'the objects after the broken one to be cached',
+    timeoutMs: 5_000,
+  });
+  assert.deepEqual(added, ['a', 'b', 'c']);
+  assert.deepEqual(deleted, ['b']);
+  // The last state it could cache is kept: a broken update is no deletion.
+  assert.equal(inf.get('ns/a')?.metadata?.resourceVersion, '1');
+  assert.equal(inf.get('ns/bad'), undefined);
+
+  // A relist meets the broken objects too, and still syncs the rest.
+  server.quietly(() => server.put('d', 'uid-d'));
+  server.expire();
+  await waitFor(() => added.includes('d'), { description: 'the relist to finish', timeoutMs: 5_000 });
+  assert.deepEqual(deleted, ['b'], 'an object that could not be shaped again is not reported deleted');
+  assert.equal(inf.get('ns/a')?.metadata?.resourceVersion, '1');
+});
+
+test('an informer whose transform throws on one listed object still syncs', async (t) => {
+  const server = new FakeServer();
+  server.put('a', 'uid-a');
+  server.put('bad', 'uid-bad', { broken: 'yes' });
+  const inf = informer(server, (o) => {
+    if ((o as { data?: Record<string, string> }).data?.['broken']) throw new Error('cannot shape this one');
+    return o;
+  });
+  inf.start();
+  t.after(() => inf.stop());
+  const synced = new AbortController();
+  const timer = setTimeout(() => synced.abort(new Error('the informer never synced')), 5_000);
+  t.after(() => clearTimeout(timer));
+  await inf.waitForSync(synced.signal);
+  assert.deepEqual(inf.keys(), ['ns/a']);
 });
