@@ -150,13 +150,20 @@ export class IntentPlanner {
       plans.set(key(intent), { plan, state: o.state, goal: o.goal, saving: isGoal(o.state, o.goal) });
     }
 
-    // A plan that only saves resources waits while another intent on the workload needs them.
+    // A plan that only saves resources waits while another intent on the workload needs them,
+    // or may: one that could not be observed (an objective that can never be met aside).
     const fixing = [...plans.values()].some((p) => !p.saving);
     const holding = [...plans.values()].some((p) => p.saving && p.plan.actions.length === 0);
+    const blind = intents
+      .filter((intent, i) => {
+        const o = observations[i]!;
+        return o.ok && !plans.has(key(intent)) && o.failures.some((f) => f.reason !== 'InvalidObjective');
+      })
+      .map(key);
     const proposals: IntentPlan[] = [];
     for (const intent of intents) {
       const p = plans.get(key(intent));
-      if (!p || p.plan.actions.length === 0 || (p.saving && (fixing || holding))) continue;
+      if (!p || p.plan.actions.length === 0 || (p.saving && (fixing || holding || blind.length))) continue;
       proposals.push({
         intent: key(intent),
         target,
@@ -222,7 +229,9 @@ export class IntentPlanner {
       if (!verdict.winners.has(k) || !proposals.some((x) => x.intent === k)) {
         const why = conflict
           ? `not carried out: ${conflict.message}`
-          : 'not carried out: another intent on the workload needs its current resources';
+          : blind.length && !fixing && !holding
+            ? `not carried out: ${blind.join(', ')} could not be observed, and may need the workload's current resources`
+            : 'not carried out: another intent on the workload needs its current resources';
         outcomes.set(k, {
           ...base,
           ...(conflict ? { conflict } : {}),

@@ -55,3 +55,51 @@ test('two intents on one workload with conflicting plans: Conflict on both, the 
   assert.ok(Number(planned) > Number(lost), `tight plans ${planned} replicas, loose ${lost}`);
   assert.equal((await client.get(Deployments, 'shop', ns)).spec!.replicas, planned, "the winner's plan ran");
 });
+
+// At 200 req/s four replicas of 500m answer in about 10 ms. "p95 ≤ 50 ms" is met with room to
+// spare, so its intent would scale in; another intent on the workload, whose profile's
+// Prometheus cannot be reached, may need every replica: the workload is not scaled in blind.
+test('an intent that cannot be observed keeps another intent on its workload from scaling it in', async (t) => {
+  const { client, ns } = await simulatedWorkload(t, 'planner-blind', {
+    name: 'shop',
+    replicas: 4,
+    cpu: '500m',
+    load: 200,
+  });
+  await client.create<KpiProfile>({
+    apiVersion: 'ido.intel.com/v1alpha1',
+    kind: 'KPIProfile',
+    metadata: { name: 'p95elsewhere', namespace: ns },
+    spec: {
+      type: 'latency',
+      query: DEFAULT_QUERIES['default/p95latency']!.query!,
+      // Nothing listens there: this intent's objective is never observed.
+      props: { endpoint: 'http://127.0.0.1:1/api/v1/query' },
+    },
+  });
+  await client.create(
+    intent(ns, 'tight', 'shop', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95elsewhere` }], 0.9),
+  );
+  await client.create(
+    intent(ns, 'loose', 'shop', [{ name: 'p95', value: 50, measuredBy: `${ns}/p95latency` }], 0.1),
+  );
+  await startPlanner(t, ns, { actuators: ['scale_out', 'scale_in'] });
+
+  const loose = await waitFor(
+    async () => {
+      const i = await client.get(Intents, 'loose', ns);
+      const planning = findCondition(i.status?.conditions, 'Planning');
+      if (planning && planning.reason !== 'NotObserved') return i;
+      throw new Error(`status now ${JSON.stringify(i.status ?? {})}`);
+    },
+    { description: 'the intent "loose" to be planned', timeoutMs: 90_000, intervalMs: 250 },
+  );
+  const planning = findCondition(loose.status?.conditions, 'Planning')!;
+  assert.equal(findCondition(loose.status?.conditions, 'Fulfilled')?.status, 'True');
+  assert.deepEqual([planning.status, planning.reason], ['False', 'Deferred'], planning.message);
+  assert.match(planning.message!, new RegExp(`${ns}/tight could not be observed`));
+  assert.equal(loose.status!.lastPlan?.carriedOut, false);
+  assert.equal((await client.get(Deployments, 'shop', ns)).spec!.replicas, 4, 'nothing was scaled in');
+  const tight = await client.get(Intents, 'tight', ns);
+  assert.equal(findCondition(tight.status?.conditions, 'Degraded')?.reason, 'ObservationFailed');
+});
