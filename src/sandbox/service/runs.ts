@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { posix } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { CommandResult, OutputStream } from '../sandbox.js';
 import { KeptOutput } from './kept-output.js';
@@ -108,6 +109,10 @@ export class QueueFullError extends Error {
   override name = 'QueueFullError';
 }
 
+/** First wait before a failed sandbox teardown is tried again; it doubles up to the maximum. */
+const TEARDOWN_RETRY_MS = 500;
+const TEARDOWN_RETRY_MAX_MS = 30_000;
+
 const FINISHED: ReadonlySet<RunStatus> = new Set(['succeeded', 'failed', 'error']);
 
 export function isFinished(run: Run): boolean {
@@ -141,6 +146,8 @@ export class RunScheduler {
   private readonly inFlight = new Set<Promise<void>>();
   private active = 0;
   private stopped = false;
+  /** Aborted by stop(): ends the waits between teardown retries. */
+  private readonly stopping = new AbortController();
   /** Output bytes held by the finished runs in `runs`. */
   private finishedOutputBytes = 0;
 
@@ -222,6 +229,7 @@ export class RunScheduler {
   /** Stops taking runs, drops the queued ones and waits for the running ones to finish. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     for (const run of this.queue.splice(0)) {
       run.error = 'the service shut down before the run started';
       this.skipRemaining(run);
@@ -305,11 +313,31 @@ export class RunScheduler {
       this.skipRemaining(run);
       this.finish(run, 'error');
     } finally {
-      await sandbox
-        ?.teardown()
-        .catch((err: Error) => log.warn({ err: err.message }, 'sandbox teardown failed'));
+      if (sandbox) await this.tearDown(sandbox, log);
     }
     log.info({ status: run.status }, 'run finished');
+  }
+
+  /**
+   * Tears a run's sandbox down, retrying while the API server fails it: the run keeps its slot
+   * meanwhile, so no more than `maxConcurrent` sandboxes exist. Once the service stops, a failed
+   * teardown is left to the process-exit teardown and the Job's owner and deadline.
+   */
+  private async tearDown(sandbox: RunSandbox, log: Logger): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await sandbox.teardown();
+        return;
+      } catch (err) {
+        log.warn(
+          { err: (err as Error).message, sandbox: sandbox.jobName, attempt },
+          'sandbox teardown failed',
+        );
+      }
+      if (this.stopping.signal.aborted) return;
+      const waitMs = Math.min(TEARDOWN_RETRY_MS * 2 ** (attempt - 1), TEARDOWN_RETRY_MAX_MS);
+      await delay(waitMs, undefined, { signal: this.stopping.signal }).catch(() => {});
+    }
   }
 
   /** Stores what the run's output limit allows of a piece, and sends all of it live. */

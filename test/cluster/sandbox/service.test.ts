@@ -7,10 +7,11 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
+import type { SelfSubjectAccessReview } from 'kubernetes-types/authorization/v1.js';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { chromium } from 'playwright-core';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
-import { Jobs, Pods } from '../../../src/runtime/client/kinds.js';
+import { Jobs, Pods, Roles } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { sandboxJob } from '../../../src/sandbox/job.js';
 import type { Run, RunEvent } from '../../../src/sandbox/service/runs.js';
@@ -313,6 +314,63 @@ describe('ci-fixer service', () => {
     outputs.forEach((stream, i) => {
       assert.deepEqual(stream.at(-1), { type: 'end', status: 'succeeded' });
       assert.equal(outputOf(stream, 0, 'stdout'), `run-${i}\n`);
+    });
+  });
+
+  test('a sandbox whose teardown the API server refused keeps its slot until it is gone, so no more than maxConcurrent exist', async (t) => {
+    const gate = await workdir();
+    const { base, ns, client } = await startService(t, { maxConcurrent: 1 });
+    const app = asApp(client, ns);
+    const role = 'ci-fixer-sandbox-manager';
+    const canDeleteJobs = async () =>
+      (
+        await app.create<SelfSubjectAccessReview>({
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SelfSubjectAccessReview',
+          spec: { resourceAttributes: { namespace: ns, group: 'batch', resource: 'jobs', verb: 'delete' } },
+        })
+      ).status?.allowed === true;
+    const setJobVerbs = (verbs: string[]) =>
+      client.patch(Roles, role, ns, [{ op: 'replace', path: '/rules/0/verbs', value: verbs }], 'json');
+    await setJobVerbs(['create', 'get', 'list']);
+    await waitFor(async () => !(await canDeleteJobs()), {
+      description: 'job deletion to be refused',
+      timeoutMs: 15_000,
+    });
+
+    const first = await post(base, { commands: ['true'] });
+    await waitFor(
+      async () => {
+        const run = (await (await fetch(`${base}/api/runs/${first.body['id']}`)).json()) as Run;
+        return run.status === 'succeeded';
+      },
+      { description: 'the first run to finish', timeoutMs: 30_000 },
+    );
+    const second = await post(base, { commands: [`while [ ! -f ${gate}/go ]; do sleep 0.05; done`] });
+    // Released however this ends: stopping the service waits for the run.
+    try {
+      await setJobVerbs(['create', 'get', 'list', 'delete']);
+      await waitFor(
+        async () => {
+          const run = (await (await fetch(`${base}/api/runs/${second.body['id']}`)).json()) as Run;
+          return run.steps[0]?.status === 'running';
+        },
+        { description: 'the second run to be running', timeoutMs: 60_000 },
+      );
+      const sandboxOf = async (id: unknown) =>
+        ((await (await fetch(`${base}/api/runs/${id}`)).json()) as Run).sandbox;
+      const jobs = (await client.list(Jobs, { namespace: ns })).items.map((j) => j.metadata?.name);
+      assert.deepEqual(
+        jobs,
+        [await sandboxOf(second.body['id'])],
+        `the first run's ${await sandboxOf(first.body['id'])} is gone`,
+      );
+    } finally {
+      await writeFile(join(gate, 'go'), '');
+    }
+    assert.deepEqual((await runEvents(base, second.body['id'] as string)).at(-1), {
+      type: 'end',
+      status: 'succeeded',
     });
   });
 
