@@ -59,6 +59,8 @@ export function parseQuantity(text: string, dimension: Dimension): Quantity {
     );
   }
   if (value < 0) throw new QuantityError(`"${text}" is negative`);
+  // Past Number.MAX_VALUE (as written or once scaled) a value is Infinity, which would render as "InfinityMbps".
+  if (!Number.isFinite(value * factor)) throw new QuantityError(`"${text}" is too large`);
   if (dimension === 'percent' && value > 100) throw new QuantityError(`"${text}" is more than 100%`);
   if (dimension === 'count' && !Number.isInteger(value))
     throw new QuantityError(`"${text}" is not a whole number`);

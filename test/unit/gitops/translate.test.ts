@@ -31,6 +31,16 @@ describe('units', () => {
     assert.throws(() => parseQuantity('1.5', 'count'), /whole number/);
     assert.throws(() => parseQuantity('fast', 'time'), /not a number/);
   });
+  test('refuse a value too large to hold, rather than render "Infinity"', () => {
+    assert.throws(() => parseQuantity('1e400Gbps', 'bitrate'), /"1e400Gbps" is too large/);
+    // Finite as written, beyond every number once scaled to Mbps.
+    assert.throws(() => parseQuantity('1e303Tbps', 'bitrate'), /"1e303Tbps" is too large/);
+    assert.throws(() => parseQuantity('1e400', 'count'), /"1e400" is too large/);
+    assert.deepEqual(problemsOf({ intent: 'x', requirements: { throughput: '>=1e400Gbps' } }), [
+      { field: 'requirements.throughput', message: '"1e400Gbps" is too large' },
+    ]);
+    assert.equal(formatQuantity(parseQuantity('1e300Tbps', 'bitrate')), '1e+306Mbps');
+  });
 });
 
 describe('translate the short form', () => {
