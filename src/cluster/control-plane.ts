@@ -174,9 +174,12 @@ export class LocalControlPlane {
   async down(opts: UpOptions = {}): Promise<void> {
     await this.locked(opts.onProgress, 'stopping', async () => {
       const state = await this.state();
-      await this.stopAll();
+      const stopped = await this.stopAll(state);
       if (state) {
-        for (const port of Object.values(state.ports)) {
+        // Only the ports of processes that ran are ours to wait for: those of a plane that died
+        // long ago may since belong to another program, which would keep the plane from going.
+        for (const [key, port] of Object.entries(state.ports) as [keyof Ports, number][]) {
+          if (!stopped.has(PORT_OWNERS[key])) continue;
           await waitFor(() => isPortFree(port), {
             description: `port ${port} of cluster "${this.name}" to be released`,
             timeoutMs: 15_000,
@@ -247,13 +250,18 @@ export class LocalControlPlane {
     return state;
   }
 
-  private async stopAll(): Promise<void> {
-    const state = await this.state();
-    if (!state) return;
+  /** Stops the processes `state` records (by default, the saved state's); returns those that ran. */
+  private async stopAll(state?: ClusterState): Promise<Set<Component>> {
+    state ??= await this.state();
+    const stopped = new Set<Component>();
     for (const component of [...COMPONENTS].reverse()) {
-      const rec = state.processes[component];
-      if (rec) await stopProcess(rec);
+      const rec = state?.processes[component];
+      if (rec && (await isRunning(rec))) {
+        await stopProcess(rec);
+        stopped.add(component);
+      }
     }
+    return stopped;
   }
 
   private async adminTls(): Promise<{ ca: Buffer; cert: Buffer; key: Buffer } | undefined> {
@@ -375,7 +383,9 @@ leaderElection:
       say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       return this.kubeconfigPath;
     } catch (err) {
-      await this.stopAll();
+      // What this start began, not what was saved: a component whose state could not be written
+      // (a full disk) would be left running, detached, with nothing on disk to find it by.
+      await this.stopAll(state);
       if (signal?.aborted) throw signal.reason;
       throw new Error(`${(err as Error).message}\nlogs: ${this.logDir}`);
     }
@@ -442,6 +452,16 @@ leaderElection:
     }
   }
 }
+
+/** The component that listens on each port. */
+const PORT_OWNERS: Record<keyof Ports, Component> = {
+  etcd: 'etcd',
+  etcdPeer: 'etcd',
+  apiserver: 'kube-apiserver',
+  controllerManager: 'kube-controller-manager',
+  scheduler: 'kube-scheduler',
+  kwok: 'kwok',
+};
 
 async function allocatePorts(): Promise<Ports> {
   const seen = new Set<number>();
