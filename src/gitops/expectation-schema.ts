@@ -48,7 +48,8 @@ export const EXPECTATION_SCHEMA = {
         objectInstance: { type: 'string', minLength: 1 },
       },
     },
-    intentId: { type: 'string' },
+    // Rendered as the value of label intent.tutti.dev/id: anything else the API server would refuse.
+    intentId: { type: 'string', pattern: '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$', maxLength: 63 },
     members: { type: 'array', items: { type: 'string', minLength: 1 } },
   },
 } as const;

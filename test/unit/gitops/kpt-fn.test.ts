@@ -29,7 +29,7 @@ async function kpt(args: string[], cwd: string): Promise<{ code: number; out: st
 
 async function objectsIn(
   file: string,
-): Promise<{ kind: string; metadata: { name: string }; spec?: unknown }[]> {
+): Promise<{ kind: string; metadata: { name: string; labels?: Record<string, string> }; spec?: unknown }[]> {
   return parseAllDocuments(await readFile(file, 'utf8')).map((d) => d.toJS());
 }
 
@@ -120,4 +120,41 @@ test('a Kptfile pipeline (kpt fn render) reports a bad intent with severity, mes
   assert.deepEqual((tn[1]!.spec as { coverage: unknown }).coverage, {
     jitter: { condition: 'LESS_THAN', value: '2ms' },
   });
+});
+
+test('an expectation whose intentId is no label value is refused, naming the field, not rendered into a label', async (t) => {
+  const dir = await packageDir(t);
+  const expectation = {
+    intentExpectationId: 'cn-cap-001',
+    intentExpectationType: 'ServiceCapacity',
+    intentExpectationTarget: { targetAttribute: 'latency', targetCondition: 'LESS_THAN', targetValue: '1ms' },
+    intentExpectationObject: { objectType: 'CoreNetwork', objectInstance: 'edge1-core' },
+    intentId: 'Edge Slice #1',
+    members: ['stadium'],
+  };
+  await writeFile(
+    join(dir, 'expectation.yaml'),
+    `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hand-written\ndata:\n  expectation.json: '${JSON.stringify(expectation)}'\n`,
+  );
+  const results = join(dir, '.results');
+  const bad = await kpt(['fn', 'eval', '.', '--exec', fn, '--results-dir', results], dir);
+  assert.notEqual(bad.code, 0, bad.out);
+  const list = parse(await readFile(join(results, 'results.yaml'), 'utf8'));
+  const found = list.items[0].results.map((r: { severity: string; field: { path: string } }) => [
+    r.severity,
+    r.field.path,
+  ]);
+  assert.deepEqual(found, [['error', 'data.expectation.json.intentId']]);
+  await assert.rejects(readFile(join(dir, 'apps/intent/cn_capacity.yaml')), { code: 'ENOENT' });
+
+  // A valid label value, upper case included, renders as before.
+  expectation.intentId = 'Edge-Slice_1';
+  await writeFile(
+    join(dir, 'expectation.yaml'),
+    `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hand-written\ndata:\n  expectation.json: '${JSON.stringify(expectation)}'\n`,
+  );
+  const good = await kpt(['fn', 'eval', '.', '--exec', fn], dir);
+  assert.equal(good.code, 0, good.out);
+  const cn = await objectsIn(join(dir, 'apps/intent/cn_capacity.yaml'));
+  assert.equal(cn[0]!.metadata.labels?.['intent.tutti.dev/id'], 'Edge-Slice_1');
 });
