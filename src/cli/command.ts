@@ -85,11 +85,13 @@ export function parseCommandArgs(
     return m && (end < 0 || i < end) && (m[1]! in specs || m[1] === 'help') ? `-${arg}` : arg;
   });
   // Booleans also take Go-flag forms: --flag=false, --flag=true, and --no-flag.
+  // Words after `--` are positionals, whatever they look like.
   const negated: Record<string, boolean> = {};
-  const args = goStyle.filter((arg) => {
+  const args = goStyle.filter((arg, i) => {
     const m = /^--(no-)?([\w-]+?)(?:=(true|false))?$/.exec(arg);
     const name = m?.[2];
-    if (!m || !name || specs[name]?.type !== 'boolean' || (!m[1] && !m[3])) return true;
+    if (!m || !name || specs[name]?.type !== 'boolean' || (!m[1] && !m[3]) || (end >= 0 && i > end))
+      return true;
     negated[name] = m[1] ? false : m[3] === 'true';
     return false;
   });

@@ -66,6 +66,19 @@ describe('parseCommandArgs', () => {
     assert.equal(parseCommandArgs(cmd, ['-watch=false']).values['watch'], false);
     assert.throws(() => parseCommandArgs(cmd, ['-bogus']), UsageError);
   });
+  test('after --, words that look like boolean flags are positionals, as every other word is', () => {
+    const files: Command = { ...cmd, allowPositionals: true };
+    const { values, positionals } = parseCommandArgs(files, [
+      'a',
+      '--',
+      '--once=true',
+      '--no-watch',
+      '-once',
+    ]);
+    assert.deepEqual(positionals, ['a', '--once=true', '--no-watch', '-once']);
+    assert.equal(values['once'], false);
+    assert.equal(values['watch'], true);
+  });
   test('a boolean environment variable must say true or false', () => {
     process.env['DEMO_ONCE'] = 'maybe';
     try {
