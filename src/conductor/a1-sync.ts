@@ -14,7 +14,8 @@ export interface A1PolicySyncOptions {
 /**
  * Keeps each NetworkIntent's A1 policy in step with its spec and deletes it with the intent.
  * Remembers the body last PUT per intent, so the controller's resyncs repeat no request unless
- * the policy changed; after a restart every policy is PUT once more, which PUT makes harmless.
+ * the policy changed (or a PUT failed since); after a restart every policy is PUT once more,
+ * which PUT makes harmless.
  */
 export class A1PolicySync {
   private readonly lastPut = new Map<string, string>();
@@ -34,6 +35,9 @@ export class A1PolicySync {
     const uid = ni.metadata!.uid!;
     const body = JSON.stringify(a1PolicyFor(ni));
     if (this.lastPut.get(uid) === body) return false;
+    // A failed PUT (a timeout, a 5xx from a gateway) may still have been applied: until one
+    // succeeds, what the mediator holds is unknown, and any body must be sent again.
+    this.lastPut.delete(uid);
     await this.client.putPolicy(ni);
     this.lastPut.set(uid, body);
     return true;

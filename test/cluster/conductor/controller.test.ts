@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, type TestContext, test } from 'node:test';
 import type { Event } from 'kubernetes-types/events/v1.js';
 import { type NetworkIntent, NetworkIntents } from '../../../src/apis/intent.nephoran.com/network-intent.js';
@@ -88,6 +90,35 @@ function gone(client: KubeClient, ns: string, name: string) {
   });
 }
 
+/**
+ * A gateway in front of `upstream` that, while `timingOut`, passes each request on but answers
+ * 504 itself: the mediator applied the PUT, the controller was told it failed.
+ */
+async function timingOutGateway(
+  t: TestContext,
+  upstream: string,
+): Promise<{ url: string; timingOut: boolean }> {
+  const gateway = { url: '', timingOut: false };
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', async () => {
+      const answer = await fetch(`${upstream}${req.url}`, {
+        method: req.method,
+        headers: body ? { 'content-type': 'application/json' } : {},
+        body: body || undefined,
+      });
+      const text = await answer.text();
+      if (gateway.timingOut) return void res.writeHead(504).end('upstream request timeout');
+      res.writeHead(answer.status).end(text);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  gateway.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return gateway;
+}
+
 describe('NetworkIntent controller (conductor operator module)', () => {
   test('an intent scales its Deployment and ends Deployed', async (t) => {
     const { client, ns } = await setUp(t, 'nic-scale');
@@ -153,6 +184,31 @@ describe('NetworkIntent controller (conductor operator module)', () => {
       [`PUT ${path}`, `PUT ${path}`, `DELETE ${path}`],
       'one PUT per spec, however often the intent was reconciled',
     );
+  });
+
+  test('a PUT that failed but may have landed is not taken as unchanged when the spec goes back', async (t) => {
+    const { client, ns } = await setUp(t, 'nic-a1back');
+    const a1 = await a1Mediator(t);
+    const gateway = await timingOutGateway(t, a1.url);
+    await createDeployment(client, ns, 'du', 1);
+    await startConductor(t, ns, { 'a1-endpoint': gateway.url });
+    await createIntent(client, ns, 'du-up', 'du', 2);
+    const replicasAtRic = () =>
+      (a1.policies.get('100/policy-du-up') as { replicas?: number } | undefined)?.replicas;
+    await waitFor(() => replicasAtRic() === 2, { description: 'the policy PUT with 2 replicas', ...WAIT });
+
+    gateway.timingOut = true;
+    await client.patch(NetworkIntents, 'du-up', ns, { spec: { replicas: 3 } });
+    await waitFor(() => replicasAtRic() === 3, { description: 'the mediator to hold 3 replicas', ...WAIT });
+    // The user takes the change back while the gateway still times out: the mediator holds the
+    // body the controller saw fail, so the old body must be sent again, not taken as unchanged.
+    await client.patch(NetworkIntents, 'du-up', ns, { spec: { replicas: 2 } });
+    await waitFor(() => replicasAtRic() === 2, {
+      description: 'the policy back at 2 replicas',
+      ...WAIT,
+      timeoutMs: 20_000,
+    });
+    gateway.timingOut = false;
   });
 
   test('a mediator failing every delete: three tries, a Warning Event, and the finalizer let go', async (t) => {
