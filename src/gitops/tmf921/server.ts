@@ -55,6 +55,17 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
+/** The `{id}` path segment; a malformed escape (`%E0`) is the client's error, not a 500. */
+function decodeId(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new TranslateError([
+      { field: 'id', message: `"${segment}" is not a valid percent-encoded path segment` },
+    ]);
+  }
+}
+
 /**
  * The TMF921 Intent Management API (v5) over HTTP:
  *
@@ -113,7 +124,7 @@ export class IntentServer {
       return sendError(res, 405, 'Method Not Allowed', `${req.method} ${INTENT_PATH} is not supported`);
     }
     if (path.startsWith(`${INTENT_PATH}/`) && !path.slice(INTENT_PATH.length + 1).includes('/')) {
-      const id = decodeURIComponent(path.slice(INTENT_PATH.length + 1));
+      const id = decodeId(path.slice(INTENT_PATH.length + 1));
       if (req.method === 'GET') {
         const record = await this.service.get(id);
         return record

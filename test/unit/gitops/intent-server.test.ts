@@ -1,0 +1,20 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { INTENT_PATH } from '../../../src/gitops/tmf921/intent.js';
+import { IntentServer } from '../../../src/gitops/tmf921/server.js';
+import type { IntentService } from '../../../src/gitops/tmf921/service.js';
+
+test('a malformed percent-escape in an intent id is a 400 naming the id, not a 500', async (t) => {
+  // Never reached: the request is refused before any intent is looked up.
+  const service = {} as IntentService;
+  const server = new IntentServer(service);
+  const port = await server.start(0);
+  t.after(() => server.stop());
+  for (const method of ['GET', 'DELETE']) {
+    const res = await fetch(`http://127.0.0.1:${port}${INTENT_PATH}/bad%E0id`, { method });
+    assert.equal(res.status, 400, method);
+    const body = (await res.json()) as { reason: string; message: string };
+    assert.equal(body.reason, 'Bad Request');
+    assert.match(body.message, /^id: "bad%E0id" is not a valid percent-encoded path segment/);
+  }
+});
