@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startTicksOf } from './processes.js';
@@ -55,31 +55,39 @@ export async function withFileLock<T>(
   await mkdir(dirname(path), { recursive: true });
   const self = `${process.pid} ${(await startTicksOf(process.pid)) ?? ''}`.trim();
   let told = false;
+  // The lock appears with its holder already in it (linked from a file written first): one made
+  // empty and written after would look, to a contender reading in between, like a dead holder's.
+  const draft = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`;
   for (;;) {
     try {
-      await writeFile(path, purpose ? `${self}\n${purpose}\n` : self, { flag: 'wx' });
+      await writeFile(draft, purpose ? `${self}\n${purpose}\n` : self);
+      await link(draft, path);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const text = await readFile(path, 'utf8').catch(() => '');
-      const holder = await holderAlive(text);
-      if (!holder.alive) {
-        await rm(path, { force: true });
-        continue;
-      }
-      if (!told) {
-        const taken = await stat(path).then(
-          (s) => ` since ${since(s.mtime)}`,
-          () => '',
-        );
-        const doing = text.split('\n')[1]?.trim();
-        onWait?.(
-          `waiting for process ${holder.pid}, which holds ${path}${taken}${doing ? `: ${doing}` : ''}`,
-        );
-        told = true;
-      }
-      await delay(250);
+    } finally {
+      await rm(draft, { force: true });
     }
+    const text = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) =>
+      e.code === 'ENOENT' ? undefined : '',
+    );
+    // Released since: removing it now could remove the lock of whoever took it meanwhile.
+    if (text === undefined) continue;
+    const holder = await holderAlive(text);
+    if (!holder.alive) {
+      await rm(path, { force: true });
+      continue;
+    }
+    if (!told) {
+      const taken = await stat(path).then(
+        (s) => ` since ${since(s.mtime)}`,
+        () => '',
+      );
+      const doing = text.split('\n')[1]?.trim();
+      onWait?.(`waiting for process ${holder.pid}, which holds ${path}${taken}${doing ? `: ${doing}` : ''}`);
+      told = true;
+    }
+    await delay(250);
   }
   try {
     return await work();
