@@ -43,6 +43,14 @@ export class A1PolicySync {
     return true;
   }
 
+  /**
+   * Forgets the body last PUT for the intent: one whose policy id another intent took over must
+   * be PUT again, whatever its spec, when the id comes back to it.
+   */
+  forget(ni: NetworkIntent): void {
+    this.lastPut.delete(ni.metadata!.uid!);
+  }
+
   /** Deletes the intent's policy, trying `deleteTries` times; returns the last error if all failed. */
   async delete(ni: NetworkIntent, signal?: AbortSignal): Promise<Error | undefined> {
     let last: Error | undefined;

@@ -3,19 +3,24 @@ import { type NetworkIntent, NetworkIntents } from '../apis/intent.nephoran.com/
 import type { KubeClient } from '../runtime/client/client.js';
 import { Deployments } from '../runtime/client/kinds.js';
 import { objectKey } from '../runtime/client/types.js';
+import { findCondition } from '../runtime/conditions.js';
 import { EventRecorder } from '../runtime/events.js';
 import type { Manager } from '../runtime/manager.js';
 import { addFinalizer, hasFinalizer, removeFinalizer } from '../runtime/objects.js';
 import { requeueAfter } from '../runtime/reconcile.js';
 import { a1PolicyId } from './a1.js';
 import type { A1PolicySync } from './a1-sync.js';
-import { reconcileNetworkIntent, specProblems } from './reconcile.js';
+import { CONDITION_A1_POLICY_SYNCED, reconcileNetworkIntent, specProblems } from './reconcile.js';
 
 export const NETWORK_INTENT_CONTROLLER = 'networkintent';
 /** Holds a NetworkIntent until its A1 policy has been deleted (or given up on). */
 export const A1_POLICY_FINALIZER = 'intent.nephoran.com/a1-policy';
 /** NetworkIntents by the Deployment they target: `<spec.namespace>/<spec.target>`. */
 export const TARGET_INDEX = 'spec.namespace/spec.target';
+/** NetworkIntents by the A1 policy id they would sync (`policy-<name>`, shared across namespaces). */
+export const POLICY_ID_INDEX = 'a1.policyId';
+/** Reason of `A1PolicySynced=False` and of the Warning Event when another intent owns the id. */
+export const POLICY_ID_CONFLICT = 'PolicyIdConflict';
 const REPORTING_CONTROLLER = 'intent.nephoran.com/networkintent-controller';
 
 export interface NetworkIntentControllerOptions {
@@ -23,6 +28,8 @@ export interface NetworkIntentControllerOptions {
   a1?: A1PolicySync;
   /** Reconcile NetworkIntents in this namespace only; all namespaces when unset. */
   namespace?: string;
+  /** Reconcile only NetworkIntents matching this label selector; all when unset. */
+  labelSelector?: string;
 }
 
 export function targetKey(ni: NetworkIntent): string[] {
@@ -39,15 +46,55 @@ export function targetKey(ni: NetworkIntent): string[] {
 export function setupNetworkIntentController(mgr: Manager, opts: NetworkIntentControllerOptions = {}): void {
   const controller = mgr
     .controller(NETWORK_INTENT_CONTROLLER, { workers: 2 })
-    .for(NetworkIntents, { namespace: opts.namespace });
+    .for(NetworkIntents, { namespace: opts.namespace, labelSelector: opts.labelSelector });
   const intents = controller.cache<NetworkIntent>();
   intents.addIndex(TARGET_INDEX, targetKey);
+  intents.addIndex(POLICY_ID_INDEX, (ni) => (ni.metadata?.name ? [a1PolicyId(ni)] : []));
   controller.watches(Deployments, (d) => intents.byIndex(TARGET_INDEX, objectKey(d)).map(objectKey));
   const events = new EventRecorder(mgr.client, REPORTING_CONTROLLER, hostname(), mgr.log);
   const a1 = opts.a1;
+  /** The owner last seen per policy id, so that the other claimants hear when it changes. */
+  const owners = new Map<string, string>();
+
+  /**
+   * The intent a policy id belongs to: the oldest (then first by namespace) that would sync a
+   * policy, one being deleted included until its finalizer has deleted the policy. The policy id
+   * carries only the name and this controller has one mediator, so intents of one name in
+   * different namespaces would otherwise overwrite, and delete, each other's policy.
+   */
+  function policyOwner(id: string): NetworkIntent | undefined {
+    const claimants = intents
+      .byIndex(POLICY_ID_INDEX, id)
+      .filter(
+        (ni) =>
+          specProblems(ni).length === 0 &&
+          (!ni.metadata?.deletionTimestamp || hasFinalizer(ni, A1_POLICY_FINALIZER)),
+      );
+    const age = (ni: NetworkIntent) => ni.metadata?.creationTimestamp ?? '';
+    claimants.sort(
+      (a, b) =>
+        age(a).localeCompare(age(b)) ||
+        (a.metadata?.namespace ?? '').localeCompare(b.metadata?.namespace ?? ''),
+    );
+    return claimants[0];
+  }
+
+  /** Notes the id's owner; when it changed (one deleted, one older appeared), the others are reconciled. */
+  function noteOwner(id: string, self: string): NetworkIntent | undefined {
+    const owner = policyOwner(id);
+    const key = owner ? objectKey(owner) : undefined;
+    if (owners.get(id) === key) return owner;
+    if (key) owners.set(id, key);
+    else owners.delete(id);
+    for (const other of intents.byIndex(POLICY_ID_INDEX, id)) {
+      if (objectKey(other) !== self) controller.enqueue(objectKey(other));
+    }
+    return owner;
+  }
 
   controller.reconcile(async (req, ctx) => {
     const ni = intents.get(req.key);
+    const owner = a1 ? noteOwner(`policy-${req.name}`, req.key) : undefined;
     if (!ni) return;
     if (ni.metadata?.deletionTimestamp) {
       if (!hasFinalizer(ni, A1_POLICY_FINALIZER)) return;
@@ -59,9 +106,24 @@ export function setupNetworkIntentController(mgr: Manager, opts: NetworkIntentCo
       return;
     }
     if (a1) await addFinalizer(ctx.client, NetworkIntents, ni, A1_POLICY_FINALIZER);
-    const result = await reconcileNetworkIntent(ctx.client, req.namespace!, req.name);
-    // Workload first: an A1 outage must not hold back scaling. An invalid spec gets no policy.
-    if (a1 && specProblems(ni).length === 0) {
+    const valid = specProblems(ni).length === 0;
+    const conflict = a1 && valid && owner && objectKey(owner) !== req.key ? owner : undefined;
+    const conflictNote = conflict
+      ? `A1 policy ${a1PolicyId(ni)} belongs to NetworkIntent ${objectKey(conflict)} (the oldest of that name); this intent's policy is not synced`
+      : '';
+    if (conflict) a1!.forget(ni);
+    const result = await reconcileNetworkIntent(ctx.client, req.namespace!, req.name, {
+      a1Condition: conflict
+        ? { status: 'False', reason: POLICY_ID_CONFLICT, message: conflictNote }
+        : undefined,
+    });
+    if (conflict) {
+      const before = findCondition(ni.status?.conditions, CONDITION_A1_POLICY_SYNCED);
+      if (before?.reason !== POLICY_ID_CONFLICT || before.message !== conflictNote) {
+        await events.record(ni, 'Warning', POLICY_ID_CONFLICT, 'PutPolicy', conflictNote);
+      }
+    } else if (a1 && valid) {
+      // Workload first: an A1 outage must not hold back scaling. An invalid spec gets no policy.
       try {
         if (await a1.sync(ni)) {
           await events.record(ni, 'Normal', 'PolicySynced', 'PutPolicy', `A1 policy ${a1PolicyId(ni)} put`);
@@ -76,6 +138,13 @@ export function setupNetworkIntentController(mgr: Manager, opts: NetworkIntentCo
 
   async function releasePolicy(client: KubeClient, ni: NetworkIntent, signal: AbortSignal): Promise<void> {
     const id = a1PolicyId(ni);
+    const owner = policyOwner(id);
+    if (a1 && owner && objectKey(owner) !== objectKey(ni)) {
+      // The policy is another intent's: leave it be.
+      a1.forget(ni);
+      await removeFinalizer(client, NetworkIntents, ni, A1_POLICY_FINALIZER);
+      return;
+    }
     const failure = a1
       ? await a1.delete(ni, signal)
       : new Error('no A1 endpoint is configured (--a1-endpoint)');

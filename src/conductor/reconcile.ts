@@ -7,16 +7,23 @@ import {
 } from '../apis/intent.nephoran.com/network-intent.js';
 import type { KubeClient } from '../runtime/client/client.js';
 import { Deployments } from '../runtime/client/kinds.js';
-import { removeCondition, setCondition } from '../runtime/conditions.js';
+import { type ConditionInput, removeCondition, setCondition } from '../runtime/conditions.js';
 
 /** Condition types the reconciler writes, in the metav1.Condition shape. */
 export const CONDITION_VALIDATED = 'Validated';
 export const CONDITION_READY = 'Ready';
+/** Written by the controller only while another intent owns this intent's A1 policy id. */
+export const CONDITION_A1_POLICY_SYNCED = 'A1PolicySynced';
 
 /** How soon to look again while the target is missing or still rolling out. */
 export const RECHECK_MS = 5_000;
 
 export type ReconcileResult = { done: true } | { requeueAfterMs: number };
+
+export interface ReconcileOptions {
+  /** The `A1PolicySynced` condition to report; unset, any earlier one is removed. */
+  a1Condition?: Omit<ConditionInput, 'type' | 'observedGeneration'>;
+}
 
 /** Problems with a spec that the CRD admits but the reconciler cannot act on. */
 export function specProblems(ni: NetworkIntent): string[] {
@@ -54,12 +61,27 @@ export async function reconcileNetworkIntent(
   client: KubeClient,
   namespace: string,
   name: string,
+  opts: ReconcileOptions = {},
 ): Promise<ReconcileResult> {
   const ni = await client.find(NetworkIntents, name, namespace);
   if (!ni || ni.metadata?.deletionTimestamp) return { done: true };
   const generation = ni.metadata?.generation;
+  // Every write carries the A1 condition (status is applied whole by one field manager).
+  const a1 = opts.a1Condition;
   const write = (phase: NetworkIntentPhase, message: string, extra: Partial<NetworkIntentStatus> = {}) =>
-    writeStatus(client, ni, { phase, message, observedGeneration: generation, ...extra });
+    writeStatus(client, ni, {
+      phase,
+      message,
+      observedGeneration: generation,
+      ...extra,
+      conditions: a1
+        ? setCondition(extra.conditions, {
+            type: CONDITION_A1_POLICY_SYNCED,
+            ...a1,
+            observedGeneration: generation,
+          })
+        : removeCondition(extra.conditions, CONDITION_A1_POLICY_SYNCED),
+    });
 
   const problems = specProblems(ni);
   if (problems.length) {
