@@ -4,18 +4,30 @@ import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { ClusterRole } from 'kubernetes-types/rbac/v1.js';
+import type { ClusterRole, ClusterRoleBinding } from 'kubernetes-types/rbac/v1.js';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { type Performer, Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
 import { parseCommandArgs } from '../../../src/cli/command.js';
 import { locateBinary } from '../../../src/cluster/binaries.js';
 import { hourglassCommands } from '../../../src/hourglass/cli.js';
+import { setupPerformerController } from '../../../src/hourglass/controller.js';
 import { hourglassCrds } from '../../../src/hourglass/crds.js';
+import { serviceName } from '../../../src/hourglass/desired-state.js';
 import { parseExecutorConfig } from '../../../src/hourglass/executor/executor-config.js';
 import { ForbiddenError } from '../../../src/runtime/client/errors.js';
-import type { SubjectAccessReviews } from '../../../src/runtime/client/kinds.js';
+import {
+  ClusterRoleBindings,
+  ClusterRoles,
+  Events,
+  Leases,
+  Namespaces,
+  Pods,
+  Services,
+  type SubjectAccessReviews,
+} from '../../../src/runtime/client/kinds.js';
 import type { KubeObject } from '../../../src/runtime/client/types.js';
 import { installCrds } from '../../../src/runtime/crds.js';
+import { Manager } from '../../../src/runtime/manager.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
 
@@ -157,6 +169,13 @@ test('the executor chart: config.grpcPort set in values is the one task port, in
   );
 });
 
+const performer = (ns: string): Performer => ({
+  apiVersion: 'hourglass.eigenlayer.io/v1alpha1',
+  kind: 'Performer',
+  metadata: { name: 'p', namespace: ns },
+  spec: { avsAddress: '0xa', image: 'img' },
+});
+
 test("an executor's Role in namespace A cannot touch Performers in namespace B", async (t) => {
   const client = await testClient(t);
   await installCrds(client, hourglassCrds());
@@ -169,12 +188,6 @@ test("an executor's Role in namespace A cannot touch Performers in namespace B",
   const asExecutor = client.impersonating({
     user,
     groups: ['system:serviceaccounts', `system:serviceaccounts:${a}`],
-  });
-  const performer = (ns: string): Performer => ({
-    apiVersion: 'hourglass.eigenlayer.io/v1alpha1',
-    kind: 'Performer',
-    metadata: { name: 'p', namespace: ns },
-    spec: { avsAddress: '0xa', image: 'img' },
   });
   // RBAC is served from a cache: the first allowed call may come a moment after the binding.
   const created = await waitFor(
@@ -211,4 +224,82 @@ test("an executor's Role in namespace A cannot touch Performers in namespace B",
   assert.equal(await allowed(a, 'delete'), true);
   assert.equal(await allowed(a, 'update', 'status'), false, 'only the operator writes status');
   for (const verb of ['get', 'create', 'delete', 'update']) assert.equal(await allowed(b, verb), false, verb);
+});
+
+test("the operator runs a Performer's whole life under the chart's ClusterRole alone", async (t) => {
+  const client = await testClient(t);
+  await installCrds(client, hourglassCrds());
+  const ns = await testNamespace(t, client, 'hg-oprbac');
+  // The chart's ServiceAccount and rules; the cluster-scoped objects renamed so tests do not share them.
+  const rendered = objects(await helm('template', 'hourglass', chart('hourglass-operator'), '-n', ns));
+  const sa = rendered.find((o) => o.kind === 'ServiceAccount')!;
+  const role = rendered.find((o) => o.kind === 'ClusterRole') as ClusterRole;
+  const binding = rendered.find((o) => o.kind === 'ClusterRoleBinding') as ClusterRoleBinding;
+  const name = `${ns}-operator`;
+  await client.create({ ...sa, metadata: { ...sa.metadata, namespace: ns } });
+  await client.create({ ...role, metadata: { name } } as ClusterRole & KubeObject);
+  t.after(() => client.delete(ClusterRoles, name).catch(() => {}));
+  await client.create({
+    ...binding,
+    metadata: { name },
+    roleRef: { ...binding.roleRef, name },
+  } as ClusterRoleBinding & KubeObject);
+  t.after(() => client.delete(ClusterRoleBindings, name).catch(() => {}));
+
+  const user = `system:serviceaccount:${ns}:${sa.metadata!.name}`;
+  const asOperator = client.impersonating({
+    user,
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`],
+  });
+  await waitFor(
+    () =>
+      asOperator
+        .list(Performers, { namespace: ns })
+        .catch((e: unknown) => (e instanceof ForbiddenError ? undefined : Promise.reject(e))),
+    { description: "the operator's ClusterRoleBinding to take effect", timeoutMs: 15_000 },
+  );
+  await assert.rejects(asOperator.list(Namespaces), ForbiddenError, 'the impersonation is in force');
+
+  // As the chart runs it: leader election on in the release namespace, Events recorded.
+  const mgr = new Manager({
+    client: asOperator,
+    name: 'hourglass-operator',
+    leaderElection: { leaseNamespace: ns },
+  });
+  setupPerformerController(mgr, { namespace: ns });
+  t.after(() => mgr.stop());
+  await mgr.start();
+
+  await client.create(performer(ns));
+  const running = await waitFor(
+    async () => {
+      const p = await client.find(Performers, 'p', ns);
+      return p?.status?.phase === 'Running' ? p : undefined;
+    },
+    { description: 'the Performer to be Running', timeoutMs: 60_000 },
+  );
+  assert.ok(running.metadata?.finalizers?.length, 'the operator added its finalizer');
+  assert.equal((await client.list(Pods, { namespace: ns })).items.length, 1);
+  assert.ok(await client.find(Services, serviceName('p'), ns), 'the operator created its Service');
+  await waitFor(
+    async () =>
+      (await client.list(Events, { namespace: ns })).items.some((e) => e.regarding?.name === 'p') ||
+      undefined,
+    { description: 'an Event about the Performer', timeoutMs: 30_000 },
+  );
+  const lease = await client.get(Leases, 'hourglass-operator', ns);
+  assert.ok(lease.spec?.holderIdentity, 'the operator holds its Lease');
+
+  // Deleted: the operator removes its Pods and Service and then its finalizer.
+  await client.delete(Performers, 'p', ns);
+  await waitFor(async () => ((await client.find(Performers, 'p', ns)) ? undefined : true), {
+    description: 'the Performer to be gone',
+    timeoutMs: 60_000,
+  });
+  assert.deepEqual(
+    (await client.list(Pods, { namespace: ns })).items.filter((p) => !p.metadata?.deletionTimestamp),
+    [],
+  );
+  // Stopped while its binding holds: releasing the Lease is one of the calls checked.
+  await mgr.stop();
 });
