@@ -209,7 +209,7 @@ export async function reconcilePerformer(
         : revision));
   const applying = !service
     ? createService(client, buildPerformerService(performer, servingRevision)).catch(refused<Service>)
-    : selected !== servingRevision
+    : !selects(service, performer, servingRevision)
       ? client
           .apply(buildPerformerService(performer, servingRevision), { fieldManager: client.fieldManager })
           .catch(refused<Service>)
@@ -337,22 +337,29 @@ async function createPod(
     takenNames.length === 0
       ? [podName(name), podName(name, revision)]
       : [podName(name, revision), podName(name)];
-  const free = candidates.find((c) => !takenNames.includes(c));
-  if (!free) return undefined; // both names belong to Pods still terminating: the next reconcile retries
-  const pod: Pod = {
-    ...desired,
-    metadata: {
-      ...desired.metadata,
-      name: free,
-      ...(recreations ? { annotations: { [ANNOTATION_RECREATIONS]: String(recreations) } } : {}),
-    },
-  };
-  try {
-    return await client.create(pod);
-  } catch (err) {
-    if (isAlreadyExists(err)) return undefined;
-    throw err;
+  // Neither name free (both held by Pods still terminating): nothing is made, the next reconcile retries.
+  for (const free of candidates.filter((c) => !takenNames.includes(c))) {
+    const pod: Pod = {
+      ...desired,
+      metadata: {
+        ...desired.metadata,
+        name: free,
+        ...(recreations ? { annotations: { [ANNOTATION_RECREATIONS]: String(recreations) } } : {}),
+      },
+    };
+    try {
+      return await client.create(pod);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+    // A Pod of this Performer the list did not show yet is ours: made already. One that does not
+    // carry its labels (relabelled, or not its own) is left alone, and the other name is taken.
+    const existing = await client.find(Pods, free, desired.metadata!.namespace!);
+    const labels = existing?.metadata?.labels ?? {};
+    if (!existing || Object.entries(performerSelector(performer)).every(([k, v]) => labels[k] === v))
+      return undefined;
   }
+  return undefined;
 }
 
 /**
@@ -497,6 +504,15 @@ function performerStatus(
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
     conditions,
   };
+}
+
+/**
+ * Whether the Service selects the Pods of `revision` as it should: any of its keys edited by
+ * someone else leaves it routing nowhere while the Performer reads Ready, so it is applied again.
+ */
+function selects(service: Service, performer: Performer, revision: string): boolean {
+  const want = { ...performerSelector(performer), [LABEL_REVISION]: revision };
+  return Object.entries(want).every(([k, v]) => service.spec?.selector?.[k] === v);
 }
 
 function isReady(pod: Pod): boolean {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import {
   PERFORMER_FINALIZER,
@@ -337,4 +338,52 @@ test('a spec the API server refuses the Pod for is Failed and Degraded InvalidSp
   );
   assert.equal(p.status?.phase, 'Running');
   assert.equal(p.status?.conditions?.find((c) => c.type === 'Degraded')?.reason, 'AsExpected');
+});
+
+test('a Pod relabelled out of the Performer is left alone and replaced under the other name, and the Performer serves again', async (t) => {
+  const { client, ns } = await setup(t, 'hg-relabel');
+  await client.create(performer(ns, 'web'));
+  await reconcileUntil(client, ns, 'web', (p) => p.status?.ready, 'the Performer to be ready');
+  // Taken out of the Performer's selector, as one does to debug a Pod: it still holds the plain name.
+  const taken = await client.patch(Pods, 'performer-web', ns, {
+    metadata: { labels: { 'hourglass.eigenlayer.io/performer': null } },
+  });
+  const p = await reconcileUntil(
+    client,
+    ns,
+    'web',
+    (p, pods) =>
+      p.status?.ready &&
+      pods.some(
+        (pod) => pod.metadata?.labels?.['hourglass.eigenlayer.io/performer'] === 'web' && ready(pod),
+      ) &&
+      p,
+    'a replacement Pod to serve',
+  );
+  const revision = taken.metadata?.labels?.[REVISION];
+  assert.equal(p.status?.podName, `performer-web-${revision}`);
+  const svc = await client.get(Services, 'performer-web', ns);
+  assert.equal(svc.spec?.selector?.[REVISION], revision);
+  const kept = await client.get(Pods, 'performer-web', ns);
+  assert.equal(kept.metadata?.uid, taken.metadata?.uid, 'the relabelled Pod is not deleted');
+  assert.equal(kept.metadata?.deletionTimestamp, undefined);
+});
+
+test('a Service whose selector someone edited selects the Performer’s Pod again', async (t) => {
+  const { client, ns } = await setup(t, 'hg-svcsel');
+  await client.create(performer(ns, 'web'));
+  await reconcileUntil(client, ns, 'web', (p) => p.status?.ready, 'the Performer to be ready');
+  const want = (await client.get(Services, 'performer-web', ns)).spec?.selector;
+  await client.patch(Services, 'performer-web', ns, { spec: { selector: { app: 'something-else' } } });
+  // The Performer still reads Ready: its Service must route to its Pod again.
+  const selector = await waitFor(
+    async () => {
+      await reconcilePerformer(client, await client.get(Performers, 'web', ns));
+      const s = (await client.get(Services, 'performer-web', ns)).spec?.selector;
+      return isDeepStrictEqual(s, want) && s;
+    },
+    { description: 'the Service to select the Performer’s Pod again', timeoutMs: 30_000, intervalMs: 200 },
+  );
+  assert.equal(selector.app, 'hourglass-performer');
+  assert.equal((await client.get(Performers, 'web', ns)).status?.ready, true);
 });
