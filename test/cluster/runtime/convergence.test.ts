@@ -121,6 +121,7 @@ describe('runtime under failure', () => {
     t.after(() => informerClient.close());
 
     for (let i = 0; i < 10; i++) await client.create(configMap(ns, `cm-${i}`, 'old'));
+    const remadeUid = (await client.create(configMap(ns, 'cm-remade', 'old'))).metadata!.uid!;
     const informer = new Informer(informerClient, ConfigMaps, {
       namespace: ns,
       backoffInitialMs: 200,
@@ -128,7 +129,16 @@ describe('runtime under failure', () => {
       logger: componentLogger('compaction-test'),
     });
     const deleted: string[] = [];
-    informer.addHandler({ delete: (o) => void deleted.push(o.metadata!.name!) });
+    const remade: string[] = [];
+    informer.addHandler({
+      add: (o) => void (o.metadata!.name === 'cm-remade' && remade.push(`add ${o.metadata!.uid}`)),
+      update: (_old, o) =>
+        void (o.metadata!.name === 'cm-remade' && remade.push(`update ${o.metadata!.uid}`)),
+      delete: (o) => {
+        deleted.push(o.metadata!.name!);
+        if (o.metadata!.name === 'cm-remade') remade.push(`delete ${o.metadata!.uid}`);
+      },
+    });
     informer.start();
     t.after(() => informer.stop());
     await informer.waitForSync();
@@ -139,6 +149,10 @@ describe('runtime under failure', () => {
     for (let i = 0; i < 5; i++) await client.patch(ConfigMaps, `cm-${i}`, ns, { data: { value: 'new' } });
     for (let i = 5; i < 10; i++) await client.delete(ConfigMaps, `cm-${i}`, ns);
     await client.create(configMap(ns, 'cm-added', 'new'));
+    // Deleted and made again under its name: another object, with another uid.
+    await client.delete(ConfigMaps, 'cm-remade', ns);
+    const newUid = (await client.create(configMap(ns, 'cm-remade', 'new'))).metadata!.uid!;
+    remade.length = 0; // what the first list delivered
     await plane.stopComponent('kube-apiserver');
     await compactEtcd(await plane.etcdUrl());
     await plane.startComponent('kube-apiserver');
@@ -165,7 +179,9 @@ describe('runtime under failure', () => {
       },
       { description: 'the informer to relist and match the server', timeoutMs: 60_000 },
     );
-    assert.deepEqual(deleted.sort(), ['cm-5', 'cm-6', 'cm-7', 'cm-8', 'cm-9']);
+    assert.deepEqual(deleted.sort(), ['cm-5', 'cm-6', 'cm-7', 'cm-8', 'cm-9', 'cm-remade']);
+    // Not an update of the old object, which a status-only filter would drop: a delete and an add.
+    assert.deepEqual(remade, [`delete ${remadeUid}`, `add ${newUid}`]);
     assert.equal(informer.get(`${ns}/cm-0`)?.data?.['value'], 'new');
     assert.ok(informer.get(`${ns}/cm-added`));
   });
