@@ -20,13 +20,7 @@ export function forwardGet(
   timeoutMs: number,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    const upstream = request({
-      host: peer.host,
-      port: peer.port,
-      path,
-      method: 'GET',
-      headers: { accept: req.headers.accept ?? '*/*', [PEER_HEADER]: '1' },
-    });
+    const upstream = peerGet(peer, path, req.headers.accept ?? '*/*');
     const timer = setTimeout(
       () => upstream.destroy(new Error(`no answer within ${timeoutMs} ms`)),
       timeoutMs,
@@ -70,13 +64,7 @@ export function forwardGet(
 /** GETs a peer's JSON answer, all of it within `timeoutMs`. */
 export function getJson(peer: Peer, path: string, timeoutMs: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const upstream = request({
-      host: peer.host,
-      port: peer.port,
-      path,
-      method: 'GET',
-      headers: { accept: 'application/json', [PEER_HEADER]: '1' },
-    });
+    const upstream = peerGet(peer, path, 'application/json');
     const fail = (err: Error) => {
       clearTimeout(timer);
       reject(err); // only the first settles the promise
@@ -100,6 +88,17 @@ export function getJson(peer: Peer, path: string, timeoutMs: number): Promise<un
       });
     });
     upstream.end();
+  });
+}
+
+/** A GET to a peer, marked as one so that it is answered locally. */
+function peerGet(peer: Peer, path: string, accept: string) {
+  return request({
+    host: peer.host,
+    port: peer.port,
+    path,
+    method: 'GET',
+    headers: { accept, [PEER_HEADER]: '1' },
   });
 }
 

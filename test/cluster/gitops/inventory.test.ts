@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { pino } from 'pino';
 import type { AlarmEventRecord } from '../../../src/gitops/o2ims/alarms.js';
 import type {
@@ -28,6 +28,22 @@ import { KubeClient } from '../../../src/runtime/client/client.js';
 import { Namespaces, Nodes } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { dedicatedControlPlane, testClient, testNamespace } from '../../support/cluster.js';
+
+/** A subscriber: a local HTTP server collecting the notifications it is sent at `callback`. */
+async function subscriber(t: TestContext) {
+  const received: InventoryChangeNotification[] = [];
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c));
+    req.on('end', () => {
+      received.push(JSON.parse(body) as InventoryChangeNotification);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
+  return { received, callback: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/notify` };
+}
 
 test('the O2IMS inventory API serves the O-Cloud, resource pools and resources built from the nodes', async (t) => {
   const client = await testClient(t);
@@ -263,19 +279,7 @@ test('inventory subscriptions: created, listed, refused when bad, notified of a 
       body: JSON.stringify(body),
     });
 
-  // The subscriber: a local HTTP server collecting what it is sent.
-  const received: InventoryChangeNotification[] = [];
-  const receiver = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c));
-    req.on('end', () => {
-      received.push(JSON.parse(body) as InventoryChangeNotification);
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
-  const callback = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/notify`;
+  const { received, callback } = await subscriber(t);
 
   for (const [body, field] of [
     [{}, 'callback'],
@@ -423,21 +427,8 @@ test('a change seen while the subscriptions cannot be read is notified at the ne
   });
   const store = new SubscriptionStore(blipping, ns);
   const server = new InventoryServer(client, { name: 'edge1', subscriptions: store });
-  const received: InventoryChangeNotification[] = [];
-  const receiver = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c));
-    req.on('end', () => {
-      received.push(JSON.parse(body) as InventoryChangeNotification);
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
-  await store.create({
-    subscriptionId: 'blip',
-    callback: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/notify`,
-  });
+  const { received, callback } = await subscriber(t);
+  await store.create({ subscriptionId: 'blip', callback });
   const notifier = new InventoryNotifier({
     inventory: () => server.inventory(),
     store,

@@ -57,6 +57,18 @@ interface Running {
   client: ExecutorClient;
 }
 
+/** Starts `executor` with its task server; a client of that server, all stopped after the test. */
+async function serving(t: TestContext, executor: Executor): Promise<ExecutorClient> {
+  await executor.start();
+  const tasks = await startTaskServer(executor, { port: 0, host: '127.0.0.1' });
+  const taskClient = new ExecutorClient(`127.0.0.1:${tasks.port}`);
+  t.after(async () => {
+    taskClient.close();
+    await Promise.all([tasks.close(), executor.stop()]);
+  });
+  return taskClient;
+}
+
 test('tutti executor: deploys on start, blue-green on a config change, adopts its performer after a restart', async (t) => {
   const { client, ns } = await setup(t, 'hg-exe');
   await startController(t, ns);
@@ -347,13 +359,7 @@ test('tutti executor: a deleted InService Performer is noticed: not ready, not l
     pollIntervalMs: 200,
     redeployBackoffMs: 200,
   });
-  await executor.start();
-  const tasks = await startTaskServer(executor, { port: 0, host: '127.0.0.1' });
-  const taskClient = new ExecutorClient(`127.0.0.1:${tasks.port}`);
-  t.after(async () => {
-    taskClient.close();
-    await Promise.all([tasks.close(), executor.stop()]);
-  });
+  const taskClient = await serving(t, executor);
   const readyz = async () => (await fetch(`http://127.0.0.1:${executor.healthPort}/readyz`)).status;
   const inService = () =>
     metric(executor.healthPort, /^hourglass_executor_performer_in_service\{avs="0xAVS_exec"\} (\d+)/m);
@@ -502,13 +508,7 @@ test("tutti executor: a task whose caller's deadline has passed is not run when 
     pollIntervalMs: 200,
     watchConfig: false,
   });
-  await executor.start();
-  const tasks = await startTaskServer(executor, { port: 0, host: '127.0.0.1' });
-  const taskClient = new ExecutorClient(`127.0.0.1:${tasks.port}`);
-  t.after(async () => {
-    taskClient.close();
-    await Promise.all([tasks.close(), executor.stop()]);
-  });
+  const taskClient = await serving(t, executor);
   await executor.settled();
   assert.deepEqual(executor.failures(), {});
 

@@ -276,14 +276,18 @@ async function refuseDeletions(t: TestContext, client: KubeClient, ns: string, p
   };
 }
 
-test('a performer whose rollback could not be removed does not block the next deploy', async (t) => {
+/**
+ * A KubernetesPerformer (one API attempt per call) in a namespace of its own, with v1 deployed
+ * and in service on a reference performer server.
+ */
+async function deployedV1(t: TestContext, prefix: string, avsAddress: string) {
   const client = await testClient(t, 'hourglass-executor');
   await installCrds(client, hourglassCrds());
-  const ns = await testNamespace(t, client, 'hg-leftover');
+  const ns = await testNamespace(t, client, prefix);
   const server = await startPerformerServer({ port: 0, host: '127.0.0.1' });
   t.after(() => server.kill());
   const performer = new KubernetesPerformer({
-    avsAddress: '0xleft',
+    avsAddress,
     manager: new KubernetesManager(client, { namespace: ns, retryAttempts: 1 }),
     endpointResolver: () => `127.0.0.1:${server.port}`,
     readyTimeoutMs: 20_000,
@@ -294,6 +298,11 @@ test('a performer whose rollback could not be removed does not block the next de
   const first = performer.deploy({ image: 'img', version: 'v1' });
   const v1 = (await reportReady(client, ns, 'v1')).metadata!.name!;
   await first;
+  return { client, ns, performer, v1 };
+}
+
+test('a performer whose rollback could not be removed does not block the next deploy', async (t) => {
+  const { client, ns, performer, v1 } = await deployedV1(t, 'hg-leftover', '0xleft');
 
   // v2 cannot be pulled, and its rollback cannot delete it: it is left behind.
   const allowDeletions = await refuseDeletions(t, client, ns, v1);
@@ -316,23 +325,7 @@ test('a performer whose rollback could not be removed does not block the next de
 });
 
 test('a promotion whose old performer cannot be deleted yet is a deploy that succeeded', async (t) => {
-  const client = await testClient(t, 'hourglass-executor');
-  await installCrds(client, hourglassCrds());
-  const ns = await testNamespace(t, client, 'hg-undeleted');
-  const server = await startPerformerServer({ port: 0, host: '127.0.0.1' });
-  t.after(() => server.kill());
-  const performer = new KubernetesPerformer({
-    avsAddress: '0xold',
-    manager: new KubernetesManager(client, { namespace: ns, retryAttempts: 1 }),
-    endpointResolver: () => `127.0.0.1:${server.port}`,
-    readyTimeoutMs: 20_000,
-    pollIntervalMs: 50,
-  });
-  t.after(() => performer.shutdown());
-  await performer.initialize();
-  const first = performer.deploy({ image: 'img', version: 'v1' });
-  const v1 = (await reportReady(client, ns, 'v1')).metadata!.name!;
-  await first;
+  const { client, ns, performer, v1 } = await deployedV1(t, 'hg-undeleted', '0xold');
 
   // v2 becomes Ready and is promoted; only the removal of v1 fails.
   const allowDeletions = await refuseDeletions(t, client, ns, v1);
