@@ -68,25 +68,134 @@ function fileOf(o: KubeObject): FnResult['file'] | undefined {
   return { path, ...(index !== undefined ? { index: Number(index) } : {}) };
 }
 
+/** What a value is, for a message: "a string", "null", "a list". */
+function kindOfValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  return typeof v === 'object' ? 'a map' : `a ${typeof v}`;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * What makes `item` no KRM object, as the KRM function spec requires of every item (apiVersion,
+ * kind, metadata.name; labels and annotations maps of strings). Empty when it is one.
+ */
+function krmProblems(item: unknown): { field?: string; message: string }[] {
+  if (!isRecord(item)) return [{ message: `expected a KRM object, got ${kindOfValue(item)}` }];
+  const problems: { field?: string; message: string }[] = [];
+  for (const key of ['apiVersion', 'kind'] as const) {
+    const v = item[key];
+    if (typeof v !== 'string' || v === '') {
+      problems.push({
+        field: key,
+        message: v === undefined ? 'required' : `expected a string, got ${kindOfValue(v)}`,
+      });
+    }
+  }
+  const metadata = item['metadata'];
+  if (!isRecord(metadata)) {
+    problems.push({
+      field: 'metadata',
+      message:
+        metadata === undefined ? 'required (with name)' : `expected a map, got ${kindOfValue(metadata)}`,
+    });
+    return problems;
+  }
+  const name = metadata['name'];
+  if (typeof name !== 'string' || name === '') {
+    problems.push({
+      field: 'metadata.name',
+      message: name === undefined ? 'required' : `expected a string, got ${kindOfValue(name)}`,
+    });
+  }
+  for (const key of ['labels', 'annotations'] as const) {
+    const map = metadata[key];
+    if (map === undefined || map === null) continue;
+    if (!isRecord(map)) {
+      problems.push({
+        field: `metadata.${key}`,
+        message: `expected a map of strings, got ${kindOfValue(map)}`,
+      });
+      continue;
+    }
+    for (const [k, v] of Object.entries(map)) {
+      if (typeof v !== 'string') {
+        problems.push({ field: `metadata.${key}.${k}`, message: `expected a string, got ${kindOfValue(v)}` });
+      }
+    }
+  }
+  // A source ConfigMap's data is read below: a value that is no string would be read wrong.
+  if (item['kind'] === 'ConfigMap' && item['data'] !== undefined && item['data'] !== null) {
+    const data = item['data'];
+    if (!isRecord(data)) {
+      problems.push({ field: 'data', message: `expected a map of strings, got ${kindOfValue(data)}` });
+    } else {
+      for (const [k, v] of Object.entries(data)) {
+        if (typeof v !== 'string') {
+          problems.push({ field: `data.${k}`, message: `expected a string, got ${kindOfValue(v)}` });
+        }
+      }
+    }
+  }
+  return problems;
+}
+
 /** Reads sources, renders, and returns the new ResourceList; `ok` is false when any result is an error. */
 export function runFunction(input: ResourceList): { output: ResourceList; ok: boolean } {
   const results: FnResult[] = [];
   const kept: KubeObject[] = [];
   const expectations: Sourced[] = [];
 
-  for (const item of input.items ?? []) {
+  // Malformed input is reported, item by item, never thrown: a thrown error gives kpt no results.
+  const rawItems: unknown = input.items;
+  let items: unknown[] = [];
+  if (Array.isArray(rawItems)) items = rawItems;
+  else if (rawItems !== undefined && rawItems !== null) {
+    results.push({
+      severity: 'error',
+      message: `items: expected a list of KRM objects, got ${kindOfValue(rawItems)}`,
+    });
+  }
+  const config: unknown = input.functionConfig;
+  if (config !== undefined && config !== null && !isRecord(config)) {
+    results.push({
+      severity: 'error',
+      message: `functionConfig: expected a KRM object or none (this function takes no configuration), got ${kindOfValue(config)}`,
+    });
+  }
+
+  items.forEach((item, i) => {
+    const problems = krmProblems(item);
+    if (problems.length) {
+      const o = isRecord(item) ? (item as KubeObject) : undefined;
+      const named = o && typeof o.kind === 'string' && typeof o.metadata?.name === 'string';
+      const file = o && isRecord(o.metadata) && isRecord(o.metadata.annotations) ? fileOf(o) : undefined;
+      for (const p of problems) {
+        results.push({
+          severity: 'error',
+          message: `items[${i}]${p.field ? `.${p.field}` : ''}: ${p.message}`,
+          ...(named ? { resourceRef: ref(o) } : {}),
+          ...(p.field ? { field: { path: p.field } } : {}),
+          ...(file ? { file } : {}),
+        });
+      }
+      return;
+    }
     const cm = item as ConfigMapLike;
-    const data = cm.kind === 'ConfigMap' && cm.apiVersion === 'v1' ? cm.data : undefined;
+    const data = cm.kind === 'ConfigMap' && cm.apiVersion === 'v1' ? (cm.data ?? undefined) : undefined;
     if (data?.['intent.json'] !== undefined) {
-      kept.push(item);
+      kept.push(cm);
       collect(cm, 'intent.json', expectations, results);
-    } else if (isGenerated(item) && annotations(item)[ANNOTATION_SOURCE]) {
+    } else if (isGenerated(cm) && annotations(cm)[ANNOTATION_SOURCE]) {
       // Output of an intent in the package: regenerated from it, or gone with it.
     } else if (data?.['expectation.json'] !== undefined) {
       // An expectation ConfigMap, hand-written or rendered: re-rendered in canonical form.
       collect(cm, 'expectation.json', expectations, results);
-    } else if (!isGenerated(item)) kept.push(item);
-  }
+    } else if (!isGenerated(cm)) kept.push(cm);
+  });
 
   const byId = new Map<string, Sourced>();
   for (const s of expectations) {
@@ -130,8 +239,8 @@ export function runFunction(input: ResourceList): { output: ResourceList; ok: bo
     output: {
       apiVersion: 'config.kubernetes.io/v1',
       kind: 'ResourceList',
-      // On error the package is left as it was: kpt discards the output anyway.
-      items: ok ? [...kept, ...generated] : (input.items ?? []),
+      // On error the package is left as it was, every item kept: kpt discards the output anyway.
+      items: ok ? [...kept, ...generated] : (items as KubeObject[]),
       ...(input.functionConfig ? { functionConfig: input.functionConfig } : {}),
       results,
     },

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 
 // The real kpt binary runs the real command, as a user's pipeline would.
 const run = promisify(execFile);
@@ -157,4 +157,95 @@ test('an expectation whose intentId is no label value is refused, naming the fie
   assert.equal(good.code, 0, good.out);
   const cn = await objectsIn(join(dir, 'apps/intent/cn_capacity.yaml'));
   assert.equal(cn[0]!.metadata.labels?.['intent.tutti.dev/id'], 'Edge-Slice_1');
+});
+
+/** The command with a ResourceList on stdin, as kpt or any other orchestrator runs it. */
+async function fnWith(stdin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [tutti, 'gitops', 'fn'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => (stderr += c));
+  child.stdin.end(stdin);
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, stdout, stderr };
+}
+
+interface Result {
+  severity: string;
+  message: string;
+  field?: { path: string };
+  resourceRef?: { name: string };
+  file?: { path: string };
+}
+
+test('a malformed ResourceList is reported item by item in results, exit 1, every item kept', async () => {
+  const good = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'stadium' },
+    data: { 'intent.json': JSON.stringify({ intent: 'x', requirements: { latency: '<1ms' } }) },
+  };
+  const items = [
+    'hello',
+    null,
+    5,
+    { data: { a: 'b' } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'numeric', annotations: { 'internal.config.kubernetes.io/path': 'numeric.yaml' } },
+      data: { 'intent.json': 5 },
+    },
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: 'hello' },
+    good,
+  ];
+  const run = await fnWith(stringify({ apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items }));
+  assert.equal(run.code, 1, run.stderr);
+  const out = parse(run.stdout);
+  assert.equal(out.kind, 'ResourceList');
+  assert.deepEqual(out.items, items, 'no item is lost or rewritten');
+  assert.deepEqual(
+    out.results.map((r: Result) => [r.severity, r.message, r.field?.path, r.resourceRef?.name, r.file?.path]),
+    [
+      ['error', 'items[0]: expected a KRM object, got a string', undefined, undefined, undefined],
+      ['error', 'items[1]: expected a KRM object, got null', undefined, undefined, undefined],
+      ['error', 'items[2]: expected a KRM object, got a number', undefined, undefined, undefined],
+      ['error', 'items[3].apiVersion: required', 'apiVersion', undefined, undefined],
+      ['error', 'items[3].kind: required', 'kind', undefined, undefined],
+      ['error', 'items[3].metadata: required (with name)', 'metadata', undefined, undefined],
+      [
+        'error',
+        'items[4].data.intent.json: expected a string, got a number',
+        'data.intent.json',
+        'numeric',
+        'numeric.yaml',
+      ],
+      ['error', 'items[5].metadata: expected a map, got a string', 'metadata', undefined, undefined],
+    ],
+  );
+});
+
+test('items that are no list and a functionConfig that is no object are results, not a crash', async () => {
+  for (const [body, message] of [
+    ['items: {a: 1}', 'items: expected a list of KRM objects, got a map'],
+    ['items: abc', 'items: expected a list of KRM objects, got a string'],
+    [
+      'items: []\nfunctionConfig: [1, 2]',
+      'functionConfig: expected a KRM object or none (this function takes no configuration), got a list',
+    ],
+  ] as const) {
+    const run = await fnWith(`apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n${body}\n`);
+    assert.equal(run.code, 1, `${body}: ${run.stderr}`);
+    const out = parse(run.stdout);
+    assert.deepEqual(out.items, [], body);
+    assert.deepEqual(
+      out.results.map((r: Result) => [r.severity, r.message]),
+      [['error', message]],
+      body,
+    );
+  }
+  // No items at all is an empty package, not an error.
+  const empty = await fnWith('apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n');
+  assert.equal(empty.code, 0, empty.stderr);
 });
