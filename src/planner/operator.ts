@@ -15,6 +15,7 @@ export const plannerOperatorModule: OperatorModule = {
     const traces = await openTraceStore({
       mongoEndpoint: config.generic.mongo_endpoint,
       traceDir: v.traceDir,
+      log: mgr.log.child({ module: 'planner' }),
     });
     // A MongoDB client keeps the process alive: closed once reconciles, which record to it, have drained.
     mgr.onStop('planner-traces', () => traces.close());

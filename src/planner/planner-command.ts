@@ -95,6 +95,7 @@ export const plannerRunCommand: Command = {
       const traces = await openTraceStore({
         mongoEndpoint: config.generic.mongo_endpoint,
         traceDir: v.traceDir,
+        log,
       });
       // Closed once the reconciles that use them have drained, also when the start fails: a MongoDB
       // client or a listening gRPC server would keep the process from ending.

@@ -1,5 +1,6 @@
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
+import { componentLogger, type Logger } from '../../runtime/log.js';
 import type { FittedModel, PlanningEvent, TraceStore } from './store.js';
 
 /**
@@ -13,11 +14,19 @@ export class JsonLinesTraceStore implements TraceStore {
 
   private constructor(private readonly dir: string) {}
 
-  static async open(dir: string): Promise<JsonLinesTraceStore> {
+  /**
+   * Opens (creating) the store in `dir`. A last line cut short by a crash mid-append is cut off
+   * the file, with a warning, so that the next append starts on a line of its own; a complete
+   * line that is not a record is corruption, and refused.
+   */
+  static async open(
+    dir: string,
+    log: Logger = componentLogger('planner-traces'),
+  ): Promise<JsonLinesTraceStore> {
     await mkdir(dir, { recursive: true });
     const store = new JsonLinesTraceStore(dir);
-    for (const e of await readLines<PlanningEvent>(join(dir, 'events.jsonl'))) store.indexEvent(e);
-    for (const m of await readLines<FittedModel>(join(dir, 'models.jsonl'))) store.indexModel(m);
+    for (const e of await readLines<PlanningEvent>(join(dir, 'events.jsonl'), log)) store.indexEvent(e);
+    for (const m of await readLines<FittedModel>(join(dir, 'models.jsonl'), log)) store.indexModel(m);
     return store;
   }
 
@@ -66,26 +75,49 @@ export class JsonLinesTraceStore implements TraceStore {
   }
 }
 
-async function readLines<T>(file: string): Promise<T[]> {
-  let text: string;
+async function readLines<T>(file: string, log: Logger): Promise<T[]> {
+  let bytes: Buffer;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
   const out: T[] = [];
-  const lines = text.split('\n');
+  // Every record is written with its newline in one append: bytes after the last newline are
+  // the rest of an append a crash interrupted.
+  const end = bytes.lastIndexOf(0x0a) + 1;
+  let tail: T | undefined;
+  if (end < bytes.length) {
+    try {
+      tail = JSON.parse(bytes.subarray(end).toString('utf8')) as T;
+    } catch {
+      // No proper prefix of a JSON object parses: the record is incomplete, and dropped.
+    }
+    if (tail !== undefined) {
+      // Written in full but for its newline: kept, and its line ended.
+      await appendFile(file, '\n');
+    } else {
+      // Left in place, it would run into the next record appended, and corrupt both.
+      await truncate(file, end);
+      log.warn(
+        { file, droppedBytes: bytes.length - end },
+        `trace store ${file}: dropped ${bytes.length - end} bytes of a record cut short (the process stopped mid-append)`,
+      );
+    }
+  }
+  const lines = bytes.subarray(0, end).toString('utf8').split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (!line) continue;
     try {
       out.push(JSON.parse(line) as T);
-    } catch {
-      // Only a last line cut short by a crash is forgiven; anything else is corruption.
-      if (i === lines.length - 1) break;
-      throw new Error(`${file}:${i + 1}: not a JSON record`);
+    } catch (err) {
+      throw new Error(
+        `${file}:${i + 1}: not a JSON record (${(err as Error).message}); only a last line cut short is dropped on open, so the file needs repair by hand`,
+      );
     }
   }
+  if (tail !== undefined) out.push(tail);
   return out;
 }

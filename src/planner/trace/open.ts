@@ -1,3 +1,4 @@
+import type { Logger } from '../../runtime/log.js';
 import { JsonLinesTraceStore } from './jsonl-store.js';
 import { MongoTraceStore } from './mongo-store.js';
 import type { TraceStore } from './store.js';
@@ -7,11 +8,13 @@ export interface TraceStoreChoice {
   mongoEndpoint: string;
   /** Where the embedded store keeps its files. */
   traceDir: string;
+  /** Where the embedded store warns of a record a crash cut short (dropped on open). */
+  log?: Logger;
 }
 
 /** Opens the trace store the configuration selects; a MongoDB that cannot be reached is an error. */
 export async function openTraceStore(choice: TraceStoreChoice): Promise<TraceStore> {
   return choice.mongoEndpoint.trim()
     ? MongoTraceStore.open(choice.mongoEndpoint.trim())
-    : JsonLinesTraceStore.open(choice.traceDir);
+    : JsonLinesTraceStore.open(choice.traceDir, choice.log);
 }

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { MongoClient } from 'mongodb';
+import { pino } from 'pino';
 import { JsonLinesTraceStore } from '../../../src/planner/trace/jsonl-store.js';
 import { MongoTraceStore } from '../../../src/planner/trace/mongo-store.js';
 import { openTraceStore } from '../../../src/planner/trace/open.js';
@@ -155,21 +157,83 @@ for (const kind of KINDS) {
   });
 }
 
-test('embedded store: a record cut short by a crash is skipped, a corrupt one in the middle is reported with its line', async (t) => {
+test('embedded store: a record cut short by a crash is cut off the file, with a warning, and recording goes on after the last whole one', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'traces-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'events.jsonl');
   const store = await JsonLinesTraceStore.open(dir);
   for (const e of linearHistory('shop/web')) await store.recordEvent(e);
   await store.close();
-  await appendFile(join(dir, 'events.jsonl'), '{"intent":"shop/web","ti');
-  const reopened = await JsonLinesTraceStore.open(dir);
-  assert.equal((await reopened.recentEvents('shop/web', 10)).length, 6);
+  const whole = await readFile(file);
+  const torn = '{"intent":"shop/web","ti';
+  await appendFile(file, torn);
 
+  const { log, lines } = capturingLogger();
+  const reopened = await JsonLinesTraceStore.open(dir, log);
+  assert.equal((await reopened.recentEvents('shop/web', 10)).length, 6);
+  // The next record starts a line of its own, and the store opens again with it.
+  await reopened.recordEvent({ ...linearHistory('shop/web')[0]!, replicas: 9 });
+  await reopened.close();
+  const again = await JsonLinesTraceStore.open(dir, log);
+  t.after(() => again.close());
+  assert.deepEqual(
+    (await again.recentEvents('shop/web', 10)).map((e) => e.replicas),
+    [9, 3, 4, 2, 2, 1, 1],
+  );
+
+  const records = (await readFile(file)).subarray(0, whole.length);
+  assert.deepEqual(records, whole, 'the torn record was cut off the file');
+  const warnings = lines.filter((l) => l['level'] === 40);
+  assert.equal(warnings.length, 1, 'warned once, on the open that cut it');
+  assert.equal(warnings[0]!['file'], file);
+  assert.equal(warnings[0]!['droppedBytes'], torn.length);
+  assert.match(String(warnings[0]!['msg']), /dropped 24 bytes of a record cut short/);
+});
+
+test('embedded store: a last record written in full but for its newline is kept, and its line ended', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'traces-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const [first, second] = linearHistory('shop/web');
+  await appendFile(join(dir, 'events.jsonl'), `${JSON.stringify(first)}\n${JSON.stringify(second)}`);
+  const store = await JsonLinesTraceStore.open(dir, capturingLogger().log);
+  await store.recordEvent({ ...first!, replicas: 9 });
+  await store.close();
+  const reopened = await JsonLinesTraceStore.open(dir);
+  t.after(() => reopened.close());
+  assert.deepEqual(
+    (await reopened.recentEvents('shop/web', 10)).map((e) => e.replicas),
+    [9, second!.replicas, first!.replicas],
+  );
+});
+
+test('embedded store: a corrupt record in the middle of the file is refused, naming the file and line', async (t) => {
   const bad = await mkdtemp(join(tmpdir(), 'traces-'));
   t.after(() => rm(bad, { recursive: true, force: true }));
   await appendFile(join(bad, 'events.jsonl'), '{"intent":"a"}\nnot json\n{"intent":"b"}\n');
-  await assert.rejects(JsonLinesTraceStore.open(bad), /events.jsonl:2: not a JSON record/);
+  await assert.rejects(
+    JsonLinesTraceStore.open(bad),
+    new RegExp(`^Error: ${join(bad, 'events.jsonl')}:2: not a JSON record \\(`),
+  );
+  // A whole last line (newline and all) that does not parse is not a torn append either.
+  const last = await mkdtemp(join(tmpdir(), 'traces-'));
+  t.after(() => rm(last, { recursive: true, force: true }));
+  await appendFile(join(last, 'models.jsonl'), '{"intent":"a"}\n{"intent":\n');
+  await assert.rejects(JsonLinesTraceStore.open(last), /models\.jsonl:2: not a JSON record/);
 });
+
+/** A logger whose lines are kept, parsed, in `lines`. */
+function capturingLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const log = pino(
+    new Writable({
+      write(chunk, _enc, done) {
+        lines.push(JSON.parse(String(chunk)));
+        done();
+      },
+    }),
+  );
+  return { log, lines };
+}
 
 test('embedded store: a write that failed does not fail the writes after it', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'traces-'));
