@@ -128,3 +128,24 @@ test('binary content and bad JSON are named as such', () => {
   assert.equal(bad.ok, false);
   assert.match(!bad.ok ? bad.message : '', /^invalid JSON: /);
 });
+
+test('a key given twice in one object is refused, naming the key and where, not read last-wins', () => {
+  assert.deepEqual(parseIntentJson(Buffer.from('{"replicas": 1, "replicas": 5}')), {
+    ok: false,
+    message: 'invalid JSON: duplicate key "replicas" at /replicas (line 1, column 17)',
+  });
+  // Nested, in a list, spelled with an escape, and on a later line.
+  const nested =
+    '{\n  "constraints": {"allowed_namespaces": ["a"],\n    "max_replicas": 3, "max_\\u0072eplicas": 9}\n}';
+  assert.deepEqual(parseIntentJson(Buffer.from(nested)), {
+    ok: false,
+    message: 'invalid JSON: duplicate key "max_replicas" at /constraints/max_replicas (line 3, column 24)',
+  });
+  const inList = '{"target_resources": [{"k": "a,\\"{"}, {"k": 1, "k": 2}]}';
+  assert.match(
+    (parseIntentJson(Buffer.from(inList)) as { message: string }).message,
+    /duplicate key "k" at \/target_resources\/1\/k /,
+  );
+  // The same key in sibling objects, and a key equal to a string value, are no duplicates.
+  assert.equal(parseIntentJson(Buffer.from('{"a": {"k": 1}, "b": {"k": 1}, "c": "a", "d": ["a"]}')).ok, true);
+});
