@@ -18,3 +18,18 @@ test('a malformed percent-escape in an intent id is a 400 naming the id, not a 5
     assert.match(body.message, /^id: "bad%E0id" is not a valid percent-encoded path segment/);
   }
 });
+
+test('a body with a key given twice is a 400 naming the key, not read last-wins', async (t) => {
+  // Never reached: the body is refused before any intent is made.
+  const server = new IntentServer({} as IntentService);
+  const port = await server.start(0);
+  t.after(() => server.stop());
+  const res = await fetch(`http://127.0.0.1:${port}${INTENT_PATH}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"intent": "x",\n "requirements": {"latency": "<1ms", "latency": "<50ms"}}',
+  });
+  assert.equal(res.status, 400);
+  const body = (await res.json()) as { message: string };
+  assert.match(body.message, /^\(body\): is not valid JSON: duplicate key "latency" \(line 2, column 38\)/);
+});

@@ -249,3 +249,20 @@ test('items that are no list and a functionConfig that is no object are results,
   const empty = await fnWith('apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n');
   assert.equal(empty.code, 0, empty.stderr);
 });
+
+test('an intent.json with a key given twice is an error naming the key, not read last-wins', async (t) => {
+  const dir = await packageDir(t);
+  await writeFile(
+    join(dir, 'intent.yaml'),
+    `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: twice\ndata:\n  intent.json: '{"intent": "x", "requirements": {"latency": "<1ms", "latency": "<50ms"}}'\n`,
+  );
+  const results = join(dir, '.results');
+  const bad = await kpt(['fn', 'eval', '.', '--exec', fn, '--results-dir', results], dir);
+  assert.notEqual(bad.code, 0, bad.out);
+  const list = parse(await readFile(join(results, 'results.yaml'), 'utf8'));
+  assert.deepEqual(
+    list.items[0].results.map((r: Result) => [r.severity, r.field?.path, r.message]),
+    [['error', 'data.intent.json', 'not JSON: duplicate key "latency" (line 1, column 53)']],
+  );
+  await assert.rejects(readFile(join(dir, 'apps/intent/cn_capacity.yaml')), { code: 'ENOENT' });
+});
