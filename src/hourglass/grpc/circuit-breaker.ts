@@ -70,6 +70,11 @@ export class CircuitBreaker {
     this.current = 'closed';
   }
 
+  /** A call that ended with no verdict on the performer: a half-open breaker may probe again. */
+  release(): void {
+    this.probing = false;
+  }
+
   recordFailure(): void {
     this.consecutiveFailures++;
     if (this.current === 'half-open' || this.consecutiveFailures > this.opts.failureThreshold) {

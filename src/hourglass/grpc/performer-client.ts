@@ -125,8 +125,9 @@ export class PerformerClient {
     this.calls++;
     for (let attempt = 1; ; attempt++) {
       if (!this.breaker.tryAcquire()) throw new CircuitOpenError(this.endpoint, this.breaker.retryInMs());
+      const ownDeadline = Date.now() + this.policy.attemptTimeoutMs;
       try {
-        const result = await call(Math.min(Date.now() + this.policy.attemptTimeoutMs, callerDeadline));
+        const result = await call(Math.min(ownDeadline, callerDeadline));
         this.breaker.recordSuccess();
         this.lastError = undefined;
         return result;
@@ -135,6 +136,15 @@ export class PerformerClient {
           // The performer answered: the connection is healthy even though the call failed.
           this.breaker.recordSuccess();
           throw err;
+        }
+        // A try the caller's deadline cut short says nothing of the performer: counted, an
+        // impatient caller would open the breaker for every other caller.
+        if (
+          callerDeadline < ownDeadline &&
+          (err as grpc.ServiceError).code === grpc.status.DEADLINE_EXCEEDED
+        ) {
+          this.breaker.release();
+          throw new PerformerUnavailableError(this.endpoint, attempt, err);
         }
         this.breaker.recordFailure();
         this.lastError = (err as Error).message;

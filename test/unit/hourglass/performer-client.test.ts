@@ -206,3 +206,24 @@ test("no try starts after the caller's deadline: a task is not run once its call
   assert.ok(err instanceof PerformerUnavailableError, `expected unavailable, got ${JSON.stringify(err)}`);
   assert.equal(back.tasksReceived, 0, 'the task never reached the performer');
 });
+
+test("tries cut short by the caller's own deadline do not open the breaker on a performer that answers", async (t) => {
+  const slow = await startPerformerServer({ port: 0, host: '127.0.0.1', behaviour: 'delay', delayMs: 1000 });
+  t.after(() => slow.kill());
+  const client = new PerformerClient(`127.0.0.1:${slow.port}`, {
+    retry: fast,
+    circuitBreaker: { failureThreshold: 1, openMs: 60_000 },
+  });
+  t.after(() => client.close());
+  // Impatient callers: each gives up before the task is done, well inside the try's own deadline.
+  for (const taskId of ['hasty-1', 'hasty-2', 'hasty-3']) {
+    const err = await client
+      .executeTask({ taskId, payload: 'x' }, { deadline: Date.now() + 100 })
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof PerformerUnavailableError, String(err));
+  }
+  assert.equal(client.breaker.state, 'closed', 'the performer was not at fault');
+  // So a caller that waits is served, rather than refused for openMs.
+  const res = await client.executeTask({ taskId: 'patient', payload: 'served' });
+  assert.equal(res.result.toString(), 'served');
+});
