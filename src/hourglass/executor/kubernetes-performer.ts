@@ -88,7 +88,8 @@ interface ManagedPerformer {
   endpoint: string;
   client: PerformerClient;
   inFlight: number;
-  drained?: () => void;
+  /** Each drain waiting on it: a promotion's and a shutdown's may overlap. */
+  drained: Set<() => void>;
   resource?: Performer;
   /** Its removal failed (a rollback's, or a promotion's of the old one): retried before the next create. */
   leftover?: boolean;
@@ -200,6 +201,7 @@ export class KubernetesPerformer implements IAvsPerformer {
       endpoint,
       client: new PerformerClient(endpoint, this.opts.grpc),
       inFlight: 0,
+      drained: new Set(),
       resource,
     });
     this.log.info({ performer: name, image: img, version }, 'performer staged');
@@ -254,6 +256,7 @@ export class KubernetesPerformer implements IAvsPerformer {
       endpoint,
       client: new PerformerClient(endpoint, this.opts.grpc),
       inFlight: 0,
+      drained: new Set(),
       resource,
     });
     this.log.info({ performer: performerId }, 'performer adopted');
@@ -292,7 +295,7 @@ export class KubernetesPerformer implements IAvsPerformer {
       return await performer.client.executeTask(task, opts);
     } finally {
       performer.inFlight--;
-      if (performer.inFlight === 0) performer.drained?.();
+      if (performer.inFlight === 0) for (const drained of performer.drained) drained();
     }
   }
 
@@ -387,12 +390,14 @@ export class KubernetesPerformer implements IAvsPerformer {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.log.warn({ performer: performer.id, inFlight: performer.inFlight }, 'drain timed out');
-        resolve();
+        drained();
       }, timeoutMs);
-      performer.drained = () => {
+      const drained = () => {
         clearTimeout(timer);
+        performer.drained.delete(drained);
         resolve();
       };
+      performer.drained.add(drained);
     });
   }
 

@@ -1,9 +1,5 @@
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
-import type {
-  NamedRuleWithOperations,
-  ValidatingAdmissionPolicyBinding,
-} from 'kubernetes-types/admissionregistration/v1.js';
 import {
   PERFORMER_FINALIZER,
   type Performer,
@@ -15,10 +11,11 @@ import { KubernetesManager } from '../../../src/hourglass/executor/kubernetes-ma
 import { KubernetesPerformer } from '../../../src/hourglass/executor/kubernetes-performer.js';
 import { startPerformerServer } from '../../../src/hourglass/grpc/performer-server.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
-import { kind } from '../../../src/runtime/client/types.js';
 import { installCrds } from '../../../src/runtime/crds.js';
+import type { Logger } from '../../../src/runtime/log.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { denyingPolicy, testClient, testNamespace } from '../../support/cluster.js';
+import { testClient, testNamespace } from '../../support/cluster.js';
+import { refuseDeletions } from './executor-support.js';
 import { livePerformers } from './operator-support.js';
 
 /** Writes a Performer's status as the operator does once its Pod is Ready. */
@@ -239,42 +236,70 @@ test('runTask refuses while the executor drains for shutdown; the task in flight
   assert.deepEqual(await livePerformers(client, ns), []);
 });
 
-const ValidatingAdmissionPolicyBindings = kind<ValidatingAdmissionPolicyBinding>(
-  'admissionregistration.k8s.io/v1',
-  'ValidatingAdmissionPolicyBinding',
-);
-
-/**
- * Performer deletions in `ns` refused by an admission policy (as an API server that fails them
- * would), until the returned function lifts the policy. Both wait until the API server acts on it.
- */
-async function refuseDeletions(t: TestContext, client: KubeClient, ns: string, probe: string) {
-  const policy = `${ns}-no-performer-deletes`;
-  await denyingPolicy(t, client, policy, {
-    namespace: ns,
-    rule: {
-      apiGroups: ['hourglass.eigenlayer.io'],
-      apiVersions: ['v1alpha1'],
-      operations: ['DELETE'],
-      resources: ['performers'],
-    } as NamedRuleWithOperations,
-    expression: 'false',
-    message: 'no Performer deletions here',
+test('shutdown while a promotion drains the old performer: both end when its task does, not at the drain timeout', async (t) => {
+  const client = await testClient(t, 'hourglass-executor');
+  await installCrds(client, hourglassCrds());
+  const ns = await testNamespace(t, client, 'hg-overlap');
+  // Slow enough that v2 is Ready and promoted, and shutdown called, while the task is on v1.
+  const v1 = await startPerformerServer({ port: 0, host: '127.0.0.1', behaviour: 'delay', delayMs: 5000 });
+  const v2 = await startPerformerServer({ port: 0, host: '127.0.0.1' });
+  t.after(() => {
+    v1.kill();
+    v2.kill();
   });
-  const denied = () =>
-    client.delete(Performers, probe, ns, { dryRun: ['All'] }).then(
-      () => false,
-      (err: Error) => /no Performer deletions here/.test(err.message),
-    );
-  await waitFor(denied, { description: `Performer deletions in ${ns} to be refused`, timeoutMs: 30_000 });
-  return async () => {
-    await client.delete(ValidatingAdmissionPolicyBindings, policy);
-    await waitFor(async () => !(await denied()), {
-      description: `Performer deletions in ${ns} to be allowed again`,
-      timeoutMs: 30_000,
-    });
-  };
-}
+  const ports: Record<string, number> = { v1: v1.port, v2: v2.port };
+  const performer = new KubernetesPerformer({
+    avsAddress: '0xoverlap',
+    manager: new KubernetesManager(client, { namespace: ns }),
+    endpointResolver: (p) => `127.0.0.1:${ports[p.spec.version!]}`,
+    readyTimeoutMs: 20_000,
+    pollIntervalMs: 50,
+    // Far beyond the task: a drain that waits it out was not told the task had finished.
+    drainTimeoutMs: 15_000,
+  });
+  t.after(() => performer.shutdown());
+  const warn = t.mock.method((performer as unknown as { log: Logger }).log, 'warn');
+  await performer.initialize();
+  const first = performer.deploy({ image: 'img', version: 'v1' });
+  const id1 = (await reportReady(client, ns, 'v1')).metadata!.name!;
+  await first;
+
+  let tick = 0;
+  const done: Record<string, number> = {};
+  const task = performer.runTask({ taskId: 'slow', payload: 'on-v1' }).then((r) => {
+    done['task'] = ++tick;
+    return r;
+  });
+  await waitFor(() => v1.tasksInFlight === 1, { description: 'the task to reach v1', timeoutMs: 5000 });
+  const second = performer.deploy({ image: 'img', version: 'v2' }).then((r) => {
+    done['deploy'] = ++tick;
+    return r;
+  });
+  await reportReady(client, ns, 'v2');
+  await waitFor(
+    () =>
+      performer
+        .listPerformers()
+        .some((p) => p.performerId === id1 && p.status === 'Staged' && p.tasksInFlight === 1),
+    { description: 'the promotion to drain v1', timeoutMs: 20_000 },
+  );
+  const stopping = performer.shutdown().then(() => {
+    done['shutdown'] = ++tick;
+  });
+  assert.equal(v1.tasksInFlight, 1, 'shutdown began while the promotion was draining the task on v1');
+
+  assert.equal((await task).result.toString(), 'on-v1');
+  const d2 = await second;
+  await stopping;
+  assert.equal(d2.replaced, id1);
+  assert.ok(done['task']! < done['deploy']! && done['task']! < done['shutdown']!, JSON.stringify(done));
+  assert.deepEqual(
+    warn.mock.calls.map((c) => c.arguments[1]).filter((m) => m === 'drain timed out'),
+    [],
+    'neither drain waited out its timeout',
+  );
+  assert.deepEqual(await livePerformers(client, ns), []);
+});
 
 /**
  * A KubernetesPerformer (one API attempt per call) in a namespace of its own, with v1 deployed
