@@ -10,7 +10,7 @@ import { type IntentPlan, resolveConflicts } from './conflicts.js';
 import type { KpiObserver, Observation } from './observer.js';
 import { type Goal, isGoal, type PlanState } from './state.js';
 import { type IntentOutcome, nextIntentStatus } from './status.js';
-import type { TraceStore } from './trace/store.js';
+import type { PlanExecution, TraceStore } from './trace/store.js';
 import { WorkloadChangedError } from './workload.js';
 
 export interface IntentPlannerOptions {
@@ -175,6 +175,8 @@ export class IntentPlanner {
     const verdict = resolveConflicts(proposals);
 
     const outcomes = new Map<string, IntentOutcome>();
+    // What became of each plan that was acted on, for its trace.
+    const executions = new Map<string, PlanExecution>();
     let performed = false;
     let changed = false;
     for (const [i, intent] of intents.entries()) {
@@ -242,36 +244,59 @@ export class IntentPlanner {
       }
       let lastPlan: LastPlan;
       let degraded: IntentOutcome['degraded'];
+      // Each actuator carries out the actions of its name; those of the actuators that
+      // performed before one failed have changed the workload, and the status must say so.
+      const performedBy = new Set<string>();
+      let acting: Actuator | undefined;
       try {
-        for (const actuator of actuators) await actuator.perform(p.state, actions);
+        for (const actuator of actuators) {
+          acting = actuator;
+          await actuator.perform(p.state, actions);
+          performedBy.add(actuator.name);
+        }
         performed = true;
-        lastPlan = {
-          actions: toStatus(actions),
-          time,
-          carriedOut: true,
-          message: p.plan.reachesGoal
-            ? 'predicted to meet every objective'
-            : 'opportunistic: the closest reachable state',
-        };
+        const message = p.plan.reachesGoal
+          ? 'predicted to meet every objective'
+          : 'opportunistic: the closest reachable state';
+        lastPlan = { actions: toStatus(actions), time, carriedOut: true, message };
+        executions.set(k, { carriedOut: true, tookEffect: [...actions], failed: [], message });
         log.info({ intent: k, target, actions: describeActions(actions) }, 'plan carried out');
       } catch (err) {
+        const failedName = acting?.name;
+        const tookEffect = actions.filter((a) => a.name !== failedName && performedBy.has(a.name));
+        const failed = actions.filter((a) => a.name === failedName);
+        const notTried = actions.filter((a) => !tookEffect.includes(a) && !failed.includes(a));
+        // What did take effect settles like any carried-out plan: replanned at once, the
+        // workload would be judged before that change shows in its KPIs.
+        if (tookEffect.length) performed = true;
+        const failedText = failed.length ? describeActions(failed) : `actuator ${failedName}`;
+        const partly = tookEffect.length
+          ? `partly carried out: ${describeActions(tookEffect)} took effect; ${failedText} failed${
+              notTried.length ? `, so ${describeActions(notTried)} was not tried` : ''
+            }: `
+          : '';
         if (err instanceof WorkloadChangedError) {
           // Not a fault: the plan was made for a spec that is gone; the next round plans afresh.
-          const message = `not carried out: ${err.message}; it is planned again from what is there now`;
+          const message = `${partly || 'not carried out: '}${err.message}; it is planned again from what is there now`;
           outcomes.set(k, {
             ...base,
             ...(conflict ? { conflict } : {}),
             planning: { status: 'False', reason: 'WorkloadChanged', message },
             lastPlan: { actions: toStatus(actions), time, carriedOut: false, message },
           });
+          executions.set(k, { carriedOut: false, tookEffect, failed, message });
           changed = true;
-          log.info({ intent: k, target, err: err.message }, 'plan dropped: the workload changed');
+          log.info(
+            { intent: k, target, err: err.message, tookEffect: describeActions(tookEffect) },
+            'plan dropped: the workload changed',
+          );
           continue;
         }
-        const message = `carrying out the plan failed: ${(err as Error).message}`;
+        const message = `${partly || 'carrying out the plan failed: '}${(err as Error).message}`;
         degraded = { reason: 'ActuationFailed', message };
         lastPlan = { actions: toStatus(actions), time, carriedOut: false, message };
-        log.warn({ intent: k, target, err }, 'plan failed');
+        executions.set(k, { carriedOut: false, tookEffect, failed, message });
+        log.warn({ intent: k, target, err, tookEffect: describeActions(tookEffect) }, 'plan failed');
       }
       outcomes.set(k, {
         ...base,
@@ -306,6 +331,7 @@ export class IntentPlanner {
           resources: structuredClone(p.state.cpu),
           pods: Object.keys(p.state.pods),
           plan: [...p.plan.actions],
+          ...(executions.has(key(intent)) ? { execution: executions.get(key(intent))! } : {}),
         })
         .catch((err: unknown) => {
           log.warn({ intent: key(intent), err }, 'recording the planning event failed');

@@ -16,6 +16,20 @@ export interface PlanningEvent {
   resources: Record<string, ContainerCpu>;
   pods: string[];
   plan: Action[];
+  /** What became of the plan when it was acted on; absent when it was not (overruled, deferred, empty). */
+  execution?: PlanExecution;
+}
+
+/** A plan acted on: which of its actions took effect, and which failed. */
+export interface PlanExecution {
+  /** Every action took effect. */
+  carriedOut: boolean;
+  /** The actions in effect on the workload, also when a later one failed. */
+  tookEffect: Action[];
+  /** The actions whose actuator failed (the others were not tried). */
+  failed: Action[];
+  /** As the intent's status.lastPlan.message says it. */
+  message: string;
 }
 
 /** A model an actuator fitted, kept so that its history can be inspected and reused. */

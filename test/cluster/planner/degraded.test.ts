@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { NamedRuleWithOperations } from 'kubernetes-types/admissionregistration/v1.js';
 import type { Deployment } from 'kubernetes-types/apps/v1.js';
-import { Intents } from '../../../src/apis/ido.intel.com/intent.js';
+import { type Intent, Intents } from '../../../src/apis/ido.intel.com/intent.js';
 import { Deployments } from '../../../src/runtime/client/kinds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
+import { watchEvents } from '../../../src/runtime/informer.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { denyingPolicy } from '../../support/cluster.js';
 import { intent, simulatedWorkload, startPlanner, waitForCondition } from './support.js';
@@ -111,6 +112,104 @@ test('a plan the API server refuses: Planning=False ActuationFailed, Degraded, n
   assert.match(planning.message!, /carrying out the plan failed: .*no scaling out here/);
   assert.equal(failed.status!.lastPlan!.carriedOut, false);
   assert.equal((await client.get(Deployments, 'web', ns)).spec!.replicas, 1, 'nothing was scaled');
+});
+
+test('a plan whose second action the API server refuses: the status and the trace say which action took effect and which failed', async (t) => {
+  // 35 ms against 15 ms on one replica of 100m + 500m. With at most 2 pods, the cheapest plan
+  // scales out to 2 and raises the app's CPU a step; scale_out is carried out first.
+  const { client, ns } = await simulatedWorkload(t, 'planner-partial', {
+    name: 'web',
+    replicas: 1,
+    cpu: '500m',
+    load: 200,
+  });
+  // The namespace lets workloads be scaled but not their pods' resources changed.
+  await denyingPolicy(t, client, `${ns}-frozen-template`, {
+    namespace: ns,
+    rule: {
+      apiGroups: ['apps'],
+      apiVersions: ['v1'],
+      operations: ['UPDATE'],
+      resources: ['deployments'],
+    } as NamedRuleWithOperations,
+    expression: 'object.spec.template == oldObject.spec.template',
+    message: 'pod templates are frozen here',
+  });
+  await waitFor(
+    () =>
+      client
+        .apply<Deployment>(
+          {
+            apiVersion: 'apps/v1',
+            kind: 'Deployment',
+            metadata: { name: 'web', namespace: ns },
+            spec: {
+              selector: { matchLabels: { app: 'web' } },
+              template: { metadata: { labels: { app: 'web', probe: 'x' } } },
+            },
+          },
+          { dryRun: true, fieldManager: 'policy-probe' },
+        )
+        .then(
+          () => false,
+          (err: Error) => /pod templates are frozen here/.test(err.message),
+        ),
+    { description: 'the admission policy to be in force', timeoutMs: 30_000 },
+  );
+  const { traces } = await startPlanner(t, ns, {
+    actuators: ['scale_out', 'cpu_scale'],
+    config: {
+      controller: { controller_timeout: 1, plan_cache_ttl: 3000, plan_cache_timeout: 20000 },
+      actuators: { scale_out: { max_pods: 2 } },
+    },
+  });
+  const statuses: Intent[] = [];
+  const watch = await client.watchStream(Intents, { namespace: ns });
+  t.after(() => watch.destroy());
+  void (async () => {
+    for await (const e of watchEvents<Intent>(watch)) statuses.push(e.object);
+  })().catch(() => {});
+  await client.create(
+    intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
+  );
+
+  // The status written by the round that acted (later rounds let the scale-out settle).
+  const failed = await waitFor(
+    () => statuses.find((i) => i.status?.lastPlan?.actions.some((a) => a.name === 'cpu_scale')),
+    { description: 'the plan with both actions to be reported', timeoutMs: 90_000 },
+  );
+  const plan = failed.status!.lastPlan!;
+  assert.deepEqual([...new Set(plan.actions.map((a) => a.name))].sort(), ['cpu_scale', 'scale_out']);
+  assert.equal(plan.carriedOut, false, 'not carried out in full');
+  assert.match(
+    plan.message!,
+    /^partly carried out: scale_out\(factor=1, replicas=2\) took effect; cpu_scale\(container=app, cpu=\d+\)(, cpu_scale\(container=app, cpu=\d+\))* failed: .*pod templates are frozen here/,
+  );
+  const degraded = findCondition(failed.status?.conditions, 'Degraded')!;
+  assert.deepEqual([degraded.status, degraded.reason], ['True', 'ActuationFailed']);
+  assert.equal(degraded.message, plan.message);
+  const planning = findCondition(failed.status?.conditions, 'Planning')!;
+  assert.deepEqual(
+    [planning.status, planning.reason, planning.message],
+    ['False', 'ActuationFailed', plan.message],
+  );
+  // As the status says: scaled out, CPU as it was.
+  const web = await client.get(Deployments, 'web', ns);
+  assert.equal(web.spec!.replicas, 2);
+  assert.equal(web.spec!.template!.spec!.containers[1]!.resources!.requests!['cpu'], '500m');
+
+  const event = (await traces.recentEvents(`${ns}/web-p95`, 20)).find((e) =>
+    e.plan.some((a) => a.name === 'cpu_scale'),
+  );
+  assert.deepEqual(
+    {
+      carriedOut: event?.execution?.carriedOut,
+      tookEffect: event?.execution?.tookEffect.map((a) => a.name),
+      failed: [...new Set(event?.execution?.failed.map((a) => a.name))],
+      message: event?.execution?.message,
+    },
+    { carriedOut: false, tookEffect: ['scale_out'], failed: ['cpu_scale'], message: plan.message },
+  );
 });
 
 test('a trace store that cannot be written: the plan carried out is still reported in the status', async (t) => {
