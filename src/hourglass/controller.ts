@@ -118,6 +118,13 @@ export function setupPerformerController(mgr: Manager, options: PerformerControl
         for (const e of performerEvents(performer.status, result.status)) {
           void recorder.record(performer, e.type, e.reason, e.action, e.note);
         }
+        // Not thrown: the deletion went on without its Terminating status, and a retry would only
+        // write it again. Logged and recorded, as a role that forbids it is a fault to be fixed.
+        if (result.statusFailure) {
+          const err = result.statusFailure.message;
+          ctx.log.error({ err }, 'could not write the Terminating status; the deletion goes on');
+          void recorder.record(performer, 'Warning', 'StatusUpdateFailed', 'Finalize', err);
+        }
         // Reported in status; thrown so that the queue retries it with backoff and it is logged.
         if (result.failedCreate) throw result.failedCreate;
         if (result.requeueAfterMs !== undefined) return requeueAfter(result.requeueAfterMs);
@@ -165,13 +172,13 @@ export function cachedPod(pod: Pod): Pod {
   };
 }
 
-/** A Service as the reconcile reads it: metadata and selector. */
+/** A Service as the reconcile reads it: metadata, selector and ports. */
 export function cachedService(service: Service): Service {
   const { managedFields: _, ...metadata } = service.metadata ?? {};
   return {
     apiVersion: service.apiVersion,
     kind: service.kind,
     metadata,
-    spec: { selector: service.spec?.selector },
+    spec: { selector: service.spec?.selector, ports: service.spec?.ports },
   };
 }

@@ -50,10 +50,13 @@ export function grpcPort(performer: Performer): number {
   return performer.spec.config?.grpcPort ?? DEFAULT_GRPC_PORT;
 }
 
-/** The stable address executors dial: `performer-<name>.<namespace>.svc.cluster.local:<port>`. */
-export function grpcEndpoint(performer: Performer): string {
+/**
+ * The stable address executors dial: `performer-<name>.<namespace>.svc.cluster.local:<port>`, on
+ * the spec's port unless told the port the Service carries.
+ */
+export function grpcEndpoint(performer: Performer, port = grpcPort(performer)): string {
   const { name, namespace } = performerRef(performer);
-  return `${serviceName(name)}.${namespace}.svc.cluster.local:${grpcPort(performer)}`;
+  return `${serviceName(name)}.${namespace}.svc.cluster.local:${port}`;
 }
 
 /** The labels selecting all of a Performer's Pods (every revision). */

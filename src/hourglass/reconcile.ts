@@ -27,6 +27,7 @@ import {
   buildPerformerService,
   grpcEndpoint,
   LABEL_REVISION,
+  PORT_NAME,
   performerRef,
   performerSelector,
   podName,
@@ -88,6 +89,11 @@ export interface ReconcileResult {
    * nothing about the Performer itself will change when the cause is fixed.
    */
   failedCreate?: ForbiddenError;
+  /**
+   * Why the Terminating status of a Performer being deleted could not be written (a 403: a role
+   * without performers/status, say). The deletion went on without it; the caller makes it seen.
+   */
+  statusFailure?: Error;
 }
 
 const IMAGE_PULL_FAILURES = new Set([
@@ -112,8 +118,8 @@ export async function reconcilePerformer(
   const { name, namespace } = performerRef(performer);
   const selector = labelSelector(performerSelector(performer));
 
-  if (performer.metadata?.deletionTimestamp) return finalize(client, performer, selector);
   const wrote = options.wrote ?? (() => {});
+  if (performer.metadata?.deletionTimestamp) return finalize(client, performer, selector, wrote);
 
   // The finalizer lands before any child exists, so that no Pod or Service can outlive its Performer.
   if (!performer.metadata?.finalizers?.includes(PERFORMER_FINALIZER)) {
@@ -207,12 +213,11 @@ export async function reconcilePerformer(
       (selected && pods.some((p) => p.metadata?.labels?.[LABEL_REVISION] === selected)
         ? selected
         : revision));
+  const wantedService = buildPerformerService(performer, servingRevision);
   const applying = !service
-    ? createService(client, buildPerformerService(performer, servingRevision)).catch(refused<Service>)
-    : !selects(service, performer, servingRevision)
-      ? client
-          .apply(buildPerformerService(performer, servingRevision), { fieldManager: client.fieldManager })
-          .catch(refused<Service>)
+    ? createService(client, wantedService).catch(refused<Service>)
+    : !routes(service, wantedService)
+      ? restoreService(client, wantedService).catch(refused<Service>)
       : undefined;
   const [newPod, applied] = await Promise.all([creating, applying]);
   if (newPod) {
@@ -221,6 +226,9 @@ export async function reconcilePerformer(
     pods.push(newPod);
   }
   if (applied) wrote(applied, !service);
+  // The endpoint announces the port the Service carries once this reconcile's write is done (a
+  // refused write leaves the Service as it was), never one it does not carry yet.
+  const servicePort = (applied ?? service)?.spec?.ports?.find((p) => p.name === PORT_NAME)?.port;
   if (currentReady) {
     for (const old of older()) await client.delete(Pods, old.metadata!.name!, namespace);
     pods = current ? [current] : [];
@@ -238,6 +246,7 @@ export async function reconcilePerformer(
     invalid,
     forbidden: forbidden?.message,
     newPodName: podName(name, revision),
+    servicePort,
   });
   if (current && !currentReady && current.status?.phase !== 'Failed') {
     // Past the limit the recreation backoff above decides; a zero here would requeue in a hot loop.
@@ -273,28 +282,40 @@ async function finalize(
   client: KubeClient,
   performer: Performer,
   selector: string,
+  wrote: NonNullable<ReconcileOptions['wrote']>,
 ): Promise<ReconcileResult> {
   const { name, namespace } = performerRef(performer);
   if (!performer.metadata?.finalizers?.includes(PERFORMER_FINALIZER)) return { finalized: true };
   let resourceVersion = performer.metadata.resourceVersion;
+  let statusFailure: Error | undefined;
   if (performer.status?.phase !== 'Terminating') {
-    const updated = await client
-      .applyStatus({
-        apiVersion: performer.apiVersion,
-        kind: performer.kind,
-        metadata: { name, namespace },
+    // A PUT like every other status write: the role needs update on performers/status, no patch.
+    const { managedFields: _, ...metadata } = performer.metadata;
+    try {
+      const updated = await client.replaceStatus<Performer>({
+        ...performer,
+        metadata,
         status: { ...performer.status, phase: 'Terminating', ready: false },
-      } as Performer)
-      .catch(() => undefined);
-    // The finalizer's removal below is conditioned on the version this write made.
-    resourceVersion = updated?.metadata?.resourceVersion ?? resourceVersion;
+      });
+      wrote(updated, false);
+      // The finalizer's removal below is conditioned on the version this write made.
+      resourceVersion = updated.metadata?.resourceVersion ?? resourceVersion;
+    } catch (err) {
+      // The phase is a report, not a step: a deletion never waits on it, or a role without
+      // performers/status would hold every Performer forever. A stale read (the finalizer patch
+      // below is refused too, and retried) or a Performer gone needs no word; anything else is
+      // returned, so that a 403 is logged and recorded rather than lost.
+      if (!isConflict(err) && !isNotFound(err))
+        statusFailure = err instanceof Error ? err : new Error(String(err));
+    }
   }
+  const failure = statusFailure ? { statusFailure } : {};
   await client.delete(Services, serviceName(name), namespace);
   const pods = (await client.list(Pods, { namespace, labelSelector: selector })).items;
   for (const pod of pods)
     await client.delete(Pods, pod.metadata!.name!, namespace, { gracePeriodSeconds: 0 });
   if ((await client.list(Pods, { namespace, labelSelector: selector })).items.length > 0) {
-    return { status: { ...performer.status, phase: 'Terminating' }, requeueAfterMs: 1000 };
+    return { status: { ...performer.status, phase: 'Terminating' }, requeueAfterMs: 1000, ...failure };
   }
   try {
     await client.patch(Performers, name, namespace, {
@@ -307,12 +328,12 @@ async function finalize(
     // Gone already: a reconcile that read it before its last finalize landed.
     if (!isNotFound(err)) throw err;
   }
-  return { finalized: true };
+  return { finalized: true, ...failure };
 }
 
 /**
- * Creates the Service: a create costs the API server less than an apply, which is kept for later
- * changes (a forced apply then takes the fields over). One the cache has not seen yet is applied.
+ * Creates the Service: a create costs the API server less than an apply. One the cache has not
+ * seen yet is applied.
  */
 async function createService(client: KubeClient, service: Service): Promise<Service> {
   try {
@@ -403,6 +424,8 @@ function performerStatus(
     forbidden?: string | undefined;
     /** The name an upgrade's Pod takes, for when it is not made yet. */
     newPodName: string;
+    /** The port the Service carries; no endpoint is announced without one. */
+    servicePort: number | undefined;
   },
 ): PerformerStatus {
   const { name } = performerRef(performer);
@@ -498,7 +521,7 @@ function performerStatus(
     ready,
     podName: s.serving?.metadata?.name ?? s.current?.metadata?.name ?? podName(name),
     serviceName: serviceName(name),
-    grpcEndpoint: grpcEndpoint(performer),
+    ...(s.servicePort !== undefined ? { grpcEndpoint: grpcEndpoint(performer, s.servicePort) } : {}),
     ...(readyTime ? { readyTime } : {}),
     ...(s.lastUpgrade ? { lastUpgrade: s.lastUpgrade } : {}),
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
@@ -507,12 +530,36 @@ function performerStatus(
 }
 
 /**
- * Whether the Service selects the Pods of `revision` as it should: any of its keys edited by
- * someone else leaves it routing nowhere while the Performer reads Ready, so it is applied again.
+ * Whether the Service routes as `wanted` does: selecting the Pods of the serving revision, on the
+ * spec's port and no other. A selector key or a port edited by someone else leaves it routing
+ * nowhere, or on a port the status does not name, while the Performer reads Ready.
  */
-function selects(service: Service, performer: Performer, revision: string): boolean {
-  const want = { ...performerSelector(performer), [LABEL_REVISION]: revision };
-  return Object.entries(want).every(([k, v]) => service.spec?.selector?.[k] === v);
+function routes(service: Service, wanted: Service): boolean {
+  const selector = service.spec?.selector ?? {};
+  // Only the fields the operator sets: the API server may add others (appProtocol, a nodePort).
+  const ports = (s: Service) =>
+    (s.spec?.ports ?? []).map(({ name, port, targetPort, protocol }) => ({
+      name,
+      port,
+      targetPort,
+      protocol,
+    }));
+  return (
+    Object.entries(wanted.spec?.selector ?? {}).every(([k, v]) => selector[k] === v) &&
+    isDeepStrictEqual(ports(service), ports(wanted))
+  );
+}
+
+/**
+ * Puts the Service's selector and ports back as `wanted` has them. A merge patch, not an apply:
+ * it replaces the port list whole, where an apply would keep a port someone else's edit owns
+ * beside the wanted one (two ports named grpc then, which the API server refuses).
+ */
+function restoreService(client: KubeClient, wanted: Service): Promise<Service> {
+  const { name, namespace } = wanted.metadata as { name: string; namespace: string };
+  return client.patch(Services, name, namespace, {
+    spec: { selector: wanted.spec?.selector, ports: wanted.spec?.ports },
+  });
 }
 
 function isReady(pod: Pod): boolean {

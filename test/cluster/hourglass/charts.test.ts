@@ -3,7 +3,8 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { isDeepStrictEqual, promisify } from 'node:util';
+import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { ClusterRole, ClusterRoleBinding } from 'kubernetes-types/rbac/v1.js';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { type Performer, Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
@@ -29,7 +30,8 @@ import type { KubeObject } from '../../../src/runtime/client/types.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { Manager } from '../../../src/runtime/manager.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+import { releaseFinalizersAtEnd, testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+import { isReady } from './operator-support.js';
 
 const run = promisify(execFile);
 const chart = (name: string) => fileURLToPath(new URL(`../../../charts/${name}`, import.meta.url));
@@ -227,9 +229,12 @@ test("an executor's Role in namespace A cannot touch Performers in namespace B",
 });
 
 test("the operator runs a Performer's whole life under the chart's ClusterRole alone", async (t) => {
+  // Every call the operator makes is in this life: a 403 on any of them leaves a step undone
+  // (or, for the Terminating status, a Warning Event) and fails the test.
   const client = await testClient(t);
   await installCrds(client, hourglassCrds());
   const ns = await testNamespace(t, client, 'hg-oprbac');
+  releaseFinalizersAtEnd(t, client, Performers, ns);
   // The chart's ServiceAccount and rules; the cluster-scoped objects renamed so tests do not share them.
   const rendered = objects(await helm('template', 'hourglass', chart('hourglass-operator'), '-n', ns));
   const sa = rendered.find((o) => o.kind === 'ServiceAccount')!;
@@ -266,7 +271,7 @@ test("the operator runs a Performer's whole life under the chart's ClusterRole a
     name: 'hourglass-operator',
     leaderElection: { leaseNamespace: ns },
   });
-  setupPerformerController(mgr, { namespace: ns });
+  setupPerformerController(mgr, { namespace: ns, recreateBackoffMs: 0 });
   t.after(() => mgr.stop());
   await mgr.start();
 
@@ -289,8 +294,63 @@ test("the operator runs a Performer's whole life under the chart's ClusterRole a
   );
   const lease = await client.get(Leases, 'hourglass-operator', ns);
   assert.ok(lease.spec?.holderIdentity, 'the operator holds its Lease');
+  const svc = serviceName('p');
+  const servingPod = async (description: string, done: (pod: Pod) => boolean = () => true) =>
+    waitFor(
+      async () => {
+        const p = await client.find(Performers, 'p', ns);
+        if (p?.status?.phase !== 'Running') return undefined;
+        const pod = await client.find(Pods, p.status.podName!, ns);
+        return pod && !pod.metadata?.deletionTimestamp && isReady(pod) && done(pod) ? pod : undefined;
+      },
+      { description, timeoutMs: 60_000 },
+    );
+  const servicePorts = async () =>
+    (await client.get(Services, svc, ns)).spec?.ports?.map((p) => [p.name, p.port]);
 
-  // Deleted: the operator removes its Pods and Service and then its finalizer.
+  // Its Service's port edited by someone else: patched back.
+  await client.patch(Services, svc, ns, {
+    spec: { ports: [{ name: 'grpc', port: 9999, targetPort: 'grpc' }] },
+  });
+  await waitFor(async () => isDeepStrictEqual(await servicePorts(), [['grpc', 9090]]) || undefined, {
+    description: "the Service's port to be put back",
+    timeoutMs: 30_000,
+  });
+
+  // An upgrade (a new port): a second Pod, the Service switched to it, the first Pod deleted.
+  const first = await servingPod('the first Pod to serve');
+  await client.patch(Performers, 'p', ns, { spec: { config: { grpcPort: 7100 } } });
+  const upgraded = await servingPod(
+    'the upgrade to serve',
+    (pod) => pod.metadata?.uid !== first.metadata?.uid,
+  );
+  assert.deepEqual(await servicePorts(), [['grpc', 7100]]);
+  assert.match((await client.get(Performers, 'p', ns)).status?.grpcEndpoint ?? '', /:7100$/);
+  await waitFor(async () => ((await client.find(Pods, first.metadata!.name!, ns)) ? undefined : true), {
+    description: 'the first Pod to be deleted',
+    timeoutMs: 30_000,
+  });
+
+  // Failed: recreated.
+  await client.patch(Pods, upgraded.metadata!.name!, ns, { status: { phase: 'Failed' } }, 'merge', 'status');
+  const recreated = await servingPod(
+    'a new Pod in place of the Failed one',
+    (pod) => pod.metadata?.uid !== upgraded.metadata?.uid,
+  );
+
+  // Relabelled out of the Performer while it holds a name: a Pod is made under the other name
+  // (the create's AlreadyExists is checked with a get), and the relabelled one left alone.
+  await client.patch(Pods, recreated.metadata!.name!, ns, {
+    metadata: { labels: { 'hourglass.eigenlayer.io/performer': null } },
+  });
+  await servingPod(
+    'a Pod in place of the relabelled one',
+    (pod) => pod.metadata?.name !== recreated.metadata?.name,
+  );
+  await client.delete(Pods, recreated.metadata!.name!, ns, { gracePeriodSeconds: 0 });
+
+  // Deleted: the operator writes its Terminating status, removes its Pods and Service and then its
+  // finalizer.
   await client.delete(Performers, 'p', ns);
   await waitFor(async () => ((await client.find(Performers, 'p', ns)) ? undefined : true), {
     description: 'the Performer to be gone',
@@ -300,6 +360,17 @@ test("the operator runs a Performer's whole life under the chart's ClusterRole a
     (await client.list(Pods, { namespace: ns })).items.filter((p) => !p.metadata?.deletionTimestamp),
     [],
   );
+  assert.equal(await client.find(Services, svc, ns), undefined);
   // Stopped while its binding holds: releasing the Lease is one of the calls checked.
   await mgr.stop();
+  const released = await client.get(Leases, 'hourglass-operator', ns);
+  assert.ok(!released.spec?.holderIdentity, 'the operator released its Lease');
+  // No write refused along the way: the operator reports one in an Event quoting the 403.
+  const refusals = (await client.list(Events, { namespace: ns })).items.filter((e) =>
+    /forbidden/i.test(e.note ?? ''),
+  );
+  assert.deepEqual(
+    refusals.map((e) => `${e.reason}: ${e.note}`),
+    [],
+  );
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import type { Pod } from 'kubernetes-types/core/v1.js';
+import type { Role, RoleBinding } from 'kubernetes-types/rbac/v1.js';
 import {
   PERFORMER_FINALIZER,
   type Performer,
@@ -11,6 +12,7 @@ import { type ReconcileOptions, reconcilePerformer } from '../../../src/hourglas
 import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { ForbiddenError } from '../../../src/runtime/client/errors.js';
 import { Pods, Services } from '../../../src/runtime/client/kinds.js';
+import type { KubeObject } from '../../../src/runtime/client/types.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { performer, REVISION, setup as setupNamespace } from './operator-support.js';
 
@@ -386,4 +388,103 @@ test('a Service whose selector someone edited selects the Performer’s Pod agai
   );
   assert.equal(selector.app, 'hourglass-performer');
   assert.equal((await client.get(Performers, 'web', ns)).status?.ready, true);
+});
+
+test('a grpcPort change: the Service carries the new port no later than the status announces it', async (t) => {
+  const { client, ns } = await setup(t, 'hg-port');
+  await client.create(performer(ns, 'web', { config: { grpcPort: 7000 } }));
+  await reconcileUntil(client, ns, 'web', (p) => p.status?.ready, 'the Performer to be ready');
+  await client.patch(Performers, 'web', ns, { spec: { config: { grpcPort: 7100 } } });
+  // After every reconcile of the upgrade, from the first (its new Pod just made, not Ready), the
+  // port the status names is the one the Service carries. The first miss ends the wait.
+  let reconciles = 0;
+  let ahead: string | undefined;
+  const p = await reconcileUntil(
+    client,
+    ns,
+    'web',
+    (p) => (ahead !== undefined || (p.status?.phase === 'Running' && p.status.observedGeneration === 2)) && p,
+    'the upgrade to serve',
+    {},
+    async () => {
+      reconciles++;
+      const announced = (await client.get(Performers, 'web', ns)).status?.grpcEndpoint?.split(':')[1];
+      const carried = (await client.get(Services, 'performer-web', ns)).spec?.ports?.map((p) => p.port);
+      if (!isDeepStrictEqual(carried?.map(String), [announced]))
+        ahead ??= `after reconcile ${reconciles} the status names port ${announced}, the Service carries ${carried}`;
+    },
+  );
+  assert.equal(ahead, undefined);
+  assert.equal(p.status?.phase, 'Running');
+  assert.equal(p.status?.grpcEndpoint, `performer-web.${ns}.svc.cluster.local:7100`);
+});
+
+test('a Service whose ports someone edited carries the Performer’s port, and only it, again', async (t) => {
+  const { client, ns } = await setup(t, 'hg-svcport');
+  await client.create(performer(ns, 'web', { config: { grpcPort: 7000 } }));
+  await reconcileUntil(client, ns, 'web', (p) => p.status?.ready, 'the Performer to be ready');
+  const ports = async () =>
+    (await client.get(Services, 'performer-web', ns)).spec?.ports?.map((p) => [p.name, p.port, p.targetPort]);
+  // Replaced whole, as `kubectl edit` does: another number, and a port beside it.
+  await client.patch(Services, 'performer-web', ns, {
+    spec: {
+      ports: [
+        { name: 'grpc', port: 7001, targetPort: 'grpc' },
+        { name: 'debug', port: 6060, targetPort: 6060 },
+      ],
+    },
+  });
+  await waitFor(
+    async () => {
+      await reconcilePerformer(client, await client.get(Performers, 'web', ns));
+      return isDeepStrictEqual(await ports(), [['grpc', 7000, 'grpc']]) || undefined;
+    },
+    { description: 'the Service to carry port 7000 alone again', timeoutMs: 30_000, intervalMs: 200 },
+  );
+  const p = await client.get(Performers, 'web', ns);
+  assert.equal(p.status?.grpcEndpoint, `performer-web.${ns}.svc.cluster.local:7000`);
+  assert.equal(p.status?.ready, true);
+});
+
+test('a Terminating status the role forbids is returned, not swallowed, and the deletion still completes', async (t) => {
+  const { client, ns } = await setup(t, 'hg-fin403');
+  await client.create(performer(ns, 'web'));
+  await reconcileUntil(client, ns, 'web', (p) => p.status?.ready, 'the Performer to be ready');
+  // A role with every call the deletion makes but the status write.
+  await client.create({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name: 'finalizer-only', namespace: ns },
+    rules: [
+      { apiGroups: ['hourglass.eigenlayer.io'], resources: ['performers'], verbs: ['patch'] },
+      { apiGroups: [''], resources: ['pods', 'services'], verbs: ['list', 'delete'] },
+    ],
+  } as Role & KubeObject);
+  await client.create({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: 'finalizer-only', namespace: ns },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'finalizer-only' },
+    subjects: [{ kind: 'User', name: 'performer-finalizer', apiGroup: 'rbac.authorization.k8s.io' }],
+  } as RoleBinding & KubeObject);
+  const limited = client.impersonating({ user: 'performer-finalizer' });
+  await client.delete(Performers, 'web', ns);
+  const result = await waitFor(
+    async () => {
+      const p = await client.find(Performers, 'web', ns);
+      // The binding takes a moment to hold: until then the Pods cannot even be listed.
+      return p
+        ? reconcilePerformer(limited, p).catch((e: unknown) =>
+            e instanceof ForbiddenError ? undefined : Promise.reject(e),
+          )
+        : undefined;
+    },
+    { description: 'a finalize under the limited role', timeoutMs: 30_000, intervalMs: 200 },
+  );
+  assert.ok(result.statusFailure instanceof ForbiddenError, `a 403 returned, not ${result.statusFailure}`);
+  assert.match(result.statusFailure.message, /performers\/status/);
+  await waitFor(async () => !(await client.find(Performers, 'web', ns)), {
+    description: 'the Performer to be gone without its Terminating status',
+    timeoutMs: 30_000,
+  });
 });
