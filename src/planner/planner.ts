@@ -31,6 +31,8 @@ interface Settling {
   time: number;
   /** The intents' generations when it was made: a spec change ends the wait. */
   generations: string;
+  /** A plan that failed part-way: its intent stays Degraded while what took effect settles. */
+  failed?: { intent: string; message: string };
 }
 
 /** A plan dropped because its workload changed underneath it is made again this soon. */
@@ -120,18 +122,23 @@ export class IntentPlanner {
         age < ttl ? ttl - age : !rolledOut && age < ttl + config.controller.plan_cache_timeout ? 1000 : 0;
       if (wait > 0) {
         await Promise.all(
-          intents.map((intent, i) =>
-            this.writeStatus(intent, {
+          intents.map((intent, i) => {
+            const partly = settling.failed?.intent === key(intent);
+            const plan = partly ? 'the part of the last plan that took effect' : 'the last plan';
+            return this.writeStatus(intent, {
+              ...(partly
+                ? { degraded: { reason: 'ActuationFailed', message: settling.failed!.message } }
+                : {}),
               ...observed(observations[i]!),
               planning: {
                 status: 'True',
                 reason: 'Settling',
                 message: rolledOut
-                  ? 'waiting for the last plan to take effect'
-                  : 'waiting for the workload to roll out the last plan',
+                  ? `waiting for ${plan} to take effect`
+                  : `waiting for the workload to roll out ${plan}`,
               },
-            }),
-          ),
+            });
+          }),
         );
         return Math.min(wait, period);
       }
@@ -178,6 +185,7 @@ export class IntentPlanner {
     // What became of each plan that was acted on, for its trace.
     const executions = new Map<string, PlanExecution>();
     let performed = false;
+    let partlyFailed: Settling['failed'];
     let changed = false;
     for (const [i, intent] of intents.entries()) {
       const k = key(intent);
@@ -296,6 +304,7 @@ export class IntentPlanner {
         degraded = { reason: 'ActuationFailed', message };
         lastPlan = { actions: toStatus(actions), time, carriedOut: false, message };
         executions.set(k, { carriedOut: false, tookEffect, failed, message });
+        if (tookEffect.length) partlyFailed = { intent: k, message };
         log.warn({ intent: k, target, err, tookEffect: describeActions(tookEffect) }, 'plan failed');
       }
       outcomes.set(k, {
@@ -313,7 +322,12 @@ export class IntentPlanner {
         lastPlan,
       });
     }
-    if (performed) this.settling.set(target, { time: now, generations: generations(intents) });
+    if (performed)
+      this.settling.set(target, {
+        time: now,
+        generations: generations(intents),
+        ...(partlyFailed ? { failed: partlyFailed } : {}),
+      });
 
     // Trace first, then let the actuators learn from the history that now includes this round.
     // A trace store that fails (full, unreachable) costs the history, not the status: what was

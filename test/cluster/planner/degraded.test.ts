@@ -193,6 +193,21 @@ test('a plan whose second action the API server refuses: the status and the trac
     [planning.status, planning.reason, planning.message],
     ['False', 'ActuationFailed', plan.message],
   );
+  // What took effect settles (not replanned on KPIs from before it), still Degraded meanwhile.
+  const settling = await waitFor(
+    () =>
+      statuses
+        .slice(statuses.indexOf(failed))
+        .find((i) => findCondition(i.status?.conditions, 'Planning')?.reason === 'Settling'),
+    { description: 'the scale-out that took effect to settle', timeoutMs: 30_000 },
+  );
+  assert.match(
+    findCondition(settling.status?.conditions, 'Planning')!.message!,
+    /the part of the last plan that took effect/,
+  );
+  const stillDegraded = findCondition(settling.status?.conditions, 'Degraded')!;
+  assert.deepEqual([stillDegraded.status, stillDegraded.reason], ['True', 'ActuationFailed']);
+  assert.deepEqual(settling.status!.lastPlan, plan);
   // As the status says: scaled out, CPU as it was.
   const web = await client.get(Deployments, 'web', ns);
   assert.equal(web.spec!.replicas, 2);
