@@ -145,13 +145,11 @@ export class Executor {
     this.health.addHealthCheck('executor', () => !this.stopping);
     // Ready once every configured AVS has a performer in service; until then /readyz says why.
     this.health.addReadyCheck('performers-in-service', () => {
-      const waiting = this.currentConfig.avsPerformers.filter(
-        (c) =>
-          !this.avs
-            .get(key(c.avsAddress))
-            ?.performer.listPerformers()
-            .some((p) => p.status === 'InService'),
-      );
+      const waiting = this.currentConfig.avsPerformers.filter((c) => {
+        const performer = this.avs.get(key(c.avsAddress))?.performer;
+        // One being removed (its settings changed) refuses tasks, though still listed in service.
+        return !performer?.listPerformers().some((p) => p.status === 'InService') || performer.isStopped();
+      });
       if (waiting.length === 0) return true;
       throw new Error(
         waiting
@@ -277,9 +275,19 @@ export class Executor {
         { avs: runtime.config.avsAddress },
         'AVS removed from the config; removing its performers',
       );
+      try {
+        await runtime.informer.stop();
+        await runtime.performer.shutdown();
+      } catch (err) {
+        // Kept and tried again: dropped, its Performers would run on with no one to remove them.
+        this.scheduleRetry(
+          k,
+          runtime.config.avsAddress,
+          `cannot remove its performers: ${(err as Error).message}`,
+        );
+        continue;
+      }
       this.clearFailure(k);
-      await runtime.informer.stop();
-      await runtime.performer.shutdown();
       this.avs.delete(k);
       executorInService.remove({ avs: runtime.config.avsAddress });
       delete this.state.avs[k];
@@ -287,6 +295,8 @@ export class Executor {
     }
     for (const [k, c] of wanted) {
       if (this.stopping) return;
+      // Its removal under the old settings failed above; the retry goes on with it.
+      if (this.avs.get(k)?.performer.isStopped()) continue;
       try {
         const runtime = this.avs.get(k) ?? (await this.attach(c));
         runtime.config = c;
@@ -296,7 +306,7 @@ export class Executor {
         this.scheduleRetry(k, c.avsAddress, (err as Error).message);
       }
     }
-    for (const k of this.failed.keys()) if (!wanted.has(k)) this.clearFailure(k);
+    for (const k of this.failed.keys()) if (!wanted.has(k) && !this.avs.has(k)) this.clearFailure(k);
   }
 
   /** A runtime for a newly configured AVS, adopting the Performer the state names if it is there. */

@@ -116,6 +116,8 @@ export class KubernetesPerformer implements IAvsPerformer {
   private readonly performers = new Map<string, ManagedPerformer>();
   private deploying = false;
   private state: 'new' | 'running' | 'draining' | 'shut down' = 'new';
+  /** The shutdown or release under way, which later calls wait for; cleared when it fails. */
+  private stopping: Promise<void> | undefined;
 
   constructor(private readonly opts: KubernetesPerformerOptions) {
     if (!opts.avsAddress?.trim()) throw new Error('KubernetesPerformer needs an avsAddress');
@@ -324,17 +326,31 @@ export class KubernetesPerformer implements IAvsPerformer {
     }));
   }
 
-  /** Refuses new tasks, waits for those in flight, then removes every performer it manages. */
+  /**
+   * Refuses new tasks, waits for those in flight, then removes every performer it manages. When a
+   * removal fails it throws, still refusing tasks; a later call removes the rest.
+   */
   async shutdown(): Promise<void> {
-    if (this.state === 'shut down' || this.state === 'draining') return;
+    if (this.stopping) return this.stopping;
+    if (this.state === 'shut down') return;
     if (this.state === 'new') {
       this.state = 'shut down';
       return;
     }
     this.state = 'draining';
-    for (const p of this.performers.values()) await this.drain(p);
-    for (const id of [...this.performers.keys()]) await this.removePerformer(id);
-    this.state = 'shut down';
+    this.stopping = (async () => {
+      for (const p of this.performers.values()) await this.drain(p);
+      for (const id of [...this.performers.keys()]) await this.removePerformer(id);
+      this.state = 'shut down';
+    })().finally(() => {
+      this.stopping = undefined;
+    });
+    return this.stopping;
+  }
+
+  /** Whether it refuses tasks for good: shut down, released, or on its way there. */
+  isStopped(): boolean {
+    return this.state === 'draining' || this.state === 'shut down';
   }
 
   /**
@@ -342,13 +358,20 @@ export class KubernetesPerformer implements IAvsPerformer {
    * Performer running: an executor that stops to restart picks them up again (`adoptPerformer`).
    */
   async release(): Promise<void> {
-    if (this.state === 'shut down' || this.state === 'draining') return;
+    // After a shutdown under way; one that failed leaves its performers running, as this does.
+    if (this.stopping) await this.stopping.catch(() => {});
+    if (this.state === 'shut down') return;
     const wasRunning = this.state === 'running';
     this.state = 'draining';
-    if (wasRunning) for (const p of this.performers.values()) await this.drain(p);
-    for (const p of this.performers.values()) p.client.close();
-    this.performers.clear();
-    this.state = 'shut down';
+    this.stopping = (async () => {
+      if (wasRunning) for (const p of this.performers.values()) await this.drain(p);
+      for (const p of this.performers.values()) p.client.close();
+      this.performers.clear();
+      this.state = 'shut down';
+    })().finally(() => {
+      this.stopping = undefined;
+    });
+    return this.stopping;
   }
 
   /** Waits until the operator reports the Performer Ready and it answers gRPC health checks. */

@@ -19,6 +19,7 @@ import {
 import { startPerformerServer } from '../../../src/hourglass/grpc/performer-server.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testKubeconfig } from '../../support/cluster.js';
+import { refuseDeletions } from './executor-support.js';
 import { livePerformers, metric, performer, setup, startController } from './operator-support.js';
 
 const TUTTI = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
@@ -528,4 +529,67 @@ test("tutti executor: a task whose caller's deadline has passed is not run when 
   });
   assert.equal(await counted('unavailable'), 1);
   assert.equal(back.tasksReceived, 0, 'the task was not run after its caller gave up');
+});
+
+test('tutti executor: an AVS moved to another namespace while its Performer cannot be deleted is tried again, then moved', async (t) => {
+  const { client, ns } = await setup(t, 'hg-exm');
+  const { ns: ns2 } = await setup(t, 'hg-exm2');
+  await startController(t, ns);
+  await startController(t, ns2);
+  const server = await startPerformerServer({ port: 0, host: '127.0.0.1' });
+  t.after(() => server.kill());
+  const { dir, configPath } = await configDir(t, 'hg-exm', ns);
+  const executor = new Executor({
+    configPath,
+    dataDir: join(dir, 'data'),
+    client,
+    healthPort: 0,
+    endpointResolver: () => `127.0.0.1:${server.port}`,
+    grpc: { retry: { initialDelayMs: 20, maxDelayMs: 100, attemptTimeoutMs: 2000 } },
+    readyTimeoutMs: 90_000,
+    pollIntervalMs: 200,
+    redeployBackoffMs: 200,
+  });
+  const taskClient = await serving(t, executor);
+  await executor.settled();
+  const [first] = executor.performers();
+  assert.equal(first?.status, 'InService');
+
+  // Another namespace: the AVS's performers go and it is deployed there, but the API server
+  // refuses to delete the old Performer for now.
+  const allowDeletions = await refuseDeletions(t, client, ns, first.performerId);
+  const moved = {
+    kubernetes: { namespace: ns2, connectionTimeout: '10s', retryDelay: '200ms' },
+    avsPerformers: [{ avsAddress: AVS, image: { repository: 'ghcr.io/acme/perf', tag: 'v1' } }],
+  };
+  await writeFile(`${configPath}.new`, stringify(moved));
+  await rename(`${configPath}.new`, configPath);
+  await waitFor(() => /no Performer deletions here/.test(executor.failures()[AVS] ?? ''), {
+    description: 'the failed removal to be reported as a failure of the AVS',
+    timeoutMs: 30_000,
+    intervalMs: 100,
+  });
+  const readyz = await fetch(`http://127.0.0.1:${executor.healthPort}/readyz`);
+  assert.equal(readyz.status, 500);
+  assert.match(
+    await readyz.text(),
+    /AVS 0xAVS_exec has no performer in service: cannot remove its performers: .*no Performer deletions here/,
+  );
+  await assert.rejects(taskClient.submitTask(AVS, 'm-0', 'x'), /UNAVAILABLE.*the performer is draining/);
+
+  // Tried again until the deletion goes through: the AVS serves from the new namespace, and the
+  // old one is left with no Performer running on unmanaged.
+  await allowDeletions();
+  const replacement = await waitFor(
+    () => executor.performers().find((p) => p.status === 'InService' && p.performerId !== first.performerId),
+    { description: 'a performer in service in the new namespace', timeoutMs: 120_000, intervalMs: 250 },
+  );
+  assert.deepEqual(await livePerformers(client, ns2), [replacement.performerId]);
+  await waitFor(async () => !(await client.find(Performers, first.performerId, ns)), {
+    description: 'the old Performer to be deleted',
+    timeoutMs: 60_000,
+  });
+  await executor.settled();
+  assert.deepEqual(executor.failures(), {});
+  assert.equal((await taskClient.submitTask(AVS, 'm-1', 'moved')).performerId, replacement.performerId);
 });
