@@ -126,6 +126,16 @@ export interface KpiObserverOptions {
 export class KpiObserver {
   constructor(private readonly opts: KpiObserverOptions) {}
 
+  /** The generation of each KPIProfile the intent's objectives name (`-` for one not found). */
+  profileGenerations(intent: Intent): string {
+    return intent.spec.objectives
+      .map((o) => {
+        const k = profileKey(intent, o.measuredBy);
+        return `${k}@${this.opts.profile(k)?.metadata?.generation ?? '-'}`;
+      })
+      .join(',');
+  }
+
   async observe(intent: Intent, signal?: AbortSignal): Promise<Observation> {
     // The CRD refuses duplicate names; an intent stored under an older CRD may still have them,
     // and two goals of one name cannot be planned for or reported.

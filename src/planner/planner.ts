@@ -29,7 +29,10 @@ export interface IntentPlannerOptions {
 /** A carried-out plan on one workload, while it settles. */
 interface Settling {
   time: number;
-  /** The intents' generations when it was made: a spec change ends the wait. */
+  /**
+   * The generations of the intents and of the KPIProfiles measuring them when it was made: a
+   * spec change to either (an objective, or how it is measured) ends the wait.
+   */
   generations: string;
   /** A plan that failed part-way: its intent stays Degraded while what took effect settles. */
   failed?: { intent: string; message: string };
@@ -113,9 +116,10 @@ export class IntentPlanner {
     const observations = await Promise.all(intents.map((i) => this.opts.observer.observe(i, signal)));
     const now = Date.now();
 
-    const settling = this.settling.get(target) ?? settlingFromStatus(intents);
+    const specs = `${generations(intents)};${intents.map((i) => this.opts.observer.profileGenerations(i)).join(',')}`;
+    const settling = this.settling.get(target) ?? settlingFromStatus(intents, specs);
     const rolledOut = observations.every((o) => !o.ok || o.rolledOut);
-    if (settling && settling.generations === generations(intents)) {
+    if (settling && settling.generations === specs) {
       const age = now - settling.time;
       const ttl = config.controller.plan_cache_ttl;
       const wait =
@@ -325,7 +329,7 @@ export class IntentPlanner {
     if (performed)
       this.settling.set(target, {
         time: now,
-        generations: generations(intents),
+        generations: specs,
         ...(partlyFailed ? { failed: partlyFailed } : {}),
       });
 
@@ -386,7 +390,7 @@ const IN_EFFECT = new Set(['PlanCarriedOut', 'Opportunistic', 'Settling']);
  * A plan carried out by an earlier planner (before a restart, or by the last leader) settles as
  * one of this planner's would: its status says when it was made and that the spec is unchanged.
  */
-function settlingFromStatus(intents: readonly Intent[]): Settling | undefined {
+function settlingFromStatus(intents: readonly Intent[], specs: string): Settling | undefined {
   let time = Number.NEGATIVE_INFINITY;
   for (const i of intents) {
     const plan = i.status?.lastPlan;
@@ -396,7 +400,7 @@ function settlingFromStatus(intents: readonly Intent[]): Settling | undefined {
     const t = Date.parse(plan.time);
     if (t > time) time = t;
   }
-  return Number.isFinite(time) ? { time, generations: generations(intents) } : undefined;
+  return Number.isFinite(time) ? { time, generations: specs } : undefined;
 }
 
 function toStatus(actions: readonly Action[]): LastPlan['actions'] {

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Intents } from '../../../src/apis/ido.intel.com/intent.js';
+import { type Intent, Intents } from '../../../src/apis/ido.intel.com/intent.js';
+import { DEFAULT_QUERIES, KpiProfiles } from '../../../src/apis/ido.intel.com/kpi-profile.js';
 import { Deployments } from '../../../src/runtime/client/kinds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
+import { watchEvents } from '../../../src/runtime/informer.js';
 import { updateStatus } from '../../../src/runtime/objects.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import {
@@ -112,4 +114,50 @@ test('a planner restarted while its last plan settles lets it settle instead of 
   assert.deepEqual([planning.status, planning.reason], ['True', 'Settling'], planning.message);
   assert.deepEqual(after.status!.lastPlan, planned.status!.lastPlan, 'no new plan');
   assert.equal((await client.get(Deployments, 'web', ns)).spec!.replicas, replicas, 'not scaled again');
+});
+
+test('a KPIProfile edited while the last plan settles ends the wait: the intent is planned on what it now measures', async (t) => {
+  // 35 ms against 15 ms on one replica: the first round scales out, then settles for 10 minutes.
+  const { client, ns } = await simulatedWorkload(t, 'planner-profile-edit', {
+    name: 'web',
+    replicas: 1,
+    cpu: '500m',
+    load: 200,
+  });
+  const config = {
+    controller: { controller_timeout: 1, plan_cache_ttl: 600_000, plan_cache_timeout: 20_000 },
+  };
+  await startPlanner(t, ns, { config, actuators: ['scale_out'] });
+  await client.create(
+    intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
+  );
+  const settled = await waitFor(
+    async () => {
+      const i = await client.get(Intents, 'web-p95', ns);
+      if (findCondition(i.status?.conditions, 'Planning')?.reason === 'Settling') return i;
+      throw new Error(`status now ${JSON.stringify(i.status ?? {})}`);
+    },
+    { description: 'the first plan to settle', timeoutMs: 90_000, intervalMs: 250 },
+  );
+
+  // Every status written from now on.
+  const statuses: Intent[] = [];
+  const watch = await client.watchStream(Intents, {
+    namespace: ns,
+    resourceVersion: settled.metadata!.resourceVersion!,
+  });
+  t.after(() => watch.destroy());
+  void (async () => {
+    for await (const e of watchEvents<Intent>(watch)) statuses.push(e.object);
+  })().catch(() => {});
+  // The objective is now measured at the 99th percentile: the plan made for the 95th is no
+  // longer the one to wait for.
+  await client.patch(KpiProfiles, 'p95latency', ns, {
+    spec: { query: DEFAULT_QUERIES['default/p99latency']!.query },
+  });
+  const replanned = await waitFor(
+    () => statuses.find((i) => findCondition(i.status?.conditions, 'Planning')?.reason !== 'Settling'),
+    { description: 'a round that plans again after the profile changed', timeoutMs: 30_000 },
+  );
+  assert.notEqual(findCondition(replanned.status?.conditions, 'Degraded')?.status, 'True');
 });
