@@ -17,7 +17,7 @@ need() {
 need node "Node.js 20 or newer"
 need go "Go 1.26 or newer builds the control plane binaries"
 need openssl "creates the local control plane's certificates"
-node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<11)) { console.error(`setup: Node ${process.versions.node} is too old; Tutti needs 20.11 or newer`); process.exit(1) }'
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error(`setup: Node ${process.versions.node} is too old; Tutti needs 20.19 or newer`); process.exit(1) }'
 
 # Install only when the lock file changed since the last install. `npm install` rather than
 # `npm ci`: this npm writes lock files without other platforms' optional packages and then
