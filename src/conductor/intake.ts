@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { parseJsonStrict } from '../runtime/json.js';
 
 /** The seed's limit on one intent file. */
 export const MAX_INTENT_FILE_BYTES = 5 * 1024 * 1024;
@@ -101,70 +102,9 @@ export function parseIntentJson(bytes: Buffer): ParseResult {
   if (text.includes('\uFFFD') || text.includes('\u0000')) {
     return { ok: false, message: 'the file is not UTF-8 text (binary content)' };
   }
-  let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    return { ok: true, doc: parseJsonStrict(text) };
   } catch (err) {
     return { ok: false, message: `invalid JSON: ${(err as Error).message}` };
   }
-  // JSON.parse keeps a repeated key's last value, so {"replicas": 1, "replicas": 5} would scale
-  // to 5 without a word; which one was meant cannot be known.
-  const dup = duplicateKey(text);
-  if (dup) {
-    return {
-      ok: false,
-      message: `invalid JSON: duplicate key "${dup.key}" at ${dup.pointer} (line ${dup.line}, column ${dup.column})`,
-    };
-  }
-  return { ok: true, doc };
-}
-
-/** A segment of a JSON pointer (RFC 6901), as the schema validator's messages name fields. */
-function pointerSegment(key: string): string {
-  return key.replace(/~/g, '~0').replace(/\//g, '~1');
-}
-
-/**
- * The first key repeated within one object of `text`, which must be valid JSON: where it is (a
- * JSON pointer, and line and column, 1-based, of its second occurrence).
- */
-export function duplicateKey(
-  text: string,
-): { key: string; pointer: string; line: number; column: number } | undefined {
-  // One frame per open object (its keys so far, the current one, whether a key comes next) or
-  // array (the current index).
-  type Frame = { keys: Set<string>; key: string; expectKey: boolean } | { index: number };
-  const stack: Frame[] = [];
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    const top = stack[stack.length - 1];
-    if (c === '"') {
-      let end = i + 1;
-      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
-      if (top && 'keys' in top && top.expectKey) {
-        const raw = text.slice(i, end + 1);
-        const key = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
-        if (top.keys.has(key)) {
-          const path = stack
-            .slice(0, -1)
-            .map((f) => ('keys' in f ? pointerSegment(f.key) : String(f.index)))
-            .concat(pointerSegment(key));
-          const before = text.slice(0, i);
-          const line = before.split('\n').length;
-          return { key, pointer: `/${path.join('/')}`, line, column: i - before.lastIndexOf('\n') };
-        }
-        top.keys.add(key);
-        top.key = key;
-        top.expectKey = false;
-      }
-      i = end;
-    } else if (c === '{') stack.push({ keys: new Set(), key: '', expectKey: true });
-    else if (c === '[') stack.push({ index: 0 });
-    else if (c === '}' || c === ']') stack.pop();
-    else if (c === ',' && top) {
-      if ('keys' in top) top.expectKey = true;
-      else top.index++;
-    }
-  }
-  return undefined;
 }

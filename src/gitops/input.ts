@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { parse, parseDocument } from 'yaml';
+import { parse } from 'yaml';
 import type { IntentExpectation } from './expectation.js';
 import { expectationProblems } from './expectation-schema.js';
 import { type Problem, TranslateError, translateIntent } from './translate.js';
@@ -69,28 +69,6 @@ export async function readExpectations(file: string): Promise<IntentExpectation[
     if (err instanceof TranslateError) throw new Error(`${file}: ${err.message}`);
     throw err;
   }
-}
-
-/**
- * JSON.parse, refusing a key given twice in one object: JSON.parse keeps the last value, so
- * `{"latency": "<1ms", "latency": "<50ms"}` would become 50 ms without a word. Files read with
- * `readExpectations` are refused the same way by the YAML parser.
- */
-export function parseJson(text: string): unknown {
-  const value = JSON.parse(text);
-  const dup = parseDocument(text, { uniqueKeys: true }).errors.find((e) => e.code === 'DUPLICATE_KEY');
-  if (dup) {
-    // The error's position is the repeated key's opening quote.
-    const at = dup.pos[0];
-    const token = /^"(?:[^"\\]|\\.)*"/.exec(text.slice(at))?.[0] ?? '""';
-    const before = text.slice(0, at);
-    const line = before.split('\n').length;
-    const column = at - before.lastIndexOf('\n');
-    throw new SyntaxError(
-      `duplicate key ${JSON.stringify(JSON.parse(token))} (line ${line}, column ${column})`,
-    );
-  }
-  return value;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

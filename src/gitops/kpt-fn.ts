@@ -1,8 +1,9 @@
 import { parse, stringify } from 'yaml';
 import type { KubeObject } from '../runtime/client/types.js';
+import { parseJsonStrict } from '../runtime/json.js';
 import type { IntentExpectation } from './expectation.js';
 import { expectationProblems } from './expectation-schema.js';
-import { expectationsFrom, parseJson } from './input.js';
+import { expectationsFrom } from './input.js';
 import { APP_FILES, LABEL_ID, renderExpectation } from './render.js';
 import { TranslateError } from './translate.js';
 
@@ -282,7 +283,7 @@ function collect(
     });
   let value: unknown;
   try {
-    value = parseJson(cm.data![key]!);
+    value = parseJsonStrict(cm.data![key]!);
   } catch (err) {
     fail(`not JSON: ${(err as Error).message}`);
     return;

@@ -4,6 +4,7 @@ import {
   type ObjectType,
   type TargetCondition,
 } from '../apis/nephio/bundles.js';
+import { parseJsonStrict } from '../runtime/json.js';
 import type { ExpectationContext, ExpectationTarget, IntentExpectation } from './expectation.js';
 import { type Dimension, formatQuantity, parseQuantity, QuantityError } from './units.js';
 
@@ -198,7 +199,7 @@ function fromTmf921(input: unknown, problems: Problem[]): IntentRequest | undefi
   let value = expression['expressionValue'];
   if (typeof value === 'string') {
     try {
-      value = JSON.parse(value);
+      value = parseJsonStrict(value);
     } catch (err) {
       problems.push({ field: 'expression.expressionValue', message: `not JSON: ${(err as Error).message}` });
       return undefined;

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { closeServer, listen } from '../../runtime/http-server.js';
+import { parseJsonStrict } from '../../runtime/json.js';
 import type { Logger } from '../../runtime/log.js';
-import { parseJson } from '../input.js';
 import { TranslateError } from '../translate.js';
 import { INTENT_PATH, toResource } from './intent.js';
 import { IntentConflictError, type IntentService } from './service.js';
@@ -50,7 +50,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   if (!text.trim())
     throw new TranslateError([{ field: '(body)', message: 'is empty; send a TMF921 Intent as JSON' }]);
   try {
-    return parseJson(text);
+    return parseJsonStrict(text);
   } catch (err) {
     throw new TranslateError([{ field: '(body)', message: `is not valid JSON: ${(err as Error).message}` }]);
   }

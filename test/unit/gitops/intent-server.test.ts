@@ -31,5 +31,8 @@ test('a body with a key given twice is a 400 naming the key, not read last-wins'
   });
   assert.equal(res.status, 400);
   const body = (await res.json()) as { message: string };
-  assert.match(body.message, /^\(body\): is not valid JSON: duplicate key "latency" \(line 2, column 38\)/);
+  assert.match(
+    body.message,
+    /^\(body\): is not valid JSON: duplicate key "latency" at \/requirements\/latency \(line 2, column 38\)/,
+  );
 });

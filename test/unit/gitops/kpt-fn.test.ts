@@ -262,7 +262,13 @@ test('an intent.json with a key given twice is an error naming the key, not read
   const list = parse(await readFile(join(results, 'results.yaml'), 'utf8'));
   assert.deepEqual(
     list.items[0].results.map((r: Result) => [r.severity, r.field?.path, r.message]),
-    [['error', 'data.intent.json', 'not JSON: duplicate key "latency" (line 1, column 53)']],
+    [
+      [
+        'error',
+        'data.intent.json',
+        'not JSON: duplicate key "latency" at /requirements/latency (line 1, column 53)',
+      ],
+    ],
   );
   await assert.rejects(readFile(join(dir, 'apps/intent/cn_capacity.yaml')), { code: 'ENOENT' });
 });

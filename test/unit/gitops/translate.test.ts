@@ -234,6 +234,18 @@ describe('translate a TMF921 v5 Intent', () => {
     assert.equal(out.length, 3);
   });
 
+  test('an expressionValue string with a key given twice is refused, not read last-wins', () => {
+    assert.deepEqual(
+      problemsOf({
+        ...intent,
+        expression: { expressionValue: '{"requirements": {"latency": "<1ms", "latency": "<50ms"}}' },
+      }).map((p) => `${p.field}: ${p.message}`),
+      [
+        'expression.expressionValue: not JSON: duplicate key "latency" at /requirements/latency (line 1, column 38)',
+      ],
+    );
+  });
+
   test('unsupported language, bad expression and bad id are named', () => {
     assert.deepEqual(
       problemsOf({ ...intent, expression: { expressionLanguage: 'Turtle', expressionValue: '' } }).map(
