@@ -116,6 +116,9 @@ export function parseCommandArgs(
     throw new UsageError(`${message}\n\n${helpText(cmd)}`);
   }
   const values: OptionValues = { ...(parsed.values as OptionValues), ...negated };
+  // Help reads no value, so a bad one in the environment must not keep it from printing; the
+  // command that runs is refused for it.
+  if (values['help']) return { values, positionals: parsed.positionals };
   for (const [name, o] of Object.entries(specs)) {
     if (values[name] !== undefined) continue;
     const fromEnv = o.env ? process.env[o.env] : undefined;

@@ -1,8 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { closest } from '../runtime/suggest.js';
-import { Interrupted } from './cluster.js';
 import { type Command, didYouMean, helpText, parseCommandArgs, UsageError } from './command.js';
-import { commands } from './commands.js';
+import { takeBadLogLevel } from './log-level.js';
+
+const badLogLevel = takeBadLogLevel();
+// Loaded after that: the commands' modules load the logger, which reads TUTTI_LOG_LEVEL.
+const { commands } = await import('./commands.js');
+const { Interrupted } = await import('./cluster.js');
 
 function commandList(list: Command[]): string[] {
   const width = Math.max(...list.map((c) => c.name.length)) + 2;
@@ -92,6 +96,7 @@ export async function main(argv: string[]): Promise<number> {
       console.log(helpText(cmd));
       return 0;
     }
+    if (badLogLevel) throw new UsageError(badLogLevel);
     return (await cmd.run(values, positionals)) ?? 0;
   } catch (err) {
     if (err instanceof UsageError) {

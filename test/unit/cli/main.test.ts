@@ -97,6 +97,36 @@ test('tutti --version and tutti version print the package version', async () => 
   }
 });
 
+test('help and the version print whatever the environment holds; a bad setting is refused, named, when a command runs', async () => {
+  for (const [name, value, args] of [
+    ['TUTTI_LOG_LEVEL', 'loud', ['operator', '--help']],
+    ['TUTTI_LOG_LEVEL', 'loud', ['--help']],
+    ['TUTTI_LOG_LEVEL', 'loud', ['--version']],
+    ['TUTTI_LOG_LEVEL', '', ['up', '-h']],
+    ['TUTTI_LEADER_ELECT', 'maybe', ['operator', '--help']],
+    ['HOURGLASS_LEADER_ELECT', 'perhaps', ['hourglass-operator', '-help']],
+  ] as const) {
+    const { code, stdout, stderr } = await runWith({ ...process.env, [name]: value }, ...args);
+    assert.equal(code, 0, `${name}=${value} tutti ${args.join(' ')}: ${stderr}`);
+    assert.equal(stderr, '', `${name}=${value} tutti ${args.join(' ')}`);
+    assert.match(stdout, /Usage: tutti |^tutti \d/);
+  }
+  const refused = [
+    ['operator', 'TUTTI_LOG_LEVEL', 'loud', 'expected one of trace, debug, info, warn, error, fatal, silent'],
+    ['operator', 'TUTTI_LEADER_ELECT', 'maybe', 'expected true or false'],
+    ['hourglass-operator', 'HOURGLASS_LEADER_ELECT', 'perhaps', 'expected true or false'],
+  ] as const;
+  for (const [command, name, value, allowed] of refused) {
+    const env = { ...process.env, [name]: value };
+    const { code, stderr } = await runWith(env, command, '--kubeconfig', '/nonexistent/kubeconfig');
+    assert.equal(code, 2, stderr);
+    assert.equal(stderr, `tutti ${command}: ${name}=${value}: ${allowed}\n`);
+  }
+  // An empty level is no level, as an empty value of any other setting: the default holds.
+  const { stderr } = await runWith({ ...process.env, TUTTI_LOG_LEVEL: '' }, 'operator', '--module', 'gitopz');
+  assert.match(stderr, /^tutti operator: --module: no module named "gitopz"/);
+});
+
 test('output piped into a reader that stops early (tutti --help | head -1) ends quietly', async () => {
   const child = spawn(process.execPath, [tutti, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
   // The reader goes away before tutti writes: its writes find the pipe closed (EPIPE).
