@@ -73,8 +73,8 @@ export function podTargets(pod: Pod): string[] {
  * The planner on the runtime: a KPIProfile controller writing status.resolved/reason, and an
  * Intent controller running a planning round per workload every controller_timeout and on
  * intent, profile and pod-trouble events. Reads only what the seed's ClusterRole grants
- * (intents, kpiprofiles and pods list/watch; deployments and replicasets get) and writes status
- * with `update`.
+ * (intents, kpiprofiles and pods list/watch; deployments and replicasets get), and the
+ * HorizontalPodAutoscalers Tutti's addition to it lets it list, and writes status with `update`.
  */
 export function setupPlanner(mgr: Manager, opts: PlannerSetupOptions): IntentPlanner {
   const { config } = opts;

@@ -5,6 +5,7 @@ import type { Logger } from '../runtime/log.js';
 import { updateStatus } from '../runtime/objects.js';
 import type { Action, Actuator } from './actuator.js';
 import { AStarPlanner, type Plan } from './astar.js';
+import { AutoscalerFinder, holdingReplicas, REASON_MANAGED_BY_HPA } from './autoscaler.js';
 import type { PlannerConfig } from './config.js';
 import { type IntentPlan, resolveConflicts } from './conflicts.js';
 import type { KpiObserver, Observation } from './observer.js';
@@ -68,8 +69,10 @@ export class IntentPlanner {
   private readonly astar: AStarPlanner;
   private readonly settling = new Map<string, Settling>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly autoscalers: AutoscalerFinder;
 
   constructor(private readonly opts: IntentPlannerOptions) {
+    this.autoscalers = new AutoscalerFinder(opts.client, opts.log);
     const a = opts.config.planner.astar;
     this.astar = new AStarPlanner({
       maxStates: a.max_states,
@@ -152,12 +155,17 @@ export class IntentPlanner {
     // A stopping planner does not start acting on what it observed.
     signal?.throwIfAborted();
     const actuators = this.opts.actuators();
+    // An HPA that sets the workload's replicas keeps them: planning them too would fight it.
+    const ref = observations.find((o) => o.ok && !o.failures.length);
+    const hpa = ref?.ok ? await this.autoscalers.managing(ref.target) : undefined;
+    const planWith = hpa ? holdingReplicas(actuators) : actuators;
+    const hpaNote = hpa ? `; replicas are left to HorizontalPodAutoscaler ${hpa}` : '';
     // Plan every intent that could be observed in full; the others are not acted on blindly.
     const plans = new Map<string, { plan: Plan; state: PlanState; goal: Goal; saving: boolean }>();
     for (const [i, intent] of intents.entries()) {
       const o = observations[i]!;
       if (!o.ok || o.failures.length) continue;
-      const plan = await this.astar.plan(o.state, o.goal, actuators, priorityOf(intent));
+      const plan = await this.astar.plan(o.state, o.goal, planWith, priorityOf(intent));
       plans.set(key(intent), { plan, state: o.state, goal: o.goal, saving: isGoal(o.state, o.goal) });
     }
 
@@ -230,13 +238,23 @@ export class IntentPlanner {
       if (actions.length === 0) {
         outcomes.set(k, {
           ...base,
-          planning: {
-            status: 'False',
-            reason: p.saving ? 'GoalReached' : 'NoPlan',
-            message: p.saving
-              ? 'every objective is met; no cheaper state keeps them met'
-              : 'no action is predicted to bring the objectives closer',
-          },
+          planning: p.saving
+            ? {
+                status: 'False',
+                reason: 'GoalReached',
+                message: `every objective is met; no cheaper state keeps them met${hpaNote}`,
+              }
+            : hpa
+              ? {
+                  status: 'False',
+                  reason: REASON_MANAGED_BY_HPA,
+                  message: `HorizontalPodAutoscaler ${hpa} sets the replicas: scaling and pod removal are not planned, and no other action is predicted to bring the objectives closer`,
+                }
+              : {
+                  status: 'False',
+                  reason: 'NoPlan',
+                  message: 'no action is predicted to bring the objectives closer',
+                },
         });
         continue;
       }
@@ -321,7 +339,7 @@ export class IntentPlanner {
           : {
               status: 'True',
               reason: p.plan.reachesGoal ? 'PlanCarriedOut' : 'Opportunistic',
-              message: describeActions(actions),
+              message: `${describeActions(actions)}${hpaNote}`,
             },
         lastPlan,
       });

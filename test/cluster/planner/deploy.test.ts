@@ -59,6 +59,7 @@ test('deploy/ido passes server-side dry-run, with the seed names and rules', asy
       'intents/status,kpiprofiles/status:update',
       'pods:get,list,watch,patch,update,delete',
       'replicasets,deployments:get,patch,update',
+      'horizontalpodautoscalers:get,list,watch',
     ],
   );
   const cm = (n: string) =>

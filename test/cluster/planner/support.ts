@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { Deployment } from 'kubernetes-types/apps/v1.js';
 import type { SelfSubjectAccessReview } from 'kubernetes-types/authorization/v1.js';
-import type { ClusterRole } from 'kubernetes-types/rbac/v1.js';
+import type { ClusterRole, PolicyRule } from 'kubernetes-types/rbac/v1.js';
 import { parseAllDocuments } from 'yaml';
 import { type Intent, Intents } from '../../../src/apis/ido.intel.com/intent.js';
 import {
@@ -25,6 +25,7 @@ import { ClusterRoleBindings, ClusterRoles, Deployments } from '../../../src/run
 import { findCondition } from '../../../src/runtime/conditions.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { watchEvents } from '../../../src/runtime/informer.js';
+import type { Logger } from '../../../src/runtime/log.js';
 import { Manager } from '../../../src/runtime/manager.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
@@ -121,6 +122,7 @@ export async function startPlanner(
     plugins?: () => readonly Actuator[];
     defaultQueries?: Record<string, DefaultQuery>;
     as?: Impersonation;
+    logger?: Logger;
   } = {},
 ): Promise<{ mgr: Manager; traces: JsonLinesTraceStore; traceDir: string; config: PlannerConfig }> {
   const own = await KubeClient.load(testKubeconfig(), { fieldManager: 'tutti-planner' });
@@ -128,7 +130,11 @@ export async function startPlanner(
   const config = parsePlannerConfig(opts.config ?? FAST, 'test config');
   const dir = await mkdtemp(join(tmpdir(), 'tutti-planner-traces-'));
   const traces = await JsonLinesTraceStore.open(dir);
-  const mgr = new Manager({ client, name: `planner-${namespace}` });
+  const mgr = new Manager({
+    client,
+    name: `planner-${namespace}`,
+    ...(opts.logger ? { logger: opts.logger } : {}),
+  });
   setupPlanner(mgr, {
     config,
     defaultQueries: opts.defaultQueries ?? {},
@@ -186,12 +192,14 @@ export async function waitForCondition(
 
 /**
  * A client speaking as a ServiceAccount of the test's namespace bound to the rules of the seed's
- * ClusterRole (deploy/ido/rbac.yaml, copied under a name of the test's own), once in force.
+ * ClusterRole (deploy/ido/rbac.yaml, copied under a name of the test's own), once in force;
+ * `omit` leaves rules out (as an older copy of the role would).
  */
 export async function asPlannerServiceAccount(
   t: TestContext,
   client: KubeClient,
   namespace: string,
+  omit: (rule: PolicyRule) => boolean = () => false,
 ): Promise<Impersonation> {
   const text = await readFile(new URL('../../../deploy/ido/rbac.yaml', import.meta.url), 'utf8');
   const role = parseAllDocuments(text)
@@ -199,7 +207,11 @@ export async function asPlannerServiceAccount(
     .find((o) => o.kind === 'ClusterRole')!;
   const name = `planner-role-${namespace}`;
   await client.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'planner', namespace } });
-  await client.create<ClusterRole>({ ...role, metadata: { name } });
+  await client.create<ClusterRole>({
+    ...role,
+    rules: role.rules?.filter((r) => !omit(r)),
+    metadata: { name },
+  });
   t.after(() => client.delete(ClusterRoles, name).catch(() => {}));
   await client.create({
     apiVersion: 'rbac.authorization.k8s.io/v1',
