@@ -12,3 +12,18 @@ export class SandboxStateError extends Error {
 export class SandboxFileError extends Error {
   override name = 'SandboxFileError';
 }
+
+/**
+ * The sandbox's pod was lost (evicted, deleted, its node removed): the command running then was
+ * stopped, and the sandbox is unusable, as its files and processes went with the pod.
+ */
+export class SandboxLostError extends SandboxStateError {
+  override name = 'SandboxLostError';
+  constructor(
+    message: string,
+    /** What happened to the pod, e.g. `pod ci-fixer-sandbox-…-x2k9z (node …) was evicted`. */
+    readonly reason: string,
+  ) {
+    super(message);
+  }
+}

@@ -8,10 +8,11 @@ import { ExecError, type ExecOptions, execInPod } from '../runtime/client/exec.j
 import { Jobs, Pods } from '../runtime/client/kinds.js';
 import { waitFor } from '../runtime/wait.js';
 import { capOutput, commandArgv, TIMEOUT_EXIT_CODE } from './command.js';
-import { SandboxFileError, SandboxStartError, SandboxStateError } from './errors.js';
+import { SandboxFileError, SandboxLostError, SandboxStartError, SandboxStateError } from './errors.js';
 import { trackOpenSandbox, untrackSandbox } from './exit-teardown.js';
 import { DEFAULT_WORKDIR, SANDBOX_CONTAINER, type SandboxJobSpec, sandboxJob } from './job.js';
 import { LiveOutput } from './live-output.js';
+import { guardPod } from './pod-loss.js';
 import { jobFailure, podProgress } from './pod-state.js';
 import { firstFileOf, tarOf } from './tar.js';
 import { watchUntil } from './watch-until.js';
@@ -92,6 +93,8 @@ export class KubernetesSandbox {
   private pod?: string;
   private starting?: Promise<void>;
   private closing?: Promise<void>;
+  /** Why the pod was lost, once it was: every later call fails with it. */
+  private lostReason?: string;
 
   constructor(
     readonly image: string,
@@ -230,6 +233,12 @@ export class KubernetesSandbox {
   }
 
   private ready(): { client: KubeClient; pod: string } {
+    if (this.lostReason) {
+      throw new SandboxLostError(
+        `sandbox ${this.jobName} is unusable: ${this.lostReason}, and the files and processes of earlier commands went with it`,
+        this.lostReason,
+      );
+    }
     if (this.state !== 'ready' || !this.client || !this.pod) {
       throw new SandboxStateError(
         this.state === 'new' || this.state === 'starting'
@@ -273,20 +282,68 @@ export class KubernetesSandbox {
     };
   }
 
+  /**
+   * Execs into the pod while watching it: when the pod is lost (evicted, deleted, its node gone)
+   * the exec is ended at once and SandboxLostError names what happened. Else a command would go
+   * on in a pod that is stopping and report what it managed, or hang until its timeout.
+   */
   private async exec(
     client: KubeClient,
     pod: string,
     argv: string[],
     opts: ExecOptions & { timeoutMs: number; maxOutputBytes: number },
   ) {
+    const guard = guardPod(client, this.namespace, pod);
+    const abort = new AbortController();
     try {
-      return await execInPod(client, this.namespace, pod, argv, { container: SANDBOX_CONTAINER, ...opts });
-    } catch (err) {
-      if (err instanceof ExecError) {
-        throw new SandboxStateError(`sandbox ${this.jobName}: ${err.message}`);
+      const ran = execInPod(client, this.namespace, pod, argv, {
+        container: SANDBOX_CONTAINER,
+        ...opts,
+        signal: abort.signal,
+      });
+      const outcome = await Promise.race([
+        ran.then(
+          (result) => ({ result }),
+          (err: unknown) => ({ err }),
+        ),
+        guard.lost.then((lost) => ({ lost })),
+      ]);
+      if ('lost' in outcome) {
+        abort.abort();
+        throw this.lose(outcome.lost);
       }
-      throw err;
+      if ('err' in outcome) {
+        // A stream broken by the pod's end: name that, not the stream's error.
+        await guard.checked;
+        if (guard.loss) throw this.lose(guard.loss);
+        if (outcome.err instanceof ExecError) {
+          throw new SandboxStateError(`sandbox ${this.jobName}: ${outcome.err.message}`);
+        }
+        throw outcome.err;
+      }
+      if (guard.loss) throw this.lose(guard.loss);
+      return outcome.result;
+    } finally {
+      guard.stop();
     }
+  }
+
+  /**
+   * Marks the sandbox lost and starts its teardown: the Job is deleted at once, so no other pod
+   * of it runs (a replacement would lack the lost pod's files). teardown() still awaits it.
+   */
+  private lose(reason: string): SandboxStateError {
+    if (this.closing && !this.lostReason) {
+      return new SandboxStateError(`sandbox ${this.jobName} was torn down while the command ran`);
+    }
+    this.lostReason ??= reason;
+    this.teardown().catch(() => {
+      // Still tracked: a later teardown() or the exit teardown deletes the Job.
+    });
+    return new SandboxLostError(
+      `sandbox ${this.jobName}: ${this.lostReason}, so the command could not finish; the sandbox is unusable (its files and processes went with the pod) and is being torn down`,
+      this.lostReason,
+    );
   }
 
   /** Writes a file (parent directories created) by extracting a one-file tar archive in the pod. */

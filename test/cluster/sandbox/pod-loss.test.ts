@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, type TestContext, test } from 'node:test';
+import type { Node } from 'kubernetes-types/core/v1.js';
+import type { KubeClient } from '../../../src/runtime/client/client.js';
+import { Jobs, Nodes, Pods } from '../../../src/runtime/client/kinds.js';
+import { waitFor } from '../../../src/runtime/wait.js';
+import { SandboxLostError } from '../../../src/sandbox/errors.js';
+import { KubernetesSandbox } from '../../../src/sandbox/index.js';
+import type { Run, RunEvent } from '../../../src/sandbox/service/runs.js';
+import { CiFixerService } from '../../../src/sandbox/service/server.js';
+import { testClient } from '../../support/cluster.js';
+import { runEvents, sandboxNamespace, workdir } from './support.js';
+
+const IMAGE = 'nikolaik/python-nodejs:python3.11-nodejs20-bullseye';
+
+/**
+ * A command that prints `started` and then waits for the file `release` in `dir`: it cannot end
+ * on its own while the test takes the pod away (the simulated kubelet's exec runs it on this
+ * machine, so it outlives the pod unless the sandbox stops it). Gives up after about 30 s.
+ */
+function blockingCommand(dir: string): string {
+  return `echo started; i=0; while [ ! -f "${dir}/release" ] && [ $i -lt 600 ]; do i=$((i+1)); sleep 0.05; done; echo finished`;
+}
+
+/** Starts the blocking command and resolves once it printed `started`, with its outcome. */
+async function startBlocking(
+  sandbox: KubernetesSandbox,
+  dir: string,
+): Promise<{ outcome: Promise<unknown>; release: () => Promise<void> }> {
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  const outcome = sandbox.runCommand(blockingCommand(dir), {
+    onOutput: (_stream, text) => {
+      if (text.includes('started')) started();
+    },
+  });
+  outcome.catch(() => {});
+  await Promise.race([running, outcome]);
+  return { outcome, release: () => writeFile(join(dir, 'release'), '') };
+}
+
+async function evict(client: KubeClient, ns: string, pod: string): Promise<void> {
+  await client.transport.json({
+    method: 'POST',
+    path: await client.path(Pods, ns, pod, 'eviction'),
+    body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod, namespace: ns } },
+  });
+}
+
+async function assertGone(client: KubeClient, ns: string, job: string): Promise<void> {
+  assert.equal(await client.find(Jobs, job, ns), undefined, 'the Job is deleted');
+  assert.equal(
+    (await client.list(Pods, { namespace: ns, labelSelector: `job-name=${job}` })).items.length,
+    0,
+    'no Pod of the Job is left',
+  );
+}
+
+async function lostSandbox(t: TestContext) {
+  const client = await testClient(t);
+  const { ns, app } = await sandboxNamespace(t, client);
+  const dir = await workdir();
+  return { client, ns, app, dir };
+}
+
+describe('a sandbox whose Pod is lost mid-command', () => {
+  for (const how of ['evicted', 'deleted'] as const) {
+    test(`the Pod ${how}: the command ends with an error naming it, later calls fail the same, the Job goes`, async (t) => {
+      const { client, ns, app, dir } = await lostSandbox(t);
+      const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, workdir: dir });
+      t.after(() => sandbox.teardown());
+      await sandbox.init();
+      const pod = sandbox.podName!;
+      await sandbox.writeFile('state.txt', 'written before the loss');
+      const { outcome, release } = await startBlocking(sandbox, dir);
+      t.after(release);
+
+      if (how === 'evicted') await evict(client, ns, pod);
+      else await client.delete(Pods, pod, ns);
+
+      // The command is still blocked: it can only end because the sandbox saw its Pod go.
+      await assert.rejects(outcome, (err: Error) => {
+        assert.ok(err instanceof SandboxLostError, `${err.name}: ${err.message}`);
+        assert.match(err.message, new RegExp(`pod ${pod} \\(node [^)]+\\) was ${how}`));
+        assert.match(err.message, /the sandbox is unusable/);
+        return true;
+      });
+      // No later command runs in a replacement Pod without the earlier files: each says why.
+      for (const call of [sandbox.runCommand('cat state.txt'), sandbox.readFile('state.txt')]) {
+        await assert.rejects(call, (err: Error) => {
+          assert.ok(err instanceof SandboxLostError);
+          assert.match(err.message, new RegExp(`unusable: pod ${pod} .*was ${how}`));
+          return true;
+        });
+      }
+      // The loss started the teardown; teardown() awaits it.
+      await sandbox.teardown();
+      await assertGone(client, ns, sandbox.jobName);
+    });
+  }
+
+  test('its node tainted NoExecute: the taint manager deletes the Pod, and the command says so', async (t) => {
+    const { client, ns, app, dir } = await lostSandbox(t);
+    const name = `sandbox-loss-${randomBytes(3).toString('hex')}`;
+    const node = await client.create<Node>({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: {
+        name,
+        annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+        labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', type: 'kwok' },
+      },
+      status: {
+        capacity: { cpu: '8', memory: '16Gi', pods: '110' },
+        allocatable: { cpu: '8', memory: '16Gi', pods: '110' },
+      },
+    });
+    t.after(() => client.delete(Nodes, name).then(() => {}));
+    const sandbox = new KubernetesSandbox(IMAGE, ns, {
+      client: app,
+      workdir: dir,
+      nodeSelector: { 'kubernetes.io/hostname': node.metadata!.name! },
+    });
+    t.after(() => sandbox.teardown());
+    await sandbox.init();
+    const { outcome, release } = await startBlocking(sandbox, dir);
+    t.after(release);
+
+    await client.patch(Nodes, name, undefined, {
+      spec: { taints: [{ key: 'example.com/retired', effect: 'NoExecute' }] },
+    });
+
+    await assert.rejects(outcome, (err: Error) => {
+      assert.ok(err instanceof SandboxLostError, `${err.name}: ${err.message}`);
+      assert.match(
+        err.message,
+        new RegExp(`\\(node ${name}\\) was deleted for a NoExecute taint of its node`),
+      );
+      return true;
+    });
+    await sandbox.teardown();
+    await assertGone(client, ns, sandbox.jobName);
+  });
+
+  test('the service ends the run as an error naming the eviction, skips the rest and deletes the Job', async (t) => {
+    const client = await testClient(undefined);
+    const { ns, app } = await sandboxNamespace(t, client);
+    const dir = await workdir();
+    const service = new CiFixerService({
+      client: app,
+      namespace: ns,
+      port: 0,
+      host: '127.0.0.1',
+      workdir: dir,
+    });
+    const base = `http://127.0.0.1:${await service.start()}`;
+    t.after(async () => {
+      await writeFile(join(dir, 'release'), '');
+      await service.stop();
+      client.close();
+    });
+    const res = await fetch(`${base}/api/runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ commands: [blockingCommand(dir), 'echo after'], image: IMAGE }),
+    });
+    assert.equal(res.status, 201);
+    const { id } = (await res.json()) as Run;
+    let evicted: Promise<void> | undefined;
+    let sandbox: string | undefined;
+    const events = await runEvents(base, id, (e: RunEvent) => {
+      if (e.type === 'status' && e.sandbox) sandbox = e.sandbox;
+      if (e.type === 'output' && e.text.includes('started') && !evicted) {
+        evicted = (async () => {
+          const pods = await client.list(Pods, { namespace: ns, labelSelector: `job-name=${sandbox}` });
+          await evict(client, ns, pods.items[0]!.metadata!.name!);
+        })();
+      }
+    });
+    await evicted;
+    const ends = events.filter((e) => e.type === 'step-end');
+    assert.deepEqual(
+      ends.map((e) => e.type === 'step-end' && e.status),
+      ['skipped', 'skipped'],
+    );
+    const run = (await (await fetch(`${base}/api/runs/${id}`)).json()) as Run;
+    assert.equal(run.status, 'error');
+    assert.match(run.error ?? '', /pod \S+ \(node [^)]+\) was evicted/);
+    assert.equal(run.steps[0]!.stdout, 'started\n');
+    await waitFor(async () => !(await client.find(Jobs, sandbox!, ns)), {
+      description: `the run's sandbox Job ${sandbox} to be deleted`,
+      timeoutMs: 60_000,
+    });
+    await assertGone(client, ns, sandbox!);
+  });
+});
