@@ -42,6 +42,9 @@ interface Settling {
 /** A plan dropped because its workload changed underneath it is made again this soon. */
 const REPLAN_AFTER_CHANGE_MS = 1000;
 
+/** How the message of a plan that failed after part of it took effect begins. */
+const PARTLY_CARRIED_OUT = 'partly carried out: ';
+
 const key = (i: Intent) => `${i.metadata?.namespace}/${i.metadata?.name}`;
 const generations = (intents: readonly Intent[]) =>
   intents.map((i) => `${key(i)}@${i.metadata?.generation ?? 0}`).join(',');
@@ -301,7 +304,7 @@ export class IntentPlanner {
         if (tookEffect.length) performed = true;
         const failedText = failed.length ? describeActions(failed) : `actuator ${failedName}`;
         const partly = tookEffect.length
-          ? `partly carried out: ${describeActions(tookEffect)} took effect; ${failedText} failed${
+          ? `${PARTLY_CARRIED_OUT}${describeActions(tookEffect)} took effect; ${failedText} failed${
               notTried.length ? `, so ${describeActions(notTried)} was not tried` : ''
             }: `
           : '';
@@ -407,18 +410,25 @@ const IN_EFFECT = new Set(['PlanCarriedOut', 'Opportunistic', 'Settling']);
 /**
  * A plan carried out by an earlier planner (before a restart, or by the last leader) settles as
  * one of this planner's would: its status says when it was made and that the spec is unchanged.
+ * So does one that failed after part of it took effect (ActuationFailed, or Settling since), and
+ * its intent stays Degraded meanwhile: replanned at once, the workload would be judged on KPIs
+ * from before that part shows.
  */
 function settlingFromStatus(intents: readonly Intent[], specs: string): Settling | undefined {
   let time = Number.NEGATIVE_INFINITY;
+  let failed: Settling['failed'];
   for (const i of intents) {
     const plan = i.status?.lastPlan;
     const planning = i.status?.conditions?.find((c) => c.type === CONDITION_PLANNING);
-    if (!plan?.carriedOut || !planning || !IN_EFFECT.has(planning.reason)) continue;
-    if (planning.observedGeneration !== i.metadata?.generation) continue;
+    if (!plan || !planning || planning.observedGeneration !== i.metadata?.generation) continue;
+    const partly = !plan.carriedOut && (plan.message ?? '').startsWith(PARTLY_CARRIED_OUT);
+    if (plan.carriedOut ? !IN_EFFECT.has(planning.reason) : !partly) continue;
+    if (partly && planning.reason !== 'ActuationFailed' && planning.reason !== 'Settling') continue;
     const t = Date.parse(plan.time);
+    if (partly) failed = { intent: key(i), message: plan.message! };
     if (t > time) time = t;
   }
-  return Number.isFinite(time) ? { time, generations: specs } : undefined;
+  return Number.isFinite(time) ? { time, generations: specs, ...(failed ? { failed } : {}) } : undefined;
 }
 
 function toStatus(actions: readonly Action[]): LastPlan['actions'] {

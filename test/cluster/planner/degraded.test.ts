@@ -8,6 +8,7 @@ import { type Intent, Intents } from '../../../src/apis/ido.intel.com/intent.js'
 import { Deployments } from '../../../src/runtime/client/kinds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
 import { watchEvents } from '../../../src/runtime/informer.js';
+import { updateStatus } from '../../../src/runtime/objects.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { denyingPolicy } from '../../support/cluster.js';
 import { intent, simulatedWorkload, startPlanner, waitForCondition } from './support.js';
@@ -114,7 +115,7 @@ test('a plan the API server refuses: Planning=False ActuationFailed, Degraded, n
   assert.equal((await client.get(Deployments, 'web', ns)).spec!.replicas, 1, 'nothing was scaled');
 });
 
-test('a plan whose second action the API server refuses: the status and the trace say which action took effect and which failed', async (t) => {
+test('a plan whose second action the API server refuses: the status and the trace say which action took effect and which failed, and a restarted planner lets that part settle', async (t) => {
   // 35 ms against 15 ms on one replica of 100m + 500m. With at most 2 pods, the cheapest plan
   // scales out to 2 and raises the app's CPU a step; scale_out is carried out first.
   const { client, ns } = await simulatedWorkload(t, 'planner-partial', {
@@ -156,13 +157,15 @@ test('a plan whose second action the API server refuses: the status and the trac
         ),
     { description: 'the admission policy to be in force', timeoutMs: 30_000 },
   );
-  const { traces } = await startPlanner(t, ns, {
+  // Plans settle for 60 s: long enough that the planner is restarted while the first one does.
+  const settings: Parameters<typeof startPlanner>[2] = {
     actuators: ['scale_out', 'cpu_scale'],
     config: {
-      controller: { controller_timeout: 1, plan_cache_ttl: 3000, plan_cache_timeout: 20000 },
+      controller: { controller_timeout: 1, plan_cache_ttl: 60_000, plan_cache_timeout: 20000 },
       actuators: { scale_out: { max_pods: 2 } },
     },
-  });
+  };
+  const { traces, mgr } = await startPlanner(t, ns, settings);
   const statuses: Intent[] = [];
   const watch = await client.watchStream(Intents, { namespace: ns });
   t.after(() => watch.destroy());
@@ -224,6 +227,40 @@ test('a plan whose second action the API server refuses: the status and the trac
       message: event?.execution?.message,
     },
     { carriedOut: false, tookEffect: ['scale_out'], failed: ['cpu_scale'], message: plan.message },
+  );
+
+  // The planner restarts right after the round that failed part-way, so the status is as that
+  // round left it (put back, since the first planner went on to write Settling).
+  await mgr.stop();
+  const restart = statuses.length;
+  await updateStatus(client, Intents, 'web-p95', ns, (cur) => {
+    cur.status = failed.status;
+    return true;
+  });
+  await startPlanner(t, ns, settings);
+  // Its first round lets what took effect settle, still Degraded; it does not replan at once.
+  const resumed = await waitFor(
+    () =>
+      statuses
+        .slice(restart)
+        .find(
+          (i) =>
+            findCondition(i.status?.conditions, 'Planning')?.reason !== 'ActuationFailed' ||
+            JSON.stringify(i.status?.lastPlan) !== JSON.stringify(plan),
+        ),
+    { description: 'the restarted planner to write the status', timeoutMs: 30_000 },
+  );
+  const resumedPlanning = findCondition(resumed.status?.conditions, 'Planning')!;
+  assert.deepEqual(
+    [resumedPlanning.reason, resumed.status!.lastPlan],
+    ['Settling', plan],
+    `after the restart: ${JSON.stringify(resumed.status)}`,
+  );
+  assert.match(resumedPlanning.message!, /the part of the last plan that took effect/);
+  const resumedDegraded = findCondition(resumed.status?.conditions, 'Degraded')!;
+  assert.deepEqual(
+    [resumedDegraded.status, resumedDegraded.reason, resumedDegraded.message],
+    ['True', 'ActuationFailed', plan.message],
   );
 });
 
