@@ -19,22 +19,23 @@ const IMAGE = 'nikolaik/python-nodejs:python3.11-nodejs20-bullseye';
 /**
  * A command that prints `started` and then waits for the file `release` in `dir`: it cannot end
  * on its own while the test takes the pod away (the simulated kubelet's exec runs it on this
- * machine, so it outlives the pod unless the sandbox stops it). Gives up after about 30 s.
+ * machine, so it outlives the pod unless the sandbox stops it). Gives up after `seconds`.
  */
-function blockingCommand(dir: string): string {
-  return `echo started; i=0; while [ ! -f "${dir}/release" ] && [ $i -lt 600 ]; do i=$((i+1)); sleep 0.05; done; echo finished`;
+function blockingCommand(dir: string, seconds = 30): string {
+  return `echo started; i=0; while [ ! -f "${dir}/release" ] && [ $i -lt ${seconds * 20} ]; do i=$((i+1)); sleep 0.05; done; echo finished`;
 }
 
 /** Starts the blocking command and resolves once it printed `started`, with its outcome. */
 async function startBlocking(
   sandbox: KubernetesSandbox,
   dir: string,
+  seconds?: number,
 ): Promise<{ outcome: Promise<unknown>; release: () => Promise<void> }> {
   let started!: () => void;
   const running = new Promise<void>((resolve) => {
     started = resolve;
   });
-  const outcome = sandbox.runCommand(blockingCommand(dir), {
+  const outcome = sandbox.runCommand(blockingCommand(dir, seconds), {
     onOutput: (_stream, text) => {
       if (text.includes('started')) started();
     },
@@ -104,48 +105,52 @@ describe('a sandbox whose Pod is lost mid-command', () => {
     });
   }
 
-  test('its node tainted NoExecute: the taint manager deletes the Pod, and the command says so', async (t) => {
-    const { client, ns, app, dir } = await lostSandbox(t);
-    const name = `sandbox-loss-${randomBytes(3).toString('hex')}`;
-    const node = await client.create<Node>({
-      apiVersion: 'v1',
-      kind: 'Node',
-      metadata: {
-        name,
-        annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-        labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', type: 'kwok' },
-      },
-      status: {
-        capacity: { cpu: '8', memory: '16Gi', pods: '110' },
-        allocatable: { cpu: '8', memory: '16Gi', pods: '110' },
-      },
-    });
-    t.after(() => client.delete(Nodes, name).then(() => {}));
-    const sandbox = new KubernetesSandbox(IMAGE, ns, {
-      client: app,
-      workdir: dir,
-      nodeSelector: { 'kubernetes.io/hostname': node.metadata!.name! },
-    });
-    t.after(() => sandbox.teardown());
-    await sandbox.init();
-    const { outcome, release } = await startBlocking(sandbox, dir);
-    t.after(release);
+  for (const how of ['tainted', 'deleted'] as const) {
+    const what =
+      how === 'tainted'
+        ? 'was deleted for a NoExecute taint of its node'
+        : 'was deleted by the garbage collector \\(its node is gone\\)';
+    test(`its node ${how === 'tainted' ? 'tainted NoExecute' : 'deleted'}: the Pod is removed, and the command says so`, async (t) => {
+      const { client, ns, app, dir } = await lostSandbox(t);
+      const name = `sandbox-loss-${randomBytes(3).toString('hex')}`;
+      const capacity = { cpu: '8', memory: '16Gi', pods: '110' };
+      await client.create<Node>({
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: {
+          name,
+          annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+          labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', type: 'kwok' },
+        },
+        status: { capacity, allocatable: capacity },
+      });
+      t.after(() => client.delete(Nodes, name).then(() => {}));
+      const sandbox = new KubernetesSandbox(IMAGE, ns, {
+        client: app,
+        workdir: dir,
+        nodeSelector: { 'kubernetes.io/hostname': name },
+      });
+      t.after(() => sandbox.teardown());
+      await sandbox.init();
+      // The garbage collector deletes the Pods of a deleted node after a quarantine of 40 s.
+      const { outcome, release } = await startBlocking(sandbox, dir, 120);
+      t.after(release);
 
-    await client.patch(Nodes, name, undefined, {
-      spec: { taints: [{ key: 'example.com/retired', effect: 'NoExecute' }] },
-    });
+      if (how === 'tainted') {
+        await client.patch(Nodes, name, undefined, {
+          spec: { taints: [{ key: 'example.com/retired', effect: 'NoExecute' }] },
+        });
+      } else await client.delete(Nodes, name);
 
-    await assert.rejects(outcome, (err: Error) => {
-      assert.ok(err instanceof SandboxLostError, `${err.name}: ${err.message}`);
-      assert.match(
-        err.message,
-        new RegExp(`\\(node ${name}\\) was deleted for a NoExecute taint of its node`),
-      );
-      return true;
+      await assert.rejects(outcome, (err: Error) => {
+        assert.ok(err instanceof SandboxLostError, `${err.name}: ${err.message}`);
+        assert.match(err.message, new RegExp(`\\(node ${name}\\) ${what}`));
+        return true;
+      });
+      await sandbox.teardown();
+      await assertGone(client, ns, sandbox.jobName);
     });
-    await sandbox.teardown();
-    await assertGone(client, ns, sandbox.jobName);
-  });
+  }
 
   test('the service ends the run as an error naming the eviction, skips the rest and deletes the Job', async (t) => {
     const client = await testClient(undefined);
