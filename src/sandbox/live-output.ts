@@ -9,7 +9,8 @@ type Stream = 'stdout' | 'stderr';
  */
 export class LiveOutput {
   private readonly decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
-  private readonly sent = { stdout: '', stderr: '' };
+  /** Characters sent per stream: a count, not a copy, as a command may keep many MiB. */
+  private readonly sent = { stdout: 0, stderr: 0 };
 
   constructor(private readonly listener: (stream: Stream, text: string) => void) {}
 
@@ -20,16 +21,14 @@ export class LiveOutput {
   end(result: Record<Stream, string>): void {
     for (const stream of ['stdout', 'stderr'] as const) {
       this.decoders[stream].end();
-      const sent = this.sent[stream];
-      const final = result[stream];
-      // The result is the sent text plus additions; when decoding differed, resend nothing wrong.
-      if (final.startsWith(sent)) this.send(stream, final.slice(sent.length));
+      // The result is the sent text (decoded alike, chunk boundaries included) plus additions.
+      this.send(stream, result[stream].slice(this.sent[stream]));
     }
   }
 
   private send(stream: Stream, text: string): void {
     if (!text) return;
-    this.sent[stream] += text;
+    this.sent[stream] += text.length;
     this.listener(stream, text);
   }
 }

@@ -61,6 +61,8 @@ export interface RunCommandOptions {
   cwd?: string;
   env?: Record<string, string>;
   stdin?: string | Buffer;
+  /** Output kept per stream of this command; the sandbox's `maxOutputBytes` by default. */
+  maxOutputBytes?: number;
   /**
    * Receives the output as the command writes it. The pieces of each stream add up to the
    * result's `stdout`/`stderr`, markers for a cut or a timeout included (delivered at the end).
@@ -256,7 +258,10 @@ export class KubernetesSandbox {
   async runCommand(command: string, opts: RunCommandOptions = {}): Promise<CommandResult> {
     const { client, pod } = this.ready();
     const timeoutMs = opts.timeoutMs ?? this.options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-    const cap = this.options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    const cap = opts.maxOutputBytes ?? this.options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    if (!Number.isInteger(cap) || cap < 1) {
+      throw new TypeError(`runCommand: maxOutputBytes must be a whole number ≥ 1, got ${cap}`);
+    }
     const argv = commandArgv({ command, cwd: opts.cwd, env: opts.env, timeoutMs });
     const started = performance.now();
     const live = opts.onOutput && new LiveOutput(opts.onOutput);

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { posix } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { CommandResult, OutputStream } from '../sandbox.js';
+import { type CommandResult, DEFAULT_MAX_OUTPUT_BYTES, type OutputStream } from '../sandbox.js';
 import { KeptOutput } from './kept-output.js';
 import type { RunRequest } from './validate.js';
 
@@ -58,6 +58,7 @@ export interface RunSandbox {
     opts: {
       cwd?: string;
       env?: Record<string, string>;
+      maxOutputBytes?: number;
       onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
     },
   ): Promise<CommandResult>;
@@ -287,13 +288,17 @@ export class RunScheduler {
           received[stream] += text.length;
           this.record(state, index, stream, text);
         };
+        // The run's limit decides what is kept, not the sandbox's smaller default per command,
+        // which would cut a step (and its live output) at 1 MiB.
+        const maxOutputBytes = Math.max(DEFAULT_MAX_OUTPUT_BYTES, this.opts.runOutputBytes);
         const r = isClone
           ? await sandbox.runCommand('git clone --depth 1 -- "$REPO" .', {
               cwd,
               env: { REPO: run.repo! },
+              maxOutputBytes,
               onOutput,
             })
-          : await sandbox.runCommand(step.command, { cwd, onOutput });
+          : await sandbox.runCommand(step.command, { cwd, maxOutputBytes, onOutput });
         // What the sandbox did not stream (a sandbox without live output) is recorded now.
         for (const stream of STREAMS) this.record(state, index, stream, r[stream].slice(received[stream]));
         this.closeOutput(state, index);

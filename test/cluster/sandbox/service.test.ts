@@ -227,6 +227,24 @@ describe('ci-fixer service', () => {
     assert.match(metrics, /ci_fixer_history_output_bytes 2000\n/);
   });
 
+  test("a step's output is kept and streamed whole up to the run's limit, past the sandbox's own 1 MiB default", async (t) => {
+    // 16 MiB by default: a verbose step of a few MiB is nothing to cut.
+    const { base } = await startService(t);
+    const size = 3 * 1024 * 1024;
+    const created = await post(base, { commands: [`head -c ${size} /dev/zero | tr '\\0' x`] });
+    assert.equal(created.status, 201);
+    const id = created.body['id'] as string;
+    const stream = await runEvents(base, id);
+    const streamed = outputOf(stream, 0, 'stdout');
+    assert.equal(streamed.length, size, 'every byte is streamed');
+    assert.doesNotMatch(streamed.slice(-200), /truncated/);
+    const run = (await (await fetch(`${base}/api/runs/${id}`)).json()) as Run;
+    assert.equal(run.status, 'succeeded');
+    assert.equal(run.steps[0]?.stdout, 'x'.repeat(size));
+    assert.equal(run.steps[0]?.truncated, undefined);
+    assert.equal(run.outputTruncated, undefined);
+  });
+
   test('bad requests get 400 naming the field; unknown runs 404', async (t) => {
     const { base } = await startService(t);
     for (const [body, field] of [
