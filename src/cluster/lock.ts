@@ -1,5 +1,5 @@
-import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startTicksOf } from './processes.js';
 
@@ -35,6 +35,45 @@ function since(taken: Date, now = new Date()): string {
   return `${clock} (${minutes < 1 ? 'less than a minute' : `${minutes} min`} ago)`;
 }
 
+/** The holder's file in a lock directory: its name is the holder's alone. */
+const HOLDER_FILE = /^holder\./;
+
+/** Error codes of a claim that found the lock taken (a directory with a holder, or a lock file). */
+const TAKEN = new Set(['ENOTEMPTY', 'EEXIST', 'ENOTDIR']);
+
+function code(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException).code;
+}
+
+/**
+ * The file that says who holds the lock at `path`, and what it says; none while the lock is free
+ * or emptied. A file at `path` itself is a lock an earlier Tutti took.
+ */
+async function holderOf(path: string): Promise<{ file: string; text: string } | undefined> {
+  let file: string;
+  try {
+    const names = await readdir(path);
+    const name = names.find((n) => HOLDER_FILE.test(n));
+    // Anything else in it would keep every claim failing, the lock never freed.
+    if (name === undefined && names.length > 0) {
+      throw new Error(`${path} is no lock of Tutti's (it holds ${names.join(', ')}): remove it`);
+    }
+    if (name === undefined) return undefined;
+    file = join(path, name);
+  } catch (err) {
+    if (code(err) === 'ENOENT') return undefined;
+    if (code(err) !== 'ENOTDIR') throw err;
+    file = path;
+  }
+  try {
+    return { file, text: await readFile(file, 'utf8') };
+  } catch (err) {
+    // Released or replaced since: a look again tells.
+    if (code(err) === 'ENOENT' || code(err) === 'EISDIR' || code(err) === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}
+
 export interface FileLockOptions {
   /** Hears once, while a live holder keeps the lock, who holds it, since when and for what. */
   onWait?: (message: string) => void;
@@ -43,9 +82,18 @@ export interface FileLockOptions {
 }
 
 /**
- * Runs `work` while holding an exclusive lock file, so that two processes never build the same
+ * Runs `work` while holding an exclusive lock, so that two processes never build the same
  * binaries or start the same cluster at once. A lock whose holder died is taken over; while a
  * live holder keeps it, `onWait` hears so once.
+ *
+ * The lock is a directory at `path` holding one file named for its holder alone, which says who
+ * it is ("<pid> <start ticks>") and what it does. It is taken by renaming a directory made aside,
+ * the holder's file already in it, onto `path`: the kernel lets that happen only while nothing,
+ * or an empty directory, is there, so one contender alone wins. A dead holder's lock is taken
+ * over by removing its file, then claiming the emptied directory as any other: a contender that
+ * judged the same holder dead and comes late removes nothing (that file is gone, and the new
+ * holder's has another name), so it cannot remove the lock of the one that took it over, as
+ * removing the whole lock once did, letting two hold it.
  */
 export async function withFileLock<T>(
   path: string,
@@ -54,44 +102,58 @@ export async function withFileLock<T>(
 ): Promise<T> {
   await mkdir(dirname(path), { recursive: true });
   const self = `${process.pid} ${(await startTicksOf(process.pid)) ?? ''}`.trim();
+  const unique = `${process.pid}.${Math.random().toString(36).slice(2)}`;
+  const draft = `${path}.${unique}`;
+  const mine = `holder.${unique}`;
+  await mkdir(draft);
   let told = false;
-  // The lock appears with its holder already in it (linked from a file written first): one made
-  // empty and written after would look, to a contender reading in between, like a dead holder's.
-  const draft = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-  for (;;) {
-    try {
-      await writeFile(draft, purpose ? `${self}\n${purpose}\n` : self);
-      await link(draft, path);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    } finally {
-      await rm(draft, { force: true });
+  try {
+    await writeFile(join(draft, mine), purpose ? `${self}\n${purpose}\n` : self);
+    for (;;) {
+      try {
+        await rename(draft, path);
+        break;
+      } catch (err) {
+        if (!TAKEN.has(code(err) ?? '')) throw err;
+      }
+      const held = await holderOf(path);
+      // Released or emptied since: claim it again.
+      if (held === undefined) continue;
+      const holder = await holderAlive(held.text);
+      if (!holder.alive) {
+        // Unlinking never removes a directory: an earlier Tutti's lock file, replaced meanwhile
+        // by a lock directory, stays.
+        await unlink(held.file).catch((err) => {
+          if (code(err) !== 'ENOENT' && !(held.file === path && code(err) === 'EISDIR')) throw err;
+        });
+        continue;
+      }
+      if (!told) {
+        const taken = await stat(held.file).then(
+          (s) => ` since ${since(s.mtime)}`,
+          () => '',
+        );
+        const doing = held.text.split('\n')[1]?.trim();
+        onWait?.(
+          `waiting for process ${holder.pid}, which holds ${path}${taken}${doing ? `: ${doing}` : ''}`,
+        );
+        told = true;
+      }
+      await delay(250);
     }
-    const text = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) =>
-      e.code === 'ENOENT' ? undefined : '',
-    );
-    // Released since: removing it now could remove the lock of whoever took it meanwhile.
-    if (text === undefined) continue;
-    const holder = await holderAlive(text);
-    if (!holder.alive) {
-      await rm(path, { force: true });
-      continue;
-    }
-    if (!told) {
-      const taken = await stat(path).then(
-        (s) => ` since ${since(s.mtime)}`,
-        () => '',
-      );
-      const doing = text.split('\n')[1]?.trim();
-      onWait?.(`waiting for process ${holder.pid}, which holds ${path}${taken}${doing ? `: ${doing}` : ''}`);
-      told = true;
-    }
-    await delay(250);
+  } catch (err) {
+    await rm(draft, { recursive: true, force: true });
+    throw err;
   }
   try {
     return await work();
   } finally {
-    await rm(path, { force: true });
+    await unlink(join(path, mine)).catch((err) => {
+      if (code(err) !== 'ENOENT') throw err;
+    });
+    // Whoever claims the emptied lock meanwhile keeps it: a directory with a holder is no empty one.
+    await rmdir(path).catch((err) => {
+      if (!['ENOENT', 'ENOTEMPTY', 'EEXIST'].includes(code(err) ?? '')) throw err;
+    });
   }
 }

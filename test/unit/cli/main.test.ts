@@ -179,8 +179,8 @@ test('tutti cluster down: a lock left by a process that is gone is taken over, o
   const lock = join(state, 'clusters', 'lock-check.lock');
   await mkdir(dirname(lock), { recursive: true });
   const env = { ...process.env, TUTTI_STATE_DIR: state };
-  // A live pid that started after the lock was written: its holder is gone and the pid was
-  // given again (as after a reboot).
+  // A lock file, as a Tutti from before lock directories left it. A live pid that started after
+  // the lock was written: its holder is gone and the pid was given again (as after a reboot).
   const ticks = await startTicksOf(process.pid);
   await writeFile(lock, `${process.pid} ${ticks! + 1}`);
   const down = await new Promise<{ code: number; stderr: string }>((resolve) => {
