@@ -105,6 +105,18 @@ describe('a sandbox whose Pod is lost mid-command', () => {
     });
   }
 
+  test('teardown() while a command runs ends the command with an error saying so', async (t) => {
+    const { app, client, ns, dir } = await lostSandbox(t);
+    const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, workdir: dir });
+    t.after(() => sandbox.teardown());
+    await sandbox.init();
+    const { outcome, release } = await startBlocking(sandbox, dir);
+    t.after(release);
+    await sandbox.teardown();
+    await assert.rejects(outcome, /was torn down while the command ran/);
+    await assertGone(client, ns, sandbox.jobName);
+  });
+
   for (const how of ['tainted', 'deleted'] as const) {
     const what =
       how === 'tainted'
