@@ -25,23 +25,43 @@ export class Interrupted extends Error {
 }
 
 /**
- * `plane.up()`, where Ctrl-C or SIGTERM stops the components started so far (the default would
- * end this process and leave them running, detached, half a plane nobody asked for).
+ * Runs `work` with a signal that Ctrl-C or SIGTERM aborts with `Interrupted(interrupted)`, after
+ * `say` hears which signal came and what stops; a second signal ends the process at once, as
+ * without this the first one would.
  */
-export async function upInterruptibly(plane: LocalControlPlane, say: (m: string) => void): Promise<string> {
+async function interruptibly<T>(
+  say: (m: string) => void,
+  stopping: string,
+  interrupted: string,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   const abort = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
-    say(`${sig}: stopping what has started of cluster "${plane.name}"`);
-    abort.abort(new Interrupted(`interrupted while cluster "${plane.name}" started; it is stopped`));
+    say(`${sig}: ${stopping}`);
+    abort.abort(new Interrupted(interrupted));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    return await plane.up({ onProgress: say, signal: abort.signal });
+    return await work(abort.signal);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/**
+ * `plane.up()`, where Ctrl-C or SIGTERM stops the components started so far, or the build of
+ * their binaries (the default would end this process and leave them running, detached, half a
+ * plane nobody asked for).
+ */
+export function upInterruptibly(plane: LocalControlPlane, say: (m: string) => void): Promise<string> {
+  return interruptibly(
+    say,
+    `stopping what has started of cluster "${plane.name}"`,
+    `interrupted while cluster "${plane.name}" started; it is stopped`,
+    (signal) => plane.up({ onProgress: say, signal }),
+  );
 }
 
 export const clusterCommands: Command[] = [
@@ -137,7 +157,13 @@ export const clusterCommands: Command[] = [
         ...(o['helm'] ? (['helm'] as const) : []),
         ...(o['ferretdb'] ? (['ferretdb'] as const) : []),
       ];
-      const paths = await ensureBinaries(names, { onProgress: progress });
+      // Ended by a signal, the build's go would go on alone for minutes.
+      const paths = await interruptibly(
+        progress,
+        'stopping the build',
+        'interrupted while building; the build is stopped',
+        (signal) => ensureBinaries(names, { onProgress: progress, signal }),
+      );
       for (const [n, p] of Object.entries(paths)) console.log(`${n.padEnd(24)} ${p}`);
       return 0;
     },

@@ -170,6 +170,11 @@ export async function locateBinary(name: BinaryName): Promise<string | undefined
 export interface EnsureOptions {
   /** Called with a line per build step, for progress output. */
   onProgress?: (message: string) => void;
+  /**
+   * Aborting it (Ctrl-C) stops the build: its go is ended and waited for, what it built so far is
+   * removed, and the call rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 /** Returns the path of every named binary, building the missing ones from the Go module proxy. */
@@ -197,6 +202,7 @@ export async function ensureBinaries(
       {
         // A build takes minutes: whoever waits on it hears who builds what, and where it logs.
         onWait: options.onProgress,
+        signal: options.signal,
         purpose: `building ${wanted.join(', ')} from ${build.module}@${build.version} (log: ${buildLogPath(build)})`,
       },
     );
@@ -222,7 +228,7 @@ async function goBuild(build: GoBuild, names: BinaryName[], options: EnsureOptio
   const logPath = buildLogPath(build);
   const log = createWriteStream(logPath, { flags: 'a' });
   const env = { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: process.env['GOTOOLCHAIN'] ?? 'auto' };
-  const go = (args: string[]) => run('go', args, workDir, env, log, logPath);
+  const go = (args: string[]) => run('go', args, workDir, env, log, logPath, options.signal);
   try {
     say(
       `building ${names.join(', ')} from ${build.module}@${build.version} (first run only; log: ${logPath})`,
@@ -344,10 +350,16 @@ function run(
   env: NodeJS.ProcessEnv,
   log: NodeJS.WritableStream,
   logPath: string,
+  signal?: AbortSignal,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
     log.write(`$ ${cmd} ${args.join(' ')}\n`);
     const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A go left running would build on for minutes after the command ended (and hold the cache
+    // files it writes); the call ends once it has gone.
+    const stop = () => child.kill('SIGTERM');
+    signal?.addEventListener('abort', stop, { once: true });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -362,7 +374,9 @@ function run(
       reject(new Error(`cannot run ${cmd}: ${err.message} (is Go installed and on PATH?)`)),
     );
     child.on('close', (code) => {
-      if (code === 0) resolve(stdout);
+      signal?.removeEventListener('abort', stop);
+      if (signal?.aborted) reject(signal.reason);
+      else if (code === 0) resolve(stdout);
       else {
         const tail = stderr.trim().split('\n').slice(-15).join('\n');
         reject(

@@ -123,7 +123,7 @@ export class LocalControlPlane {
   /** Starts the plane, or reuses it when it is already running and ready. Returns the kubeconfig path. */
   async up(opts: UpOptions = {}): Promise<string> {
     const say = opts.onProgress ?? (() => {});
-    return this.locked(say, 'starting', async () => {
+    return this.locked(say, 'starting', opts.signal, async () => {
       const existing = await this.state();
       if (existing) {
         const status = await this.status();
@@ -139,14 +139,19 @@ export class LocalControlPlane {
     });
   }
 
-  /** Runs `work` holding this cluster's lock; `say` hears when another command holds it. */
+  /**
+   * Runs `work` holding this cluster's lock; `say` hears when another command holds it, and
+   * aborting `signal` ends the wait.
+   */
   private locked<T>(
     say: ((m: string) => void) | undefined,
     doing: 'starting' | 'stopping',
+    signal: AbortSignal | undefined,
     work: () => Promise<T>,
   ): Promise<T> {
     return withFileLock(join(this.dir, '..', `${this.name}.lock`), work, {
       onWait: say,
+      signal,
       purpose: `${doing} cluster "${this.name}"`,
     });
   }
@@ -172,7 +177,7 @@ export class LocalControlPlane {
 
   /** Stops every process, frees every port and removes the cluster's data (logs are kept). */
   async down(opts: UpOptions = {}): Promise<void> {
-    await this.locked(opts.onProgress, 'stopping', async () => {
+    await this.locked(opts.onProgress, 'stopping', undefined, async () => {
       const state = await this.state();
       const stopped = await this.stopAll(state);
       if (state) {
@@ -283,7 +288,7 @@ export class LocalControlPlane {
     previousPorts?: Ports,
   ): Promise<string> {
     const started = Date.now();
-    const bins = await ensureBinaries(CONTROL_PLANE_BINARIES, { onProgress: say });
+    const bins = await ensureBinaries(CONTROL_PLANE_BINARIES, { onProgress: say, signal });
     signal?.throwIfAborted();
     await mkdir(this.logDir, { recursive: true });
     const configDir = join(this.dir, 'config');

@@ -79,6 +79,8 @@ export interface FileLockOptions {
   onWait?: (message: string) => void;
   /** What the holder does, e.g. "building etcd": written into the lock for those who wait on it. */
   purpose?: string;
+  /** Aborting it (Ctrl-C) ends the wait for a live holder, with its reason. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -98,7 +100,7 @@ export interface FileLockOptions {
 export async function withFileLock<T>(
   path: string,
   work: () => Promise<T>,
-  { onWait, purpose }: FileLockOptions = {},
+  { onWait, purpose, signal }: FileLockOptions = {},
 ): Promise<T> {
   await mkdir(dirname(path), { recursive: true });
   const self = `${process.pid} ${(await startTicksOf(process.pid)) ?? ''}`.trim();
@@ -110,6 +112,7 @@ export async function withFileLock<T>(
   try {
     await writeFile(join(draft, mine), purpose ? `${self}\n${purpose}\n` : self);
     for (;;) {
+      signal?.throwIfAborted();
       try {
         await rename(draft, path);
         break;
@@ -139,7 +142,9 @@ export async function withFileLock<T>(
         );
         told = true;
       }
-      await delay(250);
+      await delay(250, undefined, { signal }).catch((err) => {
+        throw signal?.reason ?? err;
+      });
     }
   } catch (err) {
     await rm(draft, { recursive: true, force: true });

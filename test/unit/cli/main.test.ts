@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -287,6 +287,72 @@ test('tutti cluster build waiting on a build another tutti holds says once who b
   assert.equal((await exit)[0], 0, waiting.output());
   assert.match(waiting.output(), new RegExp(`etcd +${built}`));
   assert.equal(waiting.output().match(/waiting for process/g)?.length, 1, waiting.output());
+});
+
+test('Ctrl-C or SIGTERM while tutti cluster build or cluster up builds a binary stops the build, its go too, and ends with exit 130, the build lock released', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'tutti-build-stop-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const given = join(dir, 'given');
+  const fakeGo = join(dir, 'path');
+  const goPids = join(dir, 'go.pids');
+  await mkdir(given);
+  for (const name of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'kwokctl']) {
+    await writeFile(join(given, name), '#!/bin/sh\n', { mode: 0o755 });
+  }
+  await mkdir(fakeGo);
+  // A build that goes on until it is stopped, as go's of etcd does for minutes.
+  await writeFile(join(fakeGo, 'go'), `#!/bin/sh\necho $$ >> ${goPids}\nexec tail -f /dev/null\n`, {
+    mode: 0o755,
+  });
+  const goRunning = async () => {
+    const pids = (await readFile(goPids, 'utf8').catch(() => '')).split('\n').filter(Boolean).map(Number);
+    return pids.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  };
+  t.after(async () => {
+    for (const pid of await goRunning()) process.kill(pid, 'SIGKILL');
+  });
+  const envWith = (cache: string) => ({
+    TUTTI_CACHE_DIR: cache,
+    TUTTI_STATE_DIR: join(dir, 'state'),
+    TUTTI_BIN_DIR: given,
+    KUBEBUILDER_ASSETS: '',
+    PATH: `${fakeGo}:${process.env['PATH']}`,
+  });
+  for (const [args, signal, said] of [
+    [
+      ['cluster', 'build', '--no-helm'],
+      'SIGTERM',
+      /SIGTERM: stopping the build\n.*interrupted while building; the build is stopped\n$/,
+    ],
+    [['cluster', 'up', '--name', 'build-stop'], 'SIGINT', /interrupted while cluster "build-stop" started/],
+  ] as const) {
+    const cache = await mkdtemp(join(dir, 'cache-'));
+    const env = envWith(cache);
+    const building = await startTutti(t, args, /building etcd from/, env);
+    await waitFor(async () => (await goRunning()).length > 0, {
+      description: 'go to start',
+      timeoutMs: 30_000,
+    });
+    const code = await building.stop(signal, 30_000);
+    assert.equal(code, 130, `${args.join(' ')}: ${building.output()}`);
+    assert.match(building.output(), said);
+    assert.deepEqual(await goRunning(), [], `${args.join(' ')} left its go running`);
+    assert.deepEqual(await readdir(join(cache, 'locks')), [], `${args.join(' ')} kept the build lock`);
+  }
+  // One that waits for another's build stops waiting.
+  const env = envWith(await mkdtemp(join(dir, 'cache-')));
+  const holder = await startTutti(t, ['cluster', 'build', '--no-helm'], /building etcd from/, env);
+  const waiting = await startTutti(t, ['cluster', 'up', '--name', 'build-wait'], /waiting for process/, env);
+  assert.equal(await waiting.stop('SIGINT', 30_000), 130, waiting.output());
+  assert.match(waiting.output(), /interrupted while cluster "build-wait" started/);
+  assert.equal(await holder.stop('SIGTERM', 30_000), 130, holder.output());
 });
 
 test('Ctrl-C while tutti up or tutti operator installs the CRDs stops the start: a message, exit code 130, and the process ends by itself, or at once on a second Ctrl-C', async (t) => {
