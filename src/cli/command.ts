@@ -61,11 +61,14 @@ export function helpText(cmd: Command): string {
   return lines.join('\n');
 }
 
-/** Parses flags: command line first, then each flag's environment variable, then its default. */
+/**
+ * Parses flags: command line first, then each flag's environment variable, then its default.
+ * `fromEnv` names the variable each flag's value came from, for the messages that refuse it.
+ */
 export function parseCommandArgs(
   cmd: Command,
   argv: string[],
-): { values: OptionValues; positionals: string[] } {
+): { values: OptionValues; positionals: string[]; fromEnv: Record<string, string> } {
   const specs = cmd.options ?? {};
   const config: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {
     help: { type: 'boolean', short: 'h' },
@@ -118,20 +121,22 @@ export function parseCommandArgs(
   const values: OptionValues = { ...(parsed.values as OptionValues), ...negated };
   // Help reads no value, so a bad one in the environment must not keep it from printing; the
   // command that runs is refused for it.
-  if (values['help']) return { values, positionals: parsed.positionals };
+  const fromEnv: Record<string, string> = {};
+  if (values['help']) return { values, positionals: parsed.positionals, fromEnv };
   for (const [name, o] of Object.entries(specs)) {
     if (values[name] !== undefined) continue;
-    const fromEnv = o.env ? process.env[o.env] : undefined;
-    if (fromEnv !== undefined && fromEnv !== '') {
+    const envValue = o.env ? process.env[o.env] : undefined;
+    if (envValue !== undefined && envValue !== '') {
       if (o.type === 'boolean') {
-        if (!/^(1|0|true|false|yes|no)$/i.test(fromEnv)) {
-          throw new UsageError(`${o.env}=${fromEnv}: expected true or false`);
+        if (!/^(1|0|true|false|yes|no)$/i.test(envValue)) {
+          throw new UsageError(`${o.env}=${envValue}: expected true or false`);
         }
-        values[name] = /^(1|true|yes)$/i.test(fromEnv);
-      } else values[name] = o.multiple ? fromEnv.split(',') : fromEnv;
+        values[name] = /^(1|true|yes)$/i.test(envValue);
+      } else values[name] = o.multiple ? envValue.split(',') : envValue;
+      fromEnv[name] = o.env!;
     } else if (o.default !== undefined) values[name] = o.default;
   }
-  return { values, positionals: parsed.positionals };
+  return { values, positionals: parsed.positionals, fromEnv };
 }
 
 const GO_DURATION = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;

@@ -90,8 +90,11 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`tutti ${argv[0]}: ${problem}\n\n${groupHelp(argv[0]!, group)}`);
     return 2;
   }
+  let fromEnv: Record<string, string> = {};
   try {
-    const { values, positionals } = parseCommandArgs(cmd, rest);
+    const parsed = parseCommandArgs(cmd, rest);
+    const { values, positionals } = parsed;
+    fromEnv = parsed.fromEnv;
     if (values['help']) {
       console.log(helpText(cmd));
       return 0;
@@ -100,7 +103,11 @@ export async function main(argv: string[]): Promise<number> {
     return (await cmd.run(values, positionals)) ?? 0;
   } catch (err) {
     if (err instanceof UsageError) {
-      console.error(`tutti ${cmd.name}: ${err.message}`);
+      // A flag's value refused ("--flag: ...") that the user set in the environment: it names where.
+      const flag = /^--([\w-]+):/.exec(err.message)?.[1];
+      const env = flag === undefined ? undefined : fromEnv[flag];
+      const [first, ...more] = err.message.split('\n');
+      console.error(`tutti ${cmd.name}: ${[`${first}${env ? ` (set by ${env})` : ''}`, ...more].join('\n')}`);
       return 2;
     }
     if (err instanceof Interrupted) {

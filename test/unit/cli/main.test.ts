@@ -122,6 +122,18 @@ test('help and the version print whatever the environment holds; a bad setting i
     assert.equal(code, 2, stderr);
     assert.equal(stderr, `tutti ${command}: ${name}=${value}: ${allowed}\n`);
   }
+  // A value the command reads later, refused as its flag's, says where it was set.
+  const port = await runWith(
+    { ...process.env, TUTTI_HEALTH_PORT: 'abc' },
+    'operator',
+    '--kubeconfig',
+    '/nonexistent/kubeconfig',
+  );
+  assert.equal(port.code, 2, port.stderr);
+  assert.equal(
+    port.stderr,
+    'tutti operator: --health-port: "abc" must be a whole number from 0 to 65535 (set by TUTTI_HEALTH_PORT)\n',
+  );
   // An empty level is no level, as an empty value of any other setting: the default holds.
   const { stderr } = await runWith({ ...process.env, TUTTI_LOG_LEVEL: '' }, 'operator', '--module', 'gitopz');
   assert.match(stderr, /^tutti operator: --module: no module named "gitopz"/);
