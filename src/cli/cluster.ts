@@ -12,6 +12,11 @@ const name: Record<string, OptionSpec> = {
 };
 const progress = (m: string) => process.stderr.write(`tutti: ${m}\n`);
 
+/** The command that starts, or repairs, the cluster `name` names. */
+function upCommandFor(name: string): string {
+  return `tutti cluster up${name === DEFAULT_CLUSTER_NAME ? '' : ` --name ${name}`}`;
+}
+
 /** The local cluster `--name` names; a name it cannot be is the user's to fix (exit 2). */
 export function planeNamed(name: string): LocalControlPlane {
   const problem = clusterNameProblem(name);
@@ -117,7 +122,7 @@ export const clusterCommands: Command[] = [
           }
         }
         // What to do next: the plane is started, and repaired, by the same command.
-        const up = `tutti cluster up${o['name'] === DEFAULT_CLUSTER_NAME ? '' : ` --name ${o['name']}`}`;
+        const up = upCommandFor(o['name'] as string);
         if (!status.exists) console.log(`start it: ${up}`);
         else if (!status.ready) console.log(`restart it: ${up} (the logs say why it stopped)`);
       }
@@ -131,7 +136,9 @@ export const clusterCommands: Command[] = [
     async run(o) {
       const plane = planeNamed(o['name'] as string);
       if (!(await plane.state())) {
-        process.stderr.write(`tutti: cluster "${o['name']}" is not up; run: tutti cluster up\n`);
+        process.stderr.write(
+          `tutti: cluster "${o['name']}" is not up; run: ${upCommandFor(o['name'] as string)}\n`,
+        );
         return 1;
       }
       console.log(plane.kubeconfigPath);

@@ -224,7 +224,7 @@ test('tutti cluster down: a lock left by a process that is gone is taken over, o
   assert.match(waiting.output(), /cluster "lock-check" is down/);
 });
 
-test('tutti cluster status of a cluster never started says how to start it', async (t) => {
+test('tutti cluster status and cluster kubeconfig of a cluster never started say how to start that cluster', async (t) => {
   const state = await mkdtemp(join(tmpdir(), 'tutti-state-'));
   t.after(() => rm(state, { recursive: true, force: true }));
   const { code, stdout } = await runWith(
@@ -238,6 +238,19 @@ test('tutti cluster status of a cluster never started says how to start it', asy
   assert.match(stdout, /^cluster: +hint-check \(not created\)\n/);
   assert.match(stdout, /\nstart it: tutti cluster up --name hint-check\n$/);
   assert.doesNotMatch(stdout, /stopped/, 'no component list for a cluster that has none');
+  // The kubeconfig of that cluster: the same hint, which starts that cluster, not the default one.
+  const kubeconfig = await runWith(
+    { ...process.env, TUTTI_STATE_DIR: state },
+    'cluster',
+    'kubeconfig',
+    '--name',
+    'hint-check',
+  );
+  assert.equal(kubeconfig.code, 1);
+  assert.equal(
+    kubeconfig.stderr,
+    'tutti: cluster "hint-check" is not up; run: tutti cluster up --name hint-check\n',
+  );
 });
 
 test('a cluster name that cannot be is a usage error (exit 2) that says what a name may be', async () => {
