@@ -12,7 +12,7 @@ import { SandboxFileError, SandboxLostError, SandboxStartError, SandboxStateErro
 import { trackOpenSandbox, untrackSandbox } from './exit-teardown.js';
 import { DEFAULT_WORKDIR, SANDBOX_CONTAINER, type SandboxJobSpec, sandboxJob } from './job.js';
 import { LiveOutput } from './live-output.js';
-import { guardPod } from './pod-loss.js';
+import { guardPod, podLoss } from './pod-loss.js';
 import { jobFailure, podProgress } from './pod-state.js';
 import { firstFileOf, tarOf } from './tar.js';
 import { watchUntil } from './watch-until.js';
@@ -199,9 +199,17 @@ export class KubernetesSandbox {
         client,
         Pods,
         { namespace: this.namespace, labelSelector: `job-name=${this.jobName}`, signal: abort.signal },
-        (pod) => {
+        (pod, deleted) => {
+          const name = pod.metadata?.name ?? '';
           const p = podProgress(pod);
-          return p.state === 'pending' ? undefined : { pod: pod.metadata?.name ?? '', ...p };
+          if (p.state !== 'pending') return { pod: name, ...p };
+          // Evicted or deleted while starting (a drain during the image pull, say): with
+          // backoffLimit 0 no other Pod comes, so say so now rather than at the start-up timeout.
+          if (deleted || pod.metadata?.deletionTimestamp) {
+            const lost = podLoss(pod) ?? `pod ${name} was deleted`;
+            return { pod: name, state: 'failed' as const, reason: `${lost} before it was Running` };
+          }
+          return undefined;
         },
       );
       if (outcome.state === 'failed') throw new Error(outcome.reason);

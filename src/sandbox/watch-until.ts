@@ -10,20 +10,20 @@ export interface WatchUntilOptions {
 
 /**
  * Lists then watches the objects matching a selector and resolves with the first non-undefined
- * value `decide` returns for one of them. A one-shot wait (not an informer): it re-lists when a
+ * value `decide` returns for one of them (told whether the object was just deleted). A one-shot wait (not an informer): it re-lists when a
  * watch ends and stops when `signal` aborts.
  */
 export async function watchUntil<T extends KubeObject, R>(
   client: KubeClient,
   k: Kind<T>,
   opts: WatchUntilOptions,
-  decide: (obj: T) => R | undefined,
+  decide: (obj: T, deleted: boolean) => R | undefined,
 ): Promise<R> {
   for (;;) {
     opts.signal.throwIfAborted();
     const list = await client.list(k, { namespace: opts.namespace, labelSelector: opts.labelSelector });
     for (const item of list.items) {
-      const r = decide(item);
+      const r = decide(item, false);
       if (r !== undefined) return r;
     }
     const stream = await client.watchStream(k, {
@@ -40,8 +40,7 @@ export async function watchUntil<T extends KubeObject, R>(
         const event = JSON.parse(line) as WatchEvent<T>;
         // ERROR (e.g. 410 Gone) ends this watch; the loop re-lists.
         if (event.type === 'ERROR') break;
-        if (event.type === 'DELETED') continue;
-        const r = decide(event.object);
+        const r = decide(event.object, event.type === 'DELETED');
         if (r !== undefined) return r;
       }
     } catch (err) {

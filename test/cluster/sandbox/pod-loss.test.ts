@@ -7,7 +7,7 @@ import type { Node } from 'kubernetes-types/core/v1.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { Jobs, Nodes, Pods } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { SandboxLostError } from '../../../src/sandbox/errors.js';
+import { SandboxLostError, SandboxStartError } from '../../../src/sandbox/errors.js';
 import { KubernetesSandbox } from '../../../src/sandbox/index.js';
 import type { Run, RunEvent } from '../../../src/sandbox/service/runs.js';
 import { CiFixerService } from '../../../src/sandbox/service/server.js';
@@ -62,6 +62,48 @@ async function assertGone(client: KubeClient, ns: string, job: string): Promise<
   );
 }
 
+/**
+ * A node for one test, once it is schedulable (a new node starts tainted not-ready). `kwok`: the
+ * simulated kubelet runs its Pods; without, nothing does, and its Pods stay Pending.
+ */
+async function testNode(t: TestContext, client: KubeClient, prefix: string, kwok: boolean): Promise<string> {
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+  const capacity = { cpu: '8', memory: '16Gi', pods: '110' };
+  const now = new Date().toISOString();
+  await client.create<Node>({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux' },
+      ...(kwok ? { annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' } } : {}),
+    },
+    status: {
+      capacity,
+      allocatable: capacity,
+      ...(kwok
+        ? {}
+        : {
+            conditions: [
+              {
+                type: 'Ready',
+                status: 'True',
+                reason: 'KubeletReady',
+                lastHeartbeatTime: now,
+                lastTransitionTime: now,
+              },
+            ],
+          }),
+    },
+  });
+  t.after(() => client.delete(Nodes, name).then(() => {}));
+  await waitFor(async () => ((await client.get(Nodes, name)).spec?.taints ?? []).length === 0, {
+    description: `node ${name} to lose its not-ready taint`,
+    timeoutMs: 30_000,
+  });
+  return name;
+}
+
 async function lostSandbox(t: TestContext) {
   const client = await testClient(t);
   const { ns, app } = await sandboxNamespace(t, client);
@@ -105,6 +147,42 @@ describe('a sandbox whose Pod is lost mid-command', () => {
     });
   }
 
+  test('a Pod evicted while it starts: init fails at once naming it and leaves nothing behind', async (t) => {
+    const { client, ns, app } = await lostSandbox(t);
+    // A node no kubelet runs (kwok leaves it alone): its Pods stay Pending, as during a long pull.
+    const name = await testNode(t, client, 'sandbox-nokubelet', false);
+    const sandbox = new KubernetesSandbox(IMAGE, ns, {
+      client: app,
+      nodeSelector: { 'kubernetes.io/hostname': name },
+      startupTimeoutMs: 60_000,
+    });
+    t.after(() => sandbox.teardown());
+    const started = sandbox.init();
+    started.catch(() => {});
+    const selector = `job-name=${sandbox.jobName}`;
+    const pod = await waitFor(
+      async () => {
+        const [p] = (await client.list(Pods, { namespace: ns, labelSelector: selector })).items;
+        return p?.spec?.nodeName ? p.metadata!.name! : undefined;
+      },
+      { description: 'the sandbox Pod to be bound to its node', timeoutMs: 30_000 },
+    );
+    assert.equal((await client.get(Pods, pod, ns)).status?.phase, 'Pending');
+    await evict(client, ns, pod);
+    // With no kubelet to confirm it, the deletion is finished by hand, as for a dead node.
+    await client.delete(Pods, pod, ns, { gracePeriodSeconds: 0 });
+
+    await assert.rejects(started, (err: Error) => {
+      assert.ok(err instanceof SandboxStartError, `${err.name}: ${err.message}`);
+      assert.match(
+        err.message,
+        new RegExp(`pod ${pod} \\(node ${name}\\) was evicted.* before it was Running`),
+      );
+      return true;
+    });
+    await assertGone(client, ns, sandbox.jobName);
+  });
+
   test('teardown() while a command runs ends the command with an error saying so', async (t) => {
     const { app, client, ns, dir } = await lostSandbox(t);
     const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, workdir: dir });
@@ -124,19 +202,7 @@ describe('a sandbox whose Pod is lost mid-command', () => {
         : 'was deleted by the garbage collector \\(its node is gone\\)';
     test(`its node ${how === 'tainted' ? 'tainted NoExecute' : 'deleted'}: the Pod is removed, and the command says so`, async (t) => {
       const { client, ns, app, dir } = await lostSandbox(t);
-      const name = `sandbox-loss-${randomBytes(3).toString('hex')}`;
-      const capacity = { cpu: '8', memory: '16Gi', pods: '110' };
-      await client.create<Node>({
-        apiVersion: 'v1',
-        kind: 'Node',
-        metadata: {
-          name,
-          annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-          labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', type: 'kwok' },
-        },
-        status: { capacity, allocatable: capacity },
-      });
-      t.after(() => client.delete(Nodes, name).then(() => {}));
+      const name = await testNode(t, client, 'sandbox-loss', true);
       const sandbox = new KubernetesSandbox(IMAGE, ns, {
         client: app,
         workdir: dir,
