@@ -15,6 +15,7 @@ export const {
   SANDBOX_LABEL,
   SANDBOX_SERVICE_ACCOUNT,
   SandboxFileError,
+  SandboxLostError,
   SandboxStartError,
   SandboxStateError,
   sandboxJob,
