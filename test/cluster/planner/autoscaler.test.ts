@@ -7,9 +7,14 @@ import { HorizontalPodAutoscalers } from '../../../src/planner/autoscaler.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { Deployments } from '../../../src/runtime/client/kinds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
-import { watchEvents } from '../../../src/runtime/informer.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { asPlannerServiceAccount, intent, simulatedWorkload, startPlanner } from './support.js';
+import {
+  asPlannerServiceAccount,
+  intent,
+  intentStatuses,
+  simulatedWorkload,
+  startPlanner,
+} from './support.js';
 
 /**
  * An autoscaling/v2 HPA on `web`. No metrics server runs here, so the HPA controller never
@@ -97,12 +102,7 @@ test('a workload an HPA scales: its CPU is still planned, and the status names t
   await autoscale(client, ns);
   await startPlanner(t, ns, { actuators: ['scale_out', 'cpu_scale'] });
   // Every status the intent takes: the round that acted is followed by Settling at once.
-  const statuses: Intent[] = [];
-  const watch = await client.watchStream(Intents, { namespace: ns });
-  t.after(() => watch.destroy());
-  void (async () => {
-    for await (const e of watchEvents<Intent>(watch)) statuses.push(e.object);
-  })().catch(() => {});
+  const statuses = await intentStatuses(t, client, ns);
   await client.create(
     intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
   );

@@ -4,14 +4,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { NamedRuleWithOperations } from 'kubernetes-types/admissionregistration/v1.js';
 import type { Deployment } from 'kubernetes-types/apps/v1.js';
-import { type Intent, Intents } from '../../../src/apis/ido.intel.com/intent.js';
+import { Intents } from '../../../src/apis/ido.intel.com/intent.js';
 import { Deployments } from '../../../src/runtime/client/kinds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
-import { watchEvents } from '../../../src/runtime/informer.js';
 import { updateStatus } from '../../../src/runtime/objects.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { denyingPolicy } from '../../support/cluster.js';
-import { intent, simulatedWorkload, startPlanner, waitForCondition } from './support.js';
+import { intent, intentStatuses, simulatedWorkload, startPlanner, waitForCondition } from './support.js';
 
 test('Prometheus down: the intent is Degraded with the reason and nothing is acted on', async (t) => {
   // Overloaded (35 ms against 15 ms) — but the planner cannot know it once Prometheus is gone.
@@ -166,12 +165,7 @@ test('a plan whose second action the API server refuses: the status and the trac
     },
   };
   const { traces, mgr } = await startPlanner(t, ns, settings);
-  const statuses: Intent[] = [];
-  const watch = await client.watchStream(Intents, { namespace: ns });
-  t.after(() => watch.destroy());
-  void (async () => {
-    for await (const e of watchEvents<Intent>(watch)) statuses.push(e.object);
-  })().catch(() => {});
+  const statuses = await intentStatuses(t, client, ns);
   await client.create(
     intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
   );

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Intent, Intents } from '../../../src/apis/ido.intel.com/intent.js';
+import { Intents } from '../../../src/apis/ido.intel.com/intent.js';
 import { DEFAULT_QUERIES, KpiProfiles } from '../../../src/apis/ido.intel.com/kpi-profile.js';
 import { Deployments } from '../../../src/runtime/client/kinds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
-import { watchEvents } from '../../../src/runtime/informer.js';
 import { updateStatus } from '../../../src/runtime/objects.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import {
   intent,
+  intentStatuses,
   racedPlanner,
   replanned,
   simulatedWorkload,
@@ -141,15 +141,7 @@ test('a KPIProfile edited while the last plan settles ends the wait: the intent 
   );
 
   // Every status written from now on.
-  const statuses: Intent[] = [];
-  const watch = await client.watchStream(Intents, {
-    namespace: ns,
-    resourceVersion: settled.metadata!.resourceVersion!,
-  });
-  t.after(() => watch.destroy());
-  void (async () => {
-    for await (const e of watchEvents<Intent>(watch)) statuses.push(e.object);
-  })().catch(() => {});
+  const statuses = await intentStatuses(t, client, ns, settled.metadata!.resourceVersion!);
   // The objective is now measured at the 99th percentile: the plan made for the 95th is no
   // longer the one to wait for.
   await client.patch(KpiProfiles, 'p95latency', ns, {

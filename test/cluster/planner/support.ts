@@ -268,6 +268,28 @@ export async function simulatedWorkload(
 }
 
 /**
+ * Every status the namespace's intents take from `resourceVersion` on (from now when absent), as
+ * the watch delivers them: a status that stands only until the next round is kept too.
+ */
+export async function intentStatuses(
+  t: TestContext,
+  client: KubeClient,
+  ns: string,
+  resourceVersion?: string,
+): Promise<Intent[]> {
+  const statuses: Intent[] = [];
+  const watch = await client.watchStream(Intents, {
+    namespace: ns,
+    ...(resourceVersion ? { resourceVersion } : {}),
+  });
+  t.after(() => watch.destroy());
+  void (async () => {
+    for await (const e of watchEvents<Intent>(watch)) statuses.push(e.object);
+  })().catch(() => {});
+  return statuses;
+}
+
+/**
  * A planner for `web-p95` (p95 ≤ 15 ms on `web`) whose first plan is raced: between planning and
  * acting, an operator scales the Deployment to 6, as `kubectl scale` would. Every status the
  * intent takes is in `statuses`, since the dropped plan's stands only until the next round.
@@ -291,12 +313,7 @@ export async function racedPlanner(
     async effect() {},
   };
   await startPlanner(t, ns, { ...opts, before: [operator] });
-  const statuses: Intent[] = [];
-  const watch = await client.watchStream(Intents, { namespace: ns });
-  t.after(() => watch.destroy());
-  void (async () => {
-    for await (const e of watchEvents<Intent>(watch)) statuses.push(e.object);
-  })().catch(() => {});
+  const statuses = await intentStatuses(t, client, ns);
   await client.create(
     intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
   );
