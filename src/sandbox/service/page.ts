@@ -89,6 +89,8 @@ function select(id) {
       if (e.error) append('error: ' + e.error + '\\n', 'stderr');
     } else if (e.type === 'step-start') append('$ ' + e.command + '\\n', 'cmd');
     else if (e.type === 'output') append(e.text, e.stream === 'stderr' ? 'stderr' : '');
+    // A step the sandbox failed under has no exit code: it says it was interrupted, and why.
+    else if (e.type === 'step-end' && e.status === 'error') append('[interrupted: ' + e.error + ']\\n', 'stderr');
     else if (e.type === 'step-end' && e.status !== 'skipped') append('[exit ' + e.exitCode + ']\\n', 'cmd');
     else if (e.type === 'end') { source.close(); refreshRuns(); }
   };

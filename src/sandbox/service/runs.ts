@@ -8,13 +8,19 @@ import { KeptOutput } from './kept-output.js';
 import type { RunRequest } from './validate.js';
 
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'error';
-export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
+/**
+ * `error`: the step started but could not finish, its sandbox failed under it (the Pod lost, the
+ * exec connection broken); `skipped`: it never started.
+ */
+export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'error' | 'skipped';
 
 export interface Step {
   command: string;
   status: StepStatus;
   exitCode?: number;
   timedOut?: boolean;
+  /** Why a step with status `error` could not finish (the run's `error` too). */
+  error?: string;
   stdout: string;
   stderr: string;
   /**
@@ -46,7 +52,14 @@ export type RunEvent =
   | { type: 'status'; status: RunStatus; sandbox?: string; error?: string }
   | { type: 'step-start'; index: number; command: string }
   | { type: 'output'; index: number; stream: 'stdout' | 'stderr'; text: string }
-  | { type: 'step-end'; index: number; status: StepStatus; exitCode?: number; timedOut?: boolean }
+  | {
+      type: 'step-end';
+      index: number;
+      status: StepStatus;
+      exitCode?: number;
+      timedOut?: boolean;
+      error?: string;
+    }
   | { type: 'end'; status: RunStatus };
 
 /** The part of KubernetesSandbox a run needs; the service passes real sandboxes. */
@@ -129,6 +142,7 @@ function stepEnd(index: number, step: Step): RunEvent {
     status: step.status,
     ...(step.exitCode !== undefined ? { exitCode: step.exitCode } : {}),
     ...(step.timedOut ? { timedOut: true } : {}),
+    ...(step.error !== undefined ? { error: step.error } : {}),
   };
 }
 
@@ -314,7 +328,14 @@ export class RunScheduler {
       run.error = (err as Error).message;
       log.warn({ err: run.error }, 'run could not be carried out');
       const current = state.stepsStarted - 1;
-      if (run.steps[current]?.status === 'running') this.closeOutput(state, current);
+      const interrupted = run.steps[current];
+      if (interrupted?.status === 'running') {
+        // It ran and may have printed: calling it skipped would say it never started.
+        this.closeOutput(state, current);
+        interrupted.status = 'error';
+        interrupted.error = run.error;
+        this.emit(run, stepEnd(current, interrupted));
+      }
       this.skipRemaining(run);
       this.finish(run, 'error');
     } finally {
@@ -371,7 +392,7 @@ export class RunScheduler {
 
   private skipRemaining(run: Run): void {
     for (const [index, step] of run.steps.entries()) {
-      if (step.status !== 'pending' && step.status !== 'running') continue;
+      if (step.status !== 'pending') continue;
       step.status = 'skipped';
       this.emit(run, stepEnd(index, step));
     }

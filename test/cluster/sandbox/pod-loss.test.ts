@@ -230,7 +230,7 @@ describe('a sandbox whose Pod is lost mid-command', () => {
     });
   }
 
-  test('the service ends the run as an error naming the eviction, skips the rest and deletes the Job', async (t) => {
+  test('the service ends the run and the step it evicted as errors naming the eviction, skips the rest and deletes the Job', async (t) => {
     const client = await testClient(undefined);
     const { ns, app } = await sandboxNamespace(t, client);
     const dir = await workdir();
@@ -266,15 +266,25 @@ describe('a sandbox whose Pod is lost mid-command', () => {
       }
     });
     await evicted;
-    const ends = events.filter((e) => e.type === 'step-end');
-    assert.deepEqual(
-      ends.map((e) => e.type === 'step-end' && e.status),
-      ['skipped', 'skipped'],
-    );
     const run = (await (await fetch(`${base}/api/runs/${id}`)).json()) as Run;
     assert.equal(run.status, 'error');
     assert.match(run.error ?? '', /pod \S+ \(node [^)]+\) was evicted/);
+    // The evicted step ran and printed: it ends as an error with the run's reason, not skipped.
+    assert.deepEqual(
+      run.steps.map((st) => [st.status, st.error]),
+      [
+        ['error', run.error],
+        ['skipped', undefined],
+      ],
+    );
     assert.equal(run.steps[0]!.stdout, 'started\n');
+    const stepEnds = (stream: RunEvent[]) => stream.filter((e) => e.type === 'step-end');
+    assert.deepEqual(stepEnds(events), [
+      { type: 'step-end', index: 0, status: 'error', error: run.error },
+      { type: 'step-end', index: 1, status: 'skipped' },
+    ]);
+    // A subscriber after the end gets the same from the run's state.
+    assert.deepEqual(stepEnds(await runEvents(base, id)), stepEnds(events));
     await waitFor(async () => !(await client.find(Jobs, sandbox!, ns)), {
       description: `the run's sandbox Job ${sandbox} to be deleted`,
       timeoutMs: 60_000,

@@ -499,8 +499,8 @@ describe('ci-fixer service', () => {
     await once(spare, 'close');
   });
 
-  test('the web page starts a run and streams its output in Chromium', async (t) => {
-    const { base } = await startService(t);
+  test('the web page starts a run, streams its output and shows a step its Pod was lost under, in Chromium', async (t) => {
+    const { base, ns, client } = await startService(t);
     const userDataDir = await mkdtemp(join(tmpdir(), 'sandbox-chromium-'));
     const browser = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
@@ -541,6 +541,27 @@ describe('ci-fixer service', () => {
     assert.match(output ?? '', /second-step/);
     await page.waitForSelector('#runs li .status.succeeded', { timeout: 10_000 });
     assert.equal(await page.locator('#runs li').count(), 1);
+
+    // A step whose Pod is deleted under it shows as interrupted, naming why, not as skipped or exited.
+    const hold = join(await workdir(), 'go');
+    t.after(() => writeFile(hold, ''));
+    await page.fill(
+      'textarea[name=commands]',
+      `echo held; i=0; while [ ! -f ${hold} ] && [ $i -lt 1200 ]; do i=$((i+1)); sleep 0.05; done\necho never`,
+    );
+    await page.click('button[type=submit]');
+    await page.waitForFunction("document.getElementById('output').textContent.includes('held\\n')", null, {
+      timeout: 60_000,
+    });
+    const { runs } = (await (await fetch(`${base}/api/runs`)).json()) as { runs: Run[] };
+    const pods = await client.list(Pods, { namespace: ns, labelSelector: `job-name=${runs[0]!.sandbox}` });
+    await client.delete(Pods, pods.items[0]!.metadata!.name!, ns);
+    await page.waitForFunction("document.getElementById('run-status').textContent === 'error'", null, {
+      timeout: 60_000,
+    });
+    const lost = (await page.textContent('#output')) ?? '';
+    assert.match(lost, /\nheld\n\[interrupted: sandbox \S+: pod \S+ .*was deleted/);
+    assert.doesNotMatch(lost, /\[exit|never/);
 
     // A bad request shows the server's message naming the field.
     await page.fill('input[name=image]', 'Bad Image');

@@ -300,7 +300,7 @@ describe('RunScheduler', () => {
     assert.equal(s.get(run.id)?.steps[0]?.stdout, 'all at once\n');
   });
 
-  test('a run whose sandbox fails or is lost mid-step skips its steps, in the live events and the replay alike', async () => {
+  test('a run whose sandbox fails skips the steps it never started; the step it is lost under ends as an error naming why, in the live events and the replay alike', async () => {
     const failing = scheduler({}, { initError: 'the image could not be pulled' });
     const notStarted = failing.submit({ commands: ['a', 'b'] });
     const live = await subscriber(failing, notStarted.id).ended;
@@ -324,14 +324,25 @@ describe('RunScheduler', () => {
     const run = lost.submit({ commands: ['long', 'next'] });
     const events = await subscriber(lost, run.id).ended;
     const replayed = transcript(subscriber(lost, run.id).events);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'step-end'),
+      [
+        { type: 'step-end', index: 0, status: 'error', error: 'the sandbox Pod was deleted' },
+        { type: 'step-end', index: 1, status: 'skipped' },
+      ],
+    );
     assert.deepEqual(replayed.steps, transcript(events).steps);
     assert.equal(transcript(events).output['0 stdout'], `working\n${droppedMarker(5, 3)}`);
     assert.equal(replayed.output['0 stdout'], `wor${droppedMarker(5, 3)}`);
     assert.equal(lost.get(run.id)?.steps[0]?.stdout, `wor${droppedMarker(5, 3)}`);
     assert.deepEqual(
-      lost.get(run.id)?.steps.map((st) => st.status),
-      ['skipped', 'skipped'],
+      lost.get(run.id)?.steps.map((st) => [st.status, st.error]),
+      [
+        ['error', 'the sandbox Pod was deleted'],
+        ['skipped', undefined],
+      ],
     );
+    assert.equal(lost.get(run.id)?.error, 'the sandbox Pod was deleted');
   });
 
   test('a run output limit larger than the history byte limit is refused', () => {
