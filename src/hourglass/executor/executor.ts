@@ -206,7 +206,10 @@ export class Executor {
 
   /**
    * Stops watching, refuses new tasks, lets those in flight finish, and leaves the Performers
-   * running for the next start to adopt.
+   * running for the next start to adopt. A deploy under way ends first and its outcome is saved,
+   * so the state names the Performer left in service: one still waiting for its new performer is
+   * rolled back, one promoting finishes (its old performer drained, up to the drain timeout, and
+   * deleted).
    */
   async stop(): Promise<void> {
     if (this.stopping) return;
@@ -214,6 +217,11 @@ export class Executor {
     this.watcher?.close();
     clearTimeout(this.reloadTimer);
     for (const f of this.failed.values()) clearTimeout(f.retry);
+    // Releasing ends the deploy under way (see `release`); then its state is saved. Otherwise the
+    // deploy went on after stop, and the state could name a deleted Performer or miss the new one.
+    await Promise.all([...this.avs.values()].map((r) => r.performer.release()));
+    await this.settled();
+    // Again, for an AVS attached meanwhile (its deploy is not started once stopping).
     for (const r of this.avs.values()) {
       await r.informer.stop();
       await r.performer.release();
@@ -300,6 +308,7 @@ export class Executor {
       try {
         const runtime = this.avs.get(k) ?? (await this.attach(c));
         runtime.config = c;
+        if (this.stopping) return; // attached while stopping: stop releases it, deploying nothing
         await this.converge(runtime);
         this.clearFailure(k);
       } catch (err) {

@@ -114,7 +114,10 @@ export class KubernetesPerformer implements IAvsPerformer {
   private manager: KubernetesManager | undefined;
   private readonly resolve: EndpointResolver;
   private readonly performers = new Map<string, ManagedPerformer>();
-  private deploying = false;
+  /** The deploy under way, which a release waits for. */
+  private deploying: Promise<DeploymentResult> | undefined;
+  /** Aborted when it starts to shut down or release: a deploy still waiting for its performer gives up. */
+  private readonly calledOff = new AbortController();
   private state: 'new' | 'running' | 'draining' | 'shut down' = 'new';
   /** The shutdown or release under way, which later calls wait for; cleared when it fails. */
   private stopping: Promise<void> | undefined;
@@ -137,7 +140,16 @@ export class KubernetesPerformer implements IAvsPerformer {
     this.requireRunning('deploy');
     if (this.deploying)
       throw new Error('a deploy is already in progress for this AVS; wait for it to finish');
-    this.deploying = true;
+    const deploying = this.stageAndPromote(image);
+    this.deploying = deploying;
+    try {
+      return await deploying;
+    } finally {
+      this.deploying = undefined;
+    }
+  }
+
+  private async stageAndPromote(image: PerformerImage): Promise<DeploymentResult> {
     let staged: PerformerCreationResult | undefined;
     try {
       staged = await this.createPerformer(image);
@@ -163,8 +175,6 @@ export class KubernetesPerformer implements IAvsPerformer {
           cause: err,
         },
       );
-    } finally {
-      this.deploying = false;
     }
   }
 
@@ -337,7 +347,7 @@ export class KubernetesPerformer implements IAvsPerformer {
       this.state = 'shut down';
       return;
     }
-    this.state = 'draining';
+    this.beginStopping();
     this.stopping = (async () => {
       for (const p of this.performers.values()) await this.drain(p);
       for (const id of [...this.performers.keys()]) await this.removePerformer(id);
@@ -356,14 +366,20 @@ export class KubernetesPerformer implements IAvsPerformer {
   /**
    * Refuses new tasks, waits for those in flight and closes the connections, but leaves every
    * Performer running: an executor that stops to restart picks them up again (`adoptPerformer`).
+   * A deploy under way is ended first: called off (rolled back) unless its performer is promoted
+   * already, in which case the promotion finishes.
    */
   async release(): Promise<void> {
     // After a shutdown under way; one that failed leaves its performers running, as this does.
     if (this.stopping) await this.stopping.catch(() => {});
     if (this.state === 'shut down') return;
     const wasRunning = this.state === 'running';
-    this.state = 'draining';
+    this.beginStopping();
     this.stopping = (async () => {
+      // A deploy under way ends first, where the caller can record it: one still waiting for its
+      // performer gives up and removes it; one promoting drains and deletes the old performer, so
+      // the new one is all that is left running. Otherwise it would go on after the release.
+      await this.deploying?.catch(() => {});
       if (wasRunning) for (const p of this.performers.values()) await this.drain(p);
       for (const p of this.performers.values()) p.client.close();
       this.performers.clear();
@@ -380,6 +396,7 @@ export class KubernetesPerformer implements IAvsPerformer {
     const timeoutMs = this.opts.readyTimeoutMs ?? 300_000;
     const intervalMs = this.opts.pollIntervalMs ?? 500;
     const performer = this.performers.get(performerId)!;
+    const { signal } = this.calledOff;
     // A performer that cannot become Ready (no node for its hardware, an image that cannot be
     // pulled, a Failed phase) ends the wait at once rather than at the deadline.
     const outcome = await waitFor(
@@ -396,14 +413,29 @@ export class KubernetesPerformer implements IAvsPerformer {
         if (current.status?.phase === 'Failed') return { failed: 'its phase is Failed' };
         return current.status?.ready === true && { failed: undefined };
       },
-      { description: `Performer ${performerId} to be Ready`, timeoutMs, intervalMs },
-    ).catch((err: Error) => ({ failed: withProblem(err.message, performer.resource) }));
+      { description: `Performer ${performerId} to be Ready`, timeoutMs, intervalMs, signal },
+    ).catch((err: Error) => ({
+      failed: signal.aborted
+        ? `the performer is ${this.state}`
+        : withProblem(err.message, performer.resource),
+    }));
     if (outcome.failed) throw new Error(`performer ${performerId} did not become Ready: ${outcome.failed}`);
     await waitFor(async () => (await performer.client.checkHealth()) === 'SERVING', {
       description: `performer ${performerId} at ${performer.endpoint} to serve gRPC health`,
       timeoutMs: this.manager?.config.connectionTimeoutMs ?? 30_000,
       intervalMs,
+      signal,
+    }).catch((err: Error) => {
+      throw signal.aborted
+        ? new Error(`performer ${performerId} was not promoted: the performer is ${this.state}`)
+        : err;
     });
+  }
+
+  /** Refuses tasks from now on, and calls off a deploy still waiting for its performer. */
+  private beginStopping(): void {
+    this.state = 'draining';
+    this.calledOff.abort();
   }
 
   private async drain(performer: ManagedPerformer): Promise<void> {

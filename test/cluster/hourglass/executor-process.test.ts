@@ -327,14 +327,99 @@ test('tutti executor: stopping in the middle of a deploy ends the wait for the n
     description: 'the deploy to create its Performer',
     timeoutMs: 30_000,
   });
-  await executor.stop();
-  let settled = false;
-  void executor.settled().then(() => {
-    settled = true;
+  let stopped = false;
+  const stopping = executor.stop().then(() => {
+    stopped = true;
   });
-  await waitFor(() => settled, { description: 'the deploy to give up once stopped', timeoutMs: 30_000 });
-  // The Performer it was waiting for stays; the next start removes it (the test above).
+  await waitFor(() => stopped, { description: 'stop to call the deploy off', timeoutMs: 30_000 });
+  await stopping;
+  // Rolled back: the Performer it was waiting for is deleted (it stays Terminating here, with no
+  // operator to remove its finalizer), and the state names none.
   assert.equal((await client.list(Performers, { namespace: ns })).items.length, 1);
+  assert.deepEqual(await livePerformers(client, ns), []);
+  await assert.rejects(readFile(join(dir, 'data', 'state.json'), 'utf8'), { code: 'ENOENT' });
+});
+
+test('tutti executor: stopped while a promotion drains the old performer, it finishes the promotion; the next start adopts the new one', async (t) => {
+  const { client, ns } = await setup(t, 'hg-exq');
+  await startController(t, ns);
+  // v1 slow enough that the promotion to v2 is still draining its task when stop is called.
+  const v1 = await startPerformerServer({ port: 0, host: '127.0.0.1', behaviour: 'delay', delayMs: 4000 });
+  const v2 = await startPerformerServer({ port: 0, host: '127.0.0.1' });
+  t.after(() => {
+    v1.kill();
+    v2.kill();
+  });
+  const ports: Record<string, number> = { v1: v1.port, v2: v2.port };
+  const { dir, configPath } = await configDir(t, 'hg-exq', ns);
+  const dataDir = join(dir, 'data');
+  const executor = () =>
+    new Executor({
+      configPath,
+      dataDir,
+      client,
+      healthPort: 0,
+      endpointResolver: (p) => `127.0.0.1:${ports[p.spec.version!]}`,
+      grpc: { retry: { initialDelayMs: 20, maxDelayMs: 100, attemptTimeoutMs: 10_000 } },
+      readyTimeoutMs: 90_000,
+      pollIntervalMs: 100,
+    });
+  const state = async () => JSON.parse(await readFile(join(dataDir, 'state.json'), 'utf8'));
+
+  const first = executor();
+  const tasks = await serving(t, first);
+  await first.settled();
+  const [p1] = first.performers();
+  assert.equal(p1?.version, 'v1');
+  const slow = tasks.submitTask(AVS, 'slow', 'on-v1');
+  await waitFor(() => v1.tasksInFlight === 1, { description: 'the task to reach v1', timeoutMs: 10_000 });
+  await writeConfig(configPath, ns, 'v2');
+  await waitFor(
+    () =>
+      first
+        .performers()
+        .some((p) => p.performerId === p1.performerId && p.status === 'Staged' && p.tasksInFlight === 1),
+    { description: 'the promotion to v2 to drain v1', timeoutMs: 120_000, intervalMs: 50 },
+  );
+  const p2 = first.performers().find((p) => p.status === 'InService')!;
+  assert.equal(p2.version, 'v2');
+
+  let stopped = false;
+  const stopping = first.stop().then(() => {
+    stopped = true;
+  });
+  assert.equal((await slow).result.toString(), 'on-v1', 'the task in flight finishes');
+  // Ends once the task does and v1 is deleted, not at the drain timeout (60 s).
+  await waitFor(() => stopped, { description: 'stop to return', timeoutMs: 30_000 });
+  await stopping;
+  // As stop returns, the state and the cluster agree: the promotion is saved, v1 is going.
+  const saved = await state();
+  assert.equal(saved.avs[AVS.toLowerCase()]?.performerId, p2.performerId);
+  assert.equal(saved.generation, 2);
+  assert.deepEqual(await livePerformers(client, ns), [p2.performerId]);
+
+  const second = executor();
+  const again = await serving(t, second);
+  await second.settled();
+  assert.deepEqual(second.failures(), {});
+  assert.equal(second.generation, 2, 'nothing redeployed');
+  assert.deepEqual(
+    second.performers().map((p) => [p.performerId, p.status, p.version]),
+    [[p2.performerId, 'InService', 'v2']],
+  );
+  await waitFor(
+    async () => (await client.list(Performers, { namespace: ns })).items.length === 1 || undefined,
+    { description: 'v1 to be gone', timeoutMs: 60_000 },
+  );
+  assert.deepEqual(
+    (await client.list(Performers, { namespace: ns })).items.map((p) => p.metadata?.name),
+    [p2.performerId],
+    'exactly one Performer: no orphan',
+  );
+  assert.equal((await state()).avs[AVS.toLowerCase()]?.performerId, p2.performerId);
+  assert.equal((await fetch(`http://127.0.0.1:${second.healthPort}/readyz`)).status, 200);
+  const r = await again.submitTask(AVS, 'after', 'on-v2');
+  assert.deepEqual([r.result.toString(), r.performerId], ['on-v2', p2.performerId]);
 });
 
 test('tutti executor: a deleted InService Performer is noticed: not ready, not listed, then redeployed', async (t) => {
