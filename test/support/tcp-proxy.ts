@@ -13,6 +13,8 @@ import { parse, stringify } from 'yaml';
 export class TcpProxy {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
+  /** Each open connection's two ends, for freeze() and thaw(). */
+  private readonly pairs = new Set<[Socket, Socket]>();
   private up = true;
   port = 0;
 
@@ -33,6 +35,9 @@ export class TcpProxy {
           upstream.destroy();
         });
       }
+      const pair: [Socket, Socket] = [client, upstream];
+      this.pairs.add(pair);
+      client.on('close', () => this.pairs.delete(pair));
       client.pipe(upstream);
       upstream.pipe(client);
     });
@@ -48,6 +53,28 @@ export class TcpProxy {
 
   restore(): void {
     this.up = true;
+  }
+
+  /**
+   * Stops forwarding on every open connection, both ways, without closing any: a peer that went
+   * silent (a stalled proxy, a lost route) rather than one that hung up. Bytes sent meanwhile wait
+   * unread; new connections still pass.
+   */
+  freeze(): void {
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  }
+
+  /** Forwards again on the connections freeze() stopped, with the bytes held meanwhile. */
+  thaw(): void {
+    for (const [client, upstream] of this.pairs) {
+      client.pipe(upstream);
+      upstream.pipe(client);
+    }
   }
 
   async stop(): Promise<void> {

@@ -18,6 +18,16 @@ export interface ExecOptions {
    * result. A chunk may end inside a line or a multi-byte character.
    */
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  /**
+   * How often a WebSocket ping goes to the API server, so that a connection that stalls without
+   * closing is noticed. Default 10 s; 0 sends none and turns the keepalive deadline off.
+   */
+  keepaliveIntervalMs?: number;
+  /**
+   * The exec fails with ExecStalledError when nothing (a pong, output, the handshake's answer)
+   * has come from the API server for this long. Default 30 s; must exceed keepaliveIntervalMs.
+   */
+  keepaliveTimeoutMs?: number;
 }
 
 export interface ExecResult {
@@ -39,6 +49,21 @@ export class ExecError extends Error {
   }
 }
 
+/**
+ * The connection to the API server stopped answering (no pong, output or handshake answer within
+ * the keepalive deadline) while not closing: the command may still be running, or may have ended.
+ */
+export class ExecStalledError extends ExecError {
+  override name = 'ExecStalledError';
+  constructor(
+    message: string,
+    /** How long the API server had been silent when the exec was ended. */
+    readonly silentMs: number,
+  ) {
+    super(message);
+  }
+}
+
 const STDIN = 0;
 const STDOUT = 1;
 const STDERR = 2;
@@ -46,6 +71,8 @@ const ERROR = 3;
 /** v5 only: closes the channel named by the next byte (used for stdin EOF). */
 const CLOSE = 255;
 const DEFAULT_MAX_OUTPUT = 10 * 1024 * 1024;
+const DEFAULT_KEEPALIVE_INTERVAL = 10_000;
+const DEFAULT_KEEPALIVE_TIMEOUT = 30_000;
 
 class CappedBuffer {
   private readonly chunks: Buffer[] = [];
@@ -93,6 +120,13 @@ export async function execInPod(
   opts: ExecOptions = {},
 ): Promise<ExecResult> {
   if (command.length === 0) throw new ExecError('exec needs a command');
+  const pingEvery = opts.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL;
+  const silentFor = opts.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT;
+  if (pingEvery > 0 && !(silentFor > pingEvery)) {
+    throw new ExecError(
+      `exec keepaliveTimeoutMs (${silentFor}) must exceed keepaliveIntervalMs (${pingEvery}), or a quiet command would fail between pings`,
+    );
+  }
   const conn = client.transport.connection;
   const params = new URLSearchParams();
   for (const c of command) params.append('command', c);
@@ -120,6 +154,8 @@ export async function execInPod(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearTimeout(silence);
+      clearInterval(pings);
       opts.signal?.removeEventListener('abort', onAbort);
       if (err) {
         ws.terminate();
@@ -168,13 +204,45 @@ export async function execInPod(
         )
       : undefined;
 
+    // Nothing else notices a peer that went silent without closing (a stalled proxy, a lost
+    // route): the socket stays open and the exec would wait for the command's timeout, or for ever.
+    let opened = false;
+    const silence =
+      pingEvery > 0
+        ? setTimeout(() => {
+            const secs = silentFor / 1000;
+            finish(
+              new ExecStalledError(
+                opened
+                  ? `exec in ${namespace}/${pod}: the connection to the API server stopped answering for ${secs} s; ` +
+                      'the command may still be running or may have ended, its outcome is unknown'
+                  : `exec in ${namespace}/${pod}: the API server did not answer the exec request within ${secs} s`,
+                silentFor,
+              ),
+            );
+          }, silentFor)
+        : undefined;
+    const heard = () => silence?.refresh();
+    let pings: NodeJS.Timeout | undefined;
+    ws.on('pong', heard);
+    ws.on('ping', heard);
+
     ws.on('open', () => {
+      opened = true;
+      heard();
+      if (pingEvery > 0) {
+        pings = setInterval(() => {
+          // A failed send shows as the socket's 'error' or 'close'.
+          if (ws.readyState === WebSocket.OPEN) ws.ping(undefined, undefined, () => {});
+        }, pingEvery);
+      }
       if (opts.stdin === undefined) return;
       const data = typeof opts.stdin === 'string' ? Buffer.from(opts.stdin) : opts.stdin;
       if (data.length > 0) ws.send(Buffer.concat([Buffer.from([STDIN]), data]));
       if (ws.protocol === 'v5.channel.k8s.io') ws.send(Buffer.from([CLOSE, STDIN]));
     });
     ws.on('message', (raw: Buffer, isBinary: boolean) => {
+      heard();
       const data = isBinary ? raw : Buffer.from(raw);
       if (data.length === 0) return;
       const payload = data.subarray(1);

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
-import type { KubeClient } from '../../../src/runtime/client/client.js';
-import { execInPod } from '../../../src/runtime/client/exec.js';
-import { shellPod, testClient, testNamespace } from '../../support/cluster.js';
+import { KubeClient } from '../../../src/runtime/client/client.js';
+import { ExecStalledError, execInPod } from '../../../src/runtime/client/exec.js';
+import { shellPod, testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+import { proxiedKubeconfig } from '../../support/tcp-proxy.js';
 
 async function shellNamespace(t: TestContext): Promise<{ client: KubeClient; ns: string }> {
   const client = await testClient(t);
@@ -75,5 +76,52 @@ describe('execInPod onOutput', () => {
       }),
       /onOutput failed: listener broke/,
     );
+  });
+});
+
+describe('execInPod keepalive', () => {
+  test('a connection that stops answering ends the exec with ExecStalledError while the command still runs', async (t) => {
+    const { ns } = await shellNamespace(t);
+    const { proxy, kubeconfig } = await proxiedKubeconfig(t, testKubeconfig());
+    const through = await KubeClient.load(kubeconfig, { fieldManager: 'tutti-test' });
+    t.after(() => through.close());
+    // The command marks its end in a file on this machine (the local plane runs it here): absent
+    // when the exec has failed, it proves the failure came from the stall, not the command's end.
+    const ended = join(await mkdtemp(join(tmpdir(), 'exec-stall-')), 'ended');
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const ran = execInPod(
+      through,
+      ns,
+      'shell',
+      ['sh', '-c', 'echo started; sleep 300; touch "$1"', 'sh', ended],
+      {
+        keepaliveIntervalMs: 100,
+        keepaliveTimeoutMs: 1000,
+        onOutput: (_stream, chunk) => {
+          if (chunk.toString('utf8').includes('started')) started();
+        },
+      },
+    );
+    await Promise.race([running, ran.then(() => assert.fail('the exec ended before the command started'))]);
+    proxy.freeze();
+    await assert.rejects(ran, (err: unknown) => {
+      assert.ok(err instanceof ExecStalledError, `not an ExecStalledError: ${err}`);
+      assert.match(err.message, /stopped answering for 1 s/);
+      assert.match(err.message, /outcome is unknown/);
+      assert.equal(err.silentMs, 1000);
+      return true;
+    });
+    await assert.rejects(access(ended), 'the command was still running');
+  });
+
+  test('a quiet command that outlasts the keepalive deadline finishes, the server answering the pings', async (t) => {
+    const { client, ns } = await shellNamespace(t);
+    const result = await execInPod(client, ns, 'shell', ['sh', '-c', 'sleep 2; echo done'], {
+      keepaliveIntervalMs: 100,
+      keepaliveTimeoutMs: 500,
+    });
+    assert.equal(result.exitCode, 0);
+    assert.equal(result.stdout, 'done\n');
   });
 });
