@@ -103,14 +103,21 @@ async function timingOutGateway(
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', async () => {
-      const answer = await fetch(`${upstream}${req.url}`, {
-        method: req.method,
-        headers: body ? { 'content-type': 'application/json' } : {},
-        body: body || undefined,
-      });
-      const text = await answer.text();
+      // The mediator may be stopped (the test's cleanup) while the controller still calls: a
+      // gateway answers 502 then, as a real one would, rather than failing the test run.
+      let answer: { status: number; text: string };
+      try {
+        const res = await fetch(`${upstream}${req.url}`, {
+          method: req.method,
+          headers: body ? { 'content-type': 'application/json' } : {},
+          body: body || undefined,
+        });
+        answer = { status: res.status, text: await res.text() };
+      } catch (err) {
+        answer = { status: 502, text: `upstream unreachable: ${(err as Error).message}` };
+      }
       if (gateway.timingOut) return void res.writeHead(504).end('upstream request timeout');
-      res.writeHead(answer.status).end(text);
+      res.writeHead(answer.status).end(answer.text);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
