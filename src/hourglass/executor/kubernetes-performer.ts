@@ -349,6 +349,9 @@ export class KubernetesPerformer implements IAvsPerformer {
     }
     this.beginStopping();
     this.stopping = (async () => {
+      // The deploy under way ends first (called off, or its promotion finished), so that its
+      // rollback or its removal of the old performer does not race the removals below.
+      await this.deploying?.catch(() => {});
       for (const p of this.performers.values()) await this.drain(p);
       for (const id of [...this.performers.keys()]) await this.removePerformer(id);
       this.state = 'shut down';
