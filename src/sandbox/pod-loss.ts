@@ -1,8 +1,7 @@
-import { createInterface } from 'node:readline';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { KubeClient } from '../runtime/client/client.js';
 import { Pods } from '../runtime/client/kinds.js';
-import type { WatchEvent } from '../runtime/client/types.js';
+import { watchUntil } from './watch-until.js';
 
 /** What the DisruptionTarget condition's reasons mean, in the words a user reads. */
 const DISRUPTIONS: Record<string, string> = {
@@ -50,8 +49,8 @@ export interface PodGuard {
 
 /**
  * Lists then watches one pod (`list`/`watch` on pods, which the sandbox's Role grants) and
- * reports its loss: a deletion started or done, an eviction, the pod ended. Re-lists when a watch
- * ends; an error stops the guard without a verdict, so the command then runs unguarded.
+ * reports its loss: a deletion started or done, an eviction, the pod ended. An error stops the
+ * guard without a verdict, so the command then runs unguarded.
  */
 export function guardPod(client: KubeClient, namespace: string, pod: string): PodGuard {
   const abort = new AbortController();
@@ -60,42 +59,21 @@ export function guardPod(client: KubeClient, namespace: string, pod: string): Po
   const checked = new Promise<void>((resolve) => {
     markChecked = resolve;
   });
-  const fieldSelector = `metadata.name=${pod}`;
-  const watch = async (): Promise<string | undefined> => {
-    for (let first = true; ; first = false) {
-      const list = await client.list(Pods, { namespace, fieldSelector, signal: abort.signal });
-      const current = list.items[0];
-      const found = current ? podLoss(current) : `pod ${pod} is gone: it was deleted`;
-      if (first) markChecked();
-      if (found) return found;
-      const stream = await client.watchStream(Pods, {
-        namespace,
-        fieldSelector,
-        resourceVersion: list.metadata.resourceVersion,
-        allowWatchBookmarks: false,
-        timeoutSeconds: 60,
-        signal: abort.signal,
-      });
-      try {
-        for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
-          if (!line) continue;
-          const event = JSON.parse(line) as WatchEvent<Pod>;
-          // ERROR (e.g. 410 Gone) ends this watch; the loop re-lists.
-          if (event.type === 'ERROR') break;
-          const lost =
-            podLoss(event.object) ?? (event.type === 'DELETED' ? `pod ${pod} was deleted` : undefined);
-          if (lost) return lost;
-        }
-      } finally {
-        stream.destroy();
-      }
-    }
-  };
   const lost = new Promise<string>((resolve) => {
-    watch().then(
+    watchUntil(
+      client,
+      Pods,
+      {
+        namespace,
+        fieldSelector: `metadata.name=${pod}`,
+        signal: abort.signal,
+        onListed: markChecked,
+        ifNoneListed: () => `pod ${pod} is gone: it was deleted`,
+      },
+      (p, deleted) => podLoss(p) ?? (deleted ? `pod ${pod} was deleted` : undefined),
+    ).then(
       (reason) => {
-        markChecked();
-        if (reason === undefined || abort.signal.aborted) return;
+        if (abort.signal.aborted) return;
         loss = reason;
         resolve(reason);
       },

@@ -2,37 +2,46 @@ import { createInterface } from 'node:readline';
 import type { KubeClient } from '../runtime/client/client.js';
 import type { Kind, KubeObject, WatchEvent } from '../runtime/client/types.js';
 
-export interface WatchUntilOptions {
+export interface WatchUntilOptions<R> {
   namespace: string;
-  labelSelector: string;
+  labelSelector?: string;
+  fieldSelector?: string;
   signal: AbortSignal;
+  /** Told once the first list is in: the objects have been looked at. */
+  onListed?: () => void;
+  /** The value when a list finds nothing (the one object watched is gone); else lists go on. */
+  ifNoneListed?: () => R;
 }
 
 /**
  * Lists then watches the objects matching a selector and resolves with the first non-undefined
- * value `decide` returns for one of them (told whether the object was just deleted). A one-shot wait (not an informer): it re-lists when a
- * watch ends and stops when `signal` aborts.
+ * value `decide` returns for one of them (told whether the object was just deleted). A one-shot
+ * wait (not an informer): it re-lists when a watch ends and stops when `signal` aborts.
  */
 export async function watchUntil<T extends KubeObject, R>(
   client: KubeClient,
   k: Kind<T>,
-  opts: WatchUntilOptions,
+  opts: WatchUntilOptions<R>,
   decide: (obj: T, deleted: boolean) => R | undefined,
 ): Promise<R> {
-  for (;;) {
-    opts.signal.throwIfAborted();
-    const list = await client.list(k, { namespace: opts.namespace, labelSelector: opts.labelSelector });
+  const { namespace, labelSelector, fieldSelector, signal } = opts;
+  for (let first = true; ; first = false) {
+    signal.throwIfAborted();
+    const list = await client.list(k, { namespace, labelSelector, fieldSelector, signal });
+    if (first) opts.onListed?.();
+    if (list.items.length === 0 && opts.ifNoneListed) return opts.ifNoneListed();
     for (const item of list.items) {
       const r = decide(item, false);
       if (r !== undefined) return r;
     }
     const stream = await client.watchStream(k, {
-      namespace: opts.namespace,
-      labelSelector: opts.labelSelector,
+      namespace,
+      labelSelector,
+      fieldSelector,
       resourceVersion: list.metadata.resourceVersion,
       allowWatchBookmarks: false,
       timeoutSeconds: 60,
-      signal: opts.signal,
+      signal,
     });
     try {
       for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
@@ -44,7 +53,7 @@ export async function watchUntil<T extends KubeObject, R>(
         if (r !== undefined) return r;
       }
     } catch (err) {
-      opts.signal.throwIfAborted();
+      signal.throwIfAborted();
       throw err;
     } finally {
       stream.destroy();
