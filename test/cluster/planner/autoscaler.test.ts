@@ -10,10 +10,10 @@ import { findCondition } from '../../../src/runtime/conditions.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import {
   asPlannerServiceAccount,
-  intent,
   intentStatuses,
   simulatedWorkload,
   startPlanner,
+  webP95,
 } from './support.js';
 
 /**
@@ -67,9 +67,7 @@ test('a workload an HPA scales: the planner does not scale it, says so naming th
   });
   await autoscale(client, ns);
   await startPlanner(t, ns, { actuators: ['scale_out'] });
-  await client.create(
-    intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
-  );
+  await client.create(webP95(ns));
 
   const held = await waitForIntent(
     client,
@@ -103,9 +101,7 @@ test('a workload an HPA scales: its CPU is still planned, and the status names t
   await startPlanner(t, ns, { actuators: ['scale_out', 'cpu_scale'] });
   // Every status the intent takes: the round that acted is followed by Settling at once.
   const statuses = await intentStatuses(t, client, ns);
-  await client.create(
-    intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
-  );
+  await client.create(webP95(ns));
 
   const carried = await waitFor(() => statuses.find((i) => i.status?.lastPlan?.carriedOut === true), {
     description: 'a plan to be carried out',
@@ -142,9 +138,7 @@ test('a planner not allowed to list HPAs plans as before and warns once', async 
     actuators: ['scale_out'],
     logger: pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) }),
   });
-  await client.create(
-    intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
-  );
+  await client.create(webP95(ns));
 
   // Scaled out, and planned again after the plan settled (it holds: nothing more to do).
   const reached = await waitForIntent(

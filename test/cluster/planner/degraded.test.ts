@@ -10,7 +10,14 @@ import { findCondition } from '../../../src/runtime/conditions.js';
 import { updateStatus } from '../../../src/runtime/objects.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { denyingPolicy } from '../../support/cluster.js';
-import { intent, intentStatuses, simulatedWorkload, startPlanner, waitForCondition } from './support.js';
+import {
+  intent,
+  intentStatuses,
+  simulatedWorkload,
+  startPlanner,
+  waitForCondition,
+  webP95,
+} from './support.js';
 
 test('Prometheus down: the intent is Degraded with the reason and nothing is acted on', async (t) => {
   // Overloaded (35 ms against 15 ms) — but the planner cannot know it once Prometheus is gone.
@@ -91,9 +98,7 @@ test('a plan the API server refuses: Planning=False ActuationFailed, Degraded, n
     { description: 'the admission policy to be in force', timeoutMs: 30_000 },
   );
   await startPlanner(t, ns, { actuators: ['scale_out'] });
-  await client.create(
-    intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
-  );
+  await client.create(webP95(ns));
 
   // Until Prometheus has scraped the simulator the intent is Degraded for want of a value.
   const failed = await waitFor(
@@ -166,9 +171,7 @@ test('a plan whose second action the API server refuses: the status and the trac
   };
   const { traces, mgr } = await startPlanner(t, ns, settings);
   const statuses = await intentStatuses(t, client, ns);
-  await client.create(
-    intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
-  );
+  await client.create(webP95(ns));
 
   // The status written by the round that acted (later rounds let the scale-out settle).
   const failed = await waitFor(
@@ -269,9 +272,7 @@ test('a trace store that cannot be written: the plan carried out is still report
   const { traceDir } = await startPlanner(t, ns, { actuators: ['scale_out'] });
   // Planning events cannot be appended (as on a full disk).
   await mkdir(join(traceDir, 'events.jsonl'));
-  await client.create(
-    intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
-  );
+  await client.create(webP95(ns));
 
   const scaled = await waitFor(
     async () => {

@@ -14,6 +14,7 @@ import {
   simulatedWorkload,
   startPlanner,
   waitForCondition,
+  webP95,
 } from './support.js';
 
 test('an objective that can never be met (a negative latency) is refused, not chased up to max_pods', async (t) => {
@@ -81,9 +82,7 @@ test('a planner restarted while its last plan settles lets it settle instead of 
     controller: { controller_timeout: 1, plan_cache_ttl: 120_000, plan_cache_timeout: 20_000 },
   };
   const first = await startPlanner(t, ns, { config, actuators: ['scale_out'] });
-  await client.create(
-    intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
-  );
+  await client.create(webP95(ns));
   const planned = await waitFor(
     async () => {
       const i = await client.get(Intents, 'web-p95', ns);
@@ -128,9 +127,7 @@ test('a KPIProfile edited while the last plan settles ends the wait: the intent 
     controller: { controller_timeout: 1, plan_cache_ttl: 600_000, plan_cache_timeout: 20_000 },
   };
   await startPlanner(t, ns, { config, actuators: ['scale_out'] });
-  await client.create(
-    intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
-  );
+  await client.create(webP95(ns));
   const settled = await waitFor(
     async () => {
       const i = await client.get(Intents, 'web-p95', ns);

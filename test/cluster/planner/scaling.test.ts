@@ -5,10 +5,10 @@ import { Deployments } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import {
   asPlannerServiceAccount,
-  intent,
   simulatedWorkload,
   startPlanner,
   waitForCondition,
+  webP95,
 } from './support.js';
 
 // The simulator's p95 is 2 ms + 0.1 ms per request/s per requested core. One replica of 600m
@@ -30,9 +30,7 @@ test('p95 ≤ 15 ms at 200 req/s: the planner scales out until it holds; at 40 r
     as,
     actuators: ['scale_out', 'scale_in'],
   });
-  await admin.create(
-    intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
-  );
+  await admin.create(webP95(ns));
 
   let fulfilled = await waitForCondition(admin, ns, 'web-p95', 'Fulfilled', 'True');
   const scaled = await admin.get(Deployments, 'web', ns);

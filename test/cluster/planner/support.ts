@@ -171,6 +171,11 @@ export function intent(
   };
 }
 
+/** `web-p95`: p95 ≤ 15 ms on Deployment `web`, measured by the namespace's p95latency profile. */
+export function webP95(ns: string): Intent {
+  return intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]);
+}
+
 /** Waits for an intent's condition to have a status; returns the intent as then read. */
 export async function waitForCondition(
   client: KubeClient,
@@ -314,9 +319,7 @@ export async function racedPlanner(
   };
   await startPlanner(t, ns, { ...opts, before: [operator] });
   const statuses = await intentStatuses(t, client, ns);
-  await client.create(
-    intent(ns, 'web-p95', 'web', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95latency` }]),
-  );
+  await client.create(webP95(ns));
   return { statuses };
 }
 
