@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
+import { type Performer, Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
 import { Executor } from '../../../src/hourglass/executor/executor.js';
 import { saveExecutorState } from '../../../src/hourglass/executor/executor-state.js';
 import {
@@ -52,6 +52,24 @@ async function configDir(
   return { dir, configPath };
 }
 
+/**
+ * A reference performer server for each of v1 and v2, killed after the test, and the endpoint
+ * resolver that sends a Performer to its version's server: out of cluster, on loopback.
+ */
+async function versionServers(
+  t: TestContext,
+  v1Options: Partial<Parameters<typeof startPerformerServer>[0]> = {},
+) {
+  const v1 = await startPerformerServer({ port: 0, host: '127.0.0.1', ...v1Options });
+  const v2 = await startPerformerServer({ port: 0, host: '127.0.0.1' });
+  t.after(() => {
+    v1.kill();
+    v2.kill();
+  });
+  const ports: Record<string, number> = { v1: v1.port, v2: v2.port };
+  return { v1, v2, byVersion: (p: Performer) => `127.0.0.1:${ports[p.spec.version!]}` };
+}
+
 interface Running {
   executor: Executor;
   tasks: RunningTaskServer;
@@ -73,14 +91,7 @@ async function serving(t: TestContext, executor: Executor): Promise<ExecutorClie
 test('tutti executor: deploys on start, blue-green on a config change, adopts its performer after a restart', async (t) => {
   const { client, ns } = await setup(t, 'hg-exe');
   await startController(t, ns);
-  const v1 = await startPerformerServer({ port: 0, host: '127.0.0.1' });
-  const v2 = await startPerformerServer({ port: 0, host: '127.0.0.1' });
-  t.after(() => {
-    v1.kill();
-    v2.kill();
-  });
-  // Out of cluster: each version's performer is a reference server on loopback.
-  const ports: Record<string, number> = { v1: v1.port, v2: v2.port };
+  const { v1, v2, byVersion } = await versionServers(t);
   const { dir, configPath } = await configDir(t, 'hg-exe', ns);
   const dataDir = join(dir, 'data');
 
@@ -90,7 +101,7 @@ test('tutti executor: deploys on start, blue-green on a config change, adopts it
       dataDir,
       client,
       healthPort: 0,
-      endpointResolver: (p) => `127.0.0.1:${ports[p.spec.version!]}`,
+      endpointResolver: byVersion,
       grpc: { retry: { initialDelayMs: 20, maxDelayMs: 100, attemptTimeoutMs: 5000 } },
       readyTimeoutMs: 90_000,
       pollIntervalMs: 200,
@@ -344,13 +355,7 @@ test('tutti executor: stopped while a promotion drains the old performer, it fin
   const { client, ns } = await setup(t, 'hg-exq');
   await startController(t, ns);
   // v1 slow enough that the promotion to v2 is still draining its task when stop is called.
-  const v1 = await startPerformerServer({ port: 0, host: '127.0.0.1', behaviour: 'delay', delayMs: 4000 });
-  const v2 = await startPerformerServer({ port: 0, host: '127.0.0.1' });
-  t.after(() => {
-    v1.kill();
-    v2.kill();
-  });
-  const ports: Record<string, number> = { v1: v1.port, v2: v2.port };
+  const { v1, byVersion } = await versionServers(t, { behaviour: 'delay', delayMs: 4000 });
   const { dir, configPath } = await configDir(t, 'hg-exq', ns);
   const dataDir = join(dir, 'data');
   const executor = () =>
@@ -359,7 +364,7 @@ test('tutti executor: stopped while a promotion drains the old performer, it fin
       dataDir,
       client,
       healthPort: 0,
-      endpointResolver: (p) => `127.0.0.1:${ports[p.spec.version!]}`,
+      endpointResolver: byVersion,
       grpc: { retry: { initialDelayMs: 20, maxDelayMs: 100, attemptTimeoutMs: 10_000 } },
       readyTimeoutMs: 90_000,
       pollIntervalMs: 100,
