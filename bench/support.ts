@@ -134,3 +134,30 @@ export function cpuSummary(a: CpuSnapshot, b: CpuSnapshot, per = 1, top = 6): st
   const busy = (100 * (b.busy - a.busy)) / (b.total - a.total);
   return `machine ${busy.toFixed(0)}% busy over ${((b.at - a.at) / 1000).toFixed(1)} s; CPU${per === 1 ? '' : ` per item`}: ${rows.join(', ')}`;
 }
+
+/**
+ * Waits until the machine's CPU is less than `busyBelow` busy over a second (at most `timeoutMs`),
+ * so that a timed round does not pay for work the one before it left running (deletions, events,
+ * garbage collectors). Resolves with how long it waited and the last second's busy share.
+ */
+export async function quietMachine(
+  busyBelow = 0.1,
+  timeoutMs = 60_000,
+): Promise<{ waitedMs: number; busy: number }> {
+  const { readFile } = await import('node:fs/promises');
+  const read = async () => {
+    const cpu = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.split(/\s+/).slice(1).map(Number);
+    const total = cpu.reduce((a, b) => a + b, 0);
+    return { busy: total - cpu[3]! - cpu[4]!, total };
+  };
+  const t0 = performance.now();
+  let last = await read();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = await read();
+    const busy = (now.busy - last.busy) / Math.max(1, now.total - last.total);
+    last = now;
+    if (busy < busyBelow || performance.now() - t0 >= timeoutMs)
+      return { waitedMs: performance.now() - t0, busy };
+  }
+}

@@ -8,9 +8,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFile, readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createWriteStream } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
@@ -41,6 +43,7 @@ import {
   firstSideFirst,
   median,
   pool,
+  quietMachine,
   report,
 } from '../support.js';
 
@@ -58,6 +61,10 @@ const { values } = parseArgs({
     tsx: { type: 'boolean', default: false },
     // Node flags for the operator; by default those its chart runs it with (values.yaml nodeFlags).
     'node-args': { type: 'string' },
+    // A directory: the API server's CPU profile of each timed round is written there (Go pprof),
+    // over --pprof-seconds from its first create, so as to hold the round and what it leaves running.
+    pprof: { type: 'string' },
+    'pprof-seconds': { type: 'string', default: '30' },
   },
 });
 const count = Number(values.count);
@@ -124,10 +131,16 @@ async function timeUntilReady<T extends KubeObject>(
   n: number,
   ready: (o: T) => boolean,
   create: () => Promise<void>,
-): Promise<{ ms: number; cpu: string; cpuMs: CpuPerObject }> {
+  /** With --pprof: the API server's profile of this timing (to be awaited before the next). */
+  profiled = true,
+): Promise<{ ms: number; cpu: string; cpuMs: CpuPerObject; profile: Promise<void> | undefined }> {
   const informer = new Informer(client, kind, { namespace: ns });
   informer.start();
   await informer.waitForSync();
+  // Each round starts on a quiet machine: work the last one left running is no part of this one.
+  const settled = await quietMachine();
+  if (settled.busy >= 0.1)
+    console.log(`  ${ns}: the machine is still ${(settled.busy * 100).toFixed(0)}% busy; timing anyway`);
   const names = {
     [process.pid]: 'bench',
     ...(operator?.child.pid ? { [operator.child.pid]: 'operator' } : {}),
@@ -161,6 +174,9 @@ async function timeUntilReady<T extends KubeObject>(
       () => {},
     );
   }, 60_000);
+  const profile = values.pprof && profiled ? apiServerProfile(join(values.pprof, `${ns}.pb.gz`)) : undefined;
+  // Awaited by the round; caught here so that a failure waits for it rather than crash the bench.
+  profile?.catch(() => {});
   await create();
   try {
     await Promise.race([
@@ -182,7 +198,25 @@ async function timeUntilReady<T extends KubeObject>(
     operator: (byName.get('operator') ?? 0) / n,
   };
   await informer.stop();
-  return { ms: readyAt - t0, cpu: cpuSummary(cpu0, cpu1, n, 8), cpuMs };
+  return { ms: readyAt - t0, cpu: cpuSummary(cpu0, cpu1, n, 8), cpuMs, profile };
+}
+
+/** The API server's CPU profile over the next --pprof-seconds, written to `file` (`go tool pprof`). */
+async function apiServerProfile(file: string): Promise<void> {
+  const seconds = Number(values['pprof-seconds']);
+  try {
+    const res = await client.transport.stream({
+      method: 'GET',
+      path: `/debug/pprof/profile?seconds=${seconds}`,
+      timeoutMs: (seconds + 30) * 1000,
+    });
+    await mkdir(dirname(file), { recursive: true });
+    await pipeline(res, createWriteStream(file));
+  } catch (err) {
+    throw new Error(
+      `--pprof: no CPU profile from the API server (is it run with --profiling=false?): ${err}`,
+    );
+  }
 }
 
 const API_CPU = 'cpu';
@@ -364,7 +398,7 @@ const RAW_APP = 'hourglass-bench-raw';
 async function rawRound(ns: string): Promise<Round> {
   await freshNamespace(ns);
   const before = await apiRequests();
-  const { ms, cpu, cpuMs } = await timeUntilReady(Pods, ns, count, podReady, () =>
+  const { ms, cpu, cpuMs, profile } = await timeUntilReady(Pods, ns, count, podReady, () =>
     pool(
       Array.from({ length: count }, (_, i) => i),
       concurrency,
@@ -386,6 +420,7 @@ async function rawRound(ns: string): Promise<Round> {
     ),
   );
   const requests = requestsPer(before, await apiRequests(), count);
+  await profile;
   await dropNamespace(ns);
   return { ms, cpu, cpuMs, requests };
 }
@@ -395,7 +430,7 @@ async function operatorRound(op: Operator, ns: string, keep: boolean): Promise<R
   await freshNamespace(ns);
   const before = await apiRequests();
   const workBefore = await operatorWork(op.healthPort);
-  const { ms, cpu, cpuMs } = await timeUntilReady(
+  const { ms, cpu, cpuMs, profile } = await timeUntilReady(
     Performers,
     ns,
     count,
@@ -409,6 +444,7 @@ async function operatorRound(op: Operator, ns: string, keep: boolean): Promise<R
   );
   const requests = requestsPer(before, await apiRequests(), count);
   const work = workDone(workBefore, await operatorWork(op.healthPort));
+  await profile;
   if (!keep) await dropNamespace(ns);
   return { ms, cpu, cpuMs, requests, work };
 }
@@ -491,6 +527,7 @@ try {
           concurrency,
           (i) => client.create(performer(opNs(rounds - 1), i)),
         ),
+      false,
     );
     const atScale = await settledMemory(operator);
     console.log(

@@ -543,7 +543,8 @@ function componentArgs(
       '--enable-priority-and-fairness=false',
       '--max-requests-inflight=2000',
       '--max-mutating-requests-inflight=1000',
-      '--profiling=false',
+      // Kubernetes' default: /debug/pprof for the benches (admin only, as every non-resource URL).
+      '--profiling=true',
       '--v=1',
     ],
     'kube-controller-manager': [
