@@ -16,6 +16,7 @@ export const {
   SANDBOX_SERVICE_ACCOUNT,
   SandboxFileError,
   SandboxLostError,
+  SandboxStalledError,
   SandboxStartError,
   SandboxStateError,
   sandboxJob,

@@ -8,6 +8,24 @@ export class SandboxStateError extends Error {
   override name = 'SandboxStateError';
 }
 
+/**
+ * The connection to the API server carrying a command (or file transfer) stopped answering for
+ * `silentMs` without closing, so the call was ended: the command may still be running in the
+ * pod, or may have ended; its outcome is unknown. The pod is not known to be lost, so the sandbox
+ * stays usable. `cause` is the runtime's ExecStalledError.
+ */
+export class SandboxStalledError extends SandboxStateError {
+  override name = 'SandboxStalledError';
+  constructor(
+    message: string,
+    /** How long the API server had been silent when the call was ended. */
+    readonly silentMs: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
 /** A file could not be written into or read from the sandbox. */
 export class SandboxFileError extends Error {
   override name = 'SandboxFileError';

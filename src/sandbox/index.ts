@@ -1,5 +1,11 @@
 // The sandbox library: commands in Kubernetes Jobs (`import { KubernetesSandbox } from 'tutti/sandbox'`).
-export { SandboxFileError, SandboxLostError, SandboxStartError, SandboxStateError } from './errors.js';
+export {
+  SandboxFileError,
+  SandboxLostError,
+  SandboxStalledError,
+  SandboxStartError,
+  SandboxStateError,
+} from './errors.js';
 export {
   DEFAULT_ACTIVE_DEADLINE_SECONDS,
   DEFAULT_TTL_SECONDS_AFTER_FINISHED,

@@ -4,11 +4,17 @@ import type { ResourceRequirements } from 'kubernetes-types/core/v1.js';
 import type { OwnerReference } from 'kubernetes-types/meta/v1.js';
 import { KubeClient } from '../runtime/client/client.js';
 import type { ConnectionOrigin } from '../runtime/client/connection.js';
-import { ExecError, type ExecOptions, execInPod } from '../runtime/client/exec.js';
+import { ExecError, type ExecOptions, ExecStalledError, execInPod } from '../runtime/client/exec.js';
 import { Jobs, Pods } from '../runtime/client/kinds.js';
 import { waitFor } from '../runtime/wait.js';
 import { capOutput, commandArgv, TIMEOUT_EXIT_CODE } from './command.js';
-import { SandboxFileError, SandboxLostError, SandboxStartError, SandboxStateError } from './errors.js';
+import {
+  SandboxFileError,
+  SandboxLostError,
+  SandboxStalledError,
+  SandboxStartError,
+  SandboxStateError,
+} from './errors.js';
 import { trackOpenSandbox, untrackSandbox } from './exit-teardown.js';
 import { DEFAULT_WORKDIR, SANDBOX_CONTAINER, type SandboxJobSpec, sandboxJob } from './job.js';
 import { LiveOutput } from './live-output.js';
@@ -329,6 +335,10 @@ export class KubernetesSandbox {
         // A stream broken by the pod's end: name that, not the stream's error.
         await guard.checked;
         if (guard.loss) throw this.lose(guard.loss);
+        if (outcome.err instanceof ExecStalledError) {
+          const message = `sandbox ${this.jobName}: ${outcome.err.message}`;
+          throw new SandboxStalledError(message, outcome.err.silentMs, { cause: outcome.err });
+        }
         if (outcome.err instanceof ExecError) {
           throw new SandboxStateError(`sandbox ${this.jobName}: ${outcome.err.message}`);
         }
