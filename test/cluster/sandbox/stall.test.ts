@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { KubeClient } from '../../../src/runtime/client/client.js';
 import { ExecStalledError } from '../../../src/runtime/client/exec.js';
+import { waitFor } from '../../../src/runtime/wait.js';
 import { KubernetesSandbox, SandboxStalledError, SandboxStateError } from '../../../src/sandbox/index.js';
 import { testClient, testKubeconfig } from '../../support/cluster.js';
 import { proxiedKubeconfig } from '../../support/tcp-proxy.js';
@@ -29,7 +30,7 @@ describe('a sandbox whose connection to the API server stalls mid-command', () =
     let started!: () => void;
     const running = new Promise<void>((resolve) => (started = resolve));
     const outcome = sandbox.runCommand(
-      'echo started; i=0; while [ ! -f release ] && [ $i -lt 1200 ]; do i=$((i+1)); sleep 0.05; done; touch ended',
+      `echo started; i=0; while [ ! -f "${dir}/release" ] && [ $i -lt 1200 ]; do i=$((i+1)); sleep 0.05; done; touch "${dir}/ended"`,
       {
         onOutput: (_stream, text) => {
           if (text.includes('started')) started();
@@ -59,6 +60,18 @@ describe('a sandbox whose connection to the API server stalls mid-command', () =
     const after = await sandbox.runCommand('echo still here');
     assert.equal(after.exitCode, 0);
     assert.equal(after.stdout, 'still here\n');
+    // The stalled command went on running: released, it ends (the sandbox had not stopped it).
+    await waitFor(
+      () =>
+        access(join(dir, 'ended')).then(
+          () => true,
+          () => false,
+        ),
+      {
+        description: 'the released command to end',
+        timeoutMs: 10_000,
+      },
+    );
     await sandbox.teardown();
   });
 });
