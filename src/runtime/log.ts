@@ -1,5 +1,6 @@
 import { writeSync } from 'node:fs';
 import { type Logger, pino } from 'pino';
+import { logLevelOf } from './log-level.js';
 
 export type { Logger };
 
@@ -113,12 +114,14 @@ export function flushLogs(): void {
 
 /**
  * The process-wide structured logger: lines on stderr (JSON, or text on a terminal; see
- * defaultLogFormat), level from TUTTI_LOG_LEVEL (default info). Components take a child logger
- * carrying their name; reconciles add controller, key and reconcile id.
+ * defaultLogFormat), level from TUTTI_LOG_LEVEL (default info, also when empty). Components take
+ * a child logger carrying their name; reconciles add controller, key and reconcile id. A
+ * TUTTI_LOG_LEVEL naming no level makes loading this module throw, naming the variable, its
+ * value and the levels allowed.
  */
 export const rootLogger: Logger = pino(
   {
-    level: process.env['TUTTI_LOG_LEVEL'] ?? 'info',
+    level: logLevelOf(),
     base: undefined,
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
