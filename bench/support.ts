@@ -86,6 +86,14 @@ export interface CpuSnapshot {
   byPid: Map<number, { name: string; ticks: number }>;
 }
 
+/** The machine's busy and total CPU ticks, from the first line of /proc/stat. */
+async function machineTicks(): Promise<{ busy: number; total: number }> {
+  const { readFile } = await import('node:fs/promises');
+  const cpu = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.split(/\s+/).slice(1).map(Number);
+  const total = cpu.reduce((a, b) => a + b, 0);
+  return { busy: total - cpu[3]! - cpu[4]!, total };
+}
+
 /** The machine's CPU times and each process's, from /proc (Linux only; empty elsewhere). */
 export async function cpuSnapshot(names: Record<number, string> = {}): Promise<CpuSnapshot> {
   const { readFile, readdir } = await import('node:fs/promises');
@@ -94,9 +102,7 @@ export async function cpuSnapshot(names: Record<number, string> = {}): Promise<C
   let busy = 0;
   let total = 0;
   try {
-    const cpu = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.split(/\s+/).slice(1).map(Number);
-    total = cpu.reduce((a, b) => a + b, 0);
-    busy = total - cpu[3]! - cpu[4]!;
+    ({ busy, total } = await machineTicks());
     for (const pid of await readdir('/proc')) {
       if (!/^\d+$/.test(pid)) continue;
       const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
@@ -144,17 +150,11 @@ export async function quietMachine(
   busyBelow = 0.1,
   timeoutMs = 60_000,
 ): Promise<{ waitedMs: number; busy: number }> {
-  const { readFile } = await import('node:fs/promises');
-  const read = async () => {
-    const cpu = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.split(/\s+/).slice(1).map(Number);
-    const total = cpu.reduce((a, b) => a + b, 0);
-    return { busy: total - cpu[3]! - cpu[4]!, total };
-  };
   const t0 = performance.now();
-  let last = await read();
+  let last = await machineTicks();
   for (;;) {
     await new Promise((r) => setTimeout(r, 1000));
-    const now = await read();
+    const now = await machineTicks();
     const busy = (now.busy - last.busy) / Math.max(1, now.total - last.total);
     last = now;
     if (busy < busyBelow || performance.now() - t0 >= timeoutMs)
