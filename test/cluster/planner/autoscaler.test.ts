@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import type { HorizontalPodAutoscaler } from 'kubernetes-types/autoscaling/v2.js';
 import { pino } from 'pino';
 import { type Intent, Intents } from '../../../src/apis/ido.intel.com/intent.js';
@@ -17,14 +17,21 @@ import {
 } from './support.js';
 
 /**
- * An autoscaling/v2 HPA on `web`. No metrics server runs here, so the HPA controller never
- * changes the replicas itself: whatever moves them is the planner.
+ * `web`, one replica of 500m at 35 ms against the intent's 15 ms (without the HPA, the first round
+ * scales it out), and an autoscaling/v2 HPA on it. No metrics server runs here, so the HPA
+ * controller never changes the replicas itself: whatever moves them is the planner.
  */
-async function autoscale(client: KubeClient, namespace: string): Promise<void> {
+async function autoscaledWeb(t: TestContext, prefix: string): Promise<{ client: KubeClient; ns: string }> {
+  const { client, ns } = await simulatedWorkload(t, prefix, {
+    name: 'web',
+    replicas: 1,
+    cpu: '500m',
+    load: 200,
+  });
   await client.create<HorizontalPodAutoscaler>({
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',
-    metadata: { name: 'web', namespace },
+    metadata: { name: 'web', namespace: ns },
     spec: {
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
       minReplicas: 1,
@@ -37,6 +44,7 @@ async function autoscale(client: KubeClient, namespace: string): Promise<void> {
       ],
     },
   });
+  return { client, ns };
 }
 
 function waitForIntent(
@@ -58,14 +66,7 @@ function waitForIntent(
 const planning = (i: Intent) => findCondition(i.status?.conditions, 'Planning');
 
 test('a workload an HPA scales: the planner does not scale it, says so naming the HPA, and scales once the HPA is gone', async (t) => {
-  // 35 ms against 15 ms on one replica: without the HPA, the first round scales out.
-  const { client, ns } = await simulatedWorkload(t, 'planner-hpa', {
-    name: 'web',
-    replicas: 1,
-    cpu: '500m',
-    load: 200,
-  });
-  await autoscale(client, ns);
+  const { client, ns } = await autoscaledWeb(t, 'planner-hpa');
   await startPlanner(t, ns, { actuators: ['scale_out'] });
   await client.create(webP95(ns));
 
@@ -91,13 +92,7 @@ test('a workload an HPA scales: the planner does not scale it, says so naming th
 });
 
 test('a workload an HPA scales: its CPU is still planned, and the status names the HPA', async (t) => {
-  const { client, ns } = await simulatedWorkload(t, 'planner-hpa-cpu', {
-    name: 'web',
-    replicas: 1,
-    cpu: '500m',
-    load: 200,
-  });
-  await autoscale(client, ns);
+  const { client, ns } = await autoscaledWeb(t, 'planner-hpa-cpu');
   await startPlanner(t, ns, { actuators: ['scale_out', 'cpu_scale'] });
   // Every status the intent takes: the round that acted is followed by Settling at once.
   const statuses = await intentStatuses(t, client, ns);
@@ -118,13 +113,7 @@ test('a workload an HPA scales: its CPU is still planned, and the status names t
 });
 
 test('a planner not allowed to list HPAs plans as before and warns once', async (t) => {
-  const { client, ns } = await simulatedWorkload(t, 'planner-hpa-rbac', {
-    name: 'web',
-    replicas: 1,
-    cpu: '500m',
-    load: 200,
-  });
-  await autoscale(client, ns);
+  const { client, ns } = await autoscaledWeb(t, 'planner-hpa-rbac');
   // The seed's ClusterRole as it was, without Tutti's rule for HPAs.
   const as = await asPlannerServiceAccount(
     t,
