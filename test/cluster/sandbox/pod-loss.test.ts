@@ -10,9 +10,8 @@ import { waitFor } from '../../../src/runtime/wait.js';
 import { SandboxLostError, SandboxStartError } from '../../../src/sandbox/errors.js';
 import { KubernetesSandbox } from '../../../src/sandbox/index.js';
 import type { Run, RunEvent } from '../../../src/sandbox/service/runs.js';
-import { CiFixerService } from '../../../src/sandbox/service/server.js';
 import { testClient } from '../../support/cluster.js';
-import { runEvents, sandboxNamespace, workdir } from './support.js';
+import { runEvents, sandboxNamespace, startService, workdir } from './support.js';
 
 const IMAGE = 'nikolaik/python-nodejs:python3.11-nodejs20-bullseye';
 
@@ -231,22 +230,8 @@ describe('a sandbox whose Pod is lost mid-command', () => {
   }
 
   test('the service ends the run and the step it evicted as errors naming the eviction, skips the rest and deletes the Job', async (t) => {
-    const client = await testClient(undefined);
-    const { ns, app } = await sandboxNamespace(t, client);
-    const dir = await workdir();
-    const service = new CiFixerService({
-      client: app,
-      namespace: ns,
-      port: 0,
-      host: '127.0.0.1',
-      workdir: dir,
-    });
-    const base = `http://127.0.0.1:${await service.start()}`;
-    t.after(async () => {
-      await writeFile(join(dir, 'release'), '');
-      await service.stop();
-      client.close();
-    });
+    const release = (dir: string) => writeFile(join(dir, 'release'), '');
+    const { base, ns, client, workdir: dir } = await startService(t, {}, release);
     const res = await fetch(`${base}/api/runs`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -6,50 +6,20 @@ import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, type TestContext, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { SelfSubjectAccessReview } from 'kubernetes-types/authorization/v1.js';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { chromium } from 'playwright-core';
-import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { Jobs, Pods, Roles } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { sandboxJob } from '../../../src/sandbox/job.js';
 import type { Run, RunEvent } from '../../../src/sandbox/service/runs.js';
-import { CiFixerService, type CiFixerServiceOptions } from '../../../src/sandbox/service/server.js';
+import { CiFixerService } from '../../../src/sandbox/service/server.js';
 import { testClient, testNamespace, twoContextKubeconfig } from '../../support/cluster.js';
 import { startTutti } from '../../support/command.js';
-import { ackedLinesScript, asApp, runEvents, sandboxNamespace, workdir } from './support.js';
+import { ackedLinesScript, asApp, runEvents, sandboxNamespace, startService, workdir } from './support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-
-async function startService(
-  t: TestContext,
-  extra: Partial<CiFixerServiceOptions> = {},
-): Promise<{
-  base: string;
-  ns: string;
-  service: CiFixerService;
-  client: KubeClient;
-}> {
-  // Closed after the service stopped: stop() waits for runs to tear their sandboxes down.
-  const client = await testClient(undefined);
-  const { ns, app } = await sandboxNamespace(t, client);
-  const dir = await workdir();
-  const service = new CiFixerService({
-    client: app,
-    namespace: ns,
-    port: 0,
-    host: '127.0.0.1',
-    workdir: dir,
-    ...extra,
-  });
-  const port = await service.start();
-  t.after(async () => {
-    await service.stop();
-    client.close();
-  });
-  return { base: `http://127.0.0.1:${port}`, ns, service, client };
-}
 
 async function post(base: string, body: unknown, raw?: string) {
   const res = await fetch(`${base}/api/runs`, {

@@ -10,7 +10,8 @@ import { Namespaces } from '../../../src/runtime/client/kinds.js';
 import type { KubeObject } from '../../../src/runtime/client/types.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import type { RunEvent } from '../../../src/sandbox/service/runs.js';
-import { testNamespace } from '../../support/cluster.js';
+import { CiFixerService, type CiFixerServiceOptions } from '../../../src/sandbox/service/server.js';
+import { testClient, testNamespace } from '../../support/cluster.js';
 
 export const RBAC_MANIFEST = join(import.meta.dirname, '../../../k8s/rbac/k8s.yaml');
 
@@ -108,4 +109,41 @@ export async function runEvents(
     }
   }
   return out;
+}
+
+/**
+ * A ci-fixer service on a sandbox namespace of its own, stopped after the test. `beforeStop` runs
+ * first: stop() waits for the runs under way, so a test whose command waits on something releases
+ * it there.
+ */
+export async function startService(
+  t: TestContext,
+  extra: Partial<CiFixerServiceOptions> = {},
+  beforeStop?: (workdir: string) => Promise<void>,
+): Promise<{
+  base: string;
+  ns: string;
+  service: CiFixerService;
+  client: KubeClient;
+  workdir: string;
+}> {
+  // Closed after the service stopped: stop() waits for runs to tear their sandboxes down.
+  const client = await testClient(undefined);
+  const { ns, app } = await sandboxNamespace(t, client);
+  const dir = await workdir();
+  const service = new CiFixerService({
+    client: app,
+    namespace: ns,
+    port: 0,
+    host: '127.0.0.1',
+    workdir: dir,
+    ...extra,
+  });
+  const port = await service.start();
+  t.after(async () => {
+    await beforeStop?.(dir);
+    await service.stop();
+    client.close();
+  });
+  return { base: `http://127.0.0.1:${port}`, ns, service, client, workdir: dir };
 }
