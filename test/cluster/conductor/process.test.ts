@@ -38,6 +38,19 @@ test('configured by environment alone: the seed log lines, metrics, probes, and 
   });
   assert.equal((await get('/healthz')).status, 200);
 
+  // Log lines reach stderr up to 100 ms after they are made; /readyz may answer sooner.
+  const startLines = [
+    'Starting conductor-loop:',
+    '  Watching:',
+    '  Errors:',
+    '  Mode:',
+    '  Batch:',
+    'Configuration:',
+  ];
+  await waitFor(() => startLines.every((l) => loop.messages(l).length > 0), {
+    description: 'the start-up log lines',
+    timeoutMs: 10_000,
+  });
   assert.equal(loop.messages('Starting conductor-loop:').length, 1);
   assert.deepEqual(loop.messages('  Watching:'), [`  Watching: ${dirs.dir}`]);
   assert.deepEqual(loop.messages('  Errors:'), [`  Errors: ${dirs.errors}`]);
@@ -55,7 +68,7 @@ test('configured by environment alone: the seed log lines, metrics, probes, and 
     description: 'the full batch and the invalid file recorded',
     timeoutMs: 60_000,
   });
-  // Log lines reach stderr up to 100 ms after they are made, the state file may be faster.
+  // The state file may be faster than the log lines too.
   const lines = (i: number) => {
     const name = networkIntentName(docs[i] as Intent);
     return [
