@@ -270,10 +270,12 @@ describe('a sandbox whose Pod is lost mid-command', () => {
     ]);
     // A subscriber after the end gets the same from the run's state.
     assert.deepEqual(stepEnds(await runEvents(base, id)), stepEnds(events));
-    await waitFor(async () => !(await client.find(Jobs, sandbox!, ns)), {
-      description: `the run's sandbox Job ${sandbox} to be deleted`,
-      timeoutMs: 60_000,
-    });
-    await assertGone(client, ns, sandbox!);
+    // The Job goes first; the garbage collector deletes its Pod after it (background deletion).
+    await waitFor(
+      async () =>
+        !(await client.find(Jobs, sandbox!, ns)) &&
+        (await client.list(Pods, { namespace: ns, labelSelector: `job-name=${sandbox}` })).items.length === 0,
+      { description: `the run's sandbox Job ${sandbox} and its Pod to be deleted`, timeoutMs: 60_000 },
+    );
   });
 });
