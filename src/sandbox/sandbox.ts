@@ -4,7 +4,13 @@ import type { ResourceRequirements } from 'kubernetes-types/core/v1.js';
 import type { OwnerReference } from 'kubernetes-types/meta/v1.js';
 import { KubeClient } from '../runtime/client/client.js';
 import type { ConnectionOrigin } from '../runtime/client/connection.js';
-import { ExecError, type ExecOptions, ExecStalledError, execInPod } from '../runtime/client/exec.js';
+import {
+  ExecError,
+  type ExecOptions,
+  ExecStalledError,
+  execInPod,
+  keepaliveProblem,
+} from '../runtime/client/exec.js';
 import { Jobs, Pods } from '../runtime/client/kinds.js';
 import { waitFor } from '../runtime/wait.js';
 import { capOutput, commandArgv, TIMEOUT_EXIT_CODE } from './command.js';
@@ -60,6 +66,13 @@ export interface SandboxOptions {
   /** Default timeout of each command. */
   commandTimeoutMs?: number;
   maxOutputBytes?: number;
+  /**
+   * How often each command's exec connection pings the API server (default 10 s), and how long
+   * it may stay silent before the command fails with SandboxStalledError (default 30 s; must
+   * exceed the interval). 0 for both turns the keepalive off.
+   */
+  keepaliveIntervalMs?: number;
+  keepaliveTimeoutMs?: number;
 }
 
 export interface RunCommandOptions {
@@ -118,12 +131,21 @@ export class KubernetesSandbox {
       startupTimeoutMs: options.startupTimeoutMs,
       commandTimeoutMs: options.commandTimeoutMs,
       maxOutputBytes: options.maxOutputBytes,
+      keepaliveIntervalMs: options.keepaliveIntervalMs,
+      keepaliveTimeoutMs: options.keepaliveTimeoutMs,
     })) {
-      const min = name === 'ttlSecondsAfterFinished' || name === 'gpus' ? 0 : 1;
+      const min = ['ttlSecondsAfterFinished', 'gpus', 'keepaliveIntervalMs', 'keepaliveTimeoutMs'].includes(
+        name,
+      )
+        ? 0
+        : 1;
       if (value !== undefined && (!Number.isInteger(value) || value < min)) {
         throw new TypeError(`KubernetesSandbox: ${name} must be a whole number ≥ ${min}, got ${value}`);
       }
     }
+    // Checked here rather than at the first command, which would fail only once the Job is up.
+    const keepalive = keepaliveProblem(options.keepaliveIntervalMs, options.keepaliveTimeoutMs);
+    if (keepalive) throw new TypeError(`KubernetesSandbox: ${keepalive}`);
     this.jobName = `${options.namePrefix ?? 'ci-fixer-sandbox-'}${randomBytes(4).toString('hex')}`;
   }
 
@@ -315,8 +337,11 @@ export class KubernetesSandbox {
     const guard = guardPod(client, this.namespace, pod);
     const abort = new AbortController();
     try {
+      const { keepaliveIntervalMs, keepaliveTimeoutMs } = this.options;
       const ran = execInPod(client, this.namespace, pod, argv, {
         container: SANDBOX_CONTAINER,
+        ...(keepaliveIntervalMs === undefined ? {} : { keepaliveIntervalMs }),
+        ...(keepaliveTimeoutMs === undefined ? {} : { keepaliveTimeoutMs }),
         ...opts,
         signal: abort.signal,
       });

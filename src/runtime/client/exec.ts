@@ -106,6 +106,16 @@ export function exitCodeOf(status: StatusBody): number | undefined {
   return Number.isInteger(code) ? code : undefined;
 }
 
+/** What is wrong with a keepalive setting (defaults filled in), if anything. */
+export function keepaliveProblem(intervalMs?: number, timeoutMs?: number): string | undefined {
+  const pingEvery = intervalMs ?? DEFAULT_KEEPALIVE_INTERVAL;
+  const silentFor = timeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT;
+  if (pingEvery > 0 && !(silentFor > pingEvery)) {
+    return `keepaliveTimeoutMs (${silentFor}) must exceed keepaliveIntervalMs (${pingEvery}), or a quiet command would fail between pings`;
+  }
+  return undefined;
+}
+
 /**
  * Runs `command` in a pod through the API server's exec subresource (WebSocket, channel protocol
  * v5 with v4 as fallback) and resolves once the command has finished, with its output and exit
@@ -120,13 +130,10 @@ export async function execInPod(
   opts: ExecOptions = {},
 ): Promise<ExecResult> {
   if (command.length === 0) throw new ExecError('exec needs a command');
+  const problem = keepaliveProblem(opts.keepaliveIntervalMs, opts.keepaliveTimeoutMs);
+  if (problem) throw new ExecError(`exec ${problem}`);
   const pingEvery = opts.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL;
   const silentFor = opts.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT;
-  if (pingEvery > 0 && !(silentFor > pingEvery)) {
-    throw new ExecError(
-      `exec keepaliveTimeoutMs (${silentFor}) must exceed keepaliveIntervalMs (${pingEvery}), or a quiet command would fail between pings`,
-    );
-  }
   const conn = client.transport.connection;
   const params = new URLSearchParams();
   for (const c of command) params.append('command', c);
