@@ -13,7 +13,7 @@ import {
   terminalReconcileErrors,
 } from './metrics.js';
 import { type Reconciler, type Result, TerminalError } from './reconcile.js';
-import { WorkQueue } from './workqueue.js';
+import { type Priority, WorkQueue } from './workqueue.js';
 
 /** Where a controller gets its shared informers from (the manager's cache). */
 export interface InformerSource {
@@ -32,6 +32,7 @@ interface Watch {
   labelSelector?: string;
   /** Which updates enqueue; every one when absent. */
   updates?: (oldObj: KubeObject, newObj: KubeObject) => boolean;
+  priority?: Priority;
 }
 
 /**
@@ -64,6 +65,8 @@ export interface ControllerOptions {
  * Reconciles objects of one kind: events of the primary kind, of owned kinds (mapped to their
  * controlling owner) and of watched kinds (mapped by a function) enqueue keys; workers reconcile
  * each key, never two at once for the same key; failures come back with per-key backoff.
+ * Owned kinds' events go ahead of the rest: in a burst of new objects, one whose child became
+ * ready is finished at once instead of after every new one has been started.
  */
 export class Controller {
   private readonly sources: Watch[] = [];
@@ -105,6 +108,7 @@ export class Controller {
     this.sources.push({
       kind,
       ...opts,
+      priority: 'high',
       map: (o) => {
         const ownerKind = owner();
         const ref = o.metadata?.ownerReferences?.find(
@@ -169,7 +173,7 @@ export class Controller {
       this.handlersRegistered = true;
       for (const w of this.sources) {
         const enqueue = (o: KubeObject) => {
-          for (const key of w.map(o)) this.queue?.add(key);
+          for (const key of w.map(o)) this.queue?.add(key, w.priority);
         };
         this.opts.informers.informer(w.kind, w).addHandler({
           add: enqueue,

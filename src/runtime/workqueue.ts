@@ -12,6 +12,12 @@ export const BACKOFF_MAX_MS = 1_000_000;
 /** Node fires a timer of more than 2^31 - 1 ms (24.8 days) after 1 ms; longer delays wait this long. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/**
+ * `high` goes before every `normal` key. A controller adds its owned objects' events as high: they
+ * move work already started towards done, where a new object starts more.
+ */
+export type Priority = 'high' | 'normal';
+
 export interface WorkQueueOptions {
   /** Name in the workqueue_* metrics; omit for a queue that reports none. */
   readonly name?: string;
@@ -23,11 +29,18 @@ export interface WorkQueueOptions {
  * A work queue with client-go's guarantees: a key is queued at most once however often it is
  * added; a key is never handed to two workers at once, and one added while it is being processed
  * is processed once more afterwards; failed keys come back after a per-key exponential backoff.
+ * Keys come out first in, first out within each priority, high before normal.
  */
 export class WorkQueue<K = string> {
-  private readonly queue: K[] = [];
-  private head = 0;
-  private readonly dirty = new Set<K>();
+  private readonly lanes: Record<Priority, { entries: { key: K; seq: number }[]; head: number }> = {
+    high: { entries: [], head: 0 },
+    normal: { entries: [], head: 0 },
+  };
+  /** The entry each queued key waits as; another entry of it (left when promoted) is skipped. */
+  private readonly queued = new Map<K, number>();
+  private seq = 0;
+  /** Keys waiting to be queued (or queued again once processed), with their priority. */
+  private readonly dirty = new Map<K, Priority>();
   private readonly processing = new Set<K>();
   private readonly addedAt = new Map<K, number>();
   private readonly startedAt = new Map<K, number>();
@@ -44,21 +57,32 @@ export class WorkQueue<K = string> {
   }
 
   get length(): number {
-    return this.queue.length - this.head;
+    return this.queued.size;
   }
 
   get isShuttingDown(): boolean {
     return this.shuttingDown;
   }
 
-  /** Queues `key` unless it is already waiting; a no-op after shutdown. */
-  add(key: K): void {
-    if (this.shuttingDown || this.dirty.has(key)) return;
+  /**
+   * Queues `key` unless it is already waiting; a no-op after shutdown. A key waiting at normal
+   * priority that is added at high moves ahead.
+   */
+  add(key: K, priority: Priority = 'normal'): void {
+    if (this.shuttingDown) return;
+    const waiting = this.dirty.get(key);
+    if (waiting !== undefined) {
+      if (priority === 'high' && waiting === 'normal') {
+        this.dirty.set(key, 'high');
+        if (this.queued.has(key)) this.enqueue(key, 'high');
+      }
+      return;
+    }
     if (this.labels) workqueueAdds.inc(this.labels);
-    this.dirty.add(key);
+    this.dirty.set(key, priority);
     this.addedAt.set(key, performance.now());
     if (this.processing.has(key)) return; // re-queued by done()
-    this.push(key);
+    this.push(key, priority);
   }
 
   /** Queues `key` after `delayMs`; an earlier pending add of the same key wins. */
@@ -126,7 +150,8 @@ export class WorkQueue<K = string> {
     }
     // Once shutting down, a key re-added while it was processing is not run again: the drain
     // would otherwise wait for a worker that has already left.
-    if (this.dirty.has(key) && !this.shuttingDown) this.push(key);
+    const again = this.dirty.get(key);
+    if (again !== undefined && !this.shuttingDown) this.push(key, again);
     else if (this.processing.size === 0) for (const w of this.drainWaiters.splice(0)) w();
   }
 
@@ -145,27 +170,42 @@ export class WorkQueue<K = string> {
     await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
   }
 
-  private push(key: K): void {
+  private push(key: K, priority: Priority): void {
     const waiter = this.waiters.shift();
     if (waiter) {
       this.markProcessing(key);
       waiter(key);
       return;
     }
-    this.queue.push(key);
+    this.enqueue(key, priority);
     this.reportDepth();
   }
 
+  private enqueue(key: K, priority: Priority): void {
+    const seq = this.seq++;
+    this.lanes[priority].entries.push({ key, seq });
+    this.queued.set(key, seq);
+  }
+
+  /** The next key, high lane first; called only while length > 0. */
   private take(): K {
-    const key = this.queue[this.head]!;
-    this.head++;
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue.splice(0, this.head);
-      this.head = 0;
+    for (const priority of ['high', 'normal'] as const) {
+      const lane = this.lanes[priority];
+      while (lane.head < lane.entries.length) {
+        const { key, seq } = lane.entries[lane.head]!;
+        lane.head++;
+        if (lane.head > 1024 && lane.head * 2 > lane.entries.length) {
+          lane.entries.splice(0, lane.head);
+          lane.head = 0;
+        }
+        if (this.queued.get(key) !== seq) continue; // promoted: its entry in the high lane counts
+        this.queued.delete(key);
+        this.markProcessing(key);
+        this.reportDepth();
+        return key;
+      }
     }
-    this.markProcessing(key);
-    this.reportDepth();
-    return key;
+    throw new Error('WorkQueue: take() from an empty queue');
   }
 
   private markProcessing(key: K): void {

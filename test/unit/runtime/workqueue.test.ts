@@ -37,6 +37,35 @@ describe('WorkQueue', () => {
     assert.equal(q.length, 0);
   });
 
+  test('high-priority keys come out before normal ones, each lane first in, first out', async () => {
+    const q = new WorkQueue<string>();
+    q.add('new-1');
+    q.add('new-2');
+    q.add('ready-1', 'high');
+    q.add('new-3');
+    q.add('ready-2', 'high');
+    const order: (string | undefined)[] = [];
+    while (q.length) order.push(await q.get());
+    assert.deepEqual(order, ['ready-1', 'ready-2', 'new-1', 'new-2', 'new-3']);
+  });
+
+  test('a waiting key added again at high priority moves ahead once; at normal it keeps its place', async () => {
+    const q = new WorkQueue<string>();
+    for (const k of ['a', 'b', 'c']) q.add(k);
+    q.add('c', 'high');
+    q.add('c', 'high');
+    q.add('a', 'normal');
+    assert.equal(q.length, 3);
+    const order: (string | undefined)[] = [];
+    while (q.length) order.push(await q.get());
+    assert.deepEqual(order, ['c', 'a', 'b'], 'c is handed out once, from the high lane');
+    // Added at high while it is processed: it runs again afterwards, ahead of normal keys.
+    q.add('c', 'high');
+    q.add('d');
+    for (const k of order) q.done(k!);
+    assert.deepEqual([await q.get(), await q.get()], ['c', 'd']);
+  });
+
   test('backoff grows 5 ms doubling per failure up to 1000 s and resets on forget', () => {
     const q = new WorkQueue<string>();
     assert.deepEqual(
