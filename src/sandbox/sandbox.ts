@@ -69,7 +69,7 @@ export interface SandboxOptions {
   /**
    * How often each command's exec connection pings the API server (default 10 s), and how long
    * it may stay silent before the command fails with SandboxStalledError (default 30 s; must
-   * exceed the interval). 0 for both turns the keepalive off.
+   * exceed the interval). An interval of 0 turns the keepalive off.
    */
   keepaliveIntervalMs?: number;
   keepaliveTimeoutMs?: number;
@@ -99,6 +99,9 @@ export interface CommandResult {
   timedOut: boolean;
   truncated: boolean;
 }
+
+/** Options that may be 0; the rest must be at least 1. */
+const MAY_BE_ZERO = new Set(['ttlSecondsAfterFinished', 'gpus', 'keepaliveIntervalMs', 'keepaliveTimeoutMs']);
 
 type State = 'new' | 'starting' | 'ready' | 'closing' | 'closed';
 
@@ -134,11 +137,7 @@ export class KubernetesSandbox {
       keepaliveIntervalMs: options.keepaliveIntervalMs,
       keepaliveTimeoutMs: options.keepaliveTimeoutMs,
     })) {
-      const min = ['ttlSecondsAfterFinished', 'gpus', 'keepaliveIntervalMs', 'keepaliveTimeoutMs'].includes(
-        name,
-      )
-        ? 0
-        : 1;
+      const min = MAY_BE_ZERO.has(name) ? 0 : 1;
       if (value !== undefined && (!Number.isInteger(value) || value < min)) {
         throw new TypeError(`KubernetesSandbox: ${name} must be a whole number ≥ ${min}, got ${value}`);
       }
