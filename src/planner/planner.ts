@@ -122,8 +122,9 @@ export class IntentPlanner {
     const observations = await Promise.all(intents.map((i) => this.opts.observer.observe(i, signal)));
     const now = Date.now();
 
-    const specs = `${generations(intents)};${intents.map((i) => this.opts.observer.profileGenerations(i)).join(',')}`;
-    const settling = this.settling.get(target) ?? settlingFromStatus(intents, specs);
+    const profiles = intents.map((i) => this.opts.observer.profileGenerations(i));
+    const specs = `${generations(intents)};${profiles.join(',')}`;
+    const settling = this.settling.get(target) ?? settlingFromStatus(intents, profiles, specs);
     const rolledOut = observations.every((o) => !o.ok || o.rolledOut);
     if (settling && settling.generations === specs) {
       const age = now - settling.time;
@@ -380,7 +381,12 @@ export class IntentPlanner {
           log.warn({ intent: key(intent), actuator: actuator.name, err }, 'refitting the model failed');
         });
     }
-    for (const intent of intents) await this.writeStatus(intent, outcomes.get(key(intent))!);
+    for (const [i, intent] of intents.entries()) {
+      const outcome = outcomes.get(key(intent))!;
+      // A plan made this round records what measured it, for a planner that takes over later.
+      if (outcome.lastPlan) outcome.lastPlan = { ...outcome.lastPlan, kpiProfiles: profiles[i]! };
+      await this.writeStatus(intent, outcome);
+    }
     if (changed) return Math.min(REPLAN_AFTER_CHANGE_MS, period);
     return performed ? Math.min(config.controller.plan_cache_ttl || period, period) : period;
   }
@@ -414,13 +420,20 @@ const IN_EFFECT = new Set(['PlanCarriedOut', 'Opportunistic', 'Settling']);
  * its intent stays Degraded meanwhile: replanned at once, the workload would be judged on KPIs
  * from before that part shows.
  */
-function settlingFromStatus(intents: readonly Intent[], specs: string): Settling | undefined {
+function settlingFromStatus(
+  intents: readonly Intent[],
+  profiles: readonly string[],
+  specs: string,
+): Settling | undefined {
   let time = Number.NEGATIVE_INFINITY;
   let failed: Settling['failed'];
-  for (const i of intents) {
+  for (const [n, i] of intents.entries()) {
     const plan = i.status?.lastPlan;
     const planning = i.status?.conditions?.find((c) => c.type === CONDITION_PLANNING);
     if (!plan || !planning || planning.observedGeneration !== i.metadata?.generation) continue;
+    // A KPIProfile edited since the plan ends the wait, as it does for a planner that saw the
+    // edit. A status from before the plans recorded their profiles is taken as unchanged.
+    if (plan.kpiProfiles !== undefined && plan.kpiProfiles !== profiles[n]) return undefined;
     const partly = !plan.carriedOut && (plan.message ?? '').startsWith(PARTLY_CARRIED_OUT);
     if (plan.carriedOut ? !IN_EFFECT.has(planning.reason) : !partly) continue;
     if (partly && planning.reason !== 'ActuationFailed' && planning.reason !== 'Settling') continue;

@@ -73,6 +73,11 @@ export interface LastPlan {
   carriedOut: boolean;
   /** Why the plan was not carried out, or how it ended. */
   message?: string;
+  /**
+   * The KPIProfiles the plan was measured by, `namespace/name@generation` joined by commas: a
+   * planner started later knows whether one was edited since (Tutti's addition).
+   */
+  kpiProfiles?: string;
 }
 
 export interface IntentStatus {
@@ -191,6 +196,7 @@ const statusSchema: JSONSchemaProps = {
         time: { type: 'string', format: 'date-time' },
         carriedOut: { type: 'boolean' },
         message: { type: 'string' },
+        kpiProfiles: { type: 'string' },
       },
     },
   },

@@ -115,6 +115,54 @@ test('a planner restarted while its last plan settles lets it settle instead of 
   assert.equal((await client.get(Deployments, 'web', ns)).spec!.replicas, replicas, 'not scaled again');
 });
 
+test('a KPIProfile edited while no planner ran ends the wait of the last plan once one starts', async (t) => {
+  // 35 ms against 15 ms on one replica: the first plan scales out, then would settle 10 minutes.
+  const { client, ns } = await simulatedWorkload(t, 'planner-down-edit', {
+    name: 'web',
+    replicas: 1,
+    cpu: '500m',
+    load: 200,
+  });
+  const config = {
+    controller: { controller_timeout: 1, plan_cache_ttl: 600_000, plan_cache_timeout: 20_000 },
+  };
+  const first = await startPlanner(t, ns, { config, actuators: ['scale_out'] });
+  await client.create(webP95(ns));
+  const planned = await waitFor(
+    async () => {
+      const i = await client.get(Intents, 'web-p95', ns);
+      if (i.status?.lastPlan?.carriedOut) return i;
+      throw new Error(`status now ${JSON.stringify(i.status ?? {})}`);
+    },
+    { description: 'a plan to be carried out', timeoutMs: 90_000, intervalMs: 250 },
+  );
+  assert.equal(
+    planned.status!.lastPlan!.kpiProfiles,
+    `${ns}/p95latency@1`,
+    'the plan names what measured it',
+  );
+  await first.mgr.stop();
+  await client.patch(KpiProfiles, 'p95latency', ns, {
+    spec: { query: DEFAULT_QUERIES['default/p99latency']!.query },
+  });
+
+  // Without the edit the restarted planner would let the plan settle for 10 minutes.
+  await startPlanner(t, ns, { config, actuators: ['scale_out'] });
+  const replanned = await waitFor(
+    async () => {
+      const i = await client.get(Intents, 'web-p95', ns);
+      if (i.status?.lastPlan?.kpiProfiles === `${ns}/p95latency@2`) return i;
+      throw new Error(`status now ${JSON.stringify(i.status ?? {})}`);
+    },
+    {
+      description: 'the restarted planner to plan on the edited profile',
+      timeoutMs: 60_000,
+      intervalMs: 250,
+    },
+  );
+  assert.notEqual(replanned.status!.lastPlan!.time, planned.status!.lastPlan!.time, 'a new plan');
+});
+
 test('a KPIProfile edited while the last plan settles ends the wait: the intent is planned on what it now measures', async (t) => {
   // 35 ms against 15 ms on one replica: the first round scales out, then settles for 10 minutes.
   const { client, ns } = await simulatedWorkload(t, 'planner-profile-edit', {
