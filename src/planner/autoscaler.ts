@@ -1,6 +1,7 @@
 import type { HorizontalPodAutoscaler } from 'kubernetes-types/autoscaling/v2.js';
 import type { KubeClient } from '../runtime/client/client.js';
 import { ForbiddenError, NotFoundError } from '../runtime/client/errors.js';
+import { ReplicaSets } from '../runtime/client/kinds.js';
 import { kind } from '../runtime/client/types.js';
 import type { Logger } from '../runtime/log.js';
 import type { Actuator, Candidate, CandidateSink } from './actuator.js';
@@ -29,7 +30,10 @@ export class AutoscalerFinder {
     private readonly log: Logger,
   ) {}
 
-  /** `<namespace>/<name>` of the HPA whose scaleTargetRef is `ref`, if any. */
+  /**
+   * `<namespace>/<name>` of the HPA whose scaleTargetRef is `ref`, or for a ReplicaSet its
+   * controlling Deployment, if any.
+   */
   async managing(ref: WorkloadRef): Promise<string | undefined> {
     let hpas: HorizontalPodAutoscaler[];
     try {
@@ -45,10 +49,21 @@ export class AutoscalerFinder {
       this.warned = true;
       return undefined;
     }
+    const targets = [{ kind: ref.kind as string, name: ref.name }];
+    // A ReplicaSet's replicas are its Deployment's: an HPA on the Deployment sets them too.
+    if (ref.kind === 'ReplicaSet') {
+      const rs = await this.client.find(ReplicaSets, ref.name, ref.namespace);
+      const owner = rs?.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'Deployment');
+      if (owner && owner.apiVersion.split('/')[0] === 'apps')
+        targets.push({ kind: 'Deployment', name: owner.name });
+    }
     const hpa = hpas
       .filter((h) => {
         const t = h.spec?.scaleTargetRef;
-        return t?.kind === ref.kind && t.name === ref.name && t.apiVersion?.split('/')[0] === 'apps';
+        return (
+          t?.apiVersion?.split('/')[0] === 'apps' &&
+          targets.some((w) => w.kind === t.kind && w.name === t.name)
+        );
       })
       .map((h) => `${h.metadata?.namespace}/${h.metadata?.name}`)
       .sort()[0];

@@ -3,9 +3,9 @@ import { type TestContext, test } from 'node:test';
 import type { HorizontalPodAutoscaler } from 'kubernetes-types/autoscaling/v2.js';
 import { pino } from 'pino';
 import { type Intent, Intents } from '../../../src/apis/ido.intel.com/intent.js';
-import { HorizontalPodAutoscalers } from '../../../src/planner/autoscaler.js';
+import { AutoscalerFinder, HorizontalPodAutoscalers } from '../../../src/planner/autoscaler.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
-import { Deployments } from '../../../src/runtime/client/kinds.js';
+import { Deployments, ReplicaSets } from '../../../src/runtime/client/kinds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import {
@@ -89,6 +89,20 @@ test('a workload an HPA scales: the planner does not scale it, says so naming th
     timeoutMs: 60_000,
     intervalMs: 250,
   });
+});
+
+test("an intent on a Deployment's ReplicaSet: the HPA on the Deployment is found as the one that sets its replicas", async (t) => {
+  const { client, ns } = await autoscaledWeb(t, 'planner-hpa-rs');
+  const rs = await waitFor(async () => (await client.list(ReplicaSets, { namespace: ns })).items[0], {
+    description: "web's ReplicaSet",
+    timeoutMs: 30_000,
+  });
+  const finder = new AutoscalerFinder(client, pino({ level: 'silent' }));
+  const name = rs.metadata!.name!;
+  assert.equal(await finder.managing({ kind: 'ReplicaSet', namespace: ns, name }), `${ns}/web`);
+  assert.equal(await finder.managing({ kind: 'Deployment', namespace: ns, name: 'web' }), `${ns}/web`);
+  // A ReplicaSet of its own (no Deployment owns it) is not the HPA's.
+  assert.equal(await finder.managing({ kind: 'ReplicaSet', namespace: ns, name: 'standalone' }), undefined);
 });
 
 test('a workload an HPA scales: its CPU is still planned, and the status names the HPA', async (t) => {
