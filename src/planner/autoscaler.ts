@@ -52,7 +52,11 @@ export class AutoscalerFinder {
     const targets = [{ kind: ref.kind as string, name: ref.name }];
     // A ReplicaSet's replicas are its Deployment's: an HPA on the Deployment sets them too.
     if (ref.kind === 'ReplicaSet') {
-      const rs = await this.client.find(ReplicaSets, ref.name, ref.namespace);
+      // The planner's role may get ReplicaSets; one that may not still plans, as before.
+      const rs = await this.client.find(ReplicaSets, ref.name, ref.namespace).catch((err: unknown) => {
+        if (err instanceof ForbiddenError) return undefined;
+        throw err;
+      });
       const owner = rs?.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'Deployment');
       if (owner && owner.apiVersion.split('/')[0] === 'apps')
         targets.push({ kind: 'Deployment', name: owner.name });
