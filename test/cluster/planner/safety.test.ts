@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { Intents } from '../../../src/apis/ido.intel.com/intent.js';
 import { DEFAULT_QUERIES, KpiProfiles } from '../../../src/apis/ido.intel.com/kpi-profile.js';
 import { Deployments } from '../../../src/runtime/client/kinds.js';
@@ -70,16 +70,19 @@ test('a Deployment scaled by someone else while a plan is carried out is not sca
   assert.ok((await client.get(Deployments, 'web', ns)).spec!.replicas! >= 6);
 });
 
-test('a planner restarted while its last plan settles lets it settle instead of planning on top of it', async (t) => {
-  // 35 ms against 15 ms on one replica: the first plan scales out, from the prior alone.
-  const { client, ns } = await simulatedWorkload(t, 'planner-restart', {
+/**
+ * `web-p95` on one replica at 35 ms against 15 ms: the first plan scales out, from the prior
+ * alone. Resolves once it was carried out and the planner that made it stopped.
+ */
+async function plannedThenStopped(t: TestContext, prefix: string, planCacheTtl: number) {
+  const { client, ns } = await simulatedWorkload(t, prefix, {
     name: 'web',
     replicas: 1,
     cpu: '500m',
     load: 200,
   });
   const config = {
-    controller: { controller_timeout: 1, plan_cache_ttl: 120_000, plan_cache_timeout: 20_000 },
+    controller: { controller_timeout: 1, plan_cache_ttl: planCacheTtl, plan_cache_timeout: 20_000 },
   };
   const first = await startPlanner(t, ns, { config, actuators: ['scale_out'] });
   await client.create(webP95(ns));
@@ -92,6 +95,11 @@ test('a planner restarted while its last plan settles lets it settle instead of 
     { description: 'a plan to be carried out', timeoutMs: 90_000, intervalMs: 250 },
   );
   await first.mgr.stop();
+  return { client, ns, config, planned };
+}
+
+test('a planner restarted while its last plan settles lets it settle instead of planning on top of it', async (t) => {
+  const { client, ns, config, planned } = await plannedThenStopped(t, 'planner-restart', 120_000);
   const replicas = (await client.get(Deployments, 'web', ns)).spec!.replicas;
   assert.ok(replicas! > 1, 'scaled out');
   // Forget the observed values, so that the next planner's first round shows in the status.
@@ -116,32 +124,13 @@ test('a planner restarted while its last plan settles lets it settle instead of 
 });
 
 test('a KPIProfile edited while no planner ran ends the wait of the last plan once one starts', async (t) => {
-  // 35 ms against 15 ms on one replica: the first plan scales out, then would settle 10 minutes.
-  const { client, ns } = await simulatedWorkload(t, 'planner-down-edit', {
-    name: 'web',
-    replicas: 1,
-    cpu: '500m',
-    load: 200,
-  });
-  const config = {
-    controller: { controller_timeout: 1, plan_cache_ttl: 600_000, plan_cache_timeout: 20_000 },
-  };
-  const first = await startPlanner(t, ns, { config, actuators: ['scale_out'] });
-  await client.create(webP95(ns));
-  const planned = await waitFor(
-    async () => {
-      const i = await client.get(Intents, 'web-p95', ns);
-      if (i.status?.lastPlan?.carriedOut) return i;
-      throw new Error(`status now ${JSON.stringify(i.status ?? {})}`);
-    },
-    { description: 'a plan to be carried out', timeoutMs: 90_000, intervalMs: 250 },
-  );
+  // The plan would settle for 10 minutes.
+  const { client, ns, config, planned } = await plannedThenStopped(t, 'planner-down-edit', 600_000);
   assert.equal(
     planned.status!.lastPlan!.kpiProfiles,
     `${ns}/p95latency@1`,
     'the plan names what measured it',
   );
-  await first.mgr.stop();
   await client.patch(KpiProfiles, 'p95latency', ns, {
     spec: { query: DEFAULT_QUERIES['default/p99latency']!.query },
   });
