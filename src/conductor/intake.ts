@@ -94,14 +94,21 @@ export function readIntentFile(path: string, maxBytes = MAX_INTENT_FILE_BYTES): 
   }
 }
 
+const NOT_UTF8 = 'the file is not UTF-8 text (binary content)';
+
 export type ParseResult = { ok: true; doc: unknown } | { ok: false; message: string };
 
 /** Parses an intent file's bytes as JSON, naming what is wrong (binary, BOM-less garbage, …). */
 export function parseIntentJson(bytes: Buffer): ParseResult {
-  const text = new TextDecoder('utf-8', { fatal: false, ignoreBOM: false }).decode(bytes);
-  if (text.includes('\uFFFD') || text.includes('\u0000')) {
-    return { ok: false, message: 'the file is not UTF-8 text (binary content)' };
+  let text: string;
+  try {
+    // Fatal: an invalid sequence throws, where a lenient decoder would turn it into U+FFFD, which
+    // valid UTF-8 text may itself contain.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    return { ok: false, message: NOT_UTF8 };
   }
+  if (text.includes('\u0000')) return { ok: false, message: NOT_UTF8 };
   try {
     return { ok: true, doc: parseJsonStrict(text) };
   } catch (err) {

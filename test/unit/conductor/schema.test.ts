@@ -129,6 +129,17 @@ test('binary content and bad JSON are named as such', () => {
   assert.match(!bad.ok ? bad.message : '', /^invalid JSON: /);
 });
 
+test('valid UTF-8 holding U+FFFD is read; an invalid byte sequence is refused as binary', () => {
+  const text = parseIntentJson(Buffer.from('{"reason": "replacement \uFFFD character"}', 'utf8'));
+  assert.deepEqual(text, { ok: true, doc: { reason: 'replacement \uFFFD character' } });
+  // A lone continuation byte inside otherwise valid JSON.
+  const invalid = Buffer.concat([Buffer.from('{"reason": "'), Buffer.from([0x80]), Buffer.from('"}')]);
+  assert.deepEqual(parseIntentJson(invalid), {
+    ok: false,
+    message: 'the file is not UTF-8 text (binary content)',
+  });
+});
+
 test('a key given twice in one object is refused, naming the key and where, not read last-wins', () => {
   assert.deepEqual(parseIntentJson(Buffer.from('{"replicas": 1, "replicas": 5}')), {
     ok: false,
