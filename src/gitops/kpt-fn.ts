@@ -307,8 +307,10 @@ export async function runFunctionProcess(
   stdin: NodeJS.ReadableStream,
   stdout: NodeJS.WritableStream,
 ): Promise<number> {
-  let text = '';
-  for await (const chunk of stdin) text += chunk.toString();
+  // Decoded once, whole: a multi-byte character may be split between two reads.
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  const text = Buffer.concat(chunks).toString('utf8');
   let input: ResourceList;
   try {
     input = parse(text) as ResourceList;

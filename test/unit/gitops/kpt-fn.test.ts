@@ -3,10 +3,12 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse, parseAllDocuments, stringify } from 'yaml';
+import { runFunctionProcess } from '../../../src/gitops/kpt-fn.js';
 
 // The real kpt binary runs the real command, as a user's pipeline would.
 const run = promisify(execFile);
@@ -271,4 +273,33 @@ test('an intent.json with a key given twice is an error naming the key, not read
     ],
   );
   await assert.rejects(readFile(join(dir, 'apps/intent/cn_capacity.yaml')), { code: 'ENOENT' });
+});
+
+test('a ResourceList whose multi-byte characters are split between stdin reads is read intact', async () => {
+  const items = [
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'notes' },
+      data: { note: 'Stadion München – Südkurve, 5 €; '.repeat(3000) },
+    },
+  ];
+  const bytes = Buffer.from(
+    stringify({ apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items }),
+  );
+  // A pipe hands over 64 KiB at a time, wherever that falls; here it falls inside the euro sign.
+  const cut = bytes.indexOf(Buffer.from('€'), 65_536) + 1;
+  const stdin = Readable.from([bytes.subarray(0, cut), bytes.subarray(cut)]);
+  const out: Buffer[] = [];
+  const stdout = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      out.push(Buffer.from(chunk));
+      done();
+    },
+  });
+  assert.equal(await runFunctionProcess(stdin, stdout), 0);
+  const passedBack = parse(Buffer.concat(out).toString('utf8')).items;
+  const broken = passedBack[0].data.note.indexOf('\uFFFD');
+  assert.equal(broken, -1, `a character was broken at ${broken} of the note passed back`);
+  assert.deepEqual(passedBack, items);
 });
