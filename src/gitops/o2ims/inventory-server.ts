@@ -16,6 +16,15 @@ export const MONITORING_PREFIX = '/o2ims-infrastructureMonitoring';
 export const INVENTORY_API_VERSION = '1.0.0';
 export const DEFAULT_INVENTORY_PORT = 8090;
 
+/** A path segment decoded; undefined for a malformed escape (`%E0`), the client's error. */
+function decodePathSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
 /** An RFC 7807 ProblemDetails answer, as O2IMS errors are. */
 function problem(res: ServerResponse, status: number, title: string, detail: string, instance: string): void {
   res.writeHead(status, { 'content-type': 'application/problem+json' });
@@ -129,7 +138,17 @@ export class InventoryServer {
     if (path === `${api}/api_versions` || path === `${api}/v1/api_versions`) return send(versions);
     if (path !== `${api}/v1` && !path.startsWith(`${api}/v1/`))
       return problem(res, 404, 'Not Found', `no route ${path}; this API is under ${api}/v1`, path);
-    const parts = path.slice(`${api}/v1`.length).split('/').filter(Boolean).map(decodeURIComponent);
+    const segments = path.slice(`${api}/v1`.length).split('/').filter(Boolean);
+    const bad = segments.find((segment) => decodePathSegment(segment) === undefined);
+    if (bad !== undefined)
+      return problem(
+        res,
+        400,
+        'Bad Request',
+        `path segment "${bad}" is not a valid percent-encoded path segment`,
+        path,
+      );
+    const parts = segments.map((segment) => decodePathSegment(segment)!);
     const [collection, id, sub, subId, ...rest] = parts;
     if (rest.length) return problem(res, 404, 'Not Found', `no route ${path}`, path);
 

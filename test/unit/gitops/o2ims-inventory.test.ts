@@ -3,12 +3,14 @@ import { test } from 'node:test';
 import type { Node } from 'kubernetes-types/core/v1.js';
 import { buildAlarms } from '../../../src/gitops/o2ims/alarms.js';
 import { buildInventory, totalResources } from '../../../src/gitops/o2ims/inventory.js';
+import { InventoryServer } from '../../../src/gitops/o2ims/inventory-server.js';
 import {
   inventoryChanges,
   inventoryObjects,
   newSubscription,
 } from '../../../src/gitops/o2ims/subscriptions.js';
 import { inventorySettings } from '../../../src/gitops/operator.js';
+import type { KubeClient } from '../../../src/runtime/client/client.js';
 
 const T0 = '2026-01-01T00:00:00Z';
 const T1 = '2026-01-01T00:05:00Z';
@@ -178,4 +180,29 @@ test('a subscription needs an http(s) callback; unknown fields and filters are n
     () => newSubscription({ callback: 'http://x', consumerSubscriptionId: 7 }),
     /consumerSubscriptionId/,
   );
+});
+
+test('a malformed percent-escape in a path is a 400 ProblemDetails naming the segment, not a 503', async (t) => {
+  // Never reached: the path is refused before the cluster is read.
+  const server = new InventoryServer({} as KubeClient, { name: 'edge1' });
+  const port = await server.start(0);
+  t.after(() => server.stop());
+  for (const path of [
+    '/o2ims-infrastructureInventory/v1/resourcePools/%E0',
+    '/o2ims-infrastructureInventory/v1/resourcePools/pool/resources/bad%E0id',
+    '/o2ims-infrastructureMonitoring/v1/alarms/%E0%A4',
+  ]) {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`);
+    assert.equal(res.status, 400, path);
+    assert.equal(res.headers.get('content-type'), 'application/problem+json');
+    const body = (await res.json()) as { title: string; status: number; detail: string; instance: string };
+    const segment = path.split('/').at(-1);
+    assert.deepEqual(body, {
+      type: 'about:blank',
+      title: 'Bad Request',
+      status: 400,
+      detail: `path segment "${segment}" is not a valid percent-encoded path segment`,
+      instance: path,
+    });
+  }
 });
