@@ -103,6 +103,8 @@ export class TranslateError extends Error {
 /** The request after parsing: either input form ends up here. */
 interface IntentRequest {
   id?: string;
+  /** Where the id was given, for a problem with it. */
+  idField: string;
   name: string;
   requirements: Record<string, unknown>;
   requirementsField: string;
@@ -168,6 +170,7 @@ function fromShortForm(input: unknown, problems: Problem[]): IntentRequest | und
   return {
     ...pick(input),
     id: optionalString(input['id'], 'id', problems),
+    idField: 'id',
     name: String(input['intent'] ?? ''),
     requirements: input['requirements'],
     requirementsField: 'requirements',
@@ -225,9 +228,19 @@ function fromTmf921(input: unknown, problems: Problem[]): IntentRequest | undefi
     });
     return undefined;
   }
+  // The expression may name the intent too; two different ids would leave the expectations
+  // labelled with one and the Intent known by the other.
+  const intentId = optionalString(intent['id'], 'id', problems);
+  const valueId = optionalString(value['id'], `${base}.id`, problems);
+  if (intentId !== undefined && valueId !== undefined && intentId !== valueId)
+    problems.push({
+      field: `${base}.id`,
+      message: `"${valueId}" differs from the Intent's id "${intentId}"; give one of them, or the same in both`,
+    });
   return {
     ...pick(value),
-    id: optionalString(intent['id'], 'id', problems),
+    id: intentId ?? valueId,
+    idField: intentId === undefined && valueId !== undefined ? `${base}.id` : 'id',
     name: typeof intent['name'] === 'string' ? intent['name'] : String(value['intent'] ?? ''),
     requirements: value['requirements'],
     requirementsField: `${base}.requirements`,
@@ -256,7 +269,7 @@ interface Constraint {
 function expand(req: IntentRequest, problems: Problem[]): IntentExpectation[] {
   if (req.id !== undefined && (!DNS_LABEL.test(req.id) || req.id.length > MAX_INTENT_ID)) {
     problems.push({
-      field: 'id',
+      field: req.idField,
       message: `"${req.id}" must be lower-case letters, digits and '-', at most ${MAX_INTENT_ID} characters`,
     });
   }

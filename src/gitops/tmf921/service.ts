@@ -100,8 +100,12 @@ export class IntentService {
       'characteristic',
     ])
       delete intent[field]; // the server's to set
-    intent['id'] ??= randomUUID();
-    const expectations = translateIntent(intent);
+    let expectations = translateIntent(intent);
+    if (intent['id'] === undefined) {
+      // The id the expression gives, else one of our own: every stored intent has one.
+      intent['id'] = expectations[0]?.intentId ?? randomUUID();
+      expectations = translateIntent(intent);
+    }
     const at = now();
     const record: IntentRecord = {
       intent,

@@ -394,3 +394,33 @@ test('a stored intent edited by hand into one that cannot be published is report
   assert.equal(await inRepo('hand-1-cn-cap-001'), false);
   assert.ok(await inRepo('hand-3-cn-cap-001'));
 });
+
+test('an intent posted without an id, whose expression names one, is stored and published under that id', async (t) => {
+  const { url, bare } = await serviceWithGit(t, 'tutti-intent-named-');
+  const intent = {
+    name: 'Stadium 5G',
+    '@type': 'Intent',
+    expression: {
+      '@type': 'JsonLdExpression',
+      expressionLanguage: 'JSON-LD',
+      expressionValue: { id: 'named-1', requirements: { latency: '<5ms' } },
+    },
+  };
+  const res = await fetch(url, { method: 'POST', body: JSON.stringify(intent) });
+  assert.equal(res.status, 201, await res.clone().text());
+  assert.equal(res.headers.get('location'), `${INTENT_PATH}/named-1`);
+  const body = (await res.json()) as IntentResource;
+  assert.equal(body.id, 'named-1');
+  assert.deepEqual(body.characteristic.find((c) => c.name === 'intentExpectationIds')?.value, [
+    'named-1-cn-cap-001',
+  ]);
+  await waitFor(
+    () =>
+      git(['show', 'main:apps/intent/cn_capacity.yaml'], { cwd: bare }).then(
+        (yaml) => yaml.includes('intent.tutti.dev/id: named-1'),
+        () => false,
+      ),
+    { description: 'intent named-1 pushed with its label', timeoutMs: 30_000 },
+  );
+  assert.equal((await fetch(`${url}/named-1`)).status, 200);
+});

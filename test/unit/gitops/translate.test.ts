@@ -223,6 +223,36 @@ describe('translate a TMF921 v5 Intent', () => {
     );
   });
 
+  test("the expression's id names the intent when the Intent has none; two different ids are refused", () => {
+    const { id: _, ...anonymous } = intent;
+    const named = (value: Record<string, unknown>) => ({
+      ...anonymous,
+      expression: {
+        ...intent.expression,
+        expressionValue: { ...intent.expression.expressionValue, ...value },
+      },
+    });
+    assert.deepEqual(
+      translateIntent(named({ id: 'stadium' })).map((e) => [e.intentExpectationId, e.intentId]),
+      [
+        ['stadium-cn-cap-001', 'stadium'],
+        ['stadium-tn-cov-001', 'stadium'],
+        ['stadium-ran-perf-001', 'stadium'],
+      ],
+    );
+    assert.equal(translateIntent({ ...named({ id: 'a1b2c3' }), id: 'a1b2c3' }).length, 3);
+    assert.deepEqual(problemsOf({ ...named({ id: 'stadium' }), id: 'a1b2c3' }), [
+      {
+        field: 'expression.expressionValue.id',
+        message: `"stadium" differs from the Intent's id "a1b2c3"; give one of them, or the same in both`,
+      },
+    ]);
+    assert.deepEqual(
+      problemsOf(named({ id: 'Not_A_Label' })).map((p) => p.field),
+      ['expression.expressionValue.id'],
+    );
+  });
+
   test('expressionValue may be a JSON string', () => {
     const out = translateIntent({
       ...intent,
