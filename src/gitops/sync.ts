@@ -76,6 +76,21 @@ function rank(o: { kind?: string }): number {
   return o.kind === 'Namespace' ? 0 : o.kind === 'CustomResourceDefinition' ? 1 : 2;
 }
 
+/** What a YAML document lacks to name an object, or undefined when it names one. */
+function missingIdentity(o: unknown): string | undefined {
+  const naming = 'every document must name its object (apiVersion, kind, metadata.name)';
+  if (typeof o !== 'object' || o === null || Array.isArray(o))
+    return `is ${Array.isArray(o) ? 'a list' : o === null ? 'null' : `a ${typeof o}`}, not an object; ${naming}`;
+  const k = o as KubeObject;
+  const filled = (v: unknown) => typeof v === 'string' && v !== '';
+  const missing = [
+    filled(k.apiVersion) ? '' : 'apiVersion',
+    filled(k.kind) ? '' : 'kind',
+    filled(k.metadata?.name) ? '' : 'metadata.name',
+  ].filter(Boolean);
+  return missing.length ? `has no ${missing.join(', ')}; ${naming}` : undefined;
+}
+
 function entryOf(o: KubeObject): InventoryEntry {
   return {
     apiVersion: o.apiVersion!,
@@ -196,14 +211,31 @@ export class EdgeSyncer {
       );
     }
 
+    // A document that names no object cannot be applied, nor matched to what it was before: skipped,
+    // the object it used to be would be pruned. The commit is refused instead, like one that is not YAML.
+    const unnamed = objects.flatMap((s) => {
+      const missing = missingIdentity(s.object);
+      return missing ? [`${s.file}#${s.index + 1}: ${missing}`] : [];
+    });
+    if (unnamed.length)
+      return this.report(
+        current,
+        previous,
+        {
+          commit: previous.commit,
+          objects: previous.objects ?? 0,
+          pruned: 0,
+          errors: unnamed.map((u) => `commit ${commit.slice(0, 12)}: ${u}`),
+        },
+        'SourceInvalid',
+        previous.inventory ?? [],
+        stop,
+      );
+
     const errors: string[] = [];
     const toApply: { source: SourcedObject; obj: KubeObject }[] = [];
     for (const s of [...objects].sort((a, b) => rank(a.object) - rank(b.object))) {
-      const obj = structuredClone(s.object);
-      if (!obj.apiVersion || !obj.kind || !obj.metadata?.name) {
-        errors.push(`${s.file}#${s.index + 1}: apiVersion, kind and metadata.name are required`);
-        continue;
-      }
+      const obj = structuredClone(s.object) as KubeObject & { metadata: { name: string } };
       obj.metadata.labels = { ...obj.metadata.labels, [LABEL_SYNCED_BY]: this.opts.name };
       toApply.push({ source: s, obj });
     }

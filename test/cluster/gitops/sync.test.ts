@@ -450,3 +450,52 @@ test('an object whose apiVersion changes in git (autoscaling/v1 to v2) is the sa
   assert.equal((await new EdgeSyncer(client, options).syncOnce()).pruned, 0);
   assert.ok(await client.find(HPAs, 'upf', 'tutti-sync-version'));
 });
+
+test('a commit with a document that names no object is refused whole: the object it used to be is not pruned', async (t) => {
+  const client = await syncClient(t);
+  const { root, server } = await gitServer(t);
+  const repo = await server.createRepository('admin1/edge1-unnamed');
+  const namespace = 'tutti-sync-unnamed';
+  t.after(() => client.delete(Namespaces, namespace));
+  const syncer = new EdgeSyncer(client, syncOptions('edge1-unnamed', repo, root));
+  t.after(() => client.delete(GitSyncs, 'edge1-unnamed'));
+  await syncer.register();
+  const settings = (metadata: string) =>
+    `apiVersion: v1\nkind: ConfigMap\nmetadata:\n${metadata}data:\n  a: b\n`;
+  const tree = (settingsYaml: string) =>
+    new Map([
+      ['namespace.yaml', `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${namespace}\n`],
+      ['settings.yaml', `${settingsYaml}---\n${settings(`  name: other\n  namespace: ${namespace}\n`)}`],
+    ]);
+  const good = await publishTree(tree(settings(`  name: settings\n  namespace: ${namespace}\n`)), ['good'], {
+    repo,
+    credentials,
+  });
+  assert.deepEqual((await syncer.syncOnce()).errors, []);
+  assert.ok(await client.find(ConfigMaps, 'settings', namespace));
+
+  // metadata.name misspelt, and a document that is a list: neither names an object.
+  const unnamed = await publishTree(
+    new Map([
+      ...tree(settings(`  nmae: settings\n  namespace: ${namespace}\n`)),
+      ['list.yaml', '- a\n- b\n'],
+    ]),
+    ['unnamed'],
+    { repo, credentials },
+  );
+  const outcome = await syncer.syncOnce();
+  const at = `commit ${unnamed.commit.slice(0, 12)}`;
+  assert.deepEqual(outcome.errors, [
+    `${at}: list.yaml#1: is a list, not an object; every document must name its object (apiVersion, kind, metadata.name)`,
+    `${at}: settings.yaml#1: has no metadata.name; every document must name its object (apiVersion, kind, metadata.name)`,
+  ]);
+  const status = (await client.get(GitSyncs, 'edge1-unnamed')).status!;
+  assert.equal(status.conditions![0]!.reason, 'SourceInvalid');
+  assert.equal(status.commit, good.commit, 'the commit applied, not the one refused');
+  assert.ok(await client.find(ConfigMaps, 'settings', namespace), 'the object it used to be is kept');
+  assert.deepEqual(
+    status.inventory!.map((e) => `${e.kind}/${e.name}`).sort(),
+    ['ConfigMap/other', 'ConfigMap/settings', `Namespace/${namespace}`],
+    'still pruned once it leaves git for good',
+  );
+});
