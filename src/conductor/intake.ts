@@ -8,10 +8,21 @@ export const MAX_INTENT_FILE_BYTES = 5 * 1024 * 1024;
 /** The files the loop picks up; everything else in the directory is left alone. */
 export const INTENT_FILE_PATTERN = /^intent-.*\.json$/;
 
-/** The version of a file that was read: unchanged while both stay the same. */
+/**
+ * The version of a file that was read: unchanged while all of these stay the same. The inode and
+ * ctime catch what size and mtime alone miss: a same-size rewrite within one coarse timestamp tick,
+ * or a file renamed in whose mtime equals the one it replaced.
+ */
 export interface FileVersion {
   mtimeMs: number;
   size: number;
+  ino: number;
+  ctimeMs: number;
+}
+
+/** Whether two versions of a file are the same. */
+export function sameVersion(a: FileVersion, b: FileVersion): boolean {
+  return a.mtimeMs === b.mtimeMs && a.size === b.size && a.ino === b.ino && a.ctimeMs === b.ctimeMs;
 }
 
 export type ReadResult =
@@ -62,7 +73,7 @@ export function readIntentFile(path: string, maxBytes = MAX_INTENT_FILE_BYTES): 
   }
   try {
     const info = fstatSync(fd);
-    const version = { mtimeMs: info.mtimeMs, size: info.size };
+    const version = { mtimeMs: info.mtimeMs, size: info.size, ino: info.ino, ctimeMs: info.ctimeMs };
     if (!info.isFile()) {
       return { ok: false, reason: 'NotRegularFile', message: `${path} is not a regular file`, version };
     }

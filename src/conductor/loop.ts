@@ -10,11 +10,13 @@ import { BatchCoordinator, WorkerPool } from './batch.js';
 import { ClaimRegistry } from './claims.js';
 import { writeErrorFile } from './error-files.js';
 import {
+  type FileVersion,
   INTENT_FILE_PATTERN,
   MAX_INTENT_FILE_BYTES,
   parseIntentJson,
   type ReadResult,
   readIntentFile,
+  sameVersion,
 } from './intake.js';
 import { type Intent, toNetworkIntent } from './intent.js';
 import { conductorMetrics as metrics } from './metrics.js';
@@ -85,9 +87,7 @@ interface AcceptedIntent {
   counted?: boolean;
 }
 
-interface KnownVersion {
-  mtimeMs: number;
-  size: number;
+interface KnownVersion extends FileVersion {
   sha256: string;
 }
 
@@ -385,7 +385,7 @@ export class ConductorLoop {
     if (prior) {
       const info = await lstat(path).catch(() => undefined);
       if (!info) return;
-      if (prior.mtimeMs === info.mtimeMs && prior.size === info.size) {
+      if (sameVersion(prior, info)) {
         if (this.inFlight.has(`${name}@${prior.sha256.slice(0, 16)}`)) return;
         if (this.state.finished(name, prior.sha256)) return;
       }
@@ -406,7 +406,8 @@ export class ConductorLoop {
     const size = read.ok ? read.bytes.length : version.size;
     // chmod changes no mtime: an unreadable file is looked at afresh each time, not by its version.
     if (read.ok || read.reason !== 'Unreadable') {
-      this.known.set(name, { mtimeMs: version.mtimeMs, size: version.size, sha256 });
+      const { mtimeMs, size: bytes, ino, ctimeMs } = version;
+      this.known.set(name, { mtimeMs, size: bytes, ino, ctimeMs, sha256 });
     }
     const key = `${name}@${sha256.slice(0, 16)}`;
     // Checked and marked with no await in between: two events for one file must not both pass.

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { rename, stat, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { NetworkIntents } from '../../../src/apis/intent.nephoran.com/network-intent.js';
+import { conductorCrds } from '../../../src/conductor/crds.js';
+import { installCrds } from '../../../src/runtime/crds.js';
+import { waitFor } from '../../../src/runtime/wait.js';
+import { testClient, testNamespace } from '../../support/cluster.js';
+import { errorReports, handoffDir, intent, readState, startLoop } from './support.js';
+
+describe('conductor-loop: which version of a file it has seen', () => {
+  test('a same-size file renamed in with the mtime of the one it replaced is read and submitted', async (t) => {
+    const client = await testClient(t);
+    await installCrds(client, conductorCrds());
+    const ns = await testNamespace(t, client, 'ino');
+    const dirs = await handoffDir(t);
+    await startLoop(t, client, dirs);
+
+    // Both versions carry one modification time, as a producer that keeps timestamps (cp -p,
+    // rsync -t) writes them; of the same size (one digit for another), only their inode and ctime
+    // tell them apart.
+    const mtime = new Date('2024-01-02T03:04:05Z');
+    const path = join(dirs.dir, 'intent-web.json');
+    const renameIn = async (replicas: number) => {
+      const temp = join(dirs.dir, '.intent-web.json.next');
+      await writeFile(temp, JSON.stringify(intent(ns, 'web', { replicas }), null, 2));
+      await utimes(temp, mtime, mtime);
+      const info = await stat(temp);
+      await rename(temp, path);
+      return info;
+    };
+    const before = await renameIn(3);
+    const first = await waitFor(async () => (await readState(dirs.dir))['intent-web.json'], {
+      description: 'intent-web.json processed',
+      timeoutMs: 30_000,
+    });
+    const next = await renameIn(4);
+    assert.equal(next.size, before.size);
+    assert.equal(next.mtimeMs, before.mtimeMs);
+
+    const second = await waitFor(
+      async () => {
+        const rec = (await readState(dirs.dir))['intent-web.json'];
+        return rec && rec.sha256 !== first.sha256 ? rec : undefined;
+      },
+      { description: 'the renamed-in intent-web.json processed', timeoutMs: 30_000 },
+    );
+    const [crNs, crName] = second.cr_name!.split('/') as [string, string];
+    assert.equal((await client.get(NetworkIntents, crName, crNs)).spec.replicas, 4);
+    assert.equal((await errorReports(dirs.errors)).size, 0);
+  });
+});
