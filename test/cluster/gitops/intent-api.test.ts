@@ -12,7 +12,7 @@ import { gitopsCrds } from '../../../src/gitops/crds.js';
 import { git } from '../../../src/gitops/git.js';
 import { GitHttpServer } from '../../../src/gitops/git-http-server.js';
 import { LABEL_INTENT, RENDER_NAMESPACE } from '../../../src/gitops/render.js';
-import { EdgeSyncer } from '../../../src/gitops/sync.js';
+import { EdgeSyncer, type SyncOutcome } from '../../../src/gitops/sync.js';
 import { INTENT_PATH, type IntentRecord, type IntentResource } from '../../../src/gitops/tmf921/intent.js';
 import { IntentServer } from '../../../src/gitops/tmf921/server.js';
 import { IntentService } from '../../../src/gitops/tmf921/service.js';
@@ -33,13 +33,19 @@ interface IntentApi {
   /** The intent collection's URL. */
   url: string;
   post(body: string): Promise<Response>;
+  /** One pass of the edge's sync, when the test drives it (`syncLoop: false`). */
+  syncEdge(): Promise<SyncOutcome>;
 }
 
 /**
  * The SMO's intent API publishing to a git server, and an edge (the same plane) syncing the
  * repository and running the bundle and provisioning controllers for one intent id.
  */
-async function intentApi(t: TestContext, edge: { siteNamespace?: string } = {}): Promise<IntentApi> {
+async function intentApi(
+  t: TestContext,
+  edge: { siteNamespace?: string } = {},
+  { syncLoop = true } = {},
+): Promise<IntentApi> {
   const client = await testClient(t, 'tutti-gitops-test');
   await installCrds(client, gitopsCrds());
   const smoNamespace = await testNamespace(t, client, 'smo');
@@ -61,7 +67,8 @@ async function intentApi(t: TestContext, edge: { siteNamespace?: string } = {}):
     cacheDir: join(root, 'cache'),
   });
   const stopSync = new AbortController();
-  const loop = syncer.run(stopSync.signal);
+  if (!syncLoop) await syncer.register();
+  const loop = syncLoop ? syncer.run(stopSync.signal) : Promise.resolve();
   t.after(async () => {
     stopSync.abort();
     await loop;
@@ -90,7 +97,7 @@ async function intentApi(t: TestContext, edge: { siteNamespace?: string } = {}):
   const url = `http://127.0.0.1:${port}${INTENT_PATH}`;
   const post = (body: string) =>
     fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
-  return { client, store, id, url, post };
+  return { client, store, id, url, post, syncEdge: () => syncer.syncOnce() };
 }
 
 test('TMF921 intents posted over HTTP are acknowledged, reach the edge, and report fulfilled from the bundles on the edge', async (t) => {
@@ -158,6 +165,45 @@ test('TMF921 intents posted over HTTP are acknowledged, reach the edge, and repo
     { description: `the bundles of intent ${id} to be pruned from the edge`, timeoutMs: 60_000 },
   );
   assert.equal(await client.find(ProvisioningRequests, pr.metadata.name!), undefined);
+});
+
+test('an intent withdrawn and posted again with other content is not fulfilled until the edge has that content', async (t) => {
+  const { client, id, url, post, syncEdge } = await intentApi(t, {}, { syncLoop: false });
+  const lifecycle = async () => {
+    const r = (await (await fetch(`${url}/${id}`)).json()) as IntentResource;
+    const value = (name: string) => String(r.characteristic.find((c) => c.name === name)?.value);
+    return { status: r.lifecycleStatus, message: value('statusMessage'), commit: value('gitCommit') };
+  };
+  const until = (what: string, ok: (l: Awaited<ReturnType<typeof lifecycle>>) => boolean) =>
+    waitFor(
+      async () => {
+        const l = await lifecycle();
+        return ok(l) && l;
+      },
+      { description: `intent ${id} ${what}`, timeoutMs: 60_000, intervalMs: 200 },
+    );
+  const bundle = `cn-bundle-${id}-cn-cap-001`;
+
+  assert.equal((await post(JSON.stringify(tmf921Intent(id, { latency: '<5ms' })))).status, 201);
+  const first = await until('published', (l) => l.status === 'inProgress');
+  assert.deepEqual((await syncEdge()).errors, []);
+  await until('fulfilled', (l) => l.status === 'fulfilled');
+
+  // Withdrawn and posted again with another latency, published before the edge syncs again.
+  assert.equal((await fetch(`${url}/${id}`, { method: 'DELETE' })).status, 204);
+  assert.equal((await post(JSON.stringify(tmf921Intent(id, { latency: '<10ms' })))).status, 201);
+  const again = await until('published again', (l) => l.status !== 'acknowledged');
+  assert.notEqual(again.commit, first.commit);
+  const old = await client.get(CNBundles, bundle, RENDER_NAMESPACE);
+  assert.equal(old.spec.capacity['latency']?.value, '5ms', 'the edge still holds the content before');
+  assert.equal(old.status?.conditions?.[0]?.reason, 'Ready');
+  assert.equal(again.status, 'inProgress', `not fulfilled by the bundle of 5ms: ${again.message}`);
+  assert.match(again.message, new RegExp(`CNBundle ${bundle} on the edge still holds other content`));
+
+  assert.deepEqual((await syncEdge()).errors, []);
+  await until('fulfilled with the content posted again', (l) => l.status === 'fulfilled');
+  const now = await client.get(CNBundles, bundle, RENDER_NAMESPACE);
+  assert.equal(now.spec.capacity['latency']?.value, '10ms');
 });
 
 test("an intent the edge cannot provision reports failed through the API, with the edge's reason", async (t) => {
