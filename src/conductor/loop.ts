@@ -275,6 +275,12 @@ export class ConductorLoop {
       this.log.error({ err: (err as Error).message }, `cannot list ${this.opts.handoffDir}`);
       return;
     }
+    try {
+      // A record removed by hand (to retry a failed file unchanged) is honoured from this rescan on.
+      this.state.refresh();
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, `cannot read ${this.state.path}`);
+    }
     for (const name of names) this.schedule(name, true);
     this.forgetRemoved(names).catch((err: Error) =>
       this.log.error({ err: err.message }, `cannot write ${this.state.path}`),

@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, lstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  type Stats,
+  statSync,
+} from 'node:fs';
 import { open, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -72,7 +81,17 @@ export class StateStore {
    * chunks, when we wrote it; `landing`, the revision of our write under way, whose records the map
    * already holds.
    */
-  private cached?: { revision: string; files: Map<string, FileRecord>; body?: Buffer[]; landing?: string };
+  private cached?: {
+    revision: string;
+    files: Map<string, FileRecord>;
+    /**
+     * The file's identity when last read or written: a hand edit (an entry removed to retry a
+     * file) keeps the revision line but changes this, and must be read, not overwritten.
+     */
+    identity?: string;
+    body?: Buffer[];
+    landing?: string;
+  };
   /** Each record's line in the file, reused while the record is the same object. */
   private readonly lines = new WeakMap<FileRecord, string>();
 
@@ -184,7 +203,9 @@ export class StateStore {
           await writeFileAtomic(this.path, chunks);
           this.lastBytes = chunks.reduce((n, c) => n + c.length, 0);
           this.files = merged;
-          this.cached = { revision, files: merged, body: lines };
+          // Under the lock no replica writes meanwhile: what is there now is our write.
+          const identity = identityOf(statSync(this.path));
+          this.cached = { revision, files: merged, identity, body: lines };
         });
         for (const w of waiters) w.resolve();
       } catch (err) {
@@ -240,15 +261,20 @@ export class StateStore {
       throw err;
     }
     let bytes: Buffer;
+    let readIdentity: string;
     try {
       const c = this.cached;
+      const identity = identityOf(fstatSync(fd));
       if (c) {
         const head = Buffer.allocUnsafe(HEAD_BYTES);
         const read = readSync(fd, head, 0, HEAD_BYTES, 0);
         const revision = REVISION.exec(head.toString('utf8', 0, read))?.[1];
-        if (revision === c.revision || revision === c.landing) return c.files;
+        // Our write under way has landed: its records are in the map already.
+        if (revision !== undefined && revision === c.landing) return c.files;
+        if (revision === c.revision && identity === c.identity) return c.files;
       }
       bytes = readFileSync(fd);
+      readIdentity = identity;
     } finally {
       closeSync(fd);
     }
@@ -262,7 +288,7 @@ export class StateStore {
     }
     const files = new Map(Object.entries(doc.files ?? {}));
     // A file without a revision (written by hand, or by an older loop) is read whole every time.
-    this.cached = doc.revision ? { revision: doc.revision, files } : undefined;
+    this.cached = doc.revision ? { revision: doc.revision, files, identity: readIdentity } : undefined;
     return files;
   }
 
@@ -291,6 +317,11 @@ export class StateStore {
       await unlink(lock).catch(() => {});
     }
   }
+}
+
+/** What tells one version of the state file from another besides its revision line. */
+function identityOf(info: Stats): string {
+  return `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
 }
 
 /**

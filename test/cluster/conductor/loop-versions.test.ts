@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
-import { rename, stat, utimes, writeFile } from 'node:fs/promises';
+import { readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { NetworkIntents } from '../../../src/apis/intent.nephoran.com/network-intent.js';
 import { conductorCrds } from '../../../src/conductor/crds.js';
+import { STATE_FILE } from '../../../src/conductor/state.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testNamespace } from '../../support/cluster.js';
-import { errorReports, handoffDir, intent, readState, startLoop } from './support.js';
+import { dropIntent, errorReports, handoffDir, intent, readState, startLoop } from './support.js';
 
-describe('conductor-loop: which version of a file it has seen', () => {
+describe('conductor-loop: which version of a file, and of the state, it has seen', () => {
   test('a same-size file renamed in with the mtime of the one it replaced is read and submitted', async (t) => {
     const client = await testClient(t);
     await installCrds(client, conductorCrds());
@@ -49,5 +50,55 @@ describe('conductor-loop: which version of a file it has seen', () => {
     const [crNs, crName] = second.cr_name!.split('/') as [string, string];
     assert.equal((await client.get(NetworkIntents, crName, crNs)).spec.replicas, 4);
     assert.equal((await errorReports(dirs.errors)).size, 0);
+  });
+
+  test('a failed file whose state entry is removed by hand is tried again while the loop runs', async (t) => {
+    const admin = await testClient(t);
+    await installCrds(admin, conductorCrds());
+    const ns = await testNamespace(t, admin, 'retry');
+    const user = `system:serviceaccount:${ns}:conductor-loop`;
+    const asLoop = admin.impersonating({ user, groups: ['system:authenticated'] });
+    const dirs = await handoffDir(t);
+    await startLoop(t, asLoop, dirs, { periodMs: 200 });
+
+    // Refused for want of RBAC: a final failure, recorded.
+    await dropIntent(dirs.dir, 'intent-web.json', intent(ns, 'web'));
+    const failed = await waitFor(async () => (await readState(dirs.dir))['intent-web.json'], {
+      description: 'intent-web.json recorded',
+      timeoutMs: 30_000,
+    });
+    assert.equal(failed.status, 'failed');
+    assert.equal([...(await errorReports(dirs.errors)).values()][0]?.reason, 'Forbidden');
+
+    await admin.create({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'conductor-loop', namespace: ns },
+      rules: [
+        { apiGroups: ['intent.nephoran.com'], resources: ['networkintents'], verbs: ['get', 'create'] },
+      ],
+    });
+    await admin.create({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'conductor-loop', namespace: ns },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'conductor-loop' },
+      subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }],
+    });
+    // The documented retry: remove the file's entry (an editor keeps the rest, revision included).
+    const path = join(dirs.dir, STATE_FILE);
+    const doc = JSON.parse(await readFile(path, 'utf8')) as { files: Record<string, unknown> };
+    delete doc.files['intent-web.json'];
+    await writeFile(path, JSON.stringify(doc, null, 1));
+
+    const done = await waitFor(
+      async () => {
+        const rec = (await readState(dirs.dir))['intent-web.json'];
+        return rec?.status === 'processed' ? rec : undefined;
+      },
+      { description: 'intent-web.json processed once its entry was removed', timeoutMs: 30_000 },
+    );
+    const [crNs, crName] = done.cr_name!.split('/') as [string, string];
+    assert.equal((await admin.get(NetworkIntents, crName, crNs)).spec.target, 'web');
   });
 });

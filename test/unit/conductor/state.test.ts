@@ -167,3 +167,23 @@ test('the records of removed files are forgotten, unless the file is back by the
   await a.forget(['intent-1.json', 'intent-4.json']);
   assert.equal((await onDisk(dir)).revision, last.revision, 'nothing left to forget: no write');
 });
+
+test('an entry removed by hand is read as removed, and the next write does not put it back', async (t) => {
+  const dir = await handoff(t);
+  const store = new StateStore(dir);
+  await store.load();
+  await store.recordAll([
+    ['intent-1.json', processed('aa', 'one')],
+    ['intent-2.json', processed('bb', 'two')],
+  ]);
+  // As an operator edits the file: the revision line stays, one entry goes.
+  const doc = await onDisk(dir);
+  delete doc.files['intent-1.json'];
+  await writeFile(join(dir, STATE_FILE), JSON.stringify(doc, null, 1));
+
+  store.refresh();
+  assert.equal(store.finished('intent-1.json', 'aa'), undefined, 'the removed entry is gone');
+  assert.ok(store.finished('intent-2.json', 'bb'));
+  await store.record('intent-3.json', processed('cc', 'three'));
+  assert.deepEqual(Object.keys((await onDisk(dir)).files), ['intent-2.json', 'intent-3.json']);
+});
