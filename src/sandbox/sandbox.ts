@@ -115,7 +115,13 @@ export class KubernetesSandbox {
   private client?: KubeClient;
   private ownsClient = false;
   private pod?: string;
+  /** What init() returns: start(), settling only after a teardown that interrupted it. */
   private starting?: Promise<void>;
+  private startup?: Promise<void>;
+  /** Aborted by a teardown while init() runs: the start stops at its next step. */
+  private readonly startAbort = new AbortController();
+  /** The Job's create request was sent, so the Job may exist. */
+  private jobRequested = false;
   private closing?: Promise<void>;
   /** Why the pod was lost, once it was: every later call fails with it. */
   private lostReason?: string;
@@ -164,17 +170,36 @@ export class KubernetesSandbox {
     return this.options.workdir ?? DEFAULT_WORKDIR;
   }
 
-  /** Creates the Job and resolves when its Pod is Running; on failure nothing is left behind. */
+  /**
+   * Creates the Job and resolves when its Pod is Running; on failure nothing is left behind. A
+   * teardown() meanwhile wins: init() rejects once the teardown has deleted what it made.
+   */
   init(): Promise<void> {
     if (this.state === 'closing' || this.state === 'closed') {
       return Promise.reject(new SandboxStateError(`sandbox ${this.jobName} was torn down`));
     }
-    this.starting ??= this.start();
+    if (!this.starting) {
+      const startup = this.start();
+      this.startup = startup;
+      this.starting = startup.catch(async (err: unknown) => {
+        if (!this.startAbort.signal.aborted) throw err;
+        await this.closing?.catch(() => {});
+        throw err instanceof SandboxStateError ? err : this.tornDownWhileStarting(err);
+      });
+    }
     return this.starting;
+  }
+
+  private tornDownWhileStarting(cause?: unknown): SandboxStateError {
+    return new SandboxStateError(
+      `sandbox ${this.namespace}/${this.jobName} was torn down while it was starting`,
+      cause === undefined ? undefined : { cause },
+    );
   }
 
   private async start(): Promise<void> {
     this.state = 'starting';
+    const torn = this.startAbort.signal;
     if (this.options.client) this.client = this.options.client;
     else {
       this.client = await KubeClient.load(this.options.kubeconfig, {
@@ -183,6 +208,7 @@ export class KubernetesSandbox {
       });
       this.ownsClient = true;
     }
+    if (torn.aborted) throw this.tornDownWhileStarting();
     const spec: SandboxJobSpec = {
       name: this.jobName,
       namespace: this.namespace,
@@ -198,9 +224,12 @@ export class KubernetesSandbox {
       ownerReferences: this.options.ownerReferences,
     };
     trackOpenSandbox(this);
+    this.jobRequested = true;
     try {
       await this.client.create(sandboxJob(spec));
     } catch (err) {
+      // The teardown that interrupted the start deletes the Job, should it exist after all.
+      if (torn.aborted) throw this.tornDownWhileStarting();
       untrackSandbox(this);
       this.state = 'closed';
       this.closeClient();
@@ -208,19 +237,27 @@ export class KubernetesSandbox {
         `sandbox ${this.namespace}/${this.jobName}: could not create its Job: ${(err as Error).message}`,
       );
     }
+    let pod: string;
     try {
-      this.pod = await this.waitForPod(this.client);
-      this.state = 'ready';
+      pod = await this.waitForPod(this.client, torn);
     } catch (err) {
+      if (torn.aborted) throw this.tornDownWhileStarting();
+      // Not 'starting' any more, so this teardown does not wait for the start it is part of.
+      this.state = 'closing';
       await this.teardown().catch(() => {});
       throw new SandboxStartError(`sandbox ${this.namespace}/${this.jobName}: ${(err as Error).message}`);
     }
+    if (torn.aborted) throw this.tornDownWhileStarting();
+    this.pod = pod;
+    this.state = 'ready';
   }
 
-  private async waitForPod(client: KubeClient): Promise<string> {
+  private async waitForPod(client: KubeClient, torn: AbortSignal): Promise<string> {
     const timeoutMs = this.options.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS;
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), timeoutMs);
+    const onTorn = () => abort.abort();
+    torn.addEventListener('abort', onTorn, { once: true });
     try {
       const outcome = await watchUntil(
         client,
@@ -242,10 +279,11 @@ export class KubernetesSandbox {
       if (outcome.state === 'failed') throw new Error(outcome.reason);
       return outcome.pod;
     } catch (err) {
-      if (!abort.signal.aborted) throw err;
+      if (!abort.signal.aborted || torn.aborted) throw err;
       throw new Error(await this.startupTimeoutReason(client, timeoutMs));
     } finally {
       clearTimeout(timer);
+      torn.removeEventListener('abort', onTorn);
     }
   }
 
@@ -443,7 +481,8 @@ export class KubernetesSandbox {
 
   /**
    * Deletes the Job and, through the garbage collector, its Pods, and waits until both are gone.
-   * Safe to call more than once, concurrently, or on a sandbox that never started.
+   * Safe to call more than once, concurrently, or on a sandbox that never started. During init()
+   * it stops the start, then deletes the Job if one was created.
    */
   teardown(): Promise<void> {
     if (!this.closing && (this.state === 'new' || this.state === 'closed')) {
@@ -455,9 +494,15 @@ export class KubernetesSandbox {
   }
 
   private async close(): Promise<void> {
+    const starting = this.state === 'starting';
     this.state = 'closing';
+    if (starting) {
+      this.startAbort.abort();
+      // Let the start stop, so that the Job it may be creating is there to delete.
+      await this.startup?.catch(() => {});
+    }
     const client = this.client;
-    if (client) {
+    if (client && this.jobRequested) {
       try {
         await client.delete(Jobs, this.jobName, this.namespace, { propagationPolicy: 'Background' });
         const selector = `job-name=${this.jobName}`;

@@ -211,6 +211,33 @@ describe('KubernetesSandbox', () => {
     await new KubernetesSandbox(IMAGE, ns, { client: app }).teardown();
   });
 
+  test('a teardown while init() loads its client or creates the Job wins: init rejects, and no Job is left', async (t) => {
+    const client = await testClient(t);
+    const { ns, app } = await sandboxNamespace(t, client);
+    const loading = new KubernetesSandbox(IMAGE, ns, { kubeconfig: testKubeconfig() });
+    // The client is loaded from the kubeconfig first; with a client given, the Job's create
+    // request is on its way when init() returns.
+    const creating = new KubernetesSandbox(IMAGE, ns, { client: app });
+    for (const sandbox of [loading, creating]) {
+      const started = sandbox.init();
+      const tornDown = sandbox.teardown();
+      await assert.rejects(started, (err: Error) => {
+        assert.ok(err instanceof SandboxStateError, String(err));
+        assert.match(err.message, new RegExp(`${sandbox.jobName} was torn down while it was starting`));
+        return true;
+      });
+      await tornDown;
+      assert.equal(await client.find(Jobs, sandbox.jobName, ns), undefined, `Job ${sandbox.jobName} is gone`);
+      await sandbox.teardown();
+      await assert.rejects(sandbox.init(), /was torn down/);
+    }
+    assert.deepEqual(
+      (await client.list(Jobs, { namespace: ns })).items.map((j) => j.metadata?.name),
+      [],
+      'no Job was created after the teardown',
+    );
+  });
+
   test('a teardown the API server failed leaves the sandbox to a later teardown, which deletes its Job', async (t) => {
     const client = await testClient(t);
     const { ns } = await sandboxNamespace(t, client);
