@@ -52,6 +52,11 @@ function unreadableRecord(u: UnreadableIntent): IntentRecord {
   };
 }
 
+/** Why a stored intent cannot be published: its ConfigMap no longer translates. */
+function untranslatable(where: string, err: unknown): string {
+  return `${where}: the stored intent does not translate: ${(err as Error).message}`;
+}
+
 /** What publishing does with an intent it cannot render. */
 const KEPT =
   'not published: the repository keeps what was published for it before until the ConfigMap is fixed or the intent is withdrawn (DELETE)';
@@ -193,10 +198,7 @@ export class IntentService {
       try {
         publishable.push({ r, expectations: translateIntent(r.intent) });
       } catch (err) {
-        broken.set(
-          r.id,
-          `${this.opts.store.where(r.id)}: the stored intent does not translate: ${(err as Error).message}`,
-        );
+        broken.set(r.id, untranslatable(this.opts.store.where(r.id), err));
       }
     }
     for (const [id, problem] of broken)
@@ -238,13 +240,17 @@ export class IntentService {
   }
 
   private async refresh(r: IntentRecord): Promise<IntentRecord> {
-    if (!this.opts.edge || !r.commit || r.lifecycleStatus === 'acknowledged') return r;
     let expectations: IntentExpectation[];
     try {
       expectations = translateIntent(r.intent);
-    } catch {
-      return r; // edited by hand into one that does not translate: the publish marked it failed
+    } catch (err) {
+      // Edited by hand into one that does not translate: said now, not only after the next publish.
+      const message = `${untranslatable(this.opts.store.where(r.id), err)}; ${KEPT}`;
+      if (r.lifecycleStatus === 'failed' && r.statusMessage === message) return r;
+      delete r.publishedDigest; // published again once fixed, as publishAll does
+      return this.save(r, 'failed', message);
     }
+    if (!this.opts.edge || !r.commit || r.lifecycleStatus === 'acknowledged') return r;
     const report = await edgeReport(this.opts.edge, r.id, expectations).catch((err: Error) => ({
       status: r.lifecycleStatus as 'inProgress',
       message: `the edge cannot be read: ${err.message}`,

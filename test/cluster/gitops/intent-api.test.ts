@@ -407,14 +407,12 @@ test('a stored intent edited by hand into one that cannot be published is report
       await inRepo(`${id}-cn-cap-001`),
       `what intent ${id} was published with stays in the repository`,
     );
-  // The statuses are written once the push is done.
-  const translated = await waitFor(
-    async () => {
-      const l = await lifecycle('hand-1');
-      return l.status === 'failed' && l;
-    },
-    { description: 'intent hand-1 to be reported failed', timeoutMs: 30_000 },
-  );
+  await waitFor(async () => (await lifecycle('hand-3')).status === 'inProgress', {
+    description: 'intent hand-3 published',
+    timeoutMs: 30_000,
+  });
+  const translated = await lifecycle('hand-1');
+  assert.equal(translated.status, 'failed');
   assert.match(
     translated.message,
     new RegExp(
@@ -427,7 +425,6 @@ test('a stored intent edited by hand into one that cannot be published is report
     unreadable.message,
     new RegExp(`^ConfigMap ${namespace}/tmf921-intent-hand-2: intent\\.json is not valid JSON`),
   );
-  assert.equal((await lifecycle('hand-3')).status, 'inProgress');
   const list = (await (await fetch(url)).json()) as IntentResource[];
   assert.deepEqual(list.map((i) => [i.id, i.lifecycleStatus]).sort(), [
     ['hand-1', 'failed'],
@@ -469,4 +466,45 @@ test('an intent posted without an id, whose expression names one, is stored and 
     { description: 'intent named-1 pushed with its label', timeoutMs: 30_000 },
   );
   assert.equal((await fetch(`${url}/named-1`)).status, 200);
+});
+
+test('a stored intent edited by hand so that it no longer translates is reported failed at the next GET, before any publish', async (t) => {
+  const { client, namespace, url, bare } = await serviceWithGit(t, 'tutti-intent-edited-');
+  const id = 'edited-1';
+  const res = await fetch(url, {
+    method: 'POST',
+    body: JSON.stringify(tmf921Intent(id, { latency: '<5ms' })),
+  });
+  assert.equal(res.status, 201, await res.text());
+  const lifecycle = async () => {
+    const r = (await (await fetch(`${url}/${id}`)).json()) as IntentResource;
+    return {
+      status: r.lifecycleStatus,
+      message: String(r.characteristic.find((c) => c.name === 'statusMessage')?.value),
+    };
+  };
+  await waitFor(async () => (await lifecycle()).status === 'inProgress', {
+    description: `intent ${id} published`,
+    timeoutMs: 30_000,
+  });
+  const head = await git(['rev-parse', 'main'], { cwd: bare });
+
+  const cm = await client.get(ConfigMaps, `tmf921-intent-${id}`, namespace);
+  cm.data!['intent.json'] = cm.data!['intent.json']!.replace('<5ms', '5 parsecs');
+  await client.replace(cm);
+
+  const failed = await lifecycle();
+  assert.equal(failed.status, 'failed', failed.message);
+  assert.match(
+    failed.message,
+    new RegExp(
+      `^ConfigMap ${namespace}/tmf921-intent-${id}: the stored intent does not translate: expression\\.expressionValue\\.requirements\\.latency: "parsecs" is not a unit of time.*; not published: the repository keeps what was published for it before`,
+    ),
+  );
+  const list = (await (await fetch(url)).json()) as IntentResource[];
+  assert.deepEqual(
+    list.map((i) => [i.id, i.lifecycleStatus]),
+    [[id, 'failed']],
+  );
+  assert.equal(await git(['rev-parse', 'main'], { cwd: bare }), head, 'nothing was published meanwhile');
 });
