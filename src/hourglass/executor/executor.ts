@@ -19,7 +19,7 @@ import {
 } from './executor-metrics.js';
 import { type ExecutorState, loadExecutorState, saveExecutorState } from './executor-state.js';
 import { KubernetesManager, LABEL_MANAGED_BY, MANAGED_BY } from './kubernetes-manager.js';
-import { KubernetesPerformer, type PerformerMetadata } from './kubernetes-performer.js';
+import { KubernetesPerformer, PerformerGoneError, type PerformerMetadata } from './kubernetes-performer.js';
 
 export interface ExecutorOptions {
   configPath: string;
@@ -342,6 +342,13 @@ export class Executor {
           'in-service performer adopted from the state',
         );
       } catch (err) {
+        // Only a Performer known to be gone may be forgotten: after any other failure it may still
+        // be serving, and the cleanup below would delete it. The attach fails, and is tried again.
+        if (!(err instanceof PerformerGoneError))
+          throw new Error(
+            `cannot adopt performer ${remembered.performerId}, in service before the restart: ${(err as Error).message}`,
+            { cause: err },
+          );
         this.log.warn({ avs: c.avsAddress, err: (err as Error).message }, 'the remembered performer is gone');
         delete this.state.avs[k];
         await saveExecutorState(this.opts.dataDir, this.state);

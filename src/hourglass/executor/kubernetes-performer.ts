@@ -95,6 +95,15 @@ interface ManagedPerformer {
   leftover?: boolean;
 }
 
+/**
+ * `adoptPerformer`'s answer when the Performer is known to be no use: gone, being deleted, or
+ * another AVS's. Any other failure (the API server unreachable, the read refused) says nothing
+ * about whether it still serves.
+ */
+export class PerformerGoneError extends Error {
+  override name = 'PerformerGoneError';
+}
+
 /** Condition reasons that mean a performer will not become Ready without a change. */
 const HOPELESS_REASONS = new Set(['HardwareUnavailable', 'ImagePullFailed']);
 
@@ -245,18 +254,19 @@ export class KubernetesPerformer implements IAvsPerformer {
 
   /**
    * Takes an existing Performer (one this AVS's executor deployed before it restarted) as the
-   * InService performer, without redeploying it. Fails when it is gone or belongs to another AVS.
+   * InService performer, without redeploying it. Fails with `PerformerGoneError` when it is gone,
+   * being deleted or another AVS's; with the API error when it cannot be read.
    */
   async adoptPerformer(performerId: string): Promise<PerformerMetadata> {
     const manager = this.requireRunning('adopt a performer');
     if (this.inService())
       throw new Error(`cannot adopt ${performerId}: ${this.inService()?.id} is in service`);
     const resource = await manager.getPerformer(performerId);
-    if (!resource) throw new Error(`cannot adopt performer ${performerId}: it does not exist`);
+    if (!resource) throw new PerformerGoneError(`cannot adopt performer ${performerId}: it does not exist`);
     if (resource.metadata?.deletionTimestamp)
-      throw new Error(`cannot adopt performer ${performerId}: it is being deleted`);
+      throw new PerformerGoneError(`cannot adopt performer ${performerId}: it is being deleted`);
     if (avsLabelValue(resource.spec.avsAddress) !== avsLabelValue(this.opts.avsAddress))
-      throw new Error(
+      throw new PerformerGoneError(
         `cannot adopt performer ${performerId}: it serves AVS ${resource.spec.avsAddress}, not ${this.opts.avsAddress}`,
       );
     const endpoint = this.resolve(resource);

@@ -17,6 +17,9 @@ import {
   startTaskServer,
 } from '../../../src/hourglass/executor/task-server.js';
 import { startPerformerServer } from '../../../src/hourglass/grpc/performer-server.js';
+import type { KubeClient } from '../../../src/runtime/client/client.js';
+import { ForbiddenError } from '../../../src/runtime/client/errors.js';
+import { type RoleBindings, Roles } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testKubeconfig } from '../../support/cluster.js';
 import { refuseDeletions } from './executor-support.js';
@@ -86,6 +89,34 @@ async function serving(t: TestContext, executor: Executor): Promise<ExecutorClie
     await Promise.all([tasks.close(), executor.stop()]);
   });
   return taskClient;
+}
+
+/** What an earlier run left: its InService Performer `in-service` (v1, as configured), named in the state. */
+async function leftInService(client: KubeClient, ns: string, dataDir: string): Promise<void> {
+  await client.create({
+    ...performer(ns, 'in-service', { avsAddress: AVS }),
+    metadata: {
+      name: 'in-service',
+      namespace: ns,
+      labels: {
+        'app.kubernetes.io/managed-by': 'hourglass-executor',
+        'hourglass.eigenlayer.io/avs': '0xavs-exec',
+      },
+    },
+  });
+  await mkdir(dataDir);
+  await saveExecutorState(dataDir, {
+    generation: 1,
+    avs: {
+      [AVS.toLowerCase()]: {
+        performerId: 'in-service',
+        image: 'ghcr.io/acme/perf',
+        version: 'v1',
+        generation: 1,
+        deployedAt: new Date().toISOString(),
+      },
+    },
+  });
 }
 
 test('tutti executor: deploys on start, blue-green on a config change, adopts its performer after a restart', async (t) => {
@@ -487,31 +518,7 @@ test('tutti executor: an adopted Performer deleted before the watch starts is no
   t.after(() => server.kill());
   const { dir, configPath } = await configDir(t, 'hg-exw', ns);
   const dataDir = join(dir, 'data');
-  // What an earlier run left: its InService Performer (v1, as configured), named in the state.
-  await client.create({
-    ...performer(ns, 'in-service', { avsAddress: AVS }),
-    metadata: {
-      name: 'in-service',
-      namespace: ns,
-      labels: {
-        'app.kubernetes.io/managed-by': 'hourglass-executor',
-        'hourglass.eigenlayer.io/avs': '0xavs-exec',
-      },
-    },
-  });
-  await mkdir(dataDir);
-  await saveExecutorState(dataDir, {
-    generation: 1,
-    avs: {
-      [AVS.toLowerCase()]: {
-        performerId: 'in-service',
-        image: 'ghcr.io/acme/perf',
-        version: 'v1',
-        generation: 1,
-        deployedAt: new Date().toISOString(),
-      },
-    },
-  });
+  await leftInService(client, ns, dataDir);
   // No operator yet: a replacement waits for Ready until the test starts one.
   const executor = new Executor({
     configPath,
@@ -566,6 +573,118 @@ test('tutti executor: an adopted Performer deleted before the watch starts is no
   );
   assert.equal(await inService(), 1);
   assert.equal(JSON.parse(await readFile(join(dataDir, 'state.json'), 'utf8')).generation, 2);
+});
+
+test('tutti executor: a remembered Performer it cannot read is kept, not taken for gone; adopted once it can', async (t) => {
+  const { client, ns } = await setup(t, 'hg-exa');
+  const server = await startPerformerServer({ port: 0, host: '127.0.0.1' });
+  t.after(() => server.kill());
+  const { dir, configPath } = await configDir(t, 'hg-exa', ns);
+  const dataDir = join(dir, 'data');
+  await leftInService(client, ns, dataDir);
+  // The executor's account may list, watch, create and delete Performers but not get one: the
+  // adoption's read is refused, while the rest of a start would go through.
+  const rules = (verbs: string[]) => [
+    { apiGroups: ['hourglass.eigenlayer.io'], resources: ['performers'], verbs },
+  ];
+  await client.create({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name: 'executor', namespace: ns },
+    rules: rules(['list', 'watch', 'create', 'delete']),
+  } as typeof Roles.__type & object);
+  await client.create({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: 'executor', namespace: ns },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'executor' },
+    subjects: [{ kind: 'ServiceAccount', name: 'executor', namespace: ns }],
+  } as typeof RoleBindings.__type & object);
+  const asExecutor = client.impersonating({
+    user: `system:serviceaccount:${ns}:executor`,
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`],
+  });
+  await waitFor(
+    () =>
+      asExecutor
+        .list(Performers, { namespace: ns })
+        .catch((e: unknown) => (e instanceof ForbiddenError ? undefined : Promise.reject(e))),
+    { description: "the executor's RoleBinding to take effect", timeoutMs: 15_000 },
+  );
+  const executor = new Executor({
+    configPath,
+    dataDir,
+    client: asExecutor,
+    healthPort: 0,
+    endpointResolver: () => `127.0.0.1:${server.port}`,
+    grpc: { retry: { initialDelayMs: 20, maxDelayMs: 100, attemptTimeoutMs: 2000 } },
+    readyTimeoutMs: 5000,
+    pollIntervalMs: 200,
+    redeployBackoffMs: 200,
+  });
+  const tasks = await serving(t, executor);
+  const readyz = async () => {
+    const res = await fetch(`http://127.0.0.1:${executor.healthPort}/readyz`);
+    return { status: res.status, body: await res.text() };
+  };
+
+  const failure = await waitFor(() => executor.failures()[AVS], {
+    description: 'the first attempt to fail',
+    timeoutMs: 60_000,
+    intervalMs: 50,
+  });
+  assert.match(failure, /cannot adopt performer in-service, in service before the restart: .*forbidden/);
+  const kept = await client.find(Performers, 'in-service', ns);
+  assert.ok(kept && !kept.metadata?.deletionTimestamp, 'the Performer in service is not deleted');
+  assert.deepEqual(await livePerformers(client, ns), ['in-service'], 'nothing deployed in its place');
+  const state = JSON.parse(await readFile(join(dataDir, 'state.json'), 'utf8'));
+  assert.equal(state.avs[AVS.toLowerCase()]?.performerId, 'in-service', 'the state still names it');
+  const notReady = await readyz();
+  assert.equal(notReady.status, 500);
+  assert.match(
+    notReady.body,
+    /AVS 0xAVS_exec has no performer in service: cannot adopt performer in-service/,
+  );
+
+  // Allowed to read it: a retry adopts it, and nothing is redeployed.
+  await client.patch(Roles, 'executor', ns, { rules: rules(['get', 'list', 'watch', 'create', 'delete']) });
+  await waitFor(async () => (await readyz()).status === 200, {
+    description: 'the retry to adopt the Performer',
+    timeoutMs: 60_000,
+    intervalMs: 100,
+  });
+  assert.deepEqual(
+    executor.performers().map((p) => [p.performerId, p.status]),
+    [['in-service', 'InService']],
+  );
+  assert.deepEqual(executor.failures(), {});
+  assert.equal(executor.generation, 1, 'nothing redeployed');
+  assert.deepEqual(await livePerformers(client, ns), ['in-service']);
+  assert.equal((await tasks.submitTask(AVS, 'a-1', 'adopted')).performerId, 'in-service');
+
+  // Whereas one that is gone is forgotten: the next start deploys a replacement.
+  await executor.stop();
+  await client.delete(Performers, 'in-service', ns);
+  await waitFor(async () => !(await client.find(Performers, 'in-service', ns)), {
+    description: 'the Performer to be gone',
+    timeoutMs: 30_000,
+  });
+  const next = new Executor({
+    configPath,
+    dataDir,
+    client,
+    healthPort: 0,
+    endpointResolver: () => `127.0.0.1:${server.port}`,
+    readyTimeoutMs: 60_000,
+    pollIntervalMs: 200,
+  });
+  t.after(() => next.stop());
+  await next.start();
+  await waitFor(async () => (await livePerformers(client, ns)).length === 1 || undefined, {
+    description: 'a replacement Performer to be created',
+    timeoutMs: 30_000,
+    intervalMs: 100,
+  });
 });
 
 test("tutti executor: a task whose caller's deadline has passed is not run when the performer comes back", async (t) => {
