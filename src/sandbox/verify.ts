@@ -18,6 +18,46 @@ export interface VerifyOptions {
   otherNamespace?: string;
 }
 
+/**
+ * Every permission the sandbox library and the service use in their namespace, and where: the
+ * Role must grant each (verify checks them all, and the tests hold the manifest's and the chart's
+ * Role to exactly this list).
+ */
+export const SANDBOX_MANAGER_PERMISSIONS: readonly (ResourceAttributes & { usedBy: string })[] = [
+  { verb: 'create', group: 'batch', resource: 'jobs', usedBy: 'init() creates the Job' },
+  {
+    verb: 'get',
+    group: 'batch',
+    resource: 'jobs',
+    usedBy: 'teardown() waits for the Job to be gone; init() tells why it timed out',
+  },
+  {
+    verb: 'list',
+    group: 'batch',
+    resource: 'jobs',
+    usedBy: 'the service deletes the sandboxes an earlier container of its Pod left',
+  },
+  { verb: 'delete', group: 'batch', resource: 'jobs', usedBy: 'teardown() and the exit teardown' },
+  {
+    verb: 'list',
+    resource: 'pods',
+    usedBy:
+      "init() and the Pod-loss guard list the sandbox's Pod; teardown() waits for it to be gone; the service finds its replicas",
+  },
+  {
+    verb: 'watch',
+    resource: 'pods',
+    usedBy: "init() waits for the sandbox's Pod; the Pod-loss guard watches it",
+  },
+  { verb: 'get', resource: 'pods', subresource: 'exec', usedBy: 'commands and files go through exec' },
+  {
+    verb: 'create',
+    resource: 'pods',
+    subresource: 'exec',
+    usedBy: 'exec, under AuthorizePodWebsocketUpgradeCreatePermission',
+  },
+];
+
 function serviceAccountUser(namespace: string, name: string) {
   return {
     user: `system:serviceaccount:${namespace}:${name}`,
@@ -89,17 +129,16 @@ export async function verifyDeployment(client: KubeClient, opts: VerifyOptions):
     },
   );
 
-  const expect = (sa: string, allowed: boolean, attributes: ResourceAttributes) =>
+  const expect = (sa: string, allowed: boolean, attributes: ResourceAttributes, usedBy?: string) =>
     check(`${sa} ${allowed ? 'can' : 'cannot'} ${describe(attributes)}`, async () => {
       const actual = await canServiceAccount(client, ns, sa, attributes);
-      return actual === allowed ? undefined : actual ? 'allowed, but must not be' : 'denied';
+      if (actual === allowed) return undefined;
+      return actual ? 'allowed, but must not be' : `denied${usedBy ? ` (needed: ${usedBy})` : ''}`;
     });
   const app = APP_SERVICE_ACCOUNT;
-  await expect(app, true, { verb: 'create', group: 'batch', resource: 'jobs', namespace: ns });
-  await expect(app, true, { verb: 'delete', group: 'batch', resource: 'jobs', namespace: ns });
-  await expect(app, true, { verb: 'watch', resource: 'pods', namespace: ns });
-  await expect(app, true, { verb: 'get', resource: 'pods', subresource: 'exec', namespace: ns });
-  await expect(app, true, { verb: 'create', resource: 'pods', subresource: 'exec', namespace: ns });
+  for (const { usedBy, ...attributes } of SANDBOX_MANAGER_PERMISSIONS) {
+    await expect(app, true, { ...attributes, namespace: ns }, usedBy);
+  }
   await expect(app, false, { verb: 'delete', resource: 'nodes' });
   await expect(app, false, { verb: 'create', group: 'batch', resource: 'jobs', namespace: other });
   await expect(app, false, { verb: 'list', resource: 'pods', namespace: other });

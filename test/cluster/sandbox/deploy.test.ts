@@ -255,6 +255,43 @@ describe('ci-fixer deployment', () => {
     assert.match(missing.stdout, /❌ ci-fixer-app can create jobs in namespace \S+: denied/);
   });
 
+  test('verify fails a Role that lacks a permission the sandbox or the service uses, naming it', async (t) => {
+    const client = await testClient(t);
+    const { ns } = await sandboxNamespace(t, client);
+    // Enough to create a Job and exec into its Pod, but teardown could not see the Job or its
+    // Pods go, and the service could not find its leftovers or its replicas.
+    await client.apply({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'ci-fixer-sandbox-manager', namespace: ns },
+      rules: [
+        { apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'delete'] },
+        { apiGroups: [''], resources: ['pods'], verbs: ['watch'] },
+        { apiGroups: [''], resources: ['pods/exec'], verbs: ['get', 'create'] },
+      ],
+    });
+    await waitFor(
+      async () =>
+        !(await canServiceAccount(client, ns, 'ci-fixer-app', {
+          verb: 'list',
+          resource: 'pods',
+          namespace: ns,
+        })),
+      { description: 'the narrowed Role to be in force', timeoutMs: 15_000 },
+    );
+    const verified = await tutti('sandbox', 'verify', '-n', ns);
+    assert.equal(verified.code, 1, verified.stdout + verified.stderr);
+    const failed = verified.stdout.split('\n').filter((l) => l.startsWith('❌ ci-fixer-app'));
+    assert.deepEqual(
+      failed.map(
+        (l) => /^❌ ci-fixer-app can (\w+ \w+) in namespace \S+: denied \(needed: .+\)$/.exec(l)?.[1] ?? l,
+      ),
+      ['get jobs', 'list jobs', 'list pods'],
+    );
+    assert.match(verified.stdout, /✅ ci-fixer-app can watch pods in namespace/);
+    assert.match(verified.stdout, /❌ 3 of \d+ checks failed/);
+  });
+
   test("the seed's scripts run as written: test-k8s-sandbox.ts and verify-k8s-deployment.ts", async (t) => {
     const client = await testClient(t);
     await applyRbac(client, 'default');
