@@ -3,6 +3,7 @@ import { type Intent, Intents } from '../apis/ido.intel.com/intent.js';
 import { type DefaultQuery, type KpiProfile, KpiProfiles } from '../apis/ido.intel.com/kpi-profile.js';
 import { NotFoundError } from '../runtime/client/errors.js';
 import { Pods } from '../runtime/client/kinds.js';
+import { beyondStatus } from '../runtime/controller.js';
 import type { Manager } from '../runtime/manager.js';
 import { updateStatus } from '../runtime/objects.js';
 import { requeueAfter } from '../runtime/reconcile.js';
@@ -114,7 +115,9 @@ export function setupPlanner(mgr: Manager, opts: PlannerSetupOptions): IntentPla
 
   const intents = mgr
     .controller('ido-intents', { workers: config.controller.workers })
-    .for(Intents, sel)
+    // The planner writes every intent's status each round: only a change beyond it (the spec, a
+    // label, deletion) starts a round; otherwise each round's status would start the next at once.
+    .for(Intents, { ...sel, updates: beyondStatus })
     .watches(
       KpiProfiles,
       (p: KpiProfile) => {

@@ -42,6 +42,13 @@ interface Settling {
 /** A plan dropped because its workload changed underneath it is made again this soon. */
 const REPLAN_AFTER_CHANGE_MS = 1000;
 
+/**
+ * Consecutive failed rounds on one workload are retried after controller_timeout, then twice,
+ * four times… as long, up to this (or controller_timeout, if longer): a plan the cluster keeps
+ * refusing is not sent again every round.
+ */
+const MAX_FAILURE_BACKOFF_MS = 10 * 60_000;
+
 /** How the message of a plan that failed after part of it took effect begins. */
 const PARTLY_CARRIED_OUT = 'partly carried out: ';
 
@@ -72,6 +79,8 @@ export class IntentPlanner {
   private readonly astar: AStarPlanner;
   private readonly settling = new Map<string, Settling>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Rounds in a row whose plan failed, per workload, and the specs they were made for. */
+  private readonly failures = new Map<string, { count: number; specs: string }>();
   private readonly autoscalers: AutoscalerFinder;
 
   constructor(private readonly opts: IntentPlannerOptions) {
@@ -202,6 +211,8 @@ export class IntentPlanner {
     const executions = new Map<string, PlanExecution>();
     let performed = false;
     let partlyFailed: Settling['failed'];
+    // Intents whose plan failed with nothing taking effect: their status says when it is retried.
+    const failedOutright: string[] = [];
     let changed = false;
     for (const [i, intent] of intents.entries()) {
       const k = key(intent);
@@ -331,6 +342,7 @@ export class IntentPlanner {
         lastPlan = { actions: toStatus(actions), time, carriedOut: false, message };
         executions.set(k, { carriedOut: false, tookEffect, failed, message });
         if (tookEffect.length) partlyFailed = { intent: k, message };
+        else failedOutright.push(k);
         log.warn({ intent: k, target, err, tookEffect: describeActions(tookEffect) }, 'plan failed');
       }
       outcomes.set(k, {
@@ -381,6 +393,19 @@ export class IntentPlanner {
           log.warn({ intent: key(intent), actuator: actuator.name, err }, 'refitting the model failed');
         });
     }
+    let backoff = 0;
+    if (failedOutright.length || partlyFailed) {
+      const prev = this.failures.get(target);
+      const count = prev?.specs === specs ? prev.count + 1 : 1;
+      this.failures.set(target, { count, specs });
+      backoff = Math.min(period * 2 ** (count - 1), Math.max(period, MAX_FAILURE_BACKOFF_MS));
+      for (const k of failedOutright) {
+        const planning = outcomes.get(k)!.planning;
+        planning.message = `${planning.message}; tried again in ${backoff / 1000} s${
+          count > 1 ? ` (failed ${count} rounds in a row)` : ''
+        }`;
+      }
+    } else if (performed) this.failures.delete(target);
     for (const [i, intent] of intents.entries()) {
       const outcome = outcomes.get(key(intent))!;
       // A plan made this round records what measured it, for a planner that takes over later.
@@ -388,7 +413,10 @@ export class IntentPlanner {
       await this.writeStatus(intent, outcome);
     }
     if (changed) return Math.min(REPLAN_AFTER_CHANGE_MS, period);
-    return performed ? Math.min(config.controller.plan_cache_ttl || period, period) : period;
+    return Math.max(
+      performed ? Math.min(config.controller.plan_cache_ttl || period, period) : period,
+      backoff,
+    );
   }
 
   private async writeStatus(intent: Intent, outcome: IntentOutcome): Promise<void> {

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import type { NamedRuleWithOperations } from 'kubernetes-types/admissionregistration/v1.js';
 import type { Deployment } from 'kubernetes-types/apps/v1.js';
 import { Intents } from '../../../src/apis/ido.intel.com/intent.js';
+import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { Deployments } from '../../../src/runtime/client/kinds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
 import { updateStatus } from '../../../src/runtime/objects.js';
@@ -18,6 +19,44 @@ import {
   waitForCondition,
   webP95,
 } from './support.js';
+
+/** The namespace forbids scaling out, as a site's admission policy would; once in force. */
+async function refuseScaleOut(t: TestContext, client: KubeClient, ns: string): Promise<void> {
+  const policy = `${ns}-no-scale-out`;
+  await denyingPolicy(t, client, policy, {
+    namespace: ns,
+    // kubernetes-types leaves `resources` out of NamedRuleWithOperations; the API has it.
+    rule: {
+      apiGroups: ['apps'],
+      apiVersions: ['v1'],
+      operations: ['UPDATE'],
+      resources: ['deployments'],
+    } as NamedRuleWithOperations,
+    expression: 'object.spec.replicas <= oldObject.spec.replicas',
+    message: 'no scaling out here',
+  });
+  // Policies take effect a moment after they are created.
+  await waitFor(
+    async () => {
+      const refused = await client
+        .apply<Deployment>(
+          {
+            apiVersion: 'apps/v1',
+            kind: 'Deployment',
+            metadata: { name: 'web', namespace: ns },
+            spec: { replicas: 5 } as Deployment['spec'],
+          },
+          { dryRun: true, fieldManager: 'policy-probe' },
+        )
+        .then(
+          () => false,
+          (err: Error) => /no scaling out here/.test(err.message),
+        );
+      return refused;
+    },
+    { description: 'the admission policy to be in force', timeoutMs: 30_000 },
+  );
+}
 
 test('Prometheus down: the intent is Degraded with the reason and nothing is acted on', async (t) => {
   // Overloaded (35 ms against 15 ms) — but the planner cannot know it once Prometheus is gone.
@@ -62,41 +101,7 @@ test('a plan the API server refuses: Planning=False ActuationFailed, Degraded, n
     cpu: '500m',
     load: 200,
   });
-  // The namespace forbids scaling out, as a site's admission policy would.
-  const policy = `${ns}-no-scale-out`;
-  await denyingPolicy(t, client, policy, {
-    namespace: ns,
-    // kubernetes-types leaves `resources` out of NamedRuleWithOperations; the API has it.
-    rule: {
-      apiGroups: ['apps'],
-      apiVersions: ['v1'],
-      operations: ['UPDATE'],
-      resources: ['deployments'],
-    } as NamedRuleWithOperations,
-    expression: 'object.spec.replicas <= oldObject.spec.replicas',
-    message: 'no scaling out here',
-  });
-  // Policies take effect a moment after they are created.
-  await waitFor(
-    async () => {
-      const refused = await client
-        .apply<Deployment>(
-          {
-            apiVersion: 'apps/v1',
-            kind: 'Deployment',
-            metadata: { name: 'web', namespace: ns },
-            spec: { replicas: 5 } as Deployment['spec'],
-          },
-          { dryRun: true, fieldManager: 'policy-probe' },
-        )
-        .then(
-          () => false,
-          (err: Error) => /no scaling out here/.test(err.message),
-        );
-      return refused;
-    },
-    { description: 'the admission policy to be in force', timeoutMs: 30_000 },
-  );
+  await refuseScaleOut(t, client, ns);
   await startPlanner(t, ns, { actuators: ['scale_out'] });
   await client.create(webP95(ns));
 
@@ -116,6 +121,55 @@ test('a plan the API server refuses: Planning=False ActuationFailed, Degraded, n
   assert.deepEqual([planning.status, planning.reason], ['False', 'ActuationFailed']);
   assert.match(planning.message!, /carrying out the plan failed: .*no scaling out here/);
   assert.equal(failed.status!.lastPlan!.carriedOut, false);
+  assert.equal((await client.get(Deployments, 'web', ns)).spec!.replicas, 1, 'nothing was scaled');
+});
+
+test('a plan the API server keeps refusing is tried again after controller_timeout, then less and less often, not round after round', async (t) => {
+  const { client, ns } = await simulatedWorkload(t, 'planner-refused-again', {
+    name: 'web',
+    replicas: 1,
+    cpu: '500m',
+    load: 200,
+  });
+  await refuseScaleOut(t, client, ns);
+  const { traces } = await startPlanner(t, ns, {
+    actuators: ['scale_out'],
+    config: { controller: { controller_timeout: 4, plan_cache_ttl: 3000, plan_cache_timeout: 20000 } },
+  });
+  const statuses = await intentStatuses(t, client, ns);
+  await client.create(webP95(ns));
+
+  // Each attempt to carry out the plan is a planning event with a failed execution.
+  const attempts = async () =>
+    (await traces.recentEvents(`${ns}/web-p95`, 100)).filter((e) => e.execution?.carriedOut === false).length;
+  await waitFor(async () => (await attempts()) >= 1, {
+    description: 'a first attempt to carry out the plan',
+    timeoutMs: 90_000,
+  });
+  // The failed round writes the intent's status; that write must not start the next round. The
+  // next attempt is due a whole controller_timeout (4 s) later: none comes within 3 s.
+  const again = await waitFor(async () => (await attempts()) >= 2, {
+    description: 'a second attempt',
+    timeoutMs: 3000,
+  }).then(
+    () => true,
+    () => false,
+  );
+  assert.equal(again, false, `attempts within 3 s of the first failure: ${await attempts()}`);
+
+  // The status says when the plan is tried again, twice as late after each failure in a row.
+  const failures = await waitFor(
+    () => {
+      const messages = statuses
+        .map((i) => findCondition(i.status?.conditions, 'Planning'))
+        .filter((c) => c?.reason === 'ActuationFailed')
+        .map((c) => c!.message!);
+      return messages.length >= 2 ? messages : undefined;
+    },
+    { description: 'two failed rounds', timeoutMs: 30_000 },
+  );
+  assert.match(failures[0]!, /no scaling out here; tried again in 4 s$/);
+  assert.match(failures[1]!, /no scaling out here; tried again in 8 s \(failed 2 rounds in a row\)$/);
   assert.equal((await client.get(Deployments, 'web', ns)).spec!.replicas, 1, 'nothing was scaled');
 });
 
