@@ -66,7 +66,7 @@ interface Failure {
   retry: NodeJS.Timeout;
 }
 
-/** Errors from `submitTask` that a task API maps to a status code. */
+/** `submitTask` for an AVS that is not in the config: a task API answers NOT_FOUND. */
 export class UnknownAvsError extends Error {
   override name = 'UnknownAvsError';
 }
@@ -192,12 +192,18 @@ export class Executor {
     task: Task,
     opts: CallOptions = {},
   ): Promise<TaskResult & { performerId: string }> {
-    const runtime = this.avs.get(key(avsAddress));
-    if (!runtime || this.stopping)
+    const configured = this.config?.avsPerformers ?? [];
+    // Only an AVS missing from the config is unknown: callers take that as final. One configured
+    // but not attached yet (or no longer, its settings changed) is unavailable for now.
+    if (!configured.some((c) => key(c.avsAddress) === key(avsAddress)))
       throw new UnknownAvsError(
-        this.stopping
-          ? `the executor is stopping; task ${task.taskId} was not run`
-          : `this executor serves no AVS ${avsAddress} (it serves ${[...this.avs.values()].map((r) => r.config.avsAddress).join(', ') || 'none yet'})`,
+        `this executor serves no AVS ${avsAddress} (it serves ${configured.map((c) => c.avsAddress).join(', ') || 'none'})`,
+      );
+    if (this.stopping) throw new Error(`the executor is stopping; task ${task.taskId} was not run`);
+    const runtime = this.avs.get(key(avsAddress));
+    if (!runtime)
+      throw new Error(
+        `cannot run task ${task.taskId}: no performer is in service yet for ${avsAddress}: ${this.failed.get(key(avsAddress))?.why ?? 'being deployed'}`,
       );
     const performerId = runtime.performer.listPerformers().find((p) => p.status === 'InService')?.performerId;
     const result = await runtime.performer.runTask(task, opts);

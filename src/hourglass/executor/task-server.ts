@@ -18,8 +18,9 @@ export interface RunningTaskServer {
 
 /**
  * The executor's task API: `eigenlayer.hourglass.v1.executor.ExecutorService` (executor.proto).
- * Status codes: NOT_FOUND for an AVS the executor does not serve, UNAVAILABLE when no performer
- * is in service or it cannot be reached, ABORTED when the task itself failed.
+ * Status codes: NOT_FOUND for an AVS not in the executor's config, UNAVAILABLE when no performer
+ * is in service (not yet, or the executor is stopping) or it cannot be reached, ABORTED when the
+ * task itself failed.
  */
 export async function startTaskServer(
   executor: Executor,
@@ -83,7 +84,7 @@ function statusOf(err: Error): [grpc.status, string] {
   if (err instanceof TaskFailedError) return [grpc.status.ABORTED, 'failed'];
   if (err instanceof PerformerUnavailableError || err instanceof CircuitOpenError)
     return [grpc.status.UNAVAILABLE, 'unavailable'];
-  // No performer in service yet, or the executor is draining.
+  // No performer in service yet, or the executor or this AVS's performers are stopping.
   return [grpc.status.UNAVAILABLE, 'unavailable'];
 }
 

@@ -14,6 +14,7 @@ import {
   STATE_FILE,
   saveExecutorState,
 } from '../../../src/hourglass/executor/executor-state.js';
+import { ExecutorClient } from '../../../src/hourglass/executor/task-server.js';
 import { endpointResolver } from '../../../src/hourglass/grpc/endpoint-resolver.js';
 
 const TUTTI = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
@@ -169,7 +170,7 @@ test('out of cluster, an unresolvable performer endpoint names the flag that fix
   );
 });
 
-test('tutti executor keeps trying an API server that does not answer, saying why in its log and /readyz', async () => {
+test('tutti executor keeps trying an API server that does not answer, saying why in its log, /readyz and to tasks', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'hg-exec-unreach-'));
   await writeFile(join(dir, 'kubeconfig'), KUBECONFIG);
   await writeFile(join(dir, 'config.yaml'), CONFIG);
@@ -196,11 +197,15 @@ test('tutti executor keeps trying an API server that does not answer, saying why
   try {
     const lines = createInterface({ input: child.stderr! });
     let healthPort = 0;
+    let taskPort = 0;
     let failure: Record<string, unknown> | undefined;
     for await (const line of lines) {
       if (!line.startsWith('{')) continue; // not a log line
       const e = JSON.parse(line) as Record<string, unknown>;
-      if (e['msg'] === 'executor running') healthPort = e['healthPort'] as number;
+      if (e['msg'] === 'executor running') {
+        healthPort = e['healthPort'] as number;
+        taskPort = e['taskPort'] as number;
+      }
       if (String(e['msg']).startsWith('cannot bring the AVS up')) {
         failure = e;
         break;
@@ -220,6 +225,20 @@ test('tutti executor keeps trying an API server that does not answer, saying why
       await res.text(),
       /^\[-\]performers-in-service failed: AVS 0xa has no performer in service: .*ECONNREFUSED 127\.0\.0\.1:1\nnot ok\n$/,
     );
+    // A configured AVS with no performer yet is unavailable (worth asking again), not unknown.
+    const tasks = new ExecutorClient(`127.0.0.1:${taskPort}`);
+    try {
+      await assert.rejects(
+        tasks.submitTask('0xA', 't-1', 'x'),
+        /UNAVAILABLE: cannot run task t-1: no performer is in service yet for 0xA: .*ECONNREFUSED/,
+      );
+      await assert.rejects(
+        tasks.submitTask('0xb', 't-2', 'x'),
+        /NOT_FOUND: this executor serves no AVS 0xb \(it serves 0xa\)/,
+      );
+    } finally {
+      tasks.close();
+    }
     assert.equal(child.exitCode, null, 'still running, to try again');
     child.kill('SIGTERM');
     assert.deepEqual(await exited, [0, null]);
