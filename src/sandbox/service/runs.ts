@@ -82,7 +82,7 @@ export interface RunSchedulerOptions {
   defaultImage: string;
   /** Sandboxes running at once; further runs wait in the queue. */
   maxConcurrent: number;
-  /** Runs waiting at most; beyond it submit() throws QueueFullError. */
+  /** Runs waiting at most (0: none); beyond it submit() throws QueueFullError. */
   maxQueued: number;
   /** Finished runs kept for GET /api/runs. */
   history: number;
@@ -190,8 +190,14 @@ export class RunScheduler {
 
   submit(req: RunRequest): Run {
     if (this.stopped) throw new QueueFullError('the service is shutting down');
-    if (this.queue.length >= this.opts.maxQueued) {
-      throw new QueueFullError(`${this.queue.length} runs are already waiting; try again later`);
+    // Refused only when it would have to wait: with a slot free it starts at once, even when no
+    // run may wait (maxQueued 0).
+    if (this.active >= this.opts.maxConcurrent && this.queue.length >= this.opts.maxQueued) {
+      throw new QueueFullError(
+        this.opts.maxQueued === 0
+          ? `all ${this.active} sandboxes are busy and no run may wait; try again later`
+          : `${this.queue.length} runs are already waiting; try again later`,
+      );
     }
     const replica = this.opts.replica ? `${this.opts.replica}-` : '';
     const id = `run-${replica}${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;

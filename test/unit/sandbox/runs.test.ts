@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
+import { waitFor } from '../../../src/runtime/wait.js';
 import type { CommandResult, OutputStream } from '../../../src/sandbox/sandbox.js';
 import { droppedMarker } from '../../../src/sandbox/service/kept-output.js';
 import {
@@ -175,6 +176,32 @@ describe('RunScheduler', () => {
     for (const [n, events] of (await Promise.all(late)).entries()) {
       assert.deepEqual(transcript(events), all, `subscriber ${n}`);
     }
+  });
+
+  test('with maxQueued 0 a run is taken while a slot is free, and refused only when every slot is busy', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const s = scheduler(
+      { hold: () => held.then(() => ({})), quick: () => ({}) },
+      { maxConcurrent: 2, maxQueued: 0 },
+    );
+    const first = s.submit({ commands: ['hold'] });
+    const second = s.submit({ commands: ['hold'] });
+    assert.deepEqual([first.status, second.status], ['running', 'running']);
+    assert.throws(() => s.submit({ commands: ['quick'] }), {
+      name: 'QueueFullError',
+      message: 'all 2 sandboxes are busy and no run may wait; try again later',
+    });
+    assert.equal(s.queuedCount, 0);
+    release();
+    await Promise.all([subscriber(s, first.id).ended, subscriber(s, second.id).ended]);
+    // A slot is free once its run's sandbox is torn down, just after the run's end event.
+    await waitFor(() => s.activeCount < 2, { description: 'a slot to be free', timeoutMs: 10_000 });
+    const third = s.submit({ commands: ['quick'] });
+    assert.equal((await subscriber(s, third.id).ended).at(-1)?.type, 'end');
+    assert.equal(s.get(third.id)?.status, 'succeeded');
   });
 
   test("output past the run's limit is still streamed, but stored cut and ending with a line saying how much was dropped", async () => {
