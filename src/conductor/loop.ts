@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type FSWatcher, watch } from 'node:fs';
+import { type FSWatcher, lstatSync, watch } from 'node:fs';
 import { lstat, mkdir, readdir, readlink, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { stringify } from 'yaml';
@@ -293,7 +293,12 @@ export class ConductorLoop {
    */
   private forgetRemoved(present: readonly string[]): Promise<void> {
     const here = new Set(present);
-    for (const name of this.known.keys()) if (!here.has(name)) this.known.delete(name);
+    for (const name of this.known.keys()) {
+      // Looked for again: one made after the listing was read may already be known (and queued).
+      if (!here.has(name) && !lstatSync(join(this.opts.handoffDir, name), { throwIfNoEntry: false })) {
+        this.removed(name);
+      }
+    }
     return this.state.forget(this.state.recorded().filter((name) => !here.has(name)));
   }
 
@@ -390,7 +395,7 @@ export class ConductorLoop {
     const prior = this.known.get(name);
     if (prior) {
       const info = await lstat(path).catch(() => undefined);
-      if (!info) return;
+      if (!info) return this.removed(name);
       if (sameVersion(prior, info)) {
         if (this.inFlight.has(`${name}@${prior.sha256.slice(0, 16)}`)) return;
         if (this.state.finished(name, prior.sha256)) return;
@@ -398,7 +403,7 @@ export class ConductorLoop {
     }
 
     const read = readIntentFile(path, this.opts.maxFileBytes ?? MAX_INTENT_FILE_BYTES);
-    if (!read.ok && read.reason === 'NotFound') return;
+    if (!read.ok && read.reason === 'NotFound') return this.removed(name);
     // A symlink is never opened: its own lstat names its version.
     const version = read.version ?? (await lstat(path).catch(() => undefined));
     if (!version) return;
@@ -446,6 +451,14 @@ export class ConductorLoop {
     }
     metrics.filesSeen.inc();
     return this.reject(key, path, name, sha256, size, verdict.reason, verdict.message, verdict.errors);
+  }
+
+  /**
+   * The file is gone: whatever of it waits to be submitted (in a batch, or for a retry) is
+   * withdrawn when its turn comes, as a rewrite withdraws it (see superseded).
+   */
+  private removed(name: string): void {
+    this.known.delete(name);
   }
 
   private accept(item: AcceptedIntent): void {
@@ -541,7 +554,9 @@ export class ConductorLoop {
         if (held[i] && superseded) {
           this.log.info(
             { file: item.path, sha256: item.sha256 },
-            `${item.path} changed before its earlier content was submitted; only the new content is`,
+            this.known.has(item.file)
+              ? `${item.path} changed before its earlier content was submitted; only the new content is`
+              : `${item.path} was removed before its content was submitted; its intent is withdrawn`,
           );
         }
         this.settle(item);
@@ -555,13 +570,14 @@ export class ConductorLoop {
   }
 
   /**
-   * Whether the file has been read with other content since this intent was accepted (while it
-   * waited for its batch or for the API server): submitting the older content after, or beside,
-   * the newer would leave two NetworkIntents fighting over one target.
+   * Whether the file has been read with other content, or removed, since this intent was accepted
+   * (while it waited for its batch or for the API server): submitting the older content after, or
+   * beside, the newer would leave two NetworkIntents fighting over one target, and a removed file's
+   * intent is one its producer took back. (Every accepted intent's file is known until it is found
+   * gone, by a read or a rescan.)
    */
   private superseded(item: AcceptedIntent): boolean {
-    const current = this.known.get(item.file);
-    return current !== undefined && current.sha256 !== item.sha256;
+    return this.known.get(item.file)?.sha256 !== item.sha256;
   }
 
   /** One API submission (the worker's whole job). */

@@ -1,14 +1,25 @@
 import assert from 'node:assert/strict';
-import { readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { NetworkIntents } from '../../../src/apis/intent.nephoran.com/network-intent.js';
 import { conductorCrds } from '../../../src/conductor/crds.js';
+import { type Intent, networkIntentName } from '../../../src/conductor/intent.js';
 import { STATE_FILE } from '../../../src/conductor/state.js';
+import { Namespaces } from '../../../src/runtime/client/kinds.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testNamespace } from '../../support/cluster.js';
-import { dropIntent, errorReports, handoffDir, intent, readState, startLoop } from './support.js';
+import {
+  capturingLogger,
+  dropIntent,
+  errorReports,
+  handoffDir,
+  intent,
+  readState,
+  startLoop,
+} from './support.js';
 
 describe('conductor-loop: which version of a file, and of the state, it has seen', () => {
   test('a same-size file renamed in with the mtime of the one it replaced is read and submitted', async (t) => {
@@ -100,5 +111,44 @@ describe('conductor-loop: which version of a file, and of the state, it has seen
     );
     const [crNs, crName] = done.cr_name!.split('/') as [string, string];
     assert.equal((await admin.get(NetworkIntents, crName, crNs)).spec.target, 'web');
+  });
+
+  test('a file removed before its intent was submitted withdraws the intent', async (t) => {
+    const client = await testClient(t);
+    await installCrds(client, conductorCrds());
+    const later = `later-${randomBytes(4).toString('hex')}`;
+    t.after(() => client.delete(Namespaces, later).catch(() => {}));
+    const dirs = await handoffDir(t);
+    const log = capturingLogger();
+    await startLoop(t, client, dirs, { periodMs: 200, logger: log.logger });
+
+    // Its namespace does not exist yet: the intent waits, retried.
+    const doc = intent(later, 'web');
+    const path = await dropIntent(dirs.dir, 'intent-web.json', doc);
+    await waitFor(() => log.messages(`failed to create NetworkIntent CR ${later}/`).length >= 2, {
+      description: 'the intent retried twice',
+      timeoutMs: 30_000,
+    });
+    await rm(path);
+    await waitFor(() => log.messages(`${path} was removed before its content was submitted`).length > 0, {
+      description: 'the intent withdrawn',
+      timeoutMs: 30_000,
+    });
+    const tries = log.messages(`failed to create NetworkIntent CR ${later}/`).length;
+
+    // The namespace made, a file dropped after the removal is submitted; the removed one is not.
+    await client.create({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: later, labels: { 'tutti.dev/test': 'true' } },
+    });
+    await dropIntent(dirs.dir, 'intent-db.json', intent(later, 'db'));
+    await waitFor(async () => (await readState(dirs.dir))['intent-db.json'], {
+      description: 'intent-db.json processed',
+      timeoutMs: 30_000,
+    });
+    assert.equal(await client.find(NetworkIntents, networkIntentName(doc as Intent), later), undefined);
+    assert.equal(log.messages(`failed to create NetworkIntent CR ${later}/`).length, tries, 'no try after');
+    assert.equal((await readState(dirs.dir))['intent-web.json'], undefined);
   });
 });

@@ -3,11 +3,12 @@ import { mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { pino } from 'pino';
 import { ConductorLoop, type ConductorLoopOptions } from '../../../src/conductor/loop.js';
 import { IntentValidator } from '../../../src/conductor/schema.js';
 import { type FileRecord, STATE_FILE } from '../../../src/conductor/state.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
-import { componentLogger } from '../../../src/runtime/log.js';
+import { componentLogger, type Logger } from '../../../src/runtime/log.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 
@@ -139,4 +140,17 @@ export function loopProcess(
   const p = new LoopProcess(kubeconfig, args, env);
   t.after(() => p.stop('SIGKILL'));
   return p;
+}
+
+/** A logger whose records are kept, for a test to wait on what an in-process loop says. */
+export function capturingLogger(): { logger: Logger; messages(prefix: string): string[] } {
+  const records: { msg?: string }[] = [];
+  const logger = pino(
+    { level: 'info', base: undefined },
+    { write: (line: string) => void records.push(JSON.parse(line) as { msg?: string }) },
+  );
+  return {
+    logger,
+    messages: (prefix) => records.map((r) => String(r.msg)).filter((m) => m.startsWith(prefix)),
+  };
 }
