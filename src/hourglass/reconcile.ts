@@ -51,6 +51,12 @@ export interface ReconcileOptions {
   /** Wait before recreating a Pod: 10 s, doubling with each recreation, up to 5 min. */
   recreateBackoffMs?: number;
   maxRecreateBackoffMs?: number;
+  /**
+   * How long past its deletion deadline a Pod still terminating keeps the plain Pod name from its
+   * replacement (30 s). A Pod on a lost node stays terminating as long as the Node object does;
+   * past this its replacement takes the revision's name instead of waiting for it.
+   */
+  terminatingWaitMs?: number;
   /** The cluster's Nodes, for the hosting check; listed when absent (a controller passes its cache). */
   nodes?: readonly Node[];
   /**
@@ -73,6 +79,7 @@ export const DEFAULT_PENDING_TIMEOUT_MS = 300_000;
 export const DEFAULT_RECREATE_BACKOFF_MS = 10_000;
 export const DEFAULT_PENDING_STATUS_DELAY_MS = 10_000;
 export const DEFAULT_MAX_RECREATE_BACKOFF_MS = 300_000;
+export const DEFAULT_TERMINATING_WAIT_MS = 30_000;
 /** After a status write refused as stale: a fallback, the newer version's event comes sooner. */
 const CONFLICT_RETRY_MS = 1000;
 
@@ -101,6 +108,14 @@ const IMAGE_PULL_FAILURES = new Set([
   'ImagePullBackOff',
   'InvalidImageName',
   'ErrImageNeverPull',
+]);
+
+/** A container that starts and dies, or cannot be started as configured (a missing Secret key). */
+const CONTAINER_FAILURES = new Set([
+  'CrashLoopBackOff',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'RunContainerError',
 ]);
 
 /**
@@ -167,9 +182,15 @@ export async function reconcilePerformer(
       );
       if (stuck >= wait) {
         await client.delete(Pods, current.metadata!.name!, namespace, { gracePeriodSeconds: 0 });
+        // The replacement takes the other name, so as not to meet the deleted Pod if it lingers;
+        // in an upgrade the serving Pod holds the other name, and the deleted one's (gone at once
+        // with no grace period) is taken again, so that the recreation count carries on.
         const allNames = pods.map((p) => p.metadata!.name!);
+        const taken = [podName(name), podName(name, revision)].every((n) => allNames.includes(n))
+          ? allNames.filter((n) => n !== current!.metadata!.name)
+          : allNames;
         pods = pods.filter((p) => p !== current);
-        current = await createPod(client, performer, desired, allNames, recreations + 1).catch(refused<Pod>);
+        current = await createPod(client, performer, desired, taken, recreations + 1).catch(refused<Pod>);
         if (current) {
           wrote(current, true);
           pods.push(current);
@@ -192,8 +213,11 @@ export async function reconcilePerformer(
       const upgrade = older().length > 0;
       if (upgrade) lastUpgrade = now.toISOString().replace(/\.\d+Z$/, 'Z');
       const taken = listed.map((p) => p.metadata!.name!);
-      // Outside an upgrade the Pod keeps its plain name: one still terminating is waited for.
-      if (!upgrade && taken.includes(podName(name))) requeueAfterMs = 1000;
+      // Outside an upgrade the Pod keeps its plain name: one still terminating is waited for,
+      // unless it is stuck (its node lost, say), when the replacement takes the other name.
+      const holder = listed.find((p) => p.metadata?.name === podName(name));
+      const waitLeft = holder && !upgrade ? terminatingWaitLeft(holder, now, options) : 0;
+      if (waitLeft > 0) requeueAfterMs = Math.min(waitLeft, 1000);
       // Sent without waiting: the Service's selector below does not depend on it, as a Pod just
       // created is not Ready, so both go to the API server at once.
       else creating = createPod(client, performer, desired, taken, 0).catch(refused<Pod>);
@@ -217,7 +241,7 @@ export async function reconcilePerformer(
   const applying = !service
     ? createService(client, wantedService).catch(refused<Service>)
     : !routes(service, wantedService)
-      ? restoreService(client, wantedService).catch(refused<Service>)
+      ? restoreService(client, service, wantedService).catch(refused<Service>)
       : undefined;
   const [newPod, applied] = await Promise.all([creating, applying]);
   if (newPod) {
@@ -395,6 +419,17 @@ function untilReported(status: PerformerStatus, pod: Pod, now: Date, options: Re
   return Math.min(delay, Math.max(0, delay - (now.getTime() - created(pod).getTime())));
 }
 
+/**
+ * How much longer a replacement waits for `pod`'s name: until `terminatingWaitMs` past its deletion
+ * deadline (its deletionTimestamp), forever for a Pod not being deleted (its own reconcile decides).
+ */
+function terminatingWaitLeft(pod: Pod, now: Date, options: ReconcileOptions): number {
+  const deadline = pod.metadata?.deletionTimestamp;
+  if (!deadline) return Number.POSITIVE_INFINITY;
+  const wait = options.terminatingWaitMs ?? DEFAULT_TERMINATING_WAIT_MS;
+  return Math.max(0, new Date(deadline).getTime() + wait - now.getTime());
+}
+
 /** How long the Pod has been Failed, or Pending past the limit; undefined when it is neither. */
 function stuckFor(pod: Pod, now: Date, options: ReconcileOptions): number | undefined {
   if (pod.status?.phase === 'Failed') {
@@ -431,9 +466,12 @@ function performerStatus(
   const { name } = performerRef(performer);
   const ready = s.serving !== undefined;
   const failed = s.current?.status?.phase === 'Failed';
-  const pullFailure = s.current?.status?.containerStatuses
-    ?.map((c) => c.state?.waiting)
-    .find((w) => w?.reason && IMAGE_PULL_FAILURES.has(w.reason));
+  const waiting = (reasons: Set<string>) =>
+    s.current?.status?.containerStatuses?.find(
+      (c) => c.state?.waiting?.reason && reasons.has(c.state.waiting.reason),
+    );
+  const pullFailure = waiting(IMAGE_PULL_FAILURES)?.state?.waiting;
+  const containerFailure = waiting(CONTAINER_FAILURES);
   const podLabel = s.current
     ? `Pod ${s.current.metadata?.name}`
     : s.upgrading
@@ -458,7 +496,16 @@ function performerStatus(
       reason: 'ImagePullFailed',
       message: `${podLabel}: ${pullFailure.reason}: ${pullFailure.message ?? ''}`.trim(),
     };
-  else if (failed)
+  else if (containerFailure) {
+    const { reason, message } = containerFailure.state!.waiting!;
+    const exitCode = containerFailure.lastState?.terminated?.exitCode;
+    notReady = {
+      reason: 'ContainerFailing',
+      message: `${podLabel}: container ${containerFailure.name}: ${reason}${message ? `: ${message}` : ''}${
+        exitCode !== undefined ? ` (last exit code ${exitCode})` : ''
+      }`,
+    };
+  } else if (failed)
     notReady = {
       reason: 'PodFailed',
       message: `${podLabel} failed: ${s.current?.status?.message ?? s.current?.status?.reason ?? 'no reason given'}`,
@@ -530,12 +577,12 @@ function performerStatus(
 }
 
 /**
- * Whether the Service routes as `wanted` does: selecting the Pods of the serving revision, on the
- * spec's port and no other. A selector key or a port edited by someone else leaves it routing
- * nowhere, or on a port the status does not name, while the Performer reads Ready.
+ * Whether the Service routes as `wanted` does: selecting the Pods of the serving revision by its
+ * labels and no others, on the spec's port and no other. A selector key or a port edited or added
+ * by someone else leaves it routing nowhere, or on a port the status does not name, while the
+ * Performer reads Ready.
  */
 function routes(service: Service, wanted: Service): boolean {
-  const selector = service.spec?.selector ?? {};
   // Only the fields the operator sets: the API server may add others (appProtocol, a nodePort).
   const ports = (s: Service) =>
     (s.spec?.ports ?? []).map(({ name, port, targetPort, protocol }) => ({
@@ -545,7 +592,7 @@ function routes(service: Service, wanted: Service): boolean {
       protocol,
     }));
   return (
-    Object.entries(wanted.spec?.selector ?? {}).every(([k, v]) => selector[k] === v) &&
+    isDeepStrictEqual(service.spec?.selector ?? {}, wanted.spec?.selector ?? {}) &&
     isDeepStrictEqual(ports(service), ports(wanted))
   );
 }
@@ -553,13 +600,14 @@ function routes(service: Service, wanted: Service): boolean {
 /**
  * Puts the Service's selector and ports back as `wanted` has them. A merge patch, not an apply:
  * it replaces the port list whole, where an apply would keep a port someone else's edit owns
- * beside the wanted one (two ports named grpc then, which the API server refuses).
+ * beside the wanted one (two ports named grpc then, which the API server refuses). A merge patch
+ * merges maps, so a selector key someone added is removed by naming it null.
  */
-function restoreService(client: KubeClient, wanted: Service): Promise<Service> {
+function restoreService(client: KubeClient, service: Service, wanted: Service): Promise<Service> {
   const { name, namespace } = wanted.metadata as { name: string; namespace: string };
-  return client.patch(Services, name, namespace, {
-    spec: { selector: wanted.spec?.selector, ports: wanted.spec?.ports },
-  });
+  const selector: Record<string, string | null> = { ...wanted.spec?.selector };
+  for (const key of Object.keys(service.spec?.selector ?? {})) if (!(key in selector)) selector[key] = null;
+  return client.patch(Services, name, namespace, { spec: { selector, ports: wanted.spec?.ports } });
 }
 
 function isReady(pod: Pod): boolean {

@@ -14,6 +14,7 @@ import { ForbiddenError } from '../../../src/runtime/client/errors.js';
 import { Pods, Services } from '../../../src/runtime/client/kinds.js';
 import type { KubeObject } from '../../../src/runtime/client/types.js';
 import { waitFor } from '../../../src/runtime/wait.js';
+import { releaseFinalizersAtEnd } from '../../support/cluster.js';
 import { performer, REVISION, setup as setupNamespace } from './operator-support.js';
 
 const setup = (t: TestContext, prefix: string) => setupNamespace(t, prefix, 'hourglass-operator');
@@ -246,6 +247,111 @@ test('a Failed Pod is recreated; a Performer no node can host is Degraded Hardwa
   assert.equal(recreated.metadata?.annotations?.['hourglass.eigenlayer.io/recreations'], '1');
 });
 
+test('a Pod stuck terminating (its node lost) is waited for until past its deletion deadline, then replaced under the revision’s name', async (t) => {
+  const { client, ns } = await setup(t, 'hg-stuck');
+  releaseFinalizersAtEnd(t, client, Pods, ns);
+  await client.create(performer(ns, 'web'));
+  await reconcileUntil(client, ns, 'web', (p) => p.status?.ready, 'the Performer to be ready');
+  // A finalizer no one removes holds the Pod terminating, as a Node that never answers does.
+  await client.patch(Pods, 'performer-web', ns, { metadata: { finalizers: ['test.tutti.dev/hold'] } });
+  await client.delete(Pods, 'performer-web', ns, { gracePeriodSeconds: 0 });
+  const names = async () => (await client.list(Pods, { namespace: ns })).items.map((p) => p.metadata?.name);
+
+  const waiting = await reconcilePerformer(client, await client.get(Performers, 'web', ns), {
+    terminatingWaitMs: 600_000,
+  });
+  assert.ok((waiting.requeueAfterMs ?? 0) > 0, 'looked at again while the name is waited for');
+  assert.deepEqual(await names(), ['performer-web'], 'no second Pod while the name is waited for');
+
+  const p = await reconcileUntil(client, ns, 'web', (p) => p.status?.ready && p, 'a replacement to serve', {
+    terminatingWaitMs: 0,
+  });
+  assert.match(p.status?.podName ?? '', /^performer-web-[a-z0-9]+$/);
+  assert.deepEqual((await names()).sort(), ['performer-web', p.status?.podName].sort());
+  const pod = await client.get(Pods, p.status!.podName!, ns);
+  const svc = await client.get(Services, 'performer-web', ns);
+  assert.equal(svc.spec?.selector?.[REVISION], pod.metadata?.labels?.[REVISION]);
+});
+
+test('an upgrade’s new Pod that keeps failing is recreated with a growing recreation count', async (t) => {
+  const { client, ns } = await setup(t, 'hg-upfail');
+  await client.create(performer(ns, 'web'));
+  await reconcileUntil(client, ns, 'web', (p) => p.status?.ready, 'the Performer to be ready');
+  // An image that never pulls: the new Pod stays Pending, past a limit of zero.
+  await client.patch(Performers, 'web', ns, { spec: { image: 'registry.invalid/perf', version: 'v2' } });
+  const options = { pendingTimeoutMs: 0, recreateBackoffMs: 0 };
+  const counts = new Set<string>();
+  await reconcileUntil(
+    client,
+    ns,
+    'web',
+    (_p, pods) => {
+      for (const pod of pods) {
+        const n = pod.metadata?.annotations?.['hourglass.eigenlayer.io/recreations'];
+        if (n && pod.metadata?.name !== 'performer-web') counts.add(n);
+      }
+      return counts.has('3');
+    },
+    'the upgrade’s Pod to be recreated three times, counted',
+    options,
+  );
+  const serving = await client.get(Pods, 'performer-web', ns);
+  assert.equal(serving.metadata?.deletionTimestamp, undefined, 'the old Pod serves throughout');
+  assert.equal((await client.get(Performers, 'web', ns)).status?.phase, 'Upgrading');
+});
+
+test('a container that crash-loops makes the Performer Degraded ContainerFailing with the kubelet’s reason and exit code', async (t) => {
+  const { client, ns } = await setup(t, 'hg-crash');
+  await client.create(performer(ns, 'web'));
+  await reconcileUntil(client, ns, 'web', (p) => p.status?.ready, 'the Performer to be ready');
+  const pod = await client.get(Pods, 'performer-web', ns);
+  const [container] = pod.status?.containerStatuses ?? [];
+  assert.ok(container, 'the Pod reports its container');
+  // What a kubelet reports of a container that keeps exiting.
+  await client.patch(
+    Pods,
+    'performer-web',
+    ns,
+    {
+      status: {
+        conditions: pod.status?.conditions?.map((c) =>
+          c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: 'False' } : c,
+        ),
+        containerStatuses: [
+          {
+            ...container,
+            ready: false,
+            started: false,
+            restartCount: 4,
+            state: {
+              waiting: { reason: 'CrashLoopBackOff', message: 'back-off 1m20s restarting failed container' },
+            },
+            lastState: { terminated: { exitCode: 2, reason: 'Error' } },
+          },
+        ],
+      },
+    },
+    'merge',
+    'status',
+  );
+  const p = await reconcileUntil(
+    client,
+    ns,
+    'web',
+    (p) => p.status?.ready === false && p,
+    'the Performer to read not ready',
+  );
+  assert.equal(p.status?.phase, 'Pending');
+  const degraded = p.status?.conditions?.find((c) => c.type === 'Degraded');
+  assert.equal(degraded?.status, 'True');
+  assert.equal(degraded?.reason, 'ContainerFailing');
+  assert.equal(
+    degraded?.message,
+    'Pod performer-web: container performer: CrashLoopBackOff: back-off 1m20s restarting failed container (last exit code 2)',
+  );
+  assert.equal(p.status?.conditions?.find((c) => c.type === 'Available')?.reason, 'ContainerFailing');
+});
+
 test('a Pod the API server forbids (no such ServiceAccount) is Degraded FailedCreate with its cause and retried; once allowed it runs', async (t) => {
   const { client, ns } = await setup(t, 'hg-forbid');
   await client.create(performer(ns, 'sa', { config: { serviceAccountName: 'runner' } }));
@@ -371,23 +477,30 @@ test('a Pod relabelled out of the Performer is left alone and replaced under the
   assert.equal(kept.metadata?.deletionTimestamp, undefined);
 });
 
-test('a Service whose selector someone edited selects the Performer’s Pod again', async (t) => {
+test('a Service whose selector someone edited, or added a key to, selects the Performer’s Pod again', async (t) => {
   const { client, ns } = await setup(t, 'hg-svcsel');
   await client.create(performer(ns, 'web'));
   await reconcileUntil(client, ns, 'web', (p) => p.status?.ready, 'the Performer to be ready');
   const want = (await client.get(Services, 'performer-web', ns)).spec?.selector;
-  await client.patch(Services, 'performer-web', ns, { spec: { selector: { app: 'something-else' } } });
-  // The Performer still reads Ready: its Service must route to its Pod again.
-  const selector = await waitFor(
-    async () => {
-      await reconcilePerformer(client, await client.get(Performers, 'web', ns));
-      const s = (await client.get(Services, 'performer-web', ns)).spec?.selector;
-      return isDeepStrictEqual(s, want) && s;
-    },
-    { description: 'the Service to select the Performer’s Pod again', timeoutMs: 30_000, intervalMs: 200 },
-  );
-  assert.equal(selector.app, 'hourglass-performer');
-  assert.equal((await client.get(Performers, 'web', ns)).status?.ready, true);
+  // A changed key, then an added one: either way the Service selects no Pod.
+  for (const edit of [{ app: 'something-else', extra: 'x' }, { extra: 'y' }]) {
+    await client.patch(Services, 'performer-web', ns, { spec: { selector: edit } });
+    // The Performer still reads Ready: its Service must route to its Pod again.
+    const selector = await waitFor(
+      async () => {
+        await reconcilePerformer(client, await client.get(Performers, 'web', ns));
+        const s = (await client.get(Services, 'performer-web', ns)).spec?.selector;
+        return isDeepStrictEqual(s, want) && s;
+      },
+      {
+        description: `the Service to select the Performer’s Pod again after ${JSON.stringify(edit)}`,
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      },
+    );
+    assert.equal(selector.app, 'hourglass-performer');
+    assert.equal((await client.get(Performers, 'web', ns)).status?.ready, true);
+  }
 });
 
 test('a grpcPort change: the Service carries the new port no later than the status announces it', async (t) => {
