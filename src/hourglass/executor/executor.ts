@@ -283,7 +283,14 @@ export class Executor {
     const wanted = new Map(config.avsPerformers.map((c) => [key(c.avsAddress), c]));
     for (const [k, runtime] of [...this.avs]) {
       const next = wanted.get(k);
-      if (next && isDeepStrictEqual(next.kubernetes, runtime.config.kubernetes)) continue;
+      if (next && isDeepStrictEqual(next.kubernetes, runtime.config.kubernetes)) {
+        if (!runtime.performer.isStopped()) continue;
+        // Its removal failed, and now its settings are back: its Performers are wanted again.
+        // Let go without deleting them; the attach below adopts the one the state names.
+        await runtime.performer.release();
+        this.avs.delete(k);
+        continue;
+      }
       // Gone from the config, or moved to other Kubernetes settings: its performers go.
       this.log.info(
         { avs: runtime.config.avsAddress },

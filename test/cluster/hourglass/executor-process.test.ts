@@ -802,3 +802,63 @@ test('tutti executor: an AVS moved to another namespace while its Performer cann
   assert.deepEqual(executor.failures(), {});
   assert.equal((await taskClient.submitTask(AVS, 'm-1', 'moved')).performerId, replacement.performerId);
 });
+
+test('tutti executor: a settings change whose removal fails, then reverted, takes its performer back into service', async (t) => {
+  const { client, ns } = await setup(t, 'hg-exr');
+  const { ns: ns2 } = await setup(t, 'hg-exr2');
+  await startController(t, ns);
+  const server = await startPerformerServer({ port: 0, host: '127.0.0.1' });
+  t.after(() => server.kill());
+  const { dir, configPath } = await configDir(t, 'hg-exr', ns);
+  const executor = new Executor({
+    configPath,
+    dataDir: join(dir, 'data'),
+    client,
+    healthPort: 0,
+    endpointResolver: () => `127.0.0.1:${server.port}`,
+    grpc: { retry: { initialDelayMs: 20, maxDelayMs: 100, attemptTimeoutMs: 2000 } },
+    readyTimeoutMs: 90_000,
+    pollIntervalMs: 200,
+    redeployBackoffMs: 200,
+  });
+  const taskClient = await serving(t, executor);
+  const readyz = async () => (await fetch(`http://127.0.0.1:${executor.healthPort}/readyz`)).status;
+  await executor.settled();
+  const [first] = executor.performers();
+  assert.equal(first?.status, 'InService');
+
+  // Moved to another namespace, but the old Performer cannot be deleted: the AVS refuses tasks.
+  await refuseDeletions(t, client, ns, first.performerId);
+  await writeFile(
+    `${configPath}.new`,
+    stringify({
+      kubernetes: { namespace: ns2, connectionTimeout: '10s', retryDelay: '200ms' },
+      avsPerformers: [{ avsAddress: AVS, image: { repository: 'ghcr.io/acme/perf', tag: 'v1' } }],
+    }),
+  );
+  await rename(`${configPath}.new`, configPath);
+  await waitFor(() => /cannot remove its performers/.test(executor.failures()[AVS] ?? ''), {
+    description: 'the failed removal to be reported',
+    timeoutMs: 30_000,
+    intervalMs: 100,
+  });
+  assert.equal(await readyz(), 500);
+
+  // The move is undone while deletions are still refused: the Performer it could not remove is
+  // the one wanted, and it serves again.
+  await writeConfig(configPath, ns, 'v1');
+  await waitFor(async () => (await readyz()) === 200, {
+    description: 'the AVS to have its performer in service again',
+    timeoutMs: 60_000,
+    intervalMs: 100,
+  });
+  await executor.settled();
+  assert.deepEqual(executor.failures(), {});
+  assert.deepEqual(
+    executor.performers().map((p) => [p.performerId, p.status]),
+    [[first.performerId, 'InService']],
+  );
+  assert.deepEqual(await livePerformers(client, ns2), [], 'nothing deployed under the settings undone');
+  assert.equal(executor.generation, 1, 'nothing redeployed');
+  assert.equal((await taskClient.submitTask(AVS, 'r-1', 'back')).performerId, first.performerId);
+});
