@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { KubeClient } from '../../runtime/client/client.js';
 import type { Logger } from '../../runtime/log.js';
 import type { IntentExpectation } from '../expectation.js';
@@ -8,7 +9,7 @@ import { canonicalExpectation, renderTree } from '../render.js';
 import { TranslateError, translateIntent } from '../translate.js';
 import { edgeReport } from './edge-status.js';
 import type { IntentRecord, LifecycleStatus } from './intent.js';
-import type { IntentStore, UnreadableIntent } from './store.js';
+import { type IntentStore, StaleRecordError, type UnreadableIntent } from './store.js';
 
 /** The id is already taken (409). */
 export class IntentConflictError extends Error {
@@ -55,6 +56,11 @@ function unreadableRecord(u: UnreadableIntent): IntentRecord {
 /** Why a stored intent cannot be published: its ConfigMap no longer translates. */
 function untranslatable(where: string, err: unknown): string {
   return `${where}: the stored intent does not translate: ${(err as Error).message}`;
+}
+
+/** A record that cannot be published is published again once fixed, even with the content it had. */
+function forgetPublished(r: IntentRecord): void {
+  delete r.publishedDigest;
 }
 
 /** What publishing does with an intent it cannot render. */
@@ -142,7 +148,9 @@ export class IntentService {
 
   async list(): Promise<IntentRecord[]> {
     const { records, unreadable } = await this.opts.store.scan();
-    return [...(await Promise.all(records.map((r) => this.refresh(r)))), ...unreadable.map(unreadableRecord)];
+    const refreshed = await Promise.all(records.map((r) => this.refresh(r)));
+    // One withdrawn while it was read is left out.
+    return [...refreshed.filter((r) => r !== undefined), ...unreadable.map(unreadableRecord)];
   }
 
   /**
@@ -216,16 +224,20 @@ export class IntentService {
         // A status the edge reported stands unless this intent's own content changed.
         const digest = digestOf(expectations);
         if (r.commit && r.publishedDigest === digest && r.lifecycleStatus !== 'acknowledged') continue;
-        r.commit = result.commit;
-        r.publishedDigest = digest;
-        await this.save(r, 'inProgress', `published in commit ${result.commit}; waiting for the edge`);
+        await this.save(
+          r,
+          'inProgress',
+          `published in commit ${result.commit}; waiting for the edge`,
+          (x) => {
+            x.commit = result.commit;
+            x.publishedDigest = digest;
+          },
+        );
       }
       for (const r of records.filter((x) => broken.has(x.id))) {
         const message = `${broken.get(r.id)}; ${KEPT}`;
-        // Published again once fixed, even with the content it had before.
-        delete r.publishedDigest;
         if (r.lifecycleStatus !== 'failed' || r.statusMessage !== message)
-          await this.save(r, 'failed', message);
+          await this.save(r, 'failed', message, forgetPublished);
       }
       this.opts.log?.info(
         { commit: result.commit, intents: publishable.length, changed: result.changed },
@@ -239,7 +251,8 @@ export class IntentService {
     }
   }
 
-  private async refresh(r: IntentRecord): Promise<IntentRecord> {
+  /** The record with its status from the edge; undefined when it was withdrawn meanwhile. */
+  private async refresh(r: IntentRecord): Promise<IntentRecord | undefined> {
     let expectations: IntentExpectation[];
     try {
       expectations = translateIntent(r.intent);
@@ -247,8 +260,7 @@ export class IntentService {
       // Edited by hand into one that does not translate: said now, not only after the next publish.
       const message = `${untranslatable(this.opts.store.where(r.id), err)}; ${KEPT}`;
       if (r.lifecycleStatus === 'failed' && r.statusMessage === message) return r;
-      delete r.publishedDigest; // published again once fixed, as publishAll does
-      return this.save(r, 'failed', message);
+      return this.save(r, 'failed', message, forgetPublished);
     }
     if (!this.opts.edge || !r.commit || r.lifecycleStatus === 'acknowledged') return r;
     const report = await edgeReport(this.opts.edge, r.id, expectations).catch((err: Error) => ({
@@ -259,16 +271,37 @@ export class IntentService {
     return this.save(r, report.status, report.message);
   }
 
-  private async save(r: IntentRecord, status: LifecycleStatus, message: string): Promise<IntentRecord> {
-    const at = now();
-    if (status !== r.lifecycleStatus) r.statusChangeDate = at;
-    r.lifecycleStatus = status;
-    r.statusMessage = message;
-    r.lastUpdate = at;
-    // A withdrawn intent must not come back through a late status write.
-    const stored = await this.opts.store.get(r.id);
-    // Nor must a record edited by hand into one that cannot be read be overwritten.
-    if (stored && !('problem' in stored)) await this.opts.store.save(r);
-    return r;
+  /**
+   * Writes a status (and `change`) onto the record as it was read. The store may have moved on since:
+   * an intent withdrawn, posted again (another ConfigMap) or edited by hand is newer, and stands; the
+   * status is not written and what is stored now is returned (undefined once withdrawn). Only a
+   * status written meanwhile, on the same intent, is written over: it says nothing newer.
+   */
+  private async save(
+    r: IntentRecord,
+    status: LifecycleStatus,
+    message: string,
+    change: (r: IntentRecord) => void = () => {},
+  ): Promise<IntentRecord | undefined> {
+    for (let current = r; ; ) {
+      const at = now();
+      if (status !== current.lifecycleStatus) current.statusChangeDate = at;
+      current.lifecycleStatus = status;
+      current.statusMessage = message;
+      current.lastUpdate = at;
+      change(current);
+      try {
+        await this.opts.store.save(current);
+        return current;
+      } catch (err) {
+        if (!(err instanceof StaleRecordError)) throw err;
+      }
+      const stored = await this.opts.store.get(r.id);
+      if (!stored) return undefined;
+      if ('problem' in stored) return unreadableRecord(stored);
+      if (!this.opts.store.sameObject(stored, r) || !isDeepStrictEqual(stored.intent, r.intent))
+        return stored;
+      current = stored;
+    }
   }
 }

@@ -1,5 +1,6 @@
 import type { ConfigMap } from 'kubernetes-types/core/v1.js';
 import type { KubeClient } from '../../runtime/client/client.js';
+import { ConflictError, NotFoundError } from '../../runtime/client/errors.js';
 import { ConfigMaps } from '../../runtime/client/kinds.js';
 import type { IntentRecord } from './intent.js';
 
@@ -11,6 +12,11 @@ export interface UnreadableIntent {
   readonly created?: string;
 }
 
+/** The stored intent changed since it was read: withdrawn, posted again, or written by another. */
+export class StaleRecordError extends Error {
+  override name = 'StaleRecordError';
+}
+
 export const LABEL_TMF921 = 'intent.tutti.dev/tmf921';
 const KEY = 'intent.json';
 
@@ -20,6 +26,9 @@ const KEY = 'intent.json';
  * pruned from the edge.
  */
 export class IntentStore {
+  /** The ConfigMap each record was read from or last written as: what a save is conditioned on. */
+  private readonly basis = new WeakMap<IntentRecord, ConfigMap>();
+
   constructor(
     private readonly client: KubeClient,
     readonly namespace: string,
@@ -83,16 +92,43 @@ export class IntentStore {
       record.id !== id
     )
       return problem(`${KEY} is not an intent record of id ${id}`);
+    this.basis.set(record as IntentRecord, cm);
     return record as IntentRecord;
   }
 
   /** Creates the record; AlreadyExistsError when the id is taken. */
   async create(r: IntentRecord): Promise<void> {
-    await this.client.create<ConfigMap>(this.configMap(r));
+    this.basis.set(r, await this.client.create<ConfigMap>(this.configMap(r)));
   }
 
+  /**
+   * Writes the record over the ConfigMap it was read from, only while that is unchanged (its
+   * resourceVersion, which a ConfigMap deleted and created again does not keep either); otherwise
+   * StaleRecordError, so that a writer holding an old copy never overwrites a newer intent or brings
+   * a withdrawn one back.
+   */
   async save(r: IntentRecord): Promise<void> {
-    await this.client.apply<ConfigMap>(this.configMap(r));
+    const basis = this.basis.get(r);
+    if (!basis) throw new Error(`intent ${r.id}: only a record read from the store can be saved`);
+    try {
+      const saved = await this.client.replace<ConfigMap>({
+        ...basis,
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        data: { ...basis.data, [KEY]: JSON.stringify(r) },
+      });
+      this.basis.set(r, saved);
+    } catch (err) {
+      if (err instanceof ConflictError || err instanceof NotFoundError)
+        throw new StaleRecordError(`${this.where(r.id)} changed since it was read: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /** Whether two records were read from the same ConfigMap, not one deleted and created again. */
+  sameObject(a: IntentRecord, b: IntentRecord): boolean {
+    const uid = this.basis.get(a)?.metadata?.uid;
+    return uid !== undefined && uid === this.basis.get(b)?.metadata?.uid;
   }
 
   async delete(id: string): Promise<boolean> {

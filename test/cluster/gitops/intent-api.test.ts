@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -20,6 +21,7 @@ import { IntentStore } from '../../../src/gitops/tmf921/store.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { ConfigMaps } from '../../../src/runtime/client/kinds.js';
 import { installCrds } from '../../../src/runtime/crds.js';
+import { closeServer, listen } from '../../../src/runtime/http-server.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { denyingPolicy, testClient, testNamespace } from '../../support/cluster.js';
 import { startEdgeControllers, tmf921Intent } from './support.js';
@@ -304,17 +306,87 @@ test("an intent the edge cannot provision reports failed through the API, with t
   );
 });
 
+/** Holds the next call that passes it, once armed, until released: a request stopped at a known point. */
+class Gate {
+  private next?: { reached: () => void; released: Promise<void> };
+
+  arm(): { reached: Promise<void>; release: () => void } {
+    let reach = () => {};
+    let release = () => {};
+    const reached = new Promise<void>((resolve) => (reach = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.next = { reached: reach, released };
+    return { reached, release };
+  }
+
+  async pass(): Promise<void> {
+    const next = this.next;
+    this.next = undefined;
+    if (!next) return;
+    next.reached();
+    await next.released;
+  }
+}
+
+/** The client, its list() calls passing `gate` first: a GET held while it reads the edge. */
+function gatedLists(client: KubeClient, gate: Gate): KubeClient {
+  return new Proxy(client, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (prop === 'list')
+        return async (...args: Parameters<KubeClient['list']>) => {
+          await gate.pass();
+          return target.list(...args);
+        };
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** A proxy to the git server whose pushes pass `gate` first: a publish held before its push lands. */
+async function gatedPushes(t: TestContext, repo: string, gate: Gate): Promise<string> {
+  const upstream = new URL(repo);
+  const proxy = createServer(async (req, res) => {
+    if (req.url?.endsWith('/git-receive-pack')) await gate.pass();
+    const forward = request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on('error', (err) => res.destroy(err));
+    req.pipe(forward);
+  });
+  const port = await listen(proxy, 0, '127.0.0.1');
+  t.after(() => closeServer(proxy));
+  return `http://127.0.0.1:${port}${upstream.pathname}`;
+}
+
 /** The intent API over a store in a fresh namespace, publishing to a git server of its own. */
-async function serviceWithGit(t: TestContext, prefix: string) {
+async function serviceWithGit(
+  t: TestContext,
+  prefix: string,
+  gates: { edgeLists?: Gate; pushes?: Gate } = {},
+) {
   const client = await testClient(t, 'tutti-gitops-test');
   const namespace = await testNamespace(t, client, 'smo');
   const root = await mkdtemp(join(tmpdir(), prefix));
   const server = new GitHttpServer({ root: join(root, 'repos'), ...credentials });
   await server.start(0);
   const repo = await server.createRepository('admin1/edge1-config');
+  if (gates.edgeLists) await installCrds(client, gitopsCrds());
+  const store = new IntentStore(client, namespace);
   const service = new IntentService({
-    store: new IntentStore(client, namespace),
-    publish: { repo, credentials },
+    store,
+    ...(gates.edgeLists ? { edge: gatedLists(client, gates.edgeLists) } : {}),
+    publish: { repo: gates.pushes ? await gatedPushes(t, repo, gates.pushes) : repo, credentials },
     retryMs: 200,
     maxRetryMs: 1_000,
   });
@@ -327,7 +399,7 @@ async function serviceWithGit(t: TestContext, prefix: string) {
     await rm(root, { recursive: true, force: true, maxRetries: 5 });
   });
   const bare = join(root, 'repos/admin1/edge1-config.git');
-  return { client, namespace, server, url, bare };
+  return { client, namespace, store, server, url, bare };
 }
 
 test('an intent withdrawn while git is down is answered 202 and leaves the repository once git is back', async (t) => {
@@ -507,4 +579,84 @@ test('a stored intent edited by hand so that it no longer translates is reported
     [[id, 'failed']],
   );
   assert.equal(await git(['rev-parse', 'main'], { cwd: bare }), head, 'nothing was published meanwhile');
+});
+
+test('a status written by a GET that raced a withdrawal, or a withdrawal and a new post, leaves the newer state standing', async (t) => {
+  const gate = new Gate();
+  const { client, namespace, store, url, bare } = await serviceWithGit(t, 'tutti-intent-get-race-', {
+    edgeLists: gate,
+  });
+  const id = `race-${randomBytes(4).toString('hex')}`;
+  const posted = (latency: string) => tmf921Intent(id, { latency });
+  const post = (latency: string) => fetch(url, { method: 'POST', body: JSON.stringify(posted(latency)) });
+  const published = (latency: string) =>
+    waitFor(
+      async () => {
+        const r = (await store.get(id)) as IntentRecord | undefined;
+        const yaml = await git(['show', 'main:apps/intent/cn_capacity.yaml'], { cwd: bare }).catch(() => '');
+        return r?.lifecycleStatus === 'inProgress' && yaml.includes(`latency LESS_THAN ${latency}`);
+      },
+      { description: `intent ${id} published with latency ${latency}`, timeoutMs: 30_000 },
+    );
+
+  assert.equal((await post('<5ms')).status, 201);
+  await published('5ms');
+  // A GET that has read the intent, held while it reads the edge; meanwhile withdrawn and posted again.
+  let held = gate.arm();
+  let reading = fetch(`${url}/${id}`);
+  await held.reached;
+  assert.equal((await fetch(`${url}/${id}`, { method: 'DELETE' })).status, 204);
+  assert.equal((await post('<10ms')).status, 201);
+  held.release();
+  const answer = await reading;
+  assert.equal(answer.status, 200);
+  assert.deepEqual(
+    ((await answer.json()) as IntentResource).expression,
+    posted('<10ms').expression,
+    'the GET answers the intent posted again',
+  );
+  const stored = (await store.get(id)) as IntentRecord;
+  assert.deepEqual(stored.intent['expression'], posted('<10ms').expression, 'the withdrawn one is not back');
+  await published('10ms');
+
+  // Withdrawn while a GET reads the edge: not created again, and the GET says it is gone.
+  held = gate.arm();
+  reading = fetch(`${url}/${id}`);
+  await held.reached;
+  assert.equal((await fetch(`${url}/${id}`, { method: 'DELETE' })).status, 204);
+  held.release();
+  assert.equal((await reading).status, 404);
+  assert.equal(await client.find(ConfigMaps, `tmf921-intent-${id}`, namespace), undefined);
+});
+
+test('a publish that raced a withdrawal and a new post does not write the withdrawn intent back', async (t) => {
+  const gate = new Gate();
+  const { store, url, bare } = await serviceWithGit(t, 'tutti-intent-publish-race-', { pushes: gate });
+  const id = `race-${randomBytes(4).toString('hex')}`;
+  const posted = (latency: string) => tmf921Intent(id, { latency });
+  const post = (latency: string) => fetch(url, { method: 'POST', body: JSON.stringify(posted(latency)) });
+
+  // The publish of the first post is held at its push, having read the intent as posted.
+  const held = gate.arm();
+  assert.equal((await post('<5ms')).status, 201);
+  await held.reached;
+  const withdrawing = fetch(`${url}/${id}`, { method: 'DELETE' });
+  await waitFor(async () => !(await store.get(id)), {
+    description: `intent ${id} withdrawn from the store`,
+    timeoutMs: 30_000,
+  });
+  assert.equal((await post('<10ms')).status, 201);
+  held.release();
+  assert.equal((await withdrawing).status, 204);
+
+  const stored = (await store.get(id)) as IntentRecord;
+  assert.deepEqual(stored.intent['expression'], posted('<10ms').expression, 'the withdrawn one is not back');
+  await waitFor(
+    async () => {
+      const r = (await (await fetch(`${url}/${id}`)).json()) as IntentResource;
+      const yaml = await git(['show', 'main:apps/intent/cn_capacity.yaml'], { cwd: bare }).catch(() => '');
+      return r.lifecycleStatus === 'inProgress' && yaml.includes('latency LESS_THAN 10ms');
+    },
+    { description: `intent ${id} published as posted again`, timeoutMs: 30_000 },
+  );
 });
