@@ -113,6 +113,19 @@ export function setupPlanner(mgr: Manager, opts: PlannerSetupOptions): IntentPla
     return typeof ref === 'string' ? undefined : targetKey(ref);
   };
 
+  // The workload each intent was last planned on. One that leaves it (deleted, made inactive,
+  // retargeted, its target made invalid) may have been driving the rounds of the intents left
+  // there, who get no round of their own until another leads.
+  const plannedOn = new Map<string, string>();
+  const leave = (k: string, now: string | undefined) => {
+    const before = plannedOn.get(k);
+    if (now === undefined) plannedOn.delete(k);
+    else plannedOn.set(k, now);
+    if (before === undefined || before === now) return;
+    for (const other of intentsOf((i) => i.spec.active !== false && targetOf(i) === before))
+      if (other !== k) intents.enqueue(other);
+  };
+
   const intents = mgr
     .controller('ido-intents', { workers: config.controller.workers })
     // The planner writes every intent's status each round: only a change beyond it (the spec, a
@@ -139,19 +152,22 @@ export function setupPlanner(mgr: Manager, opts: PlannerSetupOptions): IntentPla
       const intent = intents.cache<Intent>().get(req.key);
       if (!intent) {
         // Deleted: whoever shared its workload plans without it now.
-        for (const k of intentsOf(() => true)) intents.enqueue(k);
+        leave(req.key, undefined);
         return;
       }
       const ref = parseTargetRef(intent);
       if (typeof ref === 'string') {
+        leave(req.key, undefined);
         await planner.idle(intent, 'InvalidTarget', ref, true);
         return;
       }
       if (intent.spec.active === false) {
+        leave(req.key, undefined);
         await planner.idle(intent, 'Inactive', 'spec.active is false: the planner leaves this intent alone');
         return;
       }
       const target = targetKey(ref);
+      leave(req.key, target);
       const group = intents
         .cache<Intent>()
         .list()

@@ -103,3 +103,61 @@ test('an intent that cannot be observed keeps another intent on its workload fro
   const tight = await client.get(Intents, 'tight', ns);
   assert.equal(findCondition(tight.status?.conditions, 'Degraded')?.reason, 'ObservationFailed');
 });
+
+// Intent "a" cannot be observed and leads the rounds on the workload (its key sorts first), so
+// "b", fulfilled with room to spare, is deferred. Once "a" leaves the workload, "b" has to be
+// planned on its own at once: nobody else will start its rounds.
+for (const [how, change] of [
+  ['made inactive', () => ({ spec: { active: false } })],
+  ['retargeted', (ns: string) => ({ spec: { targetRef: { kind: 'Deployment', name: `${ns}/elsewhere` } } })],
+] as const)
+  test(`the intent leading a workload's rounds ${how}: the other intent on it is planned without it`, async (t) => {
+    const { client, ns } = await simulatedWorkload(t, 'planner-lead', {
+      name: 'shop',
+      replicas: 4,
+      cpu: '500m',
+      load: 200,
+    });
+    await client.create<KpiProfile>({
+      apiVersion: 'ido.intel.com/v1alpha1',
+      kind: 'KPIProfile',
+      metadata: { name: 'p95elsewhere', namespace: ns },
+      spec: {
+        type: 'latency',
+        query: DEFAULT_QUERIES['default/p95latency']!.query!,
+        props: { endpoint: 'http://127.0.0.1:1/api/v1/query' },
+      },
+    });
+    await client.create(
+      intent(ns, 'a', 'shop', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95elsewhere` }]),
+    );
+    await client.create(
+      intent(ns, 'b', 'shop', [{ name: 'p95', value: 50, measuredBy: `${ns}/p95latency` }]),
+    );
+    await startPlanner(t, ns, { actuators: ['scale_out', 'scale_in'] });
+    const planningOfB = async () =>
+      findCondition((await client.get(Intents, 'b', ns)).status?.conditions, 'Planning');
+    await waitFor(async () => (await planningOfB())?.reason === 'Deferred', {
+      description: 'the intent "b" to be deferred while "a" cannot be observed',
+      timeoutMs: 90_000,
+      intervalMs: 250,
+    });
+
+    await client.patch(Intents, 'a', ns, change(ns));
+    const planning = await waitFor(
+      async () => {
+        const c = await planningOfB();
+        return c?.reason !== 'Deferred' && c;
+      },
+      {
+        description: `the intent "b" to be planned without "a" once "a" is ${how}`,
+        timeoutMs: 30_000,
+        intervalMs: 250,
+      },
+    );
+    assert.doesNotMatch(planning.message ?? '', new RegExp(`${ns}/a`), 'b is planned without a');
+    assert.equal(
+      findCondition((await client.get(Intents, 'b', ns)).status?.conditions, 'Fulfilled')?.status,
+      'True',
+    );
+  });
