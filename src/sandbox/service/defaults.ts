@@ -14,3 +14,8 @@ export const DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024;
  * up to 100 commands); with 4 runs at once the running runs hold at most 64 MiB, as the history.
  */
 export const DEFAULT_RUN_OUTPUT_BYTES = 16 * 1024 * 1024;
+/**
+ * Live events an event-stream subscriber may leave unsent beyond its replay before it is
+ * disconnected: a client that stops reading must not make the service buffer without end.
+ */
+export const DEFAULT_EVENT_STREAM_BUFFER_BYTES = 4 * 1024 * 1024;

@@ -51,8 +51,16 @@ export function serviceMetrics(scheduler: () => RunScheduler) {
     help: "Output streamed but not kept, past a run's output limit (UTF-8 bytes).",
     registers: [registry],
   });
+  const streamsDropped = new Counter({
+    name: 'ci_fixer_event_streams_dropped_total',
+    help: 'Event streams disconnected because their client fell too far behind (unsent events past the limit).',
+    registers: [registry],
+  });
   return {
     registry,
+    eventStreamDropped() {
+      streamsDropped.inc();
+    },
     runFinished(result: string, seconds: number) {
       runsTotal.inc({ result });
       runDuration.observe(seconds);

@@ -8,6 +8,7 @@ import { componentLogger } from '../../runtime/log.js';
 import { SANDBOX_LABEL } from '../job.js';
 import { KubernetesSandbox, type SandboxOptions } from '../sandbox.js';
 import {
+  DEFAULT_EVENT_STREAM_BUFFER_BYTES,
   DEFAULT_HISTORY,
   DEFAULT_HISTORY_BYTES,
   DEFAULT_PORT,
@@ -58,6 +59,11 @@ export interface CiFixerServiceOptions {
   peerTimeoutMs?: number;
   /** How long the list of the other replicas is reused before the API server is asked again. Default 5 s. */
   peerCacheMs?: number;
+  /**
+   * Live events (bytes) an event stream may hold unsent beyond its replay; past it the client,
+   * which does not read, is disconnected (an EventSource reconnects). Default 4 MiB.
+   */
+  eventStreamBufferBytes?: number;
 }
 
 /** What `GET /api/runs` says of a replica whose runs it could not list. */
@@ -340,13 +346,24 @@ export class CiFixerService {
       clearInterval(keepalive);
       unsubscribe?.();
     };
+    // The replay is as large as the run's kept output; the live events after it may add this much.
+    let maxUnsent = Number.POSITIVE_INFINITY;
     unsubscribe = this.scheduler.subscribe(run.id, (event) => {
       res.write(`id: ${seq++}\ndata: ${JSON.stringify(event)}\n\n`);
       if (event.type === 'end') {
         close();
         res.end();
+      } else if (res.writableLength > maxUnsent) {
+        this.log.warn(
+          { run: run.id, unsentBytes: res.writableLength },
+          'disconnected an event stream whose client does not keep up',
+        );
+        this.metrics.eventStreamDropped();
+        close();
+        res.destroy();
       }
     });
+    maxUnsent = res.writableLength + (this.opts.eventStreamBufferBytes ?? DEFAULT_EVENT_STREAM_BUFFER_BYTES);
     req.on('close', close);
   }
 }

@@ -215,6 +215,49 @@ describe('ci-fixer service', () => {
     assert.equal(run.outputTruncated, undefined);
   });
 
+  test('an event stream whose client stops reading is disconnected once it falls behind, and a new one gets the run', async (t) => {
+    const { base } = await startService(t, { eventStreamBufferBytes: 64 * 1024 });
+    const gate = join(await workdir(), 'go');
+    t.after(() => writeFile(gate, ''));
+    // 8 MiB, written only once the client is connected: more than the sockets hold.
+    const size = 8 * 1024 * 1024;
+    const created = await post(base, {
+      commands: [
+        `i=0; while [ ! -f ${gate} ] && [ $i -lt 1200 ]; do i=$((i+1)); sleep 0.05; done; head -c ${size} /dev/zero | tr '\\0' x`,
+      ],
+    });
+    assert.equal(created.status, 201);
+    const id = created.body['id'] as string;
+    const url = new URL(base);
+    const socket = connect(Number(url.port), url.hostname);
+    t.after(() => socket.destroy());
+    await once(socket, 'connect');
+    socket.write(
+      `GET /api/runs/${id}/events HTTP/1.1\r\nhost: ${url.host}\r\naccept: text/event-stream\r\n\r\n`,
+    );
+    // The client reads nothing from here on.
+    socket.pause();
+    await writeFile(gate, '');
+    await waitFor(
+      async () =>
+        /ci_fixer_event_streams_dropped_total 1\n/.test(await (await fetch(`${base}/metrics`)).text()),
+      { description: 'the service to drop the stream of the client that does not read', timeoutMs: 60_000 },
+    );
+    // What the sockets held still arrives, then the stream ends, cut short without its end event.
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.resume();
+    await once(socket, 'close');
+    const received = Buffer.concat(chunks).toString('utf8');
+    assert.match(received, /^HTTP\/1\.1 200 /);
+    assert.doesNotMatch(received, /"type":"end"/);
+    assert.ok(received.length < size, `${received.length} bytes arrived, not all ${size}`);
+    // A new subscriber gets the whole run.
+    const stream = await runEvents(base, id);
+    assert.equal(outputOf(stream, 0, 'stdout').length, size);
+    assert.deepEqual(stream.at(-1), { type: 'end', status: 'succeeded' });
+  });
+
   test('bad requests get 400 naming the field; unknown runs 404', async (t) => {
     const { base } = await startService(t);
     for (const [body, field] of [
