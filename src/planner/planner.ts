@@ -295,6 +295,10 @@ export class IntentPlanner {
       let acting: Actuator | undefined;
       try {
         for (const actuator of actuators) {
+          // Only the actuators with actions in the plan are asked to carry it out: one with none
+          // has nothing to do, and a plugin dropped since the search (gone, or hung past its
+          // deadline) would fail a plan it had no part in.
+          if (!actions.some((a) => a.name === actuator.name)) continue;
           acting = actuator;
           await actuator.perform(p.state, actions);
           performedBy.add(actuator.name);

@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Intents } from '../../../src/apis/ido.intel.com/intent.js';
+import type { Actuator } from '../../../src/planner/actuator.js';
 import { AStarPlanner } from '../../../src/planner/astar.js';
 import { PluginManager } from '../../../src/planner/plugins/manager.js';
 import { ScaleOutByTwoActuator } from '../../../src/planner/plugins/scale-by-two.js';
 import { servePlugin } from '../../../src/planner/plugins/serve.js';
 import { WorkloadUpdater } from '../../../src/planner/workload.js';
 import { Deployments } from '../../../src/runtime/client/kinds.js';
+import { findCondition } from '../../../src/runtime/conditions.js';
+import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testNamespace } from '../../support/cluster.js';
 import { p95Goal, workload } from '../../unit/planner/support.js';
+import { simulatedWorkload, startPlanner, webP95 } from './support.js';
 
 test('a plan made of a plugin’s candidates is carried out by the plugin on the workload', async (t) => {
   const client = await testClient(t);
@@ -50,4 +55,78 @@ test('a plan made of a plugin’s candidates is carried out by the plugin on the
 
   const deployment = await client.get(Deployments, 'web', ns);
   assert.equal(deployment.spec?.replicas, 4);
+});
+
+test('only the actuators with actions in a plan carry it out: a plugin dropped during the search, or offering nothing, does not fail a plan the built-in actuators carried out', async (t) => {
+  // 35 ms against 15 ms on one replica: scale_out plans more replicas; the plugins offer nothing.
+  const { client, ns } = await simulatedWorkload(t, 'plugin-bystander', {
+    name: 'web',
+    replicas: 1,
+    cpu: '500m',
+    load: 200,
+  });
+  // No health probes: the NextState deadline is what drops the hung plugin, mid-search.
+  const manager = await PluginManager.start({
+    port: 0,
+    host: '127.0.0.1',
+    nextStateTimeoutMs: 300,
+    healthIntervalMs: 3_600_000,
+  });
+  t.after(() => manager.close());
+  let release = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const performed: string[] = [];
+  const bystander = (name: string, hangs: boolean): Actuator => ({
+    name,
+    group: 'test',
+    async nextState() {
+      if (hangs) await released;
+      return [];
+    },
+    async perform() {
+      performed.push(name);
+    },
+    async effect() {},
+  });
+  for (const [name, hangs] of [
+    ['hung', true],
+    ['idle', false],
+  ] as const) {
+    const plugin = await servePlugin(bystander(name, hangs), {
+      manager: `127.0.0.1:${manager.port}`,
+      port: 0,
+      host: '127.0.0.1',
+      advertise: '127.0.0.1',
+    });
+    t.after(async () => {
+      release();
+      await plugin.close();
+    });
+  }
+  await startPlanner(t, ns, { actuators: ['scale_out'], plugins: () => manager.actuators() });
+  await client.create(webP95(ns));
+
+  const planned = await waitFor(
+    async () => {
+      const i = await client.get(Intents, 'web-p95', ns);
+      if (i.status?.lastPlan) return i;
+      throw new Error(`status now ${JSON.stringify(i.status ?? {})}`);
+    },
+    { description: 'a plan to be reported', timeoutMs: 90_000, intervalMs: 250 },
+  );
+  assert.deepEqual(
+    manager.plugins().map((p) => p.name),
+    ['idle'],
+    'the hung plugin was dropped',
+  );
+  const plan = planned.status!.lastPlan!;
+  assert.deepEqual([...new Set(plan.actions.map((a) => a.name))], ['scale_out']);
+  assert.equal(plan.carriedOut, true, plan.message);
+  const planning = findCondition(planned.status?.conditions, 'Planning')!;
+  assert.deepEqual([planning.status, planning.reason], ['True', 'PlanCarriedOut'], planning.message);
+  assert.equal(findCondition(planned.status?.conditions, 'Degraded')?.status, 'False');
+  assert.ok((await client.get(Deployments, 'web', ns)).spec!.replicas! > 1, 'scaled out');
+  assert.deepEqual(performed, [], 'no plugin was sent Perform');
 });
