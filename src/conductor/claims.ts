@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { linkSync, unlinkSync } from 'node:fs';
+import { linkSync, readFileSync, unlinkSync } from 'node:fs';
 import { link, mkdir, open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -93,6 +93,16 @@ export class ClaimRegistry {
       if (code !== 'EEXIST') throw err;
     }
     return this.takeOver(key, now);
+  }
+
+  /** Who holds `key`'s claim, as its owner file names it; undefined when that cannot be read. */
+  holder(key: string): string | undefined {
+    try {
+      // A claim is a link to its owner's file, which names the owner.
+      return (JSON.parse(readFileSync(this.path(key), 'utf8')) as { owner?: string }).owner;
+    } catch {
+      return undefined;
+    }
   }
 
   /**

@@ -175,26 +175,35 @@ const loopCommand: Command = {
         throw new Error(`--metrics-port ${metricsPort}: ${err.message}`);
       });
     }
+    // SIGTERM and SIGINT stop the loop in order, --once too: what is batched is submitted, what is
+    // unfinished is left unrecorded and its claims released, for the next start or another replica.
+    let stopping: Promise<void> | undefined;
+    let stopped: () => void = () => {};
+    const onSignal = (signal: string) => {
+      log.info({ signal }, `received ${signal}; shutting down`);
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      stopping = loop.stop().then(() => stopped());
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
     try {
       if (once) {
         const summary = await loop.runOnce();
+        await stopping;
         const code = exitCode(summary);
         log.info({ ...summary, exitCode: code }, 'conductor-loop finished (--once)');
         return code;
       }
       await loop.start();
       await new Promise<void>((done) => {
-        const onSignal = (signal: string) => {
-          log.info({ signal }, `received ${signal}; shutting down`);
-          process.off('SIGTERM', onSignal);
-          process.off('SIGINT', onSignal);
-          void loop.stop().then(done);
-        };
-        process.on('SIGTERM', onSignal);
-        process.on('SIGINT', onSignal);
+        stopped = done;
+        if (stopping) void stopping.then(done);
       });
       return 0;
     } finally {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
       await health?.stop();
       client.close();
     }

@@ -54,12 +54,19 @@ export interface RunSummary {
   failed: number;
   /** Accepted intents not submitted yet (API server unreachable, no namespace or CRD); tried on the next run. */
   unsubmitted: number;
+  /** Files claimed by another loop (a live replica, or a killed run whose claims are not stale yet). */
+  held: number;
+  /** Files not read because the run was stopped (SIGTERM, SIGINT). */
+  unread: number;
   skipped: number;
 }
 
-/** `--once` exit codes: 0 all done, 1 some files failed (error files written), 3 some intents wait to be submitted. */
+/**
+ * `--once` exit codes: 0 all done, 1 some files failed (error files written), 3 some files are not
+ * submitted yet (intents waiting to be submitted, files another loop holds, or left unread by a stop).
+ */
 export function exitCode(summary: RunSummary): number {
-  if (summary.unsubmitted > 0) return 3;
+  if (summary.unsubmitted > 0 || summary.held > 0 || summary.unread > 0) return 3;
   if (summary.failed > 0) return 1;
   return 0;
 }
@@ -125,7 +132,7 @@ export class ConductorLoop {
   private rescanTimer?: NodeJS.Timeout;
   private closing = false;
   private started = false;
-  readonly summary: RunSummary = { processed: 0, failed: 0, unsubmitted: 0, skipped: 0 };
+  readonly summary: RunSummary = { processed: 0, failed: 0, unsubmitted: 0, held: 0, unread: 0, skipped: 0 };
 
   constructor(private readonly opts: ConductorLoopOptions) {
     this.log = opts.logger ?? componentLogger('conductor-loop');
@@ -153,6 +160,7 @@ export class ConductorLoop {
   async start(): Promise<void> {
     await this.prepare();
     await this.watchDir();
+    if (this.closing) return; // stopped while starting
     // Rescans catch what events miss and take over a crashed replica's files after its claims expire.
     const every = this.opts.periodMs > 0 ? this.opts.periodMs : this.opts.claimTimeoutMs;
     this.rescanTimer = setInterval(() => void this.scan(), every);
@@ -389,7 +397,10 @@ export class ConductorLoop {
 
   /** Reads, claims, parses and validates one file; an accepted intent joins the batch. */
   private async handle(name: string, seenAt: number, quiet = true): Promise<void> {
-    if (this.closing) return;
+    if (this.closing) {
+      this.summary.unread++;
+      return;
+    }
     const path = join(this.opts.handoffDir, name);
     // A file unchanged since we last read it needs no second read to know its hash.
     const prior = this.known.get(name);
@@ -440,13 +451,12 @@ export class ConductorLoop {
       throw err;
     });
     // Another replica may have finished the file between our state check and our claim.
-    if (claimed) this.state.refresh();
+    this.state.refresh();
     if (!claimed || this.state.finished(name, sha256)) {
       this.inFlight.delete(key);
-      if (claimed) {
-        await this.claims.release(key);
-        this.summary.skipped++;
-      }
+      if (claimed) await this.claims.release(key);
+      if (claimed || this.state.finished(name, sha256)) this.summary.skipped++;
+      else this.leftToHolder(path, key);
       return;
     }
     metrics.filesSeen.inc();
@@ -536,7 +546,9 @@ export class ConductorLoop {
       batch.map((item) =>
         this.claims.acquire(item.key).catch((err: Error) => {
           this.log.error({ file: item.path, err: err.message }, `cannot claim ${item.path}`);
-          return false;
+          // Not submitted: the next rescan, or the next run, tries again.
+          this.summary.unsubmitted++;
+          return undefined;
         }),
       ),
     );
@@ -563,6 +575,9 @@ export class ConductorLoop {
         if (held[i]) {
           this.summary.skipped++;
           await this.claims.release(item.key);
+        } else if (held[i] === false) {
+          if (this.state.finished(item.file, item.sha256)) this.summary.skipped++;
+          else this.leftToHolder(item.path, item.key);
         }
       }),
     );
@@ -578,6 +593,20 @@ export class ConductorLoop {
    */
   private superseded(item: AcceptedIntent): boolean {
     return this.known.get(item.file)?.sha256 !== item.sha256;
+  }
+
+  /**
+   * Another loop holds the file's claim: it is left to that one, and under --once the run says so
+   * (exit code 3) rather than ending as if there had been nothing to do.
+   */
+  private leftToHolder(path: string, key: string): void {
+    this.summary.held++;
+    const holder = this.claims.holder(key);
+    // A running loop meets its peer's claims all the time; a --once run ends without the file.
+    this.log[this.isOnce ? 'warn' : 'debug'](
+      { file: path, holder },
+      `${path} is claimed by ${holder ? `conductor-loop ${holder}` : 'another conductor-loop'}; left to it (a claim not refreshed for --claim-timeout is taken over)`,
+    );
   }
 
   /** One API submission (the worker's whole job). */
