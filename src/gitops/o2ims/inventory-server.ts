@@ -1,7 +1,7 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { KubeClient } from '../../runtime/client/client.js';
 import { Namespaces, Nodes } from '../../runtime/client/kinds.js';
-import { closeServer, listen } from '../../runtime/http-server.js';
+import { type Drain, drainable, listen } from '../../runtime/http-server.js';
 import { type AlarmEventRecord, buildAlarms } from './alarms.js';
 import { buildInventory, type Inventory } from './inventory.js';
 import {
@@ -15,6 +15,8 @@ export const INVENTORY_PREFIX = '/o2ims-infrastructureInventory';
 export const MONITORING_PREFIX = '/o2ims-infrastructureMonitoring';
 export const INVENTORY_API_VERSION = '1.0.0';
 export const DEFAULT_INVENTORY_PORT = 8090;
+/** How long stop() lets requests under way finish: a subscription created but not answered would be made twice. */
+export const DEFAULT_INVENTORY_STOP_GRACE_MS = 10_000;
 
 /** A path segment decoded; undefined for a malformed escape (`%E0`), the client's error. */
 function decodePathSegment(segment: string): string | undefined {
@@ -45,7 +47,7 @@ function problem(res: ServerResponse, status: number, title: string, detail: str
  *   GET /o2ims-infrastructureMonitoring/v1/alarms[/{alarmEventRecordId}]
  */
 export class InventoryServer {
-  private server?: Server;
+  private drain?: Drain;
 
   constructor(
     private readonly client: KubeClient,
@@ -64,16 +66,17 @@ export class InventoryServer {
         else res.end();
       });
     });
+    const drain = drainable(server);
     const bound = await listen(server, port, this.opts.host ?? '127.0.0.1');
-    this.server = server;
+    this.drain = drain;
     return bound;
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (!server) return;
-    await closeServer(server);
+  /** Stops accepting requests; those under way finish, for up to `graceMs`, before being cut. */
+  async stop(graceMs = DEFAULT_INVENTORY_STOP_GRACE_MS): Promise<void> {
+    const drain = this.drain;
+    this.drain = undefined;
+    await drain?.(graceMs);
   }
 
   /** The inventory as it is now; `serviceUri` is how clients reach this server. */

@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { closeServer, listen } from '../../runtime/http-server.js';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { type Drain, drainable, listen } from '../../runtime/http-server.js';
 import { parseJsonStrict } from '../../runtime/json.js';
 import type { Logger } from '../../runtime/log.js';
 import { TranslateError } from '../translate.js';
@@ -8,6 +8,11 @@ import { IntentConflictError, type IntentService } from './service.js';
 
 /** TMF921's usual port is the deployer's choice; 8921 echoes the API's number. */
 export const DEFAULT_INTENT_PORT = 8921;
+/**
+ * How long stop() lets requests under way finish: a DELETE waits for its publish to git, and a client
+ * whose accepted request is cut would retry into a 404 or 409.
+ */
+export const DEFAULT_STOP_GRACE_MS = 10_000;
 /** Intents are small; anything larger is a mistake or abuse. */
 const MAX_BODY_BYTES = 1 << 20;
 
@@ -76,7 +81,7 @@ function decodeId(segment: string): string {
  *   DELETE /tmf-api/intentManagement/v5/intent/{id}   204; 202 while git is unreachable (retried); the edge prunes what it became
  */
 export class IntentServer {
-  private server?: Server;
+  private drain?: Drain;
 
   constructor(
     private readonly service: IntentService,
@@ -100,16 +105,20 @@ export class IntentServer {
         else res.end();
       });
     });
+    const drain = drainable(server);
     const bound = await listen(server, port, this.opts.host ?? '127.0.0.1');
-    this.server = server;
+    this.drain = drain;
     return bound;
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (!server) return;
-    await closeServer(server);
+  /**
+   * Stops accepting requests and lets those under way finish, for up to `graceMs`, before cutting
+   * them: an answer lost to a stop would make the client retry work already done.
+   */
+  async stop(graceMs = DEFAULT_STOP_GRACE_MS): Promise<void> {
+    const drain = this.drain;
+    this.drain = undefined;
+    await drain?.(graceMs);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

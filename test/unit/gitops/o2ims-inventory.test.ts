@@ -8,6 +8,7 @@ import {
   inventoryChanges,
   inventoryObjects,
   newSubscription,
+  type SubscriptionStore,
 } from '../../../src/gitops/o2ims/subscriptions.js';
 import { inventorySettings } from '../../../src/gitops/operator.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
@@ -205,4 +206,32 @@ test('a malformed percent-escape in a path is a 400 ProblemDetails naming the se
       instance: path,
     });
   }
+});
+
+test('stopping the inventory server lets a subscription under way be created and answered, not cut', async (t) => {
+  let reach = () => {};
+  let finish = () => {};
+  const reached = new Promise<void>((resolve) => (reach = resolve));
+  const subscriptions = {
+    create: () => {
+      reach();
+      return new Promise<void>((resolve) => (finish = resolve));
+    },
+  } as unknown as SubscriptionStore;
+  // The cluster is never read: a subscription is created from the body alone.
+  const server = new InventoryServer({} as KubeClient, { name: 'edge1', subscriptions });
+  const port = await server.start(0);
+  t.after(() => server.stop(0));
+  const url = `http://127.0.0.1:${port}/o2ims-infrastructureInventory/v1/subscriptions`;
+  const subscribing = fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ callback: 'http://smo.example/notify' }),
+  });
+  await reached;
+  const stopped = server.stop();
+  await assert.rejects(fetch(url), 'a stopping server accepts no new connection');
+  finish();
+  assert.equal((await subscribing).status, 201);
+  await stopped;
 });
