@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual, promisify } from 'node:util';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { ClusterRole, ClusterRoleBinding } from 'kubernetes-types/rbac/v1.js';
 import { pino } from 'pino';
-import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
 import { type Performer, Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
 import { parseCommandArgs } from '../../../src/cli/command.js';
 import { locateBinary } from '../../../src/cluster/binaries.js';
@@ -15,7 +17,9 @@ import { hourglassCommands } from '../../../src/hourglass/cli.js';
 import { setupPerformerController } from '../../../src/hourglass/controller.js';
 import { hourglassCrds } from '../../../src/hourglass/crds.js';
 import { serviceName } from '../../../src/hourglass/desired-state.js';
+import { Executor } from '../../../src/hourglass/executor/executor.js';
 import { parseExecutorConfig } from '../../../src/hourglass/executor/executor-config.js';
+import { startPerformerServer } from '../../../src/hourglass/grpc/performer-server.js';
 import { ForbiddenError } from '../../../src/runtime/client/errors.js';
 import {
   ClusterRoleBindings,
@@ -32,7 +36,7 @@ import { installCrds } from '../../../src/runtime/crds.js';
 import { Manager } from '../../../src/runtime/manager.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { releaseFinalizersAtEnd, testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
-import { isReady } from './operator-support.js';
+import { isReady, startController } from './operator-support.js';
 
 const run = promisify(execFile);
 const chart = (name: string) => fileURLToPath(new URL(`../../../charts/${name}`, import.meta.url));
@@ -225,8 +229,105 @@ test("an executor's Role in namespace A cannot touch Performers in namespace B",
       } as typeof SubjectAccessReviews.__type & object)
     ).status?.allowed === true;
   assert.equal(await allowed(a, 'delete'), true);
+  for (const verb of ['update', 'patch', 'deletecollection'])
+    assert.equal(await allowed(a, verb), false, `${verb}: the executor never calls it`);
   assert.equal(await allowed(a, 'update', 'status'), false, 'only the operator writes status');
   for (const verb of ['get', 'create', 'delete', 'update']) assert.equal(await allowed(b, verb), false, verb);
+});
+
+test("the executor runs its performers' whole life under the chart's Role alone", async (t) => {
+  // Each verb of the Role is used by a step here, and a refused call leaves the step undone: list
+  // (the connection check, the cleanup at start, the watch's list), create and get (a deploy and
+  // its wait for Ready), watch (a Performer deleted by someone else noticed), delete (the old
+  // Performer after a promotion).
+  const client = await testClient(t);
+  await installCrds(client, hourglassCrds());
+  const ns = await testNamespace(t, client, 'hg-exrbac');
+  releaseFinalizersAtEnd(t, client, Performers, ns);
+  const rendered = objects(await helm('template', 'exec', chart('hourglass-executor'), '-n', ns));
+  for (const obj of rendered)
+    if (['ServiceAccount', 'Role', 'RoleBinding'].includes(obj.kind!)) await client.create(obj);
+  const sa = rendered.find((o) => o.kind === 'ServiceAccount')!;
+  const asExecutor = client.impersonating({
+    user: `system:serviceaccount:${ns}:${sa.metadata!.name}`,
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`],
+  });
+  await waitFor(
+    () =>
+      asExecutor
+        .list(Performers, { namespace: ns })
+        .catch((e: unknown) => (e instanceof ForbiddenError ? undefined : Promise.reject(e))),
+    { description: "the executor's RoleBinding to take effect", timeoutMs: 15_000 },
+  );
+  await assert.rejects(
+    asExecutor.list(Pods, { namespace: ns }),
+    ForbiddenError,
+    'the impersonation is in force',
+  );
+  await startController(t, ns);
+  const v1 = await startPerformerServer({ port: 0, host: '127.0.0.1' });
+  const v2 = await startPerformerServer({ port: 0, host: '127.0.0.1' });
+  t.after(() => {
+    v1.kill();
+    v2.kill();
+  });
+  const ports: Record<string, number> = { v1: v1.port, v2: v2.port };
+  const dir = await mkdtemp(join(tmpdir(), 'hg-exrbac-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const configPath = join(dir, 'config.yaml');
+  const writeConfig = async (tag: string) => {
+    await writeFile(
+      `${configPath}.new`,
+      stringify({
+        kubernetes: { namespace: ns, connectionTimeout: '10s', retryDelay: '200ms' },
+        avsPerformers: [{ avsAddress: '0xrbac', image: { repository: 'ghcr.io/acme/perf', tag } }],
+      }),
+    );
+    await rename(`${configPath}.new`, configPath);
+  };
+  await writeConfig('v1');
+  const executor = new Executor({
+    configPath,
+    dataDir: join(dir, 'data'),
+    client: asExecutor,
+    healthPort: 0,
+    endpointResolver: (p) => `127.0.0.1:${ports[p.spec.version!]}`,
+    grpc: { retry: { initialDelayMs: 20, maxDelayMs: 100, attemptTimeoutMs: 5000 } },
+    readyTimeoutMs: 60_000,
+    pollIntervalMs: 200,
+    redeployBackoffMs: 200,
+  });
+  t.after(() => executor.stop());
+  const inService = (version: string, not?: string) =>
+    waitFor(
+      () =>
+        executor
+          .performers()
+          .find((p) => p.status === 'InService' && p.version === version && p.performerId !== not),
+      {
+        description: `a ${version} performer${not ? ` other than ${not}` : ''} in service`,
+        timeoutMs: 90_000,
+        intervalMs: 200,
+      },
+    );
+  await executor.start();
+  await executor.settled();
+  assert.deepEqual(executor.failures(), {});
+  const first = await inService('v1');
+
+  // Deleted by someone else: noticed through the watch, and deployed again.
+  await client.delete(Performers, first.performerId, ns);
+  const second = await inService('v1', first.performerId);
+
+  // A new version: blue-green, the old Performer deleted by the executor.
+  await writeConfig('v2');
+  await inService('v2');
+  await waitFor(async () => !(await client.find(Performers, second.performerId, ns)), {
+    description: 'the replaced Performer to be deleted',
+    timeoutMs: 60_000,
+  });
+  await executor.settled();
+  assert.deepEqual(executor.failures(), {});
 });
 
 test("the operator runs a Performer's whole life under the chart's ClusterRole alone", async (t) => {
