@@ -1,5 +1,5 @@
 import type { Deployment, ReplicaSet } from 'kubernetes-types/apps/v1.js';
-import type { Pod } from 'kubernetes-types/core/v1.js';
+import type { Container, Pod, Probe } from 'kubernetes-types/core/v1.js';
 import type { LabelSelector } from 'kubernetes-types/meta/v1.js';
 import { type Intent, TARGET_KINDS, type TargetKind } from '../apis/ido.intel.com/intent.js';
 import type { DefaultQuery, KpiProfile } from '../apis/ido.intel.com/kpi-profile.js';
@@ -91,15 +91,58 @@ const FAILING_WAIT_REASONS = new Set([
   'RunContainerError',
 ]);
 
-export function podState(pod: Pod): PodState {
+/**
+ * The least start-up window of a running container, even one with no probes: the kubelet reports
+ * Ready a moment after the start (Kubernetes' default probe period).
+ */
+export const MIN_START_WINDOW_MS = 10_000;
+
+/** How long a probe lets a container go unready before it counts as failing (Kubernetes' defaults). */
+function probeWindowMs(p: Probe | undefined): number {
+  if (!p) return 0;
+  return ((p.initialDelaySeconds ?? 0) + (p.periodSeconds ?? 10) * (p.failureThreshold ?? 3)) * 1000;
+}
+
+/** A container's start-up window: what its startup probe, then its readiness probe, allow. */
+function startWindowMs(c: Container | undefined): number {
+  return Math.max(MIN_START_WINDOW_MS, probeWindowMs(c?.startupProbe) + probeWindowMs(c?.readinessProbe));
+}
+
+/**
+ * Whether a pod that is not Ready (and neither failed nor restarted) is still starting: not
+ * running yet (scheduling, pulling images, init containers), a container not started yet, or
+ * every container that is not ready started less than its start-up window ago.
+ */
+function stillStarting(pod: Pod, now: number): boolean {
+  const phase = pod.status?.phase;
+  if (phase === undefined || phase === 'Pending') return true;
+  if (phase !== 'Running') return false;
+  const specs = new Map((pod.spec?.containers ?? []).map((c) => [c.name, c]));
+  const statuses = pod.status?.containerStatuses ?? [];
+  for (const s of statuses) {
+    if (s.ready) continue;
+    if (s.state?.waiting) continue; // not started yet (its failing reasons are `failed`)
+    const started = Date.parse(s.state?.running?.startedAt ?? '');
+    if (!Number.isFinite(started) || now >= started + startWindowMs(specs.get(s.name))) return false;
+  }
+  if (statuses.every((s) => s.ready)) {
+    // Containers ready, the pod not yet (readiness gates, or a status not caught up): as long as
+    // the last container start's window.
+    const started = Math.max(...statuses.map((s) => Date.parse(s.state?.running?.startedAt ?? '')));
+    return Number.isFinite(started) && now < started + MIN_START_WINDOW_MS;
+  }
+  return true;
+}
+
+export function podState(pod: Pod, now = Date.now()): PodState {
   const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
-  return {
-    ready: pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
-    restarts: statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0),
-    failed:
-      pod.status?.phase === 'Failed' ||
-      statuses.some((s) => FAILING_WAIT_REASONS.has(s.state?.waiting?.reason ?? '')),
-  };
+  const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  const restarts = statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0);
+  const failed =
+    pod.status?.phase === 'Failed' ||
+    statuses.some((s) => FAILING_WAIT_REASONS.has(s.state?.waiting?.reason ?? ''));
+  const starting = !ready && !failed && restarts === 0 && stillStarting(pod, now);
+  return { ready, restarts, failed, ...(starting ? { starting } : {}) };
 }
 
 /** Whether a pod is in trouble: what makes the planner look again before its next round. */

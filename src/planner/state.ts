@@ -12,6 +12,11 @@ export interface PodState {
   restarts: number;
   /** Phase Failed, or a container waiting in CrashLoopBackOff / an image error. */
   failed: boolean;
+  /**
+   * Not Ready yet but still starting: not running yet, or running for less than its start-up
+   * window, with no restart and no failure. Such a pod is not serving, but not broken either.
+   */
+  starting?: boolean;
 }
 
 /** What the planner knows about one workload at one moment, and what actuators predict from it. */

@@ -22,7 +22,8 @@ export function availability(pods: Record<string, PodState>): number {
 
 /**
  * Removes an unhealthy pod so that its controller replaces it with a fresh one, which raises
- * availability; never while the workload has min_pods replicas or fewer.
+ * availability; never while the workload has min_pods replicas or fewer, and never a pod still
+ * starting (its replacement would only start over, and a rollout would never finish).
  */
 export class RmPodActuator implements Actuator {
   readonly name = 'rm_pod';
@@ -56,7 +57,8 @@ export class RmPodActuator implements Actuator {
     let proposed = 0;
     for (const name in state.pods) {
       if (proposed >= limit) break;
-      if (healthy(state.pods[name]!)) continue;
+      const pod = state.pods[name]!;
+      if (healthy(pod) || pod.starting) continue;
       proposed++;
       // The replacement is predicted to come up healthy under a new name, in the removed pod's place.
       const replacementName = `${name}~replacement`;

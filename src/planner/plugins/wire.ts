@@ -126,7 +126,12 @@ export function stateFromWire(m: StateMessage | null | undefined, field = 'state
   for (const c of m.containers) cpu[c.name] = { request: c.request, limit: c.limit };
   const pods: Record<string, PodState> = {};
   for (const [name, p] of Object.entries(m.pods))
-    pods[name] = { ready: p.ready, restarts: p.restarts, failed: p.failed };
+    pods[name] = {
+      ready: p.ready,
+      restarts: p.restarts,
+      failed: p.failed,
+      ...(p.starting ? { starting: true } : {}),
+    };
   const objectives: Record<string, number> = {};
   for (const [name, v] of Object.entries(m.objectives)) {
     if (!Number.isFinite(v)) throw new ProtocolError(`${field}.objectives.${name}: not a finite number`);

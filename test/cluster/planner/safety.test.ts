@@ -1,12 +1,20 @@
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import { Intents } from '../../../src/apis/ido.intel.com/intent.js';
-import { DEFAULT_QUERIES, KpiProfiles } from '../../../src/apis/ido.intel.com/kpi-profile.js';
-import { Deployments } from '../../../src/runtime/client/kinds.js';
+import {
+  DEFAULT_QUERIES,
+  type KpiProfile,
+  KpiProfiles,
+} from '../../../src/apis/ido.intel.com/kpi-profile.js';
+import { plannerCrds } from '../../../src/planner/crds.js';
+import { Deployments, Pods } from '../../../src/runtime/client/kinds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
+import { installCrds } from '../../../src/runtime/crds.js';
 import { updateStatus } from '../../../src/runtime/objects.js';
 import { waitFor } from '../../../src/runtime/wait.js';
+import { testClient, testNamespace } from '../../support/cluster.js';
 import {
+  createWorkload,
   intent,
   intentStatuses,
   racedPlanner,
@@ -186,4 +194,66 @@ test('a KPIProfile edited while the last plan settles ends the wait: the intent 
     { description: 'a round that plans again after the profile changed', timeoutMs: 30_000 },
   );
   assert.notEqual(findCondition(replanned.status?.conditions, 'Degraded')?.status, 'True');
+});
+
+test('a pod still starting during a rollout is not removed to raise availability: the rollout goes on', async (t) => {
+  const client = await testClient(t);
+  await installCrds(client, plannerCrds());
+  const ns = await testNamespace(t, client, 'planner-starting');
+  await createWorkload(client, ns, 'web', 2, '500m');
+  const isReady = (p: { status?: { conditions?: { type: string; status: string }[] } }) =>
+    p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+  const pods = async () =>
+    (await client.list(Pods, { namespace: ns, labelSelector: 'app=web' })).items.filter(
+      (p) => !p.metadata?.deletionTimestamp,
+    );
+  await waitFor(async () => (await pods()).filter(isReady).length === 2, {
+    description: '2 ready pods of web',
+    timeoutMs: 60_000,
+  });
+  // A new version whose pods take 10 minutes to become ready (the simulated node holds them
+  // back): the rollout surges one new pod, not Ready for a long while, and keeps the old two.
+  await client.patch(Deployments, 'web', ns, {
+    spec: { template: { metadata: { annotations: { 'pod-ready.stage.kwok.x-k8s.io/delay': '10m' } } } },
+  });
+  const starting = await waitFor(
+    async () => {
+      const all = await pods();
+      const fresh = all.filter((p) => !isReady(p));
+      return all.length === 3 && fresh.length === 1 ? fresh[0] : undefined;
+    },
+    { description: 'the rollout to start one new pod', timeoutMs: 60_000 },
+  );
+  await client.create<KpiProfile>({
+    apiVersion: 'ido.intel.com/v1alpha1',
+    kind: 'KPIProfile',
+    metadata: { name: 'availability', namespace: ns },
+    spec: { type: 'availability', minimize: false },
+  });
+  // Two ready pods of three: availability 0.67, short of 0.9.
+  await startPlanner(t, ns, { actuators: ['rm_pod'] });
+  await client.create(
+    intent(ns, 'web-up', 'web', [{ name: 'up', value: 0.9, measuredBy: `${ns}/availability` }]),
+  );
+
+  const planned = await waitFor(
+    async () => {
+      const i = await client.get(Intents, 'web-up', ns);
+      if (findCondition(i.status?.conditions, 'Planning') && i.status?.objectives?.[0]?.current !== undefined)
+        return i;
+      throw new Error(`status now ${JSON.stringify(i.status ?? {})}`);
+    },
+    { description: 'the intent to be planned', timeoutMs: 30_000, intervalMs: 250 },
+  );
+  assert.equal(planned.status!.objectives![0]!.current, 0.666667, 'the starting pod is not available yet');
+  assert.equal(findCondition(planned.status?.conditions, 'Fulfilled')!.status, 'False');
+  const planning = findCondition(planned.status?.conditions, 'Planning')!;
+  assert.deepEqual([planning.status, planning.reason], ['False', 'NoPlan'], planning.message);
+  assert.equal(
+    planned.status!.lastPlan,
+    undefined,
+    `no pod removed: ${JSON.stringify(planned.status!.lastPlan)}`,
+  );
+  const still = (await pods()).find((p) => p.metadata!.uid === starting.metadata!.uid);
+  assert.ok(still, `the starting pod ${starting.metadata!.name} is still there`);
 });

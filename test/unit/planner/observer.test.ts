@@ -98,6 +98,51 @@ test('a pod in CrashLoopBackOff or restarted is in trouble; a ready one is healt
   assert.deepEqual(podTargets({ metadata: { name: 'bare', namespace: 'shop' } }), []);
 });
 
+test('a pod not Ready yet is starting while it is not running, or within what its probes allow; not once past that, restarted or failed', () => {
+  const now = Date.parse('2026-01-01T00:10:00Z');
+  const ago = (s: number) => new Date(now - s * 1000).toISOString();
+  const running = (startedSecondsAgo: number, readinessProbe?: Record<string, number>): Pod => ({
+    metadata: { name: 'p' },
+    spec: { containers: [{ name: 'app', ...(readinessProbe ? { readinessProbe } : {}) }] },
+    status: {
+      phase: 'Running',
+      conditions: [{ type: 'Ready', status: 'False' }],
+      containerStatuses: [
+        {
+          name: 'app',
+          image: 'x',
+          imageID: '',
+          ready: false,
+          restartCount: 0,
+          state: { running: { startedAt: ago(startedSecondsAgo) } },
+        },
+      ],
+    },
+  });
+  // Scheduling, pulling, init containers: not judged yet.
+  assert.deepEqual(podState({ metadata: { name: 'p' }, status: { phase: 'Pending' } }, now), {
+    ready: false,
+    restarts: 0,
+    failed: false,
+    starting: true,
+  });
+  // Without probes, ready moments after the start.
+  assert.equal(podState(running(5), now).starting, true);
+  assert.equal(podState(running(60), now).starting, undefined);
+  // A readiness probe with a 120 s delay, every 5 s, 3 failures allowed: 135 s.
+  const slow = { initialDelaySeconds: 120, periodSeconds: 5, failureThreshold: 3 };
+  assert.equal(podState(running(130, slow), now).starting, true);
+  assert.equal(podState(running(140, slow), now).starting, undefined);
+  // Restarted or failing: not starting, whatever the probes allow.
+  const restarted = running(5, slow);
+  restarted.status!.containerStatuses![0]!.restartCount = 1;
+  assert.equal(podState(restarted, now).starting, undefined);
+  const pulling = running(5);
+  pulling.status!.phase = 'Pending';
+  pulling.status!.containerStatuses![0]!.state = { waiting: { reason: 'ImagePullBackOff' } };
+  assert.deepEqual(podState(pulling, now), { ready: false, restarts: 0, failed: true });
+});
+
 test('the status says what was observed and what not, and conditions keep their transition time', () => {
   const goal = {
     p95: { value: 10, minimize: true, tolerance: 0.1, type: 'latency' as const },
