@@ -572,6 +572,8 @@ test('tutti executor: an adopted Performer deleted before the watch starts is no
     [[replacement, 'InService']],
   );
   assert.equal(await inService(), 1);
+  // /readyz passes at the promotion; the state is written just after it.
+  await executor.settled();
   assert.equal(JSON.parse(await readFile(join(dataDir, 'state.json'), 'utf8')).generation, 2);
 });
 
