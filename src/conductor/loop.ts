@@ -613,10 +613,13 @@ export class ConductorLoop {
   private submit(item: AcceptedIntent): Promise<SubmitResult> {
     const name = item.ni.metadata!.name!;
     const ns = item.ni.metadata!.namespace!;
-    this.log.info(
-      { name, namespace: ns, file: item.path },
-      `Creating NetworkIntent CR: ${name} in namespace ${ns}`,
-    );
+    // Past the stop's deadline nothing new is sent: submitNetworkIntent leaves the intent queued.
+    if (!this.abort.signal.aborted) {
+      this.log.info(
+        { name, namespace: ns, file: item.path },
+        `Creating NetworkIntent CR: ${name} in namespace ${ns}`,
+      );
+    }
     return submitNetworkIntent(this.opts.client, item.ni, { signal: this.abort.signal });
   }
 

@@ -44,13 +44,19 @@ export async function submitNetworkIntent(
   const name = ni.metadata!.name!;
   const namespace = ni.metadata!.namespace!;
   const retries = opts.retries ?? SUBMIT_RETRIES;
+  const { signal } = opts;
   for (let attempt = 0; ; attempt++) {
+    // Stopped (the shutdown deadline passed): no new request, the intent stays queued.
+    if (signal?.aborted) return stopped(ni);
     try {
-      await client.createOnly(ni);
+      await client.createOnly(ni, { signal });
       return { outcome: 'created', name, namespace };
     } catch (err) {
+      // A request cut off by the stop may or may not have created the object: the next start
+      // submits the intent again and meets AlreadyExists if it did.
+      if (signal?.aborted) return stopped(ni);
       if (err instanceof AlreadyExistsError) {
-        const met = await sameSpecOrFailure(client, ni);
+        const met = await sameSpecOrFailure(client, ni, signal);
         if (met) return met;
         // Deleted between our create and our read: create it again, as one more try.
         if (attempt >= retries) {
@@ -65,24 +71,28 @@ export async function submitNetworkIntent(
       // Nothing is wrong with the intent: what it needs is not there yet. Quick retries cannot help.
       if (err instanceof NotFoundError) return missingPrerequisite(err, ni);
       if (!isRetryable(err)) return finalFailure(err, ni);
-      if (attempt >= retries || opts.signal?.aborted) {
+      if (attempt >= retries) {
         return { outcome: 'retry', reason: reasonOf(err), message: (err as Error).message };
       }
       const wait =
         err instanceof TooManyRequestsError && err.retryAfterSeconds
           ? err.retryAfterSeconds * 1000
           : (opts.backoffMs ?? SUBMIT_BACKOFF_MS) * 2 ** attempt;
-      await delay(wait, undefined, { signal: opts.signal }).catch(() => {});
+      await delay(wait, undefined, { signal }).catch(() => {});
     }
   }
 }
 
 /** What an AlreadyExists means; undefined when the object is gone by the time it is read. */
-async function sameSpecOrFailure(client: KubeClient, ni: NetworkIntent): Promise<SubmitResult | undefined> {
+async function sameSpecOrFailure(
+  client: KubeClient,
+  ni: NetworkIntent,
+  signal: AbortSignal | undefined,
+): Promise<SubmitResult | undefined> {
   const name = ni.metadata!.name!;
   const namespace = ni.metadata!.namespace!;
   try {
-    const existing = await client.get(NetworkIntents, name, namespace);
+    const existing = await client.get(NetworkIntents, name, namespace, { signal });
     // One being deleted (held by a finalizer) is about to vanish: counting it as this intent's
     // would record the file as processed with no NetworkIntent left. Its successor is made once it is gone.
     if (existing.metadata?.deletionTimestamp) {
@@ -99,10 +109,21 @@ async function sameSpecOrFailure(client: KubeClient, ni: NetworkIntent): Promise
       message: `NetworkIntent ${namespace}/${name} already exists with a different spec`,
     };
   } catch (err) {
+    if (signal?.aborted) return stopped(ni);
     if (err instanceof NotFoundError) return undefined;
     if (isRetryable(err)) return { outcome: 'retry', reason: reasonOf(err), message: (err as Error).message };
     return finalFailure(err, ni);
   }
+}
+
+/** The stop's deadline passed before the intent was submitted: left for the next start. */
+function stopped(ni: NetworkIntent): SubmitResult {
+  const { name, namespace } = ni.metadata!;
+  return {
+    outcome: 'retry',
+    reason: 'Stopped',
+    message: `stopped before NetworkIntent ${namespace}/${name} was created; the next start submits it`,
+  };
 }
 
 /**

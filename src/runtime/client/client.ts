@@ -204,8 +204,8 @@ export class KubeClient {
   }
 
   /** create() for a caller that does not need the created object back: the answer is not parsed. */
-  async createOnly(obj: KubeObject): Promise<void> {
-    await this.transport.sendDiscarding(await this.createRequest(obj));
+  async createOnly(obj: KubeObject, opts: CallOptions = {}): Promise<void> {
+    await this.transport.sendDiscarding(await this.createRequest(obj, false, opts.signal));
   }
 
   private async createRequest(obj: KubeObject, dryRun = false, signal?: AbortSignal): Promise<RestRequest> {

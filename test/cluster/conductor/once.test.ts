@@ -126,3 +126,29 @@ describe('conductor-loop --once', () => {
     assert.equal((await errorReports(dirs.errors)).size, 0);
   });
 });
+
+describe('conductor-loop stopping', () => {
+  test('SIGTERM: at the deadline the request under way is cut off and no queued submission starts', async (t) => {
+    const dirs = await handoffDir(t);
+    const silent = await silentApiServer(t, dirs.dir);
+    await dropIntent(dirs.dir, 'intent-a.json', intent('default', 'a'));
+    await dropIntent(dirs.dir, 'intent-b.json', intent('default', 'b'));
+    // One worker: the second intent waits for the first, whose request never gets an answer.
+    const loop = loopProcess(t, silent.kubeconfig, [
+      `--handoff-dir=${dirs.dir}`,
+      '--workers=1',
+      '--batch-interval=50ms',
+      '--debounce=10ms',
+    ]);
+    await waitFor(() => loop.messages('Creating NetworkIntent CR').length > 0 && silent.connections() > 0, {
+      description: 'the first submission under way',
+      timeoutMs: 30_000,
+    });
+    assert.equal(await loop.stop('SIGTERM'), 0);
+    assert.equal(loop.messages('Creating NetworkIntent CR').length, 1, 'the queued intent was not tried');
+    assert.equal(silent.connections(), 1, 'no request after the deadline');
+    assert.deepEqual(await claimsLeft(dirs.dir), [], 'both left unclaimed for the next start');
+    assert.deepEqual(await readState(dirs.dir), {}, 'and unrecorded');
+    assert.equal((await errorReports(dirs.errors)).size, 0);
+  });
+});
