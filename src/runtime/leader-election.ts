@@ -33,11 +33,13 @@ export class LeaseLostError extends Error {
 
 export interface LeadershipCallbacks {
   /**
-   * Leadership acquired; `lost` aborts when it is lost (reason: a LeaseLostError) or released at
-   * shutdown (reason: any other error).
+   * Leadership acquired. `ended` aborts when the term ends: the lease lost (reason: a
+   * LeaseLostError) or the elector stopping (reason: any other error). `lost` aborts, with a
+   * LeaseLostError, only when the lease is lost, also while the term's work drains at a stop:
+   * the lease is renewed until `onStoppedLeading` returns, and released only then.
    */
-  onStartedLeading(lost: AbortSignal): void | Promise<void>;
-  /** Leadership lost (not renewed in time) or released; awaited before candidacy resumes. */
+  onStartedLeading(lost: AbortSignal, ended: AbortSignal): void | Promise<void>;
+  /** The term ended: its work is to finish; awaited before candidacy resumes or the lease is released. */
   onStoppedLeading(): void | Promise<void>;
 }
 
@@ -101,21 +103,37 @@ export class LeaderElector {
       log.info('successfully acquired lease');
       this.setLeading(true);
       const lost = new AbortController();
-      const leading = Promise.resolve(callbacks.onStartedLeading(lost.signal));
-      const deposed = await this.renewUntilLost(signal, log, acquiredAt);
-      lost.abort(
-        deposed
-          ? new LeaseLostError('leader lease lost: renewal did not succeed within the renew deadline')
-          : new Error('leadership released: stopping'),
-      );
-      this.setLeading(false);
-      if (!deposed) {
+      const ended = new AbortController();
+      // Renewals go on after the stop, until the term's work has drained: as in controller-runtime,
+      // the lease is held while reconciles finish, or they would write beside a successor.
+      const drained = new AbortController();
+      const renewing = this.renewUntilLost(drained.signal, log, acquiredAt).then((deposed) => {
+        if (deposed) {
+          const why = new LeaseLostError(
+            'leader lease lost: renewal did not succeed within the renew deadline',
+          );
+          log.error(why.message);
+          this.setLeading(false);
+          lost.abort(why);
+          ended.abort(why);
+        }
+        return deposed;
+      });
+      const leading = Promise.resolve(callbacks.onStartedLeading(lost.signal, ended.signal));
+      const stopped = untilAborted(signal);
+      await Promise.race([renewing, stopped.promise]);
+      stopped.dispose();
+      if (!lost.signal.aborted) {
+        ended.abort(new Error('leadership released: stopping'));
         await leading.catch(() => {});
         await callbacks.onStoppedLeading();
-        await this.release(log);
+        drained.abort();
+        const deposed = await renewing;
+        this.setLeading(false);
+        // Lost while draining: the lease may be a rival's already.
+        if (!deposed) await this.release(log);
         return;
       }
-      log.error('leader lease lost: renewal did not succeed within the renew deadline');
       await leading.catch(() => {});
       await callbacks.onStoppedLeading();
     }
@@ -133,8 +151,8 @@ export class LeaderElector {
 
   /**
    * Renews until a renewal has not succeeded within the renew deadline (resolves true: deposed)
-   * or until `signal` aborts (false). `lastRenew` is when the last successful attempt began: the
-   * lease's renewTime, from which rivals count.
+   * or until `signal` aborts (false; an attempt under way is cut off). `lastRenew` is when the last
+   * successful attempt began: the lease's renewTime, from which rivals count.
    */
   private async renewUntilLost(signal: AbortSignal, log: Logger, lastRenew: number): Promise<boolean> {
     while (!signal.aborted) {
@@ -158,7 +176,7 @@ export class LeaderElector {
   /**
    * One attempt, cut off at `deadline`: an API server that stops answering would otherwise hold
    * it for the client's 30 s request timeout, past the lease's expiry, while a rival takes the
-   * lease and both lead. Cut off at shutdown too: the controllers are told to stop only after it.
+   * lease and both lead. Cut off by `stop` too: a candidate stopping does not wait for it.
    */
   private async tryAcquireOrRenew(log: Logger, deadline: number, stop: AbortSignal): Promise<boolean> {
     const { client, leaseName: name, leaseNamespace: namespace } = this.opts;
@@ -283,4 +301,15 @@ export class LeaderElector {
       log.warn({ err: (err as Error).message }, 'failed to release the leader lease');
     }
   }
+}
+
+/** A promise that resolves once `signal` aborts; `dispose` drops its listener. */
+function untilAborted(signal: AbortSignal): { promise: Promise<void>; dispose(): void } {
+  let onAbort = () => {};
+  const promise = new Promise<void>((resolve) => {
+    onAbort = () => resolve();
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
 }

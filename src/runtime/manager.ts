@@ -4,7 +4,7 @@ import type { Kind, KubeObject } from './client/types.js';
 import { Controller, type InformerSource } from './controller.js';
 import { HealthServer } from './health-server.js';
 import { Informer, type InformerOptions } from './informer.js';
-import { LeaderElector, LeaseLostError } from './leader-election.js';
+import { LeaderElector } from './leader-election.js';
 import { componentLogger, type Logger } from './log.js';
 
 /** Something the manager runs besides controllers: a server, a periodic loop. */
@@ -52,6 +52,9 @@ export type StopHook = () => void | Promise<void>;
 /** SIGTERM to exit: the budget Kubernetes' default terminationGracePeriodSeconds allows. */
 export const GRACEFUL_SHUTDOWN_MS = 30_000;
 
+/** What a stop keeps of its budget to release the lease once the term's work has drained. */
+const RELEASE_RESERVE_MS = 3_000;
+
 /**
  * Runs a process's controllers: one shared informer per kind and selection, started at once and
  * required to sync before /readyz passes; controllers and leader-only runnables run while this
@@ -73,6 +76,10 @@ export class Manager implements InformerSource {
   /** Leader-only runnables of the current term, awaited when it ends. */
   private termWork: Promise<void>[] = [];
   private leaderAbort?: AbortController;
+  /** The current term's fence: aborting it makes the term's client refuse every request. */
+  private fence?: AbortController;
+  /** Set by a stop: when the term's work must have drained. */
+  private drainDeadline?: number;
   private stopping?: Promise<void>;
   /** What stopped the manager, when something it ran failed. */
   private failure?: Error;
@@ -213,6 +220,7 @@ export class Manager implements InformerSource {
   private async startUntilSynced(onStarted: () => void): Promise<void> {
     this.abort = new AbortController();
     this.stopping = undefined;
+    this.drainDeadline = undefined;
     this.released = false;
     this.failure = undefined;
     const signal = this.abort.signal;
@@ -235,7 +243,7 @@ export class Manager implements InformerSource {
       if (signal.aborted) return;
       const le = this.opts.leaderElection;
       if (!le) {
-        await this.lead(signal);
+        await this.lead(signal, undefined);
         // Something started by lead() may have failed, and so stopped the manager, already.
         if (!signal.aborted)
           await new Promise<void>((resolve) =>
@@ -255,7 +263,7 @@ export class Manager implements InformerSource {
         logger: this.log,
       });
       await this.elector.run(signal, {
-        onStartedLeading: (lost) => this.lead(lost),
+        onStartedLeading: (lost, ended) => this.lead(ended, lost),
         onStoppedLeading: () => this.stopLeading(),
       });
     })();
@@ -288,6 +296,8 @@ export class Manager implements InformerSource {
     }
     this.log.info({ budgetMs: budget }, 'stopping');
     const deadline = Date.now() + budget;
+    // The lease is released after the drain: leave it part of the budget.
+    this.drainDeadline = deadline - Math.min(RELEASE_RESERVE_MS, budget / 4);
     abort.abort(new Error('manager stopping'));
     const done = (async () => {
       await this.running;
@@ -367,28 +377,33 @@ export class Manager implements InformerSource {
     void this.stop();
   }
 
-  private async lead(lost: AbortSignal): Promise<void> {
+  /**
+   * Starts a term's controllers and leader-only runnables; they stop when `ended` aborts. `lost`
+   * (leader election only) aborts when the lease is lost, also while they drain at a stop: it
+   * trips the fence on the term's client.
+   */
+  private async lead(ended: AbortSignal, lost: AbortSignal | undefined): Promise<void> {
     const leaderAbort = new AbortController();
     this.leaderAbort = leaderAbort;
-    // Aborted only when the lease is lost: a graceful stop still holds it while work drains.
+    // Aborted only when the lease is lost (or a stop gives up on the term's work): a graceful
+    // stop still holds the lease while work drains.
     const fence = new AbortController();
+    this.fence = fence;
     // Every request of the term listens on it.
     setMaxListeners(0, fence.signal);
-    lost.addEventListener(
+    lost?.addEventListener(
       'abort',
       () => {
-        if (lost.reason instanceof LeaseLostError) {
-          fence.abort(lost.reason);
-          if (this.exitWhenStopped) {
-            // Code may write through clients the fence does not cover (one captured at setup).
-            this.log.error({ err: lost.reason.message }, 'leader election lost; exiting');
-            process.exit(1);
-          }
+        fence.abort(lost.reason);
+        if (this.exitWhenStopped) {
+          // Code may write through clients the fence does not cover (one captured at setup).
+          this.log.error({ err: (lost.reason as Error).message }, 'leader election lost; exiting');
+          process.exit(1);
         }
-        leaderAbort.abort(lost.reason);
       },
       { once: true },
     );
+    ended.addEventListener('abort', () => leaderAbort.abort(ended.reason), { once: true });
     const client = this.opts.leaderElection ? this.client.fencedBy(fence.signal) : this.client;
     const term = leaderAbort.signal;
     for (const c of this.controllers)
@@ -405,7 +420,19 @@ export class Manager implements InformerSource {
    */
   private async stopLeading(): Promise<void> {
     this.leaderAbort?.abort(new Error('leadership ended'));
-    await Promise.all([...this.controllers.map((c) => c.stop()), ...this.termWork.splice(0)]);
+    const drained = Promise.all([...this.controllers.map((c) => c.stop()), ...this.termWork.splice(0)]).then(
+      () => {},
+    );
+    // At a stop, the lease is renewed while the work drains, but only within the graceful budget:
+    // past it the work is given up, and writes no more, so that the lease can be released.
+    const deadline = this.drainDeadline;
+    const waitMs = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
+    if (waitMs !== undefined && (await within(drained, waitMs)) === 'timeout') {
+      this.fence?.abort(new Error('leadership released: the graceful stop gave up on work still running'));
+      this.log.error('controllers did not stop within the graceful budget; giving them up');
+      return;
+    }
+    await drained;
     this.log.info('controllers stopped');
   }
 

@@ -331,3 +331,174 @@ test('a leader whose every socket is held by requests that hang steps down at th
     timeoutMs: RENEW_DEADLINE_MS + RETRY_PERIOD_MS + SLACK_MS,
   });
 });
+
+/** Short terms, so that a test outlasts a lease in seconds rather than a quarter of a minute. */
+const SHORT_TERMS = { leaseDurationMs: 8_000, renewDeadlineMs: 5_000, retryPeriodMs: 1_000 };
+
+/**
+ * A manager leading on `client` whose reconcile of ConfigMap `work` holds on past the stop until
+ * `resume()`, then writes through its fenced client: a reconcile that drains slowly.
+ */
+function slowDrainingLeader(client: KubeClient, ns: string, identity: string, gracefulShutdownMs?: number) {
+  const mgr = new Manager({
+    client,
+    name: 'drain',
+    gracefulShutdownMs,
+    leaderElection: { leaseNamespace: ns, identity, ...SHORT_TERMS },
+    logger: pino({ level: 'silent' }),
+  });
+  const state: { reconciling: boolean; outcome?: 'written' | Error } = { reconciling: false };
+  let resume!: () => void;
+  const resumed = new Promise<void>((resolve) => (resume = resolve));
+  mgr
+    .controller('slow-drain')
+    .for(ConfigMaps, { namespace: ns })
+    .reconcile(async (req, ctx) => {
+      if (req.name !== 'work' || state.reconciling) return;
+      state.reconciling = true;
+      await resumed;
+      try {
+        await ctx.client.patch(ConfigMaps, req.name, req.namespace, {
+          metadata: { annotations: { 'tutti.dev/written-by': identity } },
+        });
+        state.outcome = 'written';
+      } catch (err) {
+        state.outcome = err as Error;
+      }
+    });
+  return { mgr, state, resume };
+}
+
+test('a stopping leader renews its lease while its reconciles drain; a rival leads only once it is released', async (t) => {
+  const admin = await testClient(t);
+  const ns = await testNamespace(t, admin, 'le-drain');
+  const clientA = await KubeClient.load(testKubeconfig());
+  const clientB = await KubeClient.load(testKubeconfig());
+  t.after(() => {
+    clientA.close();
+    clientB.close();
+  });
+  const a = slowDrainingLeader(clientA, ns, 'a');
+  await a.mgr.start();
+  t.after(() => {
+    a.resume();
+    return a.mgr.stop();
+  });
+  await waitFor(() => a.mgr.isLeader(), { description: 'a to lead', timeoutMs: 15_000 });
+  const b = new Manager({
+    client: clientB,
+    name: 'drain',
+    leaderElection: { leaseNamespace: ns, identity: 'b', ...SHORT_TERMS },
+    logger: pino({ level: 'silent' }),
+  });
+  b.controller('idle')
+    .for(ConfigMaps, { namespace: ns })
+    .reconcile(async () => {});
+  await b.start();
+  t.after(() => b.stop());
+  await admin.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'work', namespace: ns } });
+  await waitFor(() => a.state.reconciling, {
+    description: "a's reconcile to be under way",
+    timeoutMs: 15_000,
+  });
+
+  const stopping = a.mgr.stop();
+  // Past a whole lease duration of renewals by a, b never leads: the lease is a's while it drains.
+  const renewals = new Set<string>();
+  let bLedWhileDraining = false;
+  const spanning = Math.ceil(SHORT_TERMS.leaseDurationMs / SHORT_TERMS.retryPeriodMs) + 2;
+  await waitFor(
+    async () => {
+      if (b.isLeader()) bLedWhileDraining = true;
+      const spec = (await admin.get(Leases, 'drain', ns)).spec;
+      if (spec?.holderIdentity === 'a' && spec.renewTime) renewals.add(String(spec.renewTime));
+      return renewals.size >= spanning;
+    },
+    {
+      description: `${spanning} renewals of the lease by a while its reconcile drains`,
+      timeoutMs: spanning * (SHORT_TERMS.retryPeriodMs + 1_000) + SLACK_MS,
+    },
+  );
+  assert.equal(bLedWhileDraining, false, 'b led while a still drained its reconciles');
+  a.resume();
+  await stopping;
+  assert.equal(
+    a.state.outcome,
+    'written',
+    `a's draining reconcile could not write: ${String(a.state.outcome)}`,
+  );
+  assert.equal(
+    (await admin.get(ConfigMaps, 'work', ns)).metadata?.annotations?.['tutti.dev/written-by'],
+    'a',
+  );
+  await waitFor(() => b.isLeader(), {
+    description: 'b to take the lease a released once drained',
+    timeoutMs: 3 * SHORT_TERMS.retryPeriodMs + SLACK_MS,
+  });
+});
+
+test("a lease lost while a stopping leader's reconciles drain trips the fence: their writes are refused", async (t) => {
+  const admin = await testClient(t);
+  const ns = await testNamespace(t, admin, 'le-drain-lost');
+  const { proxy, kubeconfig } = await faultInjected(t);
+  const client = await KubeClient.load(kubeconfig);
+  t.after(() => client.close());
+  const a = slowDrainingLeader(client, ns, 'a');
+  await a.mgr.start();
+  t.after(() => {
+    a.resume();
+    return a.mgr.stop();
+  });
+  await waitFor(() => a.mgr.isLeader(), { description: 'a to lead', timeoutMs: 15_000 });
+  await admin.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'work', namespace: ns } });
+  await waitFor(() => a.state.reconciling, {
+    description: "a's reconcile to be under way",
+    timeoutMs: 15_000,
+  });
+
+  const leaseRequests = (r: SeenRequest) => r.url.includes('/leases/');
+  const stopping = a.mgr.stop();
+  proxy.fail(leaseRequests, 100_000, 500);
+  await waitFor(() => !a.mgr.isLeader(), {
+    description: 'a to count itself deposed when its renewals fail while it drains',
+    timeoutMs: SHORT_TERMS.renewDeadlineMs + SHORT_TERMS.retryPeriodMs + SLACK_MS,
+  });
+  a.resume();
+  await waitFor(() => a.state.outcome, { description: "a's reconcile to try its write", timeoutMs: 15_000 });
+  assert.ok(a.state.outcome instanceof Error, 'a wrote after it knew it had lost the lease');
+  assert.match(a.state.outcome.message, /leader lease lost/);
+  await stopping;
+  assert.equal(
+    (await admin.get(ConfigMaps, 'work', ns)).metadata?.annotations?.['tutti.dev/written-by'],
+    undefined,
+  );
+});
+
+test('a reconcile still draining when the graceful budget is spent is given up: its writes are refused and the lease released', async (t) => {
+  const admin = await testClient(t);
+  const ns = await testNamespace(t, admin, 'le-drain-budget');
+  const client = await KubeClient.load(testKubeconfig());
+  t.after(() => client.close());
+  const a = slowDrainingLeader(client, ns, 'a', 4_000);
+  await a.mgr.start();
+  t.after(() => {
+    a.resume();
+    return a.mgr.stop();
+  });
+  await waitFor(() => a.mgr.isLeader(), { description: 'a to lead', timeoutMs: 15_000 });
+  await admin.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'work', namespace: ns } });
+  await waitFor(() => a.state.reconciling, {
+    description: "a's reconcile to be under way",
+    timeoutMs: 15_000,
+  });
+
+  await a.mgr.stop();
+  await waitFor(async () => (await admin.get(Leases, 'drain', ns)).spec?.holderIdentity === '', {
+    description: 'the lease to be released',
+    timeoutMs: SLACK_MS,
+  });
+  a.resume();
+  await waitFor(() => a.state.outcome, { description: "a's reconcile to try its write", timeoutMs: 15_000 });
+  assert.ok(a.state.outcome instanceof Error, 'work given up at the stop wrote after the lease was released');
+  assert.match(a.state.outcome.message, /graceful stop gave up/);
+});
