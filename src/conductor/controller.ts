@@ -4,6 +4,7 @@ import type { KubeClient } from '../runtime/client/client.js';
 import { Deployments } from '../runtime/client/kinds.js';
 import { objectKey } from '../runtime/client/types.js';
 import { findCondition } from '../runtime/conditions.js';
+import { beyondStatus } from '../runtime/controller.js';
 import { EventRecorder } from '../runtime/events.js';
 import type { Manager } from '../runtime/manager.js';
 import { addFinalizer, hasFinalizer, removeFinalizer } from '../runtime/objects.js';
@@ -51,6 +52,46 @@ export function setupNetworkIntentController(mgr: Manager, opts: NetworkIntentCo
   intents.addIndex(TARGET_INDEX, targetKey);
   intents.addIndex(POLICY_ID_INDEX, (ni) => (ni.metadata?.name ? [a1PolicyId(ni)] : []));
   controller.watches(Deployments, (d) => intents.byIndex(TARGET_INDEX, objectKey(d)).map(objectKey));
+
+  /**
+   * The scaling intent that acts on the Deployment `target` (`<namespace>/<name>`): the newest by
+   * creationTimestamp, then the first by namespace and name (the timestamp has whole seconds), among
+   * those with a valid spec and not being deleted. The others leave the Deployment alone, or every
+   * event of it would have each patch it back to its own replica count.
+   */
+  function actingIntent(target: string): NetworkIntent | undefined {
+    const contenders = intents
+      .byIndex(TARGET_INDEX, target)
+      .filter(
+        (ni) =>
+          ni.spec.intentType === 'scaling' &&
+          !ni.metadata?.deletionTimestamp &&
+          specProblems(ni).length === 0,
+      );
+    const age = (ni: NetworkIntent) => ni.metadata?.creationTimestamp ?? '';
+    contenders.sort((a, b) => age(b).localeCompare(age(a)) || objectKey(a).localeCompare(objectKey(b)));
+    return contenders[0];
+  }
+
+  /** The other intents on `ni`'s Deployment: which of them acts may change with `ni`. */
+  function enqueueRivals(ni: NetworkIntent): void {
+    const self = objectKey(ni);
+    for (const target of targetKey(ni)) {
+      for (const other of intents.byIndex(TARGET_INDEX, target)) {
+        if (objectKey(other) !== self) controller.enqueue(objectKey(other));
+      }
+    }
+  }
+  intents.addHandler({
+    add: enqueueRivals,
+    update: (before, after) => {
+      // Status writes change nothing of who acts.
+      if (!beyondStatus(before, after) && targetKey(before)[0] === targetKey(after)[0]) return;
+      enqueueRivals(before);
+      enqueueRivals(after);
+    },
+    delete: enqueueRivals,
+  });
   const events = new EventRecorder(mgr.client, REPORTING_CONTROLLER, hostname(), mgr.log);
   const a1 = opts.a1;
   /** The owner last seen per policy id, so that the other claimants hear when it changes. */
@@ -112,10 +153,13 @@ export function setupNetworkIntentController(mgr: Manager, opts: NetworkIntentCo
       ? `A1 policy ${a1PolicyId(ni)} belongs to NetworkIntent ${objectKey(conflict)} (the oldest of that name); this intent's policy is not synced`
       : '';
     if (conflict) a1!.forget(ni);
+    const [target] = targetKey(ni);
+    const actor = target && ni.spec.intentType === 'scaling' ? actingIntent(target) : undefined;
     const result = await reconcileNetworkIntent(ctx.client, req.namespace!, req.name, {
       a1Condition: conflict
         ? { status: 'False', reason: POLICY_ID_CONFLICT, message: conflictNote }
         : undefined,
+      supersededBy: actor && objectKey(actor) !== req.key ? objectKey(actor) : undefined,
     });
     if (conflict) {
       const before = findCondition(ni.status?.conditions, CONDITION_A1_POLICY_SYNCED);

@@ -15,6 +15,9 @@ export const CONDITION_READY = 'Ready';
 /** Written by the controller only while another intent owns this intent's A1 policy id. */
 export const CONDITION_A1_POLICY_SYNCED = 'A1PolicySynced';
 
+/** Reason of `Ready=False` on a scaling intent that a newer one on the same Deployment supersedes. */
+export const SUPERSEDED = 'Superseded';
+
 /** How soon to look again while the target is missing or still rolling out. */
 export const RECHECK_MS = 5_000;
 
@@ -23,6 +26,11 @@ export type ReconcileResult = { done: true } | { requeueAfterMs: number };
 export interface ReconcileOptions {
   /** The `A1PolicySynced` condition to report; unset, any earlier one is removed. */
   a1Condition?: Omit<ConditionInput, 'type' | 'observedGeneration'>;
+  /**
+   * `<namespace>/<name>` of the scaling NetworkIntent that acts on this one's Deployment instead
+   * (the newest): this one leaves the Deployment alone and says so.
+   */
+  supersededBy?: string;
 }
 
 /** Problems with a spec that the CRD admits but the reconciler cannot act on. */
@@ -119,6 +127,19 @@ export async function reconcileNetworkIntent(
 
   const target = ni.spec.target;
   const targetNs = ni.spec.namespace;
+  if (opts.supersededBy) {
+    // Two intents scaling one Deployment would each patch it back to their own count on its every event.
+    const message = `NetworkIntent ${opts.supersededBy} acts on Deployment ${targetNs}/${target} (the newest scaling intent for it); this one leaves it alone`;
+    conditions = setCondition(conditions, {
+      type: CONDITION_READY,
+      status: 'False',
+      reason: SUPERSEDED,
+      message,
+      observedGeneration: generation,
+    });
+    await write('Validated', message, { conditions });
+    return { done: true };
+  }
   const replicas = desiredReplicas(ni);
   const deployment = await client.find(Deployments, target, targetNs);
   if (!deployment) {
