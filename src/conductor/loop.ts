@@ -653,7 +653,8 @@ export class ConductorLoop {
       }
       case 'retry': {
         metrics.submitErrors.inc({ reason: result.reason });
-        this.log.warn(
+        // The loop's own credentials failing stops every submission: an error, not a passing warning.
+        this.log[result.credentials ? 'error' : 'warn'](
           { name, namespace: ns, reason: result.reason, err: result.message },
           `failed to create NetworkIntent CR ${ns}/${name}: ${result.message}; kept queued`,
         );

@@ -10,7 +10,9 @@ import {
   NotFoundError,
   type StatusBody,
   TooManyRequestsError,
+  UnauthorizedError,
 } from '../runtime/client/errors.js';
+import { KubeconfigError } from '../runtime/client/kubeconfig.js';
 
 /** The seed's retry count for a retryable failure, before the intent waits for the next period. */
 export const SUBMIT_RETRIES = 3;
@@ -19,8 +21,11 @@ export const SUBMIT_BACKOFF_MS = 200;
 
 export type SubmitResult =
   | { outcome: 'created' | 'exists'; name: string; namespace: string }
-  /** Worth another try later (network, 429, 5xx, no namespace or CRD yet): the intent stays queued. */
-  | { outcome: 'retry'; reason: string; message: string }
+  /**
+   * Worth another try later (network, 429, 5xx, no namespace or CRD yet, credentials refused or
+   * not obtained): the intent stays queued. `credentials` when the loop's own credentials failed.
+   */
+  | { outcome: 'retry'; reason: string; message: string; credentials?: boolean }
   /** Final (Forbidden, Invalid, a different object under the name): an error file is written. */
   | { outcome: 'failed'; reason: string; message: string; status?: StatusBody; forbidden?: ForbiddenDetails };
 
@@ -70,9 +75,10 @@ export async function submitNetworkIntent(
       }
       // Nothing is wrong with the intent: what it needs is not there yet. Quick retries cannot help.
       if (err instanceof NotFoundError) return missingPrerequisite(err, ni);
-      if (!isRetryable(err)) return finalFailure(err, ni);
+      const credentials = credentialFailure(err);
+      if (!credentials && !isRetryable(err)) return finalFailure(err, ni);
       if (attempt >= retries) {
-        return { outcome: 'retry', reason: reasonOf(err), message: (err as Error).message };
+        return credentials ?? { outcome: 'retry', reason: reasonOf(err), message: (err as Error).message };
       }
       const wait =
         err instanceof TooManyRequestsError && err.retryAfterSeconds
@@ -111,9 +117,36 @@ async function sameSpecOrFailure(
   } catch (err) {
     if (signal?.aborted) return stopped(ni);
     if (err instanceof NotFoundError) return undefined;
+    const credentials = credentialFailure(err);
+    if (credentials) return credentials;
     if (isRetryable(err)) return { outcome: 'retry', reason: reasonOf(err), message: (err as Error).message };
     return finalFailure(err, ni);
   }
+}
+
+/**
+ * The loop's own credentials failed: refused (401: a token expired or revoked, the cluster's token
+ * webhook or IAM down) or not obtained (an exec credential plugin or a token file failing at
+ * request time). Nothing is wrong with the intent file: it stays queued, as in an outage.
+ */
+function credentialFailure(err: unknown): SubmitResult | undefined {
+  if (err instanceof UnauthorizedError) {
+    return {
+      outcome: 'retry',
+      reason: 'Unauthorized',
+      credentials: true,
+      message: `the API server refused conductor-loop's credentials (401 Unauthorized: ${err.message}); check the kubeconfig's user — its token or certificate may have expired or been revoked, or the cluster's authentication (token webhook, IAM) is down; the intent is retried until they are accepted`,
+    };
+  }
+  if (err instanceof KubeconfigError) {
+    return {
+      outcome: 'retry',
+      reason: 'CredentialsUnavailable',
+      credentials: true,
+      message: `conductor-loop cannot get its credentials: ${err.message}; the intent is retried until it can`,
+    };
+  }
+  return undefined;
 }
 
 /** The stop's deadline passed before the intent was submitted: left for the next start. */
