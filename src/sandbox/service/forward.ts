@@ -20,7 +20,11 @@ export function forwardGet(
   timeoutMs: number,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    const upstream = peerGet(peer, path, req.headers.accept ?? '*/*');
+    // Last-Event-ID goes along: a reconnecting event stream resumes on the replica holding the run.
+    const lastEventId = req.headers['last-event-id'];
+    const upstream = peerGet(peer, path, req.headers.accept ?? '*/*', {
+      ...(lastEventId !== undefined ? { 'last-event-id': lastEventId } : {}),
+    });
     const timer = setTimeout(
       () => upstream.destroy(new Error(`no answer within ${timeoutMs} ms`)),
       timeoutMs,
@@ -92,13 +96,13 @@ export function getJson(peer: Peer, path: string, timeoutMs: number): Promise<un
 }
 
 /** A GET to a peer, marked as one so that it is answered locally. */
-function peerGet(peer: Peer, path: string, accept: string) {
+function peerGet(peer: Peer, path: string, accept: string, headers: IncomingHttpHeaders = {}) {
   return request({
     host: peer.host,
     port: peer.port,
     path,
     method: 'GET',
-    headers: { accept, [PEER_HEADER]: '1' },
+    headers: { ...headers, accept, [PEER_HEADER]: '1' },
   });
 }
 

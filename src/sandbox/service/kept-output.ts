@@ -8,7 +8,8 @@ export function droppedMarker(droppedBytes: number, limitBytes: number): string 
 /**
  * What a run keeps of its output: every piece until `limitBytes` (UTF-8) over all its steps, then
  * only a count of the bytes dropped per step and stream, which becomes a closing marker line.
- * Live subscribers still get every piece; this bounds only what stays in memory.
+ * Live subscribers still get every piece; this bounds only what stays in memory. What a stream
+ * keeps is always a prefix of what it sent: once a piece of it was cut, no later one is kept.
  */
 export class KeptOutput {
   private keptBytes = 0;
@@ -30,7 +31,9 @@ export class KeptOutput {
   /** The part of `text` to store: all of it, a prefix cut at a character boundary, or ''. */
   keep(index: number, stream: OutputStream, text: string): string {
     const size = Buffer.byteLength(text);
-    const room = this.limitBytes - this.keptBytes;
+    const key = `${index}:${stream}`;
+    // A small piece fitting in what a cut of this stream left would make it store a gap.
+    const room = this.droppedPerStream.has(key) ? 0 : this.limitBytes - this.keptBytes;
     if (size <= room) {
       this.keptBytes += size;
       return text;
@@ -39,7 +42,6 @@ export class KeptOutput {
     const keptSize = Buffer.byteLength(kept);
     this.keptBytes += keptSize;
     this.droppedBytes += size - keptSize;
-    const key = `${index}:${stream}`;
     this.droppedPerStream.set(key, (this.droppedPerStream.get(key) ?? 0) + size - keptSize);
     return kept;
   }

@@ -111,13 +111,50 @@ export interface RunSchedulerOptions {
 
 export type ForgetReason = 'history' | 'history-bytes';
 
+/** How much of one stream of a step went out live, and how much of that is stored. */
+interface StreamCount {
+  /** Characters sent live, the closing marker not included. */
+  live: number;
+  /** Characters of those stored: the first `kept` sent (a run stores a prefix of each stream). */
+  kept: number;
+}
+
 /** A run's bookkeeping besides what its JSON shows. */
 interface RunState {
   run: Run;
   output: KeptOutput;
   /** Steps run in order, so those below this index have started. */
   stepsStarted: number;
+  /** Events other than output sent so far, the `queued` status that opens every run included. */
+  milestones: number;
+  /** Per started step, its streams' counts. */
+  counts: Record<OutputStream, StreamCount>[];
 }
+
+/**
+ * Where an event leaves a subscriber, as its event id `<m>.<o>.<e>`: it has the first `m` events
+ * other than output, and of the step the last of them started (if so) the first `o` characters of
+ * stdout and `e` of stderr as sent live. Ids only grow, and mean the same for every subscriber of a
+ * run, so one that reconnects with the last id it got (Last-Event-ID) resumes right after it.
+ */
+export interface EventCursor {
+  milestones: number;
+  stdout: number;
+  stderr: number;
+}
+
+export function eventId(c: EventCursor): string {
+  return `${c.milestones}.${c.stdout}.${c.stderr}`;
+}
+
+/** A Last-Event-ID that is not an id of the run it was sent for. */
+export class EventIdError extends Error {
+  override name = 'EventIdError';
+}
+
+/** Sent in place of output a resumed subscriber missed that was not kept (past the run's limit). */
+export const MISSED_OUTPUT_MARKER =
+  "\n[output missed while disconnected: it was past the run's output limit, so it was not kept to send again]\n";
 
 export class QueueFullError extends Error {
   override name = 'QueueFullError';
@@ -218,7 +255,13 @@ export class RunScheduler {
         }),
       ),
     };
-    this.runs.set(id, { run, output: new KeptOutput(this.opts.runOutputBytes), stepsStarted: 0 });
+    this.runs.set(id, {
+      run,
+      output: new KeptOutput(this.opts.runOutputBytes),
+      stepsStarted: 0,
+      milestones: 1,
+      counts: [],
+    });
     this.queue.push(run);
     this.pump();
     return run;
@@ -236,15 +279,44 @@ export class RunScheduler {
   /**
    * Replays a run so far, then delivers new events until its end event; returns the unsubscribe
    * function, or undefined for an unknown run. The replay carries a step's stored output as one
-   * `output` event per stream (stdout first), not in the pieces it arrived in.
+   * `output` event per stream (stdout first), not in the pieces it arrived in. Given the id of the
+   * last event a subscriber got (see EventCursor), the replay starts right after it.
    */
-  subscribe(id: string, listener: (event: RunEvent) => void): (() => void) | undefined {
+  subscribe(
+    id: string,
+    listener: (event: RunEvent, eventId: string) => void,
+    lastEventId?: string,
+  ): (() => void) | undefined {
     const state = this.runs.get(id);
     if (!state) return undefined;
-    for (const e of replay(state)) listener(e);
+    const from = lastEventId === undefined ? undefined : this.cursorOf(state, lastEventId);
+    for (const [e, eid] of replay(state, from)) listener(e, eid);
     if (isFinished(state.run)) return () => {};
-    this.emitter.on(id, listener);
-    return () => this.emitter.off(id, listener);
+    const live = ({ event, eventId }: { event: RunEvent; eventId: string }) => listener(event, eventId);
+    this.emitter.on(id, live);
+    return () => this.emitter.off(id, live);
+  }
+
+  /**
+   * Throws EventIdError unless `lastEventId` is an id the run `id` has sent; true when it is the
+   * id of the run's end event: nothing follows it.
+   */
+  isLastEventId(id: string, lastEventId: string): boolean {
+    const state = this.runs.get(id);
+    if (!state) return false;
+    const cursor = this.cursorOf(state, lastEventId);
+    return isFinished(state.run) && cursor.milestones === state.milestones;
+  }
+
+  private cursorOf(state: RunState, lastEventId: string): EventCursor {
+    const m = /^(\d{1,9})\.(\d{1,15})\.(\d{1,15})$/.exec(lastEventId);
+    const cursor = m && { milestones: Number(m[1]), stdout: Number(m[2]), stderr: Number(m[3]) };
+    if (!cursor || cursor.milestones < 1 || cursor.milestones > state.milestones) {
+      throw new EventIdError(
+        `Last-Event-ID ${JSON.stringify(lastEventId)} is not an event id of run ${state.run.id}`,
+      );
+    }
+    return cursor;
   }
 
   /** Stops taking runs, drops the queued ones and waits for the running ones to finish. */
@@ -259,8 +331,19 @@ export class RunScheduler {
     await Promise.allSettled([...this.inFlight]);
   }
 
+  /** Sends an event live, with its id: the place it leaves a subscriber in the run. */
   private emit(run: Run, event: RunEvent): void {
-    this.emitter.emit(run.id, event);
+    const state = this.runs.get(run.id)!;
+    let cursor: EventCursor;
+    if (event.type === 'output') {
+      const counts = state.counts[event.index]!;
+      cursor = {
+        milestones: state.milestones,
+        stdout: liveEnd(state, event.index, 'stdout', counts),
+        stderr: liveEnd(state, event.index, 'stderr', counts),
+      };
+    } else cursor = { milestones: ++state.milestones, stdout: 0, stderr: 0 };
+    this.emitter.emit(run.id, { event, eventId: eventId(cursor) });
   }
 
   private pump(): void {
@@ -300,6 +383,7 @@ export class RunScheduler {
         }
         step.status = 'running';
         state.stepsStarted = index + 1;
+        state.counts[index] = { stdout: { live: 0, kept: 0 }, stderr: { live: 0, kept: 0 } };
         this.emit(run, { type: 'step-start', index, command: step.command });
         const isClone = run.repo !== undefined && index === 0;
         // Output goes out as the command writes it; the pieces add up to the final result.
@@ -378,6 +462,9 @@ export class RunScheduler {
     const step = state.run.steps[index]!;
     const kept = state.output.keep(index, stream, text);
     step[stream] += kept;
+    const count = state.counts[index]![stream];
+    count.live += text.length;
+    count.kept += kept.length;
     if (kept.length < text.length) {
       step.truncated = true;
       state.run.outputTruncated = true;
@@ -444,20 +531,68 @@ export class RunScheduler {
   }
 }
 
-/** The events that brought a run to its present state, rebuilt from that state. */
-function* replay({ run, stepsStarted }: RunState): Generator<RunEvent> {
-  yield { type: 'status', status: 'queued' };
-  if (run.sandbox) yield { type: 'status', status: 'running', sandbox: run.sandbox };
+/** Where a step's stream stands live: the characters sent, its closing marker included. */
+function liveEnd(
+  state: RunState,
+  index: number,
+  stream: OutputStream,
+  counts = state.counts[index]!,
+): number {
+  const { live, kept } = counts[stream];
+  // Stored: the first `kept` characters sent, then the marker once the stream is closed.
+  return live + state.run.steps[index]![stream].length - kept;
+}
+
+/**
+ * The stored text of a step's stream from character `from` of what was sent live on: what a
+ * subscriber that got that far still needs. Sent characters that were not stored (past the run's
+ * limit) cannot be sent again, and a marker says so.
+ */
+function outputFrom(state: RunState, index: number, stream: OutputStream, from: number): string {
+  const step = state.run.steps[index]!;
+  const stored = step[stream];
+  const { live, kept } = state.counts[index]![stream];
+  let text = from < kept ? stored.slice(from, kept) : '';
+  // A closed stream's own marker tells of what was not kept, unless some of that was had.
+  const closed = step.status !== 'running';
+  if (Math.max(from, kept) < live && (!closed || from > kept)) text += MISSED_OUTPUT_MARKER;
+  return text + stored.slice(kept).slice(Math.max(0, from - live));
+}
+
+/**
+ * The events that brought a run to its present state, rebuilt from that state, each with its id;
+ * after `from`, only those a subscriber that got that far has not had.
+ */
+function* replay(
+  state: RunState,
+  from: EventCursor = { milestones: 0, stdout: 0, stderr: 0 },
+): Generator<[RunEvent, string]> {
+  const { run, stepsStarted } = state;
+  let milestones = 0;
+  function* milestone(event: RunEvent): Generator<[RunEvent, string]> {
+    milestones++;
+    if (milestones > from.milestones) yield [event, eventId({ milestones, stdout: 0, stderr: 0 })];
+  }
+  yield* milestone({ type: 'status', status: 'queued' });
+  if (run.sandbox) yield* milestone({ type: 'status', status: 'running', sandbox: run.sandbox });
   for (const [index, step] of run.steps.entries()) {
     if (index < stepsStarted) {
-      yield { type: 'step-start', index, command: step.command };
-      for (const stream of STREAMS)
-        if (step[stream]) yield { type: 'output', index, stream, text: step[stream] };
+      yield* milestone({ type: 'step-start', index, command: step.command });
+      // This step's output from where the subscriber left it: nothing of it is had unless its
+      // start was the last event other than output it got.
+      if (milestones >= from.milestones) {
+        const at = milestones === from.milestones ? { ...from } : { milestones, stdout: 0, stderr: 0 };
+        for (const stream of STREAMS) {
+          const text = outputFrom(state, index, stream, at[stream]);
+          at[stream] = liveEnd(state, index, stream);
+          if (text) yield [{ type: 'output', index, stream, text }, eventId(at)];
+        }
+      }
     }
-    if (step.status !== 'pending' && step.status !== 'running') yield stepEnd(index, step);
+    if (step.status !== 'pending' && step.status !== 'running') yield* milestone(stepEnd(index, step));
   }
   if (isFinished(run)) {
-    yield { type: 'status', status: run.status, ...(run.error ? { error: run.error } : {}) };
-    yield { type: 'end', status: run.status };
+    yield* milestone({ type: 'status', status: run.status, ...(run.error ? { error: run.error } : {}) });
+    yield* milestone({ type: 'end', status: run.status });
   }
 }

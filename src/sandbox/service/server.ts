@@ -19,7 +19,7 @@ import { forwardGet, getJson } from './forward.js';
 import { serviceMetrics } from './metrics.js';
 import { PAGE_HTML } from './page.js';
 import { PEER_HEADER, type Peer, Peers, replicaOf, replicaToken } from './peers.js';
-import { QueueFullError, type Run, RunScheduler, type RunSchedulerOptions } from './runs.js';
+import { EventIdError, QueueFullError, type Run, RunScheduler, type RunSchedulerOptions } from './runs.js';
 import { parseRunRequest, RequestError } from './validate.js';
 
 /** Request bodies past this are refused: a run is a few commands, not a payload. */
@@ -332,14 +332,32 @@ export class CiFixerService {
     }
   }
 
+  /**
+   * A run's events. An EventSource that reconnects sends the id of the last event it got
+   * (Last-Event-ID): the stream then resumes right after it, rather than replaying the run.
+   */
   private streamEvents(req: IncomingMessage, res: ServerResponse, run: Run): void {
+    const lastEventId = headerValue(req.headers['last-event-id']);
+    if (lastEventId !== undefined) {
+      let ended: boolean;
+      try {
+        ended = this.scheduler.isLastEventId(run.id, lastEventId);
+      } catch (err) {
+        if (err instanceof EventIdError) throw new HttpError(400, err.message, 'last-event-id');
+        throw err;
+      }
+      // It had the end event: 204 tells an EventSource to stop reconnecting.
+      if (ended) {
+        res.writeHead(204).end();
+        return;
+      }
+    }
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    let seq = 0;
     let unsubscribe: (() => void) | undefined;
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), SSE_KEEPALIVE_MS);
     const close = () => {
@@ -348,24 +366,32 @@ export class CiFixerService {
     };
     // The replay is as large as the run's kept output; the live events after it may add this much.
     let maxUnsent = Number.POSITIVE_INFINITY;
-    unsubscribe = this.scheduler.subscribe(run.id, (event) => {
-      res.write(`id: ${seq++}\ndata: ${JSON.stringify(event)}\n\n`);
-      if (event.type === 'end') {
-        close();
-        res.end();
-      } else if (res.writableLength > maxUnsent) {
-        this.log.warn(
-          { run: run.id, unsentBytes: res.writableLength },
-          'disconnected an event stream whose client does not keep up',
-        );
-        this.metrics.eventStreamDropped();
-        close();
-        res.destroy();
-      }
-    });
+    unsubscribe = this.scheduler.subscribe(
+      run.id,
+      (event, id) => {
+        res.write(`id: ${id}\ndata: ${JSON.stringify(event)}\n\n`);
+        if (event.type === 'end') {
+          close();
+          res.end();
+        } else if (res.writableLength > maxUnsent) {
+          this.log.warn(
+            { run: run.id, unsentBytes: res.writableLength },
+            'disconnected an event stream whose client does not keep up',
+          );
+          this.metrics.eventStreamDropped();
+          close();
+          res.destroy();
+        }
+      },
+      lastEventId,
+    );
     maxUnsent = res.writableLength + (this.opts.eventStreamBufferBytes ?? DEFAULT_EVENT_STREAM_BUFFER_BYTES);
     req.on('close', close);
   }
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 function summary(run: Run) {

@@ -10,7 +10,7 @@ import { PEER_ADDRESS_ANNOTATION, replicaToken } from '../../../src/sandbox/serv
 import type { Run, RunEvent } from '../../../src/sandbox/service/runs.js';
 import { CiFixerService } from '../../../src/sandbox/service/server.js';
 import { testClient } from '../../support/cluster.js';
-import { runEvents, sandboxNamespace, workdir } from './support.js';
+import { eventsWithIds, runEvents, sandboxNamespace, workdir } from './support.js';
 
 /** The labels the chart gives the service's Pods, plus one that differs between revisions. */
 const LABELS = { app: 'ci-fixer', 'app.kubernetes.io/instance': 'ci-fixer' };
@@ -152,6 +152,16 @@ describe('ci-fixer replicas', () => {
     assert.equal(stdoutOf(stream), 'first\nsecond\n');
     assert.deepEqual(stream.at(-1), { type: 'end', status: 'succeeded' });
 
+    // A stream that reconnects through B with the id of the last event it got resumes after it.
+    const all = await eventsWithIds(a.base, onA);
+    const cut = all.findIndex((g) => g.event.type === 'output');
+    const rest = await eventsWithIds(b.base, onA, { 'last-event-id': all[cut]!.id });
+    assert.deepEqual(rest, all.slice(cut + 1));
+    const ended = await fetch(`${b.base}/api/runs/${onA}/events`, {
+      headers: { 'last-event-id': all.at(-1)!.id },
+    });
+    assert.equal(ended.status, 204);
+
     const fetched = await getJson<Run>(`${b.base}/api/runs/${onA}`);
     assert.equal(fetched.status, 200);
     assert.equal(fetched.body.id, onA);
@@ -191,6 +201,16 @@ describe('ci-fixer replicas', () => {
       'strategic',
       'status',
     );
+    // A stream that reconnects through B with the id of the last event it got resumes after it.
+    const all = await eventsWithIds(a.base, onA);
+    const cut = all.findIndex((g) => g.event.type === 'output');
+    const rest = await eventsWithIds(b.base, onA, { 'last-event-id': all[cut]!.id });
+    assert.deepEqual(rest, all.slice(cut + 1));
+    const ended = await fetch(`${b.base}/api/runs/${onA}/events`, {
+      headers: { 'last-event-id': all.at(-1)!.id },
+    });
+    assert.equal(ended.status, 204);
+
     const fetched = await getJson<Run>(`${b.base}/api/runs/${onA}`);
     assert.equal(fetched.status, 200, JSON.stringify(fetched.body));
     assert.equal(fetched.body.steps[0]?.stdout, 'on-a\n');

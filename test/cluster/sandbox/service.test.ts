@@ -6,7 +6,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import type { SelfSubjectAccessReview } from 'kubernetes-types/authorization/v1.js';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { chromium } from 'playwright-core';
@@ -17,7 +17,16 @@ import type { Run, RunEvent } from '../../../src/sandbox/service/runs.js';
 import { CiFixerService } from '../../../src/sandbox/service/server.js';
 import { testClient, testNamespace, twoContextKubeconfig } from '../../support/cluster.js';
 import { startTutti } from '../../support/command.js';
-import { ackedLinesScript, asApp, runEvents, sandboxNamespace, startService, workdir } from './support.js';
+import { TcpProxy } from '../../support/tcp-proxy.js';
+import {
+  ackedLinesScript,
+  asApp,
+  eventsWithIds,
+  runEvents,
+  sandboxNamespace,
+  startService,
+  workdir,
+} from './support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -40,6 +49,26 @@ function outputOf(stream: RunEvent[], index: number, which: 'stdout' | 'stderr')
 /** The events other than output: what a replay must give in the same order as the live stream. */
 function withoutOutput(stream: RunEvent[]): RunEvent[] {
   return stream.filter((e) => e.type !== 'output');
+}
+
+/** Debian's Chromium, headless, closed after the test. */
+async function launchChromium(t: TestContext) {
+  const userDataDir = await mkdtemp(join(tmpdir(), 'sandbox-chromium-'));
+  const browser = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+  t.after(() => browser.close());
+  return browser;
 }
 
 /** A git repository on this machine, which the sandbox (kwok's exec runs here) can clone. */
@@ -256,6 +285,40 @@ describe('ci-fixer service', () => {
     const stream = await runEvents(base, id);
     assert.equal(outputOf(stream, 0, 'stdout').length, size);
     assert.deepEqual(stream.at(-1), { type: 'end', status: 'succeeded' });
+  });
+
+  test('an event stream reconnecting with Last-Event-ID resumes after that event: nothing missed or repeated', async (t) => {
+    const { base } = await startService(t);
+    const gates = await workdir();
+    const created = await post(base, { commands: [ackedLinesScript(gates), 'echo after'] });
+    assert.equal(created.status, 201);
+    const id = created.body['id'] as string;
+    const lineOf = (e: RunEvent) => (e.type === 'output' ? e.text : '');
+    // The first connection drops once line 1 came.
+    const first = await eventsWithIds(base, id, {}, (e) => lineOf(e).includes('line 1'));
+    await writeFile(join(gates, 'ack-1'), '');
+    await writeFile(join(gates, 'ack-2'), '');
+    await writeFile(join(gates, 'ack-3'), '');
+    const rest = await eventsWithIds(base, id, { 'last-event-id': first.at(-1)!.id });
+    const all = [...first, ...rest].map((g) => g.event);
+    assert.equal(outputOf(all, 0, 'stdout'), 'line 1\nline 2\nline 3\n');
+    assert.equal(outputOf(all, 1, 'stdout'), 'after\n');
+    assert.deepEqual(
+      withoutOutput(all).map((e) => e.type),
+      ['status', 'status', 'step-start', 'step-end', 'step-start', 'step-end', 'status', 'end'],
+    );
+    assert.deepEqual(rest.at(-1)?.event, { type: 'end', status: 'succeeded' });
+    // After the end event there is nothing more: 204 stops an EventSource from reconnecting.
+    const ended = await fetch(`${base}/api/runs/${id}/events`, {
+      headers: { 'last-event-id': rest.at(-1)!.id },
+    });
+    assert.equal(ended.status, 204);
+    const bad = await fetch(`${base}/api/runs/${id}/events`, { headers: { 'last-event-id': '99' } });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(await bad.json(), {
+      error: `Last-Event-ID "99" is not an event id of run ${id}`,
+      field: 'last-event-id',
+    });
   });
 
   test('bad requests get 400 naming the field; unknown runs 404', async (t) => {
@@ -514,21 +577,7 @@ describe('ci-fixer service', () => {
 
   test('the web page starts a run, streams its output and shows a step its Pod was lost under, in Chromium', async (t) => {
     const { base, ns, client } = await startService(t);
-    const userDataDir = await mkdtemp(join(tmpdir(), 'sandbox-chromium-'));
-    const browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
-    t.after(() => browser.close());
+    const browser = await launchChromium(t);
     const page = await browser.newPage();
     await page.goto(base);
     const gate = join(await workdir(), 'go');
@@ -582,6 +631,44 @@ describe('ci-fixer service', () => {
     await page.waitForFunction("/^image: /.test(document.getElementById('form-error').textContent)", null, {
       timeout: 10_000,
     });
+  });
+
+  test('the web page whose event stream is cut mid-run reconnects and shows each line once, in Chromium', async (t) => {
+    const { base } = await startService(t);
+    // The browser reaches the service through a proxy the test cuts: a dropped connection.
+    const proxy = new TcpProxy({ host: '127.0.0.1', port: Number(new URL(base).port) });
+    await proxy.start();
+    t.after(() => proxy.stop());
+    const browser = await launchChromium(t);
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${proxy.port}`);
+    const gates = await workdir();
+    t.after(() => Promise.all([1, 2, 3].map((n) => writeFile(join(gates, `ack-${n}`), ''))));
+    await page.fill('textarea[name=commands]', `${ackedLinesScript(gates)}\necho after`);
+    await page.click('button[type=submit]');
+    const shows = (text: string) =>
+      page.waitForFunction(
+        `document.getElementById('output').textContent.includes(${JSON.stringify(text)})`,
+        null,
+        {
+          timeout: 60_000,
+        },
+      );
+    await shows('line 1\n');
+    proxy.cut();
+    await writeFile(join(gates, 'ack-1'), '');
+    proxy.restore();
+    await shows('line 2\n');
+    await writeFile(join(gates, 'ack-2'), '');
+    await writeFile(join(gates, 'ack-3'), '');
+    await page.waitForFunction("document.getElementById('run-status').textContent === 'succeeded'", null, {
+      timeout: 60_000,
+    });
+    const output = (await page.textContent('#output')) ?? '';
+    assert.equal(
+      output,
+      `$ ${ackedLinesScript(gates)}\nline 1\nline 2\nline 3\n[exit 0]\n$ echo after\nafter\n[exit 0]\n`,
+    );
   });
 
   test('tutti sandbox serve: the flags reach the service, a chosen context included, and SIGTERM stops it', async (t) => {

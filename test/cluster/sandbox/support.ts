@@ -112,6 +112,49 @@ export async function runEvents(
 }
 
 /**
+ * Reads a run's server-sent events with their ids, sending `headers` (Last-Event-ID, say), until
+ * `stop` returns true for one (the connection is then dropped) or the stream ends.
+ */
+export async function eventsWithIds(
+  base: string,
+  id: string,
+  headers: Record<string, string> = {},
+  stop: (e: RunEvent) => boolean = () => false,
+): Promise<{ id: string; event: RunEvent }[]> {
+  const abort = new AbortController();
+  const res = await fetch(`${base}/api/runs/${id}/events`, { headers, signal: abort.signal });
+  if (res.status !== 200) assert.fail(`events of ${id}: ${res.status} ${await res.text()}`);
+  const got: { id: string; event: RunEvent }[] = [];
+  let buffer = '';
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of res.body!) {
+      buffer += decoder.decode(chunk, { stream: true });
+      for (let i = buffer.indexOf('\n\n'); i >= 0; i = buffer.indexOf('\n\n')) {
+        const fields = new Map(
+          buffer
+            .slice(0, i)
+            .split('\n')
+            .map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)] as const),
+        );
+        buffer = buffer.slice(i + 2);
+        const data = fields.get('data');
+        if (data === undefined) continue;
+        const event = JSON.parse(data) as RunEvent;
+        got.push({ id: fields.get('id') ?? '', event });
+        if (stop(event)) {
+          abort.abort();
+          return got;
+        }
+      }
+    }
+  } catch (err) {
+    if (!abort.signal.aborted) throw err;
+  }
+  return got;
+}
+
+/**
  * A ci-fixer service on a sandbox namespace of its own, stopped after the test. `beforeStop` runs
  * first: stop() waits for the runs under way, so a test whose command waits on something releases
  * it there.

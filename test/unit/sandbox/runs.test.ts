@@ -7,6 +7,7 @@ import type { CommandResult, OutputStream } from '../../../src/sandbox/sandbox.j
 import { droppedMarker } from '../../../src/sandbox/service/kept-output.js';
 import {
   type ForgetReason,
+  MISSED_OUTPUT_MARKER,
   type Run,
   type RunEvent,
   type RunSandbox,
@@ -202,6 +203,129 @@ describe('RunScheduler', () => {
     const third = s.submit({ commands: ['quick'] });
     assert.equal((await subscriber(s, third.id).ended).at(-1)?.type, 'end');
     assert.equal(s.get(third.id)?.status, 'succeeded');
+  });
+
+  test('a subscriber that reconnects with the id of the last event it got gets the rest of the run, nothing missed or repeated', async () => {
+    let tick: () => void = () => {};
+    const s = scheduler({
+      chatty: async (out) => {
+        for (let i = 0; i < 8; i++) {
+          out('stdout', `line ${i}\n`);
+          if (i % 3 === 0) out('stderr', `note ${i}\n`);
+          tick();
+          await immediate();
+        }
+        return {};
+      },
+      failing: (out) => {
+        out('stderr', 'broken\n');
+        return { exitCode: 2 };
+      },
+      never: () => ({}),
+    });
+    const run = s.submit({ commands: ['chatty', 'failing', 'never'] });
+    const live: [RunEvent, string][] = [];
+    const resumedMidRun: { upTo: number; events: RunEvent[]; ended: Promise<unknown> }[] = [];
+    let done!: () => void;
+    const ended = new Promise<void>((r) => {
+      done = r;
+    });
+    // Mid-run, a subscriber that dropped a few events ago comes back with its last id.
+    tick = () => {
+      const upTo = live.length - 3;
+      if (upTo < 1) return;
+      const events: RunEvent[] = [];
+      let end!: () => void;
+      const resumedEnd = new Promise<void>((r) => {
+        end = r;
+      });
+      s.subscribe(
+        run.id,
+        (e) => {
+          events.push(e);
+          if (e.type === 'end') end();
+        },
+        live[upTo - 1]![1],
+      );
+      resumedMidRun.push({ upTo, events, ended: resumedEnd });
+    };
+    s.subscribe(run.id, (e, id) => {
+      live.push([e, id]);
+      if (e.type === 'end') done();
+    });
+    await ended;
+    const all = transcript(live.map(([e]) => e));
+    assert.equal(new Set(live.map(([, id]) => id)).size, live.length, 'every event has an id of its own');
+    assert.ok(resumedMidRun.length >= 5, `${resumedMidRun.length} subscribers resumed mid-run`);
+    for (const { upTo, events, ended: resumedEnd } of resumedMidRun) {
+      await resumedEnd;
+      assert.deepEqual(
+        transcript([...live.slice(0, upTo).map(([e]) => e), ...events]),
+        all,
+        `resumed after ${upTo}`,
+      );
+    }
+    // After the run, from every event on.
+    for (let upTo = 1; upTo < live.length; upTo++) {
+      const rest: RunEvent[] = [];
+      s.subscribe(run.id, (e) => rest.push(e), live[upTo - 1]![1]);
+      assert.deepEqual(
+        transcript([...live.slice(0, upTo).map(([e]) => e), ...rest]),
+        all,
+        `resumed after ${upTo}`,
+      );
+    }
+    // Nothing follows the end; an id the run never sent is refused.
+    assert.equal(s.isLastEventId(run.id, live.at(-1)![1]), true);
+    assert.equal(s.isLastEventId(run.id, live.at(-2)![1]), false);
+    for (const bad of ['7', 'x.0.0', `${live.length + 5}.0.0`]) {
+      assert.throws(() => s.subscribe(run.id, () => {}, bad), {
+        name: 'EventIdError',
+        message: `Last-Event-ID "${bad}" is not an event id of run ${run.id}`,
+      });
+    }
+  });
+
+  test('a subscriber that reconnects after output that was not kept is told it missed it', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const s = scheduler(
+      {
+        long: async (out) => {
+          out('stdout', 'kept\n');
+          out('stdout', 'not kept\n');
+          await held;
+          out('stdout', 'later\n');
+          return {};
+        },
+      },
+      { runOutputBytes: 5, historyBytes: 5 },
+    );
+    const run = s.submit({ commands: ['long'] });
+    const ids: string[] = [];
+    let sawLaterOutput!: () => void;
+    const later = new Promise<void>((r) => {
+      sawLaterOutput = r;
+    });
+    s.subscribe(run.id, (e, id) => {
+      ids.push(id);
+      if (e.type === 'output' && e.text.includes('not kept')) sawLaterOutput();
+    });
+    await later;
+    const resumed: RunEvent[] = [];
+    // Back after 'not kept\n', which was sent but not stored: nothing is missed, nothing repeated.
+    s.subscribe(run.id, (e) => resumed.push(e), ids.at(-1));
+    // Back after 'kept\n' only: what followed cannot be sent again, and the stream says so.
+    const gap: RunEvent[] = [];
+    s.subscribe(run.id, (e) => gap.push(e), ids.at(-2));
+    release();
+    await subscriber(s, run.id).ended;
+    const stdout = (events: RunEvent[]) =>
+      events.map((e) => (e.type === 'output' && e.stream === 'stdout' ? e.text : '')).join('');
+    assert.equal(stdout(resumed), `later\n${droppedMarker(15, 5)}`);
+    assert.equal(stdout(gap), `${MISSED_OUTPUT_MARKER}later\n${droppedMarker(15, 5)}`);
   });
 
   test("output past the run's limit is still streamed, but stored cut and ending with a line saying how much was dropped", async () => {
