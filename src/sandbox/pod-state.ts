@@ -1,4 +1,4 @@
-import type { Job } from 'kubernetes-types/batch/v1.js';
+import type { Job, JobCondition } from 'kubernetes-types/batch/v1.js';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 
 /** Waiting reasons that do not resolve themselves: the image cannot be had or the pod cannot run. */
@@ -42,12 +42,22 @@ export function podProgress(pod: Pod): PodProgress {
   return { state: 'pending' };
 }
 
+/**
+ * The condition saying a sandbox Job is finished, or is being finished: FailureTarget comes first,
+ * while the Job controller still stops its Pods (DeadlineExceeded, say); Failed once they are gone.
+ */
+export function jobEnd(job: Job): JobCondition | undefined {
+  const ends = (job.status?.conditions ?? []).filter(
+    (c) =>
+      (c.type === 'Failed' || c.type === 'Complete' || c.type === 'FailureTarget') && c.status === 'True',
+  );
+  return ends.find((c) => c.type !== 'FailureTarget') ?? ends[0];
+}
+
 /** Why a sandbox Job is finished (failed, deadline exceeded, …), or undefined while it is active. */
 export function jobFailure(job: Job): string | undefined {
-  for (const c of job.status?.conditions ?? []) {
-    if ((c.type === 'Failed' || c.type === 'Complete') && c.status === 'True') {
-      return `job ${job.metadata?.name} finished (${c.type}${c.reason ? `: ${c.reason}` : ''}${c.message ? `, ${c.message}` : ''})`;
-    }
-  }
-  return undefined;
+  const c = jobEnd(job);
+  if (!c) return undefined;
+  const type = c.type === 'FailureTarget' ? 'Failed' : c.type;
+  return `job ${job.metadata?.name} finished (${type}${c.reason ? `: ${c.reason}` : ''}${c.message ? `, ${c.message}` : ''})`;
 }

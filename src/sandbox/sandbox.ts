@@ -25,7 +25,7 @@ import { trackOpenSandbox, untrackSandbox } from './exit-teardown.js';
 import { DEFAULT_WORKDIR, SANDBOX_CONTAINER, type SandboxJobSpec, sandboxJob } from './job.js';
 import { LiveOutput } from './live-output.js';
 import { guardPod, podLoss } from './pod-loss.js';
-import { jobFailure, podProgress } from './pod-state.js';
+import { jobEnd, jobFailure, podProgress } from './pod-state.js';
 import { firstFileOf, tarOf } from './tar.js';
 import { watchUntil } from './watch-until.js';
 
@@ -37,6 +37,10 @@ export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
 /** How long teardown waits for the Job and its Pods to be gone. */
 const TEARDOWN_TIMEOUT_MS = 60_000;
+/** How far this machine's clock may differ from the API server's for a Job's deadline to be due. */
+const DEADLINE_CLOCK_SLACK_MS = 5_000;
+/** How long a pod lost at its Job's deadline waits for the Job to say so. */
+const DEADLINE_MARK_WAIT_MS = 10_000;
 /** Extra time the exec stream gets past the in-pod timeout (which also needs to SIGKILL). */
 const EXEC_GRACE_MS = 10_000;
 
@@ -391,12 +395,12 @@ export class KubernetesSandbox {
       ]);
       if ('lost' in outcome) {
         abort.abort();
-        throw this.lose(outcome.lost);
+        throw this.lose(await this.whyLost(client, outcome.lost));
       }
       if ('err' in outcome) {
         // A stream broken by the pod's end: name that, not the stream's error.
         await guard.checked;
-        if (guard.loss) throw this.lose(guard.loss);
+        if (guard.loss) throw this.lose(await this.whyLost(client, guard.loss));
         if (outcome.err instanceof ExecStalledError) {
           const message = `sandbox ${this.jobName}: ${outcome.err.message}`;
           throw new SandboxStalledError(message, outcome.err.silentMs, { cause: outcome.err });
@@ -406,11 +410,47 @@ export class KubernetesSandbox {
         }
         throw outcome.err;
       }
-      if (guard.loss) throw this.lose(guard.loss);
+      if (guard.loss) throw this.lose(await this.whyLost(client, guard.loss));
       return outcome.result;
     } finally {
       guard.stop();
     }
+  }
+
+  /**
+   * Why the pod was lost, as its Job tells when the Job ended it: at the sandbox's deadline the Job
+   * controller deletes the pod, which alone would read as a deletion by someone. The controller
+   * deletes the pod before it marks the Job, so when the deadline is due the mark is waited for.
+   */
+  private async whyLost(client: KubeClient, podReason: string): Promise<string> {
+    const jobEndOf = async () => {
+      const job = await client.find(Jobs, this.jobName, this.namespace);
+      const end = job && jobEnd(job);
+      return { job, end };
+    };
+    let { job, end } = await jobEndOf().catch(() => ({ job: undefined, end: undefined }));
+    const seconds = job?.spec?.activeDeadlineSeconds;
+    const started = Date.parse(job?.status?.startTime ?? '');
+    // Clocks differ between machines: "due" allows for a few seconds of that.
+    const due = seconds !== undefined && Date.now() >= started + seconds * 1000 - DEADLINE_CLOCK_SLACK_MS;
+    if (!end && due) {
+      const marked = await waitFor(
+        async () => {
+          const found = await jobEndOf();
+          return found.end ? found : undefined;
+        },
+        {
+          description: `Job ${this.namespace}/${this.jobName} to say why it ended`,
+          timeoutMs: DEADLINE_MARK_WAIT_MS,
+        },
+      ).catch(() => undefined);
+      if (marked) ({ job, end } = marked);
+    }
+    if (!job || end?.reason !== 'DeadlineExceeded') return podReason;
+    return (
+      `the sandbox's deadline passed (activeDeadlineSeconds ${seconds}; the service's --sandbox-deadline): ` +
+      `${jobFailure(job)}, so ${podReason}`
+    );
   }
 
   /**

@@ -182,6 +182,29 @@ describe('a sandbox whose Pod is lost mid-command', () => {
     await assertGone(client, ns, sandbox.jobName);
   });
 
+  test("the sandbox's deadline passing: the command ends with an error naming the deadline, not a deletion", async (t) => {
+    const { app, client, ns, dir } = await lostSandbox(t);
+    const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, workdir: dir, activeDeadlineSeconds: 3 });
+    t.after(() => sandbox.teardown());
+    await sandbox.init();
+    const pod = sandbox.podName!;
+    // It would run a minute: the Job controller ends the Pod at the deadline first.
+    const { outcome, release } = await startBlocking(sandbox, dir, 60);
+    t.after(release);
+    const deadline = new RegExp(
+      `the sandbox's deadline passed \\(activeDeadlineSeconds 3; the service's --sandbox-deadline\\): job ${sandbox.jobName} finished \\(Failed: DeadlineExceeded, [^)]+\\), so pod ${pod}`,
+    );
+    await assert.rejects(outcome, (err: Error) => {
+      assert.ok(err instanceof SandboxLostError, `${err.name}: ${err.message}`);
+      assert.match(err.message, deadline);
+      assert.match(err.reason, deadline);
+      return true;
+    });
+    await assert.rejects(sandbox.runCommand('true'), deadline);
+    await sandbox.teardown();
+    await assertGone(client, ns, sandbox.jobName);
+  });
+
   test('teardown() while a command runs ends the command with an error saying so', async (t) => {
     const { app, client, ns, dir } = await lostSandbox(t);
     const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, workdir: dir });
