@@ -51,6 +51,11 @@ export interface LeadershipCallbacks {
  */
 export class LeaderElector {
   readonly identity: string;
+  /**
+   * The given client on sockets of its own: renewals queued behind the pool's requests (a
+   * manager's reconciles) could miss the renew deadline, and a healthy leader would step down.
+   */
+  private readonly client: KubeClient;
   private readonly leaseDurationMs: number;
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
@@ -62,6 +67,7 @@ export class LeaderElector {
 
   constructor(private readonly opts: LeaderElectionOptions) {
     this.identity = opts.identity ?? `${hostname()}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+    this.client = opts.client.dedicated();
     this.leaseDurationMs = opts.leaseDurationMs ?? LEASE_DURATION_MS;
     this.renewDeadlineMs = opts.renewDeadlineMs ?? RENEW_DEADLINE_MS;
     this.retryPeriodMs = opts.retryPeriodMs ?? RETRY_PERIOD_MS;
@@ -92,7 +98,7 @@ export class LeaderElector {
           acquiredAt = attempt;
           break;
         }
-        await this.sleep(signal, true);
+        await this.sleep(signal, this.retryPeriodMs * (1 + Math.random() * 1.2));
       }
       if (signal.aborted) {
         // Won just as the stop came, or maybe won by a write whose answer the stop cut off: a
@@ -144,8 +150,7 @@ export class LeaderElector {
     leaderElectionMasterStatus.set({ name: this.opts.leaseName }, value ? 1 : 0);
   }
 
-  private async sleep(signal: AbortSignal, jitter: boolean): Promise<void> {
-    const ms = jitter ? this.retryPeriodMs * (1 + Math.random() * 1.2) : this.retryPeriodMs;
+  private async sleep(signal: AbortSignal, ms: number): Promise<void> {
     await delay(ms, undefined, { signal }).catch(() => {});
   }
 
@@ -156,9 +161,15 @@ export class LeaderElector {
    */
   private async renewUntilLost(signal: AbortSignal, log: Logger, lastRenew: number): Promise<boolean> {
     while (!signal.aborted) {
-      await this.sleep(signal, false);
-      if (signal.aborted) return false;
       const deadline = lastRenew + this.renewDeadlineMs;
+      // A renewal that took long leaves less of the window: the pause never takes the next attempt
+      // closer to the deadline than a retry period (or past what is left), else a slow but
+      // successful renewal would be followed by none at all, and a healthy leader step down.
+      await this.sleep(
+        signal,
+        Math.min(this.retryPeriodMs, Math.max(0, deadline - Date.now() - this.retryPeriodMs)),
+      );
+      if (signal.aborted) return false;
       // Keep retrying within this period's window; give up once the deadline has passed.
       let renewed = false;
       while (!renewed && Date.now() < deadline && !signal.aborted) {
@@ -179,7 +190,8 @@ export class LeaderElector {
    * lease and both lead. Cut off by `stop` too: a candidate stopping does not wait for it.
    */
   private async tryAcquireOrRenew(log: Logger, deadline: number, stop: AbortSignal): Promise<boolean> {
-    const { client, leaseName: name, leaseNamespace: namespace } = this.opts;
+    const { client } = this;
+    const { leaseName: name, leaseNamespace: namespace } = this.opts;
     const now = microTime();
     const leaseSeconds = Math.round(this.leaseDurationMs / 1000);
     const overdue = new AbortController();
@@ -251,7 +263,7 @@ export class LeaderElector {
    */
   private async createLease(log: Logger, call: CallOptions, lease: Lease): Promise<void> {
     try {
-      await this.opts.client.create<Lease>(lease, call);
+      await this.client.create<Lease>(lease, call);
     } catch (err) {
       if (isNotFound(err) && !this.reportedMissingNamespace) {
         this.reportedMissingNamespace = true;
@@ -277,7 +289,8 @@ export class LeaderElector {
    * shutdown (the lease then expires by itself).
    */
   private async release(log: Logger): Promise<void> {
-    const { client, leaseName: name, leaseNamespace: namespace } = this.opts;
+    const { client } = this;
+    const { leaseName: name, leaseNamespace: namespace } = this.opts;
     const call = { signal: AbortSignal.timeout(this.renewDeadlineMs) };
     try {
       const lease = await client.get(Leases, name, namespace, call);

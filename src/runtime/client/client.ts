@@ -91,6 +91,17 @@ export class KubeClient {
     return new KubeClient(this.transport.fencedBy(fence), this.discovery, this.fieldManager);
   }
 
+  /**
+   * The same client on sockets of its own, never queued behind the shared pool's: for the few
+   * requests that must go out on time whatever else is in flight (a leader's lease renewals).
+   * Its discovery too. On a client that is dedicated already, that client.
+   */
+  dedicated(): KubeClient {
+    if (this.transport.pool === 'dedicated') return this;
+    const transport = this.transport.dedicated();
+    return new KubeClient(transport, new Discovery(transport), this.fieldManager);
+  }
+
   withFieldManager(fieldManager: string): KubeClient {
     return new KubeClient(this.transport, this.discovery, fieldManager);
   }

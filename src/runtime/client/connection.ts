@@ -31,6 +31,8 @@ export const MAX_REQUEST_SOCKETS = 32;
 interface Agents {
   readonly requests: Agent;
   readonly streams: Agent;
+  /** Requests that must never wait behind the pool (lease renewals), on kept-alive sockets of their own. */
+  readonly dedicated: Agent;
 }
 
 function agentsFor(tls: AgentOptions, proxy: URL | undefined): Agents {
@@ -52,6 +54,7 @@ function agentsFor(tls: AgentOptions, proxy: URL | undefined): Agents {
       maxFreeSockets: MAX_REQUEST_SOCKETS,
     }),
     streams: agent({ ...options, keepAlive: false }),
+    dedicated: agent({ ...options, keepAlive: true, maxFreeSockets: 2 }),
   };
 }
 
@@ -105,6 +108,14 @@ export class Connection {
   /** The agent of watches and other long streams: a socket each, closed when the stream ends. */
   get streamAgent(): Agent {
     return this.currentAgents.streams;
+  }
+
+  /**
+   * The agent of requests that must go out on time whatever the pool holds (lease renewals): not
+   * bounded, and shared with nothing else, so they never queue behind reconciles.
+   */
+  get dedicatedAgent(): Agent {
+    return this.currentAgents.dedicated;
   }
 
   /** TLS material, for connections made outside the agent (WebSocket exec). */
@@ -163,8 +174,8 @@ export class Connection {
         const old = conn.currentAgents;
         conn.retired.push(old);
         conn.currentAgents = agentsFor(conn.currentTls, conn.proxy);
-        for (const sockets of Object.values(old.requests.freeSockets))
-          for (const s of sockets ?? []) s.destroy();
+        for (const pool of [old.requests, old.dedicated])
+          for (const sockets of Object.values(pool.freeSockets)) for (const s of sockets ?? []) s.destroy();
       };
     }
     return conn;
@@ -247,6 +258,7 @@ export class Connection {
       endQueued(a.requests, ended.signal.reason as Error);
       a.requests.destroy();
       a.streams.destroy();
+      a.dedicated.destroy();
     }
   }
 }

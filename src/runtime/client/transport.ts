@@ -79,18 +79,25 @@ export class Transport {
     private readonly userAgent = 'tutti',
     /** Cuts off every request in flight when it aborts, and refuses new ones after. */
     private readonly fence?: AbortSignal,
+    /** The sockets requests go out on: the shared pool, or the connection's dedicated ones. */
+    readonly pool: 'requests' | 'dedicated' = 'requests',
   ) {
     const imp = impersonate ?? connection.impersonate;
     this.identity = imp ? impersonationHeaders(imp) : {};
   }
 
   with(impersonate: Impersonation | undefined): Transport {
-    return new Transport(this.connection, impersonate, this.userAgent, this.fence);
+    return new Transport(this.connection, impersonate, this.userAgent, this.fence, this.pool);
   }
 
   /** The same transport, its every request also ended by `fence` (see KubeClient.fencedBy). */
   fencedBy(fence: AbortSignal): Transport {
-    return new Transport(this.connection, this.impersonate, this.userAgent, fence);
+    return new Transport(this.connection, this.impersonate, this.userAgent, fence, this.pool);
+  }
+
+  /** The same transport on the connection's dedicated sockets (see KubeClient.dedicated). */
+  dedicated(): Transport {
+    return new Transport(this.connection, this.impersonate, this.userAgent, this.fence, 'dedicated');
   }
 
   async headers(extra: OutgoingHttpHeaders = {}): Promise<OutgoingHttpHeaders> {
@@ -153,8 +160,8 @@ export class Transport {
   }
 
   /**
-   * One request on the requests' pool or, for a stream, a socket of its own, sent again when the
-   * server did not act on it:
+   * One request on the requests' pool (or the dedicated sockets) or, for a stream, a socket of
+   * its own, sent again when the server did not act on it:
    * - a 401 renews the credentials once (a token revoked or rotated before it expired) and, when
    *   new ones came, sends the request again;
    * - a 429 or 5xx with `Retry-After` is sent again after the advised wait, up to
@@ -168,7 +175,10 @@ export class Transport {
    * The deadline covers every attempt and every wait; `signal` ends any of them, and so does the
    * connection's close(), after which nothing is sent (ClientClosedError).
    */
-  private async send(req: RestRequest, pool: 'requests' | 'streams' = 'requests'): Promise<IncomingMessage> {
+  private async send(
+    req: RestRequest,
+    pool: 'requests' | 'dedicated' | 'streams' = this.pool,
+  ): Promise<IncomingMessage> {
     if (!this.fence) return this.sendAgain(req, pool);
     this.fence.throwIfAborted();
     const { signal, dispose } = eitherSignal(...(req.signal ? [req.signal] : []), this.fence);
@@ -179,7 +189,10 @@ export class Transport {
     }
   }
 
-  private async sendAgain(req: RestRequest, pool: 'requests' | 'streams'): Promise<IncomingMessage> {
+  private async sendAgain(
+    req: RestRequest,
+    pool: 'requests' | 'dedicated' | 'streams',
+  ): Promise<IncomingMessage> {
     const timeoutMs = req.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : undefined;
     let renewed = false;
@@ -239,7 +252,7 @@ export class Transport {
    */
   private attempt(
     req: RestRequest,
-    pool: 'requests' | 'streams',
+    pool: 'requests' | 'dedicated' | 'streams',
     auth: OutgoingHttpHeaders,
     limits: { deadline: number | undefined; timeoutMs: number; closed: AbortSignal },
     mayResend: boolean,
@@ -263,7 +276,12 @@ export class Transport {
       const r = httpsRequest(
         {
           // Read per attempt: a renewed client certificate comes with new agents.
-          agent: pool === 'streams' ? this.connection.streamAgent : this.connection.agent,
+          agent:
+            pool === 'streams'
+              ? this.connection.streamAgent
+              : pool === 'dedicated'
+                ? this.connection.dedicatedAgent
+                : this.connection.agent,
           host: url.hostname,
           port: url.port || 443,
           method: req.method,

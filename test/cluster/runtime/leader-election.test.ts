@@ -252,7 +252,8 @@ test('a lease won as the elector stops is released, though the answer to the win
   let written!: () => void;
   const wrote = new Promise<void>((resolve) => (written = resolve));
   let held = false;
-  const lateAnswers = Object.create(admin) as KubeClient;
+  // Dedicated already: the elector takes it as it is.
+  const lateAnswers = Object.create(admin.dedicated()) as KubeClient;
   lateAnswers.replace = async (obj, opts = {}) => {
     if (held) return admin.replace(obj, opts);
     held = true;
@@ -290,14 +291,14 @@ test('a lease won as the elector stops is released, though the answer to the win
   );
 });
 
-test('a leader whose every socket is held by requests that hang steps down at the renew deadline', async (t) => {
+test('a leader whose every pooled socket is held by requests that hang still renews its lease', async (t) => {
   const admin = await testClient(t);
   const ns = await testNamespace(t, admin, 'le-queued');
   const { proxy, kubeconfig } = await faultInjected(t);
   const client = await KubeClient.load(kubeconfig);
   const logger = pino({ level: 'silent' });
   const stop = new AbortController();
-  let lostAt = 0;
+  let lost = false;
   const elector = new LeaderElector({
     client,
     leaseName: 'queued',
@@ -306,7 +307,7 @@ test('a leader whose every socket is held by requests that hang steps down at th
     logger,
   });
   const running = elector.run(stop.signal, {
-    onStartedLeading: (lost) => lost.addEventListener('abort', () => (lostAt = Date.now())),
+    onStartedLeading: (signal) => signal.addEventListener('abort', () => (lost = true)),
     onStoppedLeading: () => {},
   });
   t.after(async () => {
@@ -316,20 +317,81 @@ test('a leader whose every socket is held by requests that hang steps down at th
   });
   await waitFor(() => elector.isLeader(), { description: 'the elector to lead', timeoutMs: 10_000 });
 
-  // Reads the server never answers take every socket of the pool; the renewals queue behind them.
+  // Reads the server never answers take every socket of the pool, and more wait for one, as a
+  // busy manager's reconciles do behind a slow API server.
   const hung = (r: SeenRequest) => r.method === 'GET' && r.url.includes('/configmaps/');
   const never = new Promise<void>(() => {});
-  for (let i = 0; i < MAX_REQUEST_SOCKETS; i++) proxy.before(hung, () => never);
-  for (let i = 0; i < MAX_REQUEST_SOCKETS; i++) void client.get(ConfigMaps, `held-${i}`, ns).catch(() => {});
+  const held = MAX_REQUEST_SOCKETS + 8;
+  for (let i = 0; i < held; i++) proxy.before(hung, () => never);
+  for (let i = 0; i < held; i++) void client.get(ConfigMaps, `held-${i}`, ns).catch(() => {});
   await waitFor(() => proxy.count(hung) === MAX_REQUEST_SOCKETS, {
     description: 'the hanging reads to take every socket',
     timeoutMs: 10_000,
   });
-  // Within the renew deadline, not the held reads' 30 s: a lease that expired meanwhile may be a rival's.
-  await waitFor(() => lostAt > 0, {
-    description: 'the leader to step down',
-    timeoutMs: RENEW_DEADLINE_MS + RETRY_PERIOD_MS + SLACK_MS,
+  // Renewals spanning more than the renew deadline (and less than the held reads' 30 s).
+  const renewals = new Set<string>();
+  const spanning = Math.ceil(RENEW_DEADLINE_MS / RETRY_PERIOD_MS) + 2;
+  await waitFor(
+    async () => {
+      const spec = (await admin.get(Leases, 'queued', ns)).spec;
+      if (spec?.holderIdentity === 'a' && spec.renewTime) renewals.add(String(spec.renewTime));
+      return renewals.size > spanning;
+    },
+    {
+      description: `${spanning} renewals of the lease while the pool is held`,
+      timeoutMs: spanning * (RETRY_PERIOD_MS + 1_000) + SLACK_MS,
+    },
+  );
+  assert.equal(proxy.count(hung), MAX_REQUEST_SOCKETS, 'the reads beyond the pool still wait for a socket');
+  assert.equal(lost, false, 'the leader stepped down though its API server answered its renewals');
+  assert.equal(elector.isLeader(), true);
+});
+
+test('a lease won by a write that took most of the renew deadline is renewed in time: the leader stays', async (t) => {
+  const admin = await testClient(t);
+  const ns = await testNamespace(t, admin, 'le-slow');
+  await admin.create<Lease>({
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { name: 'slow', namespace: ns },
+    spec: { holderIdentity: '', leaseDurationSeconds: 1 },
   });
+  const { proxy, kubeconfig } = await faultInjected(t);
+  const client = await KubeClient.load(kubeconfig);
+  // The winning write ends 3.5 s before the renew deadline: a whole retry period later, past it.
+  const terms = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 4_000 };
+  const slowMs = 6_500;
+  const writes = (r: SeenRequest) => r.method === 'PUT' && r.url.includes('/leases/slow');
+  proxy.before(writes, () => new Promise((resolve) => setTimeout(resolve, slowMs)));
+  const stop = new AbortController();
+  let lost = false;
+  const elector = new LeaderElector({
+    client,
+    leaseName: 'slow',
+    leaseNamespace: ns,
+    identity: 'a',
+    logger: pino({ level: 'silent' }),
+    ...terms,
+  });
+  const running = elector.run(stop.signal, {
+    onStartedLeading: (signal) => signal.addEventListener('abort', () => (lost = true)),
+    onStoppedLeading: () => {},
+  });
+  t.after(async () => {
+    stop.abort();
+    client.close();
+    await running;
+  });
+  await waitFor(() => elector.isLeader(), {
+    description: 'the elector to win the lease',
+    timeoutMs: slowMs + SLACK_MS,
+  });
+  await waitFor(() => lost || proxy.count(writes) >= 3, {
+    description: 'two renewals after the slow write',
+    timeoutMs: 2 * terms.retryPeriodMs + SLACK_MS,
+  });
+  assert.equal(lost, false, 'the leader stepped down after a write that succeeded, without trying again');
+  assert.equal(elector.isLeader(), true);
 });
 
 /** Short terms, so that a test outlasts a lease in seconds rather than a quarter of a minute. */
