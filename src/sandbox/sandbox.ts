@@ -492,7 +492,10 @@ export class KubernetesSandbox {
     return (await this.readFileBytes(path)).toString('utf8');
   }
 
-  /** Reads a regular file, packed with tar in the pod (and base64, as exec output is text). */
+  /**
+   * Reads a regular file, packed with tar in the pod (and base64, as exec output is text). A
+   * symbolic link is followed: its target's content is read.
+   */
   async readFileBytes(path: string, opts: { maxBytes?: number } = {}): Promise<Buffer> {
     const { client, pod } = this.ready();
     const target = posix.resolve(this.workdir, path);
@@ -501,7 +504,9 @@ export class KubernetesSandbox {
       'if [ -d "$1/$2" ]; then echo "a directory, not a file" >&2; exit 2; fi; ' +
       'if [ ! -f "$1/$2" ]; then echo "no such file" >&2; exit 2; fi; ' +
       'if [ ! -r "$1/$2" ]; then echo "not readable" >&2; exit 2; fi; ' +
-      'tar -c -f - -C "$1" -- "$2" | base64';
+      // -h archives a link's target, not the link. The script exits with tar's status, not with
+      // base64's (a pipeline's own), so that a failed tar is not taken for an empty file.
+      'exec 4>&1; s=$({ { tar -c -h -f - -C "$1" -- "$2"; echo $? >&3; } | base64 >&4; } 3>&1); exit "$s"';
     const r = await this.exec(
       client,
       pod,
@@ -515,8 +520,11 @@ export class KubernetesSandbox {
       throw new SandboxFileError(`readFile ${target}: ${r.stderr.trim() || `tar exited ${r.exitCode}`}`);
     }
     if (r.truncated) throw new SandboxFileError(`readFile ${target}: larger than ${maxBytes} bytes`);
-    const { content } = await firstFileOf(Buffer.from(r.stdout, 'base64'));
-    return content;
+    try {
+      return (await firstFileOf(Buffer.from(r.stdout, 'base64'))).content;
+    } catch (err) {
+      throw new SandboxFileError(`readFile ${target}: ${(err as Error).message}`);
+    }
   }
 
   /**

@@ -195,6 +195,43 @@ describe('KubernetesSandbox', () => {
     );
   });
 
+  test('readFile follows a symbolic link to its file, and a tar that fails is reported, not read as a file', async (t) => {
+    const client = await testClient(t);
+    const { ns, app } = await sandboxNamespace(t, client);
+    const dir = await workdir();
+    const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, workdir: dir });
+    t.after(() => sandbox.teardown());
+    await sandbox.init();
+    await sandbox.writeFile('node_modules/typescript/bin/tsc', '#!/usr/bin/env node\n', { mode: 0o755 });
+    const linked = await sandbox.runCommand(
+      'mkdir -p node_modules/.bin && ln -s ../typescript/bin/tsc node_modules/.bin/tsc',
+      { cwd: dir },
+    );
+    assert.equal(linked.exitCode, 0, linked.stderr);
+    assert.equal(await sandbox.readFile('node_modules/.bin/tsc'), '#!/usr/bin/env node\n');
+    assert.deepEqual(
+      await sandbox.readFileBytes(`${dir}/node_modules/.bin/tsc`),
+      Buffer.from('#!/usr/bin/env node\n'),
+    );
+    await sandbox.runCommand('ln -s missing dangling', { cwd: dir });
+    await assert.rejects(sandbox.readFile('dangling'), /readFile \S+\/dangling: no such file/);
+
+    // A sysfs file claims 4096 bytes and holds fewer: tar fails on it ("File shrank").
+    const sysfs = '/sys/devices/system/cpu/online';
+    if ((await sandbox.runCommand(`[ -f ${sysfs} ]`)).exitCode !== 0) {
+      t.skip(`${sysfs} is not on this machine, where the plane's exec runs commands`);
+      return;
+    }
+    await assert.rejects(sandbox.readFile(sysfs), (err: Error) => {
+      assert.ok(err instanceof SandboxFileError, `${err.name}: ${err.message}`);
+      assert.match(
+        err.message,
+        /^readFile \/sys\/devices\/system\/cpu\/online: tar: online: File shrank by \d+ bytes/,
+      );
+      return true;
+    });
+  });
+
   test('teardown deletes the Job and its Pods, is idempotent, and ends the sandbox', async (t) => {
     const client = await testClient(t);
     const { ns, app } = await sandboxNamespace(t, client);
