@@ -116,8 +116,11 @@ export async function startPlanner(
   opts: {
     config?: Parameters<typeof parsePlannerConfig>[0];
     actuators?: string[];
-    /** Performed before the built-in ones (a stand-in for what happens while a plan is carried out). */
-    before?: Actuator[];
+    /**
+     * Run before each actuator or plugin that carries out a plan (a stand-in for what happens
+     * while a plan is carried out).
+     */
+    beforePerform?: () => Promise<void>;
     /** Remote plugins, asked for each round (e.g. `PluginManager.actuators`). */
     plugins?: () => readonly Actuator[];
     defaultQueries?: Record<string, DefaultQuery>;
@@ -140,11 +143,12 @@ export async function startPlanner(
     defaultQueries: opts.defaultQueries ?? {},
     traces,
     namespace,
-    actuators: [
-      ...(opts.before ?? []),
-      ...builtinActuators(config, new WorkloadUpdater(client), traces, opts.actuators),
-    ],
-    ...(opts.plugins ? { plugins: opts.plugins } : {}),
+    actuators: builtinActuators(config, new WorkloadUpdater(client), traces, opts.actuators).map((a) =>
+      performingAfter(a, opts.beforePerform),
+    ),
+    ...(opts.plugins
+      ? { plugins: () => opts.plugins!().map((a) => performingAfter(a, opts.beforePerform)) }
+      : {}),
   });
   await mgr.start();
   t.after(async () => {
@@ -154,6 +158,18 @@ export async function startPlanner(
     await rm(dir, { recursive: true, force: true });
   });
   return { mgr, traces, traceDir: dir, config };
+}
+
+/** The actuator, with `hook` run before each of its performs. */
+function performingAfter(actuator: Actuator, hook: (() => Promise<void>) | undefined): Actuator {
+  if (!hook) return actuator;
+  // Everything else (its name, its proposals) is the actuator's own.
+  const wrapped: Actuator = Object.create(actuator);
+  wrapped.perform = async (...args) => {
+    await hook();
+    return actuator.perform(...args);
+  };
+  return wrapped;
 }
 
 export function intent(
@@ -303,21 +319,15 @@ export async function racedPlanner(
   t: TestContext,
   client: KubeClient,
   ns: string,
-  opts: Omit<Parameters<typeof startPlanner>[2], 'before'>,
+  opts: Omit<Parameters<typeof startPlanner>[2], 'beforePerform'>,
 ): Promise<{ statuses: Intent[] }> {
   let scaled = false;
-  const operator: Actuator = {
-    name: 'operator',
-    group: 'test',
-    nextState: () => [],
-    async perform() {
-      if (scaled) return;
-      scaled = true;
-      await client.patch(Deployments, 'web', ns, { spec: { replicas: 6 } });
-    },
-    async effect() {},
+  const operator = async () => {
+    if (scaled) return;
+    scaled = true;
+    await client.patch(Deployments, 'web', ns, { spec: { replicas: 6 } });
   };
-  await startPlanner(t, ns, { ...opts, before: [operator] });
+  await startPlanner(t, ns, { ...opts, beforePerform: operator });
   const statuses = await intentStatuses(t, client, ns);
   await client.create(webP95(ns));
   return { statuses };
