@@ -37,6 +37,8 @@ interface Settling {
   generations: string;
   /** A plan that failed part-way: its intent stays Degraded while what took effect settles. */
   failed?: { intent: string; message: string };
+  /** The intents whose plan (or part of it) took effect: the ones whose status says Settling. */
+  intents: string[];
 }
 
 /** A plan dropped because its workload changed underneath it is made again this soon. */
@@ -141,10 +143,13 @@ export class IntentPlanner {
       const wait =
         age < ttl ? ttl - age : !rolledOut && age < ttl + config.controller.plan_cache_timeout ? 1000 : 0;
       if (wait > 0) {
+        // Only the values are new: each intent keeps what the round that planned said of it (a
+        // conflict, a deferral, a failure), and those whose plan took effect say it settles.
         await Promise.all(
           intents.map((intent, i) => {
             const partly = settling.failed?.intent === key(intent);
             const plan = partly ? 'the part of the last plan that took effect' : 'the last plan';
+            const settles = settling.intents.includes(key(intent));
             return this.writeStatus(intent, {
               ...(partly
                 ? { degraded: { reason: 'ActuationFailed', message: settling.failed!.message } }
@@ -157,6 +162,7 @@ export class IntentPlanner {
                   ? `waiting for ${plan} to take effect`
                   : `waiting for the workload to roll out ${plan}`,
               },
+              keep: settles ? { conflict: true } : { conflict: true, planning: true, degraded: true },
             });
           }),
         );
@@ -211,6 +217,8 @@ export class IntentPlanner {
     const executions = new Map<string, PlanExecution>();
     let performed = false;
     let partlyFailed: Settling['failed'];
+    // Intents whose plan, or part of it, took effect.
+    const tookEffectFor: string[] = [];
     // Intents whose plan failed with nothing taking effect: their status says when it is retried.
     const failedOutright: string[] = [];
     let changed = false;
@@ -304,6 +312,7 @@ export class IntentPlanner {
           performedBy.add(actuator.name);
         }
         performed = true;
+        tookEffectFor.push(k);
         const message = p.plan.reachesGoal
           ? 'predicted to meet every objective'
           : 'opportunistic: the closest reachable state';
@@ -317,7 +326,10 @@ export class IntentPlanner {
         const notTried = actions.filter((a) => !tookEffect.includes(a) && !failed.includes(a));
         // What did take effect settles like any carried-out plan: replanned at once, the
         // workload would be judged before that change shows in its KPIs.
-        if (tookEffect.length) performed = true;
+        if (tookEffect.length) {
+          performed = true;
+          tookEffectFor.push(k);
+        }
         const failedText = failed.length ? describeActions(failed) : `actuator ${failedName}`;
         const partly = tookEffect.length
           ? `${PARTLY_CARRIED_OUT}${describeActions(tookEffect)} took effect; ${failedText} failed${
@@ -369,6 +381,7 @@ export class IntentPlanner {
         time: now,
         generations: specs,
         ...(partlyFailed ? { failed: partlyFailed } : {}),
+        intents: tookEffectFor,
       });
 
     // Trace first, then let the actuators learn from the history that now includes this round.
@@ -459,6 +472,7 @@ function settlingFromStatus(
 ): Settling | undefined {
   let time = Number.NEGATIVE_INFINITY;
   let failed: Settling['failed'];
+  const settles: string[] = [];
   for (const [n, i] of intents.entries()) {
     const plan = i.status?.lastPlan;
     const planning = i.status?.conditions?.find((c) => c.type === CONDITION_PLANNING);
@@ -471,9 +485,12 @@ function settlingFromStatus(
     if (partly && planning.reason !== 'ActuationFailed' && planning.reason !== 'Settling') continue;
     const t = Date.parse(plan.time);
     if (partly) failed = { intent: key(i), message: plan.message! };
+    settles.push(key(i));
     if (t > time) time = t;
   }
-  return Number.isFinite(time) ? { time, generations: specs, ...(failed ? { failed } : {}) } : undefined;
+  return Number.isFinite(time)
+    ? { time, generations: specs, ...(failed ? { failed } : {}), intents: settles }
+    : undefined;
 }
 
 function toStatus(actions: readonly Action[]): LastPlan['actions'] {

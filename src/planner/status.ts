@@ -9,7 +9,7 @@ import {
   type LastPlan,
   type ObjectiveStatus,
 } from '../apis/ido.intel.com/intent.js';
-import { type ConditionInput, setCondition } from '../runtime/conditions.js';
+import { type ConditionInput, findCondition, setCondition } from '../runtime/conditions.js';
 import { bound, type Goal, objectiveMet } from './state.js';
 
 /** What one planning round found and did for one intent: everything its status reports. */
@@ -25,6 +25,13 @@ export interface IntentOutcome {
   conflict?: { with: string[]; message: string };
   /** A new plan to report, when one was made this round (empty plans are not reported). */
   lastPlan?: LastPlan;
+  /**
+   * A round that only refreshes what is observed (while the workload settles) keeps what the last
+   * round that planned said: `conflict` keeps the Conflict condition as it is; `planning` keeps
+   * the Planning condition (`planning` above is written only when there is none); `degraded`
+   * keeps Degraded=ActuationFailed unless `degraded` above says what is wrong now.
+   */
+  keep?: { conflict?: boolean; planning?: boolean; degraded?: boolean };
 }
 
 function describeObjective(name: string, value: number | undefined, g: Goal[string] | undefined): string {
@@ -80,22 +87,24 @@ export function nextIntentStatus(intent: Intent, out: IntentOutcome, now = new D
     conditions = setCondition(conditions, { ...c, observedGeneration: generation }, now);
   };
   set(fulfilled);
-  set({ type: CONDITION_PLANNING, ...out.planning });
-  set(
-    out.conflict
-      ? {
-          type: CONDITION_CONFLICT,
-          status: 'True',
-          reason: 'ConflictingPlans',
-          message: out.conflict.message,
-        }
-      : { type: CONDITION_CONFLICT, status: 'False', reason: 'NoConflict', message: '' },
-  );
-  set(
-    out.degraded
-      ? { type: CONDITION_DEGRADED, status: 'True', ...out.degraded }
-      : { type: CONDITION_DEGRADED, status: 'False', reason: out.notDegraded ?? 'Observed', message: '' },
-  );
+  if (!out.keep?.planning || !findCondition(conditions, CONDITION_PLANNING))
+    set({ type: CONDITION_PLANNING, ...out.planning });
+  const failed = findCondition(conditions, CONDITION_DEGRADED);
+  const keepFailed = out.keep?.degraded && failed?.status === 'True' && failed.reason === 'ActuationFailed';
+  if (!out.keep?.conflict || !findCondition(conditions, CONDITION_CONFLICT))
+    set(
+      out.conflict
+        ? {
+            type: CONDITION_CONFLICT,
+            status: 'True',
+            reason: 'ConflictingPlans',
+            message: out.conflict.message,
+          }
+        : { type: CONDITION_CONFLICT, status: 'False', reason: 'NoConflict', message: '' },
+    );
+  if (out.degraded) set({ type: CONDITION_DEGRADED, status: 'True', ...out.degraded });
+  else if (!keepFailed)
+    set({ type: CONDITION_DEGRADED, status: 'False', reason: out.notDegraded ?? 'Observed', message: '' });
   return {
     ...prev,
     ...(generation !== undefined ? { observedGeneration: generation } : {}),

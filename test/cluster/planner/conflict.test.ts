@@ -5,13 +5,13 @@ import { DEFAULT_QUERIES, type KpiProfile } from '../../../src/apis/ido.intel.co
 import { Deployments } from '../../../src/runtime/client/kinds.js';
 import { findCondition } from '../../../src/runtime/conditions.js';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { intent, simulatedWorkload, startPlanner } from './support.js';
+import { intent, intentStatuses, simulatedWorkload, startPlanner } from './support.js';
 
 // At 200 req/s one replica of 500m answers in 42 ms, six in 9 ms. "p95 ≤ 10 ms" and a floor of
 // "p95 ≥ 30 ms" (a profile that does not minimize: don't over-provision) cannot both hold: once
 // they are both broken, one plans more replicas and the other fewer. The higher priority's runs.
-test('two intents on one workload with conflicting plans: Conflict on both, the higher priority wins', async (t) => {
-  const { client, ns, prometheus } = await simulatedWorkload(t, 'planner-conflict', {
+test('two intents on one workload with conflicting plans: Conflict on both, the higher priority wins, and both keep saying so while its plan settles', async (t) => {
+  const { client, ns, prometheus, sim } = await simulatedWorkload(t, 'planner-conflict', {
     name: 'shop',
     replicas: 1,
     cpu: '500m',
@@ -35,7 +35,12 @@ test('two intents on one workload with conflicting plans: Conflict on both, the 
   await client.create(
     intent(ns, 'loose', 'shop', [{ name: 'p95', value: 30, measuredBy: `${ns}/p95floor` }], 0.1),
   );
-  await startPlanner(t, ns, { actuators: ['scale_out', 'scale_in'] });
+  // Plans settle for 15 s: long enough to see what the rounds meanwhile say.
+  await startPlanner(t, ns, {
+    actuators: ['scale_out', 'scale_in'],
+    config: { controller: { controller_timeout: 1, plan_cache_ttl: 15_000, plan_cache_timeout: 20_000 } },
+  });
+  const statuses = await intentStatuses(t, client, ns);
 
   const [tight, loose] = await waitFor(
     async () => {
@@ -54,6 +59,37 @@ test('two intents on one workload with conflicting plans: Conflict on both, the 
   const lost = loose!.status!.lastPlan!.actions.at(-1)!.properties!['replicas'];
   assert.ok(Number(planned) > Number(lost), `tight plans ${planned} replicas, loose ${lost}`);
   assert.equal((await client.get(Deployments, 'shop', ns)).spec!.replicas, planned, "the winner's plan ran");
+
+  // Rounds while the winner's plan settles refresh the values only: the winner says it settles,
+  // the loser that it was overruled, and both that they conflict.
+  await waitFor(
+    () =>
+      statuses.find(
+        (i) =>
+          i.metadata!.name === 'tight' &&
+          findCondition(i.status?.conditions, 'Planning')?.reason === 'Settling',
+      ),
+    { description: 'the plan of "tight" to settle', timeoutMs: 30_000 },
+  );
+  // Less load, lower latency: the next rounds write new values, and with them what they say.
+  const before = loose!.status!.objectives![0]!.current;
+  const mark = statuses.length;
+  sim.setLoad(100);
+  const refreshed = await waitFor(
+    () =>
+      statuses
+        .slice(mark)
+        .find((i) => i.metadata!.name === 'loose' && i.status?.objectives?.[0]?.current !== before),
+    { description: 'a round while the plan settles to write new values for "loose"', timeoutMs: 30_000 },
+  );
+  const now = await client.get(Intents, 'tight', ns);
+  assert.deepEqual(
+    [now, refreshed].map((i) =>
+      ['Planning', 'Conflict'].map((c) => findCondition(i.status?.conditions, c)?.reason).join(' '),
+    ),
+    ['Settling ConflictingPlans', 'Overruled ConflictingPlans'],
+  );
+  assert.deepEqual(refreshed.status!.lastPlan, loose!.status!.lastPlan);
 });
 
 // At 200 req/s four replicas of 500m answer in about 10 ms. "p95 ≤ 50 ms" is met with room to

@@ -186,6 +186,57 @@ test('the status says what was observed and what not, and conditions keep their 
   assert.notEqual(cond(unmet, 'Degraded').lastTransitionTime, cond(degraded, 'Degraded').lastTransitionTime);
 });
 
+test('a round that only refreshes values (the workload settles) keeps what the last planning round said: a failed plan, a conflict', () => {
+  const goal = {
+    p95: { value: 10, minimize: true, tolerance: 0, type: 'latency' as const },
+    up: { value: 0.99, minimize: false, tolerance: 0, type: 'availability' as const },
+  };
+  const planned = nextIntentStatus(intent('shop/web'), {
+    values: { p95: 12, up: 1 },
+    goal,
+    planning: {
+      status: 'False',
+      reason: 'ActuationFailed',
+      message: 'carrying out the plan failed: refused',
+    },
+    degraded: { reason: 'ActuationFailed', message: 'carrying out the plan failed: refused' },
+    conflict: { with: ['shop/other'], message: 'plan conflicts with shop/other (priority 0.5)' },
+  });
+  const refresh = (degraded?: { reason: string; message: string }) =>
+    nextIntentStatus(
+      { ...intent('shop/web'), status: planned },
+      {
+        values: { p95: 11, up: 1 },
+        goal,
+        ...(degraded ? { degraded } : {}),
+        planning: { status: 'True', reason: 'Settling', message: 'waiting for the last plan to take effect' },
+        keep: { conflict: true, planning: true, degraded: true },
+      },
+    );
+  const reasons = (s: ReturnType<typeof refresh>) =>
+    ['Fulfilled', 'Planning', 'Conflict', 'Degraded'].map(
+      (t) => s.conditions!.find((c) => c.type === t)!.reason,
+    );
+  const kept = refresh();
+  assert.deepEqual(reasons(kept), [
+    'ObjectivesNotMet',
+    'ActuationFailed',
+    'ConflictingPlans',
+    'ActuationFailed',
+  ]);
+  assert.deepEqual(kept.objectives, [
+    { name: 'p95', current: 11, met: false },
+    { name: 'up', current: 1, met: true },
+  ]);
+  // What is wrong now says so over what was wrong when the plan failed.
+  assert.deepEqual(reasons(refresh({ reason: 'ObservationFailed', message: 'p95: unreachable' })), [
+    'ObjectivesNotMet',
+    'ActuationFailed',
+    'ConflictingPlans',
+    'ObservationFailed',
+  ]);
+});
+
 test('an intent with two objectives of one name is not observed, and its status can still be written', async () => {
   const twice: Intent = {
     metadata: { name: 'i', namespace: 'shop' },
