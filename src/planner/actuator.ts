@@ -30,7 +30,12 @@ export interface Actuator {
    * are asked `nextState` as before.
    */
   proposeStates?(state: PlanState, goal: Goal, limit: number, sink: CandidateSink): void;
-  perform(state: PlanState, plan: readonly Action[]): Promise<void>;
+  /**
+   * Carries out the actions of `plan` named after this actuator. One that acts an action at a
+   * time may call `done` with each as it takes effect, so that a failure part-way reports those
+   * as carried out; without it, its actions count as all carried out or none.
+   */
+  perform(state: PlanState, plan: readonly Action[], done?: (action: Action) => void): Promise<void>;
   effect(state: PlanState, goal: Goal): Promise<void>;
 }
 

@@ -1,6 +1,13 @@
-import { CONDITION_PLANNING, type Intent, Intents, type LastPlan } from '../apis/ido.intel.com/intent.js';
+import {
+  CONDITION_DEGRADED,
+  CONDITION_PLANNING,
+  type Intent,
+  Intents,
+  type LastPlan,
+} from '../apis/ido.intel.com/intent.js';
 import type { KubeClient } from '../runtime/client/client.js';
 import { NotFoundError } from '../runtime/client/errors.js';
+import { findCondition } from '../runtime/conditions.js';
 import type { Logger } from '../runtime/log.js';
 import { updateStatus } from '../runtime/objects.js';
 import type { Action, Actuator } from './actuator.js';
@@ -35,8 +42,11 @@ interface Settling {
    * spec change to either (an objective, or how it is measured) ends the wait.
    */
   generations: string;
-  /** A plan that failed part-way: its intent stays Degraded while what took effect settles. */
-  failed?: { intent: string; message: string };
+  /**
+   * A plan that stopped part-way: what took effect settles, and its intent says so; one that
+   * failed (not one dropped because the workload changed) stays Degraded meanwhile.
+   */
+  partly?: { intent: string; message: string; degraded: boolean };
   /** The intents whose plan (or part of it) took effect: the ones whose status says Settling. */
   intents: string[];
 }
@@ -147,12 +157,12 @@ export class IntentPlanner {
         // conflict, a deferral, a failure), and those whose plan took effect say it settles.
         await Promise.all(
           intents.map((intent, i) => {
-            const partly = settling.failed?.intent === key(intent);
+            const partly = settling.partly?.intent === key(intent);
             const plan = partly ? 'the part of the last plan that took effect' : 'the last plan';
             const settles = settling.intents.includes(key(intent));
             return this.writeStatus(intent, {
-              ...(partly
-                ? { degraded: { reason: 'ActuationFailed', message: settling.failed!.message } }
+              ...(partly && settling.partly!.degraded
+                ? { degraded: { reason: 'ActuationFailed', message: settling.partly!.message } }
                 : {}),
               ...observed(observations[i]!),
               planning: {
@@ -216,7 +226,7 @@ export class IntentPlanner {
     // What became of each plan that was acted on, for its trace.
     const executions = new Map<string, PlanExecution>();
     let performed = false;
-    let partlyFailed: Settling['failed'];
+    let partly: Settling['partly'];
     // Intents whose plan, or part of it, took effect.
     const tookEffectFor: string[] = [];
     // Intents whose plan failed with nothing taking effect: their status says when it is retried.
@@ -297,9 +307,10 @@ export class IntentPlanner {
       }
       let lastPlan: LastPlan;
       let degraded: IntentOutcome['degraded'];
-      // Each actuator carries out the actions of its name; those of the actuators that
-      // performed before one failed have changed the workload, and the status must say so.
-      const performedBy = new Set<string>();
+      // Each actuator carries out the actions of its name. What took effect before one failed has
+      // changed the workload, and the status must say so: an actuator acting one action at a time
+      // (rm_pod) tells of each as it is done; of the others' actions, all took effect or none.
+      const done = new Set<Action>();
       let acting: Actuator | undefined;
       try {
         for (const actuator of actuators) {
@@ -308,8 +319,8 @@ export class IntentPlanner {
           // deadline) would fail a plan it had no part in.
           if (!actions.some((a) => a.name === actuator.name)) continue;
           acting = actuator;
-          await actuator.perform(p.state, actions);
-          performedBy.add(actuator.name);
+          await actuator.perform(p.state, actions, (a) => done.add(a));
+          for (const a of actions) if (a.name === actuator.name) done.add(a);
         }
         performed = true;
         tookEffectFor.push(k);
@@ -321,9 +332,9 @@ export class IntentPlanner {
         log.info({ intent: k, target, actions: describeActions(actions) }, 'plan carried out');
       } catch (err) {
         const failedName = acting?.name;
-        const tookEffect = actions.filter((a) => a.name !== failedName && performedBy.has(a.name));
-        const failed = actions.filter((a) => a.name === failedName);
-        const notTried = actions.filter((a) => !tookEffect.includes(a) && !failed.includes(a));
+        const tookEffect = actions.filter((a) => done.has(a));
+        const failed = actions.filter((a) => a.name === failedName && !done.has(a));
+        const notTried = actions.filter((a) => !done.has(a) && a.name !== failedName);
         // What did take effect settles like any carried-out plan: replanned at once, the
         // workload would be judged before that change shows in its KPIs.
         if (tookEffect.length) {
@@ -331,14 +342,17 @@ export class IntentPlanner {
           tookEffectFor.push(k);
         }
         const failedText = failed.length ? describeActions(failed) : `actuator ${failedName}`;
-        const partly = tookEffect.length
+        const partlyText = tookEffect.length
           ? `${PARTLY_CARRIED_OUT}${describeActions(tookEffect)} took effect; ${failedText} failed${
               notTried.length ? `, so ${describeActions(notTried)} was not tried` : ''
             }: `
           : '';
         if (err instanceof WorkloadChangedError) {
-          // Not a fault: the plan was made for a spec that is gone; the next round plans afresh.
-          const message = `${partly || 'not carried out: '}${err.message}; it is planned again from what is there now`;
+          // Not a fault: the plan was made for a spec that is gone; the next round plans afresh,
+          // once what did take effect has settled.
+          const message = partlyText
+            ? `${partlyText}${err.message}; the workload is planned again once that has taken effect`
+            : `not carried out: ${err.message}; it is planned again from what is there now`;
           outcomes.set(k, {
             ...base,
             ...(conflict ? { conflict } : {}),
@@ -346,6 +360,7 @@ export class IntentPlanner {
             lastPlan: { actions: toStatus(actions), time, carriedOut: false, message },
           });
           executions.set(k, { carriedOut: false, tookEffect, failed, message });
+          if (tookEffect.length) partly = { intent: k, message, degraded: false };
           changed = true;
           log.info(
             { intent: k, target, err: err.message, tookEffect: describeActions(tookEffect) },
@@ -353,11 +368,11 @@ export class IntentPlanner {
           );
           continue;
         }
-        const message = `${partly || 'carrying out the plan failed: '}${(err as Error).message}`;
+        const message = `${partlyText || 'carrying out the plan failed: '}${(err as Error).message}`;
         degraded = { reason: 'ActuationFailed', message };
         lastPlan = { actions: toStatus(actions), time, carriedOut: false, message };
         executions.set(k, { carriedOut: false, tookEffect, failed, message });
-        if (tookEffect.length) partlyFailed = { intent: k, message };
+        if (tookEffect.length) partly = { intent: k, message, degraded: true };
         else failedOutright.push(k);
         log.warn({ intent: k, target, err, tookEffect: describeActions(tookEffect) }, 'plan failed');
       }
@@ -380,7 +395,7 @@ export class IntentPlanner {
       this.settling.set(target, {
         time: now,
         generations: specs,
-        ...(partlyFailed ? { failed: partlyFailed } : {}),
+        ...(partly ? { partly } : {}),
         intents: tookEffectFor,
       });
 
@@ -411,7 +426,7 @@ export class IntentPlanner {
         });
     }
     let backoff = 0;
-    if (failedOutright.length || partlyFailed) {
+    if (failedOutright.length || partly?.degraded) {
       const prev = this.failures.get(target);
       const count = prev?.specs === specs ? prev.count + 1 : 1;
       this.failures.set(target, { count, specs });
@@ -457,6 +472,8 @@ export class IntentPlanner {
 
 /** Planning reasons that say the intent's last plan was carried out and may still be settling. */
 const IN_EFFECT = new Set(['PlanCarriedOut', 'Opportunistic', 'Settling']);
+/** Those that say what took effect of a plan that stopped part-way may still be settling. */
+const PARTLY_IN_EFFECT = new Set(['ActuationFailed', 'WorkloadChanged', 'Settling']);
 
 /**
  * A plan carried out by an earlier planner (before a restart, or by the last leader) settles as
@@ -471,7 +488,7 @@ function settlingFromStatus(
   specs: string,
 ): Settling | undefined {
   let time = Number.NEGATIVE_INFINITY;
-  let failed: Settling['failed'];
+  let partlyDone: Settling['partly'];
   const settles: string[] = [];
   for (const [n, i] of intents.entries()) {
     const plan = i.status?.lastPlan;
@@ -482,14 +499,21 @@ function settlingFromStatus(
     if (plan.kpiProfiles !== undefined && plan.kpiProfiles !== profiles[n]) return undefined;
     const partly = !plan.carriedOut && (plan.message ?? '').startsWith(PARTLY_CARRIED_OUT);
     if (plan.carriedOut ? !IN_EFFECT.has(planning.reason) : !partly) continue;
-    if (partly && planning.reason !== 'ActuationFailed' && planning.reason !== 'Settling') continue;
+    if (partly && !PARTLY_IN_EFFECT.has(planning.reason)) continue;
     const t = Date.parse(plan.time);
-    if (partly) failed = { intent: key(i), message: plan.message! };
+    if (partly) {
+      const degraded = findCondition(i.status?.conditions, CONDITION_DEGRADED);
+      partlyDone = {
+        intent: key(i),
+        message: plan.message!,
+        degraded: degraded?.status === 'True' && degraded.reason === 'ActuationFailed',
+      };
+    }
     settles.push(key(i));
     if (t > time) time = t;
   }
   return Number.isFinite(time)
-    ? { time, generations: specs, ...(failed ? { failed } : {}), intents: settles }
+    ? { time, generations: specs, ...(partlyDone ? { partly: partlyDone } : {}), intents: settles }
     : undefined;
 }
 

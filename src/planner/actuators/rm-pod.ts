@@ -85,11 +85,12 @@ export class RmPodActuator implements Actuator {
     }
   }
 
-  async perform(state: PlanState, plan: readonly Action[]): Promise<void> {
+  async perform(state: PlanState, plan: readonly Action[], done?: (action: Action) => void): Promise<void> {
     for (const a of plan) {
       const pod = a.properties['name'];
-      if (a.name === this.name && typeof pod === 'string' && pod in state.pods)
-        await this.updater.removePod(state.target.namespace, pod, state.pods[pod]);
+      if (a.name !== this.name || typeof pod !== 'string' || !(pod in state.pods)) continue;
+      await this.updater.removePod(state.target.namespace, pod, state.pods[pod]);
+      done?.(a);
     }
   }
 

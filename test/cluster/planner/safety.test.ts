@@ -257,3 +257,113 @@ test('a pod still starting during a rollout is not removed to raise availability
   const still = (await pods()).find((p) => p.metadata!.uid === starting.metadata!.uid);
   assert.ok(still, `the starting pod ${starting.metadata!.name} is still there`);
 });
+
+test('a plan removing two pods whose second recovered meanwhile: the first removal is reported as carried out, and settles', async (t) => {
+  const client = await testClient(t);
+  await installCrds(client, plannerCrds());
+  const ns = await testNamespace(t, client, 'planner-rm-two');
+  await createWorkload(client, ns, 'web', 3, '500m');
+  const live = async () =>
+    (await client.list(Pods, { namespace: ns, labelSelector: 'app=web' })).items.filter(
+      (p) => !p.metadata?.deletionTimestamp,
+    );
+  const isReady = (p: { status?: { conditions?: { type: string; status: string }[] } }) =>
+    p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+  const pods = await waitFor(
+    async () => {
+      const all = await live();
+      return all.length === 3 && all.every(isReady) ? all : undefined;
+    },
+    { description: '3 ready pods of web', timeoutMs: 60_000 },
+  );
+  // As the kubelet reports a pod whose readiness probe fails, long after it started, and one
+  // that passes again.
+  const setReady = (name: string, ready: boolean) => {
+    const status = ready ? 'True' : 'False';
+    const startedAt = new Date(Date.now() - 3_600_000).toISOString();
+    return client.patch(
+      Pods,
+      name,
+      ns,
+      {
+        status: {
+          conditions: [
+            { type: 'Ready', status },
+            { type: 'ContainersReady', status },
+          ],
+          containerStatuses: ['sidecar', 'app'].map((c) => ({
+            name: c,
+            ready,
+            restartCount: 0,
+            state: { running: { startedAt } },
+          })),
+        },
+      },
+      'strategic',
+      'status',
+    );
+  };
+  const [a, b] = pods.map((p) => p.metadata!.name!);
+  await setReady(a!, false);
+  await setReady(b!, false);
+  await client.create<KpiProfile>({
+    apiVersion: 'ido.intel.com/v1alpha1',
+    kind: 'KPIProfile',
+    metadata: { name: 'availability', namespace: ns },
+    spec: { type: 'availability', minimize: false },
+  });
+  // Between planning and acting, the pod the plan removes second passes its probe again.
+  let recovered: string | undefined;
+  await startPlanner(t, ns, {
+    actuators: ['rm_pod'],
+    beforePerform: async (plan) => {
+      if (recovered) return;
+      recovered = String(plan.at(-1)!.properties['name']);
+      await setReady(recovered, true);
+    },
+  });
+  const statuses = await intentStatuses(t, client, ns);
+  await client.create(
+    intent(ns, 'web-up', 'web', [{ name: 'up', value: 0.9, measuredBy: `${ns}/availability` }]),
+  );
+
+  const acted = await waitFor(() => statuses.find((i) => i.status?.lastPlan), {
+    description: 'the plan to be reported',
+    timeoutMs: 30_000,
+  });
+  const plan = acted.status!.lastPlan!;
+  assert.deepEqual(
+    plan.actions.map((x) => x.name),
+    ['rm_pod', 'rm_pod'],
+  );
+  const [first, second] = plan.actions.map((x) => String(x.properties!['name']));
+  assert.equal(second, recovered);
+  assert.equal(plan.carriedOut, false);
+  assert.match(
+    plan.message!,
+    new RegExp(
+      `^partly carried out: rm_pod\\(name=${first}\\) took effect; rm_pod\\(name=${second}\\) failed: pod ${ns}/${second} recovered since it was observed`,
+    ),
+  );
+  const planning = findCondition(acted.status?.conditions, 'Planning')!;
+  assert.deepEqual(
+    [planning.status, planning.reason, planning.message],
+    ['False', 'WorkloadChanged', plan.message],
+  );
+  assert.notEqual(findCondition(acted.status?.conditions, 'Degraded')?.status, 'True', 'not a fault');
+  // The removal that took effect settles before the workload is judged again.
+  const settling = await waitFor(
+    () =>
+      statuses
+        .slice(statuses.indexOf(acted))
+        .find((i) => findCondition(i.status?.conditions, 'Planning')?.reason === 'Settling'),
+    { description: 'the removal that took effect to settle', timeoutMs: 30_000 },
+  );
+  assert.match(
+    findCondition(settling.status?.conditions, 'Planning')!.message!,
+    /the part of the last plan that took effect/,
+  );
+  assert.deepEqual(settling.status!.lastPlan, plan);
+  const names = (await live()).map((p) => p.metadata!.name);
+  assert.ok(!names.includes(first) && names.includes(second!), `pods now: ${names.join(', ')}`);
+});

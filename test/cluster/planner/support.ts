@@ -12,7 +12,7 @@ import {
   type DefaultQuery,
   type KpiProfile,
 } from '../../../src/apis/ido.intel.com/kpi-profile.js';
-import type { Actuator } from '../../../src/planner/actuator.js';
+import type { Action, Actuator } from '../../../src/planner/actuator.js';
 import { type PlannerConfig, parsePlannerConfig } from '../../../src/planner/config.js';
 import { builtinActuators, setupPlanner } from '../../../src/planner/controller.js';
 import { plannerCrds } from '../../../src/planner/crds.js';
@@ -120,7 +120,7 @@ export async function startPlanner(
      * Run before each actuator or plugin that carries out a plan (a stand-in for what happens
      * while a plan is carried out).
      */
-    beforePerform?: () => Promise<void>;
+    beforePerform?: (plan: readonly Action[]) => Promise<void>;
     /** Remote plugins, asked for each round (e.g. `PluginManager.actuators`). */
     plugins?: () => readonly Actuator[];
     defaultQueries?: Record<string, DefaultQuery>;
@@ -161,13 +161,16 @@ export async function startPlanner(
 }
 
 /** The actuator, with `hook` run before each of its performs. */
-function performingAfter(actuator: Actuator, hook: (() => Promise<void>) | undefined): Actuator {
+function performingAfter(
+  actuator: Actuator,
+  hook: ((plan: readonly Action[]) => Promise<void>) | undefined,
+): Actuator {
   if (!hook) return actuator;
   // Everything else (its name, its proposals) is the actuator's own.
   const wrapped: Actuator = Object.create(actuator);
-  wrapped.perform = async (...args) => {
-    await hook();
-    return actuator.perform(...args);
+  wrapped.perform = async (state, plan, done) => {
+    await hook(plan);
+    return actuator.perform(state, plan, done);
   };
   return wrapped;
 }
