@@ -6,6 +6,7 @@ import type { Pod } from 'kubernetes-types/core/v1.js';
 import { KubeClient } from '../../../src/runtime/client/client.js';
 import { Jobs, Pods } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
+import { LEFTOVERS_STOPPED } from '../../../src/sandbox/command.js';
 import { openSandboxCount } from '../../../src/sandbox/exit-teardown.js';
 import {
   KubernetesSandbox,
@@ -117,6 +118,33 @@ describe('KubernetesSandbox', () => {
     const pid = (await sandbox.readFile(`${dir}/child.pid`)).trim();
     await waitFor(async () => (await sandbox.runCommand(`kill -0 ${pid}`)).exitCode !== 0, {
       description: `the background sleep (pid ${pid}) to be gone`,
+      timeoutMs: 15_000,
+    });
+  });
+
+  test('a command that leaves a process holding its output ends with its exit code, and the process is stopped', async (t) => {
+    const client = await testClient(t);
+    const { ns, app } = await sandboxNamespace(t, client);
+    const dir = await workdir();
+    const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, workdir: dir });
+    t.after(() => sandbox.teardown());
+    await sandbox.init();
+    // As `server & npm test`: the server would run a minute, past the command's timeout.
+    const r = await sandbox.runCommand(
+      'i=0; while [ $i -lt 1200 ]; do i=$((i+1)); sleep 0.05; done & echo $! > server.pid; echo tests passed',
+      { cwd: dir, timeoutMs: 20_000 },
+    );
+    assert.deepEqual(r, {
+      stdout: 'tests passed\n',
+      stderr: `${LEFTOVERS_STOPPED}\n`,
+      exitCode: 0,
+      timedOut: false,
+      truncated: false,
+    });
+    const pid = (await sandbox.readFile('server.pid')).trim();
+    // Killed, it may linger a moment as a zombie until its new parent reaps it.
+    await waitFor(async () => (await sandbox.runCommand(`kill -0 ${pid}`)).exitCode !== 0, {
+      description: `the left-over process ${pid} to be gone`,
       timeoutMs: 15_000,
     });
   });

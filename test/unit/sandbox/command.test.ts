@@ -5,7 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { waitFor } from '../../../src/runtime/wait.js';
-import { capOutput, commandArgv, TIMEOUT_EXIT_CODE } from '../../../src/sandbox/command.js';
+import {
+  capOutput,
+  commandArgv,
+  LEFTOVERS_STOPPED,
+  TIMEOUT_EXIT_CODE,
+} from '../../../src/sandbox/command.js';
 
 /** Runs the argv as exec would in a pod: here, on this machine. */
 function run(argv: string[], stdin?: string): Promise<{ stdout: string; stderr: string; code: number }> {
@@ -61,6 +66,39 @@ test('the timeout stops the command and the children it started in the backgroun
     },
     { description: `background child ${pid} to be gone`, timeoutMs: 10_000 },
   );
+});
+
+test('a command that leaves a process running ends with its own exit code, and the process is stopped', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sandbox-leftover-'));
+  const pidFile = join(dir, 'server.pid');
+  // The "server" holds stdout and would run a minute: the call must not wait for it.
+  const r = await run(
+    commandArgv({
+      command: `i=0; while [ $i -lt 1200 ]; do i=$((i+1)); sleep 0.05; done & echo $! > ${pidFile}; echo tests passed; exit 3`,
+      timeoutMs: 120_000,
+    }),
+  );
+  assert.equal(r.code, 3);
+  assert.equal(r.stdout, 'tests passed\n');
+  assert.equal(r.stderr, `${LEFTOVERS_STOPPED}\n`);
+  const pid = Number((await readFile(pidFile, 'utf8')).trim());
+  await waitFor(
+    () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    { description: `the left-over process ${pid} to be gone`, timeoutMs: 10_000 },
+  );
+  // A command that leaves nothing gets no note.
+  assert.deepEqual(await run(commandArgv({ command: 'echo alone', timeoutMs: 10_000 })), {
+    stdout: 'alone\n',
+    stderr: '',
+    code: 0,
+  });
 });
 
 test('bad environment variable names and empty commands are refused with the reason', () => {
