@@ -19,6 +19,8 @@ export interface AStarOptions {
 
 export interface Plan {
   actions: Action[];
+  /** The state each action is predicted to lead to, in the same order. */
+  steps: PlanState[];
   /** The state the plan is predicted to lead to. */
   state: PlanState;
   /** The goal holds in `state`; false for an opportunistic plan (or an empty one). */
@@ -224,6 +226,7 @@ function worse(table: StateTable, other: number, h: number, g: number): boolean 
 function result(table: StateTable, id: number, reachesGoal: boolean): Plan {
   return {
     actions: table.path(id),
+    steps: table.pathStates(id),
     state: table.states[id]!,
     reachesGoal,
     cost: table.g[id]!,

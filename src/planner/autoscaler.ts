@@ -99,7 +99,7 @@ export function holdingReplicas(actuators: readonly Actuator[]): Actuator[] {
         const cs = a.nextState(state, goal, limit);
         return cs instanceof Promise ? cs.then(keep) : keep(cs);
       },
-      perform: (state, plan) => a.perform(state, plan),
+      perform: (state, plan, done) => a.perform(state, plan, done),
       effect: (state, goal) => a.effect(state, goal),
     };
     if (a.proposeStates)

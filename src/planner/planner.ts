@@ -311,15 +311,16 @@ export class IntentPlanner {
       // changed the workload, and the status must say so: an actuator acting one action at a time
       // (rm_pod) tells of each as it is done; of the others' actions, all took effect or none.
       const done = new Set<Action>();
+      const toCarryOut = actionsToCarryOut(p.state, actions, p.plan.steps);
       let acting: Actuator | undefined;
       try {
         for (const actuator of actuators) {
           // Only the actuators with actions in the plan are asked to carry it out: one with none
           // has nothing to do, and a plugin dropped since the search (gone, or hung past its
           // deadline) would fail a plan it had no part in.
-          if (!actions.some((a) => a.name === actuator.name)) continue;
+          if (!toCarryOut.some((a) => a.name === actuator.name)) continue;
           acting = actuator;
-          await actuator.perform(p.state, actions, (a) => done.add(a));
+          await actuator.perform(p.state, toCarryOut, (a) => done.add(a));
           for (const a of actions) if (a.name === actuator.name) done.add(a);
         }
         performed = true;
@@ -515,6 +516,37 @@ function settlingFromStatus(
   return Number.isFinite(time)
     ? { time, generations: specs, ...(partlyDone ? { partly: partlyDone } : {}), intents: settles }
     : undefined;
+}
+
+/**
+ * The actions of a plan to carry out: of those that set the same thing (the replicas, one
+ * container's CPU) only the last, as the plan predicts its state from the last. Each sets a value
+ * outright, and the actuators act in their configured order (the built-in ones, then plugins),
+ * not the plan's: an earlier one carried out by an actuator acting later would undo a later one.
+ * An action that replaces pods, or whose change the states do not show, is always kept.
+ */
+export function actionsToCarryOut(
+  start: PlanState,
+  actions: readonly Action[],
+  steps: readonly PlanState[],
+): Action[] {
+  const sets = actions.map((_, i) => {
+    const before = i === 0 ? start : steps[i - 1]!;
+    const after = steps[i]!;
+    const out: string[] = [];
+    if (after.replicas !== before.replicas) out.push('replicas');
+    for (const c in after.cpu) {
+      const was = before.cpu[c];
+      const now = after.cpu[c]!;
+      if (!was || was.request !== now.request || was.limit !== now.limit) out.push(`cpu ${c}`);
+    }
+    return out;
+  });
+  return actions.filter(
+    (_, i) =>
+      sets[i]!.length === 0 ||
+      !sets[i]!.every((what) => sets.slice(i + 1).some((later) => later.includes(what))),
+  );
 }
 
 function toStatus(actions: readonly Action[]): LastPlan['actions'] {

@@ -234,6 +234,13 @@ export class StateTable {
     return out.reverse();
   }
 
+  /** The state each action of `path(id)` leads to, in the same order. */
+  pathStates(id: number): PlanState[] {
+    const out: PlanState[] = [];
+    for (let n = id; n >= 0; n = this.parent[n]!) if (this.actions[n]) out.push(this.states[n]!);
+    return out.reverse();
+  }
+
   private pack(state: PlanState): void {
     this.derivedFrom = -1;
     let key = this.room(0, 3);

@@ -12,7 +12,7 @@ import { findCondition } from '../../../src/runtime/conditions.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testNamespace } from '../../support/cluster.js';
 import { p95Goal, workload } from '../../unit/planner/support.js';
-import { simulatedWorkload, startPlanner, webP95 } from './support.js';
+import { intentStatuses, simulatedWorkload, startPlanner, webP95 } from './support.js';
 
 test('a plan made of a plugin’s candidates is carried out by the plugin on the workload', async (t) => {
   const client = await testClient(t);
@@ -129,4 +129,53 @@ test('only the actuators with actions in a plan carry it out: a plugin dropped d
   assert.equal(findCondition(planned.status?.conditions, 'Degraded')?.status, 'False');
   assert.ok((await client.get(Deployments, 'web', ns)).spec!.replicas! > 1, 'scaled out');
   assert.deepEqual(performed, [], 'no plugin was sent Perform');
+});
+
+test('a plan whose replicas a plugin sets before a built-in actuator sets them again ends with the replicas the plan predicts', async (t) => {
+  // 35 ms against 15 ms on one replica: three are needed. The plugin doubles to 2 (cheaper than
+  // scale_out's step to 2), then scale_out adds the third; the plugin cannot offer 4 (max 3).
+  const { client, ns } = await simulatedWorkload(t, 'plugin-mixed-scaling', {
+    name: 'web',
+    replicas: 1,
+    cpu: '500m',
+    load: 200,
+  });
+  const manager = await PluginManager.start({ port: 0, host: '127.0.0.1' });
+  t.after(() => manager.close());
+  const plugin = await servePlugin(new ScaleOutByTwoActuator(3, new WorkloadUpdater(client)), {
+    manager: `127.0.0.1:${manager.port}`,
+    port: 0,
+    host: '127.0.0.1',
+    advertise: '127.0.0.1',
+  });
+  t.after(() => plugin.close());
+  await startPlanner(t, ns, {
+    actuators: ['scale_out'],
+    plugins: () => manager.actuators(),
+    config: {
+      controller: { controller_timeout: 1, plan_cache_ttl: 30_000, plan_cache_timeout: 20_000 },
+      actuators: { scale_out: { max_pods: 3 } },
+    },
+  });
+  const statuses = await intentStatuses(t, client, ns);
+  await client.create(webP95(ns));
+
+  const planned = await waitFor(() => statuses.find((i) => i.status?.lastPlan), {
+    description: 'a plan to be reported',
+    timeoutMs: 90_000,
+  });
+  const plan = planned.status!.lastPlan!;
+  assert.deepEqual(
+    plan.actions.map((a) => [a.name, a.properties?.['replicas']]),
+    [
+      ['scale_out_by_two', 2],
+      ['scale_out', 3],
+    ],
+  );
+  assert.equal(plan.carriedOut, true, plan.message);
+  assert.equal(
+    (await client.get(Deployments, 'web', ns)).spec!.replicas,
+    3,
+    'the replicas the plan predicts',
+  );
 });
