@@ -79,7 +79,8 @@ export class ScaleOutActuator extends ReplicaActuator {
 
 /**
  * Removes replicas down to min_pods, only into states predicted to keep every latency objective
- * under SCALE_IN_HEADROOM of its bound; one replica at a time while data is scarce.
+ * under SCALE_IN_HEADROOM of its bound (never for a goal without one); one replica at a time
+ * while data is scarce.
  */
 export class ScaleInActuator extends ReplicaActuator {
   readonly name = 'scale_in';
@@ -98,15 +99,23 @@ export class ScaleInActuator extends ReplicaActuator {
   }
 }
 
-/** Every latency objective the sink's values predict stays under SCALE_IN_HEADROOM of its value. */
+/**
+ * Whether less capacity (fewer replicas, less CPU) is predicted to be safe: there is a latency
+ * objective, and each stays under SCALE_IN_HEADROOM of its value. Latency is the only KPI the
+ * models predict from capacity; without one nothing tells what less would cost (throughput and
+ * availability are predicted to stay), and the workload would be shrunk to its minimum.
+ */
 export function keepsHeadroom(goal: Goal, sink: CandidateSink): boolean {
+  let judged = false;
   for (const name in goal) {
     const g = goal[name]!;
     if (g.type !== 'latency') continue;
     const i = sink.objectiveIndex(name);
-    if (i >= 0 && sink.objectives[i]! > g.value * SCALE_IN_HEADROOM) return false;
+    if (i < 0) continue;
+    if (sink.objectives[i]! > g.value * SCALE_IN_HEADROOM) return false;
+    judged = true;
   }
-  return true;
+  return judged;
 }
 
 /** scale_out and scale_in, sharing one latency model fitted on the traces. */

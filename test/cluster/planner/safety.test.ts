@@ -367,3 +367,42 @@ test('a plan removing two pods whose second recovered meanwhile: the first remov
   const names = (await live()).map((p) => p.metadata!.name);
   assert.ok(!names.includes(first) && names.includes(second!), `pods now: ${names.join(', ')}`);
 });
+
+test('an intent with no latency objective is not shrunk to save resources: nothing predicts what less capacity would cost', async (t) => {
+  const client = await testClient(t);
+  await installCrds(client, plannerCrds());
+  const ns = await testNamespace(t, client, 'planner-no-latency');
+  await createWorkload(client, ns, 'web', 4, '2');
+  await client.create<KpiProfile>({
+    apiVersion: 'ido.intel.com/v1alpha1',
+    kind: 'KPIProfile',
+    metadata: { name: 'availability', namespace: ns },
+    spec: { type: 'availability', minimize: false },
+  });
+  await waitFor(async () => ((await client.get(Deployments, 'web', ns)).status?.readyReplicas ?? 0) === 4, {
+    description: '4 ready replicas of web',
+    timeoutMs: 60_000,
+  });
+  await startPlanner(t, ns);
+  await client.create(
+    intent(ns, 'web-up', 'web', [{ name: 'up', value: 0.5, measuredBy: `${ns}/availability` }]),
+  );
+
+  const planned = await waitFor(
+    async () => {
+      const i = await client.get(Intents, 'web-up', ns);
+      if (findCondition(i.status?.conditions, 'Planning')) return i;
+      throw new Error(`status now ${JSON.stringify(i.status ?? {})}`);
+    },
+    { description: 'the intent to be planned', timeoutMs: 30_000, intervalMs: 250 },
+  );
+  const planning = findCondition(planned.status?.conditions, 'Planning')!;
+  assert.deepEqual(
+    [planning.status, planning.reason, planned.status!.lastPlan?.actions],
+    ['False', 'GoalReached', undefined],
+    planning.message,
+  );
+  const web = await client.get(Deployments, 'web', ns);
+  assert.equal(web.spec!.replicas, 4);
+  assert.equal(web.spec!.template!.spec!.containers[1]!.resources!.requests!['cpu'], '2');
+});
