@@ -215,6 +215,14 @@ export class Connection {
     return conn;
   }
 
+  /**
+   * Whether authHeaders() may keep a request waiting: an exec plugin, or client-node's auth
+   * provider, runs when its credential expires. Static tokens and token files never do.
+   */
+  get credentialsMayWait(): boolean {
+    return this.credentials instanceof ExecPlugin || this.dynamicAuth;
+  }
+
   /** Auth headers for the next request (token files and exec plugins refresh as they expire). */
   async authHeaders(): Promise<OutgoingHttpHeaders> {
     if (this.credentials) return this.credentials.headers();

@@ -15,6 +15,13 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
 /** client-go re-reads token files about once a minute (projected tokens rotate underneath). */
 const TOKEN_FILE_TTL_MS = 60_000;
 
+/**
+ * How long an exec credential plugin may run before it is killed and its run fails: one that
+ * hangs (waiting on a login no one can give, or on a network that does not answer) would
+ * otherwise hold up every request for ever. Cloud plugins answer within seconds.
+ */
+export const EXEC_PLUGIN_TIMEOUT_MS = 60_000;
+
 export interface KubeconfigOptions {
   /** An explicit kubeconfig file; else $KUBECONFIG, ~/.kube/config, then in-cluster. */
   readonly path?: string;
@@ -25,6 +32,8 @@ export interface KubeconfigOptions {
   readonly serviceAccountDir?: string;
   /** How long a token file's content is trusted before it is read again (default 60 s). */
   readonly tokenFileTtlMs?: number;
+  /** How long an exec credential plugin may run (default EXEC_PLUGIN_TIMEOUT_MS). */
+  readonly execPluginTimeoutMs?: number;
 }
 
 export interface TlsMaterial {
@@ -225,7 +234,12 @@ export async function loadKubeconfig(opts: KubeconfigOptions = {}): Promise<Clus
       'no kubeconfig: pass one, set KUBECONFIG, create ~/.kube/config, or run in a pod with a service account',
     );
   }
-  const access = await resolveContext(mergeKubeconfigs(files), opts.context, opts.tokenFileTtlMs);
+  const access = await resolveContext(
+    mergeKubeconfigs(files),
+    opts.context,
+    opts.tokenFileTtlMs,
+    opts.execPluginTimeoutMs,
+  );
   return 'unsupported' in access ? access : withEnvironmentProxy(access, env);
 }
 
@@ -246,6 +260,7 @@ export async function resolveContext(
   config: MergedConfig,
   contextOverride?: string,
   tokenFileTtlMs = TOKEN_FILE_TTL_MS,
+  execPluginTimeoutMs = EXEC_PLUGIN_TIMEOUT_MS,
 ): Promise<ClusterAccess | Unsupported> {
   const source = config.files.join(delimiter);
   const contextName = contextOverride ?? config.currentContext;
@@ -307,14 +322,20 @@ export async function resolveContext(
   };
   let credentials: Credentials;
   if (u.exec) {
-    const plugin = new ExecPlugin(u.exec, user!.file, userWhere, {
-      server: c.server,
-      ...(c['certificate-authority-data'] || ca
-        ? { caData: c['certificate-authority-data'] ?? ca!.toString('base64') }
-        : {}),
-      insecure: !!c['insecure-skip-tls-verify'],
-      ...(c['tls-server-name'] ? { tlsServerName: c['tls-server-name'] } : {}),
-    });
+    const plugin = new ExecPlugin(
+      u.exec,
+      user!.file,
+      userWhere,
+      {
+        server: c.server,
+        ...(c['certificate-authority-data'] || ca
+          ? { caData: c['certificate-authority-data'] ?? ca!.toString('base64') }
+          : {}),
+        insecure: !!c['insecure-skip-tls-verify'],
+        ...(c['tls-server-name'] ? { tlsServerName: c['tls-server-name'] } : {}),
+      },
+      execPluginTimeoutMs,
+    );
     // Run it now: a plugin may issue the client certificate the TLS agent needs.
     const status = await plugin.credential();
     if (status.clientCertificateData) {
@@ -547,6 +568,7 @@ export class ExecPlugin implements Credentials {
     private readonly configFile: string,
     private readonly where: string,
     private readonly cluster: ExecClusterInfo,
+    private readonly timeoutMs = EXEC_PLUGIN_TIMEOUT_MS,
   ) {
     if (!exec.command) throw new KubeconfigError(`${where}: exec has no command`);
   }
@@ -598,18 +620,41 @@ export class ExecPlugin implements Credentials {
     for (const e of exec.env ?? []) if (e?.name) env[e.name] = e.value ?? '';
     env['KUBERNETES_EXEC_INFO'] = JSON.stringify({ apiVersion, kind: 'ExecCredential', spec });
 
-    const { code, stdout, stderr, error } = await new Promise<{
-      code: number | null;
-      stdout: string;
-      stderr: string;
-      error?: Error;
-    }>((done) => {
+    const what = `${this.where}: exec plugin ${command}`;
+    type Run = { code: number | null; stdout: string; stderr: string; error?: Error };
+    const { code, stdout, stderr, error } = await new Promise<Run>((resolve) => {
       const child = spawn(command, exec.args ?? [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
+      const done = (result: Run) => {
+        clearTimeout(timer);
+        resolve(result);
+      };
+      // Killed, and failed at once: a process it started may keep its output open.
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        child.stdout.destroy();
+        child.stderr.destroy();
+        const said = Buffer.concat(err).toString('utf8').trim();
+        done({
+          code: null,
+          stdout: '',
+          stderr: '',
+          error: new KubeconfigError(
+            `${what} did not finish within ${this.timeoutMs} ms; killed it${said ? ` (stderr: ${said.slice(0, 500)})` : ''}`,
+          ),
+        });
+      }, this.timeoutMs);
       child.stdout.on('data', (b: Buffer) => out.push(b));
       child.stderr.on('data', (b: Buffer) => err.push(b));
-      child.on('error', (e) => done({ code: null, stdout: '', stderr: '', error: e }));
+      child.on('error', (e) =>
+        done({
+          code: null,
+          stdout: '',
+          stderr: '',
+          error: new KubeconfigError(`${what} could not start: ${e.message}`),
+        }),
+      );
       child.on('close', (c) =>
         done({
           code: c,
@@ -618,8 +663,7 @@ export class ExecPlugin implements Credentials {
         }),
       );
     });
-    const what = `${this.where}: exec plugin ${command}`;
-    if (error) throw new KubeconfigError(`${what} could not start: ${error.message}`);
+    if (error) throw error;
     if (code !== 0)
       throw new KubeconfigError(`${what} exited with ${code}${stderr.trim() ? `: ${stderr.trim()}` : ''}`);
     let cred: { apiVersion?: string; kind?: string; status?: ExecStatus };

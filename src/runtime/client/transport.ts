@@ -9,7 +9,7 @@ import {
   connectionError,
   type StatusBody,
   tlsError,
-  type UnavailableError,
+  UnavailableError,
 } from './errors.js';
 import {
   isResetGet,
@@ -203,12 +203,16 @@ export class Transport {
       retries < MAX_RETRY_AFTER_RETRIES && (deadline === undefined || Date.now() + waitMs < deadline);
     // Closing the connection ends this request wherever it is, and it is not sent again.
     const { closed } = this.connection;
+    const limits = { deadline, timeoutMs, closed };
     for (;;) {
       closed.throwIfAborted();
-      const auth = await this.connection.authHeaders();
+      const credentials = this.connection.authHeaders();
+      const auth = this.connection.credentialsMayWait
+        ? await this.credentialsWithin(credentials, req, limits)
+        : await credentials;
       // Called off before it was sent: Node would hold it until a socket came free.
       req.signal?.throwIfAborted();
-      const res = await this.attempt(req, pool, auth, { deadline, timeoutMs, closed }, !resent);
+      const res = await this.attempt(req, pool, auth, limits, !resent);
       if (res === 'stale-socket') {
         resent = true;
         continue;
@@ -219,7 +223,11 @@ export class Transport {
         await this.wait(RESET_RETRY_WAIT_MS, req.signal, closed);
         continue;
       }
-      if (res.statusCode === 401 && !renewed && (await this.connection.renewCredentials(auth))) {
+      if (
+        res.statusCode === 401 &&
+        !renewed &&
+        (await this.credentialsWithin(this.connection.renewCredentials(auth), req, limits))
+      ) {
         renewed = true;
         res.resume();
         continue;
@@ -231,6 +239,46 @@ export class Transport {
       retries++;
       res.resume();
       await this.wait(waitMs, req.signal, closed);
+    }
+  }
+
+  /**
+   * Waits for credentials (an exec plugin running) as for the rest of the request: until its
+   * signal aborts, the connection closes or its deadline passes, whichever comes first. The
+   * plugin runs on for the requests after.
+   */
+  private async credentialsWithin<T>(
+    credentials: Promise<T>,
+    req: RestRequest,
+    limits: { deadline: number | undefined; timeoutMs: number; closed: AbortSignal },
+  ): Promise<T> {
+    const { deadline, timeoutMs, closed } = limits;
+    // Its failure, once no request waits for it, is the next request's to hear.
+    credentials.catch(() => {});
+    const cut = eitherSignal(closed, ...(req.signal ? [req.signal] : []));
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort = () => {};
+    const cutOff = new Promise<never>((_, reject) => {
+      onAbort = () => reject(cut.signal.reason);
+      if (cut.signal.aborted) onAbort();
+      else cut.signal.addEventListener('abort', onAbort, { once: true });
+      if (deadline !== undefined) {
+        timer = setTimeout(
+          () => {
+            const target = { method: req.method, path: req.path };
+            const message = `${req.method} ${req.path}: no credentials within ${timeoutMs} ms: the kubeconfig's credential plugin has not answered`;
+            reject(new UnavailableError(0, 'ServiceUnavailable', message, {}, target));
+          },
+          Math.max(0, deadline - Date.now()),
+        );
+      }
+    });
+    try {
+      return await Promise.race([credentials, cutOff]);
+    } finally {
+      clearTimeout(timer);
+      cut.signal.removeEventListener('abort', onAbort);
+      cut.dispose();
     }
   }
 

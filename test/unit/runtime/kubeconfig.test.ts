@@ -5,12 +5,14 @@ import { delimiter, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { Connection } from '../../../src/runtime/client/connection.js';
+import { UnavailableError } from '../../../src/runtime/client/errors.js';
 import {
   type ClusterAccess,
   type KubeconfigOptions,
   loadKubeconfig,
 } from '../../../src/runtime/client/kubeconfig.js';
 import { Transport } from '../../../src/runtime/client/transport.js';
+import { waitFor } from '../../../src/runtime/wait.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tutti-kubeconfig-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -453,6 +455,101 @@ process.stdout.write(JSON.stringify({ apiVersion: info.apiVersion, kind: 'ExecCr
       loadKubeconfig({ path: missing }),
       /exec plugin tutti-no-such-plugin could not start/,
     );
+  });
+});
+
+describe('an exec plugin that hangs', () => {
+  /** Rejects if `work` has not settled within `ms`: the test fails rather than hanging. */
+  const settledWithin = <T>(work: Promise<T>, ms: number, what: string) =>
+    Promise.race([
+      work,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`${what} still waiting after ${ms} ms`)), ms).unref(),
+      ),
+    ]);
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  /** A kubeconfig whose plugin gives an expired token, then hangs on every run once `hang` exists. */
+  function hangingPlugin(): { file: string; hang: string } {
+    const dir = tempDir();
+    const script = join(dir, 'bin', 'cred');
+    mkdirSync(join(dir, 'bin'), { recursive: true });
+    writeFileSync(
+      script,
+      `#!/usr/bin/env node
+const fs = require('node:fs');
+const hang = ${JSON.stringify(join(dir, 'hang'))};
+if (fs.existsSync(hang)) { fs.appendFileSync(hang, process.pid + '\\n'); process.stderr.write('waiting for a login\\n'); setInterval(() => {}, 1000); return; }
+const info = JSON.parse(process.env.KUBERNETES_EXEC_INFO);
+process.stdout.write(JSON.stringify({ apiVersion: info.apiVersion, kind: 'ExecCredential', status: { token: 't', expirationTimestamp: '2000-01-01T00:00:00Z' } }));
+`,
+    );
+    chmodSync(script, 0o755);
+    const file = single(
+      dir,
+      { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './bin/cred' } },
+      // Never reached: the requests wait for their credentials.
+      { server: 'https://127.0.0.1:9' },
+    );
+    return { file, hang: join(dir, 'hang') };
+  }
+  const pids = (hang: string) => readFileSync(hang, 'utf8').trim().split('\n').filter(Boolean).map(Number);
+
+  test('is killed after its timeout, and the error names the command', async () => {
+    const { file, hang } = hangingPlugin();
+    writeFileSync(hang, '');
+    await assert.rejects(
+      settledWithin(access({ path: file, execPluginTimeoutMs: 300 }), 15_000, 'the kubeconfig load'),
+      (e: Error) => {
+        assert.match(e.message, /user "u": exec plugin .*bin\/cred did not finish within 300 ms; killed it/);
+        assert.match(e.message, /waiting for a login/);
+        return true;
+      },
+    );
+    const [pid] = pids(hang);
+    await waitFor(() => !alive(pid!), {
+      description: `plugin process ${pid} to be killed`,
+      timeoutMs: 5_000,
+    });
+  });
+
+  test("a request waiting for it ends with its signal, or at its deadline, not the plugin's end", async () => {
+    const { file, hang } = hangingPlugin();
+    const conn = Connection.fromAccess(await access({ path: file, execPluginTimeoutMs: 20_000 }));
+    const transport = new Transport(conn);
+    writeFileSync(hang, '');
+    try {
+      const caller = new AbortController();
+      const called = transport.json({ method: 'GET', path: '/api', signal: caller.signal });
+      await waitFor(() => pids(hang).length > 0, {
+        description: 'the plugin to run again',
+        timeoutMs: 10_000,
+      });
+      const reason = new Error('the caller gave up');
+      caller.abort(reason);
+      await assert.rejects(settledWithin(called, 5_000, 'the aborted request'), (e) => e === reason);
+
+      await assert.rejects(
+        settledWithin(transport.json({ method: 'GET', path: '/api', timeoutMs: 300 }), 5_000, 'the request'),
+        (e: Error) => {
+          assert.ok(e instanceof UnavailableError, String(e));
+          assert.match(
+            e.message,
+            /GET \/api: no credentials within 300 ms: the kubeconfig's credential plugin/,
+          );
+          return true;
+        },
+      );
+    } finally {
+      conn.close();
+      for (const pid of pids(hang)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
   });
 });
 
