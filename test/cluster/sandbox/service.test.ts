@@ -281,7 +281,15 @@ describe('ci-fixer service', () => {
     assert.match(received, /^HTTP\/1\.1 200 /);
     assert.doesNotMatch(received, /"type":"end"/);
     assert.ok(received.length < size, `${received.length} bytes arrived, not all ${size}`);
-    // A new subscriber gets the whole run.
+    // A new subscriber gets the whole run (once it is over: one reading slower than the command
+    // writes would fall 64 KiB behind too).
+    await waitFor(
+      async () => ((await (await fetch(`${base}/api/runs/${id}`)).json()) as Run).status === 'succeeded',
+      {
+        description: `run ${id} to succeed`,
+        timeoutMs: 60_000,
+      },
+    );
     const stream = await runEvents(base, id);
     assert.equal(outputOf(stream, 0, 'stdout').length, size);
     assert.deepEqual(stream.at(-1), { type: 'end', status: 'succeeded' });
