@@ -479,9 +479,9 @@ const PARTLY_IN_EFFECT = new Set(['ActuationFailed', 'WorkloadChanged', 'Settlin
 /**
  * A plan carried out by an earlier planner (before a restart, or by the last leader) settles as
  * one of this planner's would: its status says when it was made and that the spec is unchanged.
- * So does one that failed after part of it took effect (ActuationFailed, or Settling since), and
- * its intent stays Degraded meanwhile: replanned at once, the workload would be judged on KPIs
- * from before that part shows.
+ * So does one that stopped after part of it took effect (ActuationFailed, WorkloadChanged, or
+ * Settling since), its intent staying Degraded meanwhile if it failed: replanned at once, the
+ * workload would be judged on KPIs from before that part shows.
  */
 function settlingFromStatus(
   intents: readonly Intent[],
