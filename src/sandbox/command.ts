@@ -13,28 +13,38 @@ export interface CommandSpec {
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Note added to stderr when processes the command left running had to be stopped. */
-export const LEFTOVERS_STOPPED = '[the command had ended; the processes it left running were stopped]';
+/** Note added to stderr when processes the command left holding its output had to be stopped. */
+export const LEFTOVERS_STOPPED =
+  '[the command had ended; the processes it left holding its output were stopped]';
 
 /**
  * Runs `timeout <seconds> sh -c <command>` ($1, $2) and exits with its status once the command's
- * shell has ended, after stopping what the command left running in its process group (TERM, then
- * KILL): a background process holding stdout would keep the exec stream, so the call, open.
- * GNU timeout makes that group, with its own pid as the id; the command's shell, its child, sends
- * its $PPID through fd 5 — a command substitution, which ends with timeout, not with stdout —
- * and closes it before the command runs. A busybox timeout makes no group (the id read is then
- * this shell's): nothing is stopped. Not `&`, which would give the command /dev/null as stdin
- * and SIGINT ignored. dash's `kill` takes no `--`.
+ * shell has ended, after stopping the processes still holding this call's stdout or stderr (TERM,
+ * then KILL): a background process holding them would keep the exec stream, so the call, open
+ * until the timeout. One whose output goes elsewhere (`nohup server >/dev/null 2>&1 &`) keeps
+ * running for the commands after. The holders are found by comparing each process's fds 1 and 2
+ * with ours (`-ef`: the same pipe), with no process started per candidate, and only when ours
+ * are pipes or sockets: a terminal or /dev/null is shared by unrelated processes.
  */
 const STOP_LEFTOVERS = [
-  'exec 4>&1',
-  `g=$(timeout -k ${KILL_AFTER_SECONDS}s "$1" sh -c 'echo "$PPID" >&5; exec 5>&-; exec sh -c "$1"' sh "$2" 5>&1 >&4 4>&-)`,
+  `timeout -k ${KILL_AFTER_SECONDS}s "$1" sh -c "$2"`,
   's=$?',
-  'case $g in ""|*[!0-9]*) g=$$ ;; esac',
-  'if [ "$g" != "$$" ] && kill -0 "-$g" 2>/dev/null; then',
-  '  kill -TERM "-$g" 2>/dev/null; i=0',
-  `  while kill -0 "-$g" 2>/dev/null && [ $i -lt ${KILL_AFTER_SECONDS * 10} ]; do sleep 0.1; i=$((i+1)); done`,
-  `  kill -KILL "-$g" 2>/dev/null; echo "${LEFTOVERS_STOPPED}" >&2`,
+  'o=/proc/$$/fd/1 e=/proc/$$/fd/2 h=',
+  '[ -p $o ] || [ -S $o ] || o=',
+  '[ -p $e ] || [ -S $e ] || e=',
+  // Whether the process at /proc/<pid> ($1) holds our stdout or stderr; a zombie holds nothing.
+  'holds() { { [ -n "$o" ] && [ "$1/fd/1" -ef "$o" ]; } || { [ -n "$e" ] && [ "$1/fd/2" -ef "$e" ]; }; }',
+  'if [ -n "$o$e" ]; then',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, the pid
+  '  for d in /proc/[0-9]*; do [ "$d" != /proc/$$ ] && holds "$d" && h="$h ${d#/proc/}"; done',
+  'fi',
+  'if [ -n "$h" ]; then',
+  '  kill -TERM $h 2>/dev/null; i=0',
+  `  while [ $i -lt ${KILL_AFTER_SECONDS * 10} ]; do`,
+  '    a=; for p in $h; do holds /proc/$p && a="$a $p"; done',
+  '    h=$a; [ -z "$h" ] && break; sleep 0.1; i=$((i+1))',
+  '  done',
+  `  [ -n "$h" ] && kill -KILL $h 2>/dev/null; echo "${LEFTOVERS_STOPPED}" >&2`,
   'fi',
   'exit "$s"',
 ].join('\n');
@@ -43,7 +53,7 @@ const STOP_LEFTOVERS = [
  * The argv exec'd in the sandbox: `cd` to the working directory, then `env` for the variables,
  * then GNU `timeout`, which runs the command in a process group of its own and signals the whole
  * group when time is up, so background children die with it; and when the command ends first,
- * what it left running in that group is stopped too.
+ * what it left holding its output is stopped too.
  */
 export function commandArgv(spec: CommandSpec): string[] {
   if (!spec.command.trim()) throw new Error('the command is empty');

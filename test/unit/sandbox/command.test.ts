@@ -101,6 +101,21 @@ test('a command that leaves a process running ends with its own exit code, and t
   });
 });
 
+test('a process the command left with its output sent elsewhere keeps running for the commands after', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sandbox-daemon-'));
+  const pidFile = join(dir, 'daemon.pid');
+  const r = await run(
+    commandArgv({
+      command: `sleep 60 >/dev/null 2>&1 & echo $! > ${pidFile}; echo started`,
+      timeoutMs: 10_000,
+    }),
+  );
+  assert.deepEqual(r, { stdout: 'started\n', stderr: '', code: 0 });
+  const pid = Number((await readFile(pidFile, 'utf8')).trim());
+  t.after(() => process.kill(pid));
+  assert.doesNotThrow(() => process.kill(pid, 0), 'the daemon still runs');
+});
+
 test('bad environment variable names and empty commands are refused with the reason', () => {
   assert.throws(
     () => commandArgv({ command: 'true', env: { 'BAD-NAME': 'x' }, timeoutMs: 1000 }),
