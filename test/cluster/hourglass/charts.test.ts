@@ -36,7 +36,7 @@ import { installCrds } from '../../../src/runtime/crds.js';
 import { Manager } from '../../../src/runtime/manager.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { releaseFinalizersAtEnd, testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
-import { isReady, startController } from './operator-support.js';
+import { asServiceAccount, isReady, startController } from './operator-support.js';
 
 const run = promisify(execFile);
 const chart = (name: string) => fileURLToPath(new URL(`../../../charts/${name}`, import.meta.url));
@@ -248,17 +248,7 @@ test("the executor runs its performers' whole life under the chart's Role alone"
   for (const obj of rendered)
     if (['ServiceAccount', 'Role', 'RoleBinding'].includes(obj.kind!)) await client.create(obj);
   const sa = rendered.find((o) => o.kind === 'ServiceAccount')!;
-  const asExecutor = client.impersonating({
-    user: `system:serviceaccount:${ns}:${sa.metadata!.name}`,
-    groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`],
-  });
-  await waitFor(
-    () =>
-      asExecutor
-        .list(Performers, { namespace: ns })
-        .catch((e: unknown) => (e instanceof ForbiddenError ? undefined : Promise.reject(e))),
-    { description: "the executor's RoleBinding to take effect", timeoutMs: 15_000 },
-  );
+  const asExecutor = await asServiceAccount(client, ns, sa.metadata!.name!);
   await assert.rejects(
     asExecutor.list(Pods, { namespace: ns }),
     ForbiddenError,
@@ -353,17 +343,11 @@ test("the operator runs a Performer's whole life under the chart's ClusterRole a
   } as ClusterRoleBinding & KubeObject);
   t.after(() => client.delete(ClusterRoleBindings, name).catch(() => {}));
 
-  const user = `system:serviceaccount:${ns}:${sa.metadata!.name}`;
-  const asOperator = client.impersonating({
-    user,
-    groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`],
-  });
-  await waitFor(
-    () =>
-      asOperator
-        .list(Performers, { namespace: ns })
-        .catch((e: unknown) => (e instanceof ForbiddenError ? undefined : Promise.reject(e))),
-    { description: "the operator's ClusterRoleBinding to take effect", timeoutMs: 15_000 },
+  const asOperator = await asServiceAccount(
+    client,
+    ns,
+    sa.metadata!.name!,
+    "the operator's ClusterRoleBinding",
   );
   await assert.rejects(asOperator.list(Namespaces), ForbiddenError, 'the impersonation is in force');
 

@@ -9,7 +9,7 @@ import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { type Performer, Performers } from '../../../src/apis/hourglass.eigenlayer.io/performer.js';
-import { Executor } from '../../../src/hourglass/executor/executor.js';
+import { Executor, type ExecutorOptions } from '../../../src/hourglass/executor/executor.js';
 import { saveExecutorState } from '../../../src/hourglass/executor/executor-state.js';
 import {
   ExecutorClient,
@@ -18,12 +18,18 @@ import {
 } from '../../../src/hourglass/executor/task-server.js';
 import { startPerformerServer } from '../../../src/hourglass/grpc/performer-server.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
-import { ForbiddenError } from '../../../src/runtime/client/errors.js';
 import { type RoleBindings, Roles } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testKubeconfig } from '../../support/cluster.js';
 import { refuseDeletions } from './executor-support.js';
-import { livePerformers, metric, performer, setup, startController } from './operator-support.js';
+import {
+  asServiceAccount,
+  livePerformers,
+  metric,
+  performer,
+  setup,
+  startController,
+} from './operator-support.js';
 
 const TUTTI = fileURLToPath(new URL('../../../bin/tutti.js', import.meta.url));
 
@@ -72,6 +78,15 @@ async function versionServers(
   const ports: Record<string, number> = { v1: v1.port, v2: v2.port };
   return { v1, v2, byVersion: (p: Performer) => `127.0.0.1:${ports[p.spec.version!]}` };
 }
+
+/** Short gRPC retries and a 200 ms redeploy backoff, so that a failed deploy or removal is tried again soon. */
+const RETRYING = {
+  healthPort: 0,
+  grpc: { retry: { initialDelayMs: 20, maxDelayMs: 100, attemptTimeoutMs: 2000 } },
+  readyTimeoutMs: 90_000,
+  pollIntervalMs: 200,
+  redeployBackoffMs: 200,
+} satisfies Partial<ExecutorOptions>;
 
 interface Running {
   executor: Executor;
@@ -471,15 +486,11 @@ test('tutti executor: a deleted InService Performer is noticed: not ready, not l
     configPath,
     dataDir: join(dir, 'data'),
     client,
-    healthPort: 0,
     endpointResolver: (p) => {
       first ??= p.metadata!.name;
       return `127.0.0.1:${first === p.metadata!.name ? server.port : replacementPort}`;
     },
-    grpc: { retry: { initialDelayMs: 20, maxDelayMs: 100, attemptTimeoutMs: 2000 } },
-    readyTimeoutMs: 90_000,
-    pollIntervalMs: 200,
-    redeployBackoffMs: 200,
+    ...RETRYING,
   });
   const taskClient = await serving(t, executor);
   const readyz = async () => (await fetch(`http://127.0.0.1:${executor.healthPort}/readyz`)).status;
@@ -524,12 +535,8 @@ test('tutti executor: an adopted Performer deleted before the watch starts is no
     configPath,
     dataDir,
     client,
-    healthPort: 0,
     endpointResolver: () => `127.0.0.1:${server.port}`,
-    grpc: { retry: { initialDelayMs: 20, maxDelayMs: 100, attemptTimeoutMs: 2000 } },
-    readyTimeoutMs: 90_000,
-    pollIntervalMs: 200,
-    redeployBackoffMs: 200,
+    ...RETRYING,
     // Deleted once adopted, before the watch lists: gone by the time it does.
     beforeWatch: async (_avs, adopted) => {
       assert.equal(adopted, 'in-service');
@@ -602,27 +609,14 @@ test('tutti executor: a remembered Performer it cannot read is kept, not taken f
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'executor' },
     subjects: [{ kind: 'ServiceAccount', name: 'executor', namespace: ns }],
   } as typeof RoleBindings.__type & object);
-  const asExecutor = client.impersonating({
-    user: `system:serviceaccount:${ns}:executor`,
-    groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`],
-  });
-  await waitFor(
-    () =>
-      asExecutor
-        .list(Performers, { namespace: ns })
-        .catch((e: unknown) => (e instanceof ForbiddenError ? undefined : Promise.reject(e))),
-    { description: "the executor's RoleBinding to take effect", timeoutMs: 15_000 },
-  );
+  const asExecutor = await asServiceAccount(client, ns, 'executor');
   const executor = new Executor({
     configPath,
     dataDir,
     client: asExecutor,
-    healthPort: 0,
     endpointResolver: () => `127.0.0.1:${server.port}`,
-    grpc: { retry: { initialDelayMs: 20, maxDelayMs: 100, attemptTimeoutMs: 2000 } },
+    ...RETRYING,
     readyTimeoutMs: 5000,
-    pollIntervalMs: 200,
-    redeployBackoffMs: 200,
   });
   const tasks = await serving(t, executor);
   const readyz = async () => {
@@ -742,39 +736,39 @@ test("tutti executor: a task whose caller's deadline has passed is not run when 
   assert.equal(back.tasksReceived, 0, 'the task was not run after its caller gave up');
 });
 
-test('tutti executor: an AVS moved to another namespace while its Performer cannot be deleted is tried again, then moved', async (t) => {
-  const { client, ns } = await setup(t, 'hg-exm');
-  const { ns: ns2 } = await setup(t, 'hg-exm2');
-  await startController(t, ns);
-  await startController(t, ns2);
+/**
+ * An executor of the AVS in `ns` on a performer server of its own, retrying soon; once settled with
+ * its first performer in service.
+ */
+async function inService(t: TestContext, client: KubeClient, ns: string, prefix: string) {
   const server = await startPerformerServer({ port: 0, host: '127.0.0.1' });
   t.after(() => server.kill());
-  const { dir, configPath } = await configDir(t, 'hg-exm', ns);
+  const { dir, configPath } = await configDir(t, prefix, ns);
   const executor = new Executor({
     configPath,
     dataDir: join(dir, 'data'),
     client,
-    healthPort: 0,
     endpointResolver: () => `127.0.0.1:${server.port}`,
-    grpc: { retry: { initialDelayMs: 20, maxDelayMs: 100, attemptTimeoutMs: 2000 } },
-    readyTimeoutMs: 90_000,
-    pollIntervalMs: 200,
-    redeployBackoffMs: 200,
+    ...RETRYING,
   });
   const taskClient = await serving(t, executor);
   await executor.settled();
   const [first] = executor.performers();
   assert.equal(first?.status, 'InService');
+  return { executor, taskClient, configPath, first };
+}
+
+test('tutti executor: an AVS moved to another namespace while its Performer cannot be deleted is tried again, then moved', async (t) => {
+  const { client, ns } = await setup(t, 'hg-exm');
+  const { ns: ns2 } = await setup(t, 'hg-exm2');
+  await startController(t, ns);
+  await startController(t, ns2);
+  const { executor, taskClient, configPath, first } = await inService(t, client, ns, 'hg-exm');
 
   // Another namespace: the AVS's performers go and it is deployed there, but the API server
   // refuses to delete the old Performer for now.
   const allowDeletions = await refuseDeletions(t, client, ns, first.performerId);
-  const moved = {
-    kubernetes: { namespace: ns2, connectionTimeout: '10s', retryDelay: '200ms' },
-    avsPerformers: [{ avsAddress: AVS, image: { repository: 'ghcr.io/acme/perf', tag: 'v1' } }],
-  };
-  await writeFile(`${configPath}.new`, stringify(moved));
-  await rename(`${configPath}.new`, configPath);
+  await writeConfig(configPath, ns2, 'v1');
   await waitFor(() => /no Performer deletions here/.test(executor.failures()[AVS] ?? ''), {
     description: 'the failed removal to be reported as a failure of the AVS',
     timeoutMs: 30_000,
@@ -809,36 +803,12 @@ test('tutti executor: a settings change whose removal fails, then reverted, take
   const { client, ns } = await setup(t, 'hg-exr');
   const { ns: ns2 } = await setup(t, 'hg-exr2');
   await startController(t, ns);
-  const server = await startPerformerServer({ port: 0, host: '127.0.0.1' });
-  t.after(() => server.kill());
-  const { dir, configPath } = await configDir(t, 'hg-exr', ns);
-  const executor = new Executor({
-    configPath,
-    dataDir: join(dir, 'data'),
-    client,
-    healthPort: 0,
-    endpointResolver: () => `127.0.0.1:${server.port}`,
-    grpc: { retry: { initialDelayMs: 20, maxDelayMs: 100, attemptTimeoutMs: 2000 } },
-    readyTimeoutMs: 90_000,
-    pollIntervalMs: 200,
-    redeployBackoffMs: 200,
-  });
-  const taskClient = await serving(t, executor);
+  const { executor, taskClient, configPath, first } = await inService(t, client, ns, 'hg-exr');
   const readyz = async () => (await fetch(`http://127.0.0.1:${executor.healthPort}/readyz`)).status;
-  await executor.settled();
-  const [first] = executor.performers();
-  assert.equal(first?.status, 'InService');
 
   // Moved to another namespace, but the old Performer cannot be deleted: the AVS refuses tasks.
   await refuseDeletions(t, client, ns, first.performerId);
-  await writeFile(
-    `${configPath}.new`,
-    stringify({
-      kubernetes: { namespace: ns2, connectionTimeout: '10s', retryDelay: '200ms' },
-      avsPerformers: [{ avsAddress: AVS, image: { repository: 'ghcr.io/acme/perf', tag: 'v1' } }],
-    }),
-  );
-  await rename(`${configPath}.new`, configPath);
+  await writeConfig(configPath, ns2, 'v1');
   await waitFor(() => /cannot remove its performers/.test(executor.failures()[AVS] ?? ''), {
     description: 'the failed removal to be reported',
     timeoutMs: 30_000,

@@ -8,8 +8,10 @@ import { type Performer, Performers } from '../../../src/apis/hourglass.eigenlay
 import { setupPerformerController } from '../../../src/hourglass/controller.js';
 import { hourglassCrds } from '../../../src/hourglass/crds.js';
 import { KubeClient } from '../../../src/runtime/client/client.js';
+import { ForbiddenError } from '../../../src/runtime/client/errors.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { Manager } from '../../../src/runtime/manager.js';
+import { waitFor } from '../../../src/runtime/wait.js';
 import { releaseFinalizersAtEnd, testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
 
 export const REVISION = 'hourglass.eigenlayer.io/revision';
@@ -113,6 +115,30 @@ export async function startController(t: TestContext, ns: string): Promise<void>
     client.close();
   });
   await mgr.start();
+}
+
+/**
+ * `client` speaking as ServiceAccount `name` of `ns`, once `binding` lets it list Performers there:
+ * RBAC is served from a cache, so the first allowed call may come a moment after the binding.
+ */
+export async function asServiceAccount(
+  client: KubeClient,
+  ns: string,
+  name: string,
+  binding = "the executor's RoleBinding",
+): Promise<KubeClient> {
+  const as = client.impersonating({
+    user: `system:serviceaccount:${ns}:${name}`,
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`],
+  });
+  await waitFor(
+    () =>
+      as
+        .list(Performers, { namespace: ns })
+        .catch((e: unknown) => (e instanceof ForbiddenError ? undefined : Promise.reject(e))),
+    { description: `${binding} to take effect`, timeoutMs: 15_000 },
+  );
+  return as;
 }
 
 /**
