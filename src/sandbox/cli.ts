@@ -248,6 +248,11 @@ export const sandboxCommands: Command[] = [
       if (startupTimeoutMs < 1000) throw new UsageError('--sandbox-startup-timeout: at least 1s');
       if (commandTimeoutMs < 1000) throw new UsageError('--command-timeout: at least 1s');
       if (deadlineMs < 60_000) throw new UsageError('--sandbox-deadline: at least 1m');
+      // The Job's deadline would stop a command first, reported as the deadline, not its timeout.
+      if (commandTimeoutMs > deadlineMs)
+        throw new UsageError(
+          `--command-timeout (${o['command-timeout']}) is longer than --sandbox-deadline (${o['sandbox-deadline']}): a command would be stopped by the sandbox's deadline first`,
+        );
       const resources = sandboxResources(o);
       const client = await KubeClient.load(o['kubeconfig'] as string | undefined, {
         fieldManager: 'ci-fixer',

@@ -104,6 +104,12 @@ export interface CommandResult {
   truncated: boolean;
 }
 
+/**
+ * The longest command timeout: the exec's timer, the timeout plus a grace, must fit Node's timers
+ * (2^31 - 1 ms, about 24.8 days), or it fires at once and every command fails.
+ */
+const MAX_COMMAND_TIMEOUT_MS = 2 ** 31 - 1 - EXEC_GRACE_MS;
+
 /** Options that may be 0; the rest must be at least 1. */
 const MAY_BE_ZERO = new Set(['ttlSecondsAfterFinished', 'gpus', 'keepaliveIntervalMs', 'keepaliveTimeoutMs']);
 
@@ -151,6 +157,15 @@ export class KubernetesSandbox {
       if (value !== undefined && (!Number.isInteger(value) || value < min)) {
         throw new TypeError(`KubernetesSandbox: ${name} must be a whole number ≥ ${min}, got ${value}`);
       }
+    }
+    for (const [name, value] of Object.entries({
+      startupTimeoutMs: options.startupTimeoutMs,
+      commandTimeoutMs: options.commandTimeoutMs,
+    })) {
+      if (value !== undefined && value > MAX_COMMAND_TIMEOUT_MS)
+        throw new TypeError(
+          `KubernetesSandbox: ${name} must be at most ${MAX_COMMAND_TIMEOUT_MS} (about 24 days), got ${value}`,
+        );
     }
     // Checked here rather than at the first command, which would fail only once the Job is up.
     const keepalive = keepaliveProblem(options.keepaliveIntervalMs, options.keepaliveTimeoutMs);
@@ -333,8 +348,13 @@ export class KubernetesSandbox {
    * is returned, not thrown; at the timeout the command and its children are stopped.
    */
   async runCommand(command: string, opts: RunCommandOptions = {}): Promise<CommandResult> {
-    const { client, pod } = this.ready();
     const timeoutMs = opts.timeoutMs ?? this.options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    if (!(timeoutMs >= 1 && timeoutMs <= MAX_COMMAND_TIMEOUT_MS)) {
+      throw new TypeError(
+        `runCommand: timeoutMs must be from 1 to ${MAX_COMMAND_TIMEOUT_MS} (about 24 days), got ${timeoutMs}`,
+      );
+    }
+    const { client, pod } = this.ready();
     const cap = opts.maxOutputBytes ?? this.options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
     if (!Number.isInteger(cap) || cap < 1) {
       throw new TypeError(`runCommand: maxOutputBytes must be a whole number ≥ 1, got ${cap}`);

@@ -41,3 +41,15 @@ test('a keepalive can be shortened, or turned off with an interval of 0', () => 
     () => new KubernetesSandbox('busybox', 'default', { keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 }),
   );
 });
+
+test('a command timeout beyond what a timer holds is refused, not left to fail every command at once', async () => {
+  assert.match(
+    refusal({ commandTimeoutMs: 30 * 24 * 3600_000 }),
+    /^KubernetesSandbox: commandTimeoutMs must be at most \d+ \(about 24 days\), got 2592000000$/,
+  );
+  const sandbox = new KubernetesSandbox('busybox', 'default');
+  await assert.rejects(sandbox.runCommand('true', { timeoutMs: 2 ** 31 }), {
+    name: 'TypeError',
+    message: /^runCommand: timeoutMs must be from 1 to \d+ \(about 24 days\), got 2147483648$/,
+  });
+});

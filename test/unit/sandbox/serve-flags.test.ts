@@ -39,3 +39,12 @@ test('tutti sandbox serve refuses output limits that are no byte count, or that 
   );
   assert.match(fromEnv, /--run-output-bytes \(67108864\) is larger than --history-bytes \(33554432\)/);
 });
+
+test('tutti sandbox serve refuses a command timeout longer than the sandbox deadline, naming both', async () => {
+  const longer = await serve('--command-timeout', '2h', '--sandbox-deadline', '1h');
+  assert.equal(longer.code, 2);
+  assert.match(
+    longer.stderr,
+    /--command-timeout \(2h\) is longer than --sandbox-deadline \(1h\): a command would be stopped by the sandbox's deadline first/,
+  );
+});
