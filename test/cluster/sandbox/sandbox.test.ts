@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { KubeClient } from '../../../src/runtime/client/client.js';
 import { Jobs, Pods } from '../../../src/runtime/client/kinds.js';
@@ -53,13 +53,20 @@ async function simulatesPullFailures(client: KubeClient, ns: string, image: stri
   return state === 'backoff';
 }
 
+/** A started sandbox in a namespace of the test's own, working in a fresh directory; torn down after the test. */
+async function startedSandbox(t: TestContext) {
+  const client = await testClient(t);
+  const { ns, app } = await sandboxNamespace(t, client);
+  const dir = await workdir();
+  const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, workdir: dir });
+  t.after(() => sandbox.teardown());
+  await sandbox.init();
+  return { client, ns, sandbox, dir };
+}
+
 describe('KubernetesSandbox', () => {
   test('init creates the seed Job and a Running pod; commands return stdout, stderr and exit codes', async (t) => {
-    const client = await testClient(t);
-    const { ns, app } = await sandboxNamespace(t, client);
-    const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, workdir: await workdir() });
-    t.after(() => sandbox.teardown());
-    await sandbox.init();
+    const { client, ns, sandbox } = await startedSandbox(t);
 
     const job = await client.get(Jobs, sandbox.jobName, ns);
     assert.equal(job.metadata?.labels?.['app'], 'ci-fixer-sandbox');
@@ -96,12 +103,7 @@ describe('KubernetesSandbox', () => {
   });
 
   test('a command that outlives its timeout is stopped, with its children, and reported', async (t) => {
-    const client = await testClient(t);
-    const { ns, app } = await sandboxNamespace(t, client);
-    const dir = await workdir();
-    const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, workdir: dir });
-    t.after(() => sandbox.teardown());
-    await sandbox.init();
+    const { sandbox, dir } = await startedSandbox(t);
     const live = { stdout: '', stderr: '' };
     const r = await sandbox.runCommand('echo started; sleep 300 & echo $! > child.pid; wait', {
       cwd: dir,
@@ -123,12 +125,7 @@ describe('KubernetesSandbox', () => {
   });
 
   test('a command that leaves a process holding its output ends with its exit code, and the process is stopped', async (t) => {
-    const client = await testClient(t);
-    const { ns, app } = await sandboxNamespace(t, client);
-    const dir = await workdir();
-    const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, workdir: dir });
-    t.after(() => sandbox.teardown());
-    await sandbox.init();
+    const { sandbox, dir } = await startedSandbox(t);
     // As `server & npm test`: the server would run a minute, past the command's timeout.
     const r = await sandbox.runCommand(
       'i=0; while [ $i -lt 1200 ]; do i=$((i+1)); sleep 0.05; done & echo $! > server.pid; echo tests passed',
@@ -150,12 +147,7 @@ describe('KubernetesSandbox', () => {
   });
 
   test('onOutput gets each line while the command still runs', async (t) => {
-    const client = await testClient(t);
-    const { ns, app } = await sandboxNamespace(t, client);
-    const dir = await workdir();
-    const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, workdir: dir });
-    t.after(() => sandbox.teardown());
-    await sandbox.init();
+    const { sandbox, dir } = await startedSandbox(t);
     // Each line waits for a file the test writes only after the previous line reached it, so
     // the command can only finish if every line was delivered before it ended.
     const script = `${ackedLinesScript(dir)}; echo finished`;
@@ -195,12 +187,7 @@ describe('KubernetesSandbox', () => {
   });
 
   test('writeFile and readFile move text and binary files through tar', async (t) => {
-    const client = await testClient(t);
-    const { ns, app } = await sandboxNamespace(t, client);
-    const dir = await workdir();
-    const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, workdir: dir });
-    t.after(() => sandbox.teardown());
-    await sandbox.init();
+    const { sandbox, dir } = await startedSandbox(t);
 
     await sandbox.writeFile('src/nested/app.py', 'print("hi")\n');
     assert.equal(
@@ -224,12 +211,7 @@ describe('KubernetesSandbox', () => {
   });
 
   test('readFile follows a symbolic link to its file, and a tar that fails is reported, not read as a file', async (t) => {
-    const client = await testClient(t);
-    const { ns, app } = await sandboxNamespace(t, client);
-    const dir = await workdir();
-    const sandbox = new KubernetesSandbox(IMAGE, ns, { client: app, workdir: dir });
-    t.after(() => sandbox.teardown());
-    await sandbox.init();
+    const { sandbox, dir } = await startedSandbox(t);
     await sandbox.writeFile('node_modules/typescript/bin/tsc', '#!/usr/bin/env node\n', { mode: 0o755 });
     const linked = await sandbox.runCommand(
       'mkdir -p node_modules/.bin && ln -s ../typescript/bin/tsc node_modules/.bin/tsc',
