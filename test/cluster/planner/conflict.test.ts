@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { Intents } from '../../../src/apis/ido.intel.com/intent.js';
 import { DEFAULT_QUERIES, type KpiProfile } from '../../../src/apis/ido.intel.com/kpi-profile.js';
 import { Deployments } from '../../../src/runtime/client/kinds.js';
@@ -92,11 +92,18 @@ test('two intents on one workload with conflicting plans: Conflict on both, the 
   assert.deepEqual(refreshed.status!.lastPlan, loose!.status!.lastPlan);
 });
 
-// At 200 req/s four replicas of 500m answer in about 10 ms. "p95 ≤ 50 ms" is met with room to
-// spare, so its intent would scale in; another intent on the workload, whose profile's
-// Prometheus cannot be reached, may need every replica: the workload is not scaled in blind.
-test('an intent that cannot be observed keeps another intent on its workload from scaling it in', async (t) => {
-  const { client, ns } = await simulatedWorkload(t, 'planner-blind', {
+/**
+ * A workload of four 500m replicas at 200 req/s with two intents, the planner started on it:
+ * `blind`, "p95 ≤ 15 ms" measured by a Prometheus nothing listens on, so never observed, and
+ * `roomy`, "p95 ≤ 50 ms", met with room to spare (about 10 ms), so that it would scale in.
+ */
+async function blindBesideRoomy(
+  t: TestContext,
+  prefix: string,
+  blind: { name: string; priority?: number },
+  roomy: { name: string; priority?: number },
+) {
+  const { client, ns } = await simulatedWorkload(t, prefix, {
     name: 'shop',
     replicas: 4,
     cpu: '500m',
@@ -109,17 +116,41 @@ test('an intent that cannot be observed keeps another intent on its workload fro
     spec: {
       type: 'latency',
       query: DEFAULT_QUERIES['default/p95latency']!.query!,
-      // Nothing listens there: this intent's objective is never observed.
       props: { endpoint: 'http://127.0.0.1:1/api/v1/query' },
     },
   });
   await client.create(
-    intent(ns, 'tight', 'shop', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95elsewhere` }], 0.9),
+    intent(
+      ns,
+      blind.name,
+      'shop',
+      [{ name: 'p95', value: 15, measuredBy: `${ns}/p95elsewhere` }],
+      blind.priority,
+    ),
   );
   await client.create(
-    intent(ns, 'loose', 'shop', [{ name: 'p95', value: 50, measuredBy: `${ns}/p95latency` }], 0.1),
+    intent(
+      ns,
+      roomy.name,
+      'shop',
+      [{ name: 'p95', value: 50, measuredBy: `${ns}/p95latency` }],
+      roomy.priority,
+    ),
   );
   await startPlanner(t, ns, { actuators: ['scale_out', 'scale_in'] });
+  return { client, ns };
+}
+
+// At 200 req/s four replicas of 500m answer in about 10 ms. "p95 ≤ 50 ms" is met with room to
+// spare, so its intent would scale in; another intent on the workload, whose profile's
+// Prometheus cannot be reached, may need every replica: the workload is not scaled in blind.
+test('an intent that cannot be observed keeps another intent on its workload from scaling it in', async (t) => {
+  const { client, ns } = await blindBesideRoomy(
+    t,
+    'planner-blind',
+    { name: 'tight', priority: 0.9 },
+    { name: 'loose', priority: 0.1 },
+  );
 
   const loose = await waitFor(
     async () => {
@@ -148,29 +179,7 @@ for (const [how, change] of [
   ['retargeted', (ns: string) => ({ spec: { targetRef: { kind: 'Deployment', name: `${ns}/elsewhere` } } })],
 ] as const)
   test(`the intent leading a workload's rounds ${how}: the other intent on it is planned without it`, async (t) => {
-    const { client, ns } = await simulatedWorkload(t, 'planner-lead', {
-      name: 'shop',
-      replicas: 4,
-      cpu: '500m',
-      load: 200,
-    });
-    await client.create<KpiProfile>({
-      apiVersion: 'ido.intel.com/v1alpha1',
-      kind: 'KPIProfile',
-      metadata: { name: 'p95elsewhere', namespace: ns },
-      spec: {
-        type: 'latency',
-        query: DEFAULT_QUERIES['default/p95latency']!.query!,
-        props: { endpoint: 'http://127.0.0.1:1/api/v1/query' },
-      },
-    });
-    await client.create(
-      intent(ns, 'a', 'shop', [{ name: 'p95', value: 15, measuredBy: `${ns}/p95elsewhere` }]),
-    );
-    await client.create(
-      intent(ns, 'b', 'shop', [{ name: 'p95', value: 50, measuredBy: `${ns}/p95latency` }]),
-    );
-    await startPlanner(t, ns, { actuators: ['scale_out', 'scale_in'] });
+    const { client, ns } = await blindBesideRoomy(t, 'planner-lead', { name: 'a' }, { name: 'b' });
     const planningOfB = async () =>
       findCondition((await client.get(Intents, 'b', ns)).status?.conditions, 'Planning');
     await waitFor(async () => (await planningOfB())?.reason === 'Deferred', {
