@@ -187,6 +187,14 @@ export class Executor {
   }
 
   /** Runs a task on the InService performer of `avsAddress`. */
+  /**
+   * The AVS address as the config spells it, for `avsAddress` in any case; undefined for one the
+   * config does not name. Metrics label tasks with it, so that callers cannot add series.
+   */
+  configuredAvs(avsAddress: string): string | undefined {
+    return this.config?.avsPerformers.find((c) => key(c.avsAddress) === key(avsAddress))?.avsAddress;
+  }
+
   async submitTask(
     avsAddress: string,
     task: Task,

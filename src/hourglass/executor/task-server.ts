@@ -38,17 +38,17 @@ export async function startTaskServer(
       // The caller's deadline bounds the retries on the performer (Infinity when it set none).
       const d = call.getDeadline();
       const deadline = d instanceof Date ? d.getTime() : d;
+      // The caller's spelling is its own word: as a label it would let any caller add series
+      // without end. A configured AVS counts under the config's spelling, any other under ''.
+      const avs = executor.configuredAvs(avsAddress) ?? '';
       executor.submitTask(avsAddress, { taskId: id, payload }, { deadline }).then(
         (r) => {
-          stopTimer({ avs: avsAddress });
-          executorTasks.inc({ avs: avsAddress, result: 'ok' });
+          stopTimer({ avs });
+          executorTasks.inc({ avs, result: 'ok' });
           callback(null, { taskId, result: r.result, performerId: r.performerId });
         },
         (err: Error) => {
           const [code, result] = statusOf(err);
-          // An AVS it does not serve is the caller's word: as a label it would let any caller
-          // add series without end, so all of them count under one empty label.
-          const avs = result === 'unknown_avs' ? '' : avsAddress;
           stopTimer({ avs });
           executorTasks.inc({ avs, result });
           callback({ code, details: err.message, name: err.name, message: err.message });

@@ -182,10 +182,13 @@ test('tutti executor: deploys on start, blue-green on a config change, adopts it
   assert.equal(state1.avs[AVS.toLowerCase()].performerId, first.performerId);
   assert.equal(await metric(run.executor.healthPort, /^hourglass_executor_deployment_generation (\d+)/m), 1);
   await assert.rejects(run.client.submitTask('0xother', 't-x', ''), /NOT_FOUND.*serves no AVS 0xother/);
-  // Counted, but not under the caller's AVS: callers cannot add series.
+  // The AVS in other capitals is the same AVS, counted under the config's spelling.
+  assert.equal((await run.client.submitTask(AVS.toUpperCase(), 't-1b', 'HELLO')).result.toString(), 'HELLO');
+  // Counted, but not under the caller's spelling: callers cannot add series.
   const metrics = await (await fetch(`http://127.0.0.1:${run.executor.healthPort}/metrics`)).text();
   assert.match(metrics, /^hourglass_executor_tasks_total\{avs="",result="unknown_avs"\} 1$/m);
-  assert.doesNotMatch(metrics, /0xother/);
+  assert.match(metrics, new RegExp(`^hourglass_executor_tasks_total\\{avs="${AVS}",result="ok"\\} 2$`, 'm'));
+  assert.doesNotMatch(metrics, /0xother|0XAVS/);
 
   // A config change: v2 is deployed blue-green, the v1 Performer goes.
   await writeConfig(configPath, ns, 'v2');
