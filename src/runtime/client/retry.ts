@@ -24,12 +24,34 @@ export function retryAfterSeconds(status: number, header: string | string[] | un
 }
 
 /**
- * A request that failed because the server had closed the idle keep-alive socket it went out on:
- * the server never read it, so sending it again on a new connection is safe for any verb. Node's
- * documented remedy (`request.reusedSocket`); a "socket hang up" carries ECONNRESET too.
+ * A request that failed on a kept-alive socket the server may have closed as it sat idle (Node's
+ * `request.reusedSocket` case; a "socket hang up" carries ECONNRESET too). Whether the server read
+ * it first is another matter: see mayResendOnNewConnection.
  */
 export function isStaleSocketFailure(err: NodeJS.ErrnoException, reusedSocket: boolean): boolean {
-  return reusedSocket && err.code === 'ECONNRESET';
+  return reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+}
+
+/**
+ * Whether a request whose kept-alive socket failed before an answer may be sent again on a new
+ * one, as Go's transport decides: any request whose own write failed (`writeFailed`: the socket
+ * was reset before it took all of it, so the server cannot have it whole); else only one whose
+ * repeat changes nothing the first did not: a GET, a DELETE (a repeat finds the object gone:
+ * NotFound), or a PUT carrying a resourceVersion (a compare-and-swap: a repeat after it was
+ * applied is a Conflict). A POST or PATCH, or a PUT without one, that went out the server may
+ * have carried out: sent twice, a create would meet itself (AlreadyExists) and a JSON patch
+ * apply twice.
+ */
+export function mayResendOnNewConnection(method: string, body: unknown, writeFailed: boolean): boolean {
+  if (writeFailed) return true;
+  if (method === 'GET' || method === 'DELETE') return true;
+  return method === 'PUT' && hasResourceVersion(body);
+}
+
+function hasResourceVersion(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null) return false;
+  const metadata = (body as { metadata?: { resourceVersion?: unknown } }).metadata;
+  return typeof metadata?.resourceVersion === 'string' && metadata.resourceVersion !== '';
 }
 
 /**

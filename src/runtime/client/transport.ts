@@ -15,6 +15,7 @@ import {
   isResetGet,
   isStaleSocketFailure,
   MAX_RETRY_AFTER_RETRIES,
+  mayResendOnNewConnection,
   pause,
   RESET_RETRY_WAIT_MS,
   retryAfterSeconds,
@@ -167,7 +168,9 @@ export class Transport {
    * - a 429 or 5xx with `Retry-After` is sent again after the advised wait, up to
    *   MAX_RETRY_AFTER_RETRIES times, as client-go does; a wait that would outlast the request's
    *   deadline is not begun, and the answer stands;
-   * - a failure on a kept-alive socket the server had just closed is sent once more;
+   * - a failure on a kept-alive socket the server had just closed is sent once more, on a new
+   *   connection, if writing the request failed or it is one whose repeat changes nothing
+   *   (mayResendOnNewConnection): a POST or PATCH the server may have read is not;
    * - a GET whose connection was reset or closed before it was answered is sent again after
    *   RESET_RETRY_WAIT_MS, as client-go does, within the same MAX_RETRY_AFTER_RETRIES and
    *   deadline; other verbs are not, as the server may have acted on them. Only the request: once answered,
@@ -295,8 +298,8 @@ export class Transport {
 
   /**
    * Sends the request once. Resolves 'stale-socket' instead of failing when `mayResend` and it
-   * went out on a kept-alive socket that the server had closed, and a ResetGet when it is a GET
-   * whose connection was reset.
+   * went out on a kept-alive socket that the server had closed, unless the server may have acted
+   * on it, and a ResetGet when it is a GET whose connection was reset.
    */
   private attempt(
     req: RestRequest,
@@ -373,7 +376,12 @@ export class Transport {
         if (timer) clearTimeout(timer);
         if (req.signal?.aborted) reject(req.signal.reason ?? err);
         else if (closed.aborted) reject(closed.reason);
-        else if (mayResend && isStaleSocketFailure(err, r.reusedSocket)) resolve('stale-socket');
+        else if (
+          mayResend &&
+          isStaleSocketFailure(err, r.reusedSocket) &&
+          mayResendOnNewConnection(req.method, req.body, err.syscall === 'write')
+        )
+          resolve('stale-socket');
         else {
           const { server, origin } = this.connection;
           const failure = tlsError(err, target, server, origin.kubeconfig) ?? connectionError(err, target);

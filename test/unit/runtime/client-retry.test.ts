@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import {
   isResetGet,
   isStaleSocketFailure,
+  mayResendOnNewConnection,
   pause,
   retryAfterSeconds,
 } from '../../../src/runtime/client/retry.js';
@@ -33,8 +34,12 @@ describe('retryAfterSeconds (which answers ask to be sent again, as client-go re
 
 describe('isStaleSocketFailure', () => {
   const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-  test('a reset on a reused socket may be sent again', () => {
+  test('a reset or a broken pipe on a reused socket may be sent again', () => {
     assert.equal(isStaleSocketFailure(reset, true), true);
+    assert.equal(
+      isStaleSocketFailure(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }), true),
+      true,
+    );
   });
   test('not on a new socket, nor for another error', () => {
     assert.equal(isStaleSocketFailure(reset, false), false);
@@ -43,6 +48,34 @@ describe('isStaleSocketFailure', () => {
       false,
     );
     assert.equal(isStaleSocketFailure(new Error('no complete response within 10 ms'), true), false);
+  });
+});
+
+describe('mayResendOnNewConnection (as Go: only what the server cannot have acted on, or may repeat)', () => {
+  const cm = (resourceVersion?: string) => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'x', ...(resourceVersion === undefined ? {} : { resourceVersion }) },
+  });
+  test('any verb whose own write failed: the server cannot have it whole', () => {
+    for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) {
+      assert.equal(mayResendOnNewConnection(method, cm(), true), true, method);
+    }
+  });
+  test('once written, a GET, a DELETE and a compare-and-swap PUT', () => {
+    assert.equal(mayResendOnNewConnection('GET', undefined, false), true);
+    assert.equal(mayResendOnNewConnection('DELETE', { propagationPolicy: 'Background' }, false), true);
+    assert.equal(mayResendOnNewConnection('PUT', cm('42'), false), true);
+  });
+  test('once written, never a POST, a PATCH, or a PUT without a resourceVersion', () => {
+    assert.equal(mayResendOnNewConnection('POST', cm(), false), false);
+    assert.equal(
+      mayResendOnNewConnection('PATCH', [{ op: 'add', path: '/data/k', value: 'v' }], false),
+      false,
+    );
+    assert.equal(mayResendOnNewConnection('PUT', cm(), false), false);
+    assert.equal(mayResendOnNewConnection('PUT', cm(''), false), false);
+    assert.equal(mayResendOnNewConnection('PUT', JSON.stringify(cm('42')), false), false);
   });
 });
 
