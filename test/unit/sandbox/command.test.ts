@@ -28,6 +28,16 @@ function run(argv: string[], stdin?: string): Promise<{ stdout: string; stderr: 
   });
 }
 
+/** Whether process `pid` has ended: a signal 0 sent to it fails. */
+function gone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 test('the command runs in the working directory with the environment and stdin it was given', async () => {
   const dir = await realpath(await mkdtemp(join(tmpdir(), 'sandbox-cmd-')));
   const r = await run(
@@ -55,17 +65,7 @@ test('the timeout stops the command and the children it started in the backgroun
   const r = await run(commandArgv({ command: `sleep 300 & echo $! > ${pidFile}; wait`, timeoutMs: 500 }));
   assert.equal(r.code, TIMEOUT_EXIT_CODE);
   const pid = Number((await readFile(pidFile, 'utf8')).trim());
-  await waitFor(
-    () => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    },
-    { description: `background child ${pid} to be gone`, timeoutMs: 10_000 },
-  );
+  await waitFor(() => gone(pid), { description: `background child ${pid} to be gone`, timeoutMs: 10_000 });
 });
 
 test('a command that leaves a process running ends with its own exit code, and the process is stopped', async () => {
@@ -82,17 +82,10 @@ test('a command that leaves a process running ends with its own exit code, and t
   assert.equal(r.stdout, 'tests passed\n');
   assert.equal(r.stderr, `${LEFTOVERS_STOPPED}\n`);
   const pid = Number((await readFile(pidFile, 'utf8')).trim());
-  await waitFor(
-    () => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    },
-    { description: `the left-over process ${pid} to be gone`, timeoutMs: 10_000 },
-  );
+  await waitFor(() => gone(pid), {
+    description: `the left-over process ${pid} to be gone`,
+    timeoutMs: 10_000,
+  });
   // A command that leaves nothing gets no note.
   assert.deepEqual(await run(commandArgv({ command: 'echo alone', timeoutMs: 10_000 })), {
     stdout: 'alone\n',
