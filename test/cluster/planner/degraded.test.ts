@@ -20,10 +20,21 @@ import {
   webP95,
 } from './support.js';
 
-/** The namespace forbids scaling out, as a site's admission policy would; once in force. */
-async function refuseScaleOut(t: TestContext, client: KubeClient, ns: string): Promise<void> {
-  const policy = `${ns}-no-scale-out`;
-  await denyingPolicy(t, client, policy, {
+/**
+ * Updates of Deployments in `ns` that break `expression` refused with `message`, as a site's
+ * admission policy would; once in force, which a dry-run apply of `probe` to "web" (a change the
+ * policy refuses) shows: policies take effect a moment after they are created.
+ */
+async function refuseDeploymentUpdates(
+  t: TestContext,
+  client: KubeClient,
+  ns: string,
+  policy: string,
+  expression: string,
+  message: string,
+  probe: Deployment['spec'],
+): Promise<void> {
+  await denyingPolicy(t, client, `${ns}-${policy}`, {
     namespace: ns,
     // kubernetes-types leaves `resources` out of NamedRuleWithOperations; the API has it.
     rule: {
@@ -32,29 +43,39 @@ async function refuseScaleOut(t: TestContext, client: KubeClient, ns: string): P
       operations: ['UPDATE'],
       resources: ['deployments'],
     } as NamedRuleWithOperations,
-    expression: 'object.spec.replicas <= oldObject.spec.replicas',
-    message: 'no scaling out here',
+    expression,
+    message,
   });
-  // Policies take effect a moment after they are created.
   await waitFor(
-    async () => {
-      const refused = await client
+    () =>
+      client
         .apply<Deployment>(
           {
             apiVersion: 'apps/v1',
             kind: 'Deployment',
             metadata: { name: 'web', namespace: ns },
-            spec: { replicas: 5 } as Deployment['spec'],
+            spec: probe,
           },
           { dryRun: true, fieldManager: 'policy-probe' },
         )
         .then(
           () => false,
-          (err: Error) => /no scaling out here/.test(err.message),
-        );
-      return refused;
-    },
+          (err: Error) => err.message.includes(message),
+        ),
     { description: 'the admission policy to be in force', timeoutMs: 30_000 },
+  );
+}
+
+/** The namespace forbids scaling out; once in force. */
+async function refuseScaleOut(t: TestContext, client: KubeClient, ns: string): Promise<void> {
+  await refuseDeploymentUpdates(
+    t,
+    client,
+    ns,
+    'no-scale-out',
+    'object.spec.replicas <= oldObject.spec.replicas',
+    'no scaling out here',
+    { replicas: 5 } as Deployment['spec'],
   );
 }
 
@@ -183,37 +204,17 @@ test('a plan whose second action the API server refuses: the status and the trac
     load: 200,
   });
   // The namespace lets workloads be scaled but not their pods' resources changed.
-  await denyingPolicy(t, client, `${ns}-frozen-template`, {
-    namespace: ns,
-    rule: {
-      apiGroups: ['apps'],
-      apiVersions: ['v1'],
-      operations: ['UPDATE'],
-      resources: ['deployments'],
-    } as NamedRuleWithOperations,
-    expression: 'object.spec.template == oldObject.spec.template',
-    message: 'pod templates are frozen here',
-  });
-  await waitFor(
-    () =>
-      client
-        .apply<Deployment>(
-          {
-            apiVersion: 'apps/v1',
-            kind: 'Deployment',
-            metadata: { name: 'web', namespace: ns },
-            spec: {
-              selector: { matchLabels: { app: 'web' } },
-              template: { metadata: { labels: { app: 'web', probe: 'x' } } },
-            },
-          },
-          { dryRun: true, fieldManager: 'policy-probe' },
-        )
-        .then(
-          () => false,
-          (err: Error) => /pod templates are frozen here/.test(err.message),
-        ),
-    { description: 'the admission policy to be in force', timeoutMs: 30_000 },
+  await refuseDeploymentUpdates(
+    t,
+    client,
+    ns,
+    'frozen-template',
+    'object.spec.template == oldObject.spec.template',
+    'pod templates are frozen here',
+    {
+      selector: { matchLabels: { app: 'web' } },
+      template: { metadata: { labels: { app: 'web', probe: 'x' } } },
+    },
   );
   // Plans settle for 60 s: long enough that the planner is restarted while the first one does.
   const settings: Parameters<typeof startPlanner>[2] = {
