@@ -12,7 +12,7 @@ import { watchEvents } from '../../../src/runtime/informer.js';
 import { Manager } from '../../../src/runtime/manager.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
-import { dropIntent, handoffDir, intent, readState, startLoop } from './support.js';
+import { createDeployment, dropIntent, handoffDir, intent, readState, startLoop } from './support.js';
 
 const WAIT = { timeoutMs: 60_000, intervalMs: 100 };
 
@@ -64,19 +64,7 @@ describe('NetworkIntents on one Deployment', () => {
     const client = await testClient(t);
     await installCrds(client, conductorCrds());
     const ns = await testNamespace(t, client, 'supersede');
-    await client.create({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'web', namespace: ns },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: 'web' } },
-        template: {
-          metadata: { labels: { app: 'web' } },
-          spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
-        },
-      },
-    });
+    await createDeployment(client, ns, 'web');
     await startConductor(t, ns);
     const dirs = await handoffDir(t);
     await startLoop(t, client, dirs);

@@ -15,6 +15,7 @@ import { Manager } from '../../../src/runtime/manager.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { a1Mediator } from '../../support/a1-mediator.js';
 import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+import { createDeployment } from './support.js';
 
 const WAIT = { timeoutMs: 60_000, intervalMs: 200 };
 
@@ -41,22 +42,6 @@ async function setUp(t: TestContext, prefix: string): Promise<{ client: KubeClie
   const client = await testClient(t);
   await installCrds(client, conductorCrds());
   return { client, ns: await testNamespace(t, client, prefix) };
-}
-
-async function createDeployment(client: KubeClient, ns: string, name: string, replicas = 1): Promise<void> {
-  await client.create({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: ns },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
-      },
-    },
-  });
 }
 
 async function createIntent(client: KubeClient, ns: string, name: string, target: string, replicas: number) {

@@ -20,6 +20,7 @@ import { Manager } from '../../../src/runtime/manager.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { a1Mediator } from '../../support/a1-mediator.js';
 import { testClient, testKubeconfig, testNamespace } from '../../support/cluster.js';
+import { createDeployment } from './support.js';
 
 const run = promisify(execFile);
 const DIR = new URL('../../../deploy/conductor-operator/', import.meta.url).pathname;
@@ -150,19 +151,7 @@ test("the NetworkIntent controller runs, scales and keeps A1 under the manifest'
   await mgr.start();
   t.after(() => mgr.stop());
 
-  await client.create({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'web', namespace: ns },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: 'web' } },
-      template: {
-        metadata: { labels: { app: 'web' } },
-        spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
-      },
-    },
-  });
+  await createDeployment(client, ns, 'web');
   await waitFor(
     () =>
       client.create<NetworkIntent>({

@@ -8,23 +8,7 @@ import { Deployments } from '../../../src/runtime/client/kinds.js';
 import { installCrds } from '../../../src/runtime/crds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
 import { testClient, testNamespace } from '../../support/cluster.js';
-import { dropIntent, handoffDir, intent, readState, startLoop } from './support.js';
-
-async function createDeployment(client: KubeClient, ns: string, name: string, replicas = 1): Promise<void> {
-  await client.create({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: ns },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
-      },
-    },
-  });
-}
+import { createDeployment, dropIntent, handoffDir, intent, readState, startLoop } from './support.js';
 
 /** Runs the reconciler as a controller would: again after each requeue, until done or the deadline. */
 /**

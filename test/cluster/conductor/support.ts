@@ -12,6 +12,28 @@ import { componentLogger, type Logger } from '../../../src/runtime/log.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 
+/** A Deployment of one container; nothing runs its Pods, the tests read and scale its spec. */
+export async function createDeployment(
+  client: KubeClient,
+  ns: string,
+  name: string,
+  replicas = 1,
+): Promise<void> {
+  await client.create({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: ns },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
+      },
+    },
+  });
+}
+
 export async function handoffDir(t: TestContext): Promise<{ dir: string; errors: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'handoff-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
