@@ -28,6 +28,19 @@ interface RunList {
 }
 
 /**
+ * The events of run `id`, read from `from` then reconnected through `via` with the id of its first
+ * output: they resume after it; reconnected with the id of the last event, there is nothing more.
+ */
+async function assertResumesThrough(from: string, via: string, id: string): Promise<void> {
+  const all = await eventsWithIds(from, id);
+  const cut = all.findIndex((g) => g.event.type === 'output');
+  const rest = await eventsWithIds(via, id, { 'last-event-id': all[cut]!.id });
+  assert.deepEqual(rest, all.slice(cut + 1));
+  const ended = await fetch(`${via}/api/runs/${id}/events`, { headers: { 'last-event-id': all.at(-1)!.id } });
+  assert.equal(ended.status, 204);
+}
+
+/**
  * Replicas of the ci-fixer service in one namespace, as a Deployment runs them: each a real Pod
  * with the service's labels (kwok makes it Ready with a Pod IP), and an in-process service given
  * that Pod. The simulated Pod IPs do not route, so each Pod carries the peer-address annotation
@@ -153,14 +166,7 @@ describe('ci-fixer replicas', () => {
     assert.deepEqual(stream.at(-1), { type: 'end', status: 'succeeded' });
 
     // A stream that reconnects through B with the id of the last event it got resumes after it.
-    const all = await eventsWithIds(a.base, onA);
-    const cut = all.findIndex((g) => g.event.type === 'output');
-    const rest = await eventsWithIds(b.base, onA, { 'last-event-id': all[cut]!.id });
-    assert.deepEqual(rest, all.slice(cut + 1));
-    const ended = await fetch(`${b.base}/api/runs/${onA}/events`, {
-      headers: { 'last-event-id': all.at(-1)!.id },
-    });
-    assert.equal(ended.status, 204);
+    await assertResumesThrough(a.base, b.base, onA);
 
     const fetched = await getJson<Run>(`${b.base}/api/runs/${onA}`);
     assert.equal(fetched.status, 200);
@@ -202,14 +208,7 @@ describe('ci-fixer replicas', () => {
       'status',
     );
     // A stream that reconnects through B with the id of the last event it got resumes after it.
-    const all = await eventsWithIds(a.base, onA);
-    const cut = all.findIndex((g) => g.event.type === 'output');
-    const rest = await eventsWithIds(b.base, onA, { 'last-event-id': all[cut]!.id });
-    assert.deepEqual(rest, all.slice(cut + 1));
-    const ended = await fetch(`${b.base}/api/runs/${onA}/events`, {
-      headers: { 'last-event-id': all.at(-1)!.id },
-    });
-    assert.equal(ended.status, 204);
+    await assertResumesThrough(a.base, b.base, onA);
 
     const fetched = await getJson<Run>(`${b.base}/api/runs/${onA}`);
     assert.equal(fetched.status, 200, JSON.stringify(fetched.body));
