@@ -173,6 +173,16 @@ export class EdgeSyncer {
   private async attempt(stop: () => void): Promise<SyncOutcome> {
     const current = await this.gitSync();
     const previous = current.status ?? {};
+    // Nothing of the commit was applied: the status keeps describing what is, with the errors.
+    const unapplied = (errors: string[], reason: string) =>
+      this.report(
+        current,
+        previous,
+        { commit: previous.commit, objects: previous.objects ?? 0, pruned: 0, errors },
+        reason,
+        previous.inventory ?? [],
+        stop,
+      );
     let commit: string;
     try {
       commit = await this.fetch();
@@ -181,34 +191,14 @@ export class EdgeSyncer {
       const reason = { auth: 'GitAuthFailed', unreachable: 'GitUnreachable', 'not-found': 'GitRepoNotFound' }[
         err.failure as string
       ];
-      return this.report(
-        current,
-        previous,
-        { commit: previous.commit, objects: previous.objects ?? 0, pruned: 0, errors: [err.message] },
-        reason ?? 'GitError',
-        previous.inventory ?? [],
-        stop,
-      );
+      return unapplied([err.message], reason ?? 'GitError');
     }
 
     let objects: SourcedObject[];
     try {
       objects = await readSource(this.opts.cacheDir, this.opts.dir);
     } catch (err) {
-      // Nothing of this commit was applied: the status keeps describing what is.
-      return this.report(
-        current,
-        previous,
-        {
-          commit: previous.commit,
-          objects: previous.objects ?? 0,
-          pruned: 0,
-          errors: [`commit ${commit.slice(0, 12)}: ${(err as Error).message}`],
-        },
-        'SourceInvalid',
-        previous.inventory ?? [],
-        stop,
-      );
+      return unapplied([`commit ${commit.slice(0, 12)}: ${(err as Error).message}`], 'SourceInvalid');
     }
 
     // A document that names no object cannot be applied, nor matched to what it was before: skipped,
@@ -218,18 +208,9 @@ export class EdgeSyncer {
       return missing ? [`${s.file}#${s.index + 1}: ${missing}`] : [];
     });
     if (unnamed.length)
-      return this.report(
-        current,
-        previous,
-        {
-          commit: previous.commit,
-          objects: previous.objects ?? 0,
-          pruned: 0,
-          errors: unnamed.map((u) => `commit ${commit.slice(0, 12)}: ${u}`),
-        },
+      return unapplied(
+        unnamed.map((u) => `commit ${commit.slice(0, 12)}: ${u}`),
         'SourceInvalid',
-        previous.inventory ?? [],
-        stop,
       );
 
     const errors: string[] = [];
