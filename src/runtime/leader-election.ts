@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Lease } from 'kubernetes-types/coordination/v1.js';
 import type { CallOptions, KubeClient } from './client/client.js';
@@ -8,6 +9,15 @@ import type { Logger } from './log.js';
 import { leaderElectionMasterStatus } from './metrics.js';
 import { eitherSignal } from './signals.js';
 import { microTime } from './time.js';
+
+/**
+ * Milliseconds on a clock that only moves forward at a steady rate, for every duration the
+ * election measures (deadlines, expiry), as client-go uses Go's monotonic clock: a wall clock
+ * stepped forward would depose a healthy leader and let a standby take its lease, stepped back it
+ * would keep a leader that cannot renew leading past a rival's takeover. Only the lease's
+ * renewTime and acquireTime, which others read, are wall-clock times.
+ */
+const monotonicNow = (): number => performance.now();
 
 /** client-go's defaults: how long a lease holds, how long a leader keeps trying to renew, how often. */
 export const LEASE_DURATION_MS = 15_000;
@@ -92,7 +102,7 @@ export class LeaderElector {
       let acquiredAt = 0;
       let acquired = false;
       while (!signal.aborted) {
-        const attempt = Date.now();
+        const attempt = monotonicNow();
         acquired = await this.tryAcquireOrRenew(log, attempt + this.renewDeadlineMs, signal);
         if (acquired) {
           acquiredAt = attempt;
@@ -167,13 +177,13 @@ export class LeaderElector {
       // successful renewal would be followed by none at all, and a healthy leader step down.
       await this.sleep(
         signal,
-        Math.min(this.retryPeriodMs, Math.max(0, deadline - Date.now() - this.retryPeriodMs)),
+        Math.min(this.retryPeriodMs, Math.max(0, deadline - monotonicNow() - this.retryPeriodMs)),
       );
       if (signal.aborted) return false;
       // Keep retrying within this period's window; give up once the deadline has passed.
       let renewed = false;
-      while (!renewed && Date.now() < deadline && !signal.aborted) {
-        const attempt = Date.now();
+      while (!renewed && monotonicNow() < deadline && !signal.aborted) {
+        const attempt = monotonicNow();
         renewed = await this.tryAcquireOrRenew(log, deadline, signal);
         if (renewed) lastRenew = attempt;
         else await delay(Math.min(500, this.retryPeriodMs / 4), undefined, { signal }).catch(() => {});
@@ -197,7 +207,7 @@ export class LeaderElector {
     const overdue = new AbortController();
     const timer = setTimeout(
       () => overdue.abort(new Error(`no answer within the renew deadline (${this.renewDeadlineMs} ms)`)),
-      Math.max(0, deadline - Date.now()),
+      Math.max(0, deadline - monotonicNow()),
     );
     const cutOff = eitherSignal(stop, overdue.signal);
     const call = { signal: cutOff.signal };
@@ -227,7 +237,7 @@ export class LeaderElector {
       this.observe(holder, spec.renewTime ?? '', spec.leaseTransitions ?? 0);
       const heldByOther = holder !== '' && holder !== this.identity;
       const expiresAt = this.observed!.at + (spec.leaseDurationSeconds ?? leaseSeconds) * 1000;
-      if (heldByOther && Date.now() < expiresAt) return false;
+      if (heldByOther && monotonicNow() < expiresAt) return false;
       const acquiring = holder !== this.identity;
       const updated: Lease = {
         ...lease,
@@ -279,7 +289,7 @@ export class LeaderElector {
   private observe(holder: string, renewTime: string, transitions: number): void {
     const o = this.observed;
     if (!o || o.holder !== holder || o.renewTime !== renewTime) {
-      this.observed = { holder, renewTime, at: Date.now(), transitions };
+      this.observed = { holder, renewTime, at: monotonicNow(), transitions };
     }
   }
 

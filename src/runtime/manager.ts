@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import type { KubeClient } from './client/client.js';
 import type { Kind, KubeObject } from './client/types.js';
 import { Controller, type InformerSource } from './controller.js';
@@ -78,7 +79,7 @@ export class Manager implements InformerSource {
   private leaderAbort?: AbortController;
   /** The current term's fence: aborting it makes the term's client refuse every request. */
   private fence?: AbortController;
-  /** Set by a stop: when the term's work must have drained. */
+  /** Set by a stop: when the term's work must have drained (performance.now(): a wall-clock step moves it not). */
   private drainDeadline?: number;
   private stopping?: Promise<void>;
   /** What stopped the manager, when something it ran failed. */
@@ -295,7 +296,7 @@ export class Manager implements InformerSource {
       return;
     }
     this.log.info({ budgetMs: budget }, 'stopping');
-    const deadline = Date.now() + budget;
+    const deadline = performance.now() + budget;
     // The lease is released after the drain: leave it part of the budget.
     this.drainDeadline = deadline - Math.min(RELEASE_RESERVE_MS, budget / 4);
     abort.abort(new Error('manager stopping'));
@@ -309,7 +310,7 @@ export class Manager implements InformerSource {
       this.log.error({ budgetMs: budget }, 'graceful stop exceeded its budget; abandoning in-flight work');
     }
     this.running = undefined;
-    await this.releaseWithin(deadline - Date.now());
+    await this.releaseWithin(deadline - performance.now());
     if (this.failure) this.log.error({ err: this.failure.message }, 'stopped after a failure');
     else this.log.info('stopped');
     // A failure is the process's end too: its exit status and a restart are what tell the operator.
@@ -426,7 +427,7 @@ export class Manager implements InformerSource {
     // At a stop, the lease is renewed while the work drains, but only within the graceful budget:
     // past it the work is given up, and writes no more, so that the lease can be released.
     const deadline = this.drainDeadline;
-    const waitMs = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
+    const waitMs = deadline === undefined ? undefined : Math.max(0, deadline - performance.now());
     if (waitMs !== undefined && (await within(drained, waitMs)) === 'timeout') {
       this.fence?.abort(new Error('leadership released: the graceful stop gave up on work still running'));
       this.log.error('controllers did not stop within the graceful budget; giving them up');

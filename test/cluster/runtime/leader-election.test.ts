@@ -564,3 +564,104 @@ test('a reconcile still draining when the graceful budget is spent is given up: 
   assert.ok(a.state.outcome instanceof Error, 'work given up at the stop wrote after the lease was released');
   assert.match(a.state.outcome.message, /graceful stop gave up/);
 });
+
+/** Moves what Date.now() says by `offsetMs`, as a wall clock stepped by NTP or by hand, until the test ends. */
+function stepWallClock(t: TestContext, offsetMs: number): void {
+  const real = Date.now;
+  Date.now = () => real() + offsetMs;
+  t.after(() => {
+    Date.now = real;
+  });
+}
+
+test('a wall clock stepped forward neither deposes a healthy leader nor hands its lease to a standby', async (t) => {
+  const admin = await testClient(t);
+  const ns = await testNamespace(t, admin, 'le-clock-forward');
+  const { proxy, kubeconfig } = await faultInjected(t);
+  const clientA = await KubeClient.load(testKubeconfig());
+  const clientB = await KubeClient.load(kubeconfig);
+  const logger = pino({ level: 'silent' });
+  const terms = { leaseName: 'clock', leaseNamespace: ns, logger, ...SHORT_TERMS };
+  const a = new LeaderElector({ client: clientA, identity: 'a', ...terms });
+  const b = new LeaderElector({ client: clientB, identity: 'b', ...terms });
+  const stop = new AbortController();
+  let aLost = false;
+  let bLed = false;
+  const runA = a.run(stop.signal, {
+    onStartedLeading: (lost) => lost.addEventListener('abort', () => (aLost = true)),
+    onStoppedLeading: () => {},
+  });
+  let runB: Promise<void> | undefined;
+  t.after(async () => {
+    stop.abort();
+    await Promise.all([runA, runB]);
+    clientA.close();
+    clientB.close();
+  });
+  await waitFor(() => a.isLeader(), { description: 'a to lead', timeoutMs: 15_000 });
+  runB = b.run(stop.signal, {
+    onStartedLeading: () => {
+      bLed = true;
+    },
+    onStoppedLeading: () => {},
+  });
+  // Once b asks a second time, it has seen the lease held by a.
+  const looks = (r: SeenRequest) => r.method === 'GET' && r.url.includes('/leases/clock');
+  await waitFor(() => proxy.count(looks) >= 2, {
+    description: 'b to have looked at the lease',
+    timeoutMs: 4 * SHORT_TERMS.retryPeriodMs + SLACK_MS,
+  });
+
+  stepWallClock(t, 3_600_000);
+  const renewals = new Set<string>();
+  const spanning = Math.ceil(SHORT_TERMS.leaseDurationMs / SHORT_TERMS.retryPeriodMs) + 2;
+  await waitFor(
+    async () => {
+      const spec = (await admin.get(Leases, 'clock', ns)).spec;
+      if (spec?.holderIdentity === 'a' && spec.renewTime) renewals.add(String(spec.renewTime));
+      return renewals.size > spanning;
+    },
+    {
+      description: `${spanning} renewals by a after the clock was stepped`,
+      timeoutMs: spanning * (SHORT_TERMS.retryPeriodMs + 1_000) + SLACK_MS,
+    },
+  );
+  assert.equal(aLost, false, 'a stepped down when the wall clock jumped');
+  assert.equal(bLed, false, 'b took a lease a kept renewing');
+});
+
+test('a leader whose wall clock is stepped back still steps down at the renew deadline when it cannot renew', async (t) => {
+  const admin = await testClient(t);
+  const ns = await testNamespace(t, admin, 'le-clock-back');
+  const { proxy, kubeconfig } = await blackholeProxied(t);
+  const client = await KubeClient.load(kubeconfig);
+  const stop = new AbortController();
+  let lost = false;
+  const a = new LeaderElector({
+    client,
+    leaseName: 'clock',
+    leaseNamespace: ns,
+    identity: 'a',
+    logger: pino({ level: 'silent' }),
+    ...SHORT_TERMS,
+  });
+  const running = a.run(stop.signal, {
+    onStartedLeading: (signal) => signal.addEventListener('abort', () => (lost = true)),
+    onStoppedLeading: () => {},
+  });
+  t.after(async () => {
+    await proxy.stop();
+    stop.abort();
+    await running;
+    client.close();
+  });
+  await waitFor(() => a.isLeader(), { description: 'a to lead', timeoutMs: 15_000 });
+
+  stepWallClock(t, -3_600_000);
+  proxy.goSilent();
+  // Not an hour later: a rival takes the lease once it has not changed for its duration.
+  await waitFor(() => lost, {
+    description: 'a to step down',
+    timeoutMs: SHORT_TERMS.renewDeadlineMs + SHORT_TERMS.retryPeriodMs + SLACK_MS,
+  });
+});
