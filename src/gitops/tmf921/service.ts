@@ -63,6 +63,12 @@ function forgetPublished(r: IntentRecord): void {
   delete r.publishedDigest;
 }
 
+/** A stored intent that translates to other than what was last published, with its publish queued. */
+const ACCEPTED = 'its ConfigMap changed since it was last published; accepted for publishing';
+
+/** How a publish that failed marks an intent it was to publish; a retry is then already due. */
+const PUSH_FAILED = 'publishing to git failed';
+
 /** What publishing does with an intent it cannot render. */
 const KEPT =
   'not published: the repository keeps what was published for it before until the ConfigMap is fixed or the intent is withdrawn (DELETE)';
@@ -80,6 +86,8 @@ export class IntentService {
   private retry?: NodeJS.Timeout;
   private retryMs: number;
   private closed = false;
+  /** Publishes queued that have not yet read the store. */
+  private queued = 0;
 
   constructor(private readonly opts: IntentServiceOptions) {
     this.retryMs = opts.retryMs ?? DEFAULT_PUBLISH_RETRY_MS;
@@ -166,8 +174,12 @@ export class IntentService {
   private republish(): Promise<boolean> {
     clearTimeout(this.retry);
     this.retry = undefined;
+    this.queued++;
     this.publishing = this.publishing
-      .then(() => this.publishAll())
+      .then(() => {
+        this.queued--;
+        return this.publishAll();
+      })
       .then(
         () => {
           this.retryMs = this.opts.retryMs ?? DEFAULT_PUBLISH_RETRY_MS;
@@ -179,6 +191,12 @@ export class IntentService {
         },
       );
     return this.publishing;
+  }
+
+  /** Publishes the store as it is now, unless a queued publish or a pending retry will read it anyway. */
+  private publishSoon(): void {
+    if (this.closed || this.retry || this.queued) return;
+    void this.republish();
   }
 
   private retryLater(): void {
@@ -246,7 +264,7 @@ export class IntentService {
     } catch (err) {
       this.opts.log?.error({ err }, 'publish failed');
       for (const { r } of publishable.filter((x) => x.r.lifecycleStatus === 'acknowledged'))
-        await this.save(r, 'failed', `publishing to git failed: ${(err as Error).message}`);
+        await this.save(r, 'failed', `${PUSH_FAILED}: ${(err as Error).message}`);
       throw err;
     }
   }
@@ -261,6 +279,14 @@ export class IntentService {
       const message = `${untranslatable(this.opts.store.where(r.id), err)}; ${KEPT}`;
       if (r.lifecycleStatus === 'failed' && r.statusMessage === message) return r;
       return this.save(r, 'failed', message, forgetPublished);
+    }
+    if (r.publishedDigest !== digestOf(expectations) && !r.statusMessage.startsWith(PUSH_FAILED)) {
+      // Repaired, or edited by hand, since it was last published: nothing else would publish it
+      // until an unrelated request, so this GET does (a failed push is retried already).
+      this.publishSoon();
+      if (r.lifecycleStatus === 'acknowledged') return r;
+      if (r.lifecycleStatus === 'inProgress' && r.statusMessage === ACCEPTED) return r;
+      return this.save(r, 'inProgress', ACCEPTED);
     }
     if (!this.opts.edge || !r.commit || r.lifecycleStatus === 'acknowledged') return r;
     const report = await edgeReport(this.opts.edge, r.id, expectations).catch((err: Error) => ({

@@ -660,3 +660,58 @@ test('a publish that raced a withdrawal and a new post does not write the withdr
     { description: `intent ${id} published as posted again`, timeoutMs: 30_000 },
   );
 });
+
+test('a stored intent whose broken ConfigMap is repaired is published again at the next GET, with no other request', async (t) => {
+  const { client, namespace, url, bare } = await serviceWithGit(t, 'tutti-intent-repaired-');
+  const id = 'repaired-1';
+  const res = await fetch(url, {
+    method: 'POST',
+    body: JSON.stringify(tmf921Intent(id, { latency: '<5ms' })),
+  });
+  assert.equal(res.status, 201, await res.text());
+  const lifecycle = async () => {
+    const r = (await (await fetch(`${url}/${id}`)).json()) as IntentResource;
+    return {
+      status: r.lifecycleStatus,
+      message: String(r.characteristic.find((c) => c.name === 'statusMessage')?.value),
+    };
+  };
+  const edit = async (change: (json: string) => string) => {
+    const cm = await client.get(ConfigMaps, `tmf921-intent-${id}`, namespace);
+    cm.data!['intent.json'] = change(cm.data!['intent.json']!);
+    await client.replace(cm);
+  };
+  // Only GETs from here on: the repaired content must reach git without another POST or DELETE.
+  const published = (latency: string) =>
+    waitFor(
+      async () => {
+        const yaml = await git(['show', 'main:apps/intent/cn_capacity.yaml'], { cwd: bare }).catch(() => '');
+        const now = await lifecycle();
+        return (
+          yaml.includes(`latency LESS_THAN ${latency}`) &&
+          now.status === 'inProgress' &&
+          now.message.startsWith('published in commit')
+        );
+      },
+      { description: `intent ${id} published with latency ${latency}`, timeoutMs: 30_000 },
+    );
+  await published('5ms');
+
+  // Edited so that it no longer translates, then repaired with other content.
+  let original = '';
+  await edit((json) => {
+    original = json;
+    return json.replace('<5ms', '5 parsecs');
+  });
+  assert.equal((await lifecycle()).status, 'failed');
+  await edit((json) => json.replace('5 parsecs', '<10ms'));
+  const accepted = await lifecycle();
+  assert.equal(accepted.status, 'inProgress', accepted.message);
+  await published('10ms');
+
+  // Made unreadable, then repaired with the record it had but other content.
+  await edit((json) => json.slice(0, 20));
+  assert.equal((await lifecycle()).status, 'failed');
+  await edit(() => original.replace('<5ms', '<20ms'));
+  await published('20ms');
+});
