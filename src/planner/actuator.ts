@@ -37,6 +37,11 @@ export interface Actuator {
    */
   perform(state: PlanState, plan: readonly Action[], done?: (action: Action) => void): Promise<void>;
   effect(state: PlanState, goal: Goal): Promise<void>;
+  /**
+   * Whether the actuator is gone for good (a plugin unregistered or found unreachable): it has
+   * nothing left to act with or learn, and is asked nothing more.
+   */
+  gone?(): boolean;
 }
 
 /**

@@ -94,6 +94,8 @@ export class IntentPlanner {
   /** Rounds in a row whose plan failed, per workload, and the specs they were made for. */
   private readonly failures = new Map<string, { count: number; specs: string }>();
   private readonly autoscalers: AutoscalerFinder;
+  /** Workload and actuator pairs whose last refit failed, so that it is warned of once. */
+  private readonly refitFailing = new Set<string>();
 
   constructor(private readonly opts: IntentPlannerOptions) {
     this.autoscalers = new AutoscalerFinder(opts.client, opts.log);
@@ -421,10 +423,27 @@ export class IntentPlanner {
         .catch((err: unknown) => {
           log.warn({ intent: key(intent), err }, 'recording the planning event failed');
         });
-      for (const actuator of actuators)
-        await actuator.effect(p.state, p.goal).catch((err: unknown) => {
-          log.warn({ intent: key(intent), actuator: actuator.name, err }, 'refitting the model failed');
-        });
+      for (const actuator of actuators) {
+        // A plugin gone since the round began (dropped, deregistered) has no model to refit.
+        if (actuator.gone?.()) continue;
+        const refit = `${target}\0${actuator.name}`;
+        await actuator.effect(p.state, p.goal).then(
+          () => {
+            if (this.refitFailing.delete(refit))
+              log.info({ intent: key(intent), actuator: actuator.name }, 'refitting the model works again');
+          },
+          (err: unknown) => {
+            // A model that cannot be refitted fails the same way every round: warned once, until
+            // a refit succeeds again.
+            const again = this.refitFailing.has(refit);
+            this.refitFailing.add(refit);
+            log[again ? 'debug' : 'warn'](
+              { intent: key(intent), actuator: actuator.name, err },
+              'refitting the model failed',
+            );
+          },
+        );
+      }
     }
     let backoff = 0;
     if (failedOutright.length || partly?.degraded) {

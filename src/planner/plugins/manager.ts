@@ -174,7 +174,10 @@ export class PluginManager implements PluginSupervisor {
   callFailed(actuator: RemoteActuator, method: string, reason: string): void {
     const r = this.registrations.get(actuator.name);
     if (r?.actuator !== actuator) return;
-    this.log.warn({ plugin: actuator.name, method, reason }, 'plugin call failed');
+    // The planner warns of a failed Effect itself, once until the plugin refits again: one warned
+    // here too would repeat every round.
+    if (method === 'Effect') this.log.debug({ plugin: actuator.name, method, reason }, 'plugin call failed');
+    else this.log.warn({ plugin: actuator.name, method, reason }, 'plugin call failed');
     this.emit({ type: 'call-failed', plugin: r.info, method, reason });
   }
 

@@ -42,7 +42,7 @@ const GONE = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, gr
 export class RemoteActuator implements Actuator {
   readonly name: string;
   readonly group: string;
-  private gone: string | undefined;
+  private goneReason: string | undefined;
 
   constructor(
     private readonly info: { name: string; group: string; address: string },
@@ -56,11 +56,15 @@ export class RemoteActuator implements Actuator {
 
   /** Set by the manager when the plugin is dropped or deregistered. */
   markGone(reason: string): void {
-    this.gone ??= reason;
+    this.goneReason ??= reason;
+  }
+
+  gone(): boolean {
+    return this.goneReason !== undefined;
   }
 
   async nextState(state: PlanState, goal: Goal, limit: number): Promise<Candidate[]> {
-    if (this.gone) return [];
+    if (this.goneReason) return [];
     let res: NextStateResponseMessage;
     try {
       res = await this.call<NextStateResponseMessage>(
@@ -99,9 +103,9 @@ export class RemoteActuator implements Actuator {
   }
 
   private ensurePresent(method: string): void {
-    if (this.gone)
+    if (this.goneReason)
       throw new PluginCallError(
-        `plugin "${this.name}" (${this.info.address}) is no longer registered (${this.gone}); ${method} not sent`,
+        `plugin "${this.name}" (${this.info.address}) is no longer registered (${this.goneReason}); ${method} not sent`,
       );
   }
 

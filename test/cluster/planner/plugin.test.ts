@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { pino } from 'pino';
 import { Intents } from '../../../src/apis/ido.intel.com/intent.js';
 import type { Actuator } from '../../../src/planner/actuator.js';
 import { AStarPlanner } from '../../../src/planner/astar.js';
@@ -177,5 +178,97 @@ test('a plan whose replicas a plugin sets before a built-in actuator sets them a
     (await client.get(Deployments, 'web', ns)).spec!.replicas,
     3,
     'the replicas the plan predicts',
+  );
+});
+
+test('a plugin gone during a round is not asked to refit its model, and one whose refit fails is warned of once until it refits again', async (t) => {
+  // 35 ms against 15 ms on one replica: scale_out plans, and every round that plans asks for refits.
+  const { client, ns } = await simulatedWorkload(t, 'plugin-refit', {
+    name: 'web',
+    replicas: 1,
+    cpu: '500m',
+    load: 200,
+  });
+  // No health probes: the NextState deadline is what drops the hung plugin, mid-search.
+  const manager = await PluginManager.start({
+    port: 0,
+    host: '127.0.0.1',
+    nextStateTimeoutMs: 300,
+    healthIntervalMs: 3_600_000,
+  });
+  t.after(() => manager.close());
+  let release = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let refitFails = true;
+  const refits = { hung: 0, flaky: 0 };
+  const plugin = (name: 'hung' | 'flaky'): Actuator => ({
+    name,
+    group: 'test',
+    async nextState() {
+      if (name === 'hung') await released;
+      return [];
+    },
+    async perform() {},
+    async effect() {
+      refits[name]++;
+      if (name === 'flaky' && refitFails) throw new Error('no model to refit');
+    },
+  });
+  for (const name of ['hung', 'flaky'] as const) {
+    const served = await servePlugin(plugin(name), {
+      manager: `127.0.0.1:${manager.port}`,
+      port: 0,
+      host: '127.0.0.1',
+      advertise: '127.0.0.1',
+    });
+    t.after(async () => {
+      release();
+      await served.close();
+    });
+  }
+  const lines: string[] = [];
+  await startPlanner(t, ns, {
+    actuators: ['scale_out'],
+    plugins: () => manager.actuators(),
+    logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }),
+  });
+  const logged = (msg: string) =>
+    lines.map((l) => JSON.parse(l) as { msg: string; actuator?: string }).filter((l) => l.msg === msg);
+  await client.create(webP95(ns));
+
+  // Several rounds ask the flaky plugin to refit, and each fails.
+  await waitFor(() => refits.flaky >= 3 || undefined, {
+    description: 'three failed refits',
+    timeoutMs: 90_000,
+  });
+  assert.deepEqual(
+    manager.plugins().map((p) => p.name),
+    ['flaky'],
+    'the hung plugin was dropped',
+  );
+  const failed = logged('refitting the model failed');
+  assert.deepEqual(
+    failed.map((l) => l.actuator),
+    ['flaky'],
+    `one warning, none for the plugin gone: ${lines.join('')}`,
+  );
+  assert.equal(refits.hung, 0, 'the plugin gone was not asked to refit');
+
+  // Once it refits again, that is said, and a later failure is warned of anew.
+  refitFails = false;
+  await waitFor(() => logged('refitting the model works again').length > 0 || undefined, {
+    description: 'the refit to succeed again',
+    timeoutMs: 30_000,
+  });
+  refitFails = true;
+  await waitFor(() => logged('refitting the model failed').length === 2 || undefined, {
+    description: 'a warning for the new failure',
+    timeoutMs: 30_000,
+  });
+  assert.deepEqual(
+    logged('refitting the model failed').map((l) => l.actuator),
+    ['flaky', 'flaky'],
   );
 });
