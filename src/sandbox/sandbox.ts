@@ -43,6 +43,12 @@ const DEADLINE_CLOCK_SLACK_MS = 5_000;
 const DEADLINE_MARK_WAIT_MS = 10_000;
 /** Extra time the exec stream gets past the in-pod timeout (which also needs to SIGKILL). */
 const EXEC_GRACE_MS = 10_000;
+/**
+ * How long a failed command waits for the pod guard's first look at the pod, to tell a stream
+ * broken by the pod's end from one broken by the network. Not longer: when the network stalled,
+ * the guard's own request hangs too, until its deadline.
+ */
+const GUARD_CHECK_WAIT_MS = 3_000;
 
 export interface SandboxOptions {
   /** Client to use; else one is loaded from `kubeconfig` ($KUBECONFIG, ~/.kube/config, in-cluster). */
@@ -419,7 +425,7 @@ export class KubernetesSandbox {
       }
       if ('err' in outcome) {
         // A stream broken by the pod's end: name that, not the stream's error.
-        await guard.checked;
+        await settledWithin(guard.checked, GUARD_CHECK_WAIT_MS);
         if (guard.loss) throw this.lose(await this.whyLost(client, guard.loss));
         if (outcome.err instanceof ExecStalledError) {
           const message = `sandbox ${this.jobName}: ${outcome.err.message}`;
@@ -600,4 +606,12 @@ export class KubernetesSandbox {
     if (this.ownsClient) this.client?.close();
     this.ownsClient = false;
   }
+}
+
+/** Resolves once `p` settles or `ms` have passed, whichever is first. */
+async function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
 }
