@@ -7,6 +7,7 @@ import { HealthServer } from './health-server.js';
 import { Informer, type InformerOptions } from './informer.js';
 import { LeaderElector } from './leader-election.js';
 import { componentLogger, type Logger } from './log.js';
+import { within } from './wait.js';
 
 /** Something the manager runs besides controllers: a server, a periodic loop. */
 export interface Runnable {
@@ -449,13 +450,4 @@ export class Manager implements InformerSource {
       if (!signal.aborted) this.fail(what, err);
     }
   }
-}
-
-/** `work`'s end, or 'timeout' after `ms`, whichever comes first. */
-function within(work: Promise<void>, ms: number): Promise<'done' | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms).unref();
-  });
-  return Promise.race([work.then(() => 'done' as const), timeout]).finally(() => clearTimeout(timer));
 }

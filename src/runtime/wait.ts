@@ -34,3 +34,12 @@ export async function waitFor<T>(
     await delay(opts.intervalMs ?? 100, undefined, { signal: opts.signal });
   }
 }
+
+/** `work`'s end, or 'timeout' after `ms`, whichever comes first; `work` rejecting rejects. */
+export function within(work: Promise<unknown>, ms: number): Promise<'done' | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms).unref();
+  });
+  return Promise.race([work.then(() => 'done' as const), timeout]).finally(() => clearTimeout(timer));
+}

@@ -12,7 +12,7 @@ import {
   keepaliveProblem,
 } from '../runtime/client/exec.js';
 import { Jobs, Pods } from '../runtime/client/kinds.js';
-import { waitFor } from '../runtime/wait.js';
+import { waitFor, within } from '../runtime/wait.js';
 import { capOutput, commandArgv, TIMEOUT_EXIT_CODE } from './command.js';
 import {
   SandboxFileError,
@@ -425,7 +425,7 @@ export class KubernetesSandbox {
       }
       if ('err' in outcome) {
         // A stream broken by the pod's end: name that, not the stream's error.
-        await settledWithin(guard.checked, GUARD_CHECK_WAIT_MS);
+        await within(guard.checked, GUARD_CHECK_WAIT_MS);
         if (guard.loss) throw this.lose(await this.whyLost(client, guard.loss));
         if (outcome.err instanceof ExecStalledError) {
           const message = `sandbox ${this.jobName}: ${outcome.err.message}`;
@@ -606,12 +606,4 @@ export class KubernetesSandbox {
     if (this.ownsClient) this.client?.close();
     this.ownsClient = false;
   }
-}
-
-/** Resolves once `p` settles or `ms` have passed, whichever is first. */
-async function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() =>
-    clearTimeout(timer),
-  );
 }
