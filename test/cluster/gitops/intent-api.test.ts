@@ -171,11 +171,7 @@ test('TMF921 intents posted over HTTP are acknowledged, reach the edge, and repo
 
 test('an intent withdrawn and posted again with other content is not fulfilled until the edge has that content', async (t) => {
   const { client, id, url, post, syncEdge } = await intentApi(t, {}, { syncLoop: false });
-  const lifecycle = async () => {
-    const r = (await (await fetch(`${url}/${id}`)).json()) as IntentResource;
-    const value = (name: string) => String(r.characteristic.find((c) => c.name === name)?.value);
-    return { status: r.lifecycleStatus, message: value('statusMessage'), commit: value('gitCommit') };
-  };
+  const lifecycle = () => lifecycleOf(url, id);
   const until = (what: string, ok: (l: Awaited<ReturnType<typeof lifecycle>>) => boolean) =>
     waitFor(
       async () => {
@@ -370,6 +366,13 @@ async function gatedPushes(t: TestContext, repo: string, gate: Gate): Promise<st
 }
 
 /** The intent API over a store in a fresh namespace, publishing to a git server of its own. */
+/** An intent's lifecycle as GET shows it: its status, statusMessage and gitCommit. */
+async function lifecycleOf(url: string, id: string) {
+  const r = (await (await fetch(`${url}/${id}`)).json()) as IntentResource;
+  const value = (name: string) => String(r.characteristic.find((c) => c.name === name)?.value);
+  return { status: r.lifecycleStatus, message: value('statusMessage'), commit: value('gitCommit') };
+}
+
 async function serviceWithGit(
   t: TestContext,
   prefix: string,
@@ -459,13 +462,7 @@ test('a stored intent edited by hand into one that cannot be published is report
     cm.data!['intent.json'] = change(cm.data!['intent.json']!);
     await client.replace(cm);
   };
-  const lifecycle = async (id: string) => {
-    const r = (await (await fetch(`${url}/${id}`)).json()) as IntentResource;
-    return {
-      status: r.lifecycleStatus,
-      message: String(r.characteristic.find((c) => c.name === 'statusMessage')?.value),
-    };
-  };
+  const lifecycle = (id: string) => lifecycleOf(url, id);
 
   await post('hand-1');
   await post('hand-2');
@@ -548,13 +545,7 @@ test('a stored intent edited by hand so that it no longer translates is reported
     body: JSON.stringify(tmf921Intent(id, { latency: '<5ms' })),
   });
   assert.equal(res.status, 201, await res.text());
-  const lifecycle = async () => {
-    const r = (await (await fetch(`${url}/${id}`)).json()) as IntentResource;
-    return {
-      status: r.lifecycleStatus,
-      message: String(r.characteristic.find((c) => c.name === 'statusMessage')?.value),
-    };
-  };
+  const lifecycle = () => lifecycleOf(url, id);
   await waitFor(async () => (await lifecycle()).status === 'inProgress', {
     description: `intent ${id} published`,
     timeoutMs: 30_000,
@@ -669,13 +660,7 @@ test('a stored intent whose broken ConfigMap is repaired is published again at t
     body: JSON.stringify(tmf921Intent(id, { latency: '<5ms' })),
   });
   assert.equal(res.status, 201, await res.text());
-  const lifecycle = async () => {
-    const r = (await (await fetch(`${url}/${id}`)).json()) as IntentResource;
-    return {
-      status: r.lifecycleStatus,
-      message: String(r.characteristic.find((c) => c.name === 'statusMessage')?.value),
-    };
-  };
+  const lifecycle = () => lifecycleOf(url, id);
   const edit = async (change: (json: string) => string) => {
     const cm = await client.get(ConfigMaps, `tmf921-intent-${id}`, namespace);
     cm.data!['intent.json'] = change(cm.data!['intent.json']!);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { pino } from 'pino';
 import { Intents } from '../../../src/apis/ido.intel.com/intent.js';
 import type { Actuator } from '../../../src/planner/actuator.js';
@@ -58,15 +58,19 @@ test('a plan made of a plugin’s candidates is carried out by the plugin on the
   assert.equal(deployment.spec?.replicas, 4);
 });
 
-test('only the actuators with actions in a plan carry it out: a plugin dropped during the search, or offering nothing, does not fail a plan the built-in actuators carried out', async (t) => {
-  // 35 ms against 15 ms on one replica: scale_out plans more replicas; the plugins offer nothing.
-  const { client, ns } = await simulatedWorkload(t, 'plugin-bystander', {
+/**
+ * A workload that scale_out plans more replicas for (35 ms against 15 ms on one replica), a plugin
+ * manager without health probes, so that the NextState deadline is what drops a hung plugin
+ * mid-search, and `serve` to register a plugin with it. `released` resolves at the end, freeing
+ * plugins that wait on it.
+ */
+async function pluginRound(t: TestContext, prefix: string) {
+  const { client, ns } = await simulatedWorkload(t, prefix, {
     name: 'web',
     replicas: 1,
     cpu: '500m',
     load: 200,
   });
-  // No health probes: the NextState deadline is what drops the hung plugin, mid-search.
   const manager = await PluginManager.start({
     port: 0,
     host: '127.0.0.1',
@@ -78,6 +82,24 @@ test('only the actuators with actions in a plan carry it out: a plugin dropped d
   const released = new Promise<void>((resolve) => {
     release = resolve;
   });
+  const serve = async (actuator: Actuator) => {
+    const plugin = await servePlugin(actuator, {
+      manager: `127.0.0.1:${manager.port}`,
+      port: 0,
+      host: '127.0.0.1',
+      advertise: '127.0.0.1',
+    });
+    t.after(async () => {
+      release();
+      await plugin.close();
+    });
+  };
+  return { client, ns, manager, released, serve };
+}
+
+test('only the actuators with actions in a plan carry it out: a plugin dropped during the search, or offering nothing, does not fail a plan the built-in actuators carried out', async (t) => {
+  // The plugins offer nothing.
+  const { client, ns, manager, released, serve } = await pluginRound(t, 'plugin-bystander');
   const performed: string[] = [];
   const bystander = (name: string, hangs: boolean): Actuator => ({
     name,
@@ -91,21 +113,8 @@ test('only the actuators with actions in a plan carry it out: a plugin dropped d
     },
     async effect() {},
   });
-  for (const [name, hangs] of [
-    ['hung', true],
-    ['idle', false],
-  ] as const) {
-    const plugin = await servePlugin(bystander(name, hangs), {
-      manager: `127.0.0.1:${manager.port}`,
-      port: 0,
-      host: '127.0.0.1',
-      advertise: '127.0.0.1',
-    });
-    t.after(async () => {
-      release();
-      await plugin.close();
-    });
-  }
+  await serve(bystander('hung', true));
+  await serve(bystander('idle', false));
   await startPlanner(t, ns, { actuators: ['scale_out'], plugins: () => manager.actuators() });
   await client.create(webP95(ns));
 
@@ -182,25 +191,8 @@ test('a plan whose replicas a plugin sets before a built-in actuator sets them a
 });
 
 test('a plugin gone during a round is not asked to refit its model, and one whose refit fails is warned of once until it refits again', async (t) => {
-  // 35 ms against 15 ms on one replica: scale_out plans, and every round that plans asks for refits.
-  const { client, ns } = await simulatedWorkload(t, 'plugin-refit', {
-    name: 'web',
-    replicas: 1,
-    cpu: '500m',
-    load: 200,
-  });
-  // No health probes: the NextState deadline is what drops the hung plugin, mid-search.
-  const manager = await PluginManager.start({
-    port: 0,
-    host: '127.0.0.1',
-    nextStateTimeoutMs: 300,
-    healthIntervalMs: 3_600_000,
-  });
-  t.after(() => manager.close());
-  let release = () => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
+  // Every round that plans asks for refits.
+  const { client, ns, manager, released, serve } = await pluginRound(t, 'plugin-refit');
   let refitFails = true;
   const refits = { hung: 0, flaky: 0 };
   const plugin = (name: 'hung' | 'flaky'): Actuator => ({
@@ -216,18 +208,8 @@ test('a plugin gone during a round is not asked to refit its model, and one whos
       if (name === 'flaky' && refitFails) throw new Error('no model to refit');
     },
   });
-  for (const name of ['hung', 'flaky'] as const) {
-    const served = await servePlugin(plugin(name), {
-      manager: `127.0.0.1:${manager.port}`,
-      port: 0,
-      host: '127.0.0.1',
-      advertise: '127.0.0.1',
-    });
-    t.after(async () => {
-      release();
-      await served.close();
-    });
-  }
+  await serve(plugin('hung'));
+  await serve(plugin('flaky'));
   const lines: string[] = [];
   await startPlanner(t, ns, {
     actuators: ['scale_out'],
