@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
-import type { Node } from 'kubernetes-types/core/v1.js';
+import type { Node, Pod } from 'kubernetes-types/core/v1.js';
 import type { KubeClient } from '../../../src/runtime/client/client.js';
 import { Jobs, Nodes, Pods } from '../../../src/runtime/client/kinds.js';
 import { waitFor } from '../../../src/runtime/wait.js';
@@ -100,6 +100,25 @@ async function testNode(t: TestContext, client: KubeClient, prefix: string, kwok
     description: `node ${name} to lose its not-ready taint`,
     timeoutMs: 30_000,
   });
+  // The scheduler learns of the node from its own watch, which may lag: a sandbox whose Pod it
+  // found no node for would fail at once. A probe Pod placed there shows the scheduler has it.
+  const probe = await client.create<Pod>({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { generateName: `${name}-probe-`, namespace: 'default' },
+    spec: {
+      nodeSelector: { 'kubernetes.io/hostname': name },
+      containers: [{ name: 'probe', image: 'probe' }],
+    },
+  });
+  await waitFor(
+    async () => (await client.get(Pods, probe.metadata!.name!, 'default')).spec?.nodeName === name,
+    {
+      description: `the scheduler to place a Pod on node ${name}`,
+      timeoutMs: 30_000,
+    },
+  );
+  await client.delete(Pods, probe.metadata!.name!, 'default', { gracePeriodSeconds: 0 });
   return name;
 }
 
