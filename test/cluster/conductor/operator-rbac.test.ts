@@ -172,7 +172,8 @@ test("the NetworkIntent controller runs, scales and keeps A1 under the manifest'
   );
   assert.equal((await client.get(Deployments, 'web', ns)).spec?.replicas, 3);
   assert.deepEqual(deployed.metadata?.finalizers, [A1_POLICY_FINALIZER]);
-  assert.ok(a1.policies.has('100/policy-web-up'));
+  // The workload goes first, then the policy: Deployed may be written before the policy is put.
+  await waitFor(() => a1.policies.has('100/policy-web-up'), { description: 'the A1 policy put', ...WAIT });
   const synced = await waitFor(
     async () =>
       (await client.list<Event>(Events, { namespace: ns })).items.find((e) => e.reason === 'PolicySynced'),
